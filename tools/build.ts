@@ -1,0 +1,24 @@
+// Builds the guest modules: asc (release) → wasm-opt -Oz → build/<name>.wasm,
+// and a debug build with a source map → build/<name>.debug.wasm.
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+
+/** Wasm features the guest uses; wasm-opt must be told each one explicitly. */
+const FEATURES = ["threads", "bulk-memory", "sign-ext", "mutable-globals", "nontrapping-float-to-int"];
+
+/** name → entry file. `xenbus` is what ships; `harness` exposes ring math and bench loops to tests. */
+const MODULES: Record<string, string> = {
+  xenbus: "assembly/index.ts",
+  harness: "assembly/harness.ts",
+};
+
+function run(tool: string, args: string[]): void {
+  execFileSync(`node_modules/.bin/${tool}`, args, { stdio: "inherit" });
+}
+
+mkdirSync("build", { recursive: true });
+for (const [name, entry] of Object.entries(MODULES)) {
+  run("asc", [entry, "--config", "asconfig.json", "--target", "release", "-o", `build/${name}.asc.wasm`]);
+  run("wasm-opt", [`build/${name}.asc.wasm`, "-Oz", ...FEATURES.map((f) => `--enable-${f}`), "-o", `build/${name}.wasm`]);
+  run("asc", [entry, "--config", "asconfig.json", "--target", "debug", "-o", `build/${name}.debug.wasm`]);
+}
