@@ -12,8 +12,14 @@ const MODULES: Record<string, string> = {
   harness: "assembly/harness.ts",
 };
 
+/** Runs a build tool; its output goes to stderr so `npm run layouts` keeps stdout for JSON. */
 function run(tool: string, args: string[]): void {
-  execFileSync(`node_modules/.bin/${tool}`, args, { stdio: "inherit" });
+  try {
+    execFileSync(`node_modules/.bin/${tool}`, args, { stdio: ["ignore", process.stderr, process.stderr] });
+  } catch {
+    console.error(`build failed: ${tool} ${args.join(" ")}`);
+    process.exit(1);
+  }
 }
 
 mkdirSync("build", { recursive: true });

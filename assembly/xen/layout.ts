@@ -1,0 +1,246 @@
+// Xen's x86_64 struct layouts: byte offsets of each field and the struct size.
+// One namespace per C struct, named as in Xen's public headers; nested union
+// members are flattened (evtchn_status.u.interdomain.port → interdomain_port).
+// test/layouts.test.ts checks every number here against the C compiler's view
+// of Debian's libxen-dev headers, through the table the built module exports.
+
+export namespace vcpu_info {
+  export const evtchn_upcall_pending: u32 = 0;
+  export const evtchn_upcall_mask: u32 = 1;
+  export const evtchn_pending_sel: u32 = 8;
+  export const arch: u32 = 16;
+  export const time: u32 = 32;
+  export const SIZE: u32 = 64;
+}
+
+export namespace shared_info {
+  export const vcpu_info: u32 = 0;
+  export const evtchn_pending: u32 = 2048;
+  export const evtchn_mask: u32 = 2560;
+  export const wc_version: u32 = 3072;
+  export const wc_sec: u32 = 3076;
+  export const wc_nsec: u32 = 3080;
+  export const wc_sec_hi: u32 = 3084;
+  export const arch: u32 = 3088;
+  export const SIZE: u32 = 3136;
+}
+
+export namespace evtchn_alloc_unbound {
+  export const dom: u32 = 0;
+  export const remote_dom: u32 = 2;
+  export const port: u32 = 4;
+  export const SIZE: u32 = 8;
+}
+
+export namespace evtchn_bind_interdomain {
+  export const remote_dom: u32 = 0;
+  export const remote_port: u32 = 4;
+  export const local_port: u32 = 8;
+  export const SIZE: u32 = 12;
+}
+
+export namespace evtchn_send {
+  export const port: u32 = 0;
+  export const SIZE: u32 = 4;
+}
+
+export namespace evtchn_close {
+  export const port: u32 = 0;
+  export const SIZE: u32 = 4;
+}
+
+export namespace evtchn_unmask {
+  export const port: u32 = 0;
+  export const SIZE: u32 = 4;
+}
+
+export namespace evtchn_status {
+  export const dom: u32 = 0;
+  export const port: u32 = 4;
+  export const status: u32 = 8;
+  export const vcpu: u32 = 12;
+  export const unbound_dom: u32 = 16;
+  export const interdomain_dom: u32 = 16;
+  export const interdomain_port: u32 = 20;
+  export const virq: u32 = 16;
+  export const SIZE: u32 = 24;
+}
+
+export namespace grant_entry_v1 {
+  export const flags: u32 = 0;
+  export const domid: u32 = 2;
+  export const frame: u32 = 4;
+  export const SIZE: u32 = 8;
+}
+
+export namespace gnttab_map_grant_ref {
+  export const host_addr: u32 = 0;
+  export const flags: u32 = 8;
+  export const ref: u32 = 12;
+  export const dom: u32 = 16;
+  export const status: u32 = 18;
+  export const handle: u32 = 20;
+  export const dev_bus_addr: u32 = 24;
+  export const SIZE: u32 = 32;
+}
+
+export namespace gnttab_unmap_grant_ref {
+  export const host_addr: u32 = 0;
+  export const dev_bus_addr: u32 = 8;
+  export const handle: u32 = 16;
+  export const status: u32 = 20;
+  export const SIZE: u32 = 24;
+}
+
+export namespace gnttab_setup_table {
+  export const dom: u32 = 0;
+  export const nr_frames: u32 = 4;
+  export const status: u32 = 8;
+  export const frame_list: u32 = 16;
+  export const SIZE: u32 = 24;
+}
+
+export namespace gnttab_query_size {
+  export const dom: u32 = 0;
+  export const nr_frames: u32 = 4;
+  export const max_nr_frames: u32 = 8;
+  export const status: u32 = 12;
+  export const SIZE: u32 = 16;
+}
+
+export namespace gnttab_copy {
+  export const source_ref: u32 = 0;
+  export const source_gmfn: u32 = 0;
+  export const source_domid: u32 = 8;
+  export const source_offset: u32 = 10;
+  export const dest_ref: u32 = 16;
+  export const dest_gmfn: u32 = 16;
+  export const dest_domid: u32 = 24;
+  export const dest_offset: u32 = 26;
+  export const len: u32 = 32;
+  export const flags: u32 = 34;
+  export const status: u32 = 36;
+  export const SIZE: u32 = 40;
+}
+
+export namespace xen_add_to_physmap {
+  export const domid: u32 = 0;
+  export const size: u32 = 2;
+  export const space: u32 = 4;
+  export const idx: u32 = 8;
+  export const gpfn: u32 = 16;
+  export const SIZE: u32 = 24;
+}
+
+export namespace xen_hvm_param {
+  export const domid: u32 = 0;
+  export const index: u32 = 4;
+  export const value: u32 = 8;
+  export const SIZE: u32 = 16;
+}
+
+export namespace sched_poll {
+  export const ports: u32 = 0;
+  export const nr_ports: u32 = 8;
+  export const timeout: u32 = 16;
+  export const SIZE: u32 = 24;
+}
+
+export namespace sched_shutdown {
+  export const reason: u32 = 0;
+  export const SIZE: u32 = 4;
+}
+
+export namespace xenstore_domain_interface {
+  export const req: u32 = 0;
+  export const rsp: u32 = 1024;
+  export const req_cons: u32 = 2048;
+  export const req_prod: u32 = 2052;
+  export const rsp_cons: u32 = 2056;
+  export const rsp_prod: u32 = 2060;
+  export const server_features: u32 = 2064;
+  export const connection: u32 = 2068;
+  export const error: u32 = 2072;
+  export const evtchn_port: u32 = 2076;
+  export const SIZE: u32 = 2080;
+}
+
+export namespace xsd_sockmsg {
+  export const type: u32 = 0;
+  export const req_id: u32 = 4;
+  export const tx_id: u32 = 8;
+  export const len: u32 = 12;
+  export const SIZE: u32 = 16;
+}
+
+export namespace xencons_interface {
+  export const in_: u32 = 0; // `in` in C, a reserved word here
+  export const out: u32 = 1024;
+  export const in_cons: u32 = 3072;
+  export const in_prod: u32 = 3076;
+  export const out_cons: u32 = 3080;
+  export const out_prod: u32 = 3084;
+  export const SIZE: u32 = 3088;
+}
+
+export namespace blkif_request_segment {
+  export const gref: u32 = 0;
+  export const first_sect: u32 = 4;
+  export const last_sect: u32 = 5;
+  export const SIZE: u32 = 8;
+}
+
+export namespace blkif_request {
+  export const operation: u32 = 0;
+  export const nr_segments: u32 = 1;
+  export const handle: u32 = 2;
+  export const id: u32 = 8;
+  export const sector_number: u32 = 16;
+  export const seg: u32 = 24;
+  export const SIZE: u32 = 112;
+}
+
+export namespace blkif_response {
+  export const id: u32 = 0;
+  export const operation: u32 = 8;
+  export const status: u32 = 10;
+  export const SIZE: u32 = 16;
+}
+
+export namespace blkif_sring {
+  export const req_prod: u32 = 0;
+  export const req_event: u32 = 4;
+  export const rsp_prod: u32 = 8;
+  export const rsp_event: u32 = 12;
+  export const ring: u32 = 64;
+  export const SIZE: u32 = 176;
+}
+
+export namespace netif_tx_request {
+  export const gref: u32 = 0;
+  export const offset: u32 = 4;
+  export const flags: u32 = 6;
+  export const id: u32 = 8;
+  export const size: u32 = 10;
+  export const SIZE: u32 = 12;
+}
+
+export namespace netif_tx_response {
+  export const id: u32 = 0;
+  export const status: u32 = 2;
+  export const SIZE: u32 = 4;
+}
+
+export namespace netif_rx_request {
+  export const id: u32 = 0;
+  export const gref: u32 = 4;
+  export const SIZE: u32 = 8;
+}
+
+export namespace netif_rx_response {
+  export const id: u32 = 0;
+  export const offset: u32 = 2;
+  export const flags: u32 = 4;
+  export const status: u32 = 6;
+  export const SIZE: u32 = 8;
+}

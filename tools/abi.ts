@@ -1,0 +1,27 @@
+// Reads the ABI table a built guest module carries (assembly/xen/describe.ts).
+// No hypervisor is needed: every `xen` import answers -ENOSYS.
+import { readFileSync } from "node:fs";
+
+export interface StructLayout {
+  sizeof: number;
+  fields: Record<string, number>;
+}
+export type Layouts = Record<string, StructLayout>;
+export type Constants = Record<string, number>;
+
+const ENOSYS = 38;
+const HYPERCALLS = ["event_channel_op", "grant_table_op", "memory_op", "hvm_op", "sched_op", "console_io", "xen_version"];
+
+export function readModuleAbi(wasmPath: string): { layouts: Layouts; constants: Constants } {
+  const xen = Object.fromEntries(HYPERCALLS.map((name) => [name, () => -ENOSYS]));
+  const module = new WebAssembly.Module(readFileSync(wasmPath));
+  const instance = new WebAssembly.Instance(module, { xen });
+  const exports = instance.exports as Record<string, unknown>;
+  const memory = exports.memory as WebAssembly.Memory;
+  const text = (fn: string): string => {
+    const pointer = (exports[fn] as () => number)() >>> 0;
+    const bytes = new DataView(memory.buffer).getUint32(pointer - 4, true);
+    return new TextDecoder("utf-16le").decode(new Uint8Array(memory.buffer, pointer, bytes));
+  };
+  return { layouts: JSON.parse(text("xen_abi_layouts")), constants: JSON.parse(text("xen_abi_constants")) };
+}
