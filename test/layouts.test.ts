@@ -1,0 +1,88 @@
+// Layout conformance: the struct layouts and constants compiled into
+// build/xenbus.wasm (the table it exports) against the C compiler's view of
+// Xen's own public headers from Debian's libxen-dev.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readModuleAbi, type Constants, type Layouts } from "../tools/abi.js";
+import { compileC, debianPackage } from "../tools/debian.js";
+import { peer } from "./support/peer.js";
+
+interface HeaderAbi {
+  layouts: Layouts;
+  constants: Constants;
+}
+
+function headerAbi(): HeaderAbi {
+  const include = join(debianPackage("libxen-dev"), "usr/include");
+  const probe = compileC("layouts", ["test/native/layouts.c"], ["-I", include]);
+  return JSON.parse(execFileSync(probe, { encoding: "utf8" }));
+}
+
+/** One line per difference, naming the struct and field. */
+function layoutMismatches(truth: Layouts, actual: Layouts): string[] {
+  const problems: string[] = [];
+  for (const [name, struct] of Object.entries(truth)) {
+    const ours = actual[name];
+    if (!ours) {
+      problems.push(`${name}: missing`);
+      continue;
+    }
+    if (ours.sizeof !== struct.sizeof) problems.push(`${name}: sizeof ${ours.sizeof}, Xen says ${struct.sizeof}`);
+    for (const [field, offset] of Object.entries(struct.fields)) {
+      if (ours.fields[field] !== offset) problems.push(`${name}.${field}: offset ${ours.fields[field]}, Xen says ${offset}`);
+    }
+    for (const field of Object.keys(ours.fields)) {
+      if (!(field in struct.fields)) problems.push(`${name}.${field}: not a field in Xen's header`);
+    }
+  }
+  for (const name of Object.keys(actual)) if (!(name in truth)) problems.push(`${name}: not checked against Xen's headers`);
+  return problems;
+}
+
+function constantMismatches(truth: Constants, actual: Constants): string[] {
+  return Object.entries(actual)
+    .filter(([name, value]) => truth[name] !== value)
+    .map(([name, value]) => `${name}: ${value}, Xen says ${truth[name] ?? "(not defined)"}`);
+}
+
+const xen = peer("Debian's libxen-dev headers", headerAbi);
+
+describe.skipIf(!xen)("the ABI of build/xenbus.wasm against Xen's C headers", () => {
+  const truth = xen!;
+  const module = readModuleAbi("build/xenbus.wasm");
+
+  it("lays out every struct and field as Xen's x86_64 headers do", () => {
+    expect(layoutMismatches(truth.layouts, module.layouts)).toEqual([]);
+  });
+
+  it("uses Xen's values for every constant it was built with", () => {
+    expect(Object.keys(module.constants).length).toBeGreaterThan(100);
+    expect(constantMismatches(truth.constants, module.constants)).toEqual([]);
+  });
+
+  it("places evtchn_port right after the fields Debian's xs_wire.h has", () => {
+    // Debian ships Xen 4.17 headers; Xen 4.21 appended evtchn_port. The probe
+    // lays it out after the installed struct, so the compiler places it.
+    expect(module.layouts.xenstore_domain_interface.fields.evtchn_port).toBe(
+      truth.layouts.xenstore_domain_interface.fields.error + 4,
+    );
+  });
+
+  it("reports a wrong offset or size by struct and field name", () => {
+    const broken = structuredClone(module.layouts);
+    broken.gnttab_map_grant_ref.fields.handle += 4;
+    broken.blkif_response.sizeof = 12;
+    delete broken.xen_hvm_param;
+    expect(layoutMismatches(truth.layouts, broken)).toEqual([
+      "gnttab_map_grant_ref.handle: offset 24, Xen says 20",
+      "xen_hvm_param: missing",
+      "blkif_response: sizeof 12, Xen says 16",
+    ]);
+  });
+
+  it("prints the module's table with `npm run layouts`", () => {
+    const printed = execFileSync("node_modules/.bin/tsx", ["tools/layouts.ts"], { encoding: "utf8" });
+    expect(JSON.parse(printed)).toEqual(module.layouts);
+  });
+});
