@@ -1,0 +1,91 @@
+// A domain: what the hypervisor keeps for each guest or native service.
+import { ConsoleLog } from "./console.js";
+import { EventChannelTable, SharedInfoEvents } from "./evtchn.js";
+import { GrantTable } from "./gnttab.js";
+import { type GuestMemory, XenPage } from "./memory.js";
+
+export interface DomainLimits {
+  /** Port numbers are below this (Xen's max_evtchn_port + 1; at most EVTCHN_2L_NR_CHANNELS). */
+  maxPorts: number;
+  /** Grant-table frames a domain may have (GNTTABOP_query_size's max_nr_frames). */
+  maxGrantFrames: number;
+  /** Grant mappings a domain may hold at once (its maptrack size). */
+  maxMappings: number;
+}
+
+/** How a domain ended: its SCHEDOP_shutdown reason (or "crash" when the hypervisor killed it), and why. */
+export interface DomainExitInfo {
+  reason: string;
+  code: number;
+  message: string;
+}
+
+export interface DomainDirectory {
+  domain(domid: number): Domain | undefined;
+}
+
+export abstract class Domain {
+  abstract readonly kind: "wasm" | "native";
+  readonly sharedInfo = new XenPage();
+  readonly ports: EventChannelTable;
+  readonly grantTable: GrantTable;
+  /** HVM params (HVMOP_get_param / set_param), by index. */
+  readonly params = new Map<number, bigint>();
+  readonly console = new ConsoleLog();
+  /** Calls into this domain currently on the host stack; an upcall is only delivered at depth 0. */
+  depth = 0;
+  exit: DomainExitInfo | null = null;
+
+  constructor(
+    readonly domid: number,
+    readonly name: string,
+    readonly privileged: boolean,
+    readonly memory: GuestMemory,
+    limits: DomainLimits,
+  ) {
+    this.ports = new EventChannelTable(limits.maxPorts, new SharedInfoEvents(this.sharedInfo));
+    this.grantTable = new GrantTable(limits.maxGrantFrames, limits.maxMappings);
+  }
+
+  get alive(): boolean {
+    return this.exit === null;
+  }
+
+  /** Whether the scheduler has something for this domain to do (an upcall, a pending handler). */
+  abstract hasWork(): boolean;
+  /** Runs that work once; called by the scheduler only when the domain is alive, idle and hasWork(). */
+  abstract deliver(): void;
+
+  /**
+   * Puts a Xen page at `gfn` (XENMEM_add_to_physmap). Whatever Xen page was
+   * there before is displaced back into its buffer, as the old p2m entry is
+   * replaced in Xen.
+   */
+  placeXenPage(page: XenPage, gfn: number): void {
+    for (const other of [this.sharedInfo, ...this.grantTable.frames]) {
+      if (other !== page && other.gfn === gfn) other.unplace();
+    }
+    page.place(this.memory, gfn);
+  }
+
+  toString(): string {
+    return `dom${this.domid} (${this.name})`;
+  }
+}
+
+/** A guest running as a Wasm module; the runtime supplies its memory and its upcall. */
+export class WasmDomain extends Domain {
+  readonly kind = "wasm";
+  /** The guest's `xen_upcall` export, wrapped by the runtime; null if the module has none. */
+  upcall: (() => void) | null = null;
+
+  hasWork(): boolean {
+    const events = this.ports.events;
+    // Before shared_info is placed the guest has no event handling set up to call into.
+    return this.upcall !== null && this.sharedInfo.gfn !== null && events.upcallPending && !events.upcallMasked;
+  }
+
+  deliver(): void {
+    this.upcall?.();
+  }
+}

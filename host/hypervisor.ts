@@ -1,0 +1,117 @@
+// The simulated Xen: domains, their hypercalls, and the scheduler that runs
+// them. dom0 is a privileged native domain created with the hypervisor; Wasm
+// guests come in through the runtime (runtime/guest.ts), native services
+// through createNativeDomain.
+import { PageCoherence } from "./coherence.js";
+import { type Domain, type DomainDirectory, type DomainLimits, WasmDomain } from "./domain.js";
+import { EventChannels } from "./evtchn.js";
+import { GrantTables } from "./gnttab.js";
+import { createHypercalls, type XenImports } from "./hypercalls.js";
+import { GuestMemory } from "./memory.js";
+import { NativeDomain } from "./native.js";
+import { Scheduler, type SchedulerOptions } from "./sched.js";
+import { DOMID, PAGE_SIZE, XEN_LIMITS } from "./xen/abi.js";
+
+export interface HypervisorOptions extends Partial<SchedulerOptions>, Partial<DomainLimits> {
+  /** Pages of memory each native domain gets (for pages it grants). */
+  nativePages?: number;
+}
+
+export const DEFAULT_OPTIONS: Required<HypervisorOptions> = {
+  spinLimit: 1000,
+  maxSteps: 100_000,
+  // xl's default max_event_channels (1023) plus the reserved port 0; 2-level allows up to 4096.
+  maxPorts: 1024,
+  maxGrantFrames: 32,
+  maxMappings: 1024,
+  nativePages: 16,
+};
+
+export class Hypervisor implements DomainDirectory {
+  readonly options: Required<HypervisorOptions>;
+  readonly coherence = new PageCoherence();
+  readonly scheduler: Scheduler;
+  readonly evtchn: EventChannels;
+  readonly gnttab: GrantTables;
+  readonly dom0: NativeDomain;
+  private readonly byId = new Map<number, Domain>();
+  private readonly exitListeners: ((domain: Domain) => void)[] = [];
+  private nextDomid = 0;
+
+  constructor(options: HypervisorOptions = {}) {
+    this.options = { ...DEFAULT_OPTIONS, ...options };
+    if (!(this.options.maxPorts > 0 && this.options.maxPorts <= XEN_LIMITS.EVTCHN_2L_NR_CHANNELS)) {
+      throw new RangeError(`maxPorts must be 1..${XEN_LIMITS.EVTCHN_2L_NR_CHANNELS} for the 2-level ABI`);
+    }
+    this.scheduler = new Scheduler(() => this.domains(), this.coherence, this.options, (domain) => {
+      for (const listener of this.exitListeners) listener(domain);
+    });
+    this.evtchn = new EventChannels(this, () => this.scheduler.noteEvent());
+    this.gnttab = new GrantTables(this, this.coherence);
+    this.dom0 = this.createNativeDomain("Domain-0", { privileged: true });
+  }
+
+  domain(domid: number): Domain | undefined {
+    return this.byId.get(domid);
+  }
+
+  /** Every domain, by domid. */
+  domains(): Domain[] {
+    return [...this.byId.values()];
+  }
+
+  /** Virtual time in ns. */
+  get now(): number {
+    return this.scheduler.now;
+  }
+
+  /** A Wasm guest's domain over `memory`; the runtime then links createHypercalls and sets its upcall. */
+  createWasmDomain(name: string, memory: GuestMemory): WasmDomain {
+    return this.add(new WasmDomain(this.allocateDomid(), name, false, memory, this.options));
+  }
+
+  createNativeDomain(name: string, options: { privileged?: boolean; pages?: number } = {}): NativeDomain {
+    const bytes = new Uint8Array((options.pages ?? this.options.nativePages) * PAGE_SIZE);
+    const services = { evtchn: this.evtchn, gnttab: this.gnttab, scheduler: this.scheduler };
+    return this.add(new NativeDomain(services, this.allocateDomid(), name, options.privileged ?? false, new GuestMemory(() => bytes), this.options));
+  }
+
+  /** The `xen` import object for a Wasm guest's module. */
+  hypercalls(domain: Domain): XenImports {
+    return createHypercalls(this, domain);
+  }
+
+  /** Runs every domain's pending work (upcalls, native handlers) until nothing is pending; returns the number of runs. */
+  runUntilIdle(): number {
+    return this.scheduler.runUntilIdle();
+  }
+
+  onExit(listener: (domain: Domain) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /**
+   * The toolstack's domain destruction: the domain's mappings are unmapped and
+   * its ports closed (peers' ports become unbound, as in Xen), then it is gone.
+   * Pages it granted stay valid for whoever still maps them.
+   */
+  destroyDomain(domid: number): void {
+    const domain = this.byId.get(domid);
+    if (!domain) return;
+    if (this.scheduler.isOnStack(domain)) throw new Error(`${domain} is running and cannot be destroyed`);
+    this.scheduler.kill(domain, { reason: "destroyed", code: -1, message: "" });
+    for (const mapping of this.coherence.heldBy(domain)) this.gnttab.release(mapping);
+    for (const [port] of domain.ports.bound()) this.evtchn.close(domain, port);
+    this.byId.delete(domid);
+  }
+
+  private allocateDomid(): number {
+    if (this.nextDomid >= DOMID.FIRST_RESERVED) throw new Error("out of domain ids");
+    return this.nextDomid++;
+  }
+
+  private add<D extends Domain>(domain: D): D {
+    this.byId.set(domain.domid, domain);
+    return domain;
+  }
+}

@@ -1,0 +1,128 @@
+// Guest memory as the hypervisor sees it. A Wasm guest's linear memory is
+// replaced by memory.grow, so nothing here keeps a view: every access derives
+// a fresh one from the source. Struct access is bounds-checked up front, as
+// Xen's copy_from_guest is: a struct that does not fit is a fault (-EFAULT).
+import { PAGE_SIZE, type StructLayout } from "./xen/abi.js";
+
+export class GuestMemory {
+  constructor(private readonly source: () => Uint8Array) {}
+
+  /** The whole memory, as a view valid until the guest next runs. */
+  bytes(): Uint8Array {
+    return this.source();
+  }
+
+  get size(): number {
+    return this.source().byteLength;
+  }
+
+  /** Whether [address, address + length) lies inside memory (non-negative integers only). */
+  contains(address: number, length: number): boolean {
+    return (
+      Number.isSafeInteger(address) && Number.isSafeInteger(length) &&
+      address >= 0 && length >= 0 && address + length <= this.size
+    );
+  }
+
+  /** The page at guest frame `gfn`, or null when it is not inside memory. */
+  page(gfn: number): Uint8Array | null {
+    const address = gfn * PAGE_SIZE;
+    return this.contains(address, PAGE_SIZE) ? this.source().subarray(address, address + PAGE_SIZE) : null;
+  }
+
+  /** A struct at `address`, or null (a fault) when it does not fit inside memory. */
+  struct<F extends string>(address: number, layout: StructLayout<F>): StructView<F> | null {
+    if (!this.contains(address, layout.sizeof)) return null;
+    const bytes = this.source();
+    return new StructView(new DataView(bytes.buffer, bytes.byteOffset + address, layout.sizeof), layout.fields);
+  }
+
+  /** An array of `count` elements of `size` bytes at `address`, or null when it does not fit. */
+  array(address: number, count: number, size: number): DataView | null {
+    if (!this.contains(address, count * size)) return null;
+    const bytes = this.source();
+    return new DataView(bytes.buffer, bytes.byteOffset + address, count * size);
+  }
+}
+
+/** Typed, little-endian access to one struct's named fields. */
+export class StructView<F extends string> {
+  constructor(private readonly view: DataView, private readonly fields: Record<F, number>) {}
+
+  u8(field: F): number {
+    return this.view.getUint8(this.fields[field]);
+  }
+  u16(field: F): number {
+    return this.view.getUint16(this.fields[field], true);
+  }
+  i16(field: F): number {
+    return this.view.getInt16(this.fields[field], true);
+  }
+  u32(field: F): number {
+    return this.view.getUint32(this.fields[field], true);
+  }
+  i32(field: F): number {
+    return this.view.getInt32(this.fields[field], true);
+  }
+  u64(field: F): bigint {
+    return this.view.getBigUint64(this.fields[field], true);
+  }
+  setU16(field: F, value: number): void {
+    this.view.setUint16(this.fields[field], value, true);
+  }
+  setI16(field: F, value: number): void {
+    this.view.setInt16(this.fields[field], value, true);
+  }
+  setU32(field: F, value: number): void {
+    this.view.setUint32(this.fields[field], value, true);
+  }
+  setI32(field: F, value: number): void {
+    this.view.setInt32(this.fields[field], value, true);
+  }
+  setU64(field: F, value: bigint): void {
+    this.view.setBigUint64(this.fields[field], BigInt.asUintN(64, value), true);
+  }
+}
+
+/** A u64 guest value as an address or frame number; anything beyond 2^53 can never be inside memory. */
+export function toAddress(value: bigint): number {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * A page that belongs to Xen (shared_info, a grant-table frame). It lives in a
+ * hypervisor buffer until the guest places it in its physical memory with
+ * XENMEM_add_to_physmap; from then on its content is the guest's page at that
+ * frame, which both sides read and write live.
+ */
+export class XenPage {
+  private readonly buffer = new Uint8Array(PAGE_SIZE);
+  private placement: { memory: GuestMemory; gfn: number } | null = null;
+
+  /** The page's content where it currently lives. */
+  bytes(): Uint8Array {
+    return this.placement?.memory.page(this.placement.gfn) ?? this.buffer;
+  }
+
+  get gfn(): number | null {
+    return this.placement?.gfn ?? null;
+  }
+
+  /** Places the page at `gfn` of `memory`, carrying its content along. The caller checked the frame exists. */
+  place(memory: GuestMemory, gfn: number): void {
+    const content = this.bytes().slice();
+    this.placement = { memory, gfn };
+    this.bytes().set(content);
+  }
+
+  /** Takes the page out of guest memory (another page was placed over it); its content moves back to the buffer. */
+  unplace(): void {
+    this.buffer.set(this.bytes());
+    this.placement = null;
+  }
+
+  get view(): DataView {
+    const bytes = this.bytes();
+    return new DataView(bytes.buffer, bytes.byteOffset, PAGE_SIZE);
+  }
+}

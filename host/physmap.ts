@@ -1,0 +1,41 @@
+// XENMEM_add_to_physmap for Xen's own pages: the guest chooses the frame of
+// its memory where shared_info or a grant-table frame appears.
+import type { PageCoherence } from "./coherence.js";
+import type { Domain, DomainDirectory } from "./domain.js";
+import type { XenPage } from "./memory.js";
+import { DOMID, ERRNO, PAGE_SIZE, XENMAPSPACE } from "./xen/abi.js";
+
+export interface PhysmapRequest {
+  domid: number;
+  space: number;
+  idx: number;
+  gpfn: number;
+}
+
+export function addToPhysmap(directory: DomainDirectory, coherence: PageCoherence, caller: Domain, request: PhysmapRequest): number {
+  const domain = request.domid === DOMID.SELF ? caller : directory.domain(request.domid);
+  if (!domain) return -ERRNO.ESRCH;
+  if (domain !== caller && !caller.privileged) return -ERRNO.EPERM;
+  let page: XenPage;
+  switch (request.space) {
+    case XENMAPSPACE.shared_info:
+      if (request.idx !== 0) return -ERRNO.EINVAL;
+      page = domain.sharedInfo;
+      break;
+    case XENMAPSPACE.grant_table: {
+      // v1 has no status frames (XENMAPIDX_grant_table_status), and the table cannot grow past its maximum.
+      const table = domain.grantTable;
+      if (request.idx >= table.maxFrames) return -ERRNO.EINVAL;
+      table.grow(request.idx + 1);
+      page = table.frames[request.idx]!;
+      break;
+    }
+    default:
+      return -ERRNO.EINVAL; // only Xen's own pages can be placed here
+  }
+  if (!domain.memory.page(request.gpfn)) return -ERRNO.EINVAL;
+  // A frame holding a grant mapping is taken; replacing it would tear the mapping apart.
+  if (coherence.heldBy(domain).some((mapping) => mapping.hostAddr === request.gpfn * PAGE_SIZE)) return -ERRNO.EBUSY;
+  domain.placeXenPage(page, request.gpfn);
+  return 0;
+}

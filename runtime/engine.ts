@@ -1,0 +1,25 @@
+// What the runtime needs from a Wasm engine. Synchronous, and only numbers and
+// byte views cross it, so an engine in another process (wasmtime) fits too.
+
+export type HostFunction = (...args: number[]) => number;
+
+export interface Engine {
+  readonly name: string;
+  instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }): EngineInstance;
+}
+
+export interface EngineInstance {
+  /** Calls an exported function. A trap in the guest is thrown as GuestTrap; errors thrown by imports pass through unchanged. */
+  call(name: string, args: number[]): number | undefined;
+  /** The exported linear memory, as a fresh view each time (memory.grow replaces the buffer). */
+  memoryBytes(): Uint8Array;
+  /** The value of an exported global. */
+  global(name: string): number;
+  /** Names of all exports (functions, globals, memory). */
+  exportNames(): string[];
+}
+
+/** The guest trapped (unreachable, out-of-bounds access, stack overflow...). */
+export class GuestTrap extends Error {
+  override name = "GuestTrap";
+}

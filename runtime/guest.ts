@@ -1,0 +1,104 @@
+// Loads a guest module into a domain: links its `xen` imports to the
+// hypervisor, lets the toolstack place its special pages, and wraps every
+// export so that a call into the guest is a run of its domain (the scheduler
+// knows who runs, for upcalls and page coherence) and so that the guest's
+// death (shutdown, crash, trap) ends the call instead of escaping it.
+import type { DomainExitInfo, WasmDomain } from "../host/domain.js";
+import type { Hypervisor } from "../host/hypervisor.js";
+import { GuestMemory } from "../host/memory.js";
+import { DomainExit } from "../host/sched.js";
+import { placeSpecialPages } from "../host/toolstack.js";
+import { SHUTDOWN } from "../host/xen/abi.js";
+import { type Engine, type EngineInstance, GuestTrap } from "./engine.js";
+import { v8Engine } from "./v8.js";
+
+export interface LoadOptions {
+  name?: string;
+  /** Defaults to V8 (this process's WebAssembly). */
+  engine?: Engine;
+}
+
+export type GuestExports = Record<string, (...args: number[]) => number>;
+
+export interface Guest<E = GuestExports> {
+  readonly domid: number;
+  readonly name: string;
+  readonly domain: WasmDomain;
+  /**
+   * The module's exports, each wrapped as a run of the domain. A call during
+   * which the guest dies returns undefined; `exit` then says why.
+   */
+  readonly exports: E;
+  /** The guest's linear memory, as a fresh view (valid until the guest next runs). */
+  memory(): Uint8Array;
+  /** The AssemblyScript string at `pointer` (UTF-16LE; its byte length is the u32 before it). */
+  readString(pointer: number): string;
+  /** Lines the guest wrote with CONSOLEIO_write. */
+  console(): string[];
+  /** How the guest ended, or null while it is alive. */
+  readonly exit: DomainExitInfo | null;
+}
+
+const SPECIAL_BASE = "xen_special_base";
+const SPECIAL_PAGES = "xen_special_pages";
+const UPCALL = "xen_upcall";
+
+export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, options: LoadOptions = {}): Guest<E> {
+  const engine = options.engine ?? v8Engine;
+  let instance: EngineInstance | null = null;
+  // Until instantiation returns there is no memory: a hypercall from a start function gets -EFAULT.
+  const memory = new GuestMemory(() => instance?.memoryBytes() ?? new Uint8Array(0));
+  const domain = hv.createWasmDomain(options.name ?? "guest", memory);
+  try {
+    instance = engine.instantiate(wasm, { xen: hv.hypercalls(domain) });
+  } catch (error) {
+    hv.destroyDomain(domain.domid);
+    throw error;
+  }
+  const loaded = instance;
+  const scheduler = hv.scheduler;
+
+  const call = (name: string, args: number[]): number | undefined => {
+    if (!domain.alive) throw new Error(`${domain} has exited (${domain.exit!.reason}); cannot call ${name}`);
+    scheduler.enter(domain);
+    try {
+      return loaded.call(name, args);
+    } catch (error) {
+      if (error instanceof DomainExit && error.domid === domain.domid) return undefined;
+      if (error instanceof GuestTrap) {
+        scheduler.kill(domain, { reason: "crash", code: SHUTDOWN.crash, message: `trap in ${name}: ${error.message}` });
+        return undefined;
+      }
+      throw error;
+    } finally {
+      scheduler.leave(domain);
+    }
+  };
+
+  const names = loaded.exportNames();
+  if (names.includes(UPCALL)) domain.upcall = () => void call(UPCALL, []);
+  if (names.includes(SPECIAL_BASE) && names.includes(SPECIAL_PAGES)) {
+    placeSpecialPages(hv, domain.domid, { base: loaded.global(SPECIAL_BASE), pages: loaded.global(SPECIAL_PAGES) });
+  }
+  const exports = Object.fromEntries(names.map((name) => [name, (...args: number[]) => call(name, args)])) as E;
+
+  return {
+    domid: domain.domid,
+    name: domain.name,
+    domain,
+    exports,
+    memory: () => memory.bytes(),
+    readString(pointer: number): string {
+      const view = memory.array(pointer - 4, 1, 4);
+      if (!view) throw new RangeError(`no string at ${pointer}`);
+      const length = view.getUint32(0, true);
+      const bytes = memory.array(pointer, 1, length);
+      if (!bytes) throw new RangeError(`string at ${pointer} runs past memory`);
+      return new TextDecoder("utf-16le").decode(bytes);
+    },
+    console: () => domain.console.lines(),
+    get exit() {
+      return domain.exit;
+    },
+  };
+}

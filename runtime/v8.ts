@@ -1,0 +1,41 @@
+// The V8 engine adapter, through the WebAssembly JS API.
+import { type Engine, type EngineInstance, GuestTrap, type HostFunction } from "./engine.js";
+
+class V8Instance implements EngineInstance {
+  constructor(private readonly exports: WebAssembly.Exports) {}
+
+  call(name: string, args: number[]): number | undefined {
+    const fn = this.exports[name];
+    if (typeof fn !== "function") throw new Error(`the module exports no function ${name}`);
+    try {
+      const result: unknown = fn(...args);
+      return typeof result === "bigint" ? Number(result) : (result as number | undefined);
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError) throw new GuestTrap(error.message, { cause: error });
+      throw error;
+    }
+  }
+
+  memoryBytes(): Uint8Array {
+    const memory = this.exports.memory;
+    return memory instanceof WebAssembly.Memory ? new Uint8Array(memory.buffer) : new Uint8Array(0);
+  }
+
+  global(name: string): number {
+    const global = this.exports[name];
+    if (!(global instanceof WebAssembly.Global)) throw new Error(`the module exports no global ${name}`);
+    return Number(global.value);
+  }
+
+  exportNames(): string[] {
+    return Object.keys(this.exports);
+  }
+}
+
+export const v8Engine: Engine = {
+  name: "v8",
+  instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }): EngineInstance {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), imports);
+    return new V8Instance(instance.exports);
+  },
+};
