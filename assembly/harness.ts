@@ -1,3 +1,309 @@
 // harness.wasm: ring math and benchmark loops exposed to tests and `npm run bench`.
 // It is built from the same sources as xenbus.wasm and never shipped.
 import "./xen/panic"; // the abort handler named in asconfig.json
+import { BLKIF_OP_READ, BLKIF_RSP_OKAY } from "./xen/abi";
+import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";
+import { PAGE_SIZE } from "./xen/pages";
+import { ByteRing, inputChunk, outputChunk } from "./ring/bytes";
+import { BackRing, FrontRing, ringEntries } from "./ring/shared";
+
+/** Page-aligned memory the tests lay rings out in (with guard bytes around them). */
+export const harness_scratch_pages: u32 = 8;
+export const harness_scratch: usize = memory.data(harness_scratch_pages * PAGE_SIZE, PAGE_SIZE);
+
+// Byte rings: one ring under test at a time.
+
+let byteRing: ByteRing | null = null;
+
+function useByteRing(ring: ByteRing): void {
+  if (byteRing) heap.free(changetype<usize>(byteRing));
+  byteRing = ring;
+}
+
+/** Selects the ring under test: 0 xenstore req, 1 xenstore rsp, 2 console in, 3 console out, in the page at `page`. */
+export function byte_ring_select(kind: i32, page: usize): void {
+  useByteRing(
+    kind == 0 ? ByteRing.xenstoreRequests(page)
+    : kind == 1 ? ByteRing.xenstoreResponses(page)
+    : kind == 2 ? ByteRing.consoleInput(page)
+    : ByteRing.consoleOutput(page),
+  );
+}
+
+/** Any ring layout: data, size and index addresses given directly. */
+export function byte_ring_place(data: usize, size: u32, consAt: usize, prodAt: usize): void {
+  useByteRing(new ByteRing(data, size, consAt, prodAt));
+}
+
+export function byte_ring_data(): usize {
+  return byteRing!.data;
+}
+
+export function byte_ring_size(): u32 {
+  return byteRing!.size;
+}
+
+export function byte_ring_cons_at(): usize {
+  return byteRing!.consAt;
+}
+
+export function byte_ring_prod_at(): usize {
+  return byteRing!.prodAt;
+}
+
+export function byte_ring_write(source: usize, length: u32): i32 {
+  return byteRing!.write(source, length);
+}
+
+export function byte_ring_read(target: usize, length: u32): i32 {
+  return byteRing!.read(target, length);
+}
+
+export function byte_ring_readable(): i32 {
+  return byteRing!.readable();
+}
+
+export function byte_ring_writable(): i32 {
+  return byteRing!.writable();
+}
+
+export function byte_output_chunk(consIndex: u32, prodIndex: u32, size: u32): u32 {
+  return outputChunk(consIndex, prodIndex, size);
+}
+
+export function byte_input_chunk(consIndex: u32, prodIndex: u32, size: u32): u32 {
+  return inputChunk(consIndex, prodIndex, size);
+}
+
+// io/ring.h rings: one front and one back end, on the same or different shared rings.
+
+let front: FrontRing | null = null;
+let back: BackRing | null = null;
+
+export function ring_entries(pages: u32, entrySize: u32): u32 {
+  return ringEntries(pages, entrySize);
+}
+
+/** A new front end (the shared ring untouched); returns its entry count. */
+export function front_attach(sring: usize, pages: u32, entrySize: u32, index: u32): u32 {
+  if (front) heap.free(changetype<usize>(front));
+  front = new FrontRing(sring, pages, entrySize, index);
+  return front!.entries;
+}
+
+export function front_init(): void {
+  front!.init();
+}
+
+export function front_slot(index: u32): usize {
+  return front!.slot(index);
+}
+
+export function front_free_requests(): u32 {
+  return front!.freeRequests();
+}
+
+export function front_req_prod_pvt(): u32 {
+  return front!.reqProdPvt;
+}
+
+export function front_set_req_prod_pvt(index: u32): void {
+  front!.reqProdPvt = index;
+}
+
+export function front_rsp_cons(): u32 {
+  return front!.rspCons;
+}
+
+export function front_set_rsp_cons(index: u32): void {
+  front!.rspCons = index;
+}
+
+export function front_push_requests(): bool {
+  return front!.pushRequests();
+}
+
+export function front_unconsumed_responses(): i32 {
+  return front!.unconsumedResponses();
+}
+
+export function front_final_check(): i32 {
+  return front!.finalCheckForResponses();
+}
+
+export function front_error(): i32 {
+  return front!.error;
+}
+
+/** A new back end; returns its entry count. */
+export function back_attach(sring: usize, pages: u32, entrySize: u32, index: u32): u32 {
+  if (back) heap.free(changetype<usize>(back));
+  back = new BackRing(sring, pages, entrySize, index);
+  return back!.entries;
+}
+
+export function back_slot(index: u32): usize {
+  return back!.slot(index);
+}
+
+export function back_req_cons(): u32 {
+  return back!.reqCons;
+}
+
+export function back_set_req_cons(index: u32): void {
+  back!.reqCons = index;
+}
+
+export function back_rsp_prod_pvt(): u32 {
+  return back!.rspProdPvt;
+}
+
+export function back_set_rsp_prod_pvt(index: u32): void {
+  back!.rspProdPvt = index;
+}
+
+export function back_unconsumed_requests(): i32 {
+  return back!.unconsumedRequests();
+}
+
+export function back_push_responses(): bool {
+  return back!.pushResponses();
+}
+
+export function back_final_check(): i32 {
+  return back!.finalCheckForRequests();
+}
+
+export function back_error(): i32 {
+  return back!.error;
+}
+
+// Benchmarks (bench/run.ts; bench/native/rings.c does the same in C).
+
+/** One blkif ring entry: the union of request and response, as laid out in the sring. */
+const BLKIF_ENTRY: u32 = blkif_sring.SIZE - blkif_sring.ring;
+
+/**
+ * Copies a blkif request out of the ring, as RING_COPY_REQUEST does. Unrolled
+ * 8-byte moves: memory.copy is a call into the engine, which at 112 bytes
+ * costs more than the copy.
+ */
+// @ts-ignore: decorator
+@inline
+function copyBlkifRequest(target: usize, source: usize): void {
+  store<u64>(target, load<u64>(source, 0), 0);
+  store<u64>(target, load<u64>(source, 8), 8);
+  store<u64>(target, load<u64>(source, 16), 16);
+  store<u64>(target, load<u64>(source, 24), 24);
+  store<u64>(target, load<u64>(source, 32), 32);
+  store<u64>(target, load<u64>(source, 40), 40);
+  store<u64>(target, load<u64>(source, 48), 48);
+  store<u64>(target, load<u64>(source, 56), 56);
+  store<u64>(target, load<u64>(source, 64), 64);
+  store<u64>(target, load<u64>(source, 72), 72);
+  store<u64>(target, load<u64>(source, 80), 80);
+  store<u64>(target, load<u64>(source, 88), 88);
+  store<u64>(target, load<u64>(source, 96), 96);
+  store<u64>(target, load<u64>(source, 104), 104);
+}
+
+/**
+ * The front fills the ring with one-segment READs and pushes them; the back
+ * copies each one out and answers it; the front consumes the answers. Runs
+ * until at least `requests` are answered and returns how many were, or 0 if
+ * a response did not match its request.
+ */
+export function bench_blkif_roundtrip(requests: u32): u32 {
+  const sring = harness_scratch;
+  const f = new FrontRing(sring, 1, BLKIF_ENTRY);
+  f.init();
+  const b = new BackRing(sring, 1, BLKIF_ENTRY);
+  const copy = memory.data(blkif_request.SIZE, 8);
+  const seg = blkif_request.seg;
+  let answered: u32 = 0;
+  let notifications: u32 = 0;
+  while (answered < requests) {
+    // Requests carry id = their index + 1.
+    let prod = f.reqProdPvt;
+    for (let n = f.freeRequests(); n != 0; n--) {
+      const req = f.slot(prod++);
+      store<u8>(req + blkif_request.operation, BLKIF_OP_READ);
+      store<u8>(req + blkif_request.nr_segments, 1);
+      store<u16>(req + blkif_request.handle, 0);
+      store<u64>(req + blkif_request.id, prod);
+      store<u64>(req + blkif_request.sector_number, u64(prod) << 3);
+      store<u32>(req + seg + blkif_request_segment.gref, prod);
+      store<u8>(req + seg + blkif_request_segment.first_sect, 0);
+      store<u8>(req + seg + blkif_request_segment.last_sect, 7);
+    }
+    f.reqProdPvt = prod;
+    if (f.pushRequests()) notifications++;
+
+    let ready = b.unconsumedRequests();
+    if (ready < 0) return 0;
+    let cons = b.reqCons;
+    prod = b.rspProdPvt;
+    for (; ready != 0; ready--) {
+      // Work on a private copy: the frontend can rewrite the slot at any time.
+      copyBlkifRequest(copy, b.slot(cons++));
+      const rsp = b.slot(prod++);
+      store<u64>(rsp + blkif_response.id, load<u64>(copy + blkif_request.id));
+      store<u8>(rsp + blkif_response.operation, load<u8>(copy + blkif_request.operation));
+      store<i16>(rsp + blkif_response.status, BLKIF_RSP_OKAY);
+    }
+    b.reqCons = cons;
+    b.rspProdPvt = prod;
+    if (b.pushResponses()) notifications++;
+
+    ready = f.unconsumedResponses();
+    if (ready < 0) return 0;
+    cons = f.rspCons;
+    for (; ready != 0; ready--) {
+      const rsp = f.slot(cons++);
+      if (load<u64>(rsp + blkif_response.id) != u64(cons) || load<i16>(rsp + blkif_response.status) != BLKIF_RSP_OKAY) return 0;
+      answered++;
+    }
+    f.rspCons = cons;
+    if (f.finalCheckForResponses() != 0) return 0;
+  }
+  heap.free(changetype<usize>(f));
+  heap.free(changetype<usize>(b));
+  return notifications != 0 ? answered : 0;
+}
+
+/** The 40-byte path of the benchmark's message (NUL included). */
+const XS_PATH = "/local/domain/12/device/vbd/51712/state";
+const XS_READ: u32 = 2; // xsd_sockmsg_type XS_READ
+
+/**
+ * Writes a 56-byte XS_READ request (header and path) into a xenstore request
+ * ring and reads it back out, `messages` times. Returns `messages`, or 0 if a
+ * transfer fell short or a message came out different.
+ */
+export function bench_xenstore_msg(messages: u32): u32 {
+  const page = harness_scratch;
+  memory.fill(page, 0, PAGE_SIZE);
+  const ring = ByteRing.xenstoreRequests(page);
+  const length: u32 = xsd_sockmsg.SIZE + 40;
+  const message = memory.data(xsd_sockmsg.SIZE + 40, 8);
+  const received = memory.data(xsd_sockmsg.SIZE + 40, 8);
+  store<u32>(message + xsd_sockmsg.type, XS_READ);
+  store<u32>(message + xsd_sockmsg.tx_id, 0);
+  store<u32>(message + xsd_sockmsg.len, 40);
+  String.UTF8.encodeUnsafe(changetype<usize>(XS_PATH), XS_PATH.length, message + xsd_sockmsg.SIZE, true);
+  let result = messages;
+  for (let i: u32 = 0; i < messages; i++) {
+    store<u32>(message + xsd_sockmsg.req_id, i);
+    if (
+      ring.write(message, length) != i32(length) ||
+      ring.read(received, length) != i32(length) ||
+      load<u32>(received + xsd_sockmsg.req_id) != i ||
+      load<u64>(received + length - 8) != load<u64>(message + length - 8)
+    ) {
+      result = 0;
+      break;
+    }
+  }
+  heap.free(changetype<usize>(ring));
+  return result;
+}
