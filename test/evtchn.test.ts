@@ -222,10 +222,9 @@ describe("interdomain channel between two Wasm guests", () => {
 });
 
 describe("hostile ports and domains get Xen's errors", () => {
-  let hv: Hypervisor;
   let a: Xenbus;
   let b: Xenbus;
-  beforeEach(() => ({ hv, a, b } = setup({ maxPorts: 1024 })));
+  beforeEach(() => ({ a, b } = setup({ maxPorts: 1024 })));
 
   test.each([0, 5, 1023, 1024, 4095, 4096, 0x7fffffff, 0xffffffff])("send/close/status of port %i (nothing open)", (port) => {
     expect(a.exports.evtchn_send(port)).toBe(EINVAL);
