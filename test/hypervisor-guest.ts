@@ -7,7 +7,7 @@ import { loadGuest, type Guest } from "../runtime/index.js";
 
 /** Memory words the upcall reads (all i32). */
 export const UPCALL_COUNT = 0x100; // incremented on each upcall
-export const UPCALL_CLEAR_AT = 0x104; // if not 0: the upcall stores byte 0 there (evtchn_upcall_pending)
+export const UPCALL_CLEAR_AT = 0x104; // if not 0 (shared_info's address): the upcall clears vcpu0's upcall flag, selector and ports 0-63
 export const UPCALL_SEND_PORT = 0x108; // if not 0: the upcall sends on this port
 export const UPCALL_SEND_ARG = 0x10c; // where the upcall builds its evtchn_send
 /** Scratch memory for hypercall structs. */
@@ -36,7 +36,10 @@ const WAT = `
   (func (export "xen_upcall")
     (i32.store (i32.const ${UPCALL_COUNT}) (i32.add (i32.load (i32.const ${UPCALL_COUNT})) (i32.const 1)))
     (if (i32.load (i32.const ${UPCALL_CLEAR_AT}))
-      (then (i32.store8 (i32.load (i32.const ${UPCALL_CLEAR_AT})) (i32.const 0))))
+      (then
+        (i32.store8 (i32.load (i32.const ${UPCALL_CLEAR_AT})) (i32.const 0))
+        (i64.store offset=8 (i32.load (i32.const ${UPCALL_CLEAR_AT})) (i64.const 0))
+        (i64.store offset=2048 (i32.load (i32.const ${UPCALL_CLEAR_AT})) (i64.const 0))))
     (if (i32.load (i32.const ${UPCALL_SEND_PORT}))
       (then
         (i32.store (i32.const ${UPCALL_SEND_ARG}) (i32.load (i32.const ${UPCALL_SEND_PORT})))
