@@ -210,6 +210,19 @@ describe("interdomain channel between two Wasm guests", () => {
     expect(counts(b, pb, a, pa)).toEqual([0, 2]); // no echo left behind
   });
 
+  test("a port masked before it was closed is unmasked when its number is reused", () => {
+    const { pa, pb } = connect(hv, a, b);
+    expect(b.exports.evtchn_mask(pb)).toBe(0);
+    expect(b.exports.evtchn_close(pb)).toBe(0);
+    const again = b.exports.evtchn_bind_interdomain(a.domid, pa);
+    expect(again).toBe(pb);
+    hv.runUntilIdle();
+    expect(b.exports.evtchn_event_count(pb)).toBe(1); // the bind-time event got through
+    a.exports.evtchn_send(pa);
+    hv.runUntilIdle();
+    expect(b.exports.evtchn_event_count(pb)).toBe(2);
+  });
+
   test("a loopback channel (DOMID_SELF) delivers to the other local port", () => {
     const p1 = a.exports.evtchn_alloc_unbound(DOMID_SELF);
     const p2 = a.exports.evtchn_bind_interdomain(DOMID_SELF, p1);

@@ -92,7 +92,7 @@ export function bindInterdomain(remoteDom: u32, remotePort: u32): i32 {
   return claim(load<u32>(arg + evtchn_bind_interdomain.local_port));
 }
 
-/** A port Xen just gave us starts with no handler and a zero count. */
+/** A port Xen just gave us starts unmasked, with no handler and a zero count. */
 function claim(port: u32): i32 {
   // Xen never hands out a port the 2-level ABI cannot signal; if it did, the
   // port would be unusable here, so give it back rather than track it.
@@ -102,6 +102,9 @@ function claim(port: u32): i32 {
   }
   handlers[port] = null;
   delivered[port] = 0;
+  // A mask left on this port number by its previous use must not silence the
+  // new channel; unmasking through Xen also raises what is already pending.
+  if (sharedInfo != 0 && (atomic.load<u64>(maskWord(port >> 6)) & ((<u64>1) << (port & 63))) != 0) unmask(port);
   return i32(port);
 }
 
