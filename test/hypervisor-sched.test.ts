@@ -197,7 +197,10 @@ describe("determinism", () => {
     });
     hv.dom0.evtchn.notify(ports[2]![1]);
     hv.dom0.evtchn.notify(ports[0]![1]);
-    poll(guests[1]!, [7], 1_000n); // a port nobody sends on: b waits out the whole exchange
+    // b polls, upcalls masked, a port nobody sends on: it waits out the exchange until the timeout.
+    guests[1]!.memory()[SI + 1] = 1;
+    poll(guests[1]!, [7], 1_000n);
+    guests[1]!.memory()[SI + 1] = 0;
     hv.runUntilIdle();
     trace.push(...guests.map((guest) => `${guest.name}:${upcalls(guest)}`), `now=${hv.now}`);
     return trace;
