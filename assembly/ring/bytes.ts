@@ -33,6 +33,22 @@ export function indicesValid(consIndex: u32, prodIndex: u32, size: u32): bool {
   return prodIndex - consIndex <= size;
 }
 
+/** Below this, copying inline beats memory.copy, which engines implement as a call out of the module. */
+const INLINE_COPY_MAX: u32 = 64;
+
+/** Copies one chunk between the ring and the caller's buffer. */
+// @ts-ignore: decorator
+@inline
+function copyChunk(target: usize, source: usize, length: u32): void {
+  if (length > INLINE_COPY_MAX) {
+    memory.copy(target, source, length);
+    return;
+  }
+  let offset: usize = 0;
+  for (; offset + 8 <= length; offset += 8) store<u64>(target + offset, load<u64>(source + offset));
+  for (; offset < length; offset++) store<u8>(target + offset, load<u8>(source + offset));
+}
+
 /** One direction of a byte ring, addressed in place in the shared page (unmanaged, like the page). */
 // @ts-ignore: decorator
 @unmanaged
@@ -99,7 +115,7 @@ export class ByteRing {
       let chunk = outputChunk(c, p, size);
       if (chunk == 0) break;
       if (chunk > length - done) chunk = length - done;
-      memory.copy(this.data + (p & (size - 1)), source + done, chunk);
+      copyChunk(this.data + (p & (size - 1)), source + done, chunk);
       p += chunk;
       done += chunk;
     }
@@ -123,7 +139,7 @@ export class ByteRing {
       let chunk = inputChunk(c, p, size);
       if (chunk == 0) break;
       if (chunk > length - done) chunk = length - done;
-      memory.copy(target + done, this.data + (c & (size - 1)), chunk);
+      copyChunk(target + done, this.data + (c & (size - 1)), chunk);
       c += chunk;
       done += chunk;
     }

@@ -1,0 +1,85 @@
+// `npm run bench [-- NAME...]`: ring workloads run by the Wasm harness and by a
+// native C baseline (gcc -O2 over Xen's own io/ring.h), plus the size of
+// xenbus.wasm. One JSON object per line on stdout; progress on stderr.
+import { execFileSync } from "node:child_process";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { compileC, debianPackage } from "../tools/debian.js";
+import { loadHarness } from "./harness.js";
+
+/** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
+const WORKLOADS: Record<string, string> = {
+  blkif_ring_roundtrip: "bench_blkif_roundtrip",
+  xenstore_ring_msg: "bench_xenstore_msg",
+};
+const SIZE = "xenbus_wasm_size";
+
+/** Each measurement runs at least this long; the best of RUNS is reported (as bench/native/rings.c does). */
+const MIN_SECONDS = 0.5;
+const RUNS = 5;
+
+function emit(name: string, value: number, unit: string): void {
+  console.log(JSON.stringify({ name, value, unit }));
+}
+
+function wasmOpsPerSecond(run: (n: number) => number, name: string): number {
+  const timed = (n: number): { ops: number; seconds: number } => {
+    const start = performance.now();
+    const ops = run(n) >>> 0;
+    const seconds = (performance.now() - start) / 1000;
+    if (ops === 0) throw new Error(`${name}: the harness's self-check failed`);
+    return { ops, seconds };
+  };
+  // Calibrating also warms the engine up to its optimising tier.
+  let n = 1 << 14;
+  let probe = timed(n);
+  while (probe.seconds < 0.1) {
+    n *= 4;
+    probe = timed(n);
+  }
+  n = Math.min(0xffffffff, Math.ceil((n * MIN_SECONDS) / probe.seconds));
+  let best = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const { ops, seconds } = timed(n);
+    best = Math.max(best, ops / seconds);
+  }
+  return best;
+}
+
+/** The native baseline's binary, or undefined (with the reason on stderr) when it cannot be built here. */
+function nativeBaseline(): string | undefined {
+  try {
+    const include = join(debianPackage("libxen-dev"), "usr/include");
+    return compileC("rings", ["bench/native/rings.c"], ["-I", include]);
+  } catch (error) {
+    console.error(`skipping native baselines: ${(error as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
+}
+
+const known = [...Object.keys(WORKLOADS), SIZE];
+const selected = process.argv.slice(2);
+const unknown = selected.filter((name) => !known.includes(name));
+if (unknown.length > 0) {
+  console.error(`unknown workload(s): ${unknown.join(", ")}; known: ${known.join(", ")}`);
+  process.exit(2);
+}
+const wanted = (name: string): boolean => selected.length === 0 || selected.includes(name);
+
+const workloads = Object.keys(WORKLOADS).filter(wanted);
+if (workloads.length > 0) {
+  const { harness } = loadHarness();
+  const native = nativeBaseline();
+  for (const name of workloads) {
+    console.error(`${name}: wasm…`);
+    const run = harness[WORKLOADS[name]];
+    const wasm = wasmOpsPerSecond((n) => run(n), name);
+    emit(name, Math.round(wasm), "ops/s");
+    if (native === undefined) continue;
+    console.error(`${name}: native…`);
+    const nativeOps = Number(execFileSync(native, [name], { encoding: "utf8" }).trim());
+    emit(`${name}_native`, Math.round(nativeOps), "ops/s");
+    emit(`${name}_ratio`, Number((wasm / nativeOps).toFixed(3)), "wasm/native");
+  }
+}
+if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");
