@@ -11,7 +11,7 @@ export const xen_special_pages: u32 = SPECIAL_PAGES;
 import * as evtchn from "./evtchn/evtchn";
 import * as gnttab from "./gnttab/gnttab";
 import { allocPage, freePage, PAGE_SIZE } from "./xen/pages";
-import { EINVAL, GNTST_bad_virt_addr } from "./xen/abi";
+import { EBUSY, EINVAL, GNTST_bad_virt_addr } from "./xen/abi";
 
 /**
  * Maps shared_info and sets up the grant table. 0, or the -errno / GNTST_*
@@ -130,9 +130,14 @@ export function page_alloc(): usize {
   return page;
 }
 
-/** 0, or -EINVAL for anything page_alloc did not hand out (shared_info and grant frames included). */
+/**
+ * 0; -EINVAL for anything page_alloc did not hand out (shared_info and grant
+ * frames included); -EBUSY while a peer may still touch it (mapped here, or
+ * granted and not yet ended).
+ */
 export function page_free(page: usize): i32 {
   if (!userPages.has(page)) return -EINVAL;
+  if (gnttab.pageInUse(page)) return -EBUSY;
   userPages.delete(page);
   freePage(page);
   return 0;

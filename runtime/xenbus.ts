@@ -72,6 +72,6 @@ export interface XenbusExports {
 
   /** A zeroed page-aligned page outside the heap, or 0 when the pool is empty. */
   page_alloc(): number;
-  /** Returns a page_alloc page: 0, or -EINVAL for any other address. */
+  /** Returns a page_alloc page: 0; -EINVAL for any other address; -EBUSY while it holds a mapping or a live grant names it. */
   page_free(page: number): number;
 }

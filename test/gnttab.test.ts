@@ -216,6 +216,20 @@ describe("hostile grant arguments get Xen's statuses", () => {
     expect(a.exports.page_free(spare)).toBe(EINVAL);
   });
 
+  test("page_free refuses a page a peer may still touch: mapped here, or granted", () => {
+    const handle = b.exports.gnttab_map(a.domid, ref, target, false);
+    expect(b.exports.page_free(target)).toBe(EBUSY);
+    expect(b.exports.gnttab_unmap(target, handle)).toBe(GNTST.okay);
+    expect(b.exports.page_free(target)).toBe(0);
+    expect(b.exports.page_alloc()).toBe(target); // back in the pool, and only once
+
+    const granted = page(a);
+    const second = a.exports.gnttab_grant_access(b.domid, granted / PAGE, true);
+    expect(a.exports.page_free(granted)).toBe(EBUSY);
+    expect(a.exports.gnttab_end_access(second)).toBe(0);
+    expect(a.exports.page_free(granted)).toBe(0);
+  });
+
   test("nothing here trapped either guest", () => {
     expect([a.exit, b.exit]).toEqual([null, null]);
   });

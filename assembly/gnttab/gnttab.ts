@@ -36,6 +36,8 @@ let nrRefs: u32 = 0;
 const next = new StaticArray<u32>(MAX_REFS);
 let freeHead: u32 = NONE;
 let freeCount: u32 = 0;
+/** Pages of ours that hold a foreign mapping (host_addr of each mapGrant not yet unmapped). */
+const mappedPages = new Set<usize>();
 
 export function isReady(): bool {
   return nrFrames != 0;
@@ -170,6 +172,7 @@ export function mapGrant(domid: u32, ref: u32, hostAddr: usize, readonly: bool):
   if (rc < 0) return rc;
   const st = load<i16>(op + gnttab_map_grant_ref.status);
   if (st != GNTST_okay) return st;
+  mappedPages.add(hostAddr);
   return i32(load<u32>(op + gnttab_map_grant_ref.handle));
 }
 
@@ -181,7 +184,23 @@ export function unmapGrant(hostAddr: usize, handle: u32): i32 {
   store<u32>(op + gnttab_unmap_grant_ref.handle, handle);
   const rc = grant_table_op(GNTTABOP_unmap_grant_ref, op, 1);
   if (rc < 0) return rc;
-  return load<i16>(op + gnttab_unmap_grant_ref.status);
+  const st = load<i16>(op + gnttab_unmap_grant_ref.status);
+  if (st == GNTST_okay) mappedPages.delete(hostAddr);
+  return st;
+}
+
+/**
+ * Whether a page is still in use by a peer: it holds a foreign mapping, or one
+ * of our live grants names its frame. Such a page must not be reused: the peer
+ * would go on reading or writing whatever it held next.
+ */
+export function pageInUse(page: usize): bool {
+  if (mappedPages.has(page)) return true;
+  const gfn = u32(page >> PAGE_SHIFT);
+  for (let ref = NR_RESERVED; ref < nrRefs; ref++) {
+    if (next[ref] == ALLOCATED && load<u32>(entry(ref) + grant_entry_v1.frame) == gfn) return true;
+  }
+  return false;
 }
 
 /**
