@@ -4,12 +4,10 @@
 // grant map/unmap/copy functions, whose failures are Xen's negative GNTST_*
 // statuses. Ports, refs, domids and guest addresses are plain numbers; a
 // domid that does not fit domid_t (16 bits) is refused before it reaches Xen.
-// Nothing here traps on a bad argument.
+// Nothing here traps on a bad argument. Only functions are listed: the
+// exported globals (xen_special_base/pages) and memory are the runtime's.
 
 export interface XenbusExports {
-  /** Where the toolstack puts the xenstore and console rings (store first), and how many pages. */
-  xen_special_base: WebAssembly.Global | number;
-  xen_special_pages: WebAssembly.Global | number;
   /** Pointers to JSON strings (read with Guest.readString): the struct layouts and constants compiled in. */
   xen_abi_layouts(): number;
   xen_abi_constants(): number;

@@ -261,6 +261,18 @@ describe("ref allocation", () => {
     expect(b.exports.gnttab_map(a.domid, ref, page(b), false)).toBeGreaterThanOrEqual(0);
   });
 
+  test("with no grant frames allowed, xen_boot says -ENOSPC; events still work, grants stay -ENODEV", () => {
+    const hv = new Hypervisor({ maxGrantFrames: 0 });
+    const guest = loadGuest<XenbusExports>(hv, wasm, { name: "tableless" });
+    expect(guest.exports.xen_boot()).toBe(ENOSPC);
+    expect(guest.exports.xen_boot()).toBe(ENOSPC);
+    expect(guest.exports.gnttab_grant_access(0, 1, false)).toBe(ENODEV);
+    const port = guest.exports.evtchn_alloc_unbound(0);
+    hv.dom0.evtchn.notify(hv.dom0.evtchn.bindInterdomain(guest.domid, port));
+    hv.runUntilIdle();
+    expect(guest.exports.evtchn_event_count(port)).toBe(1);
+  });
+
   test("before xen_boot, grant_access and end_access are -ENODEV", () => {
     const hv = new Hypervisor();
     const early = loadGuest<XenbusExports>(hv, wasm, { name: "early" });

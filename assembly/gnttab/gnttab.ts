@@ -30,6 +30,8 @@ const ALLOCATED: u32 = 0xfffffffe;
 const DOMID_MAX: u32 = 0xffff;
 
 const frames = new StaticArray<usize>(WANTED_FRAMES);
+let placedFrames: u32 = 0;
+/** Frames in use: 0 until setup() has placed them all. */
 let nrFrames: u32 = 0;
 let nrRefs: u32 = 0;
 /** next[ref]: the following free ref, or ALLOCATED while the ref is in use. */
@@ -53,8 +55,7 @@ export function freeRefCount(): u32 {
 
 /**
  * Sizes the table (up to WANTED_FRAMES, within Xen's maximum) and places every
- * frame on a pool page. 0, or -errno / a GNTST_* status; on failure nothing is
- * kept, so it may be retried.
+ * frame on a pool page. 0, or -errno / a GNTST_* status; it may be retried.
  */
 export function setup(): i32 {
   if (nrFrames != 0) return 0;
@@ -80,15 +81,18 @@ export function setup(): i32 {
   rc = load<i16>(setupArg + gnttab_setup_table.status);
   if (rc != GNTST_okay) return rc;
 
-  for (let i: u32 = 0; i < count; i++) {
+  // A frame Xen has placed stays Xen's page (it never goes back to the pool);
+  // a retry after a failure carries on from the first frame not yet placed.
+  for (let i = placedFrames; i < count; i++) {
     const page = allocPage();
-    rc = page == 0 ? -ENODEV : placeFrame(i, page);
+    if (page == 0) return -ENODEV;
+    rc = placeFrame(i, page);
     if (rc < 0) {
-      if (page != 0) freePage(page);
-      for (let j: u32 = 0; j < i; j++) freePage(frames[j]);
+      freePage(page);
       return rc;
     }
     frames[i] = page;
+    placedFrames = i + 1;
   }
   nrFrames = count;
   nrRefs = count * ENTRIES_PER_FRAME;
