@@ -32,10 +32,6 @@ let sharedInfo: usize = 0;
 /** The largest domid that fits domid_t; beyond it the field would truncate to another domain. */
 const DOMID_MAX: u32 = 0xffff;
 
-export function isMapped(): bool {
-  return sharedInfo != 0;
-}
-
 /** Places shared_info on a pool page. 0, or -errno (the page goes back to the pool). */
 export function mapSharedInfo(): i32 {
   if (sharedInfo != 0) return 0;

@@ -41,14 +41,6 @@ let freeCount: u32 = 0;
 /** Pages of ours that hold a foreign mapping (host_addr of each mapGrant not yet unmapped). */
 const mappedPages = new Set<usize>();
 
-export function isReady(): bool {
-  return nrFrames != 0;
-}
-
-export function refCount(): u32 {
-  return nrRefs;
-}
-
 export function freeRefCount(): u32 {
   return freeCount;
 }
