@@ -62,6 +62,9 @@ describe("ring geometry", () => {
     expect(h.ring_entries(2, 112)).toBe(64); // ring-page-order 1
     expect(h.ring_entries(16, 112)).toBe(512); // ring-page-order 4
     expect(h.ring_entries(1, 4033)).toBe(0);
+    expect(h.ring_entries(0, 8)).toBe(0);
+    expect(h.ring_entries(1, 0)).toBe(0);
+    expect(h.ring_entries(0x100000, 8)).toBe(0); // 4 GiB: beyond u32 byte arithmetic
   });
 
   it("entries are the largest power of two that fits after the header, for any page count and entry size", () => {

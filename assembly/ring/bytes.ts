@@ -62,7 +62,9 @@ export class ByteRing {
     readonly consAt: usize,
     /** Address of the producer index. */
     readonly prodAt: usize,
-  ) {}
+  ) {
+    assert(size != 0 && (size & (size - 1)) == 0, "byte ring size not a power of two");
+  }
 
   /** The guest → xenstored direction of a xenstore_domain_interface page. */
   static xenstoreRequests(page: usize): ByteRing {

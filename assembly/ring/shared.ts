@@ -18,6 +18,8 @@ import { PAGE_SHIFT } from "../xen/pages";
 
 /** Entries in a ring of `pages` pages: the largest power of two that fits after the header (0 if none does). */
 export function ringEntries(pages: u32, entrySize: u32): u32 {
+  // The ring's byte size must fit the u32 arithmetic below.
+  if (pages == 0 || pages >= u32(1) << (32 - PAGE_SHIFT) || entrySize == 0) return 0;
   const fit = ((pages << PAGE_SHIFT) - header.ring) / entrySize;
   return fit == 0 ? 0 : u32(1) << (31 - clz(fit));
 }
