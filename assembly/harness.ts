@@ -214,19 +214,29 @@ function copyBlkifRequest(target: usize, source: usize): void {
  * a response did not match its request.
  */
 export function bench_blkif_roundtrip(requests: u32): u32 {
-  const sring = harness_scratch;
-  const f = new FrontRing(sring, 1, BLKIF_ENTRY);
+  const f = new FrontRing(harness_scratch, 1, BLKIF_ENTRY);
   f.init();
-  const b = new BackRing(sring, 1, BLKIF_ENTRY);
+  const b = new BackRing(harness_scratch, 1, BLKIF_ENTRY);
+  const answered = blkifRoundtrip(f, b, requests);
+  heap.free(changetype<usize>(f));
+  heap.free(changetype<usize>(b));
+  return answered;
+}
+
+function blkifRoundtrip(f: FrontRing, b: BackRing, requests: u32): u32 {
   const copy = memory.data(blkif_request.SIZE, 8);
   const seg = blkif_request.seg;
+  // Both ends share the geometry; kept in locals as slot() advises for hot loops.
+  const slots = f.slots;
+  const mask = f.mask;
+  const entrySize: usize = f.entrySize;
   let answered: u32 = 0;
   let notifications: u32 = 0;
   while (answered < requests) {
     // Requests carry id = their index + 1.
     let prod = f.reqProdPvt;
     for (let n = f.freeRequests(); n != 0; n--) {
-      const req = f.slot(prod++);
+      const req = slots + usize(prod++ & mask) * entrySize;
       store<u8>(req + blkif_request.operation, BLKIF_OP_READ);
       store<u8>(req + blkif_request.nr_segments, 1);
       store<u16>(req + blkif_request.handle, 0);
@@ -245,8 +255,8 @@ export function bench_blkif_roundtrip(requests: u32): u32 {
     prod = b.rspProdPvt;
     for (; ready != 0; ready--) {
       // Work on a private copy: the frontend can rewrite the slot at any time.
-      copyBlkifRequest(copy, b.slot(cons++));
-      const rsp = b.slot(prod++);
+      copyBlkifRequest(copy, slots + usize(cons++ & mask) * entrySize);
+      const rsp = slots + usize(prod++ & mask) * entrySize;
       store<u64>(rsp + blkif_response.id, load<u64>(copy + blkif_request.id));
       store<u8>(rsp + blkif_response.operation, load<u8>(copy + blkif_request.operation));
       store<i16>(rsp + blkif_response.status, BLKIF_RSP_OKAY);
@@ -259,15 +269,13 @@ export function bench_blkif_roundtrip(requests: u32): u32 {
     if (ready < 0) return 0;
     cons = f.rspCons;
     for (; ready != 0; ready--) {
-      const rsp = f.slot(cons++);
+      const rsp = slots + usize(cons++ & mask) * entrySize;
       if (load<u64>(rsp + blkif_response.id) != u64(cons) || load<i16>(rsp + blkif_response.status) != BLKIF_RSP_OKAY) return 0;
       answered++;
     }
     f.rspCons = cons;
     if (f.finalCheckForResponses() != 0) return 0;
   }
-  heap.free(changetype<usize>(f));
-  heap.free(changetype<usize>(b));
   return notifications != 0 ? answered : 0;
 }
 

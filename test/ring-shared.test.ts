@@ -391,3 +391,9 @@ describe("hostile producer indices", () => {
     expect(h.front_unconsumed_responses()).toBe(-EIO);
   });
 });
+
+describe("benchmark workload", () => {
+  it("bench_blkif_roundtrip answers every request it sends, in order (its self-check passes)", () => {
+    expect(u32(h.bench_blkif_roundtrip(1000))).toBe(1024); // whole ringfuls of 32
+  });
+});

@@ -31,7 +31,7 @@ abstract class RingEnd {
   /** Entries in the ring, a power of two. */
   readonly entries: u32;
   /** entries - 1: masks a free-running index into the array. */
-  private readonly mask: u32;
+  readonly mask: u32;
   /** First entry: the shared ring's address plus the header. */
   readonly slots: usize;
   /** 0, or -EIO once the peer has written an impossible index. */
@@ -49,7 +49,11 @@ abstract class RingEnd {
     this.slots = sring + header.ring;
   }
 
-  /** Address of the entry for free-running index `index`. */
+  /**
+   * Address of the entry for free-running index `index`. Hot loops can hoist
+   * the geometry into locals (slots + (index & mask) * entrySize): the engine
+   * cannot, as stores to the ring might alias this object.
+   */
   // @ts-ignore: decorator
   @inline
   slot(index: u32): usize {
