@@ -49,7 +49,11 @@ function copyChunk(target: usize, source: usize, length: u32): void {
   for (; offset < length; offset++) store<u8>(target + offset, load<u8>(source + offset));
 }
 
-/** One direction of a byte ring, addressed in place in the shared page (unmanaged, like the page). */
+/**
+ * One direction of a byte ring, addressed in place in the shared page.
+ * Unmanaged: it lives as long as the connection (free it with heap.free) and
+ * costs the hot path no GC bookkeeping.
+ */
 // @ts-ignore: decorator
 @unmanaged
 export class ByteRing {
