@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { HOST_CONSTANTS, HOST_LAYOUTS } from "../host/xen/abi.js";
 import { readModuleAbi, type Constants, type Layouts } from "../tools/abi.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
@@ -59,6 +60,13 @@ describe.skipIf(!xen)("the ABI of build/xenbus.wasm against Xen's C headers", ()
   it("uses Xen's values for every constant it was built with", () => {
     expect(Object.keys(module.constants).length).toBeGreaterThan(100);
     expect(constantMismatches(truth.constants, module.constants)).toEqual([]);
+  });
+
+  it("gives the simulated hypervisor the same layouts and constants as Xen", () => {
+    // The hypervisor reads only the structs its hypercalls take; each must be Xen's.
+    const truthOfHost = Object.fromEntries(Object.entries(truth.layouts).filter(([name]) => name in HOST_LAYOUTS));
+    expect(layoutMismatches(truthOfHost, HOST_LAYOUTS)).toEqual([]);
+    expect(constantMismatches(truth.constants, HOST_CONSTANTS)).toEqual([]);
   });
 
   it("places evtchn_port right after the fields Debian's xs_wire.h has", () => {
