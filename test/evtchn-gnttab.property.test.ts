@@ -1,17 +1,14 @@
 // Property: any sequence of event channel and grant table calls, with hostile
 // arguments mixed in, never traps or crashes a guest, every call returns a
 // number, and afterwards both guests can still open a channel and share a page.
-import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
-import { loadGuest, type Guest } from "../runtime/index.js";
+import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";
+import { xenbusWasm, type Xenbus } from "./support/xenbus.js";
 
-const wasm = readFileSync(new URL("../build/xenbus.wasm", import.meta.url));
 const PAGE = 4096;
-
-type Xenbus = Guest<XenbusExports>;
 
 const U32_EDGES = [0x7fffffff, 0x80000000, 0xffffffff];
 /** A value the caller got from an earlier call (by index), or a raw, possibly hostile, number. */
@@ -71,7 +68,7 @@ class World {
   readonly handles: number[][] = [[], []];
 
   constructor() {
-    this.guests = ["a", "b"].map((name) => loadGuest<XenbusExports>(this.hv, wasm, { name }));
+    this.guests = ["a", "b"].map((name) => loadGuest<XenbusExports>(this.hv, xenbusWasm, { name }));
     for (const guest of this.guests) expect(guest.exports.xen_boot()).toBe(0);
   }
 

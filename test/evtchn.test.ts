@@ -1,10 +1,10 @@
 // Event channels end to end: build/xenbus.wasm guests on the simulated Xen,
 // driven only through the module's exports; every error is Xen's exact errno.
-import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor, type HypervisorOptions } from "../host/hypervisor.js";
-import { loadGuest, type Guest } from "../runtime/index.js";
+import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";
+import { bootXenbus, xenbusWasm, type Xenbus } from "./support/xenbus.js";
 
 const EINVAL = -22;
 const ESRCH = -3;
@@ -13,16 +13,6 @@ const DOMID_SELF = 0x7ff0;
 const EVTCHNSTAT_closed = 0;
 const EVTCHNSTAT_unbound = 1;
 const EVTCHNSTAT_interdomain = 2;
-
-const wasm = readFileSync(new URL("../build/xenbus.wasm", import.meta.url));
-
-type Xenbus = Guest<XenbusExports>;
-
-function boot(hv: Hypervisor, name: string): Xenbus {
-  const guest = loadGuest<XenbusExports>(hv, wasm, { name });
-  expect(guest.exports.xen_boot()).toBe(0);
-  return guest;
-}
 
 /** A channel from `a` (which allocates) to `b` (which binds), with the bind-time event delivered. */
 function connect(hv: Hypervisor, a: Xenbus, b: Xenbus): { pa: number; pb: number } {
@@ -40,7 +30,7 @@ function counts(a: Xenbus, pa: number, b: Xenbus, pb: number): [number, number] 
 
 function setup(options: HypervisorOptions = {}): { hv: Hypervisor; a: Xenbus; b: Xenbus } {
   const hv = new Hypervisor(options);
-  return { hv, a: boot(hv, "a"), b: boot(hv, "b") };
+  return { hv, a: bootXenbus(hv, "a"), b: bootXenbus(hv, "b") };
 }
 
 describe("boot", () => {
@@ -53,7 +43,7 @@ describe("boot", () => {
 
   test("before xen_boot, operations on shared_info say -ENODEV and nothing traps", () => {
     const hv = new Hypervisor();
-    const guest = loadGuest<XenbusExports>(hv, wasm, { name: "early" });
+    const guest = loadGuest<XenbusExports>(hv, xenbusWasm, { name: "early" });
     expect(guest.exports.evtchn_mask(1)).toBe(ENODEV);
     expect(guest.exports.evtchn_unmask(1)).toBe(ENODEV);
     expect(guest.exports.evtchn_wait(1, 1)).toBe(ENODEV);
@@ -300,7 +290,7 @@ describe("port limits", () => {
 describe("a Wasm guest and a native dom0 service", () => {
   test("dom0 offers a port, the guest binds; both directions count exactly", () => {
     const hv = new Hypervisor();
-    const guest = boot(hv, "guest");
+    const guest = bootXenbus(hv, "guest");
     const dom0 = hv.dom0;
     const served: number[] = [];
     const port0 = dom0.evtchn.bindUnboundPort(guest.domid);
@@ -332,7 +322,7 @@ describe("a Wasm guest and a native dom0 service", () => {
 
   test("a guest-offered port bound by dom0; the guest echoes dom0's notifications", () => {
     const hv = new Hypervisor();
-    const guest = boot(hv, "guest");
+    const guest = bootXenbus(hv, "guest");
     const dom0 = hv.dom0;
     const port = guest.exports.evtchn_alloc_unbound(0);
     expect(guest.exports.evtchn_bind_echo(port)).toBe(0);

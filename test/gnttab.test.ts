@@ -1,10 +1,10 @@
 // Grant tables end to end: build/xenbus.wasm guests share pages through the
 // simulated Xen; every failure is Xen's exact errno or GNTST_* status.
-import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor, type HypervisorOptions } from "../host/hypervisor.js";
-import { loadGuest, type Guest } from "../runtime/index.js";
+import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";
+import { bootXenbus, xenbusWasm, type Xenbus } from "./support/xenbus.js";
 
 const EINVAL = -22;
 const EBUSY = -16;
@@ -18,19 +18,9 @@ const PAGE = 4096;
 /** Refs in 4 frames (the table the module asks for), minus the 8 the toolstack keeps. */
 const USABLE_REFS = 4 * 512 - 8;
 
-const wasm = readFileSync(new URL("../build/xenbus.wasm", import.meta.url));
-
-type Xenbus = Guest<XenbusExports>;
-
-function boot(hv: Hypervisor, name: string): Xenbus {
-  const guest = loadGuest<XenbusExports>(hv, wasm, { name });
-  expect(guest.exports.xen_boot()).toBe(0);
-  return guest;
-}
-
 function setup(options: HypervisorOptions = {}): { hv: Hypervisor; a: Xenbus; b: Xenbus; c: Xenbus } {
   const hv = new Hypervisor(options);
-  return { hv, a: boot(hv, "a"), b: boot(hv, "b"), c: boot(hv, "c") };
+  return { hv, a: bootXenbus(hv, "a"), b: bootXenbus(hv, "b"), c: bootXenbus(hv, "c") };
 }
 
 /**
@@ -263,7 +253,7 @@ describe("ref allocation", () => {
 
   test("with no grant frames allowed, xen_boot says -ENOSPC; events still work, grants stay -ENODEV", () => {
     const hv = new Hypervisor({ maxGrantFrames: 0 });
-    const guest = loadGuest<XenbusExports>(hv, wasm, { name: "tableless" });
+    const guest = loadGuest<XenbusExports>(hv, xenbusWasm, { name: "tableless" });
     expect(guest.exports.xen_boot()).toBe(ENOSPC);
     expect(guest.exports.xen_boot()).toBe(ENOSPC);
     expect(guest.exports.gnttab_grant_access(0, 1, false)).toBe(ENODEV);
@@ -275,7 +265,7 @@ describe("ref allocation", () => {
 
   test("before xen_boot, grant_access and end_access are -ENODEV", () => {
     const hv = new Hypervisor();
-    const early = loadGuest<XenbusExports>(hv, wasm, { name: "early" });
+    const early = loadGuest<XenbusExports>(hv, xenbusWasm, { name: "early" });
     expect(early.exports.gnttab_grant_access(0, 1, false)).toBe(ENODEV);
     expect(early.exports.gnttab_end_access(8)).toBe(ENODEV);
     expect(early.exports.gnttab_free_refs()).toBe(0);
@@ -287,7 +277,7 @@ describe("ref allocation", () => {
 describe("a Wasm guest and a native dom0 backend", () => {
   test("dom0 maps the guest's grant as a live view, writes, unmaps; then the guest ends access", () => {
     const hv = new Hypervisor();
-    const guest = boot(hv, "guest");
+    const guest = bootXenbus(hv, "guest");
     const shared = page(guest);
     write(guest, shared, "request");
     const ref = guest.exports.gnttab_grant_access(0, shared / PAGE, false);

@@ -4,6 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadHarness } from "../bench/harness.js";
+import { GuardedScratch } from "./support/scratch.js";
 
 const { harness: h, scratch, scratchBytes } = loadHarness();
 const EIO = 5;
@@ -27,33 +28,7 @@ type Kind = (typeof KINDS)[number];
 const RING_PAGE = scratch + 2 * PAGE;
 const SOURCE = scratch + 4 * PAGE;
 const TARGET = scratch + 6 * PAGE;
-
-/** Fills the whole scratch area with pseudo-random guard bytes. */
-function fillGuards(seed: number): void {
-  const memory = bytes();
-  let x = seed | 1;
-  for (let i = 0; i < scratchBytes; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    memory[scratch + i] = x & 0xff;
-  }
-}
-
-function snapshot(): Uint8Array {
-  return bytes().slice(scratch, scratch + scratchBytes);
-}
-
-/** Asserts that only bytes in `allowed` ([start, end) absolute addresses) differ from `before`. */
-function expectOnlyChanged(before: Uint8Array, allowed: Array<[number, number]>): void {
-  const now = bytes();
-  for (let i = 0; i < before.length; i++) {
-    const address = scratch + i;
-    if (now[address] === before[i]) continue;
-    if (allowed.some(([start, end]) => address >= start && address < end)) continue;
-    throw new Error(`byte at scratch+${i} changed outside the ring (${before[i]} → ${now[address]})`);
-  }
-}
+const guards = new GuardedScratch(bytes, scratch, scratchBytes);
 
 function selectRing(k: Kind, consIndex: number, prodIndex: number): void {
   h.byte_ring_select(k.kind, RING_PAGE);
@@ -123,25 +98,25 @@ describe("byte ring transfers", () => {
   it("data read equals data written, counts are what fits, and only the ring and its indices change", () => {
     fc.assert(
       fc.property(kind, index, fc.array(step, { maxLength: 12 }), fc.integer(), (k, start, steps, seed) => {
-        fillGuards(seed);
+        guards.fill(seed);
         selectRing(k, start, start);
         const queue: number[] = [];
         let written = 0;
         let read = 0;
         for (const s of steps) {
-          const before = snapshot();
+          const before = guards.snapshot();
           const free = k.size - queue.length;
           expect(h.byte_ring_writable()).toBe(free);
           expect(h.byte_ring_readable()).toBe(queue.length);
           if (s.op === "write") {
             bytes().set(s.data, SOURCE);
-            const snap = snapshot();
+            const snap = guards.snapshot();
             const n = h.byte_ring_write(SOURCE, s.data.length);
             expect(n).toBe(Math.min(s.data.length, free));
             queue.push(...s.data.subarray(0, n));
             written += n;
             // The source buffer is only read.
-            expectOnlyChanged(snap, [
+            guards.expectOnlyChanged(snap, [
               [RING_PAGE + k.data, RING_PAGE + k.data + k.size],
               [RING_PAGE + k.prod, RING_PAGE + k.prod + 4],
             ]);
@@ -151,7 +126,7 @@ describe("byte ring transfers", () => {
             expect([...bytes().subarray(TARGET, TARGET + n)]).toEqual(queue.splice(0, n));
             read += n;
             // Reading changes only the target bytes it reports and the consumer index.
-            expectOnlyChanged(before, [
+            guards.expectOnlyChanged(before, [
               [TARGET, TARGET + n],
               [RING_PAGE + k.cons, RING_PAGE + k.cons + 4],
             ]);
@@ -167,13 +142,13 @@ describe("byte ring transfers", () => {
   it("any legal pair of indices, left by the peer, is served without touching anything outside the ring", () => {
     fc.assert(
       fc.property(kind, index, fc.integer({ min: 0, max: 2048 }), fc.integer({ min: 0, max: 2600 }), fc.boolean(), (k, cons, fillSeed, length, writing) => {
-        fillGuards(cons ^ length);
+        guards.fill(cons ^ length);
         const fill = fillSeed % (k.size + 1);
         selectRing(k, cons, u32(cons + fill));
-        const before = snapshot();
+        const before = guards.snapshot();
         if (writing) {
           expect(h.byte_ring_write(SOURCE, length)).toBe(Math.min(length, k.size - fill));
-          expectOnlyChanged(before, [
+          guards.expectOnlyChanged(before, [
             [RING_PAGE + k.data, RING_PAGE + k.data + k.size],
             [RING_PAGE + k.prod, RING_PAGE + k.prod + 4],
           ]);
@@ -183,7 +158,7 @@ describe("byte ring transfers", () => {
           // What came out is the ring's bytes from cons on, wrapping at its end.
           const memory = bytes();
           for (let i = 0; i < n; i++) expect(memory[TARGET + i]).toBe(before[RING_PAGE - scratch + k.data + ((cons + i) & (k.size - 1))]);
-          expectOnlyChanged(before, [
+          guards.expectOnlyChanged(before, [
             [TARGET, TARGET + n],
             [RING_PAGE + k.cons, RING_PAGE + k.cons + 4],
           ]);
@@ -212,14 +187,14 @@ describe("hostile indices", () => {
     fc.assert(
       fc.property(kind, index, fc.integer({ min: 1, max: 0xffffffff }), fc.integer({ min: 0, max: 2600 }), (k, cons, excess, length) => {
         const bad = k.size + 1 + (excess % (0xffffffff - k.size)); // size + 1 .. 2^32 - 1
-        fillGuards(cons ^ excess);
+        guards.fill(cons ^ excess);
         selectRing(k, cons, u32(cons + bad));
-        const before = snapshot();
+        const before = guards.snapshot();
         expect(h.byte_ring_readable()).toBe(-EIO);
         expect(h.byte_ring_writable()).toBe(-EIO);
         expect(h.byte_ring_write(SOURCE, length)).toBe(-EIO);
         expect(h.byte_ring_read(TARGET, length)).toBe(-EIO);
-        expectOnlyChanged(before, []);
+        guards.expectOnlyChanged(before, []);
       }),
       { numRuns: 1000 },
     );

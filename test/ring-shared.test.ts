@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadHarness } from "../bench/harness.js";
+import { GuardedScratch } from "./support/scratch.js";
 
 const { harness: h, scratch, scratchBytes } = loadHarness();
 const EIO = 5;
@@ -23,35 +24,12 @@ const write32 = (address: number, value: number): void => view().setUint32(addre
 
 /** The shared ring starts at scratch page 1; page 0 and the pages after the ring are guards. */
 const SRING = scratch + PAGE;
+const guards = new GuardedScratch(bytes, scratch, scratchBytes, (address) => `sring${address >= SRING ? "+" : ""}${address - SRING}`);
 
 /** ring.h's __RD32 over (size - header) / entry size. */
 function modelEntries(pages: number, entrySize: number): number {
   const fit = Math.floor((pages * PAGE - HEADER) / entrySize);
   return fit === 0 ? 0 : 2 ** Math.floor(Math.log2(fit));
-}
-
-function fillGuards(seed: number): void {
-  const memory = bytes();
-  let x = seed | 1;
-  for (let i = 0; i < scratchBytes; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    memory[scratch + i] = x & 0xff;
-  }
-}
-
-function snapshot(): Uint8Array {
-  return bytes().slice(scratch, scratch + scratchBytes);
-}
-
-function expectOnlyChanged(before: Uint8Array, allowed: Array<[number, number]>): void {
-  const now = bytes();
-  for (let i = 0; i < before.length; i++) {
-    const address = scratch + i;
-    if (now[address] === before[i] || allowed.some(([start, end]) => address >= start && address < end)) continue;
-    throw new Error(`byte at scratch+${i} (sring${address >= SRING ? "+" : ""}${address - SRING}) changed (${before[i]} → ${now[address]})`);
-  }
 }
 
 describe("ring geometry", () => {
@@ -94,14 +72,14 @@ describe("ring geometry", () => {
 
 describe("shared ring initialisation", () => {
   it("init() is SHARED_RING_INIT: indices 0, events 1, padding zeroed, entries and the rest untouched", () => {
-    fillGuards(7);
+    guards.fill(7);
     h.front_attach(SRING, 1, 112, 1234);
     h.front_set_req_prod_pvt(1300);
-    const before = snapshot();
+    const before = guards.snapshot();
     h.front_init();
     expect([read32(SRING + REQ_PROD), read32(SRING + REQ_EVENT), read32(SRING + RSP_PROD), read32(SRING + RSP_EVENT)]).toEqual([0, 1, 0, 1]);
     expect([...bytes().subarray(SRING + 16, SRING + HEADER)].every((b) => b === 0)).toBe(true);
-    expectOnlyChanged(before, [[SRING, SRING + HEADER]]);
+    guards.expectOnlyChanged(before, [[SRING, SRING + HEADER]]);
     expect(h.front_req_prod_pvt()).toBe(0);
     expect(h.front_rsp_cons()).toBe(0);
     expect(h.front_free_requests()).toBe(32);
@@ -283,12 +261,12 @@ describe("front and back against the ring.h model", () => {
   it("requests and responses pass intact, counts and notifications match, nothing outside the ring changes", () => {
     fc.assert(
       fc.property(geometry, start, fc.array(step, { maxLength: 40 }), fc.integer(), ({ pages, entrySize }, first, steps, seed) => {
-        fillGuards(seed);
+        guards.fill(seed);
         const m = attach(pages, entrySize, first);
-        const before = snapshot();
+        const before = guards.snapshot();
         for (const s of steps) run(m, s);
         // Entries, the four indices, and nothing else: padding and the guard pages stay.
-        expectOnlyChanged(before, [
+        guards.expectOnlyChanged(before, [
           [SRING, SRING + 16],
           [SRING + HEADER, SRING + HEADER + m.entries * entrySize],
         ]);
@@ -321,7 +299,7 @@ describe("hostile producer indices", () => {
           for (const s of steps) run(m, s);
           const value = useWild ? wild : u32(m.rspCons + delta);
           write32(SRING + RSP_PROD, value);
-          const before = snapshot();
+          const before = guards.snapshot();
           const result = h.front_unconsumed_responses();
           if (legalRspProd(m, value)) {
             expect(result).toBe(u32(value - m.rspCons));
@@ -329,12 +307,12 @@ describe("hostile producer indices", () => {
           }
           expect(result).toBe(-EIO);
           expect(h.front_error()).toBe(-EIO);
-          expectOnlyChanged(before, []);
+          guards.expectOnlyChanged(before, []);
           // Latched: the right value afterwards does not clear it, and the final check does not arm an event.
           write32(SRING + RSP_PROD, m.rspProd);
           expect(h.front_unconsumed_responses()).toBe(-EIO);
           expect(h.front_final_check()).toBe(-EIO);
-          expectOnlyChanged(before, [[SRING + RSP_PROD, SRING + RSP_PROD + 4]]);
+          guards.expectOnlyChanged(before, [[SRING + RSP_PROD, SRING + RSP_PROD + 4]]);
         },
       ),
       { numRuns: 1500 },
@@ -355,7 +333,7 @@ describe("hostile producer indices", () => {
           for (const s of steps) run(m, s);
           const value = useWild ? wild : u32(m.reqCons + delta);
           write32(SRING + REQ_PROD, value);
-          const before = snapshot();
+          const before = guards.snapshot();
           const result = h.back_unconsumed_requests();
           if (legalReqProd(m, value)) {
             expect(result).toBe(u32(value - m.reqCons));
@@ -363,11 +341,11 @@ describe("hostile producer indices", () => {
           }
           expect(result).toBe(-EIO);
           expect(h.back_error()).toBe(-EIO);
-          expectOnlyChanged(before, []);
+          guards.expectOnlyChanged(before, []);
           write32(SRING + REQ_PROD, m.reqProd);
           expect(h.back_unconsumed_requests()).toBe(-EIO);
           expect(h.back_final_check()).toBe(-EIO);
-          expectOnlyChanged(before, [[SRING + REQ_PROD, SRING + REQ_PROD + 4]]);
+          guards.expectOnlyChanged(before, [[SRING + REQ_PROD, SRING + REQ_PROD + 4]]);
         },
       ),
       { numRuns: 1500 },

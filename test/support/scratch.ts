@@ -1,0 +1,37 @@
+// A scratch area in a module's linear memory filled with pseudo-random guard
+// bytes, so a test can prove that an operation wrote nowhere but where it may.
+export class GuardedScratch {
+  constructor(
+    private readonly bytes: () => Uint8Array,
+    readonly base: number,
+    readonly size: number,
+    /** Names an absolute address for failure messages. */
+    private readonly describe: (address: number) => string = (address) => `scratch+${address - base}`,
+  ) {}
+
+  /** Fills the whole area with xorshift bytes from `seed`. */
+  fill(seed: number): void {
+    const memory = this.bytes();
+    let x = seed | 1;
+    for (let i = 0; i < this.size; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      memory[this.base + i] = x & 0xff;
+    }
+  }
+
+  snapshot(): Uint8Array {
+    return this.bytes().slice(this.base, this.base + this.size);
+  }
+
+  /** Throws naming the first byte outside `allowed` ([start, end) absolute addresses) that differs from `before`. */
+  expectOnlyChanged(before: Uint8Array, allowed: Array<[number, number]>): void {
+    const now = this.bytes();
+    for (let i = 0; i < before.length; i++) {
+      const address = this.base + i;
+      if (now[address] === before[i] || allowed.some(([start, end]) => address >= start && address < end)) continue;
+      throw new Error(`byte at ${this.describe(address)} changed where nothing may be written (${before[i]} → ${now[address]})`);
+    }
+  }
+}
