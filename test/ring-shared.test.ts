@@ -285,7 +285,31 @@ describe("hostile producer indices", () => {
     return inFlight <= m.entries && u32(v - m.reqCons) <= inFlight;
   };
 
-  it("a front rejects rsp_prod beyond what it requested (or behind rsp_cons) with a latched -EIO", () => {
+  /** Each end checks the index its peer produces: the front rsp_prod, the back req_prod. */
+  const ENDS = [
+    {
+      title: "a front rejects rsp_prod beyond what it requested (or behind rsp_cons) with a latched -EIO",
+      field: RSP_PROD,
+      consumed: (m: Model): number => m.rspCons,
+      published: (m: Model): number => m.rspProd,
+      legal: legalRspProd,
+      unconsumed: (): number => h.front_unconsumed_responses(),
+      error: (): number => h.front_error(),
+      finalCheck: (): number => h.front_final_check(),
+    },
+    {
+      title: "a back rejects req_prod with more requests than free slots (or behind req_cons) with a latched -EIO",
+      field: REQ_PROD,
+      consumed: (m: Model): number => m.reqCons,
+      published: (m: Model): number => m.reqProd,
+      legal: legalReqProd,
+      unconsumed: (): number => h.back_unconsumed_requests(),
+      error: (): number => h.back_error(),
+      finalCheck: (): number => h.back_final_check(),
+    },
+  ];
+
+  it.each(ENDS)("$title", (end) => {
     fc.assert(
       fc.property(
         geometry,
@@ -297,55 +321,22 @@ describe("hostile producer indices", () => {
         ({ pages, entrySize }, first, steps, delta, wild, useWild) => {
           const m = attach(pages, entrySize, first);
           for (const s of steps) run(m, s);
-          const value = useWild ? wild : u32(m.rspCons + delta);
-          write32(SRING + RSP_PROD, value);
+          const value = useWild ? wild : u32(end.consumed(m) + delta);
+          write32(SRING + end.field, value);
           const before = guards.snapshot();
-          const result = h.front_unconsumed_responses();
-          if (legalRspProd(m, value)) {
-            expect(result).toBe(u32(value - m.rspCons));
+          const result = end.unconsumed();
+          if (end.legal(m, value)) {
+            expect(result).toBe(u32(value - end.consumed(m)));
             return;
           }
           expect(result).toBe(-EIO);
-          expect(h.front_error()).toBe(-EIO);
+          expect(end.error()).toBe(-EIO);
           guards.expectOnlyChanged(before, []);
           // Latched: the right value afterwards does not clear it, and the final check does not arm an event.
-          write32(SRING + RSP_PROD, m.rspProd);
-          expect(h.front_unconsumed_responses()).toBe(-EIO);
-          expect(h.front_final_check()).toBe(-EIO);
-          guards.expectOnlyChanged(before, [[SRING + RSP_PROD, SRING + RSP_PROD + 4]]);
-        },
-      ),
-      { numRuns: 1500 },
-    );
-  });
-
-  it("a back rejects req_prod with more requests than free slots (or behind req_cons) with a latched -EIO", () => {
-    fc.assert(
-      fc.property(
-        geometry,
-        start,
-        fc.array(step, { maxLength: 25 }),
-        fc.integer({ min: -1024, max: 1024 }),
-        fc.integer({ min: 0, max: 0xffffffff }),
-        fc.boolean(),
-        ({ pages, entrySize }, first, steps, delta, wild, useWild) => {
-          const m = attach(pages, entrySize, first);
-          for (const s of steps) run(m, s);
-          const value = useWild ? wild : u32(m.reqCons + delta);
-          write32(SRING + REQ_PROD, value);
-          const before = guards.snapshot();
-          const result = h.back_unconsumed_requests();
-          if (legalReqProd(m, value)) {
-            expect(result).toBe(u32(value - m.reqCons));
-            return;
-          }
-          expect(result).toBe(-EIO);
-          expect(h.back_error()).toBe(-EIO);
-          guards.expectOnlyChanged(before, []);
-          write32(SRING + REQ_PROD, m.reqProd);
-          expect(h.back_unconsumed_requests()).toBe(-EIO);
-          expect(h.back_final_check()).toBe(-EIO);
-          guards.expectOnlyChanged(before, [[SRING + REQ_PROD, SRING + REQ_PROD + 4]]);
+          write32(SRING + end.field, end.published(m));
+          expect(end.unconsumed()).toBe(-EIO);
+          expect(end.finalCheck()).toBe(-EIO);
+          guards.expectOnlyChanged(before, [[SRING + end.field, SRING + end.field + 4]]);
         },
       ),
       { numRuns: 1500 },
