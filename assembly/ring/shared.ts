@@ -63,6 +63,18 @@ abstract class RingEnd {
   protected fail(): i32 {
     return (this.error = -EIO);
   }
+
+  /**
+   * Publishes our producer index (`prodField`) moving from `old` to `now`;
+   * true when the peer's event index (`eventField`) lies in (old, now], i.e.
+   * the peer asked to be notified of one of these entries. Seq-cst store then
+   * load: the entries are visible before the index, and the index before we
+   * look at the event.
+   */
+  protected publish(prodField: u32, eventField: u32, old: u32, now: u32): bool {
+    atomic.store<u32>(this.sring + prodField, now);
+    return now - atomic.load<u32>(this.sring + eventField) < now - old;
+  }
 }
 
 /** The frontend's end: puts requests on the ring and takes responses off it. */
@@ -103,12 +115,8 @@ export class FrontRing extends RingEnd {
   /** Publishes requests up to reqProdPvt; true when the backend asked to be notified (req_event). */
   pushRequests(): bool {
     const old = this.reqPushed;
-    const now = this.reqProdPvt;
-    // Seq-cst store then load: the requests are visible before req_prod, and
-    // req_prod before we look at req_event.
-    atomic.store<u32>(this.sring + header.req_prod, now);
-    this.reqPushed = now;
-    return now - atomic.load<u32>(this.sring + header.req_event) < now - old;
+    this.reqPushed = this.reqProdPvt;
+    return this.publish(header.req_prod, header.req_event, old, this.reqProdPvt);
   }
 
   /**
@@ -167,10 +175,8 @@ export class BackRing extends RingEnd {
   /** Publishes responses up to rspProdPvt; true when the frontend asked to be notified (rsp_event). */
   pushResponses(): bool {
     const old = this.rspPushed;
-    const now = this.rspProdPvt;
-    atomic.store<u32>(this.sring + header.rsp_prod, now);
-    this.rspPushed = now;
-    return now - atomic.load<u32>(this.sring + header.rsp_event) < now - old;
+    this.rspPushed = this.rspProdPvt;
+    return this.publish(header.rsp_prod, header.rsp_event, old, this.rspProdPvt);
   }
 
   /** Before sleeping: requests ready (> 0), none and req_event armed for the next one (0), or -EIO. */
