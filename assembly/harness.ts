@@ -1,11 +1,19 @@
 // harness.wasm: ring math and benchmark loops exposed to tests and `npm run bench`.
 // It is built from the same sources as xenbus.wasm and never shipped.
 import "./xen/panic"; // the abort handler named in asconfig.json
-import { BLKIF_OP_READ, BLKIF_RSP_OKAY } from "./xen/abi";
+import { BLKIF_OP_READ, BLKIF_RSP_OKAY, EINVAL, SCHEDOP_block } from "./xen/abi";
 import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";
 import { PAGE_SIZE } from "./xen/pages";
 import { ByteRing, inputChunk, outputChunk } from "./ring/bytes";
 import { BackRing, FrontRing, ringEntries } from "./ring/shared";
+import { sched_op } from "./xen/hypercall";
+import { send as sendEvent } from "./evtchn/evtchn";
+import { XsRingTransport } from "./xenstore/transport";
+import { XsClient } from "./xenstore/client";
+import {
+  PayloadWriter, Perm, WatchEventFields, checkHeader, countStrings, encodeHeader, errnoOfError, errorName,
+  headerLength, headerReqId, headerTxId, headerType, parseDecimal, parsePerms, parseWatchEvent, splitStrings,
+} from "./xenstore/wire";
 
 /** Page-aligned memory the tests lay rings out in (with guard bytes around them). */
 export const harness_scratch_pages: u32 = 8;
@@ -314,4 +322,240 @@ export function bench_xenstore_msg(messages: u32): u32 {
   }
   heap.free(changetype<usize>(ring));
   return result;
+}
+
+// XenStore wire protocol (assembly/xenstore/wire.ts) and client (client.ts).
+// Strings cross as (address, length) of UTF-8 bytes in the caller's memory;
+// results are copied out to (target, capacity) and their full length returned.
+
+export function xs_header_encode(at: usize, type: u32, reqId: u32, txId: u32, length: u32): void {
+  encodeHeader(at, type, reqId, txId, length);
+}
+
+export function xs_header_type(at: usize): u32 {
+  return headerType(at);
+}
+
+export function xs_header_req_id(at: usize): u32 {
+  return headerReqId(at);
+}
+
+export function xs_header_tx_id(at: usize): u32 {
+  return headerTxId(at);
+}
+
+export function xs_header_length(at: usize): u32 {
+  return headerLength(at);
+}
+
+export function xs_header_check(at: usize): i32 {
+  return checkHeader(at);
+}
+
+export function xs_errno_of_error(payload: usize, length: u32): i32 {
+  return errnoOfError(payload, length);
+}
+
+/** Copies the xsd_errors name of `errno` to `target`; its length, or -1 when xs_wire.h has none. */
+export function xs_error_name(errno: i32, target: usize, capacity: u32): i32 {
+  const name = errorName(errno);
+  return name === null ? -1 : copyOut(name, target, capacity);
+}
+
+export function xs_count_strings(payload: usize, length: u32): i32 {
+  return countStrings(payload, length);
+}
+
+/** Directory-style split; the count, or -1 when malformed. The strings go to xs_string_at. */
+let splitResult: string[] = [];
+
+export function xs_split_strings(payload: usize, length: u32): i32 {
+  const strings = splitStrings(payload, length);
+  if (strings === null) return -1;
+  splitResult = strings;
+  return strings.length;
+}
+
+export function xs_split_string_at(index: i32, target: usize, capacity: u32): i32 {
+  return copyOut(splitResult[index], target, capacity);
+}
+
+const watchEventFields = new WatchEventFields();
+
+/** 0 or -EINVAL; on 0 the fields are at xs_watch_event_field(0..3): path start, length, token start, length. */
+export function xs_parse_watch_event(payload: usize, length: u32): i32 {
+  return parseWatchEvent(payload, length, watchEventFields);
+}
+
+export function xs_watch_event_field(which: i32): u32 {
+  const f = watchEventFields;
+  return which == 0 ? f.pathStart : which == 1 ? f.pathLength : which == 2 ? f.tokenStart : f.tokenLength;
+}
+
+export function xs_parse_decimal(payload: usize, length: u32): i64 {
+  return parseDecimal(payload, length);
+}
+
+let parsedPerms: Perm[] = [];
+
+/** The count of permissions, or -1 when malformed; each one is xs_perm_at(i) = access << 16 | domid. */
+export function xs_parse_perms(payload: usize, length: u32): i32 {
+  const perms = parsePerms(payload, length);
+  if (perms === null) return -1;
+  parsedPerms = perms;
+  return perms.length;
+}
+
+export function xs_perm_at(index: i32): u32 {
+  return (u32(parsedPerms[index].access) << 16) | parsedPerms[index].domid;
+}
+
+/** Builds a payload of NUL-terminated strings (then `value` unterminated) at `target`; its length or -E2BIG. */
+export function xs_build_payload(target: usize, strings: usize, stringsLength: u32, value: usize, valueLength: u32): i32 {
+  const writer = new PayloadWriter(target);
+  const parts = splitStrings(strings, stringsLength);
+  if (parts === null) return -1;
+  for (let i = 0; i < parts.length; i++) writer.string(parts[i]);
+  return writer.bytes(value, valueLength).finish();
+}
+
+/** Test transport: the rings of a page in scratch memory; blocking is sched_op(SCHEDOP_block), which the test answers. */
+class ScratchRingTransport extends XsRingTransport {
+  notify(): void {
+    sendEvent(XS_HARNESS_PORT);
+  }
+
+  wait(): i32 {
+    return sched_op(SCHEDOP_block, 0);
+  }
+}
+
+/** The event channel port the test transport notifies (the test counts EVTCHNOP_send calls). */
+const XS_HARNESS_PORT: u32 = 1;
+
+let xsTransport: ScratchRingTransport | null = null;
+let xsClient: XsClient | null = null;
+
+/** A fresh client over the xenstore rings in the page at `page`. */
+export function xs_client_open(page: usize): void {
+  const old = xsTransport;
+  if (old === null || old.page != page) {
+    if (old !== null) old.close();
+    xsTransport = new ScratchRingTransport(page);
+  }
+  xsClient = new XsClient(xsTransport!);
+}
+
+function text(at: usize, length: u32): string {
+  return String.UTF8.decodeUnsafe(at, length);
+}
+
+function copyOut(value: string, target: usize, capacity: u32): i32 {
+  const length = String.UTF8.byteLength(value);
+  if (u32(length) <= capacity) String.UTF8.encodeUnsafe(changetype<usize>(value), value.length, target);
+  return length;
+}
+
+export function xs_client_read(tx: u32, path: usize, pathLength: u32): i32 {
+  return xsClient!.read(tx, text(path, pathLength));
+}
+
+export function xs_client_write(tx: u32, path: usize, pathLength: u32, value: usize, valueLength: u32): i32 {
+  return xsClient!.writeBytes(tx, text(path, pathLength), value, valueLength);
+}
+
+export function xs_client_write_string(tx: u32, path: usize, pathLength: u32, value: usize, valueLength: u32): i32 {
+  return xsClient!.write(tx, text(path, pathLength), text(value, valueLength));
+}
+
+export function xs_client_mkdir(tx: u32, path: usize, pathLength: u32): i32 {
+  return xsClient!.mkdir(tx, text(path, pathLength));
+}
+
+export function xs_client_rm(tx: u32, path: usize, pathLength: u32): i32 {
+  return xsClient!.rm(tx, text(path, pathLength));
+}
+
+export function xs_client_directory(tx: u32, path: usize, pathLength: u32): i32 {
+  return xsClient!.directory(tx, text(path, pathLength));
+}
+
+export function xs_client_exists(tx: u32, path: usize, pathLength: u32): i32 {
+  return xsClient!.exists(tx, text(path, pathLength));
+}
+
+export function xs_client_get_perms(tx: u32, path: usize, pathLength: u32): i32 {
+  const rc = xsClient!.getPerms(tx, text(path, pathLength));
+  if (rc >= 0) parsedPerms = xsClient!.perms;
+  return rc;
+}
+
+/** `perms` holds NUL-terminated entries as xenstored sends them ("b0\0r1\0"); -EINVAL when malformed. */
+export function xs_client_set_perms(tx: u32, path: usize, pathLength: u32, perms: usize, permsLength: u32): i32 {
+  const parsed = parsePerms(perms, permsLength);
+  return parsed === null ? -EINVAL : xsClient!.setPerms(tx, text(path, pathLength), parsed);
+}
+
+export function xs_client_watch(path: usize, pathLength: u32, token: usize, tokenLength: u32): i32 {
+  return xsClient!.watch(text(path, pathLength), text(token, tokenLength));
+}
+
+export function xs_client_unwatch(path: usize, pathLength: u32, token: usize, tokenLength: u32): i32 {
+  return xsClient!.unwatch(text(path, pathLength), text(token, tokenLength));
+}
+
+export function xs_client_transaction_start(): i32 {
+  return xsClient!.transactionStart();
+}
+
+export function xs_client_transaction(): u32 {
+  return xsClient!.transaction;
+}
+
+export function xs_client_transaction_end(tx: u32, commit: bool): i32 {
+  return xsClient!.transactionEnd(tx, commit);
+}
+
+export function xs_client_get_domain_path(domid: u32): i32 {
+  return xsClient!.getDomainPath(domid);
+}
+
+export function xs_client_poll_events(): i32 {
+  return xsClient!.pollEvents();
+}
+
+export function xs_client_pending_events(): i32 {
+  return xsClient!.pendingEvents();
+}
+
+/** The oldest event as "path\0token\0" at `target`; its length, or -1 when none is queued. */
+export function xs_client_next_event(target: usize, capacity: u32): i32 {
+  const event = xsClient!.nextEvent();
+  if (event === null) return -1;
+  return copyOut(event.path + "\0" + event.token + "\0", target, capacity);
+}
+
+/** The last read's raw value (or get_domain_path's path) at `target`; its length. */
+export function xs_client_value(target: usize, capacity: u32): i32 {
+  return copyOut(xsClient!.value, target, capacity);
+}
+
+export function xs_client_entry(index: i32, target: usize, capacity: u32): i32 {
+  return copyOut(xsClient!.entries[index], target, capacity);
+}
+
+export function xs_client_failure(): i32 {
+  return xsClient!.failure;
+}
+
+export function xs_client_next_req_id(): u32 {
+  return xsClient!.nextReqId;
+}
+
+export function xs_client_stray_replies(): u32 {
+  return xsClient!.strayReplies;
+}
+
+export function xs_client_dropped_events(): u32 {
+  return xsClient!.droppedEvents;
 }

@@ -1,0 +1,64 @@
+// How the XenStore client reaches xenstored: a byte stream each way and a way
+// to block. The client knows nothing else about the connection, so tests can
+// drive it over rings in plain memory and the guest over the shared store page.
+import { ByteRing } from "../ring/bytes";
+
+export abstract class XsTransport {
+  /** Takes up to `length` bytes for xenstored: the count taken (0 when there is no room now), or -errno. */
+  abstract send(source: usize, length: u32): i32;
+
+  /** Gives up to `length` bytes from xenstored: the count given (0 when none are there now), or -errno. */
+  abstract receive(target: usize, length: u32): i32;
+
+  /**
+   * Blocks until xenstored may have taken or given bytes. 0, or -errno when
+   * nothing could ever wake the caller (so it never spins).
+   */
+  abstract wait(): i32;
+}
+
+/**
+ * The two byte rings of a xenstore_domain_interface page. Subclasses say how
+ * to signal xenstored and how to block (event channel and SCHEDOP_block in a
+ * guest, a scripted peer in tests).
+ */
+export abstract class XsRingTransport extends XsTransport {
+  private readonly requests: ByteRing;
+  private readonly responses: ByteRing;
+
+  constructor(readonly page: usize) {
+    super();
+    this.requests = ByteRing.xenstoreRequests(page);
+    this.responses = ByteRing.xenstoreResponses(page);
+  }
+
+  /** Tells xenstored that indices moved. */
+  abstract notify(): void;
+
+  send(source: usize, length: u32): i32 {
+    const sent = this.requests.write(source, length);
+    // Impossible indices: start the ring over, as the FreeBSD client does; the
+    // caller gets -EIO and must treat the connection as broken.
+    if (sent < 0) resetIndices(this.requests);
+    else if (sent > 0) this.notify();
+    return sent;
+  }
+
+  receive(target: usize, length: u32): i32 {
+    const received = this.responses.read(target, length);
+    if (received < 0) resetIndices(this.responses);
+    else if (received > 0) this.notify();
+    return received;
+  }
+
+  /** Frees the ring descriptors (not the page); the transport is unusable afterwards. */
+  close(): void {
+    heap.free(changetype<usize>(this.requests));
+    heap.free(changetype<usize>(this.responses));
+  }
+}
+
+function resetIndices(ring: ByteRing): void {
+  atomic.store<u32>(ring.consAt, 0);
+  atomic.store<u32>(ring.prodAt, 0);
+}
