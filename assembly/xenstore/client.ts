@@ -75,9 +75,7 @@ export class XsClient {
 
   /** The node's value, in `value` (decoded as UTF-8; the bytes at replyPayload()). */
   read(tx: u32, path: string): i32 {
-    this.payload.reset();
-    this.payload.string(path);
-    const rc = this.request(XS_READ, tx);
+    const rc = this.stringRequest(XS_READ, tx, path);
     if (rc < 0) return rc;
     this.value = String.UTF8.decodeUnsafe(this.replyPayload(), this.replyLength());
     return 0;
@@ -97,16 +95,16 @@ export class XsClient {
   }
 
   mkdir(tx: u32, path: string): i32 {
-    return this.pathRequest(XS_MKDIR, tx, path);
+    return this.stringRequest(XS_MKDIR, tx, path);
   }
 
   rm(tx: u32, path: string): i32 {
-    return this.pathRequest(XS_RM, tx, path);
+    return this.stringRequest(XS_RM, tx, path);
   }
 
   /** The children's names, in `entries`; their count. */
   directory(tx: u32, path: string): i32 {
-    const rc = this.pathRequest(XS_DIRECTORY, tx, path);
+    const rc = this.stringRequest(XS_DIRECTORY, tx, path);
     if (rc < 0) return rc;
     const names = splitStrings(this.replyPayload(), this.replyLength());
     if (names === null) return -EBADMSG;
@@ -123,7 +121,7 @@ export class XsClient {
 
   /** The node's permissions, in `perms`; their count. */
   getPerms(tx: u32, path: string): i32 {
-    const rc = this.pathRequest(XS_GET_PERMS, tx, path);
+    const rc = this.stringRequest(XS_GET_PERMS, tx, path);
     if (rc < 0) return rc;
     const perms = parsePerms(this.replyPayload(), this.replyLength());
     if (perms === null) return -EBADMSG;
@@ -155,7 +153,7 @@ export class XsClient {
 
   /** Stops the watch and drops its queued events, so none is dispatched after this returns. */
   unwatch(path: string, token: string): i32 {
-    if (this.tokens.has(token)) this.tokens.delete(token);
+    this.tokens.delete(token);
     this.cancelEvents(token);
     return this.watchRequest(XS_UNWATCH, path, token);
   }
@@ -175,12 +173,12 @@ export class XsClient {
 
   /** Commits (or aborts) `tx`; -EAGAIN when a conflicting change won and the caller should retry. */
   transactionEnd(tx: u32, commit: bool): i32 {
-    return this.pathRequest(XS_TRANSACTION_END, tx, commit ? "T" : "F");
+    return this.stringRequest(XS_TRANSACTION_END, tx, commit ? "T" : "F");
   }
 
   /** The home path of domain `domid` (/local/domain/<domid>), in `value`. */
   getDomainPath(domid: u32): i32 {
-    const rc = this.pathRequest(XS_GET_DOMAIN_PATH, XS_NO_TRANSACTION, domid.toString());
+    const rc = this.stringRequest(XS_GET_DOMAIN_PATH, XS_NO_TRANSACTION, domid.toString());
     if (rc < 0) return rc;
     const end = stringEnd(this.replyPayload(), this.replyLength(), 0);
     if (end <= 0) return -EBADMSG;
@@ -218,9 +216,10 @@ export class XsClient {
 
   // The request/reply exchange.
 
-  private pathRequest(type: u32, tx: u32, path: string): i32 {
+  /** A request whose payload is one NUL-terminated string (a path, a domid, "T"/"F"). */
+  private stringRequest(type: u32, tx: u32, text: string): i32 {
     this.payload.reset();
-    this.payload.string(path);
+    this.payload.string(text);
     return this.request(type, tx);
   }
 
