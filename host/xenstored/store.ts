@@ -1,0 +1,286 @@
+// The tree and its operations, with C xenstored's semantics (docs/misc/xenstore.txt):
+// implicit parents, inherited permissions, EACCES/ENOENT as errno_from_parents
+// decides, quotas. Operations run on a NodeView, which is either the committed
+// tree or a transaction's view of it, so each is written once.
+import { XsError } from "./errors.js";
+import { baseName, childPath, parentOf } from "./paths.js";
+import { type Caller, type Perm, PERM_NONE, PERM_OWNER, PERM_READ, PERM_WRITE, accessFor } from "./perms.js";
+import type { Quotas } from "./quota.js";
+
+export interface XsNode {
+  readonly value: Uint8Array;
+  readonly perms: readonly Perm[];
+  /** Child names in creation order, as DIRECTORY returns them. */
+  readonly children: readonly string[];
+  /** Bumped on every change of the node (value, perms or child list). */
+  readonly generation: number;
+}
+
+export type NodeContents = Omit<XsNode, "generation">;
+
+export interface NodeView {
+  get(path: string): XsNode | undefined;
+  put(path: string, node: NodeContents): void;
+  remove(path: string): void;
+  /** Nodes owned by `domid` (the "nodes" quota). */
+  ownedBy(domid: number): number;
+}
+
+/** A change that watches may see: `exact` ones match only a watch on that very path (nodes removed below an rm). */
+export interface Change {
+  path: string;
+  exact: boolean;
+  /** The watcher must be able to read the node under one of these permission sets. */
+  visibleUnder: (readonly Perm[])[];
+}
+
+export class CommittedTree implements NodeView {
+  private readonly nodes = new Map<string, XsNode>();
+  private readonly owned = new Map<number, number>();
+  private generation = 0;
+
+  constructor() {
+    // C xenstored's initial store: /, /tool, /tool/xenstored, owned by dom0, no access for others.
+    const perms = [{ domid: 0, access: PERM_NONE }];
+    const empty = new Uint8Array(0);
+    this.put("/", { value: empty, perms, children: ["tool"] });
+    this.put("/tool", { value: empty, perms, children: ["xenstored"] });
+    this.put("/tool/xenstored", { value: empty, perms, children: [] });
+  }
+
+  get(path: string): XsNode | undefined {
+    return this.nodes.get(path);
+  }
+
+  put(path: string, node: NodeContents): void {
+    const previous = this.nodes.get(path);
+    if (previous) this.count(previous.perms[0]!.domid, -1);
+    this.count(node.perms[0]!.domid, +1);
+    this.nodes.set(path, { ...node, generation: ++this.generation });
+  }
+
+  remove(path: string): void {
+    const previous = this.nodes.get(path);
+    if (!previous) return;
+    this.count(previous.perms[0]!.domid, -1);
+    this.nodes.delete(path);
+  }
+
+  ownedBy(domid: number): number {
+    return this.owned.get(domid) ?? 0;
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  private count(domid: number, delta: number): void {
+    this.owned.set(domid, (this.owned.get(domid) ?? 0) + delta);
+  }
+}
+
+/**
+ * A transaction's view: nodes are read from the committed tree on first
+ * access and kept, writes stay here. Commit succeeds only if every node the
+ * transaction touched still has the generation it saw (or is still absent).
+ */
+export class TransactionView implements NodeView {
+  private readonly overlay = new Map<string, XsNode | null>();
+  private readonly seen = new Map<string, number | undefined>();
+  private readonly ownedDelta = new Map<number, number>();
+  /** Changes to announce to watches if and when the transaction commits. */
+  readonly changes: Change[] = [];
+
+  constructor(
+    private readonly committed: CommittedTree,
+    /** Called before the transaction touches one more node; throws to refuse. */
+    private readonly beforeTouch: (touched: number) => void,
+  ) {}
+
+  get(path: string): XsNode | undefined {
+    if (this.overlay.has(path)) return this.overlay.get(path) ?? undefined;
+    this.touch(path);
+    return this.committed.get(path);
+  }
+
+  put(path: string, node: NodeContents): void {
+    const previous = this.get(path);
+    if (previous) this.count(previous.perms[0]!.domid, -1);
+    this.count(node.perms[0]!.domid, +1);
+    this.overlay.set(path, { ...node, generation: previous?.generation ?? 0 });
+  }
+
+  remove(path: string): void {
+    const previous = this.get(path);
+    if (previous) this.count(previous.perms[0]!.domid, -1);
+    this.overlay.set(path, null);
+  }
+
+  ownedBy(domid: number): number {
+    return this.committed.ownedBy(domid) + (this.ownedDelta.get(domid) ?? 0);
+  }
+
+  /** Applies the transaction, or throws EAGAIN if another change got in first. */
+  commit(): void {
+    for (const [path, generation] of this.seen) {
+      if (this.committed.get(path)?.generation !== generation) throw new XsError("EAGAIN");
+    }
+    for (const [path, node] of this.overlay) {
+      if (node) this.committed.put(path, node);
+      else this.committed.remove(path);
+    }
+  }
+
+  private touch(path: string): void {
+    if (this.seen.has(path)) return;
+    this.beforeTouch(this.seen.size + 1);
+    this.seen.set(path, this.committed.get(path)?.generation);
+  }
+
+  private count(domid: number, delta: number): void {
+    this.ownedDelta.set(domid, (this.ownedDelta.get(domid) ?? 0) + delta);
+  }
+}
+
+/** One request's access to the tree. */
+export interface TreeAccess {
+  view: NodeView;
+  caller: Caller;
+  quotas: Quotas;
+  /** Receives the changes the operation makes. */
+  changes: Change[];
+}
+
+/** Bytes a node takes against the node-size quota: value, 8 per permission, child names with their nuls. */
+export function nodeSize(node: NodeContents): number {
+  return node.value.length + 8 * node.perms.length + node.children.reduce((sum, child) => sum + child.length + 1, 0);
+}
+
+function permits(access: TreeAccess, node: XsNode, wanted: number): boolean {
+  return (accessFor(access.caller, node.perms) & wanted) === wanted;
+}
+
+/**
+ * The node at `path` if the caller has `wanted` access. Otherwise the error
+ * xenstored gives: EACCES or ENOENT, unless the closest existing ancestor
+ * grants the caller none of `wanted`, in which case always EACCES (the caller
+ * may not learn what exists there). So creating a node needs write access to
+ * its closest existing ancestor.
+ */
+export function getNode(access: TreeAccess, path: string, wanted: number): XsNode {
+  const node = access.view.get(path);
+  if (node && permits(access, node, wanted)) return node;
+  const error = node ? "EACCES" : "ENOENT";
+  let ancestor: XsNode | undefined;
+  for (let name = path; name !== "/" && !ancestor; ) {
+    name = parentOf(name);
+    ancestor = access.view.get(name);
+  }
+  const ancestorGrants = ancestor !== undefined && (accessFor(access.caller, ancestor.perms) & wanted) !== 0;
+  throw new XsError(ancestorGrants ? error : "EACCES");
+}
+
+function checkSize(access: TreeAccess, node: NodeContents): void {
+  if (!access.caller.privileged) access.quotas.check("node-size", access.caller.domid, nodeSize(node), "ENOSPC");
+}
+
+function store(access: TreeAccess, path: string, node: NodeContents): void {
+  checkSize(access, node);
+  access.view.put(path, node);
+}
+
+/** Creates `path` and its missing ancestors; new nodes inherit their parent's perms, unprivileged creators own them. */
+function create(access: TreeAccess, path: string, value: Uint8Array): void {
+  const missing: string[] = [];
+  let parentPath = path;
+  let parent: XsNode | undefined;
+  do {
+    missing.unshift(parentPath);
+    parentPath = parentOf(parentPath);
+    parent = access.view.get(parentPath);
+  } while (!parent);
+  const { caller } = access;
+  if (!caller.privileged) access.quotas.check("nodes", caller.domid, access.view.ownedBy(caller.domid) + missing.length, "ENOSPC");
+  const perms = caller.privileged ? parent.perms : [{ ...parent.perms[0]!, domid: caller.domid }, ...parent.perms.slice(1)];
+  // Every node written is checked before any is, so a refused request changes nothing.
+  const writes: [string, NodeContents][] = [[parentPath, { ...parent, children: [...parent.children, baseName(missing[0]!)] }]];
+  missing.forEach((name, level) => {
+    const child = missing[level + 1];
+    writes.push([name, { value: child ? new Uint8Array(0) : value, perms, children: child ? [baseName(child)] : [] }]);
+  });
+  for (const [, node] of writes) checkSize(access, node);
+  for (const [name, node] of writes) access.view.put(name, node);
+}
+
+export function readValue(access: TreeAccess, path: string): Uint8Array {
+  return getNode(access, path, PERM_READ).value;
+}
+
+export function write(access: TreeAccess, path: string, value: Uint8Array): void {
+  const node = existingForWrite(access, path);
+  if (node) store(access, path, { ...node, value });
+  else create(access, path, value);
+  access.changes.push({ path, exact: false, visibleUnder: [access.view.get(path)!.perms] });
+}
+
+export function mkdir(access: TreeAccess, path: string): void {
+  if (existingForWrite(access, path)) return;
+  create(access, path, new Uint8Array(0));
+  access.changes.push({ path, exact: false, visibleUnder: [access.view.get(path)!.perms] });
+}
+
+/** The writable node at `path`, or undefined when it does not exist and may be created. */
+function existingForWrite(access: TreeAccess, path: string): XsNode | undefined {
+  try {
+    return getNode(access, path, PERM_WRITE);
+  } catch (error) {
+    if (error instanceof XsError && error.errorName === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Removes `path` and everything below; a missing node is fine if its parent exists. */
+export function rm(access: TreeAccess, path: string): void {
+  const node = existingForWrite(access, path);
+  if (!node) {
+    if (access.view.get(parentOf(path))) return;
+    throw new XsError("ENOENT");
+  }
+  if (path === "/") throw new XsError("EINVAL");
+  removeTree(access, path, node, path);
+  const parentPath = parentOf(path);
+  const parent = access.view.get(parentPath)!;
+  access.view.put(parentPath, { ...parent, children: parent.children.filter((child) => child !== baseName(path)) });
+}
+
+/** Post-order, as C xenstored: each removed node is announced while its perms can still be seen. */
+function removeTree(access: TreeAccess, path: string, node: XsNode, root: string): void {
+  for (const child of node.children) {
+    const childName = childPath(path, child);
+    const childNode = access.view.get(childName);
+    if (childNode) removeTree(access, childName, childNode, root);
+  }
+  access.view.remove(path);
+  access.changes.push({ path, exact: path !== root, visibleUnder: [node.perms] });
+}
+
+export function directory(access: TreeAccess, path: string): XsNode {
+  return getNode(access, path, PERM_READ);
+}
+
+export function getPerms(access: TreeAccess, path: string): readonly Perm[] {
+  return getNode(access, path, PERM_READ).perms;
+}
+
+/** Owners (and privileged callers) may change perms; unprivileged owners may not give the node away. */
+export function setPerms(access: TreeAccess, path: string, perms: readonly Perm[]): void {
+  const node = getNode(access, path, PERM_WRITE | PERM_OWNER);
+  if (!access.caller.privileged && perms[0]!.domid !== node.perms[0]!.domid) throw new XsError("EPERM");
+  store(access, path, { ...node, perms });
+  access.changes.push({ path, exact: false, visibleUnder: [node.perms, perms] });
+}
+
+/** Whether a watcher may see `change` (events only for nodes it can read). */
+export function changeVisibleTo(caller: Caller, change: Change): boolean {
+  return change.visibleUnder.some((perms) => (accessFor(caller, perms) & PERM_READ) !== 0);
+}

@@ -1,0 +1,163 @@
+// The XenStore wire protocol (xs_wire.h): message types, the 16-byte header,
+// error names, and a streaming decoder. Pure: no I/O, no store.
+
+/** Message types, numbered as in the newest xs_wire.h (20 was XS_RESTRICT, removed). */
+export const XsType = {
+  CONTROL: 0,
+  DIRECTORY: 1,
+  READ: 2,
+  GET_PERMS: 3,
+  WATCH: 4,
+  UNWATCH: 5,
+  TRANSACTION_START: 6,
+  TRANSACTION_END: 7,
+  INTRODUCE: 8,
+  RELEASE: 9,
+  GET_DOMAIN_PATH: 10,
+  WRITE: 11,
+  MKDIR: 12,
+  RM: 13,
+  SET_PERMS: 14,
+  WATCH_EVENT: 15,
+  ERROR: 16,
+  IS_DOMAIN_INTRODUCED: 17,
+  RESUME: 18,
+  SET_TARGET: 19,
+  RESET_WATCHES: 21,
+  DIRECTORY_PART: 22,
+  GET_FEATURE: 23,
+  SET_FEATURE: 24,
+  GET_QUOTA: 25,
+  SET_QUOTA: 26,
+  TYPE_COUNT: 27,
+  INVALID: 0xffff,
+} as const;
+
+export const HEADER_SIZE = 16;
+export const XENSTORE_PAYLOAD_MAX = 4096;
+export const XENSTORE_ABS_PATH_MAX = 3072;
+export const XENSTORE_REL_PATH_MAX = 2048;
+
+/** Server feature bits (xenstore_domain_interface.server_features). */
+export const XENSTORE_SERVER_FEATURE = { RECONNECTION: 1, ERROR: 2, WATCHDEPTH: 4, DOMID_ANY: 8 } as const;
+
+/** xsd_errors: the error names sent in ERROR replies and their Linux errno values. */
+export const XSD_ERRORS = {
+  EINVAL: 22,
+  EACCES: 13,
+  EEXIST: 17,
+  EISDIR: 21,
+  ENOENT: 2,
+  ENOMEM: 12,
+  ENOSPC: 28,
+  EIO: 5,
+  ENOTEMPTY: 39,
+  ENOSYS: 38,
+  EROFS: 30,
+  EBUSY: 16,
+  EAGAIN: 11,
+  EISCONN: 106,
+  E2BIG: 7,
+  EPERM: 1,
+} as const;
+
+export type XsErrorName = keyof typeof XSD_ERRORS;
+
+/** The errno for an error name; names not in xsd_errors map to EINVAL, as clients do. */
+export function errnoOfName(name: string): number {
+  return Object.hasOwn(XSD_ERRORS, name) ? XSD_ERRORS[name as XsErrorName] : XSD_ERRORS.EINVAL;
+}
+
+/** The error name for an errno; an errno not in xsd_errors is reported as EINVAL. */
+export function nameOfErrno(errno: number): XsErrorName {
+  for (const [name, value] of Object.entries(XSD_ERRORS)) if (value === errno) return name as XsErrorName;
+  return "EINVAL";
+}
+
+export interface XsMessage {
+  type: number;
+  reqId: number;
+  txId: number;
+  payload: Uint8Array;
+}
+
+/** Header plus payload, little-endian u32 fields. Refuses payloads the peer must reject. */
+export function encodeMessage(message: XsMessage): Uint8Array {
+  if (message.payload.length > XENSTORE_PAYLOAD_MAX) throw new RangeError(`payload ${message.payload.length} > ${XENSTORE_PAYLOAD_MAX}`);
+  const bytes = new Uint8Array(HEADER_SIZE + message.payload.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, message.type >>> 0, true);
+  view.setUint32(4, message.reqId >>> 0, true);
+  view.setUint32(8, message.txId >>> 0, true);
+  view.setUint32(12, message.payload.length, true);
+  bytes.set(message.payload, HEADER_SIZE);
+  return bytes;
+}
+
+/** Payload bytes as a string, one char per byte, so tokens and values round-trip unchanged. */
+export function bytesToText(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+}
+
+export function textToBytes(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, "latin1"));
+}
+
+/** A payload of nul-terminated strings, the shape of most requests and replies. */
+export function strings(...parts: string[]): Uint8Array {
+  return textToBytes(parts.map((part) => `${part}\0`).join(""));
+}
+
+/**
+ * Bytes in, whole messages out. A header announcing more than
+ * XENSTORE_PAYLOAD_MAX is a protocol error: the stream cannot be resynchronised,
+ * so the decoder stops for good and reports it.
+ */
+export class MessageDecoder {
+  private buffered = new Uint8Array(0);
+  private broken = false;
+
+  get failed(): boolean {
+    return this.broken;
+  }
+
+  /** Bytes received but not yet part of a whole message (a partial packet). */
+  get pending(): number {
+    return this.buffered.length;
+  }
+
+  /** Appends bytes; returns the messages they complete, or "protocol-error" once the stream is broken. */
+  push(bytes: Uint8Array): XsMessage[] | "protocol-error" {
+    if (this.broken) return "protocol-error";
+    const joined = new Uint8Array(this.buffered.length + bytes.length);
+    joined.set(this.buffered);
+    joined.set(bytes, this.buffered.length);
+    const messages: XsMessage[] = [];
+    let offset = 0;
+    while (joined.length - offset >= HEADER_SIZE) {
+      const view = new DataView(joined.buffer, offset, HEADER_SIZE);
+      const length = view.getUint32(12, true);
+      if (length > XENSTORE_PAYLOAD_MAX) {
+        this.broken = true;
+        this.buffered = new Uint8Array(0);
+        return "protocol-error";
+      }
+      if (joined.length - offset < HEADER_SIZE + length) break;
+      messages.push({
+        type: view.getUint32(0, true),
+        reqId: view.getUint32(4, true),
+        txId: view.getUint32(8, true),
+        payload: joined.slice(offset + HEADER_SIZE, offset + HEADER_SIZE + length),
+      });
+      offset += HEADER_SIZE + length;
+    }
+    this.buffered = joined.slice(offset);
+    return messages;
+  }
+
+  /** Drops a partial packet (the reconnection protocol's reset). */
+  reset(): void {
+    this.buffered = new Uint8Array(0);
+    this.broken = false;
+  }
+}
