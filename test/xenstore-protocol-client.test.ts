@@ -5,9 +5,8 @@
 // requests and put replies on the rings; a peer with nothing left to do
 // answers -EDEADLK, as a hypervisor refuses to block a guest nothing can wake.
 import fc from "fast-check";
-import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
-import { HARNESS_WASM, type Harness } from "../bench/harness.js";
+import { loadHarness } from "../bench/harness.js";
 
 const PAGE = 4096;
 const RING = 1024;
@@ -56,16 +55,10 @@ const watchEvent = (path: string, token: string): Uint8Array => encode(XS.WATCH_
 let peer: Peer | null = null;
 let notifications = 0;
 let blocks = 0;
-const h = (() => {
-  const xen: Record<string, (...args: number[]) => number> = Object.fromEntries(
-    ["event_channel_op", "grant_table_op", "memory_op", "hvm_op", "sched_op", "console_io", "xen_version"].map((n) => [n, () => -ENOSYS]),
-  );
-  xen.event_channel_op = (cmd) => (cmd === EVTCHNOP_send ? (notifications++, 0) : -ENOSYS);
-  xen.sched_op = (cmd) => (cmd === SCHEDOP_block ? runPeer() : -ENOSYS);
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(HARNESS_WASM)), { xen });
-  return instance.exports as unknown as Harness;
-})();
-const scratch = ((h as unknown as Record<string, WebAssembly.Global>).harness_scratch.value as number) >>> 0;
+const { harness: h, scratch } = loadHarness({
+  event_channel_op: (cmd) => (cmd === EVTCHNOP_send ? (notifications++, 0) : -ENOSYS),
+  sched_op: (cmd) => (cmd === SCHEDOP_block ? runPeer() : -ENOSYS),
+});
 
 // Scratch layout: the store page at page 2 (pages 1 and 3 are guards), arguments at pages 4-5, output at page 6.
 const STORE = scratch + 2 * PAGE;

@@ -12,10 +12,16 @@ export type Constants = Record<string, number>;
 const ENOSYS = 38;
 const HYPERCALLS = ["event_channel_op", "grant_table_op", "memory_op", "hvm_op", "sched_op", "console_io", "xen_version"];
 
+export type Hypercall = (...args: number[]) => number;
+
+/** `xen` imports for running a module without a hypervisor: each answers -ENOSYS unless overridden. */
+export function noHypervisor(overrides: Record<string, Hypercall> = {}): Record<string, Hypercall> {
+  return { ...Object.fromEntries(HYPERCALLS.map((name) => [name, () => -ENOSYS])), ...overrides };
+}
+
 export function readModuleAbi(wasmPath: string): { layouts: Layouts; constants: Constants } {
-  const xen = Object.fromEntries(HYPERCALLS.map((name) => [name, () => -ENOSYS]));
   const module = new WebAssembly.Module(readFileSync(wasmPath));
-  const instance = new WebAssembly.Instance(module, { xen });
+  const instance = new WebAssembly.Instance(module, { xen: noHypervisor() });
   const exports = instance.exports as Record<string, unknown>;
   const memory = exports.memory as WebAssembly.Memory;
   const text = (fn: string): string => {
