@@ -19,6 +19,11 @@ const tools = peer("Debian's xenstore-utils", () => {
   return { bin: join(debianPackage("xenstore-utils"), "usr/bin"), libraryPath: libraries.join(":") };
 });
 
+/** Xen's own protocol test, from the Xen utilities package (it needs only libxenstore). */
+const testXenstore = peer("Xen's test-xenstore (xen-utils-4.17)", () =>
+  join(debianPackage("xen-utils-4.17"), "usr/lib/xen-4.17/bin/test-xenstore"),
+);
+
 describe.skipIf(!tools)("xenstore-utils against the simulated xenstored", () => {
   const directory = mkdtempSync(join(tmpdir(), "xenstored-"));
   const socketPath = join(directory, "socket");
@@ -102,6 +107,16 @@ describe.skipIf(!tools)("xenstore-utils against the simulated xenstored", () => 
     dom0.rm("/interop/w");
     expect(await exited).toBe(0);
     expect(output).toBe("/interop/w\n/interop/w/x\n/interop/w\n");
+  });
+
+  it.skipIf(!testXenstore)("passes every test of Xen's test-xenstore, in order and at random", async () => {
+    const { stdout: listing } = await run(testXenstore!, ["--list-tests"], { env: env() });
+    const names = listing.trim().split("\n");
+    expect(names).toHaveLength(12);
+    const { stdout } = await run(testXenstore!, ["--iterations", "3"], { env: env(), timeout: 60_000 });
+    // One timing line per test; a failing test prints "failed" and stops the run.
+    expect(stdout.trim().split("\n").filter((line) => /^[^:]+: avg: \d+ ns/.test(line))).toHaveLength(names.length);
+    await run(testXenstore!, ["--random", "1"], { env: env(), timeout: 60_000 });
   });
 
   it("serves many tool connections and keeps their requests apart", async () => {

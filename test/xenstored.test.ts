@@ -300,6 +300,19 @@ describe("transactions", () => {
     expect(dom0.read("/t/b/c")).toBe("created");
   });
 
+  it("keeps reading what it first saw after an outside change, then fails the commit", () => {
+    const { dom0 } = setup();
+    dom0.write("/iso", "a");
+    const tx = dom0.startTransaction();
+    expect(dom0.read("/iso", tx)).toBe("a");
+    dom0.write("/iso", "b");
+    expect(dom0.read("/iso", tx)).toBe("a");
+    dom0.write("/iso", "c", tx);
+    expect(dom0.read("/iso", tx)).toBe("c");
+    expect(() => dom0.endTransaction(tx, true)).toThrow("EAGAIN");
+    expect(dom0.read("/iso")).toBe("b");
+  });
+
   it("discards an aborted transaction", () => {
     const { dom0 } = setup();
     const tx = dom0.startTransaction();

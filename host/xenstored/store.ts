@@ -86,7 +86,8 @@ export class CommittedTree implements NodeView {
  */
 export class TransactionView implements NodeView {
   private readonly overlay = new Map<string, XsNode | null>();
-  private readonly seen = new Map<string, number | undefined>();
+  /** Each node as the transaction first saw it (undefined: absent); later reads see the same. */
+  private readonly seen = new Map<string, XsNode | undefined>();
   private readonly ownedDelta = new Map<number, number>();
   /** Changes to announce to watches if and when the transaction commits. */
   readonly changes: Change[] = [];
@@ -100,7 +101,7 @@ export class TransactionView implements NodeView {
   get(path: string): XsNode | undefined {
     if (this.overlay.has(path)) return this.overlay.get(path) ?? undefined;
     this.touch(path);
-    return this.committed.get(path);
+    return this.seen.get(path);
   }
 
   put(path: string, node: NodeContents): void {
@@ -122,8 +123,8 @@ export class TransactionView implements NodeView {
 
   /** Applies the transaction, or throws EAGAIN if another change got in first. */
   commit(): void {
-    for (const [path, generation] of this.seen) {
-      if (this.committed.get(path)?.generation !== generation) throw new XsError("EAGAIN");
+    for (const [path, node] of this.seen) {
+      if (this.committed.get(path)?.generation !== node?.generation) throw new XsError("EAGAIN");
     }
     for (const [path, node] of this.overlay) {
       if (node) this.committed.put(path, node);
@@ -134,7 +135,7 @@ export class TransactionView implements NodeView {
   private touch(path: string): void {
     if (this.seen.has(path)) return;
     this.beforeTouch(this.seen.size + 1);
-    this.seen.set(path, this.committed.get(path)?.generation);
+    this.seen.set(path, this.committed.get(path));
   }
 
   private count(domid: number, delta: number): void {
