@@ -56,7 +56,7 @@ function world() {
     dom0.mkdir(`/local/domain/${domid}`);
     dom0.setPerms(`/local/domain/${domid}`, ["n0", `r${domid}`]);
     dom0.mkdir(`/local/domain/${domid}/data`);
-    dom0.setPerms(`/local/domain/${domid}/data`, [`b${domid}`]);
+    dom0.setPerms(`/local/domain/${domid}/data`, [`n${domid}`]);
     dom0.call(XsType.INTRODUCE, strings(String(domid), "1", "1"));
   }
   dom0.write("/secret", SECRET);
@@ -94,18 +94,19 @@ const PATHS = [
   "@introduceDomain",
   "",
   "/a//b",
+  `data/${"long".repeat(400)}`,
 ];
 
 const hostileRequest = fc.record({
   type: fc.oneof(fc.constantFrom(...Object.values(XsType)), fc.nat({ max: 0xffffffff })),
   txId: fc.oneof(fc.constant(0), fc.nat(4), fc.nat({ max: 0xffffffff })),
   payload: fc.oneof(
-    fc.tuple(fc.constantFrom(...PATHS), fc.array(fc.constantFrom("T", "F", "b5", "r5", "n5", "6", "5", "0", "tok", "", "nodes", "1"), { maxLength: 3 })).map(
+    fc.tuple(fc.constantFrom(...PATHS), fc.array(fc.constantFrom("T", "F", "b5", "r5", "n5", "6", "5", "0", "tok", "", "nodes", "1", "t".repeat(2500)), { maxLength: 3 })).map(
       ([path, rest]) => strings(path, ...rest),
     ),
     fc.constantFrom(...PATHS).map((path) => textToBytes(path)),
     fc.uint8Array({ maxLength: 64 }),
-  ),
+  ).map((payload) => payload.subarray(0, 4096)),
 });
 
 describe("xenstored facing a hostile domain", () => {

@@ -15,13 +15,17 @@ import {
   textToBytes,
 } from "../host/xenstored/wire.js";
 
-/** dom0 gives domain `domid` its home the way libxl does: owned by dom0, readable by the domain, plus a writable data/. */
+/**
+ * dom0 gives domain `domid` its home the way libxl does: owned by dom0,
+ * readable by the domain, plus data/ owned by the domain. The owner entry's
+ * letter is what everyone else gets, so "n<domid>" keeps data/ private.
+ */
 function withDomain(server: XenStored, dom0: LocalClient, domid: number): LocalClient {
   const home = `/local/domain/${domid}`;
   dom0.mkdir(home);
   dom0.setPerms(home, ["n0", `r${domid}`]);
   dom0.mkdir(`${home}/data`);
-  dom0.setPerms(`${home}/data`, [`b${domid}`]);
+  dom0.setPerms(`${home}/data`, [`n${domid}`]);
   dom0.call(XsType.INTRODUCE, strings(String(domid), "1234", "5"));
   return new LocalClient(server, domid);
 }
@@ -217,11 +221,11 @@ describe("permissions", () => {
     const { server, dom0 } = setup();
     const guest = withDomain(server, dom0, 5);
     withDomain(server, dom0, 6);
-    dom0.setPerms("/local/domain/5/data", ["b5", "r6"]);
+    dom0.setPerms("/local/domain/5/data", ["n0", "b5", "r6"]);
     guest.write("data/new", "x");
-    expect(guest.getPerms("data/new")).toEqual(["b5", "r6"]);
+    expect(guest.getPerms("data/new")).toEqual(["n5", "b5", "r6"]);
     dom0.write("/local/domain/5/data/by-dom0", "y");
-    expect(dom0.getPerms("/local/domain/5/data/by-dom0")).toEqual(["b5", "r6"]);
+    expect(dom0.getPerms("/local/domain/5/data/by-dom0")).toEqual(["n0", "b5", "r6"]);
   });
 
   it("applies the owner entry to everyone not listed, and ACL entries to their domain", () => {
@@ -694,6 +698,16 @@ describe("hostile clients", () => {
     expect(dom0.received).toEqual([]);
     dom0.sendBytes(bytes.subarray(10));
     expect(dom0.received).toMatchObject([{ type: XsType.READ, reqId: 77 }]);
+  });
+
+  it("drops a watch event too long for one message instead of failing", () => {
+    const { dom0 } = setup();
+    dom0.watch("/", "t".repeat(4000));
+    dom0.takeEvents();
+    dom0.write(`/${"p".repeat(200)}`, "x");
+    expect(dom0.takeEvents()).toEqual([]);
+    dom0.write("/short", "x");
+    expect(dom0.takeEvents()).toEqual([{ path: "/short", token: "t".repeat(4000) }]);
   });
 
   it("caps watch events queued for a guest that never reads", () => {

@@ -70,10 +70,6 @@ export class CommittedTree implements NodeView {
     return this.owned.get(domid) ?? 0;
   }
 
-  get size(): number {
-    return this.nodes.size;
-  }
-
   private count(domid: number, delta: number): void {
     this.owned.set(domid, (this.owned.get(domid) ?? 0) + delta);
   }
