@@ -710,6 +710,23 @@ describe("hostile clients", () => {
     expect(dom0.takeEvents()).toEqual([{ path: "/short", token: "t".repeat(4000) }]);
   });
 
+  it("reset (ring reconnection) drops a partial packet, queued output, watches and transactions", () => {
+    const { server, dom0 } = setup();
+    const guest = withDomain(server, dom0, 5);
+    guest.watch("data", "t");
+    const tx = guest.startTransaction();
+    guest.takeEvents();
+    const read = encodeMessage({ type: XsType.READ, reqId: 50, txId: 0, payload: strings("data") });
+    guest.sendBytes(read.subarray(0, 9));
+    server.reset(guest.connection);
+    expect(guest.connection.decoder.pending).toBe(0);
+    dom0.write("/local/domain/5/data/x", "1");
+    expect(guest.takeEvents()).toEqual([]);
+    expect(() => guest.read("data", tx)).toThrow("ENOENT");
+    guest.sendBytes(read);
+    expect(guest.received).toMatchObject([{ type: XsType.READ, reqId: 50 }]);
+  });
+
   it("caps watch events queued for a guest that never reads", () => {
     const server = new XenStored({ maxQueuedWatchEvents: 5 });
     const dom0 = new LocalClient(server, 0);

@@ -1,0 +1,72 @@
+// The Unix-socket transport with a raw client: requests and replies as bytes,
+// and a protocol violation closes only that connection.
+import { mkdtempSync, rmSync } from "node:fs";
+import { type Socket, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { XenStored } from "../host/xenstored/server.js";
+import { type SocketListener, listenUnix } from "../host/xenstored/socket.js";
+import { MessageDecoder, type XsMessage, XsType, bytesToText, encodeMessage, strings } from "../host/xenstored/wire.js";
+
+describe("Unix-socket transport", () => {
+  const directory = mkdtempSync(join(tmpdir(), "xenstored-socket-"));
+  const socketPath = join(directory, "socket");
+  let listener: SocketListener;
+
+  beforeAll(async () => {
+    listener = await listenUnix(new XenStored(), socketPath);
+  });
+
+  afterAll(async () => {
+    await listener.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  /** A connected socket and a way to await the next n messages from the server. */
+  async function client(): Promise<{ socket: Socket; next: (count: number) => Promise<XsMessage[]>; closed: Promise<void> }> {
+    const socket = connect(socketPath);
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    const decoder = new MessageDecoder();
+    const messages: XsMessage[] = [];
+    let wake = () => {};
+    socket.on("data", (bytes) => {
+      const decoded = decoder.push(new Uint8Array(bytes));
+      if (decoded !== "protocol-error") messages.push(...decoded);
+      wake();
+    });
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    const next = async (count: number) => {
+      while (messages.length < count) await new Promise<void>((resolve) => (wake = resolve));
+      return messages.splice(0, count);
+    };
+    return { socket, next, closed };
+  }
+
+  it("answers requests in order, pipelined and split across writes", async () => {
+    const { socket, next } = await client();
+    const write = encodeMessage({ type: XsType.WRITE, reqId: 1, txId: 0, payload: strings("/s", "v").subarray(0, 4) });
+    const read = encodeMessage({ type: XsType.READ, reqId: 2, txId: 0, payload: strings("/s") });
+    const both = new Uint8Array([...write, ...read]);
+    socket.write(both.subarray(0, 7));
+    socket.write(both.subarray(7));
+    const [ack, value] = await next(2);
+    expect(ack).toMatchObject({ type: XsType.WRITE, reqId: 1 });
+    expect(value).toMatchObject({ type: XsType.READ, reqId: 2 });
+    expect(bytesToText(value!.payload)).toBe("v");
+    socket.destroy();
+  });
+
+  it("closes a connection that announces more than 4096 bytes; others carry on", async () => {
+    const hostile = await client();
+    const bystander = await client();
+    const header = new Uint8Array(16);
+    new DataView(header.buffer).setUint32(12, 4097, true);
+    hostile.socket.write(header);
+    await hostile.closed;
+    bystander.socket.write(encodeMessage({ type: XsType.GET_DOMAIN_PATH, reqId: 9, txId: 0, payload: strings("3") }));
+    const [reply] = await bystander.next(1);
+    expect(bytesToText(reply!.payload)).toBe("/local/domain/3\0");
+    bystander.socket.destroy();
+  });
+});
