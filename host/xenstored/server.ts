@@ -376,7 +376,7 @@ export class XenStored {
     return watch.depth === undefined || depthBelow(change.path, watch.path) <= watch.depth;
   }
 
-  fire(changes: readonly Change[]): void {
+  private fire(changes: readonly Change[]): void {
     for (const change of changes) {
       for (const conn of this.connections) {
         const caller = this.callerOf(conn);
