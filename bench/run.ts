@@ -1,9 +1,13 @@
 // `npm run bench [-- NAME...]`: ring workloads run by the Wasm harness and by a
-// native C baseline (gcc -O2 over Xen's own io/ring.h), plus the size of
-// xenbus.wasm. One JSON object per line on stdout; progress on stderr.
-import { execFileSync } from "node:child_process";
-import { statSync } from "node:fs";
+// native C baseline (gcc -O2 over Xen's own io/ring.h); Debian's libxenstore
+// reading through the simulated xenstored's socket; the size of xenbus.wasm. One JSON object per line on stdout; progress on stderr.
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import { XenStored } from "../host/xenstored/server.js";
+import { listenUnix } from "../host/xenstored/socket.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { loadHarness } from "./harness.js";
 
@@ -13,6 +17,8 @@ const WORKLOADS: Record<string, string> = {
   xenstore_ring_msg: "bench_xenstore_msg",
 };
 const SIZE = "xenbus_wasm_size";
+/** libxenstore (Debian's, linked statically) reading one node in a loop through the simulated xenstored's socket. */
+const SOCKET_READ = "xenstored_socket_read";
 
 /** Each measurement runs at least this long; the best of RUNS is reported (as bench/native/rings.c does). */
 const MIN_SECONDS = 0.5;
@@ -57,7 +63,34 @@ function nativeBaseline(): string | undefined {
   }
 }
 
-const known = [...Object.keys(WORKLOADS), SIZE];
+/**
+ * Reads/s of libxenstore against a fresh simulated xenstored on a Unix socket.
+ * xenstored runs in this process's event loop, so the C client runs as an
+ * asynchronous child.
+ */
+async function socketReadsPerSecond(): Promise<number | undefined> {
+  let client: string;
+  try {
+    const lib = join(debianPackage("libxen-dev"), "usr/lib/x86_64-linux-gnu");
+    const include = join(debianPackage("libxen-dev"), "usr/include");
+    client = compileC("xenstore_read", ["bench/native/xenstore_read.c", join(lib, "libxenstore.a"), join(lib, "libxentoolcore.a")], ["-I", include]);
+  } catch (error) {
+    console.error(`skipping ${SOCKET_READ}: ${(error as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
+  const directory = mkdtempSync(join(tmpdir(), "xenstored-bench-"));
+  const socket = join(directory, "socket");
+  const listener = await listenUnix(new XenStored(), socket);
+  try {
+    const { stdout } = await promisify(execFile)(client, ["/bench/node"], { env: { ...process.env, XENSTORED_PATH: socket } });
+    return Number(stdout.trim());
+  } finally {
+    await listener.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+const known = [...Object.keys(WORKLOADS), SOCKET_READ, SIZE];
 const selected = process.argv.slice(2);
 const unknown = selected.filter((name) => !known.includes(name));
 if (unknown.length > 0) {
@@ -81,5 +114,10 @@ if (workloads.length > 0) {
     emit(`${name}_native`, Math.round(nativeOps), "ops/s");
     emit(`${name}_ratio`, Number((wasm / nativeOps).toFixed(3)), "wasm/native");
   }
+}
+if (wanted(SOCKET_READ)) {
+  console.error(`${SOCKET_READ}: libxenstore through the socket…`);
+  const reads = await socketReadsPerSecond();
+  if (reads !== undefined) emit(SOCKET_READ, Math.round(reads), "ops/s");
 }
 if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");
