@@ -1,6 +1,7 @@
 // `npm run bench [-- NAME...]`: ring workloads run by the Wasm harness and by a
 // native C baseline (gcc -O2 over Xen's own io/ring.h); Debian's libxenstore
-// reading through the simulated xenstored's socket; the size of xenbus.wasm. One JSON object per line on stdout; progress on stderr.
+// reading through the simulated xenstored's socket; the size of xenbus.wasm.
+// One JSON object per line on stdout; progress on stderr.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
