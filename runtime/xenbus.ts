@@ -72,4 +72,40 @@ export interface XenbusExports {
   page_alloc(): number;
   /** Returns a page_alloc page: 0; -EINVAL for any other address; -EBUSY while it holds a mapping or a live grant names it. */
   page_free(page: number): number;
+
+  // XenStore (typed wrappers: runtime/xenstore.ts). Strings go in as a
+  // pointer and byte length of UTF-8 (a value: any bytes) anywhere in linear
+  // memory; results come out into `out`, which must be a page_alloc page.
+  // Each returns the byte count written to `out` (or 0), or -errno:
+  // xenstored's error (-ENOENT, -EACCES, -EAGAIN, ...), -ENODEV before
+  // xs_init, -EFAULT for an argument outside memory, -EINVAL for an `out`
+  // that is not a page_alloc page, -EIO once the connection broke.
+  // `tx` is a transaction id, or 0 for none.
+
+  /** Connects through the store page and port of the HVM params (after xen_boot). 0 or -errno; idempotent. */
+  xs_init(): number;
+  /** The ring reconnection protocol: requests in flight, watches and transactions are dropped on both sides. 0 or -errno. */
+  xs_reconnect(): number;
+  /** The ring's `error` field: 0, or the XENSTORE_ERROR_* with which xenstored stopped serving this domain. */
+  xs_ring_error(): number;
+  /** The node's value, raw, into `out`: its length. */
+  xs_read(tx: number, path: number, path_len: number, out: number): number;
+  xs_write(tx: number, path: number, path_len: number, value: number, value_len: number): number;
+  xs_mkdir(tx: number, path: number, path_len: number): number;
+  xs_rm(tx: number, path: number, path_len: number): number;
+  /** The children's names into `out`, each NUL-terminated: the byte length. */
+  xs_directory(tx: number, path: number, path_len: number, out: number): number;
+  /** Registers a watch; xenstored fires it once at once. Events are taken with xs_next_event. */
+  xs_watch(path: number, path_len: number, token: number, token_len: number): number;
+  /** Removes a watch and drops its events not yet taken. */
+  xs_unwatch(path: number, path_len: number, token: number, token_len: number): number;
+  /** 0 or -errno; the id is then read with xs_transaction_id (a u32). */
+  xs_transaction_start(): number;
+  xs_transaction_id(): number;
+  /** Commits or aborts `tx`; -EAGAIN when a conflicting change won: retry the transaction. */
+  xs_transaction_end(tx: number, commit: boolean): number;
+  /** Domain `domid`'s home path into `out` (no NUL): its length. */
+  xs_get_domain_path(domid: number, out: number): number;
+  /** The oldest watch event into `out` as path NUL token NUL: its length, 0 when none is queued. */
+  xs_next_event(out: number): number;
 }

@@ -1,0 +1,198 @@
+// The ring transport of xenstored: one RingConnection per introduced domain,
+// over its store page (xenstore_domain_interface, docs/misc/xenstore-ring.txt)
+// and the event channel the toolstack allocated for it. The page is mapped
+// by gfn, as a privileged xenstored maps a guest's page it has no grant for,
+// and accessed as a live view: every access derives it afresh, so it
+// survives the guest's memory.grow.
+//
+// Everything in the page is the guest's to write, so every index is checked
+// before use; an impossible pair, or a request announcing more than
+// XENSTORE_PAYLOAD_MAX, sets `error` and stops the connection until the guest
+// asks to reconnect.
+import type { Domain } from "../domain.js";
+import type { NativeDomain } from "../native.js";
+import { XsError } from "./errors.js";
+import type { Connection, XenStored } from "./server.js";
+
+/** xenstore_domain_interface: two 1024-byte rings, their indices, then the signalling words. */
+export const XENSTORE_RING = {
+  SIZE: 1024,
+  req: 0,
+  rsp: 1024,
+  req_cons: 2048,
+  req_prod: 2052,
+  rsp_cons: 2056,
+  rsp_prod: 2060,
+  server_features: 2064,
+  connection: 2068,
+  error: 2072,
+} as const;
+
+/** The `connection` field: the guest sets RECONNECT, only xenstored sets CONNECTED again. */
+export const XENSTORE_CONNECTED = 0;
+export const XENSTORE_RECONNECT = 1;
+
+/** The `error` field's values that this server sets. */
+export const XENSTORE_ERROR = { NONE: 0, COMM: 1, RINGIDX: 2, PROTO: 3, NOMEM: 4 } as const;
+
+export class RingConnection {
+  private conn: Connection | null = null;
+  /** The rest of a message that did not fit in the output ring, sent before anything else. */
+  private unsent = new Uint8Array(0);
+  /** Bytes moved through the rings, the service loop's progress measure. */
+  private traffic = 0;
+  readonly localPort: number;
+
+  constructor(
+    private readonly xenstored: XenStored,
+    private readonly dom0: NativeDomain,
+    readonly guest: Domain,
+    readonly gfn: number,
+    remotePort: number,
+  ) {
+    if (!guest.memory.page(gfn)) throw new XsError("EINVAL");
+    this.localPort = dom0.evtchn.bindInterdomain(guest.domid, remotePort);
+    // Advertised before anything is produced or consumed, as xenstore-ring.txt requires.
+    this.view().setUint32(XENSTORE_RING.server_features, xenstored.featuresOf(guest.domid), true);
+    this.attach();
+    dom0.evtchn.on(this.localPort, () => this.service());
+  }
+
+  /** The `error` field as the guest sees it. */
+  get error(): number {
+    return this.view().getUint32(XENSTORE_RING.error, true);
+  }
+
+  /** Whether requests are being served (false after a protocol violation until the guest reconnects). */
+  get serving(): boolean {
+    return this.conn !== null;
+  }
+
+  /** The domain was released: stop serving and unbind the port (the page needs no unmapping). */
+  close(): void {
+    const conn = this.conn;
+    this.conn = null;
+    if (conn) this.xenstored.disconnect(conn);
+    this.dom0.evtchn.unbind(this.localPort);
+  }
+
+  private view(): DataView {
+    // Checked at construction, and memories never shrink.
+    const page = this.guest.memory.page(this.gfn)!;
+    return new DataView(page.buffer, page.byteOffset, page.byteLength);
+  }
+
+  private attach(): void {
+    this.conn = this.xenstored.connect(this.guest.domid, (bytes) => this.send(bytes), () => this.closed());
+  }
+
+  /** XenStored closed the connection (a protocol violation, or the domain's release). */
+  private closed(): void {
+    this.conn = null;
+  }
+
+  private fail(error: number): void {
+    this.view().setUint32(XENSTORE_RING.error, error, true);
+    const conn = this.conn;
+    this.conn = null;
+    this.unsent = new Uint8Array(0);
+    if (conn) this.xenstored.disconnect(conn);
+    this.notify();
+  }
+
+  private notify(): void {
+    this.dom0.evtchn.notify(this.localPort);
+  }
+
+  /** The event handler: a reconnection request, or whatever the guest produced or consumed. */
+  private service(): void {
+    if (this.view().getUint32(XENSTORE_RING.connection, true) === XENSTORE_RECONNECT) {
+      this.reconnect();
+      return;
+    }
+    let before: number;
+    do {
+      before = this.traffic;
+      this.drainOutput();
+      this.readRequests();
+    } while (this.conn && this.traffic !== before);
+  }
+
+  /** Drops everything the connection had and starts both rings afresh. */
+  private reconnect(): void {
+    if (this.conn) this.xenstored.reset(this.conn);
+    else this.attach(); // a reconnection may also recover from an error
+    this.unsent = new Uint8Array(0);
+    const view = this.view();
+    for (const index of [XENSTORE_RING.req_cons, XENSTORE_RING.req_prod, XENSTORE_RING.rsp_cons, XENSTORE_RING.rsp_prod]) {
+      view.setUint32(index, 0, true);
+    }
+    view.setUint32(XENSTORE_RING.error, XENSTORE_ERROR.NONE, true);
+    view.setUint32(XENSTORE_RING.connection, XENSTORE_CONNECTED, true);
+    this.notify();
+  }
+
+  /** Sends what did not fit before; once all is out, lets XenStored send its queue and serve held requests. */
+  private drainOutput(): void {
+    if (!this.conn) return;
+    if (this.unsent.length > 0) {
+      const written = this.writeRing(this.unsent);
+      if (written < 0) return;
+      this.unsent = this.unsent.slice(written);
+    }
+    if (this.unsent.length === 0) this.xenstored.flush(this.conn);
+  }
+
+  /** XenStored's SendBytes: takes a whole message, keeping what the ring has no room for. */
+  private send(bytes: Uint8Array): boolean {
+    if (!this.conn || this.unsent.length > 0) return false;
+    const written = this.writeRing(bytes);
+    if (written < 0) return false;
+    this.unsent = bytes.slice(written);
+    return true;
+  }
+
+  /** Copies as much as fits into the output ring: the count, or -1 when the guest broke the indices. */
+  private writeRing(bytes: Uint8Array): number {
+    const view = this.view();
+    const cons = view.getUint32(XENSTORE_RING.rsp_cons, true);
+    const prod = view.getUint32(XENSTORE_RING.rsp_prod, true);
+    const used = (prod - cons) >>> 0;
+    if (used > XENSTORE_RING.SIZE) {
+      this.fail(XENSTORE_ERROR.RINGIDX);
+      return -1;
+    }
+    const count = Math.min(bytes.length, XENSTORE_RING.SIZE - used);
+    for (let i = 0; i < count; i++) {
+      view.setUint8(XENSTORE_RING.rsp + ((prod + i) & (XENSTORE_RING.SIZE - 1)), bytes[i]!);
+    }
+    if (count === 0) return 0;
+    view.setUint32(XENSTORE_RING.rsp_prod, (prod + count) >>> 0, true);
+    this.traffic += count;
+    this.notify();
+    return count;
+  }
+
+  /** Takes the guest's requests off the input ring, unless XenStored still holds earlier ones (flow control). */
+  private readRequests(): void {
+    const conn = this.conn;
+    if (!conn || conn.inbox.length > 0) return;
+    const view = this.view();
+    const cons = view.getUint32(XENSTORE_RING.req_cons, true);
+    const prod = view.getUint32(XENSTORE_RING.req_prod, true);
+    const count = (prod - cons) >>> 0;
+    if (count > XENSTORE_RING.SIZE) {
+      this.fail(XENSTORE_ERROR.RINGIDX);
+      return;
+    }
+    if (count === 0) return;
+    const bytes = new Uint8Array(count);
+    for (let i = 0; i < count; i++) bytes[i] = view.getUint8(XENSTORE_RING.req + ((cons + i) & (XENSTORE_RING.SIZE - 1)));
+    view.setUint32(XENSTORE_RING.req_cons, prod, true);
+    this.traffic += count;
+    this.notify();
+    this.xenstored.receive(conn, bytes);
+    // Only a protocol violation (an oversize length) makes XenStored close a connection while receiving.
+    if (conn.closed) this.fail(XENSTORE_ERROR.PROTO);
+  }
+}

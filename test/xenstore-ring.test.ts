@@ -1,0 +1,294 @@
+// XenStore end to end: build/xenbus.wasm's client over its store ring, the
+// toolstack's introduction, and the simulated xenstored's ring transport,
+// all on one simulated hypervisor.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { Hypervisor } from "../host/hypervisor.js";
+import { startXenstore } from "../host/toolstack.js";
+import { XENSTORE_ERROR, XENSTORE_RING } from "../host/xenstored/ring.js";
+import { listenUnix } from "../host/xenstored/socket.js";
+import { XsType, strings } from "../host/xenstored/wire.js";
+import { HVM_PARAM } from "../host/xen/abi.js";
+import { xenstore } from "../runtime/xenstore.js";
+import { debianPackage } from "../tools/debian.js";
+import { peer } from "./support/peer.js";
+import { bootXenbus, type Xenbus } from "./support/xenbus.js";
+
+const EACCES = 13;
+const EAGAIN = 11;
+const ENOENT = 2;
+const EIO = 5;
+
+function setup(...names: string[]) {
+  const hv = new Hypervisor();
+  const service = startXenstore(hv);
+  const guests = names.map((name) => bootXenbus(hv, name));
+  return { hv, service, dom0: service.tools, guests, stores: guests.map((guest) => xenstore(guest)) };
+}
+
+/** The guest's store page and port, as the toolstack gave them. */
+function storeRing(guest: Xenbus) {
+  const page = Number(guest.domain.params.get(HVM_PARAM.STORE_PFN)!) * 4096;
+  const port = Number(guest.domain.params.get(HVM_PARAM.STORE_EVTCHN)!);
+  const view = () => new DataView(guest.memory().buffer, page, 4096);
+  return { page, port, view };
+}
+
+const errno = (code: number) => expect.objectContaining({ errno: code });
+
+describe("introduction by the toolstack", () => {
+  it("gives the guest its store port and home, and announces it on @introduceDomain", () => {
+    const hv = new Hypervisor();
+    const service = startXenstore(hv);
+    service.tools.watch("@introduceDomain", "intro");
+    service.tools.takeEvents();
+    const guest = bootXenbus(hv, "alpha");
+    expect(service.tools.takeEvents()).toEqual([{ path: "@introduceDomain", token: "intro" }]);
+    expect(service.tools.callString(XsType.IS_DOMAIN_INTRODUCED, String(guest.domid))).toBe("T");
+    expect(guest.domain.params.get(HVM_PARAM.STORE_EVTCHN)).toBeGreaterThan(0n);
+    expect(service.tools.getPerms(`/local/domain/${guest.domid}`)).toEqual(["n0", `r${guest.domid}`]);
+    expect(service.tools.getPerms(`/local/domain/${guest.domid}/data`)).toEqual([`n${guest.domid}`]);
+    // Advertised before any traffic, as xenstore-ring.txt requires.
+    expect(storeRing(guest).view().getUint32(XENSTORE_RING.server_features, true) & 3).toBe(3);
+  });
+
+  it("releases a domain that exits: its ring closes and @releaseDomain fires", () => {
+    const { hv, dom0, guests } = setup("alpha");
+    dom0.watch("@releaseDomain", "gone");
+    dom0.takeEvents();
+    hv.destroyDomain(guests[0]!.domid);
+    expect(dom0.takeEvents()).toEqual([{ path: "@releaseDomain", token: "gone" }]);
+    expect(dom0.callString(XsType.IS_DOMAIN_INTRODUCED, String(guests[0]!.domid))).toBe("F");
+  });
+});
+
+describe("the guest's client over the ring", () => {
+  it("knows its home path and reads what the toolstack wrote there", () => {
+    const { guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    expect(xs.getDomainPath(guest.domid)).toBe(`/local/domain/${guest.domid}`);
+    expect(xs.read("name")).toBe("alpha");
+    expect(xs.directory(`/local/domain/${guest.domid}`).sort()).toEqual(["data", "device", "name"]);
+  });
+
+  it("writes, reads, makes directories, lists and removes", () => {
+    const { dom0, guests, stores } = setup("alpha");
+    const [home, xs] = [`/local/domain/${guests[0]!.domid}`, stores[0]!];
+    xs.write("data/greeting", "hello, xenstore");
+    expect(xs.read("data/greeting")).toBe("hello, xenstore");
+    expect(dom0.read(`${home}/data/greeting`)).toBe("hello, xenstore");
+    xs.mkdir("data/dir/sub");
+    xs.write(`${home}/data/dir/value`, new Uint8Array([0, 1, 255]));
+    expect([...xs.readBytes("data/dir/value")]).toEqual([0, 1, 255]);
+    expect(xs.directory("data/dir").sort()).toEqual(["sub", "value"]);
+    xs.rm("data/dir");
+    expect(() => xs.read("data/dir/value")).toThrow(errno(ENOENT));
+    expect(xs.directory("data")).toEqual(["greeting"]);
+    // A value larger than a 1 KiB ring (within the node-size quota) wraps both rings.
+    const big = "v".repeat(2000);
+    xs.write("data/big", big);
+    expect(xs.read("data/big")).toBe(big);
+  });
+
+  it("gets EACCES for dom0's node until dom0 grants read access", () => {
+    const { dom0, guests, stores } = setup("alpha");
+    const [domid, xs] = [guests[0]!.domid, stores[0]!];
+    dom0.write("/tool/secret", "42");
+    expect(() => xs.read("/tool/secret")).toThrow(errno(EACCES));
+    dom0.setPerms("/tool/secret", ["n0", `r${domid}`]);
+    expect(xs.read("/tool/secret")).toBe("42");
+    expect(() => xs.write("/tool/secret", "43")).toThrow(errno(EACCES));
+    expect(() => xs.write("name", "renamed")).toThrow(errno(EACCES));
+  });
+
+  it("commits a transaction, and gets EAGAIN when dom0 changed what it read", () => {
+    const { dom0, guests, stores } = setup("alpha");
+    const [home, xs] = [`/local/domain/${guests[0]!.domid}`, stores[0]!];
+    xs.write("data/counter", "1");
+
+    const tx = xs.transactionStart();
+    expect(tx).toBeGreaterThan(0);
+    xs.write("data/counter", String(Number(xs.read("data/counter", tx)) + 1), tx);
+    expect(dom0.read(`${home}/data/counter`)).toBe("1"); // isolated until committed
+    xs.transactionEnd(tx, true);
+    expect(dom0.read(`${home}/data/counter`)).toBe("2");
+
+    const conflicted = xs.transactionStart();
+    const seen = Number(xs.read("data/counter", conflicted));
+    dom0.write(`${home}/data/counter`, "100");
+    xs.write("data/counter", String(seen + 1), conflicted);
+    expect(() => xs.transactionEnd(conflicted, true)).toThrow(errno(EAGAIN));
+    expect(xs.read("data/counter")).toBe("100");
+
+    const aborted = xs.transactionStart();
+    xs.write("data/counter", "0", aborted);
+    xs.transactionEnd(aborted, false);
+    expect(xs.read("data/counter")).toBe("100");
+  });
+
+  it("fires a watch on registration and on dom0's writes, delivered through the upcall", () => {
+    const { hv, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    const home = `/local/domain/${guest.domid}`;
+    xs.watch("data/watched", "tok");
+    expect(xs.takeEvents()).toEqual([{ path: "data/watched", token: "tok" }]);
+
+    dom0.write(`${home}/data/watched/child`, "x");
+    dom0.write(`${home}/data/elsewhere`, "y");
+    // The guest is idle: its upcall takes the event off the ring.
+    hv.runUntilIdle();
+    const { view } = storeRing(guest);
+    expect(view().getUint32(XENSTORE_RING.rsp_cons, true)).toBe(view().getUint32(XENSTORE_RING.rsp_prod, true));
+    expect(xs.takeEvents()).toEqual([{ path: "data/watched/child", token: "tok" }]);
+
+    xs.unwatch("data/watched", "tok");
+    dom0.write(`${home}/data/watched`, "z");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([]);
+  });
+
+  it("keeps two guests apart", () => {
+    const { guests, stores } = setup("alpha", "beta");
+    const [a, b] = guests as [Xenbus, Xenbus];
+    const [xsA, xsB] = stores as [ReturnType<typeof xenstore>, ReturnType<typeof xenstore>];
+    xsA.write("data/secret", "alpha's");
+    xsB.write("data/secret", "beta's");
+    expect(xsA.read("data/secret")).toBe("alpha's");
+    expect(xsB.read("data/secret")).toBe("beta's");
+    expect(() => xsB.read(`/local/domain/${a.domid}/data/secret`)).toThrow(errno(EACCES));
+    expect(() => xsB.write(`/local/domain/${a.domid}/data/secret`, "mine")).toThrow(errno(EACCES));
+    expect(() => xsA.directory(`/local/domain/${b.domid}`)).toThrow(errno(EACCES));
+    expect(xsA.read("data/secret")).toBe("alpha's");
+  });
+
+  it("reconnects: partial packets, watches and transactions are dropped and the ring works again", () => {
+    const { hv, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    const home = `/local/domain/${guest.domid}`;
+    xs.watch("data/w", "tok");
+    xs.takeEvents();
+    const tx = xs.transactionStart();
+    xs.write("data/in-tx", "pending", tx);
+
+    // Half a header, taken by xenstored: without the reset it would swallow the next request.
+    const { view, port } = storeRing(guest);
+    const prod = view().getUint32(XENSTORE_RING.req_prod, true);
+    for (let i = 0; i < 8; i++) view().setUint8(XENSTORE_RING.req + ((prod + i) & 1023), 0x41);
+    view().setUint32(XENSTORE_RING.req_prod, prod + 8, true);
+    guest.exports.evtchn_send(port);
+    hv.runUntilIdle();
+    expect(view().getUint32(XENSTORE_RING.req_cons, true)).toBe(prod + 8);
+
+    xs.reconnect();
+    expect(view().getUint32(XENSTORE_RING.connection, true)).toBe(0);
+    expect(() => xs.transactionEnd(tx, true)).toThrow(errno(ENOENT));
+    expect(() => dom0.read(`${home}/data/in-tx`)).toThrow();
+    dom0.write(`${home}/data/w`, "changed");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([]);
+    xs.write("data/after", "works");
+    expect(xs.read("data/after")).toBe("works");
+  });
+});
+
+describe("a hostile guest's ring", () => {
+  /** Writes `bytes` into the guest's request ring and signals, as a guest that bypasses its client would. */
+  function inject(hv: Hypervisor, guest: Xenbus, bytes: Uint8Array): void {
+    const { view, port } = storeRing(guest);
+    const prod = view().getUint32(XENSTORE_RING.req_prod, true);
+    bytes.forEach((byte, i) => view().setUint8(XENSTORE_RING.req + ((prod + i) & 1023), byte));
+    view().setUint32(XENSTORE_RING.req_prod, prod + bytes.length, true);
+    guest.exports.evtchn_send(port);
+    hv.runUntilIdle();
+  }
+
+  it("gets `error` RINGIDX for impossible request indices; others are not disturbed; reconnecting recovers", () => {
+    const { hv, service, dom0, guests, stores } = setup("hostile", "bystander");
+    const [hostile, bystander] = guests as [Xenbus, Xenbus];
+    const [xsHostile, xsBystander] = stores as [ReturnType<typeof xenstore>, ReturnType<typeof xenstore>];
+    xsBystander.write("data/safe", "kept");
+    const { view, port } = storeRing(hostile);
+    view().setUint32(XENSTORE_RING.req_prod, view().getUint32(XENSTORE_RING.req_cons, true) + 5000, true);
+    hostile.exports.evtchn_send(port);
+    hv.runUntilIdle();
+
+    expect(service.ring(hostile.domid)!.error).toBe(XENSTORE_ERROR.RINGIDX);
+    expect(xsHostile.ringError()).toBe(XENSTORE_ERROR.RINGIDX);
+    expect(() => xsHostile.read("name")).toThrow(errno(EIO));
+    expect(hostile.exit).toBeNull();
+
+    expect(xsBystander.read("data/safe")).toBe("kept");
+    expect(dom0.read(`/local/domain/${bystander.domid}/data/safe`)).toBe("kept");
+
+    xsHostile.reconnect();
+    expect(xsHostile.ringError()).toBe(0);
+    expect(xsHostile.read("name")).toBe("hostile");
+  });
+
+  it("gets `error` PROTO for an oversize length and RINGIDX for impossible reply indices", () => {
+    const { hv, service, dom0, guests, stores } = setup("hostile", "bystander");
+    const [hostile, bystander] = guests as [Xenbus, Xenbus];
+    const header = new DataView(new ArrayBuffer(16));
+    header.setUint32(0, XsType.READ, true);
+    header.setUint32(12, 5000, true);
+    inject(hv, hostile, new Uint8Array(header.buffer));
+    expect(service.ring(hostile.domid)!.error).toBe(XENSTORE_ERROR.PROTO);
+    expect(service.ring(hostile.domid)!.serving).toBe(false);
+
+    // The bystander corrupts its reply ring's consumer index, then dom0 fires its watch.
+    const xs = stores[1]!;
+    xs.watch("data/w", "tok");
+    xs.takeEvents();
+    const { view } = storeRing(bystander);
+    view().setUint32(XENSTORE_RING.rsp_cons, view().getUint32(XENSTORE_RING.rsp_prod, true) + 2000, true);
+    dom0.write(`/local/domain/${bystander.domid}/data/w`, "x");
+    expect(service.ring(bystander.domid)!.error).toBe(XENSTORE_ERROR.RINGIDX);
+    hv.runUntilIdle();
+
+    // xenstored itself is unharmed.
+    dom0.write("/still/up", "yes");
+    expect(dom0.read("/still/up")).toBe("yes");
+    expect(dom0.call(XsType.GET_DOMAIN_PATH, strings("7")).length).toBeGreaterThan(0);
+  });
+
+  it("random request bytes never break xenstored or another guest", () => {
+    const { hv, dom0, guests, stores } = setup("hostile", "bystander");
+    let seed = 12345;
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    for (let round = 0; round < 20; round++) {
+      inject(hv, guests[0]!, Uint8Array.from({ length: 1 + (random() % 64) }, random));
+      stores[1]!.write("data/round", String(round));
+    }
+    expect(stores[1]!.read("data/round")).toBe("19");
+    expect(dom0.read(`/local/domain/${guests[1]!.domid}/data/round`)).toBe("19");
+  });
+});
+
+const tools = peer("Debian's xenstore-utils", () => {
+  const libraries = ["libxenstore4", "libxentoolcore1"].map((name) => join(debianPackage(name), "usr/lib/x86_64-linux-gnu"));
+  return { bin: join(debianPackage("xenstore-utils"), "usr/bin"), libraryPath: libraries.join(":") };
+});
+
+describe.skipIf(!tools)("Debian's tools and a guest share one xenstored", () => {
+  it("xenstore-read through the socket sees what the guest wrote over its ring", async () => {
+    const { guests, service, stores } = setup("alpha");
+    stores[0]!.write("data/hello", "from the ring");
+    const directory = mkdtempSync(join(tmpdir(), "xenstore-ring-"));
+    const socket = join(directory, "socket");
+    const listener = await listenUnix(service.xenstored, socket);
+    try {
+      const { stdout } = await promisify(execFile)(join(tools!.bin, "xenstore-read"), [`/local/domain/${guests[0]!.domid}/data/hello`], {
+        env: { ...process.env, XENSTORED_PATH: socket, LD_LIBRARY_PATH: tools!.libraryPath },
+        timeout: 10_000,
+      });
+      expect(stdout).toBe("from the ring\n");
+    } finally {
+      await listener.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
