@@ -151,6 +151,20 @@ describe("the guest's client over the ring", () => {
     expect(xs.takeEvents()).toEqual([]);
   });
 
+  it("holds back what the reply ring cannot take and resumes as the guest consumes", () => {
+    const { hv, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    xs.watch("data/w", "tok");
+    xs.takeEvents();
+    // 50 events of 27 bytes each: more than the 1 KiB ring holds while the guest is not running.
+    for (let i = 0; i < 50; i++) dom0.write(`/local/domain/${guest.domid}/data/w`, String(i));
+    const { view } = storeRing(guest);
+    expect(view().getUint32(XENSTORE_RING.rsp_prod, true) - view().getUint32(XENSTORE_RING.rsp_cons, true)).toBe(1024);
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual(Array.from({ length: 50 }, () => ({ path: "data/w", token: "tok" })));
+    expect(xs.read("data/w")).toBe("49");
+  });
+
   it("keeps two guests apart", () => {
     const { guests, stores } = setup("alpha", "beta");
     const [a, b] = guests as [Xenbus, Xenbus];
