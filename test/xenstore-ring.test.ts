@@ -9,15 +9,15 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore } from "../host/toolstack.js";
-import { XENSTORE_ERROR, XENSTORE_RING } from "../host/xenstored/ring.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { XsType, strings } from "../host/xenstored/wire.js";
-import { HVM_PARAM } from "../host/xen/abi.js";
+import { HVM_PARAM, XENSTORE_ERROR, xenstore_domain_interface } from "../host/xen/abi.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
+const XENSTORE_RING = xenstore_domain_interface.fields;
 const EACCES = 13;
 const EAGAIN = 11;
 const ENOENT = 2;

@@ -89,12 +89,21 @@ export const xen_add_to_physmap = struct(24, { domid: 0, size: 2, space: 4, idx:
 export const xen_hvm_param = struct(16, { domid: 0, index: 4, value: 8 });
 export const sched_poll = struct(24, { ports: 0, nr_ports: 8, timeout: 16 });
 export const sched_shutdown = struct(4, { reason: 0 });
+/** The xenstore ring page (io/xs_wire.h; evtchn_port is the newest field, after error). */
+export const xenstore_domain_interface = struct(2080, {
+  req: 0, rsp: 1024, req_cons: 2048, req_prod: 2052, rsp_cons: 2056, rsp_prod: 2060,
+  server_features: 2064, connection: 2068, error: 2072, evtchn_port: 2076,
+});
+/** Each ring's size, and the `connection` field: the guest sets RECONNECT, only xenstored sets CONNECTED again. */
+export const XENSTORE = { RING_SIZE: 1024, CONNECTED: 0, RECONNECT: 1 } as const;
+/** The ring's `error` field. */
+export const XENSTORE_ERROR = { NONE: 0, COMM: 1, RINGIDX: 2, PROTO: 3 } as const;
 
 export const HOST_LAYOUTS: Record<string, StructLayout> = {
   vcpu_info, shared_info,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_send, evtchn_close, evtchn_unmask, evtchn_status,
   grant_entry_v1, gnttab_map_grant_ref, gnttab_unmap_grant_ref, gnttab_setup_table, gnttab_query_size, gnttab_copy,
-  xen_add_to_physmap, xen_hvm_param, sched_poll, sched_shutdown,
+  xen_add_to_physmap, xen_hvm_param, sched_poll, sched_shutdown, xenstore_domain_interface,
 };
 
 /** Each group's C prefix: EVTCHNOP.send is EVTCHNOP_send in Xen's headers. */
@@ -103,7 +112,7 @@ const CONSTANT_GROUPS: [string, Record<string, number>][] = [
   ["XENMAPIDX_", XENMAPIDX], ["HVMOP_", HVMOP], ["HVM_PARAM_", HVM_PARAM], ["SCHEDOP_", SCHEDOP],
   ["SHUTDOWN_", SHUTDOWN], ["CONSOLEIO_", CONSOLEIO], ["XENVER_", XENVER], ["DOMID_", DOMID],
   ["EVTCHNSTAT_", EVTCHNSTAT], ["GTF_", GTF], ["GNTMAP_", GNTMAP], ["GNTCOPY_", GNTCOPY], ["GNTST_", GNTST],
-  ["", XEN_LIMITS], ["", ERRNO],
+  ["XENSTORE_", XENSTORE], ["XENSTORE_ERROR_", XENSTORE_ERROR], ["", XEN_LIMITS], ["", ERRNO],
 ];
 
 export const HOST_CONSTANTS: Record<string, number> = Object.fromEntries(

@@ -11,29 +11,12 @@
 // asks to reconnect.
 import type { Domain } from "../domain.js";
 import type { NativeDomain } from "../native.js";
+import { XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../xen/abi.js";
 import { XsError } from "./errors.js";
 import type { Connection, XenStored } from "./server.js";
 
-/** xenstore_domain_interface: two 1024-byte rings, their indices, then the signalling words. */
-export const XENSTORE_RING = {
-  SIZE: 1024,
-  req: 0,
-  rsp: 1024,
-  req_cons: 2048,
-  req_prod: 2052,
-  rsp_cons: 2056,
-  rsp_prod: 2060,
-  server_features: 2064,
-  connection: 2068,
-  error: 2072,
-} as const;
-
-/** The `connection` field: the guest sets RECONNECT, only xenstored sets CONNECTED again. */
-export const XENSTORE_CONNECTED = 0;
-export const XENSTORE_RECONNECT = 1;
-
-/** The `error` field's values that this server sets. */
-export const XENSTORE_ERROR = { NONE: 0, COMM: 1, RINGIDX: 2, PROTO: 3, NOMEM: 4 } as const;
+/** Where each field of the xenstore page is. */
+const RING = xenstore_domain_interface.fields;
 
 export class RingConnection {
   private conn: Connection | null = null;
@@ -53,14 +36,14 @@ export class RingConnection {
     if (!guest.memory.page(gfn)) throw new XsError("EINVAL");
     this.localPort = dom0.evtchn.bindInterdomain(guest.domid, remotePort);
     // Advertised before anything is produced or consumed, as xenstore-ring.txt requires.
-    this.view().setUint32(XENSTORE_RING.server_features, xenstored.featuresOf(guest.domid), true);
+    this.view().setUint32(RING.server_features, xenstored.featuresOf(guest.domid), true);
     this.attach();
     dom0.evtchn.on(this.localPort, () => this.service());
   }
 
   /** The `error` field as the guest sees it. */
   get error(): number {
-    return this.view().getUint32(XENSTORE_RING.error, true);
+    return this.view().getUint32(RING.error, true);
   }
 
   /** Whether requests are being served (false after a protocol violation until the guest reconnects). */
@@ -92,7 +75,7 @@ export class RingConnection {
   }
 
   private fail(error: number): void {
-    this.view().setUint32(XENSTORE_RING.error, error, true);
+    this.view().setUint32(RING.error, error, true);
     const conn = this.conn;
     this.conn = null;
     this.unsent = new Uint8Array(0);
@@ -106,7 +89,7 @@ export class RingConnection {
 
   /** The event handler: a reconnection request, or whatever the guest produced or consumed. */
   private service(): void {
-    if (this.view().getUint32(XENSTORE_RING.connection, true) === XENSTORE_RECONNECT) {
+    if (this.view().getUint32(RING.connection, true) === XENSTORE.RECONNECT) {
       this.reconnect();
       return;
     }
@@ -124,11 +107,11 @@ export class RingConnection {
     else this.attach(); // a reconnection may also recover from an error
     this.unsent = new Uint8Array(0);
     const view = this.view();
-    for (const index of [XENSTORE_RING.req_cons, XENSTORE_RING.req_prod, XENSTORE_RING.rsp_cons, XENSTORE_RING.rsp_prod]) {
+    for (const index of [RING.req_cons, RING.req_prod, RING.rsp_cons, RING.rsp_prod]) {
       view.setUint32(index, 0, true);
     }
-    view.setUint32(XENSTORE_RING.error, XENSTORE_ERROR.NONE, true);
-    view.setUint32(XENSTORE_RING.connection, XENSTORE_CONNECTED, true);
+    view.setUint32(RING.error, XENSTORE_ERROR.NONE, true);
+    view.setUint32(RING.connection, XENSTORE.CONNECTED, true);
     this.notify();
   }
 
@@ -155,19 +138,19 @@ export class RingConnection {
   /** Copies as much as fits into the output ring: the count, or -1 when the guest broke the indices. */
   private writeRing(bytes: Uint8Array): number {
     const view = this.view();
-    const cons = view.getUint32(XENSTORE_RING.rsp_cons, true);
-    const prod = view.getUint32(XENSTORE_RING.rsp_prod, true);
+    const cons = view.getUint32(RING.rsp_cons, true);
+    const prod = view.getUint32(RING.rsp_prod, true);
     const used = (prod - cons) >>> 0;
-    if (used > XENSTORE_RING.SIZE) {
+    if (used > XENSTORE.RING_SIZE) {
       this.fail(XENSTORE_ERROR.RINGIDX);
       return -1;
     }
-    const count = Math.min(bytes.length, XENSTORE_RING.SIZE - used);
+    const count = Math.min(bytes.length, XENSTORE.RING_SIZE - used);
     for (let i = 0; i < count; i++) {
-      view.setUint8(XENSTORE_RING.rsp + ((prod + i) & (XENSTORE_RING.SIZE - 1)), bytes[i]!);
+      view.setUint8(RING.rsp + ((prod + i) & (XENSTORE.RING_SIZE - 1)), bytes[i]!);
     }
     if (count === 0) return 0;
-    view.setUint32(XENSTORE_RING.rsp_prod, (prod + count) >>> 0, true);
+    view.setUint32(RING.rsp_prod, (prod + count) >>> 0, true);
     this.traffic += count;
     this.notify();
     return count;
@@ -178,17 +161,17 @@ export class RingConnection {
     const conn = this.conn;
     if (!conn || conn.inbox.length > 0) return;
     const view = this.view();
-    const cons = view.getUint32(XENSTORE_RING.req_cons, true);
-    const prod = view.getUint32(XENSTORE_RING.req_prod, true);
+    const cons = view.getUint32(RING.req_cons, true);
+    const prod = view.getUint32(RING.req_prod, true);
     const count = (prod - cons) >>> 0;
-    if (count > XENSTORE_RING.SIZE) {
+    if (count > XENSTORE.RING_SIZE) {
       this.fail(XENSTORE_ERROR.RINGIDX);
       return;
     }
     if (count === 0) return;
     const bytes = new Uint8Array(count);
-    for (let i = 0; i < count; i++) bytes[i] = view.getUint8(XENSTORE_RING.req + ((cons + i) & (XENSTORE_RING.SIZE - 1)));
-    view.setUint32(XENSTORE_RING.req_cons, prod, true);
+    for (let i = 0; i < count; i++) bytes[i] = view.getUint8(RING.req + ((cons + i) & (XENSTORE.RING_SIZE - 1)));
+    view.setUint32(RING.req_cons, prod, true);
     this.traffic += count;
     this.notify();
     this.xenstored.receive(conn, bytes);
