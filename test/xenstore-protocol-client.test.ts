@@ -14,12 +14,13 @@ const SCHEDOP_block = 1;
 const EVTCHNOP_send = 4;
 const ENOSYS = 38;
 const EDEADLK = 35;
-const [ENOENT, EIO, E2BIG, EAGAIN, EINVAL, EBADMSG] = [2, 5, 7, 11, 22, 74];
+const [ENOENT, EIO, E2BIG, EAGAIN, EEXIST, EINVAL, ERANGE, EBADMSG] = [2, 5, 7, 11, 17, 22, 34, 74];
 
 // xsd_sockmsg_type values used here.
 const XS = {
-  DIRECTORY: 1, READ: 2, GET_PERMS: 3, WATCH: 4, UNWATCH: 5, TRANSACTION_START: 6, TRANSACTION_END: 7,
-  GET_DOMAIN_PATH: 10, WRITE: 11, MKDIR: 12, RM: 13, SET_PERMS: 14, WATCH_EVENT: 15, ERROR: 16,
+  CONTROL: 0, DIRECTORY: 1, READ: 2, GET_PERMS: 3, WATCH: 4, UNWATCH: 5, TRANSACTION_START: 6, TRANSACTION_END: 7,
+  GET_DOMAIN_PATH: 10, WRITE: 11, MKDIR: 12, RM: 13, SET_PERMS: 14, WATCH_EVENT: 15, ERROR: 16, RESET_WATCHES: 21,
+  DIRECTORY_PART: 22, GET_FEATURE: 23, SET_FEATURE: 24, GET_QUOTA: 25, SET_QUOTA: 26,
 } as const;
 
 type Message = { type: number; reqId: number; txId: number; payload: Uint8Array };
@@ -124,6 +125,23 @@ class StorePeer implements Peer {
   perms = new Map<string, string>();
   watches: Array<[string, string]> = [];
   nextTx = 7;
+  /** Commits that fail with EAGAIN before one succeeds (when set, instead of the tx 8 rule). */
+  conflicts: number | null = null;
+  /** RM of a node with children is ENOTEMPTY, as a xenstored whose RM is not recursive. */
+  rmNeedsEmpty = false;
+  /** DIRECTORY listings longer than this are E2BIG; DIRECTORY_PART sends names of at most `partBytes` per part. */
+  directoryMax = 4096;
+  partBytes = 4096;
+  generation = 1;
+  /** Called after each DIRECTORY_PART reply (to change the node between parts). */
+  afterPart: (() => void) | null = null;
+  beforeTransaction = this.nodes;
+  features = 3;
+  quotas = new Map<string, number>([["nodes", 1000], ["watches", 128]]);
+
+  children(path: string): string[] {
+    return [...this.nodes.keys()].filter((k) => k.startsWith(path + "/") && !k.slice(path.length + 1).includes("/")).map((k) => k.slice(path.length + 1));
+  }
 
   onRequest(r: Message): Uint8Array[] {
     const strings = decoder.decode(r.payload).split("\0");
@@ -142,12 +160,47 @@ class StorePeer implements Peer {
         return [reply(r, "OK\0"), ...this.fire(path)];
       case XS.RM:
         if (!this.nodes.has(path)) return error("ENOENT");
+        if (this.rmNeedsEmpty && this.children(path).length !== 0) return error("ENOTEMPTY");
         for (const key of [...this.nodes.keys()]) if (key === path || key.startsWith(path + "/")) this.nodes.delete(key);
         return [reply(r, "OK\0"), ...this.fire(path)];
       case XS.DIRECTORY: {
         if (!this.nodes.has(path)) return error("ENOENT");
-        const children = [...this.nodes.keys()].filter((k) => k.startsWith(path + "/") && !k.slice(path.length + 1).includes("/"));
-        return [reply(r, children.map((k) => k.slice(path.length + 1) + "\0").join(""))];
+        const list = this.children(path).map((name) => name + "\0").join("");
+        return list.length > this.directoryMax ? error("E2BIG") : [reply(r, list)];
+      }
+      case XS.DIRECTORY_PART: {
+        if (!this.nodes.has(path)) return error("ENOENT");
+        const list = this.children(path).map((name) => name + "\0").join("");
+        let part = "";
+        for (const name of list.slice(Number(strings[1])).split("\0").slice(0, -1)) {
+          if (part.length + name.length + 1 > this.partBytes) break;
+          part += name + "\0";
+        }
+        const end = Number(strings[1]) + part.length === list.length ? "\0" : "";
+        const answer = [reply(r, `${this.generation}\0${part}${end}`)];
+        this.afterPart?.();
+        return answer;
+      }
+      case XS.CONTROL:
+        return path === "help" ? [reply(r, "check\nhelp\0")] : path === "log" && strings[1] === "on" ? [reply(r, "OK\0")] : error("EINVAL");
+      case XS.RESET_WATCHES:
+        this.watches = [];
+        return [reply(r, "OK\0")];
+      case XS.GET_FEATURE:
+        return r.payload.length === 0 ? [reply(r, "7\0")] : [reply(r, `${this.features}\0`)];
+      case XS.SET_FEATURE:
+        this.features = Number(strings[1]);
+        return [reply(r, "OK\0")];
+      case XS.GET_QUOTA: {
+        if (r.payload.length === 0) return [reply(r, [...this.quotas.keys()].join(" ") + "\0")];
+        const name = strings.length === 3 ? strings[1] : strings[0];
+        return this.quotas.has(name) ? [reply(r, `${this.quotas.get(name)}\0`)] : error("EINVAL");
+      }
+      case XS.SET_QUOTA: {
+        const [name, value] = strings.length === 4 ? strings.slice(1, 3) : strings.slice(0, 2);
+        if (!this.quotas.has(name)) return error("EINVAL");
+        this.quotas.set(name, Number(value));
+        return [reply(r, "OK\0")];
       }
       case XS.GET_PERMS:
         return this.nodes.has(path) ? [reply(r, this.perms.get(path) ?? "n0\0")] : error("ENOENT");
@@ -161,9 +214,17 @@ class StorePeer implements Peer {
         this.watches = this.watches.filter(([p, t]) => p !== path || t !== strings[1]);
         return [reply(r, "OK\0")];
       case XS.TRANSACTION_START:
+        this.beforeTransaction = new Map(this.nodes);
         return [reply(r, `${this.nextTx++}\0`)];
-      case XS.TRANSACTION_END:
-        return path === "T" && r.txId === 8 ? error("EAGAIN") : [reply(r, "OK\0")];
+      case XS.TRANSACTION_END: {
+        const conflict = this.conflicts === null ? r.txId === 8 : this.conflicts > 0;
+        if (path === "T" && !conflict) return [reply(r, "OK\0")];
+        // Changes are made in place; a transaction that does not commit takes them back.
+        this.nodes = this.beforeTransaction;
+        if (path !== "T") return [reply(r, "OK\0")];
+        if (this.conflicts !== null) this.conflicts--;
+        return error("EAGAIN");
+      }
       case XS.GET_DOMAIN_PATH:
         return [reply(r, `/local/domain/${path}\0`)];
       default:
@@ -315,6 +376,312 @@ describe("client against a well-behaved xenstored", () => {
   });
 });
 
+/** NUL-terminated strings as the harness takes lists: (address, length). */
+const list = (at: number, items: string[]) => arg(at, items.map((item) => item + "\0").join(""));
+const payloads = () => requests.map((r) => [r.type, decoder.decode(r.payload)]);
+const number = () => Number(h.xs_client_number());
+/** Its value is an i64, which crosses as a BigInt. */
+const writeInt = h.xs_client_write_int as unknown as (tx: number, path: number, pathLength: number, value: bigint) => number;
+
+describe("client operations beyond the basic ones", () => {
+  let store: StorePeer;
+  beforeEach(() => {
+    store = new StorePeer();
+    open(store);
+  });
+
+  const rmTree = (path: string, tx = 0) => h.xs_client_rm_tree(tx, ...arg(ARG0, path));
+  const tree = ["/t", "/t/a", "/t/a/x", "/t/a/y", "/t/b", "/keep"];
+
+  it("rm_tree in its own transaction: directory, each child, then the node, committed", () => {
+    for (const path of tree) store.nodes.set(path, new Uint8Array(0));
+    expect(rmTree("/t")).toBe(0);
+    expect([...store.nodes.keys()].filter((k) => k.startsWith("/t"))).toEqual([]);
+    expect(requests.map((r) => [r.type, r.txId, decoder.decode(r.payload)])).toEqual([
+      [XS.TRANSACTION_START, 0, "\0"],
+      [XS.DIRECTORY, 7, "/t\0"],
+      [XS.RM, 7, "/t/a\0"],
+      [XS.RM, 7, "/t/b\0"],
+      [XS.RM, 7, "/t\0"],
+      [XS.TRANSACTION_END, 7, "T\0"],
+    ]);
+  });
+
+  it("rm_tree descends into a child that is not empty (ENOTEMPTY) and returns to its parent", () => {
+    for (const path of tree) store.nodes.set(path, new Uint8Array(0));
+    store.rmNeedsEmpty = true;
+    h.xs_client_transaction_start();
+    expect(rmTree("/t", 7)).toBe(0);
+    expect([...store.nodes.keys()]).toEqual(["/local/domain/3", "/keep"]);
+    expect(payloads().slice(1)).toEqual([
+      [XS.DIRECTORY, "/t\0"], [XS.RM, "/t/a\0"],
+      [XS.DIRECTORY, "/t/a\0"], [XS.RM, "/t/a/x\0"], [XS.RM, "/t/a/y\0"], [XS.RM, "/t/a\0"],
+      [XS.DIRECTORY, "/t\0"], [XS.RM, "/t/b\0"], [XS.RM, "/t\0"],
+    ]);
+    // Inside the caller's transaction: no transaction of its own.
+    expect(requests.slice(1).every((r) => r.txId === 7)).toBe(true);
+  });
+
+  it("rm_tree of a missing node is ENOENT (as in the seed) and aborts its transaction", () => {
+    expect(rmTree("/nowhere")).toBe(-ENOENT);
+    expect(payloads().at(-1)).toEqual([XS.TRANSACTION_END, "F\0"]);
+  });
+
+  it("rm_tree retries its own transaction on EAGAIN", () => {
+    store.nodes.set("/t", new Uint8Array(0));
+    store.conflicts = 1;
+    expect(rmTree("/t")).toBe(0);
+    expect(requests.filter((r) => r.type === XS.TRANSACTION_START).length).toBe(2);
+  });
+
+  it("directory falls back to DIRECTORY_PART on E2BIG, parts by byte offset", () => {
+    const names = Array.from({ length: 40 }, (_, i) => `child-${i}`);
+    for (const name of names) store.nodes.set(`/local/domain/3/${name}`, new Uint8Array(0));
+    store.directoryMax = 100;
+    store.partBytes = 120;
+    expect(directory("/local/domain/3")).toBe(40);
+    expect(entries(40)).toEqual(names);
+    // Names of 8 or 9 bytes with their NULs: 13 or 14 per 120-byte part; each part starts where the bytes before it end.
+    expect(payloads()).toEqual([
+      [XS.DIRECTORY, "/local/domain/3\0"],
+      ...[0, 116, 233].map((offset) => [XS.DIRECTORY_PART, `/local/domain/3\0${offset}\0`]),
+    ]);
+  });
+
+  it("DIRECTORY_PART: a generation change between parts starts the listing over", () => {
+    for (let i = 0; i < 30; i++) store.nodes.set(`/d/n${i}`, new Uint8Array(0));
+    store.nodes.set("/d", new Uint8Array(0));
+    store.directoryMax = 10;
+    store.partBytes = 50;
+    let parts = 0;
+    store.afterPart = () => {
+      if (++parts === 2) {
+        store.nodes.set("/d/late", new Uint8Array(0));
+        store.generation++;
+      }
+    };
+    const count = directory("/d");
+    expect(count).toBe(31);
+    expect(entries(count).sort()).toEqual([...store.children("/d")].sort());
+    const offsets = requests.filter((r) => r.type === XS.DIRECTORY_PART).map((r) => decoder.decode(r.payload).split("\0")[1]);
+    // Parts 1 and 2, then (after generation 2 appeared in part 3) from 0 again.
+    expect(offsets.slice(0, 4).map(Number)).toEqual([0, offsets.map(Number)[1], offsets.map(Number)[2], 0]);
+  });
+
+  it("DIRECTORY_PART: a generation that keeps changing gives up with EAGAIN; malformed parts are EBADMSG", () => {
+    for (let i = 0; i < 30; i++) store.nodes.set(`/d/n${i}`, new Uint8Array(0));
+    store.nodes.set("/d", new Uint8Array(0));
+    store.directoryMax = 10;
+    store.partBytes = 50;
+    store.afterPart = () => store.generation++;
+    expect(directory("/d")).toBe(-EAGAIN);
+    for (const bad of ["", "\0", "1\0", "1\0a\0\0b\0", "1\0a", "\0a\0\0"]) {
+      open({ onRequest: (r) => [r.type === XS.DIRECTORY ? reply(r, "E2BIG\0", XS.ERROR) : reply(r, bad)] });
+      expect(directory("/d")).toBe(-EBADMSG);
+    }
+    open({ onRequest: (r) => [r.type === XS.DIRECTORY ? reply(r, "E2BIG\0", XS.ERROR) : reply(r, "9\0\0")] });
+    expect(directory("/d")).toBe(0);
+  });
+
+  it("typed reads and writes of numbers; ERANGE for values that are not numbers of the type", () => {
+    expect(writeInt(0, ...arg(ARG0, "/n"), -42n)).toBe(0);
+    expect(decoder.decode(requests[0].payload)).toBe("/n\0-42");
+    expect(h.xs_client_read_int(0, ...arg(ARG0, "/n"))).toBe(0);
+    expect(number()).toBe(-42);
+    expect(h.xs_client_read_u32(0, ...arg(ARG0, "/n"))).toBe(-ERANGE);
+    const cases: Array<[string, number, number]> = [
+      ["4294967295", -ERANGE, 4294967295], ["2147483647", 2147483647, 2147483647], ["-2147483648", -2147483648, -ERANGE],
+      ["2147483648", -ERANGE, 2147483648], ["", -ERANGE, -ERANGE], ["12x", -ERANGE, -ERANGE], ["-", -ERANGE, -ERANGE], ["7\0", 7, 7],
+    ];
+    for (const [text, asInt, asU32] of cases) {
+      store.nodes.set("/n", encoder.encode(text));
+      const rc = h.xs_client_read_int(0, ...arg(ARG0, "/n"));
+      expect(rc < 0 ? rc : number()).toBe(asInt);
+      const rcU = h.xs_client_read_u32(0, ...arg(ARG0, "/n"));
+      expect(rcU < 0 ? rcU : number()).toBe(asU32);
+    }
+    expect(h.xs_client_read_int(0, ...arg(ARG0, "/missing"))).toBe(-ENOENT);
+  });
+
+  it("gather reads several nodes of a directory and reports which failed", () => {
+    store.nodes.set("/dev/ring-ref", encoder.encode("8"));
+    store.nodes.set("/dev/port", encoder.encode("5"));
+    expect(h.xs_client_gather(0, ...arg(ARG0, "/dev"), ...list(ARG1, ["ring-ref", "missing", "port"]))).toBe(1);
+    expect([0, 1, 2].map((i) => h.xs_client_gather_error(i))).toEqual([0, -ENOENT, 0]);
+    expect([0, 1, 2].map((i) => output(h.xs_client_gather_value(i, OUTPUT, PAGE)))).toEqual(["8", "", "5"]);
+    expect(payloads().map(([, p]) => p)).toEqual(["/dev/ring-ref\0", "/dev/missing\0", "/dev/port\0"]);
+  });
+
+  it("control, reset_watches, features and quotas: wire bytes and replies", () => {
+    expect(h.xs_client_control(...arg(ARG0, "help"), ARG1, 0)).toBe(0);
+    expect(value()).toBe("check\nhelp\0");
+    expect(h.xs_client_control(...arg(ARG0, "log"), ...list(ARG1, ["on"]))).toBe(0);
+    expect(h.xs_client_control(...arg(ARG0, "bogus"), ARG1, 0)).toBe(-EINVAL);
+    expect(h.xs_client_get_feature(-1)).toBe(0);
+    expect(number()).toBe(7);
+    expect(h.xs_client_set_feature(3, 1)).toBe(0);
+    expect(h.xs_client_get_feature(3)).toBe(0);
+    expect(number()).toBe(1);
+    expect(h.xs_client_quota_names()).toBe(2);
+    expect(entries(2)).toEqual(["nodes", "watches"]);
+    expect(h.xs_client_set_quota(-1, ...arg(ARG0, "nodes"), 50)).toBe(0);
+    expect(h.xs_client_set_quota(3, ...arg(ARG0, "watches"), 4294967295)).toBe(0);
+    expect(h.xs_client_get_quota(3, ...arg(ARG0, "nodes"))).toBe(0);
+    expect(number()).toBe(50);
+    expect(h.xs_client_get_quota(-1, ...arg(ARG0, "watches"))).toBe(0);
+    expect(number()).toBe(4294967295);
+    expect(h.xs_client_get_quota(-1, ...arg(ARG0, "bogus"))).toBe(-EINVAL);
+    expect(watch("/a", "w")).toBe(0);
+    expect(h.xs_client_reset_watches()).toBe(0);
+    expect(h.xs_client_watch_count(...arg(ARG0, "w"), 0)).toBe(-1);
+    expect(payloads()).toEqual([
+      [XS.CONTROL, "help\0"], [XS.CONTROL, "log\0on\0"], [XS.CONTROL, "bogus\0"],
+      [XS.GET_FEATURE, ""], [XS.SET_FEATURE, "3\x001\0"], [XS.GET_FEATURE, "3\0"],
+      [XS.GET_QUOTA, ""], [XS.SET_QUOTA, "nodes\x0050\0"], [XS.SET_QUOTA, "3\0watches\x004294967295\0"],
+      [XS.GET_QUOTA, "3\0nodes\0"], [XS.GET_QUOTA, "watches\0"], [XS.GET_QUOTA, "bogus\0"],
+      [XS.WATCH, "/a\0w\0"], [XS.RESET_WATCHES, "\0"],
+    ]);
+    // The registration event that followed WATCH's reply is for a watch that no longer exists.
+    expect(h.xs_client_poll_events()).toBe(0);
+  });
+
+  it("feature and quota replies that are not decimal numbers are EBADMSG", () => {
+    open({ onRequest: (r) => [reply(r, "x7\0")] });
+    expect(h.xs_client_get_feature(-1)).toBe(-EBADMSG);
+    expect(h.xs_client_get_quota(-1, ...arg(ARG0, "nodes"))).toBe(-EBADMSG);
+    open({ onRequest: (r) => [reply(r, "nodes")] });
+    expect(h.xs_client_quota_names()).toBe(-EBADMSG);
+  });
+});
+
+describe("transactions run by the client", () => {
+  let store: StorePeer;
+  beforeEach(() => {
+    store = new StorePeer();
+    open(store);
+  });
+  const run = (result: number, attempts: number) => h.xs_client_run_transaction(...arg(ARG0, "/t/v"), ...arg(ARG1, "1"), result, attempts);
+
+  it("EAGAIN twice, then success: the body runs three times, each in a fresh transaction", () => {
+    store.conflicts = 2;
+    expect(run(5, 8)).toBe(5);
+    expect(h.xs_client_transaction_runs()).toBe(3);
+    expect(requests.map((r) => [r.type, r.txId])).toEqual([7, 8, 9].flatMap((tx) => [[XS.TRANSACTION_START, 0], [XS.WRITE, tx], [XS.TRANSACTION_END, tx]]));
+  });
+
+  it("gives up with EAGAIN after the allowed attempts", () => {
+    store.conflicts = 100;
+    expect(run(0, 3)).toBe(-EAGAIN);
+    expect(h.xs_client_transaction_runs()).toBe(3);
+  });
+
+  it("the body's error aborts the transaction and is returned; its EAGAIN retries", () => {
+    expect(run(-EINVAL, 8)).toBe(-EINVAL);
+    expect(h.xs_client_transaction_runs()).toBe(1);
+    expect(decoder.decode(requests.at(-1)!.payload)).toBe("F\0");
+    expect(run(-EAGAIN, 4)).toBe(-EAGAIN);
+    expect(h.xs_client_transaction_runs()).toBe(4);
+  });
+
+  it("a failed start is returned without running the body", () => {
+    open({ onRequest: (r) => [reply(r, "ENOSPC\0", XS.ERROR)] });
+    expect(run(0, 8)).toBe(-28);
+    expect(h.xs_client_transaction_runs()).toBe(0);
+  });
+});
+
+describe("watch registry and dispatch", () => {
+  let store: StorePeer;
+  beforeEach(() => {
+    store = new StorePeer();
+    open(store);
+  });
+  const [NONE, LOG, NESTED, READ] = [0, 1, 2, 3];
+  const register = (path: string, token: string, maxPending = 0, mode = LOG) =>
+    h.xs_client_register_watch(...arg(ARG0, path), ...arg(ARG1, token), maxPending, mode);
+  const pending = (token: string) => h.xs_client_watch_count(...arg(ARG0, token), 0);
+  const dropped = (token: string) => h.xs_client_watch_count(...arg(ARG0, token), 1);
+  const handled = () =>
+    Array.from({ length: h.xs_client_handled_count() }, (_, i) => output(h.xs_client_handled(i, OUTPUT, PAGE)).split("\0").slice(0, 2));
+  /** Writes that fire events; a read after them collects the events the last write's reply was followed by. */
+  const fire = (...paths: string[]) => {
+    for (const path of paths) expect(write(path, "v")).toBe(0);
+    expect(read(paths.at(-1)!)).toBe(0);
+  };
+
+  it("handlers run from dispatch, oldest first, each with its own token; handler-less events stay for nextEvent", () => {
+    expect(register("/a", "A")).toBe(0);
+    expect(register("/b", "B")).toBe(0);
+    expect(watch("/c", "C")).toBe(0);
+    fire("/a/1", "/c/1", "/b/1");
+    expect(h.xs_client_dispatch()).toBe(4);
+    expect(handled()).toEqual([["/a", "A"], ["/b", "B"], ["/a/1", "A"], ["/b/1", "B"]]);
+    expect(h.xs_client_pending_events()).toBe(2);
+    expect(nextEvent()).toEqual(["/c", "C"]);
+    expect(nextEvent()).toEqual(["/c/1", "C"]);
+    expect(register("/a", "A")).toBe(-EEXIST);
+  });
+
+  it("max_pending keeps the newest events of a watch, counting the dropped ones", () => {
+    expect(register("/a", "A", 2)).toBe(0);
+    expect(register("/b", "B")).toBe(0);
+    fire("/a/1", "/b/1", "/a/2", "/a/3");
+    expect(pending("A")).toBe(2);
+    expect(dropped("A")).toBe(2);
+    expect(h.xs_client_dropped_events()).toBe(2);
+    expect(h.xs_client_dispatch()).toBe(4);
+    expect(handled()).toEqual([["/b", "B"], ["/b/1", "B"], ["/a/2", "A"], ["/a/3", "A"]]);
+    expect(pending("A")).toBe(0);
+  });
+
+  it("the queue's bound still holds across watches", () => {
+    expect(register("/a", "A", 0, NONE)).toBe(0);
+    fire(...Array.from({ length: 70 }, (_, i) => `/a/${i}`));
+    expect(h.xs_client_pending_events()).toBe(64);
+    expect(pending("A")).toBe(64);
+    expect(dropped("A")).toBe(71 - 64);
+    expect(nextEvent()).toEqual(["/a/6", "A"]);
+  });
+
+  it("unregister cancels that watch's queued events and sends UNWATCH", () => {
+    expect(register("/a", "A")).toBe(0);
+    expect(register("/b", "B")).toBe(0);
+    fire("/a/1", "/b/1");
+    expect(h.xs_client_unregister_watch(...arg(ARG0, "A"))).toBe(0);
+    expect(decoder.decode(requests.at(-1)!.payload)).toBe("/a\0A\0");
+    expect(h.xs_client_dispatch()).toBe(2);
+    expect(handled()).toEqual([["/b", "B"], ["/b/1", "B"]]);
+    expect(h.xs_client_unregister_watch(...arg(ARG0, "A"))).toBe(-ENOENT);
+  });
+
+  it("dispatch never nests: a call from inside a handler returns 0 and the outer loop runs the rest", () => {
+    expect(register("/a", "A", 0, NESTED)).toBe(0);
+    expect(register("/b", "B")).toBe(0);
+    fire("/a/1", "/b/1");
+    expect(h.xs_client_dispatch()).toBe(4);
+    expect(h.xs_client_nested_dispatches()).toBe(2);
+    expect(h.xs_client_nested_dispatched()).toBe(0);
+    expect(handled()).toEqual([["/a", "A"], ["/b", "B"], ["/a/1", "A"], ["/b/1", "B"]]);
+  });
+
+  it("events that handlers' own requests bring in are dispatched by the same call; dispatch takes in what is on the ring", () => {
+    expect(register("/a", "A", 0, READ)).toBe(0);
+    // The registration event is still on the ring: dispatch polls it in.
+    expect(h.xs_client_dispatch()).toBe(1);
+    expect(write("/a/1", "v")).toBe(0);
+    // The handler's read of /a/1 follows the event of the write of /a/2 that is still on the ring.
+    expect(write("/a/2", "v")).toBe(0);
+    expect(h.xs_client_dispatch()).toBe(2);
+    expect(handled()).toEqual([["/a/1", "A"], ["/a/2", "A"]]);
+  });
+
+  it("a failed registration forgets the watch", () => {
+    open({ onRequest: (r) => [reply(r, "ENOSPC\0", XS.ERROR)] });
+    expect(register("/a", "A")).toBe(-28);
+    expect(pending("A")).toBe(-1);
+  });
+});
+
 describe("client against a hostile xenstored", () => {
   it("replies for other req_ids are dropped; a reply of the wrong type is -EBADMSG", () => {
     open({ onRequest: (r) => [encode(XS.READ, r.reqId + 1, 0, "x"), reply(r, "OK\0", XS.WRITE)] });
@@ -362,7 +729,7 @@ describe("client against a hostile xenstored", () => {
     txId: fc.integer({ min: 0, max: 0xffffffff }),
     payload: fc.oneof(
       fc.uint8Array({ maxLength: 80 }),
-      fc.constantFrom(...["ENOENT\0", "EAGAIN", "/a\0tok\0", "/a\0", "b0\0r1\0", "7\0", "OK\0", ""].map((s) => encoder.encode(s))),
+      fc.constantFrom(...["ENOENT\0", "EAGAIN", "E2BIG\0", "ENOTEMPTY\0", "/a\0tok\0", "/a\0", "b0\0r1\0", "7\0", "OK\0", "", "1\0a\0\0", "1\0a\0"].map((s) => encoder.encode(s))),
     ),
     // Announce a different length than the bytes that follow (truncated or overlong messages).
     lengthDelta: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: -8, max: 8 }), fc.integer({ min: 0, max: 0xffffffff })),
@@ -388,6 +755,16 @@ describe("client against a hostile xenstored", () => {
     ["transaction_start", true, () => h.xs_client_transaction_start()],
     ["get_domain_path", true, () => h.xs_client_get_domain_path(3)],
     ["poll_events", false, () => Math.min(0, h.xs_client_poll_events())],
+    ["rm_tree", true, () => h.xs_client_rm_tree(0, ...arg(ARG0, "/a"))],
+    ["read_int", true, () => h.xs_client_read_int(0, ...arg(ARG0, "/a"))],
+    ["gather", true, () => Math.min(0, -h.xs_client_gather(0, ...arg(ARG0, "/a"), ...list(ARG1, ["x", "y"])))],
+    ["control", true, () => h.xs_client_control(...arg(ARG0, "log"), ...list(ARG1, ["on"]))],
+    ["reset_watches", true, () => h.xs_client_reset_watches()],
+    ["get_feature", true, () => h.xs_client_get_feature(3)],
+    ["get_quota", true, () => h.xs_client_get_quota(-1, ...arg(ARG0, "nodes"))],
+    ["quota_names", true, () => h.xs_client_quota_names()],
+    ["run_transaction", true, () => h.xs_client_run_transaction(...arg(ARG0, "/a"), ...arg(ARG1, "v"), 0, 3)],
+    ["dispatch", false, () => (h.xs_client_register_watch(...arg(ARG0, "/a"), ...arg(ARG1, "tok"), 2, 3), Math.min(0, -h.xs_client_dispatch()))],
   ];
 
   it("random headers, lengths, types, ids, truncated payloads and garbage indices: an error or a checked success, never a trap, nothing written outside the store page", () => {

@@ -7,14 +7,15 @@
 // a reply to another req_id is dropped; a reply of the wrong type or with a
 // malformed payload fails the request with -EBADMSG; a watch event that is
 // malformed or names no watch of ours is dropped.
-import { EBADMSG, EEXIST, EIO, ENOENT } from "../xen/abi";
+import { E2BIG, EAGAIN, EBADMSG, EEXIST, EIO, ENOENT, ENOTEMPTY, ERANGE } from "../xen/abi";
 import { XsTransport } from "./transport";
 import {
-  PayloadWriter, Perm, WatchEventFields, XS_DIRECTORY, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS,
-  XS_HEADER_SIZE, XS_MESSAGE_MAX, XS_MKDIR, XS_NO_TRANSACTION, XS_READ, XS_RM, XS_SET_PERMS,
+  DirectoryPart, PayloadWriter, Perm, WatchEventFields, XS_CONTROL, XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR,
+  XS_GET_DOMAIN_PATH, XS_GET_FEATURE, XS_GET_PERMS, XS_GET_QUOTA, XS_HEADER_SIZE, XS_MESSAGE_MAX, XS_MKDIR,
+  XS_NO_TRANSACTION, XS_READ, XS_RESET_WATCHES, XS_RM, XS_SET_FEATURE, XS_SET_PERMS, XS_SET_QUOTA,
   XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE,
-  checkHeader, encodeHeader, errnoOfError, headerLength, headerReqId, headerType, parseDecimal,
-  parsePerms, parseWatchEvent, splitStrings, stringEnd,
+  checkHeader, encodeHeader, errnoOfError, headerLength, headerReqId, headerType, joinPath, parseDecimal,
+  parseDirectoryPart, parsePerms, parseWatchEvent, splitStrings, stringEnd,
 } from "./wire";
 
 /** A watch event waiting to be dispatched. */
@@ -28,6 +29,58 @@ export class WatchEvent {
 /** Watch events kept while nobody dispatches them; beyond this the oldest is dropped. */
 export const EVENT_QUEUE_MAX: i32 = 64;
 
+/** Runs a registered watch's events, from dispatchWatchEvents (the upcall), one at a time. */
+export abstract class XsWatchHandler {
+  abstract onEvent(path: string, token: string): void;
+}
+
+/** A registered watch: its token names it, and its queued events are counted against `maxPending`. */
+export class XsWatch {
+  /** Its events in the queue now. */
+  pending: i32 = 0;
+  /** Its events dropped because it had `maxPending` queued, or the whole queue was full. */
+  dropped: u32 = 0;
+
+  constructor(
+    readonly path: string,
+    readonly token: string,
+    /** Null for watches whose events the caller takes with nextEvent(). */
+    readonly handler: XsWatchHandler | null,
+    /** Queued events kept for this watch (0: only the queue's bound); older ones are dropped first. */
+    readonly maxPending: i32,
+  ) {}
+}
+
+/** What runTransaction runs: requests in transaction `tx`; a count (>= 0) or -errno. */
+export abstract class XsTransactionBody {
+  abstract run(client: XsClient, tx: u32): i32;
+}
+
+/** Times runTransaction tries before giving up with -EAGAIN: conflicts that keep coming mean contention, not bad luck. */
+export const TRANSACTION_ATTEMPTS: i32 = 8;
+
+/** Passed as a domid to feature and quota requests to leave the domid out (our own features, the global quotas). */
+export const XS_NO_DOMID: i32 = -1;
+
+/**
+ * Bound on a listing read with DIRECTORY_PART, and on restarts when the
+ * generation changes between parts: a server that keeps sending names or
+ * keeps changing the node cannot keep the client busy or growing forever.
+ */
+export const DIRECTORY_LIST_MAX: u32 = 65536;
+export const DIRECTORY_RESTARTS: i32 = 8;
+
+/** rmTree's body: it needs a transaction of its own when the caller has none. */
+class RemoveTree extends XsTransactionBody {
+  constructor(readonly path: string) {
+    super();
+  }
+
+  run(client: XsClient, tx: u32): i32 {
+    return client.rmTree(tx, this.path);
+  }
+}
+
 export class XsClient {
   /** Next request's req_id; xenstored echoes it in the reply. */
   nextReqId: u32 = 1;
@@ -35,7 +88,7 @@ export class XsClient {
   failure: i32 = 0;
   /** Replies to req_ids we were not waiting for, dropped. */
   strayReplies: u32 = 0;
-  /** Watch events dropped: malformed, for no watch of ours, or pushed out of a full queue. */
+  /** Watch events dropped: malformed, for no watch of ours, or pushed out by max_pending or a full queue. */
   droppedEvents: u32 = 0;
 
   // Results of the last successful request of each kind.
@@ -43,6 +96,11 @@ export class XsClient {
   entries: string[] = [];
   perms: Perm[] = [];
   transaction: u32 = XS_NO_TRANSACTION;
+  /** readInt/readU32, getFeature, getQuota. */
+  number: i64 = 0;
+  /** gather: each node's value ("" where it failed) and 0 or -errno. */
+  gathered: string[] = [];
+  gatherErrors: i32[] = [];
 
   private readonly outgoing: StaticArray<u8>;
   private readonly incoming: StaticArray<u8> = new StaticArray<u8>(XS_MESSAGE_MAX);
@@ -52,8 +110,11 @@ export class XsClient {
   /** `incoming` holds a whole message, to be forgotten when the next one is received. */
   private messageComplete: bool = false;
   private readonly events: WatchEvent[] = [];
-  private readonly tokens: Set<string> = new Set<string>();
+  private readonly watches: Map<string, XsWatch> = new Map<string, XsWatch>();
   private readonly eventFields: WatchEventFields = new WatchEventFields();
+  private readonly part: DirectoryPart = new DirectoryPart();
+  /** A handler is running: dispatchWatchEvents must not start another. */
+  private dispatching: bool = false;
 
   constructor(private readonly transport: XsTransport) {
     const outgoing = new StaticArray<u8>(XS_MESSAGE_MAX);
@@ -75,10 +136,41 @@ export class XsClient {
 
   /** The node's value, in `value` (decoded as UTF-8; the bytes at replyPayload()). */
   read(tx: u32, path: string): i32 {
-    const rc = this.stringRequest(XS_READ, tx, path);
-    if (rc < 0) return rc;
-    this.value = String.UTF8.decodeUnsafe(this.replyPayload(), this.replyLength());
-    return 0;
+    return this.valueReply(this.stringRequest(XS_READ, tx, path));
+  }
+
+  /** The node's value as an i32 in decimal ("-12"), in `number`; -ERANGE when it is not one. */
+  readInt(tx: u32, path: string): i32 {
+    return this.readNumber(tx, path, true);
+  }
+
+  /** The node's value as a u32 in decimal, in `number`; -ERANGE when it is not one. */
+  readU32(tx: u32, path: string): i32 {
+    return this.readNumber(tx, path, false);
+  }
+
+  /** Writes `value` in decimal: any i32 or u32. */
+  writeInt(tx: u32, path: string, value: i64): i32 {
+    return this.write(tx, path, value.toString());
+  }
+
+  /**
+   * Reads `dir`/name for every name, going on past failures: values in
+   * `gathered`, each one's 0 or -errno in `gatherErrors`. The count that failed.
+   */
+  gather(tx: u32, dir: string, names: string[]): i32 {
+    const values = new Array<string>(names.length);
+    const errors = new Array<i32>(names.length);
+    let failed = 0;
+    for (let i = 0; i < names.length; i++) {
+      const rc = this.read(tx, joinPath(dir, names[i]));
+      values[i] = rc < 0 ? "" : this.value;
+      errors[i] = rc;
+      if (rc < 0) failed++;
+    }
+    this.gathered = values;
+    this.gatherErrors = errors;
+    return failed;
   }
 
   write(tx: u32, path: string, value: string): i32 {
@@ -102,9 +194,46 @@ export class XsClient {
     return this.stringRequest(XS_RM, tx, path);
   }
 
-  /** The children's names, in `entries`; their count. */
+  /**
+   * Removes `path` and everything below it, depth first as the seed does: each
+   * child is removed, and one that is not empty (ENOTEMPTY, from a xenstored
+   * whose RM is not recursive) is cleared first. Outside a transaction it runs
+   * in one of its own, retried on EAGAIN, so nobody sees it half done.
+   */
+  rmTree(tx: u32, path: string): i32 {
+    if (tx == XS_NO_TRANSACTION) return this.runTransaction(new RemoveTree(path));
+    let current = path;
+    while (true) {
+      const count = this.directory(tx, current);
+      if (count < 0) return count;
+      const names = this.entries;
+      let child: string | null = null;
+      for (let i = 0; i < names.length; i++) {
+        const rc = this.rm(tx, joinPath(current, names[i]));
+        if (rc == -ENOTEMPTY) {
+          child = joinPath(current, names[i]);
+          break;
+        }
+        if (rc < 0) return rc;
+      }
+      if (child !== null) {
+        current = child;
+        continue;
+      }
+      const rc = this.rm(tx, current);
+      if (rc < 0 || current == path) return rc;
+      // Back to the parent, which lists again: children are only ever removed, so this ends.
+      current = current.substring(0, current.lastIndexOf("/"));
+    }
+  }
+
+  /**
+   * The children's names, in `entries`; their count. A listing too long for
+   * one reply (E2BIG) is read in parts with DIRECTORY_PART.
+   */
   directory(tx: u32, path: string): i32 {
     const rc = this.stringRequest(XS_DIRECTORY, tx, path);
+    if (rc == -E2BIG) return this.directoryInParts(tx, path);
     if (rc < 0) return rc;
     const names = splitStrings(this.replyPayload(), this.replyLength());
     if (names === null) return -EBADMSG;
@@ -136,25 +265,14 @@ export class XsClient {
     return this.request(XS_SET_PERMS, tx);
   }
 
-  /**
-   * Starts delivering events for `path` and below under `token`. The token is
-   * registered before the request goes out: xenstored fires the watch once on
-   * registration, and that event may arrive before we return. A watch that
-   * xenstored already has (EEXIST) counts as registered.
-   */
+  /** Starts delivering events for `path` and below under `token`, for nextEvent(): registerWatch without a handler. */
   watch(path: string, token: string): i32 {
-    const known = this.tokens.has(token);
-    this.tokens.add(token);
-    const rc = this.watchRequest(XS_WATCH, path, token);
-    if (rc == -EEXIST) return 0;
-    if (rc < 0 && !known) this.tokens.delete(token);
-    return rc;
+    return this.registerWatch(path, token, null);
   }
 
   /** Stops the watch and drops its queued events, so none is dispatched after this returns. */
   unwatch(path: string, token: string): i32 {
-    this.tokens.delete(token);
-    this.cancelEvents(token);
+    this.forgetWatch(token);
     return this.watchRequest(XS_UNWATCH, path, token);
   }
 
@@ -176,6 +294,25 @@ export class XsClient {
     return this.stringRequest(XS_TRANSACTION_END, tx, commit ? "T" : "F");
   }
 
+  /**
+   * Runs `body` in a transaction and commits it. A conflict (EAGAIN at commit,
+   * or from the body) starts it over, at most `attempts` times, then -EAGAIN;
+   * any other error of the body aborts the transaction and is returned.
+   * The body's result on success.
+   */
+  runTransaction(body: XsTransactionBody, attempts: i32 = TRANSACTION_ATTEMPTS): i32 {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const started = this.transactionStart();
+      if (started < 0) return started;
+      const tx = this.transaction;
+      const result = body.run(this, tx);
+      const ended = this.transactionEnd(tx, result >= 0);
+      if (result < 0 && result != -EAGAIN) return result;
+      if (result >= 0 && ended != -EAGAIN) return ended < 0 ? ended : result;
+    }
+    return -EAGAIN;
+  }
+
   /** The home path of domain `domid` (/local/domain/<domid>), in `value`. */
   getDomainPath(domid: u32): i32 {
     const rc = this.stringRequest(XS_GET_DOMAIN_PATH, XS_NO_TRANSACTION, domid.toString());
@@ -186,7 +323,119 @@ export class XsClient {
     return 0;
   }
 
-  // Watch events.
+  /** A CONTROL command with its parameters (xenstored's own; dom0 only); the reply in `value`. */
+  control(command: string, parameters: string[]): i32 {
+    this.payload.reset();
+    this.payload.string(command);
+    for (let i = 0; i < parameters.length; i++) this.payload.string(parameters[i]);
+    return this.valueReply(this.request(XS_CONTROL, XS_NO_TRANSACTION));
+  }
+
+  /**
+   * Makes xenstored forget all our watches and transactions (a new kernel
+   * cleaning up after an old one). Our registry and queue go too: no event
+   * for them can come any more.
+   */
+  resetWatches(): i32 {
+    const rc = this.stringRequest(XS_RESET_WATCHES, XS_NO_TRANSACTION, "");
+    if (rc < 0) return rc;
+    this.watches.clear();
+    this.events.length = 0;
+    return 0;
+  }
+
+  /** XENSTORE_SERVER_FEATURE_* bits of `domid` (XS_NO_DOMID: our own), in `number`. */
+  getFeature(domid: i32 = XS_NO_DOMID): i32 {
+    this.payload.reset();
+    this.domidArgument(domid);
+    return this.decimalReply(this.request(XS_GET_FEATURE, XS_NO_TRANSACTION));
+  }
+
+  setFeature(domid: u32, features: u32): i32 {
+    this.payload.reset();
+    this.payload.string(domid.toString()).string(features.toString());
+    return this.request(XS_SET_FEATURE, XS_NO_TRANSACTION);
+  }
+
+  /** Quota `name` of `domid` (XS_NO_DOMID: the global default), in `number`. */
+  getQuota(domid: i32, name: string): i32 {
+    this.payload.reset();
+    this.domidArgument(domid).string(name);
+    return this.decimalReply(this.request(XS_GET_QUOTA, XS_NO_TRANSACTION));
+  }
+
+  /** The quota names xenstored supports, in `entries`; their count. */
+  quotaNames(): i32 {
+    this.payload.reset();
+    const rc = this.request(XS_GET_QUOTA, XS_NO_TRANSACTION);
+    if (rc < 0) return rc;
+    const end = stringEnd(this.replyPayload(), this.replyLength(), 0);
+    if (end < 0) return -EBADMSG;
+    const names = String.UTF8.decodeUnsafe(this.replyPayload(), end).split(" ");
+    this.entries = names.filter((name: string): bool => name.length != 0);
+    return this.entries.length;
+  }
+
+  /** Sets quota `name` of `domid` (XS_NO_DOMID: the global default) to `value` (0 disables the check). */
+  setQuota(domid: i32, name: string, value: u32): i32 {
+    this.payload.reset();
+    this.domidArgument(domid).string(name).string(value.toString());
+    return this.request(XS_SET_QUOTA, XS_NO_TRANSACTION);
+  }
+
+  // Watches.
+
+  /**
+   * Registers a watch whose events `handler` runs from dispatchWatchEvents
+   * (null: the caller takes them with nextEvent), keeping at most `maxPending`
+   * of them queued. A token names one watch: -EEXIST, and nothing sent, when
+   * it is registered already. Registered before the request goes out, since
+   * xenstored fires the watch once on registration and that event may arrive
+   * before the reply; a watch xenstored already has (EEXIST) counts as registered.
+   */
+  registerWatch(path: string, token: string, handler: XsWatchHandler | null, maxPending: i32 = 0): i32 {
+    if (this.watches.has(token)) return -EEXIST;
+    this.watches.set(token, new XsWatch(path, token, handler, maxPending));
+    const rc = this.watchRequest(XS_WATCH, path, token);
+    if (rc == -EEXIST) return 0;
+    if (rc < 0) this.forgetWatch(token);
+    return rc;
+  }
+
+  /** Unregisters the watch `token` names (-ENOENT if none) as unwatch does. */
+  unregisterWatch(token: string): i32 {
+    if (!this.watches.has(token)) return -ENOENT;
+    return this.unwatch(this.watches.get(token).path, token);
+  }
+
+  /** The registered watch `token` names, or null. */
+  watchOf(token: string): XsWatch | null {
+    return this.watches.has(token) ? this.watches.get(token) : null;
+  }
+
+  /**
+   * The upcall's work: takes in what xenstored has sent, then runs the
+   * handlers of queued events, oldest first, until none is left (events that
+   * handlers' own requests queue included). A call made while a handler runs
+   * returns 0 at once: handlers never nest, and the running loop picks up
+   * whatever the inner call would have run. The count of events dispatched.
+   */
+  dispatchWatchEvents(): i32 {
+    if (this.dispatching) return 0;
+    this.dispatching = true;
+    this.pollEvents();
+    let dispatched = 0;
+    while (true) {
+      let index = 0;
+      while (index < this.events.length && this.watches.get(this.events[index].token).handler === null) index++;
+      if (index == this.events.length) break;
+      const event = this.takeEvent(index);
+      this.watches.get(event.token).handler!.onEvent(event.path, event.token);
+      dispatched++;
+    }
+    this.dispatching = false;
+    return dispatched;
+  }
 
   /**
    * Takes in whatever xenstored has sent without blocking (the upcall's job):
@@ -207,7 +456,7 @@ export class XsClient {
 
   /** The oldest queued watch event, or null. */
   nextEvent(): WatchEvent | null {
-    return this.events.length != 0 ? this.events.shift() : null;
+    return this.events.length != 0 ? this.takeEvent(0) : null;
   }
 
   pendingEvents(): i32 {
@@ -221,6 +470,80 @@ export class XsClient {
     this.payload.reset();
     this.payload.string(text);
     return this.request(type, tx);
+  }
+
+  /** An optional leading domid argument; XS_NO_DOMID leaves it out. */
+  private domidArgument(domid: i32): PayloadWriter {
+    return domid < 0 ? this.payload : this.payload.string(domid.toString());
+  }
+
+  /** Passes on a request's failure, or keeps its reply (all of it, as bytes may be binary) in `value`. */
+  private valueReply(rc: i32): i32 {
+    if (rc < 0) return rc;
+    this.value = String.UTF8.decodeUnsafe(this.replyPayload(), this.replyLength());
+    return 0;
+  }
+
+  /** Passes on a request's failure, or keeps its decimal u32 reply in `number`. */
+  private decimalReply(rc: i32): i32 {
+    if (rc < 0) return rc;
+    const value = parseDecimal(this.replyPayload(), this.replyLength());
+    if (value < 0) return -EBADMSG;
+    this.number = value;
+    return 0;
+  }
+
+  /**
+   * A node's value in decimal, in `number`. ERANGE (as the seed's scanf) when
+   * it is not a number of the type: xenstored never sends that errno, so the
+   * caller can tell a bad value from a failed read.
+   */
+  private readNumber(tx: u32, path: string, signed: bool): i32 {
+    const rc = this.read(tx, path);
+    if (rc < 0) return rc;
+    const at = this.replyPayload();
+    const length = this.replyLength();
+    const negative = signed && length != 0 && load<u8>(at) == 0x2d; // '-'
+    const skip: u32 = negative ? 1 : 0;
+    const magnitude = parseDecimal(at + skip, length - skip);
+    const limit: i64 = !signed ? 0xffffffff : negative ? 0x80000000 : 0x7fffffff;
+    if (magnitude < 0 || magnitude > limit) return -ERANGE;
+    this.number = negative ? -magnitude : magnitude;
+    return 0;
+  }
+
+  /**
+   * The DIRECTORY_PART protocol: parts from byte offsets into the list, all
+   * of one generation of the node; when the generation changes between parts
+   * the node changed, and the listing starts over.
+   */
+  private directoryInParts(tx: u32, path: string): i32 {
+    const part = this.part;
+    for (let restart = 0; restart < DIRECTORY_RESTARTS; restart++) {
+      const names = new Array<string>();
+      let generation: string | null = null;
+      let offset: u32 = 0;
+      while (true) {
+        this.payload.reset();
+        this.payload.string(path).string(offset.toString());
+        const rc = this.request(XS_DIRECTORY_PART, tx);
+        if (rc < 0) return rc;
+        const payload = this.replyPayload();
+        if (parseDirectoryPart(payload, this.replyLength(), part) < 0) return -EBADMSG;
+        const partGeneration = String.UTF8.decodeUnsafe(payload, part.generationLength);
+        if (generation === null) generation = partGeneration;
+        else if (partGeneration != generation) break;
+        if (part.namesLength > DIRECTORY_LIST_MAX - offset) return -E2BIG;
+        const partNames = splitStrings(payload + part.namesStart, part.namesLength)!;
+        for (let i = 0; i < partNames.length; i++) names.push(partNames[i]);
+        offset += part.namesLength;
+        if (part.complete) {
+          this.entries = names;
+          return names.length;
+        }
+      }
+    }
+    return -EAGAIN;
   }
 
   private watchRequest(type: u32, path: string, token: string): i32 {
@@ -323,18 +646,41 @@ export class XsClient {
       return;
     }
     const token = String.UTF8.decodeUnsafe(payload + fields.tokenStart, fields.tokenLength);
-    if (!this.tokens.has(token)) {
+    if (!this.watches.has(token)) {
       this.droppedEvents++;
       return;
     }
-    if (this.events.length >= EVENT_QUEUE_MAX) {
-      this.events.shift();
-      this.droppedEvents++;
-    }
+    const watch = this.watches.get(token);
+    if (watch.maxPending > 0 && watch.pending >= watch.maxPending) this.dropEvent(this.oldestEventOf(token));
+    if (this.events.length >= EVENT_QUEUE_MAX) this.dropEvent(0);
     this.events.push(new WatchEvent(String.UTF8.decodeUnsafe(payload + fields.pathStart, fields.pathLength), token));
+    watch.pending++;
   }
 
-  private cancelEvents(token: string): void {
+  private oldestEventOf(token: string): i32 {
+    let index = 0;
+    while (this.events[index].token != token) index++;
+    return index;
+  }
+
+  /** Removes the queued event at `index` from the queue and from its watch's count. */
+  private takeEvent(index: i32): WatchEvent {
+    const event = this.events[index];
+    this.events.splice(index, 1);
+    this.watches.get(event.token).pending--;
+    return event;
+  }
+
+  private dropEvent(index: i32): void {
+    // A local, not `get(takeEvent(...).token).dropped++`: asc evaluates an increment's target twice.
+    const watch = this.watches.get(this.takeEvent(index).token);
+    watch.dropped++;
+    this.droppedEvents++;
+  }
+
+  /** Unregisters `token` locally and cancels its queued events, so none is dispatched after this. */
+  private forgetWatch(token: string): void {
+    this.watches.delete(token);
     let kept = 0;
     for (let i = 0; i < this.events.length; i++) {
       const event = this.events[i];

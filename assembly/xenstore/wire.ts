@@ -192,6 +192,49 @@ export function parseDecimal(payload: usize, length: u32): i64 {
   return i64(value);
 }
 
+/** Where the parts of an XS_DIRECTORY_PART reply are. */
+export class DirectoryPart {
+  generationLength: u32 = 0;
+  namesStart: u32 = 0;
+  /** Bytes of this part's names, each with its NUL: how far the next part's offset moves. */
+  namesLength: u32 = 0;
+  /** The list ends in this part. */
+  complete: bool = false;
+}
+
+/**
+ * Splits an XS_DIRECTORY_PART reply: the node's generation count (a non-empty
+ * string), then child names, then an empty string when the list ends in this
+ * part (xenstore.txt). Names are never empty, so an empty string anywhere
+ * else, or a part that neither names a child nor ends the list, is -EINVAL:
+ * every accepted part makes progress.
+ */
+export function parseDirectoryPart(payload: usize, length: u32, into: DirectoryPart): i32 {
+  const generationEnd = stringEnd(payload, length, 0);
+  if (generationEnd <= 0) return -EINVAL;
+  const start = u32(generationEnd) + 1;
+  if (countStrings(payload + start, length - start) <= 0) return -EINVAL;
+  let complete = false;
+  for (let at = start; at < length; ) {
+    const end = u32(stringEnd(payload, length, at));
+    if (end == at) {
+      if (end != length - 1) return -EINVAL;
+      complete = true;
+    }
+    at = end + 1;
+  }
+  into.generationLength = u32(generationEnd);
+  into.namesStart = start;
+  into.namesLength = length - start - (complete ? 1 : 0);
+  into.complete = complete;
+  return 0;
+}
+
+/** `dir`/`name`, or `dir` itself for an empty name (the seed's xs_join). */
+export function joinPath(dir: string, name: string): string {
+  return name.length == 0 ? dir : dir + "/" + name;
+}
+
 // Permissions: a letter for the access, then the domid ("b0", "r5").
 
 export const PERM_NONE: u8 = 0x6e; // 'n'
