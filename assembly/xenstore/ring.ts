@@ -6,12 +6,12 @@
 // Events that arrive while nobody waits run storeEvent from the upcall, which
 // takes watch events off the ring so xenstored can go on sending.
 import * as evtchn from "../evtchn/evtchn";
-import { hvm_op } from "../xen/hypercall";
+import { getParam } from "../xen/hvm";
 import {
-  DOMID_SELF, EINVAL, EIO, ENODEV, EOPNOTSUPP, HVMOP_get_param, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
+  EINVAL, EIO, ENODEV, EOPNOTSUPP, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
   XENSTORE_CONNECTED, XENSTORE_RECONNECT, XENSTORE_SERVER_FEATURE_RECONNECTION,
 } from "../xen/abi";
-import { xen_hvm_param, xenstore_domain_interface as xs } from "../xen/layout";
+import { xenstore_domain_interface as xs } from "../xen/layout";
 import { PAGE_SHIFT } from "../xen/pages";
 import { XsClient } from "./client";
 import { XsRingTransport } from "./transport";
@@ -70,17 +70,6 @@ function block(done: () => bool): i32 {
 
 function storeEvent(port: u32): void {
   if (!waiting && client !== null) client!.pollEvents();
-}
-
-/** An HVM param of our own domain, or -errno. */
-function getParam(index: u32): i64 {
-  const arg = memory.data(xen_hvm_param.SIZE, 8);
-  store<u16>(arg + xen_hvm_param.domid, DOMID_SELF);
-  store<u32>(arg + xen_hvm_param.index, index);
-  store<u64>(arg + xen_hvm_param.value, 0);
-  const rc = hvm_op(HVMOP_get_param, arg);
-  if (rc < 0) return rc;
-  return i64(load<u64>(arg + xen_hvm_param.value));
 }
 
 /**
