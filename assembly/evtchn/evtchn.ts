@@ -4,17 +4,17 @@
 // The pending, mask and selector words are shared with Xen, which changes them
 // at any time; every access to them is an atomic operation (binaryen drops
 // atomic.fence, so ordering comes from the atomics themselves).
-import { event_channel_op, memory_op, sched_op } from "../xen/hypercall";
+import { event_channel_op, sched_op } from "../xen/hypercall";
+import { addToPhysmap } from "../xen/physmap";
 import {
   DOMID_SELF, EINVAL, ENODEV, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_close,
   EVTCHNOP_send, EVTCHNOP_status, EVTCHNOP_unmask, SCHEDOP_block, XENMAPSPACE_shared_info,
-  XENMEM_add_to_physmap,
 } from "../xen/abi";
 import {
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_close, evtchn_send, evtchn_status,
-  evtchn_unmask, shared_info, vcpu_info, xen_add_to_physmap,
+  evtchn_unmask, shared_info, vcpu_info,
 } from "../xen/layout";
-import { allocPage, freePage, PAGE_SHIFT } from "../xen/pages";
+import { allocPage, freePage } from "../xen/pages";
 
 /** 64 selector bits × 64 ports per pending word on a 64-bit guest. */
 export const NR_PORTS: u32 = 64 * 64;
@@ -37,13 +37,7 @@ export function mapSharedInfo(): i32 {
   if (sharedInfo != 0) return 0;
   const page = allocPage();
   if (page == 0) return -ENODEV;
-  const arg = memory.data(xen_add_to_physmap.SIZE, 8);
-  memory.fill(arg, 0, xen_add_to_physmap.SIZE);
-  store<u16>(arg + xen_add_to_physmap.domid, DOMID_SELF);
-  store<u32>(arg + xen_add_to_physmap.space, XENMAPSPACE_shared_info);
-  store<u64>(arg + xen_add_to_physmap.idx, 0);
-  store<u64>(arg + xen_add_to_physmap.gpfn, page >> PAGE_SHIFT);
-  const rc = memory_op(XENMEM_add_to_physmap, arg);
+  const rc = addToPhysmap(XENMAPSPACE_shared_info, 0, page);
   if (rc < 0) {
     freePage(page);
     return rc;

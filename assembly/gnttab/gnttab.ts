@@ -4,16 +4,17 @@
 // The table's frames are shared with Xen and the peers; an entry's flags word is
 // published and retired with atomics so nobody sees a half-written entry and a
 // peer's GTF_reading/GTF_writing can never be overwritten unseen.
-import { grant_table_op, memory_op } from "../xen/hypercall";
+import { grant_table_op } from "../xen/hypercall";
+import { addToPhysmap } from "../xen/physmap";
 import {
   DOMID_SELF, EBUSY, EINVAL, ENODEV, ENOSPC, GNTCOPY_source_gref, GNTMAP_host_map, GNTMAP_readonly,
   GNTST_bad_copy_arg, GNTST_bad_domain, GNTST_okay, GNTTABOP_copy, GNTTABOP_map_grant_ref, GNTTABOP_query_size,
   GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, GTF_permit_access, GTF_readonly, GTF_reading,
-  GTF_writing, XENMAPSPACE_grant_table, XENMEM_add_to_physmap,
+  GTF_writing, XENMAPSPACE_grant_table,
 } from "../xen/abi";
 import {
   gnttab_copy, gnttab_map_grant_ref, gnttab_query_size, gnttab_setup_table, gnttab_unmap_grant_ref,
-  grant_entry_v1, xen_add_to_physmap,
+  grant_entry_v1,
 } from "../xen/layout";
 import { allocPage, freePage, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 
@@ -99,13 +100,7 @@ export function setup(): i32 {
 }
 
 function placeFrame(index: u32, page: usize): i32 {
-  const arg = memory.data(xen_add_to_physmap.SIZE, 8);
-  memory.fill(arg, 0, xen_add_to_physmap.SIZE);
-  store<u16>(arg + xen_add_to_physmap.domid, DOMID_SELF);
-  store<u32>(arg + xen_add_to_physmap.space, XENMAPSPACE_grant_table);
-  store<u64>(arg + xen_add_to_physmap.idx, index);
-  store<u64>(arg + xen_add_to_physmap.gpfn, page >> PAGE_SHIFT);
-  return memory_op(XENMEM_add_to_physmap, arg);
+  return addToPhysmap(XENMAPSPACE_grant_table, index, page);
 }
 
 function entry(ref: u32): usize {
