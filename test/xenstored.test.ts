@@ -317,6 +317,16 @@ describe("transactions", () => {
     expect(dom0.read("/iso")).toBe("b");
   });
 
+  it("answers EINVAL to rm of a node whose parent it first saw missing", () => {
+    const { dom0 } = setup();
+    const tx = dom0.startTransaction();
+    expect(() => dom0.read("/p", tx)).toThrow("ENOENT");
+    dom0.write("/p/q", "1");
+    expect(() => dom0.rm("/p/q", tx)).toThrow("EINVAL");
+    expect(() => dom0.endTransaction(tx, true)).toThrow("EAGAIN");
+    expect(dom0.read("/p/q")).toBe("1");
+  });
+
   it("discards an aborted transaction", () => {
     const { dom0 } = setup();
     const tx = dom0.startTransaction();

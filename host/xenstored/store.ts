@@ -244,9 +244,11 @@ export function rm(access: TreeAccess, path: string): void {
     throw new XsError("ENOENT");
   }
   if (path === "/") throw new XsError("EINVAL");
-  removeTree(access, path, node, path);
   const parentPath = parentOf(path);
-  const parent = access.view.get(parentPath)!;
+  // A transaction can see a node whose parent it first saw missing; C's _rm answers EINVAL then.
+  const parent = access.view.get(parentPath);
+  if (!parent) throw new XsError("EINVAL");
+  removeTree(access, path, node, path);
   access.view.put(parentPath, { ...parent, children: parent.children.filter((child) => child !== baseName(path)) });
 }
 
