@@ -573,6 +573,42 @@ describe("domains", () => {
     expect(guest.request(XsType.READ, strings("data"))).toBeUndefined();
   });
 
+  it("fires @releaseDomain once when a domain shuts down, and again only after RESUME", () => {
+    const { server, dom0 } = setup();
+    withDomain(server, dom0, 5);
+    dom0.watch("@releaseDomain", "release");
+    dom0.takeEvents();
+    const fired = [{ path: "@releaseDomain", token: "release" }];
+    server.domainShutdown(5);
+    server.domainShutdown(5);
+    expect(dom0.takeEvents()).toEqual(fired);
+    expect(dom0.callString(XsType.IS_DOMAIN_INTRODUCED, "5")).toBe("T");
+    dom0.call(XsType.RESUME, strings("5"));
+    expect(dom0.takeEvents()).toEqual([]);
+    server.domainShutdown(5);
+    expect(dom0.takeEvents()).toEqual(fired);
+    // Going away still fires, shut down or not; after that the domain is not tracked.
+    dom0.call(XsType.RELEASE, strings("5"));
+    expect(dom0.takeEvents()).toEqual(fired);
+    server.domainShutdown(5);
+    server.domainShutdown(77);
+    expect(dom0.takeEvents()).toEqual([]);
+  });
+
+  it("answers RESUME from a guest with EACCES, and ENOENT/EINVAL as C's onearg_domain does", () => {
+    const { server, dom0 } = setup();
+    const guest = withDomain(server, dom0, 5);
+    dom0.watch("@releaseDomain", "release");
+    server.domainShutdown(5);
+    dom0.takeEvents();
+    expect(() => guest.call(XsType.RESUME, strings("5"))).toThrow("EACCES");
+    server.domainShutdown(5);
+    expect(dom0.takeEvents()).toEqual([]);
+    expect(() => dom0.call(XsType.RESUME, strings("9"))).toThrow("ENOENT");
+    expect(() => dom0.call(XsType.RESUME, strings("0"))).toThrow("EINVAL");
+    expect(() => dom0.call(XsType.RESUME, strings("5", "extra"))).toThrow("EINVAL");
+  });
+
   it("reports and sets features: server-wide, per domain, only before INTRODUCE", () => {
     const { dom0 } = setup();
     expect(dom0.callString(XsType.GET_FEATURE)).toBe(String(SERVER_FEATURES));

@@ -70,6 +70,8 @@ interface Watch {
 
 interface DomainRecord {
   introduced: boolean;
+  /** Xen reported it shut down and @releaseDomain fired for that; XS_RESUME clears it. */
+  shutdown: boolean;
   features: number;
   target?: number;
 }
@@ -212,6 +214,25 @@ export class XenStored {
     this.fireSpecial("@releaseDomain");
   }
 
+  /**
+   * Xen reports that the domain shut down (VIRQ_DOM_EXC; for suspend, say):
+   * @releaseDomain fires, once, until XS_RESUME clears the flag. A domain
+   * not introduced is not tracked, as C xenstored's domain_cleanup skips it.
+   */
+  domainShutdown(domid: number): void {
+    if (!this.isIntroduced(domid)) return;
+    const record = this.domainRecord(domid);
+    if (record.shutdown) return;
+    record.shutdown = true;
+    this.fireSpecial("@releaseDomain");
+  }
+
+  /** XS_RESUME: a later shutdown of the domain fires @releaseDomain again. */
+  resumeDomain(domid: number): void {
+    if (!this.isIntroduced(domid)) throw new XsError("ENOENT");
+    this.domainRecord(domid).shutdown = false;
+  }
+
   private isPrivileged(domid: number): boolean {
     return domid === 0 || domid === this.options.privilegedDomid;
   }
@@ -230,7 +251,7 @@ export class XenStored {
     if (!this.domainExists(domid)) throw new XsError("ENOENT");
     let record = this.domains.get(domid);
     if (!record) {
-      record = { introduced: domid === 0, features: SERVER_FEATURES };
+      record = { introduced: domid === 0, shutdown: false, features: SERVER_FEATURES };
       this.domains.set(domid, record);
     }
     return record;
@@ -625,8 +646,10 @@ const HANDLERS = new Map<number, Handler>([
     {
       privileged: true,
       run(request) {
-        // No shutdown tracking yet, so there is no @releaseDomain state to re-arm.
-        if (!this.isIntroduced(domidArg(request.message.payload))) throw new XsError("ENOENT");
+        const domid = domidArg(request.message.payload);
+        // As C's onearg_domain: dom0 is never released or resumed.
+        if (domid === 0) throw new XsError("EINVAL");
+        this.resumeDomain(domid);
         return "OK";
       },
     },
