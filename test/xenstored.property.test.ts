@@ -60,6 +60,8 @@ function world() {
     dom0.call(XsType.INTRODUCE, strings(String(domid), "1", "1"));
   }
   dom0.write("/secret", SECRET);
+  // Small enough that the hostile domain's long paths and tokens run into it.
+  dom0.call(XsType.SET_QUOTA, strings("5", "memory", "2048"));
   const victim = new LocalClient(server, 6);
   victim.write("data/private", SECRET);
   victim.setPerms("data/private", ["n6"]);
@@ -77,6 +79,22 @@ function dump(dom0: LocalClient, path = "/"): Record<string, string> {
   const result: Record<string, string> = { [path]: `${dom0.read(path)}|${dom0.getPerms(path).join(",")}` };
   for (const child of dom0.directory(path)) Object.assign(result, dump(dom0, path === "/" ? `/${child}` : `${path}/${child}`));
   return result;
+}
+
+/**
+ * What domain `domid` holds against the memory quota, counted afresh: each
+ * node it owns (path, value, 8 bytes per permission, child names with their
+ * nuls), seen through dom0, and the watches of its clients (path and token).
+ */
+function recountMemory(dom0: LocalClient, domid: number, clients: LocalClient[], path = "/"): number {
+  const perms = dom0.getPerms(path);
+  const children = dom0.directory(path);
+  // The first entry is the owner: an access letter, then its domid.
+  const owned = perms[0]!.slice(1) === String(domid);
+  let bytes = owned ? path.length + dom0.read(path).length + 8 * perms.length + children.reduce((sum, child) => sum + child.length + 1, 0) : 0;
+  for (const child of children) bytes += recountMemory(dom0, domid, [], path === "/" ? `/${child}` : `${path}/${child}`);
+  for (const client of clients) for (const watch of client.connection.watches) bytes += watch.path.length + watch.token.length;
+  return bytes;
 }
 
 const PATHS = [
@@ -113,7 +131,7 @@ describe("xenstored facing a hostile domain", () => {
   it("never throws, and never changes or reveals another domain's data", () => {
     fc.assert(
       fc.property(fc.array(hostileRequest, { maxLength: 40 }), (requests) => {
-        const { dom0, victim, victimTx, hostile } = world();
+        const { server, dom0, victim, victimTx, hostile } = world();
         const before = dump(dom0);
         let reqId = 1;
         for (const request of requests) {
@@ -129,6 +147,9 @@ describe("xenstored facing a hostile domain", () => {
           if (!(path in before)) expect(path.startsWith("/local/domain/5/data"), path).toBe(true);
         }
         expect(victim.takeEvents()).toEqual([]);
+        for (const [domid, clients] of [[0, [dom0]], [5, [hostile]], [6, [victim]]] as const) {
+          expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
+        }
         expect(victim.read("data/private")).toBe(SECRET);
         victim.endTransaction(victimTx, true);
         expect(victim.read("data/in-transaction")).toBe("pending");
@@ -148,6 +169,58 @@ describe("xenstored facing a hostile domain", () => {
         expect(victim.read("data/after")).toBe("ok");
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+/** Requests that move a guest's memory up and down: writes of any size, watches with long tokens, transactions. */
+const memoryRequest = fc
+  .record({
+    type: fc.constantFrom(XsType.WRITE, XsType.MKDIR, XsType.RM, XsType.SET_PERMS, XsType.WATCH, XsType.UNWATCH, XsType.TRANSACTION_START, XsType.TRANSACTION_END),
+    txId: fc.constantFrom(0, 0, 0, 1),
+    path: fc.constantFrom("data/a", "data/b", "data/a/deep", "data/b/c/d", "/local/domain/6/data/shared", "/local/domain/6/data/shared/mine"),
+    size: fc.nat(1500),
+    perms: fc.subarray(["r6", "w6", "b0", "r5"]),
+    commit: fc.constantFrom("T", "F"),
+  })
+  .map(({ type, txId, path, size, perms, commit }) => {
+    const text = "v".repeat(size);
+    const payloads: Record<number, Uint8Array> = {
+      [XsType.WRITE]: textToBytes(`${path}\0${text}`),
+      [XsType.SET_PERMS]: strings(path, "n5", ...perms),
+      [XsType.WATCH]: strings(path, text),
+      [XsType.UNWATCH]: strings(path, text),
+      [XsType.TRANSACTION_START]: strings(""),
+      [XsType.TRANSACTION_END]: strings(commit),
+    };
+    return { type, txId, payload: payloads[type] ?? strings(path) };
+  });
+
+describe("xenstored's memory accounting", () => {
+  it("matches a recount after every request, and a request refused with ENOMEM changes nothing", () => {
+    fc.assert(
+      fc.property(fc.array(memoryRequest, { minLength: 10, maxLength: 30 }), (requests) => {
+        const { server, dom0, victim, hostile } = world();
+        // A node of domain 6 that domain 5 may write: bytes domain 5 adds there are charged to 6.
+        victim.write("data/shared", "");
+        victim.setPerms("data/shared", ["n6", "w5"]);
+        dom0.call(XsType.SET_QUOTA, strings("6", "memory", "3000"));
+        let reqId = 1;
+        for (const request of requests) {
+          const before = dump(dom0);
+          const watchesBefore = hostile.connection.watches.length;
+          hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
+          const reply = hostile.received.splice(0).find((message) => message.type !== XsType.WATCH_EVENT);
+          if (reply && bytesToText(reply.payload) === "ENOMEM\0") {
+            expect(dump(dom0)).toEqual(before);
+            expect(hostile.connection.watches.length).toBe(watchesBefore);
+          }
+          for (const [domid, clients] of [[5, [hostile]], [6, [victim]]] as const) {
+            expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
+          }
+        }
+      }),
+      { numRuns: 150 },
     );
   });
 });

@@ -640,7 +640,7 @@ describe("quotas", () => {
   it("lists, reads and sets global and per-domain quotas", () => {
     const { dom0 } = setup();
     const names = dom0.callString(XsType.GET_QUOTA).split(" ");
-    expect(names).toEqual(expect.arrayContaining(["nodes", "watches", "transactions", "node-size", "permissions", "outstanding"]));
+    expect(names).toEqual(expect.arrayContaining(["nodes", "watches", "transactions", "node-size", "permissions", "outstanding", "memory"]));
     expect(dom0.callString(XsType.GET_QUOTA, "nodes")).toBe("1000");
     dom0.call(XsType.SET_QUOTA, strings("5", "nodes", "10"));
     expect(dom0.callString(XsType.GET_QUOTA, "5", "nodes")).toBe("10");
@@ -695,6 +695,118 @@ describe("quotas", () => {
     const tx = guest.startTransaction();
     guest.write("data/a", "", tx);
     expect(() => guest.write("data/b/c", "", tx)).toThrow("ENOSPC");
+  });
+
+  it("limits a guest's memory (ENOMEM) at the quota, changing nothing; rm and shorter values give bytes back", () => {
+    const { server, dom0 } = setup();
+    const guest = withDomain(server, dom0, 5);
+    // data/ is domain 5's: its path and one permission entry.
+    const base = server.memoryUsedBy(5);
+    expect(base).toBe("/local/domain/5/data".length + 8);
+    // data/a: path, 100-byte value, one permission; data/ lists "a\0".
+    const nodeA = "/local/domain/5/data/a".length + 100 + 8 + 2;
+    dom0.call(XsType.SET_QUOTA, strings("5", "memory", String(base + nodeA)));
+    expect(() => guest.write("data/a", "x".repeat(100))).toThrow("ENOMEM");
+    expect(guest.directory("data")).toEqual([]);
+    expect(server.memoryUsedBy(5)).toBe(base);
+    dom0.call(XsType.SET_QUOTA, strings("5", "memory", String(base + nodeA + 1)));
+    guest.write("data/a", "x".repeat(100));
+    expect(server.memoryUsedBy(5)).toBe(base + nodeA);
+    expect(() => guest.write("data/b", "y")).toThrow("ENOMEM");
+    expect(() => guest.write("data/a", "x".repeat(101))).toThrow("ENOMEM");
+    expect(guest.read("data/a")).toBe("x".repeat(100));
+    guest.write("data/a", "x".repeat(90));
+    expect(server.memoryUsedBy(5)).toBe(base + nodeA - 10);
+    guest.rm("data/a");
+    expect(server.memoryUsedBy(5)).toBe(base);
+    guest.write("data/b", "y".repeat(100));
+    expect(guest.read("data/b")).toBe("y".repeat(100));
+  });
+
+  it("counts a guest's watches (path and token); unwatch and release give them back", () => {
+    const { server, dom0 } = setup();
+    const guest = withDomain(server, dom0, 5);
+    const base = server.memoryUsedBy(5);
+    dom0.call(XsType.SET_QUOTA, strings("5", "memory", String(base + 50)));
+    // A relative watch counts its absolute path: "/local/domain/5/data" is 20 bytes.
+    guest.watch("data", "t".repeat(10));
+    expect(server.memoryUsedBy(5)).toBe(base + 30);
+    expect(() => guest.watch("data", "u".repeat(20))).toThrow("ENOMEM");
+    guest.unwatch("data", "t".repeat(10));
+    guest.watch("data", "u".repeat(20));
+    expect(server.memoryUsedBy(5)).toBe(base + 40);
+    dom0.call(XsType.RELEASE, strings("5"));
+    // The nodes domain 5 owns stay (and stay its); its watches went with its connection.
+    expect(server.memoryUsedBy(5)).toBe(base);
+  });
+
+  it("sets the memory quota globally and per domain; binds neither dom0 nor its writes", () => {
+    const { server, dom0 } = setup();
+    const five = withDomain(server, dom0, 5);
+    const six = withDomain(server, dom0, 6);
+    expect(dom0.callString(XsType.GET_QUOTA, "memory")).toBe("2621440");
+    dom0.call(XsType.SET_QUOTA, strings("memory", "500"));
+    expect(dom0.callString(XsType.GET_QUOTA, "6", "memory")).toBe("500");
+    expect(() => five.write("data/big", "x".repeat(500))).toThrow("ENOMEM");
+    expect(() => six.write("data/big", "x".repeat(500))).toThrow("ENOMEM");
+    dom0.call(XsType.SET_QUOTA, strings("6", "memory", "0"));
+    six.write("data/big", "x".repeat(500));
+    expect(() => five.write("data/big", "x".repeat(500))).toThrow("ENOMEM");
+    dom0.write("/dom0-big", "x".repeat(4000));
+    // dom0 may push a guest past its quota; the guest then may only shrink.
+    dom0.write("/local/domain/5/data/from-dom0", "x".repeat(1000));
+    expect(five.getPerms("data/from-dom0")).toEqual(["n5"]);
+    expect(server.memoryUsedBy(5)).toBeGreaterThan(500);
+    expect(() => five.write("data/small", "")).toThrow("ENOMEM");
+    five.write("data/from-dom0", "shorter");
+    five.rm("data/from-dom0");
+    five.write("data/small", "");
+  });
+
+  it("moves a node's bytes to its new owner on SET_PERMS, and counts 8 bytes per permission", () => {
+    const { server, dom0 } = setup();
+    const guest = withDomain(server, dom0, 5);
+    dom0.write("/given", "x".repeat(100));
+    const [dom0Before, fiveBefore] = [server.memoryUsedBy(0), server.memoryUsedBy(5)];
+    const given = "/given".length + 100 + 8;
+    dom0.setPerms("/given", ["n5"]);
+    expect(server.memoryUsedBy(5)).toBe(fiveBefore + given);
+    expect(server.memoryUsedBy(0)).toBe(dom0Before - given);
+    dom0.call(XsType.SET_QUOTA, strings("5", "memory", String(server.memoryUsedBy(5) + 9)));
+    guest.setPerms("/given", ["n5", "r6"]);
+    expect(server.memoryUsedBy(5)).toBe(fiveBefore + given + 8);
+    expect(() => guest.setPerms("/given", ["n5", "r6", "r7"])).toThrow("ENOMEM");
+    expect(guest.getPerms("/given")).toEqual(["n5", "r6"]);
+    dom0.setPerms("/given", ["n0"]);
+    expect(server.memoryUsedBy(5)).toBe(fiveBefore);
+  });
+
+  it("checks a transaction's writes against committed bytes plus its own, charging them only at commit", () => {
+    const { server, dom0 } = setup();
+    const guest = withDomain(server, dom0, 5);
+    guest.write("data/a", "");
+    guest.write("data/b", "");
+    const base = server.memoryUsedBy(5);
+    dom0.call(XsType.SET_QUOTA, strings("5", "memory", String(base + 150)));
+    const aborted = guest.startTransaction();
+    guest.write("data/a", "x".repeat(100), aborted);
+    expect(server.memoryUsedBy(5)).toBe(base);
+    expect(() => guest.write("data/b", "x".repeat(50), aborted)).toThrow("ENOMEM");
+    expect(guest.read("data/b", aborted)).toBe("");
+    guest.endTransaction(aborted, false);
+    expect(server.memoryUsedBy(5)).toBe(base);
+    // Two transactions that each fit commit unchecked, as C's finalize_transaction writes.
+    const first = guest.startTransaction();
+    const second = guest.startTransaction();
+    guest.write("data/a", "x".repeat(100), first);
+    guest.write("data/b", "x".repeat(100), second);
+    guest.endTransaction(first, true);
+    expect(server.memoryUsedBy(5)).toBe(base + 100);
+    guest.endTransaction(second, true);
+    expect(server.memoryUsedBy(5)).toBe(base + 200);
+    expect(() => guest.write("data/c", "")).toThrow("ENOMEM");
+    guest.write("data/b", "");
+    guest.write("data/c", "");
   });
 
   it("stops reading a guest's requests while too many replies are outstanding", () => {

@@ -8,6 +8,7 @@ export const QUOTA_DEFAULTS = {
   watches: 128, // watches per connection (E2BIG)
   transactions: 10, // open transactions per connection (ENOSPC)
   outstanding: 20, // replies and events not yet taken by the domain; more input waits
+  memory: 2.5 * 1024 * 1024, // bytes of the domain's nodes and watches (ENOMEM); Xen 4.17+
   "transaction-nodes": 1024, // nodes one transaction may touch (ENOSPC)
   "node-size": 2048, // bytes of value + perms + child names of one node (ENOSPC)
   permissions: 5, // entries in a SET_PERMS (ENOSPC)
@@ -43,6 +44,12 @@ export class Quotas {
 
   forget(domid: number): void {
     this.perDomain.delete(domid);
+  }
+
+  /** Throws ENOMEM when `used` bytes reach `domid`'s memory quota: C xenstored refuses at the limit, not past it. */
+  checkMemory(domid: number, used: number): void {
+    const limit = this.get("memory", domid);
+    if (limit !== 0 && used >= limit) throw new XsError("ENOMEM");
   }
 
   /** Throws `error` when `used` would exceed `name`'s limit for `domid` (0 = unlimited). */

@@ -8,6 +8,7 @@ import { Quotas, isQuotaName } from "./quota.js";
 import {
   type Change,
   CommittedTree,
+  type NodeView,
   type TreeAccess,
   TransactionView,
   changeVisibleTo,
@@ -66,6 +67,11 @@ interface Watch {
   token: string;
   relative: boolean;
   depth?: number;
+}
+
+/** Bytes a watch takes against its domain's memory quota, as C xenstored counts them. */
+function watchMemory(watch: Watch): number {
+  return watch.path.length + watch.token.length;
 }
 
 interface DomainRecord {
@@ -233,6 +239,21 @@ export class XenStored {
     this.domainRecord(domid).shutdown = false;
   }
 
+  /** Bytes domain `domid` holds: its nodes as `view` has them, and its connections' watches. */
+  memoryUsedBy(domid: number, view: NodeView = this.tree): number {
+    let watchBytes = 0;
+    for (const conn of this.connections) {
+      if (conn.domid === domid) for (const watch of conn.watches) watchBytes += watchMemory(watch);
+    }
+    return view.memoryOf(domid) + watchBytes;
+  }
+
+  /** The memory quota binds an unprivileged caller adding bytes to an unprivileged domain (ENOMEM). */
+  private checkMemoryGrowth(caller: Caller, view: NodeView, domid: number, bytes: number): void {
+    if (caller.privileged || this.isPrivileged(domid)) return;
+    this.quotas.checkMemory(domid, this.memoryUsedBy(domid, view) + bytes);
+  }
+
   private isPrivileged(domid: number): boolean {
     return domid === 0 || domid === this.options.privilegedDomid;
   }
@@ -311,7 +332,9 @@ export class XenStored {
   treeOperation<T>(request: Request, operation: (access: TreeAccess) => T): T {
     const { caller, transaction } = request;
     const changes: Change[] = [];
-    const result = operation({ view: transaction ?? this.tree, caller, quotas: this.quotas, changes });
+    const view = transaction ?? this.tree;
+    const checkMemoryGrowth = (domid: number, bytes: number) => this.checkMemoryGrowth(caller, view, domid, bytes);
+    const result = operation({ view, caller, quotas: this.quotas, changes, checkMemoryGrowth });
     if (transaction) transaction.changes.push(...changes);
     else this.fire(changes);
     return result;
@@ -363,6 +386,7 @@ export class XenStored {
     }
     if (conn.watches.some((other) => other.path === watch.path && other.token === token)) throw new XsError("EEXIST");
     if (!caller.privileged) this.quotas.check("watches", conn.domid, conn.watches.length + 1, "E2BIG");
+    this.checkMemoryGrowth(caller, this.tree, conn.domid, watchMemory(watch));
     conn.watches.push(watch);
     // The ack goes first, then the event every new watch fires once.
     this.queue(conn, { type: XsType.WATCH, reqId: request.message.reqId, txId: request.message.txId, payload: strings("OK") });

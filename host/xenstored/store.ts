@@ -24,6 +24,20 @@ export interface NodeView {
   remove(path: string): void;
   /** Nodes owned by `domid` (the "nodes" quota). */
   ownedBy(domid: number): number;
+  /** Bytes of the nodes owned by `domid` (its share of the "memory" quota). */
+  memoryOf(domid: number): number;
+}
+
+/** What a domain's nodes take: how many, and their bytes as `nodeMemory` counts them. */
+interface OwnerUsage {
+  nodes: number;
+  memory: number;
+}
+
+/** Adds `nodes` and `memory` to `domid`'s entry in `usage`. */
+function addUsage(usage: Map<number, OwnerUsage>, domid: number, nodes: number, memory: number): void {
+  const entry = usage.get(domid) ?? { nodes: 0, memory: 0 };
+  usage.set(domid, { nodes: entry.nodes + nodes, memory: entry.memory + memory });
 }
 
 /** A change that watches may see: `exact` ones match only a watch on that very path (nodes removed below an rm). */
@@ -36,7 +50,7 @@ export interface Change {
 
 export class CommittedTree implements NodeView {
   private readonly nodes = new Map<string, XsNode>();
-  private readonly owned = new Map<number, number>();
+  private readonly usage = new Map<number, OwnerUsage>();
   private generation = 0;
 
   constructor() {
@@ -54,24 +68,24 @@ export class CommittedTree implements NodeView {
 
   put(path: string, node: NodeContents): void {
     const previous = this.nodes.get(path);
-    if (previous) this.count(previous.perms[0]!.domid, -1);
-    this.count(node.perms[0]!.domid, +1);
+    if (previous) addUsage(this.usage, ownerOf(previous), -1, -nodeMemory(path, previous));
+    addUsage(this.usage, ownerOf(node), +1, nodeMemory(path, node));
     this.nodes.set(path, { ...node, generation: ++this.generation });
   }
 
   remove(path: string): void {
     const previous = this.nodes.get(path);
     if (!previous) return;
-    this.count(previous.perms[0]!.domid, -1);
+    addUsage(this.usage, ownerOf(previous), -1, -nodeMemory(path, previous));
     this.nodes.delete(path);
   }
 
   ownedBy(domid: number): number {
-    return this.owned.get(domid) ?? 0;
+    return this.usage.get(domid)?.nodes ?? 0;
   }
 
-  private count(domid: number, delta: number): void {
-    this.owned.set(domid, (this.owned.get(domid) ?? 0) + delta);
+  memoryOf(domid: number): number {
+    return this.usage.get(domid)?.memory ?? 0;
   }
 }
 
@@ -84,7 +98,8 @@ export class TransactionView implements NodeView {
   private readonly overlay = new Map<string, XsNode | null>();
   /** Each node as the transaction first saw it (undefined: absent); later reads see the same. */
   private readonly seen = new Map<string, XsNode | undefined>();
-  private readonly ownedDelta = new Map<number, number>();
+  /** How the transaction changes each owner's usage, so quota checks inside it count its own writes. */
+  private readonly usageDelta = new Map<number, OwnerUsage>();
   /** Changes to announce to watches if and when the transaction commits. */
   readonly changes: Change[] = [];
 
@@ -102,19 +117,23 @@ export class TransactionView implements NodeView {
 
   put(path: string, node: NodeContents): void {
     const previous = this.get(path);
-    if (previous) this.count(previous.perms[0]!.domid, -1);
-    this.count(node.perms[0]!.domid, +1);
+    if (previous) addUsage(this.usageDelta, ownerOf(previous), -1, -nodeMemory(path, previous));
+    addUsage(this.usageDelta, ownerOf(node), +1, nodeMemory(path, node));
     this.overlay.set(path, { ...node, generation: previous?.generation ?? 0 });
   }
 
   remove(path: string): void {
     const previous = this.get(path);
-    if (previous) this.count(previous.perms[0]!.domid, -1);
+    if (previous) addUsage(this.usageDelta, ownerOf(previous), -1, -nodeMemory(path, previous));
     this.overlay.set(path, null);
   }
 
   ownedBy(domid: number): number {
-    return this.committed.ownedBy(domid) + (this.ownedDelta.get(domid) ?? 0);
+    return this.committed.ownedBy(domid) + (this.usageDelta.get(domid)?.nodes ?? 0);
+  }
+
+  memoryOf(domid: number): number {
+    return this.committed.memoryOf(domid) + (this.usageDelta.get(domid)?.memory ?? 0);
   }
 
   /** Applies the transaction, or throws EAGAIN if another change got in first. */
@@ -133,10 +152,6 @@ export class TransactionView implements NodeView {
     this.beforeTouch(this.seen.size + 1);
     this.seen.set(path, this.committed.get(path));
   }
-
-  private count(domid: number, delta: number): void {
-    this.ownedDelta.set(domid, (this.ownedDelta.get(domid) ?? 0) + delta);
-  }
 }
 
 /** One request's access to the tree. */
@@ -146,11 +161,26 @@ export interface TreeAccess {
   quotas: Quotas;
   /** Receives the changes the operation makes. */
   changes: Change[];
+  /** Throws ENOMEM if domain `domid` may not take `bytes` more (the "memory" quota, where it binds). */
+  checkMemoryGrowth(domid: number, bytes: number): void;
 }
 
 /** Bytes a node takes against the node-size quota: value, 8 per permission, child names with their nuls. */
 export function nodeSize(node: NodeContents): number {
   return node.value.length + 8 * node.perms.length + node.children.reduce((sum, child) => sum + child.length + 1, 0);
+}
+
+/**
+ * Bytes a node takes against its owner's memory quota: its path and what it
+ * stores, as C xenstored charges a node's key and data to the node's owner.
+ * (C's data also holds a small record header, which is left out here.)
+ */
+function nodeMemory(path: string, node: NodeContents): number {
+  return path.length + nodeSize(node);
+}
+
+function ownerOf(node: NodeContents): number {
+  return node.perms[0]!.domid;
 }
 
 function permits(access: TreeAccess, node: XsNode, wanted: number): boolean {
@@ -181,8 +211,21 @@ function checkSize(access: TreeAccess, node: NodeContents): void {
   if (!access.caller.privileged) access.quotas.check("node-size", access.caller.domid, nodeSize(node), "ENOSPC");
 }
 
+/** Refuses writes that would grow a node owner's bytes past its memory quota; shrinking is always allowed. */
+function checkMemory(access: TreeAccess, writes: readonly (readonly [string, NodeContents])[]): void {
+  const growth = new Map<number, number>();
+  const grow = (domid: number, bytes: number) => growth.set(domid, (growth.get(domid) ?? 0) + bytes);
+  for (const [path, node] of writes) {
+    const previous = access.view.get(path);
+    if (previous) grow(ownerOf(previous), -nodeMemory(path, previous));
+    grow(ownerOf(node), nodeMemory(path, node));
+  }
+  for (const [domid, bytes] of growth) if (bytes > 0) access.checkMemoryGrowth(domid, bytes);
+}
+
 function store(access: TreeAccess, path: string, node: NodeContents): void {
   checkSize(access, node);
+  checkMemory(access, [[path, node]]);
   access.view.put(path, node);
 }
 
@@ -206,6 +249,7 @@ function create(access: TreeAccess, path: string, value: Uint8Array): void {
     writes.push([name, { value: child ? new Uint8Array(0) : value, perms, children: child ? [baseName(child)] : [] }]);
   });
   for (const [, node] of writes) checkSize(access, node);
+  checkMemory(access, writes);
   for (const [name, node] of writes) access.view.put(name, node);
 }
 
