@@ -1,0 +1,18 @@
+// Boots build/xenbus.wasm as a domain of a simulated hypervisor. Shared by the
+// tests and the bench, so it throws instead of using a test framework.
+import { readFileSync } from "node:fs";
+import type { Hypervisor } from "../host/hypervisor.js";
+import { loadGuest, type Guest } from "./guest.js";
+import type { XenbusExports } from "./xenbus.js";
+
+export const xenbusWasm: Uint8Array = readFileSync(new URL("../build/xenbus.wasm", import.meta.url));
+
+export type Xenbus = Guest<XenbusExports>;
+
+/** Loads build/xenbus.wasm as a new domain and boots it (shared_info and grant table up). */
+export function bootXenbus(hv: Hypervisor, name: string): Xenbus {
+  const guest = loadGuest<XenbusExports>(hv, xenbusWasm, { name });
+  const rc = guest.exports.xen_boot();
+  if (rc !== 0) throw new Error(`${name}: xen_boot returned ${rc ?? `nothing (${guest.exit?.message ?? "the guest died"})`}`);
+  return guest;
+}
