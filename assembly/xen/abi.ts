@@ -95,6 +95,17 @@ export const BLKIF_RING_SIZE: i32 = 32;
 export const NETIF_TX_RING_SIZE: i32 = 256;
 export const NETIF_RX_RING_SIZE: i32 = 256;
 
+// XenBus device states (io/xenbus.h): the value of each end's `state` node
+export const XenbusStateUnknown: i32 = 0;
+export const XenbusStateInitialising: i32 = 1;
+export const XenbusStateInitWait: i32 = 2;
+export const XenbusStateInitialised: i32 = 3;
+export const XenbusStateConnected: i32 = 4;
+export const XenbusStateClosing: i32 = 5;
+export const XenbusStateClosed: i32 = 6;
+export const XenbusStateReconfiguring: i32 = 7;
+export const XenbusStateReconfigured: i32 = 8;
+
 // Xen's errno values (xen/errno.h); hypercalls return them negated
 export const EPERM: i32 = 1;
 export const ENOENT: i32 = 2;

@@ -44,6 +44,12 @@ export const GNTST = {
   address_too_big: -11, eagain: -12,
 } as const;
 
+/** XenBus device states (io/xenbus.h): the value of each end's `state` node. */
+export const XENBUS_STATE = {
+  Unknown: 0, Initialising: 1, InitWait: 2, Initialised: 3, Connected: 4, Closing: 5, Closed: 6,
+  Reconfiguring: 7, Reconfigured: 8,
+} as const;
+
 /** Sizes fixed by the headers. */
 export const XEN_LIMITS = {
   HVM_NR_PARAMS: 39,
@@ -112,7 +118,8 @@ const CONSTANT_GROUPS: [string, Record<string, number>][] = [
   ["XENMAPIDX_", XENMAPIDX], ["HVMOP_", HVMOP], ["HVM_PARAM_", HVM_PARAM], ["SCHEDOP_", SCHEDOP],
   ["SHUTDOWN_", SHUTDOWN], ["CONSOLEIO_", CONSOLEIO], ["XENVER_", XENVER], ["DOMID_", DOMID],
   ["EVTCHNSTAT_", EVTCHNSTAT], ["GTF_", GTF], ["GNTMAP_", GNTMAP], ["GNTCOPY_", GNTCOPY], ["GNTST_", GNTST],
-  ["XENSTORE_", XENSTORE], ["XENSTORE_ERROR_", XENSTORE_ERROR], ["", XEN_LIMITS], ["", ERRNO],
+  ["XENSTORE_", XENSTORE], ["XENSTORE_ERROR_", XENSTORE_ERROR], ["XenbusState", XENBUS_STATE],
+  ["", XEN_LIMITS], ["", ERRNO],
 ];
 
 export const HOST_CONSTANTS: Record<string, number> = Object.fromEntries(

@@ -20,6 +20,7 @@
 #include <xen/io/console.h>
 #include <xen/io/blkif.h>
 #include <xen/io/netif.h>
+#include <xen/io/xenbus.h>
 
 #define XEN_PAGE_SIZE 4096
 
@@ -279,6 +280,10 @@ int main(void)
     CONST_AS("BLKIF_RING_SIZE", __CONST_RING_SIZE(blkif, XEN_PAGE_SIZE))
     CONST_AS("NETIF_TX_RING_SIZE", __CONST_RING_SIZE(netif_tx, XEN_PAGE_SIZE))
     CONST_AS("NETIF_RX_RING_SIZE", __CONST_RING_SIZE(netif_rx, XEN_PAGE_SIZE))
+    /* XenBus device states */
+    CONST(XenbusStateUnknown) CONST(XenbusStateInitialising) CONST(XenbusStateInitWait)
+    CONST(XenbusStateInitialised) CONST(XenbusStateConnected) CONST(XenbusStateClosing)
+    CONST(XenbusStateClosed) CONST(XenbusStateReconfiguring) CONST(XenbusStateReconfigured)
     /* Xen's errno values, as hypercalls return them (negated) */
 #define XEN_ERRNO(name, value) CONST_AS(#name, value)
 #include <xen/errno.h>
