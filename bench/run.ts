@@ -1,6 +1,8 @@
 // `npm run bench [-- NAME...]`: ring workloads run by the Wasm harness and by a
 // native C baseline (gcc -O2 over Xen's own io/ring.h); Debian's libxenstore
-// reading through the simulated xenstored's socket; the size of xenbus.wasm.
+// reading through the simulated xenstored's socket; the guest's XenStore
+// client through its store ring (round trips, and its memory under a long
+// mixed load); the size of xenbus.wasm.
 // One JSON object per line on stdout; progress on stderr.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -11,6 +13,7 @@ import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { loadHarness } from "./harness.js";
+import { XenstoreGuest } from "./xenstore.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
 const WORKLOADS: Record<string, string> = {
@@ -21,6 +24,26 @@ const SIZE = "xenbus_wasm_size";
 /** libxenstore (Debian's, linked statically) reading one node in a loop through the simulated xenstored's socket. */
 const SOCKET_READ = "xenstored_socket_read";
 
+/** The guest's xs_read / xs_write of one node, each a round trip through the store ring to the simulated xenstored. */
+const XENSTORE_ROUNDTRIPS: Record<string, (guest: XenstoreGuest, n: number) => boolean> = {
+  xenstore_read_roundtrip: (guest, n) => guest.readRoundtrips(n),
+  xenstore_write_roundtrip: (guest, n) => guest.writeRoundtrips(n),
+};
+/**
+ * The guest's memory after a warm-up of mixed XenStore operations and after
+ * MEMORY_OPERATIONS more: linear memory, and how far the heap reached (which
+ * moves long before linear memory must grow). A steady state allocates
+ * nothing it does not free, so both growths should be 0.
+ */
+const MEMORY_BEFORE = "xenstore_guest_memory_before";
+const MEMORY_AFTER = "xenstore_guest_memory_after";
+const MEMORY_GROWTH = "xenstore_guest_memory_growth";
+const HEAP_GROWTH = "xenstore_guest_heap_high_water_growth";
+const MEMORY_RESULTS = [MEMORY_BEFORE, MEMORY_AFTER, MEMORY_GROWTH, HEAP_GROWTH];
+/** Enough for the garbage collector to have gone through full cycles, so the heap has reached its steady size. */
+const MEMORY_WARM_UP = 10_000;
+const MEMORY_OPERATIONS = 100_000;
+
 /** Each measurement runs at least this long; the best of RUNS is reported (as bench/native/rings.c does). */
 const MIN_SECONDS = 0.5;
 const RUNS = 5;
@@ -29,12 +52,13 @@ function emit(name: string, value: number, unit: string): void {
   console.log(JSON.stringify({ name, value, unit }));
 }
 
-function wasmOpsPerSecond(run: (n: number) => number, name: string): number {
+/** Ops/s of `run(n)`, which does `n` operations and returns how many it did (0 when its self-check failed). */
+function opsPerSecond(run: (n: number) => number, name: string): number {
   const timed = (n: number): { ops: number; seconds: number } => {
     const start = performance.now();
     const ops = run(n) >>> 0;
     const seconds = (performance.now() - start) / 1000;
-    if (ops === 0) throw new Error(`${name}: the harness's self-check failed`);
+    if (ops === 0) throw new Error(`${name}: the workload's self-check failed`);
     return { ops, seconds };
   };
   // Calibrating also warms the engine up to its optimising tier.
@@ -91,7 +115,7 @@ async function socketReadsPerSecond(): Promise<number | undefined> {
   }
 }
 
-const known = [...Object.keys(WORKLOADS), SOCKET_READ, SIZE];
+const known = [...Object.keys(WORKLOADS), SOCKET_READ, ...Object.keys(XENSTORE_ROUNDTRIPS), ...MEMORY_RESULTS, SIZE];
 const selected = process.argv.slice(2);
 const unknown = selected.filter((name) => !known.includes(name));
 if (unknown.length > 0) {
@@ -107,7 +131,7 @@ if (workloads.length > 0) {
   for (const name of workloads) {
     console.error(`${name}: wasm…`);
     const run = harness[WORKLOADS[name]];
-    const wasm = wasmOpsPerSecond((n) => run(n), name);
+    const wasm = opsPerSecond((n) => run(n), name);
     emit(name, Math.round(wasm), "ops/s");
     if (native === undefined) continue;
     console.error(`${name}: native…`);
@@ -120,5 +144,25 @@ if (wanted(SOCKET_READ)) {
   console.error(`${SOCKET_READ}: libxenstore through the socket…`);
   const reads = await socketReadsPerSecond();
   if (reads !== undefined) emit(SOCKET_READ, Math.round(reads), "ops/s");
+}
+for (const [name, roundtrips] of Object.entries(XENSTORE_ROUNDTRIPS).filter(([name]) => wanted(name))) {
+  console.error(`${name}: the guest's client against the simulated xenstored…`);
+  const guest = new XenstoreGuest();
+  emit(name, Math.round(opsPerSecond((n) => (roundtrips(guest, n) ? n : 0), name)), "ops/s");
+}
+if (MEMORY_RESULTS.some(wanted)) {
+  console.error(`xenstore_guest_memory: ${MEMORY_WARM_UP} mixed XenStore operations to warm up, then ${MEMORY_OPERATIONS}…`);
+  const guest = new XenstoreGuest();
+  guest.mixed(MEMORY_WARM_UP);
+  const [before, heapBefore] = [guest.memoryBytes(), guest.heapHighWater()];
+  guest.mixed(MEMORY_OPERATIONS);
+  const [after, heapAfter] = [guest.memoryBytes(), guest.heapHighWater()];
+  const results: Record<string, number> = {
+    [MEMORY_BEFORE]: before,
+    [MEMORY_AFTER]: after,
+    [MEMORY_GROWTH]: after - before,
+    [HEAP_GROWTH]: heapAfter - heapBefore,
+  };
+  for (const name of MEMORY_RESULTS.filter(wanted)) emit(name, results[name]!, "bytes");
 }
 if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");
