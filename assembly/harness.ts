@@ -548,6 +548,14 @@ export function xs_client_failure(): i32 {
   return xsClient!.failure;
 }
 
+export function xs_client_connection_reset(): i32 {
+  return xsClient!.connectionReset();
+}
+
+export function xs_client_lost_watches(): u32 {
+  return xsClient!.lostWatches;
+}
+
 export function xs_client_next_req_id(): u32 {
   return xsClient!.nextReqId;
 }

@@ -56,6 +56,8 @@ const watchEvent = (path: string, token: string): Uint8Array => encode(XS.WATCH_
 let peer: Peer | null = null;
 let notifications = 0;
 let blocks = 0;
+/** Blocks still to come that restart the connection (rings emptied, wait answers -EAGAIN) instead of serving. */
+let restarts = 0;
 const { harness: h, scratch } = loadHarness({
   event_channel_op: (cmd) => (cmd === EVTCHNOP_send ? (notifications++, 0) : -ENOSYS),
   sched_op: (cmd) => (cmd === SCHEDOP_block ? runPeer() : -ENOSYS),
@@ -88,6 +90,13 @@ function runPeer(): number {
   blocks++;
   if (blocks > 10_000) throw new Error("the client spins");
   const p = page();
+  if (restarts > 0) {
+    restarts--;
+    for (const index of [REQ_CONS, REQ_PROD, RSP_CONS, RSP_PROD]) p.setUint32(index, 0, true);
+    fromGuest = new Uint8Array(0);
+    toGuest = [];
+    return -EAGAIN;
+  }
   let progress = false;
   let cons = p.getUint32(REQ_CONS, true);
   const prod = p.getUint32(REQ_PROD, true);
@@ -266,6 +275,7 @@ function open(p: Peer): void {
   toGuest = [];
   requests.length = 0;
   blocks = 0;
+  restarts = 0;
   mem().fill(0, STORE, STORE + PAGE);
   h.xs_client_open(STORE);
 }
@@ -314,18 +324,33 @@ describe("client against a well-behaved xenstored", () => {
     expect(h.xs_client_set_perms(0, ...path, ...arg(ARG1, "x3\0"))).toBe(-EINVAL);
   });
 
-  it("transactions: the id from start travels in tx_id; end sends T or F; EAGAIN comes back", () => {
+  it("transactions: the caller's handle stands for xenstored's id, which travels in tx_id; end sends T or F; EAGAIN comes back", () => {
     expect(h.xs_client_transaction_start()).toBe(0);
     const tx = h.xs_client_transaction();
-    expect(tx).toBe(7);
+    expect(tx).toBe(1);
     expect(write("/local/domain/3/a", "1", tx)).toBe(0);
     expect(h.xs_client_transaction_end(tx, 1)).toBe(0);
     expect(requests.slice(1).map((r) => r.txId)).toEqual([7, 7]);
     expect(decoder.decode(requests[2].payload)).toBe("T\0");
     expect(h.xs_client_transaction_start()).toBe(0);
     expect(h.xs_client_transaction_end(h.xs_client_transaction(), 1)).toBe(-EAGAIN);
-    expect(h.xs_client_transaction_end(8, 0)).toBe(0);
+    expect(requests.at(-1)!.txId).toBe(8);
+    h.xs_client_transaction_start();
+    expect(h.xs_client_transaction_end(h.xs_client_transaction(), 0)).toBe(0);
     expect(decoder.decode(requests.at(-1)!.payload)).toBe("F\0");
+  });
+
+  it("a handle that names no open transaction is ENOENT without reaching xenstored; ended handles are not reused", () => {
+    expect(h.xs_client_transaction_start()).toBe(0);
+    const tx = h.xs_client_transaction();
+    expect(h.xs_client_transaction_end(tx, 0)).toBe(0);
+    const sent = requests.length;
+    expect(write("/local/domain/3/a", "1", tx)).toBe(-ENOENT);
+    expect(h.xs_client_transaction_end(tx, 1)).toBe(-ENOENT);
+    expect(write("/local/domain/3/a", "1", 12345)).toBe(-ENOENT);
+    expect(requests.length).toBe(sent);
+    expect(h.xs_client_transaction_start()).toBe(0);
+    expect(h.xs_client_transaction()).not.toBe(tx);
   });
 
   it("get_domain_path", () => {
@@ -411,7 +436,7 @@ describe("client operations beyond the basic ones", () => {
     for (const path of tree) store.nodes.set(path, new Uint8Array(0));
     store.rmNeedsEmpty = true;
     h.xs_client_transaction_start();
-    expect(rmTree("/t", 7)).toBe(0);
+    expect(rmTree("/t", h.xs_client_transaction())).toBe(0);
     expect([...store.nodes.keys()]).toEqual(["/local/domain/3", "/keep"]);
     expect(payloads().slice(1)).toEqual([
       [XS.DIRECTORY, "/t\0"], [XS.RM, "/t/a\0"],
@@ -679,6 +704,100 @@ describe("watch registry and dispatch", () => {
     open({ onRequest: (r) => [reply(r, "ENOSPC\0", XS.ERROR)] });
     expect(register("/a", "A")).toBe(-28);
     expect(pending("A")).toBe(-1);
+  });
+});
+
+describe("the connection restarted under the client", () => {
+  let store: StorePeer;
+  beforeEach(() => {
+    store = new StorePeer();
+    open(store);
+  });
+  const types = () => requests.map((r) => [r.type, decoder.decode(r.payload)]);
+  /** The next request of `type` reaches the peer, and the connection restarts before it answers. */
+  const restartAfter = (type: number) => {
+    const serve = store.onRequest.bind(store);
+    store.onRequest = (r) => {
+      if (r.type !== type) return serve(r);
+      store.onRequest = serve;
+      restarts = 1;
+      return [];
+    };
+  };
+
+  it("a request the restart interrupts is -EAGAIN; watches are sent again, queued events kept, transactions stale without a request", () => {
+    expect(watch("/a", "A")).toBe(0);
+    expect(write("/a/1", "v")).toBe(0); // its event stays queued
+    expect(h.xs_client_transaction_start()).toBe(0);
+    const tx = h.xs_client_transaction();
+    requests.length = 0;
+    restarts = 1;
+    expect(read("/a/1")).toBe(-EAGAIN);
+    // The READ on the ring went with the restart; then WATCH again, which fires once.
+    expect(types()).toEqual([[XS.WATCH, "/a\0A\0"]]);
+    expect(h.xs_client_failure()).toBe(0);
+    h.xs_client_poll_events();
+    expect([nextEvent(), nextEvent(), nextEvent(), nextEvent()]).toEqual([["/a", "A"], ["/a/1", "A"], ["/a", "A"], null]);
+    expect(write("/a/2", "v", tx)).toBe(-EAGAIN);
+    expect(h.xs_client_transaction_end(tx, 1)).toBe(-EAGAIN);
+    expect(h.xs_client_transaction_end(tx, 1)).toBe(-ENOENT);
+    expect(requests.length).toBe(1);
+    expect(read("/a/1")).toBe(0);
+  });
+
+  it("a transaction the restart makes stale is started over by runTransaction", () => {
+    store.conflicts = 0;
+    restartAfter(XS.WRITE); // the body's write in the first attempt
+    expect(h.xs_client_run_transaction(...arg(ARG0, "/t/v"), ...arg(ARG1, "1"), 0, 8)).toBe(0);
+    expect(h.xs_client_transaction_runs()).toBe(2);
+    expect(decoder.decode(store.nodes.get("/t/v")!)).toBe("1");
+  });
+
+  it("a restart under WATCH leaves the watch registered (the reset sends it); under UNWATCH, gone", () => {
+    restartAfter(XS.WATCH);
+    requests.length = 0;
+    expect(watch("/x", "X")).toBe(0);
+    expect(types()).toEqual([[XS.WATCH, "/x\0X\0"], [XS.WATCH, "/x\0X\0"]]);
+    expect(h.xs_client_watch_count(...arg(ARG0, "X"), 0)).toBeGreaterThanOrEqual(0);
+
+    restartAfter(XS.UNWATCH);
+    requests.length = 0;
+    expect(unwatch("/x", "X")).toBe(0);
+    expect(types()).toEqual([[XS.UNWATCH, "/x\0X\0"]]);
+    expect(h.xs_client_watch_count(...arg(ARG0, "X"), 0)).toBe(-1);
+  });
+
+  it("connectionReset drops a watch xenstored refuses and counts it; the others stay registered", () => {
+    expect(watch("/a", "A")).toBe(0);
+    expect(watch("/b", "B")).toBe(0);
+    expect(watch("/c", "C")).toBe(0);
+    const original = store.onRequest.bind(store);
+    store.onRequest = (r) => (r.type === XS.WATCH && decoder.decode(r.payload) === "/b\0B\0" ? [reply(r, "E2BIG\0", XS.ERROR)] : original(r));
+    expect(h.xs_client_connection_reset()).toBe(-E2BIG);
+    expect(h.xs_client_lost_watches()).toBe(1);
+    expect(h.xs_client_watch_count(...arg(ARG0, "B"), 0)).toBe(-1);
+    expect(h.xs_client_watch_count(...arg(ARG0, "C"), 0)).toBeGreaterThan(0);
+  });
+
+  it("a restart while watches are sent again starts the re-registration over; one that keeps coming gives up with -EAGAIN", () => {
+    expect(watch("/a", "A")).toBe(0);
+    expect(watch("/b", "B")).toBe(0);
+    requests.length = 0;
+    restarts = 1;
+    expect(h.xs_client_connection_reset()).toBe(0);
+    // The first WATCH went with the restart, and the loop started over.
+    expect(restarts).toBe(0);
+    expect(types()).toEqual([[XS.WATCH, "/a\0A\0"], [XS.WATCH, "/b\0B\0"]]);
+    expect(store.watches).toEqual([["/a", "A"], ["/b", "B"], ["/a", "A"], ["/b", "B"]]);
+
+    requests.length = 0;
+    restarts = 1000;
+    expect(h.xs_client_connection_reset()).toBe(-EAGAIN);
+    expect(requests.length).toBe(0);
+    expect(blocks).toBeLessThan(20);
+    restarts = 0;
+    expect(h.xs_client_connection_reset()).toBe(0);
+    expect(read("/a")).toBe(-ENOENT);
   });
 });
 

@@ -7,6 +7,11 @@
 // a reply to another req_id is dropped; a reply of the wrong type or with a
 // malformed payload fails the request with -EBADMSG; a watch event that is
 // malformed or names no watch of ours is dropped.
+//
+// The connection can be restarted under the client (xenstore-ring.txt's
+// reconnection, or a resume after save/restore): xenstored then forgets our
+// watches, transactions and whatever was in flight, and connectionReset()
+// brings the client back in step with it.
 import { E2BIG, EAGAIN, EBADMSG, EEXIST, EIO, ENOENT, ENOTEMPTY, ERANGE } from "../xen/abi";
 import { XsTransport } from "./transport";
 import {
@@ -70,6 +75,12 @@ export const XS_NO_DOMID: i32 = -1;
 export const DIRECTORY_LIST_MAX: u32 = 65536;
 export const DIRECTORY_RESTARTS: i32 = 8;
 
+/** Restarts connectionReset rides out while registering the watches again, so a peer that keeps restarting cannot keep it looping. */
+export const RESET_ATTEMPTS: i32 = 8;
+
+/** What a transaction handle maps to once a reset made xenstored forget it (xenstored's ids are never 0). */
+const STALE_TRANSACTION: u32 = 0;
+
 /** rmTree's body: it needs a transaction of its own when the caller has none. */
 class RemoveTree extends XsTransactionBody {
   constructor(readonly path: string) {
@@ -91,10 +102,16 @@ export class XsClient {
   /** Watch events dropped: malformed, for no watch of ours, or pushed out by max_pending or a full queue. */
   droppedEvents: u32 = 0;
 
+  /** Times the connection was restarted under the client (connectionReset runs). */
+  restarts: u32 = 0;
+  /** Watches the last connectionReset could not register again (dropped from the registry). */
+  lostWatches: u32 = 0;
+
   // Results of the last successful request of each kind.
   value: string = "";
   entries: string[] = [];
   perms: Perm[] = [];
+  /** The handle of the transaction transactionStart opened. */
   transaction: u32 = XS_NO_TRANSACTION;
   /** readInt/readU32, getFeature, getQuota. */
   number: i64 = 0;
@@ -115,6 +132,21 @@ export class XsClient {
   private readonly part: DirectoryPart = new DirectoryPart();
   /** A handler is running: dispatchWatchEvents must not start another. */
   private dispatching: bool = false;
+  /** Requests being exchanged (more than one while a reset under a request registers watches again). */
+  private requesting: i32 = 0;
+  /** connectionReset is registering watches: a restart under one of its requests starts its loop over instead of nesting. */
+  private resetting: bool = false;
+  private restartedDuringReset: bool = false;
+  /** The last request got its reply (xenstored answered, even with an error), rather than losing the connection. */
+  private answered: bool = false;
+  /**
+   * Open transactions by the handle the caller names them with, to
+   * xenstored's id (STALE_TRANSACTION once a reset dropped it). Handles are
+   * the client's own and not reused, because after a reset xenstored hands
+   * out its ids afresh: a stale handle must never name a new transaction.
+   */
+  private readonly transactions: Map<u32, u32> = new Map<u32, u32>();
+  private nextTransaction: u32 = 1;
 
   constructor(private readonly transport: XsTransport) {
     const outgoing = new StaticArray<u8>(XS_MESSAGE_MAX);
@@ -270,13 +302,19 @@ export class XsClient {
     return this.registerWatch(path, token, null);
   }
 
-  /** Stops the watch and drops its queued events, so none is dispatched after this returns. */
+  /**
+   * Stops the watch and drops its queued events, so none is dispatched after
+   * this returns. A restart under the request is success: xenstored has
+   * forgotten the watch with all the others, and the reset did not send it again.
+   */
   unwatch(path: string, token: string): i32 {
     this.forgetWatch(token);
-    return this.watchRequest(XS_UNWATCH, path, token);
+    const restarts = this.restarts;
+    const rc = this.watchRequest(XS_UNWATCH, path, token);
+    return rc == -EAGAIN && this.restarts != restarts ? 0 : rc;
   }
 
-  /** A new transaction, its id in `transaction`. */
+  /** A new transaction, its handle in `transaction`. */
   transactionStart(): i32 {
     this.payload.reset();
     this.payload.string("");
@@ -285,13 +323,23 @@ export class XsClient {
     const id = parseDecimal(this.replyPayload(), this.replyLength());
     // Id 0 would silently turn the caller's transactional requests into plain ones.
     if (id <= 0) return -EBADMSG;
-    this.transaction = u32(id);
+    let handle = this.nextTransaction;
+    while (handle == XS_NO_TRANSACTION || this.transactions.has(handle)) handle++;
+    this.nextTransaction = handle + 1;
+    this.transactions.set(handle, u32(id));
+    this.transaction = handle;
     return 0;
   }
 
-  /** Commits (or aborts) `tx`; -EAGAIN when a conflicting change won and the caller should retry. */
+  /**
+   * Commits (or aborts) `tx`; -EAGAIN when a conflicting change won, or a
+   * reset dropped the transaction, and the caller should retry. The handle
+   * is done with whatever the outcome.
+   */
   transactionEnd(tx: u32, commit: bool): i32 {
-    return this.stringRequest(XS_TRANSACTION_END, tx, commit ? "T" : "F");
+    const rc = this.stringRequest(XS_TRANSACTION_END, tx, commit ? "T" : "F");
+    this.transactions.delete(tx);
+    return rc;
   }
 
   /**
@@ -334,13 +382,14 @@ export class XsClient {
   /**
    * Makes xenstored forget all our watches and transactions (a new kernel
    * cleaning up after an old one). Our registry and queue go too: no event
-   * for them can come any more.
+   * for them can come any more; open transactions are stale.
    */
   resetWatches(): i32 {
     const rc = this.stringRequest(XS_RESET_WATCHES, XS_NO_TRANSACTION, "");
     if (rc < 0) return rc;
     this.watches.clear();
     this.events.length = 0;
+    this.staleTransactions();
     return 0;
   }
 
@@ -383,6 +432,48 @@ export class XsClient {
     return this.request(XS_SET_QUOTA, XS_NO_TRANSACTION);
   }
 
+  // The connection.
+
+  /** No request is being exchanged and no handler runs: the connection may be reset or suspended under the client. */
+  idle(): bool {
+    return this.requesting == 0 && !this.dispatching;
+  }
+
+  /** Marks the connection unusable (every request -EIO) until the next connectionReset. */
+  markBroken(): void {
+    this.failure = -EIO;
+  }
+
+  /**
+   * Brings the client back in step with xenstored after the transport was
+   * restarted (reconnection, resume), when xenstored has forgotten all we
+   * had: the message half received is dropped, the connection is usable
+   * again, open transactions go stale (a request naming one, and its end,
+   * are -EAGAIN without reaching xenstored, so runTransaction starts over),
+   * queued events stay, and every registered watch is sent to xenstored
+   * again (and fires once, as on registration). 0, or the first error: a
+   * watch xenstored refuses is dropped from the registry and counted in
+   * `lostWatches`; a connection that fails again stops the re-registration
+   * and keeps the remaining watches for the next reset.
+   */
+  connectionReset(): i32 {
+    this.restarts++;
+    this.resetting = true;
+    this.lostWatches = 0;
+    let rc = 0;
+    for (let attempt = 0; attempt < RESET_ATTEMPTS; attempt++) {
+      this.received = 0;
+      this.messageComplete = false;
+      this.failure = 0;
+      this.staleTransactions();
+      this.restartedDuringReset = false;
+      rc = this.registerWatchesAgain();
+      if (!this.restartedDuringReset) break;
+    }
+    this.resetting = false;
+    return rc;
+  }
+
   // Watches.
 
   /**
@@ -391,13 +482,17 @@ export class XsClient {
    * of them queued. A token names one watch: -EEXIST, and nothing sent, when
    * it is registered already. Registered before the request goes out, since
    * xenstored fires the watch once on registration and that event may arrive
-   * before the reply; a watch xenstored already has (EEXIST) counts as registered.
+   * before the reply; a watch xenstored already has (EEXIST) counts as registered,
+   * and so does one still in the registry after a restart under the request
+   * (the reset sent it again with the others, or keeps it for the next one).
    */
   registerWatch(path: string, token: string, handler: XsWatchHandler | null, maxPending: i32 = 0): i32 {
     if (this.watches.has(token)) return -EEXIST;
     this.watches.set(token, new XsWatch(path, token, handler, maxPending));
+    const restarts = this.restarts;
     const rc = this.watchRequest(XS_WATCH, path, token);
     if (rc == -EEXIST) return 0;
+    if (rc == -EAGAIN && this.restarts != restarts && this.watches.has(token)) return 0;
     if (rc < 0) this.forgetWatch(token);
     return rc;
   }
@@ -546,6 +641,28 @@ export class XsClient {
     return -EAGAIN;
   }
 
+  /** connectionReset's WATCH of each registered watch: the first error; a connection error stops it at once. */
+  private registerWatchesAgain(): i32 {
+    const watches = this.watches.values();
+    let first = 0;
+    for (let i = 0; i < watches.length; i++) {
+      const watch = watches[i];
+      const rc = this.watchRequest(XS_WATCH, watch.path, watch.token);
+      if (rc == 0 || rc == -EEXIST) continue;
+      if (!this.answered) return rc;
+      this.forgetWatch(watch.token);
+      this.lostWatches++;
+      if (first == 0) first = rc;
+    }
+    return first;
+  }
+
+  /** Every open transaction's handle now names a transaction xenstored has forgotten. */
+  private staleTransactions(): void {
+    const handles = this.transactions.keys();
+    for (let i = 0; i < handles.length; i++) this.transactions.set(handles[i], STALE_TRANSACTION);
+  }
+
   private watchRequest(type: u32, path: string, token: string): i32 {
     this.payload.reset();
     this.payload.string(path).string(token);
@@ -553,13 +670,29 @@ export class XsClient {
   }
 
   /**
-   * Sends the payload built in `payload` as a `type` request and waits for its
-   * reply (in `incoming`), queueing watch events that come first. 0, or -errno:
-   * xenstored's error, -E2BIG for an oversize request, -EBADMSG for a reply of
-   * the wrong type, or the transport's error.
+   * Sends the payload built in `payload` as a `type` request in transaction
+   * `tx` (a handle) and waits for its reply (in `incoming`), queueing watch
+   * events that come first. 0, or -errno: xenstored's error, -E2BIG for an
+   * oversize request, -EBADMSG for a reply of the wrong type, -ENOENT for a
+   * handle that names no transaction, -EAGAIN for a stale one or when the
+   * connection restarted under the request, or the transport's error.
    */
   private request(type: u32, tx: u32): i32 {
+    this.answered = false;
     if (this.failure != 0) return this.failure;
+    let id = XS_NO_TRANSACTION;
+    if (tx != XS_NO_TRANSACTION) {
+      if (!this.transactions.has(tx)) return -ENOENT;
+      id = this.transactions.get(tx);
+      if (id == STALE_TRANSACTION) return -EAGAIN;
+    }
+    this.requesting++;
+    const rc = this.exchange(type, id);
+    this.requesting--;
+    return rc;
+  }
+
+  private exchange(type: u32, tx: u32): i32 {
     const length = this.payload.finish();
     if (length < 0) return length;
     const reqId = this.nextReqId++;
@@ -580,6 +713,7 @@ export class XsClient {
         this.strayReplies++;
         continue;
       }
+      this.answered = true;
       if (replyType == XS_ERROR) return -errnoOfError(this.replyPayload(), this.replyLength());
       return replyType == type ? 0 : -EBADMSG;
     }
@@ -593,6 +727,7 @@ export class XsClient {
       if (sent < 0) return this.fail(sent);
       if (sent == 0) {
         const rc = this.transport.wait();
+        if (rc == -EAGAIN) return this.restartedUnderRequest();
         if (rc < 0) return done == 0 ? rc : this.fail(rc);
       }
       done += u32(sent);
@@ -626,10 +761,23 @@ export class XsClient {
       if (got == 0) {
         if (!block) return 0;
         const rc = this.transport.wait();
+        if (rc == -EAGAIN) return this.restartedUnderRequest();
         if (rc < 0) return rc;
       }
       this.received += u32(got);
     }
+  }
+
+  /**
+   * The transport was restarted while a request waited: what it sent or
+   * half received is gone, so the client starts over (connectionReset's own
+   * requests leave that to its loop) and the request fails with -EAGAIN, for
+   * the caller to retry.
+   */
+  private restartedUnderRequest(): i32 {
+    if (this.resetting) this.restartedDuringReset = true;
+    else this.connectionReset();
+    return -EAGAIN;
   }
 
   /** Marks the connection broken; returns `rc` for the caller to pass on. */

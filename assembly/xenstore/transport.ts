@@ -12,7 +12,9 @@ export abstract class XsTransport {
 
   /**
    * Blocks until xenstored may have taken or given bytes. 0, or -errno when
-   * nothing could ever wake the caller (so it never spins).
+   * nothing could ever wake the caller (so it never spins). -EAGAIN says the
+   * connection was restarted meanwhile: xenstored dropped everything in
+   * flight, and the connection is usable again from scratch.
    */
   abstract wait(): i32;
 }
