@@ -175,7 +175,7 @@ export class RingConnection {
     this.traffic += count;
     this.notify();
     this.xenstored.receive(conn, bytes);
-    // Only a protocol violation (an oversize length) makes XenStored close a connection while receiving.
-    if (conn.closed) this.fail(XENSTORE_ERROR.PROTO);
+    // Closed while receiving: a protocol violation (an oversize length), unless sending a reply already failed it.
+    if (conn.closed && this.error === XENSTORE_ERROR.NONE) this.fail(XENSTORE_ERROR.PROTO);
   }
 }
