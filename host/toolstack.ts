@@ -32,6 +32,11 @@ export function placeSpecialPages(hv: Hypervisor, domid: number, special: Specia
   services.get(hv)?.introduceDomain(domid);
 }
 
+export interface XenstoreOptions {
+  /** A domain other than dom0 with dom0's rights in xenstored (its --priv-domid). */
+  privilegedDomid?: number;
+}
+
 /** xenstored running in dom0, with the toolstack's own connection to it. */
 export class XenstoreService {
   readonly xenstored: XenStored;
@@ -39,7 +44,7 @@ export class XenstoreService {
   readonly tools: LocalClient;
   private readonly rings = new Map<number, RingConnection>();
 
-  constructor(private readonly hv: Hypervisor) {
+  constructor(private readonly hv: Hypervisor, options: XenstoreOptions = {}) {
     this.xenstored = new XenStored({
       domainExists: (domid) => hv.domain(domid) !== undefined,
       introduce: (domid, gfn, port) => this.connectRing(domid, gfn, port),
@@ -47,6 +52,7 @@ export class XenstoreService {
         this.rings.get(domid)?.close();
         this.rings.delete(domid);
       },
+      privilegedDomid: options.privilegedDomid,
     });
     this.tools = new LocalClient(this.xenstored, 0);
   }
@@ -101,9 +107,9 @@ const services = new WeakMap<Hypervisor, XenstoreService>();
  * placed is introduced to it, and a domain that exits is released (its ring
  * closed, @releaseDomain fired).
  */
-export function startXenstore(hv: Hypervisor): XenstoreService {
+export function startXenstore(hv: Hypervisor, options: XenstoreOptions = {}): XenstoreService {
   if (services.has(hv)) throw new Error("xenstored is already running");
-  const service = new XenstoreService(hv);
+  const service = new XenstoreService(hv, options);
   services.set(hv, service);
   hv.onExit((domain) => {
     if (domain.domid !== 0 && service.xenstored.isIntroduced(domain.domid)) service.xenstored.releaseDomain(domain.domid);

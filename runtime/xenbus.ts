@@ -75,37 +75,79 @@ export interface XenbusExports {
 
   // XenStore (typed wrappers: runtime/xenstore.ts). Strings go in as a
   // pointer and byte length of UTF-8 (a value: any bytes) anywhere in linear
-  // memory; results come out into `out`, which must be a page_alloc page.
-  // Each returns the byte count written to `out` (or 0), or -errno:
-  // xenstored's error (-ENOENT, -EACCES, -EAGAIN, ...), -ENODEV before
-  // xs_init, -EFAULT for an argument outside memory, -EINVAL for an `out`
-  // that is not a page_alloc page, -EIO once the connection broke.
-  // `tx` is a transaction id, or 0 for none.
+  // memory; a list of strings (permissions such as "n0" "r5", CONTROL
+  // parameters) as one buffer of NUL-terminated strings. Results come out
+  // into `out`, which must be a page_alloc page. Each returns the byte count
+  // of the whole result (or 0), or -errno: xenstored's error (-ENOENT,
+  // -EACCES, -EAGAIN, ...), -ENODEV before xs_init, -EFAULT for an argument
+  // outside memory, -EINVAL for an `out` that is not a page_alloc page or a
+  // malformed list, -EIO once xenstored stopped serving (ring `error`),
+  // -EAGAIN when the connection was restarted under the request (retry).
+  // `tx` is a transaction handle, or 0 for none.
+  //
+  // Long results: a result longer than a page (a directory listing that
+  // took DIRECTORY_PART requests) has only its first page written to `out`;
+  // the returned length says how much there is, and xs_result(offset, out)
+  // copies the page starting at `offset` of that same result, until the
+  // next export that produces one.
 
   /** Connects through the store page and port of the HVM params (after xen_boot). 0 or -errno; idempotent. */
   xs_init(): number;
-  /** The ring reconnection protocol: requests in flight, watches and transactions are dropped on both sides. 0 or -errno. */
+  /**
+   * The ring reconnection protocol: xenstored drops requests in flight, watches
+   * and transactions; the guest registers its watches again (each fires once)
+   * and open transactions become stale (-EAGAIN). 0, -EBUSY while a request is
+   * under way, or the first error registering a watch again (see xs_lost_watches).
+   */
   xs_reconnect(): number;
+  /** Watches the last reconnection could not register again (dropped). */
+  xs_lost_watches(): number;
   /** The ring's `error` field: 0, or the XENSTORE_ERROR_* with which xenstored stopped serving this domain. */
   xs_ring_error(): number;
+  /** The page of the last result starting at byte `offset` into `out`: the count copied (0 past the end). */
+  xs_result(offset: number, out: number): number;
   /** The node's value, raw, into `out`: its length. */
   xs_read(tx: number, path: number, path_len: number, out: number): number;
   xs_write(tx: number, path: number, path_len: number, value: number, value_len: number): number;
   xs_mkdir(tx: number, path: number, path_len: number): number;
   xs_rm(tx: number, path: number, path_len: number): number;
-  /** The children's names into `out`, each NUL-terminated: the byte length. */
+  /** Removes the node and all below it (outside a transaction, in one of its own, retried on conflicts). */
+  xs_rm_tree(tx: number, path: number, path_len: number): number;
+  /** 1 when the node exists, 0 when not, or -errno. */
+  xs_exists(tx: number, path: number, path_len: number): number;
+  /** The children's names into `out`, each NUL-terminated: the byte length (possibly several pages). */
   xs_directory(tx: number, path: number, path_len: number, out: number): number;
+  /** The node's permissions into `out`, each NUL-terminated ("n0", "r5"; the first names the owner). */
+  xs_get_perms(tx: number, path: number, path_len: number, out: number): number;
+  /** Sets permissions from NUL-terminated entries ("n5\0r0\0"); -EINVAL when malformed. */
+  xs_set_perms(tx: number, path: number, path_len: number, perms: number, perms_len: number): number;
   /** Registers a watch; xenstored fires it once at once. Events are taken with xs_next_event. */
   xs_watch(path: number, path_len: number, token: number, token_len: number): number;
   /** Removes a watch and drops its events not yet taken. */
   xs_unwatch(path: number, path_len: number, token: number, token_len: number): number;
-  /** 0 or -errno; the id is then read with xs_transaction_id (a u32). */
+  /** Makes xenstored forget all this guest's watches and transactions (dropped in the guest too). */
+  xs_reset_watches(): number;
+  /** 0 or -errno; the handle is then read with xs_transaction_id (a u32). */
   xs_transaction_start(): number;
   xs_transaction_id(): number;
-  /** Commits or aborts `tx`; -EAGAIN when a conflicting change won: retry the transaction. */
+  /** Commits or aborts `tx`; -EAGAIN when a conflicting change won or a reset dropped it: retry the transaction. */
   xs_transaction_end(tx: number, commit: boolean): number;
   /** Domain `domid`'s home path into `out` (no NUL): its length. */
   xs_get_domain_path(domid: number, out: number): number;
+  /** A CONTROL command with NUL-terminated parameters (privileged); its reply into `out`. */
+  xs_control(command: number, command_len: number, parameters: number, parameters_len: number, out: number): number;
+  /** XENSTORE_SERVER_FEATURE_* bits of `domid` (negative: the server's), privileged; 0 or -errno, then xs_number(). */
+  xs_get_feature(domid: number): number;
+  /** Sets the features offered to `domid`, before it is introduced (privileged). */
+  xs_set_feature(domid: number, features: number): number;
+  /** Quota `name` of `domid` (negative: the global default), privileged; 0 or -errno, then xs_number(). */
+  xs_get_quota(domid: number, name: number, name_len: number): number;
+  /** Sets quota `name` of `domid` (negative: the global default) to `value` (0: no limit); privileged. */
+  xs_set_quota(domid: number, name: number, name_len: number, value: number): number;
+  /** The quota names xenstored knows into `out`, each NUL-terminated. */
+  xs_quota_names(out: number): number;
+  /** The value of the last successful xs_get_feature / xs_get_quota (a u32). */
+  xs_number(): number;
   /** The oldest watch event into `out` as path NUL token NUL: its length, 0 when none is queued. */
   xs_next_event(out: number): number;
 }

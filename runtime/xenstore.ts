@@ -32,22 +32,51 @@ export interface XenStore {
   write(path: string, value: string | Uint8Array, tx?: number): void;
   mkdir(path: string, tx?: number): void;
   rm(path: string, tx?: number): void;
+  /** Removes the node and everything below it. */
+  rmTree(path: string, tx?: number): void;
+  exists(path: string, tx?: number): boolean;
+  /** The children's names, however many pages they take. */
   directory(path: string, tx?: number): string[];
+  /** Permissions as xenstored writes them: "n0", "r5", ...; the first names the owner and everyone else's access. */
+  getPerms(path: string, tx?: number): string[];
+  setPerms(path: string, perms: string[], tx?: number): void;
   watch(path: string, token: string): void;
   unwatch(path: string, token: string): void;
+  /** xenstored forgets all this guest's watches and transactions, and so does the guest. */
+  resetWatches(): void;
   transactionStart(): number;
   transactionEnd(tx: number, commit: boolean): void;
+  /**
+   * Runs `body` in a transaction and commits it, starting over while the
+   * commit or the body fails with EAGAIN (a conflict, or a reset that made
+   * the transaction stale), at most `attempts` times. Other errors abort it.
+   */
+  transaction<T>(body: (tx: number) => T, attempts?: number): T;
   getDomainPath(domid: number): string;
+  /** A CONTROL command (privileged); its reply. */
+  control(command: string, parameters?: string[]): string;
+  /** XENSTORE_SERVER_FEATURE_* bits offered to `domid`, or the server's own without one (privileged). */
+  getFeature(domid?: number): number;
+  setFeature(domid: number, features: number): void;
+  /** Quota `name` of `domid`, or its global default without one (privileged). */
+  getQuota(name: string, domid?: number): number;
+  setQuota(name: string, value: number, domid?: number): void;
+  quotaNames(): string[];
   /** Watch events queued in the guest, oldest first (taking them out). */
   takeEvents(): WatchEvent[];
+  /** The reconnection protocol; throws the first error registering a watch again (see lostWatches). */
   reconnect(): void;
+  /** Watches the last reconnection could not register again, and dropped. */
+  lostWatches(): number;
   /** The ring's `error` field (0 while xenstored serves the guest). */
   ringError(): number;
 }
 
+const TRANSACTION_ATTEMPTS = 8;
+
 /**
  * Connects the guest (xs_init) and wraps its exports. Three pages of the
- * guest carry the arguments and results: path, value/token, and `out`.
+ * guest carry the arguments and results: path, value/token/list, and `out`.
  */
 export function xenstore(guest: Guest<XenbusExports>): XenStore {
   const x = guest.exports;
@@ -70,15 +99,30 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     return bytes.length;
   };
   const path = (text: string, operation: string): [number, number] => [pathPage, put(pathPage, encoder.encode(text), operation)];
-  const result = (length: number): Uint8Array => guest.memory().slice(out, out + length);
-  const names = (length: number): string[] => {
-    const text = decoder.decode(result(length));
-    return text === "" ? [] : text.replace(/\0$/, "").split("\0");
+  /** `texts` as NUL-terminated strings in the argument page. */
+  const list = (texts: string[], operation: string): [number, number] =>
+    [argPage, put(argPage, encoder.encode(texts.map((text) => `${text}\0`).join("")), operation)];
+  /** The whole result of `length` bytes: the first page from `out`, the rest page by page through xs_result. */
+  const result = (length: number, operation: string): Uint8Array => {
+    const bytes = new Uint8Array(length);
+    bytes.set(guest.memory().subarray(out, out + Math.min(length, PAGE_SIZE)));
+    for (let offset = PAGE_SIZE; offset < length; offset += PAGE_SIZE) {
+      const count = check(x.xs_result(offset, out), operation);
+      bytes.set(guest.memory().subarray(out, out + count), offset);
+    }
+    return bytes;
   };
+  const text = (length: number, operation: string): string => decoder.decode(result(length, operation));
+  const names = (length: number, operation: string): string[] => {
+    const all = text(length, operation);
+    return all === "" ? [] : all.replace(/\0$/, "").split("\0");
+  };
+  const domidOrNone = (domid: number | undefined): number => domid ?? -1;
 
   return {
     readBytes(name, tx = 0) {
-      return result(check(x.xs_read(tx, ...path(name, "read"), out), `read ${name}`));
+      const operation = `read ${name}`;
+      return result(check(x.xs_read(tx, ...path(name, "read"), out), operation), operation);
     },
     read(name, tx = 0) {
       return decoder.decode(this.readBytes(name, tx));
@@ -93,14 +137,31 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     rm(name, tx = 0) {
       check(x.xs_rm(tx, ...path(name, "rm")), `rm ${name}`);
     },
+    rmTree(name, tx = 0) {
+      check(x.xs_rm_tree(tx, ...path(name, "rm_tree")), `rm_tree ${name}`);
+    },
+    exists(name, tx = 0) {
+      return check(x.xs_exists(tx, ...path(name, "exists")), `exists ${name}`) === 1;
+    },
     directory(name, tx = 0) {
-      return names(check(x.xs_directory(tx, ...path(name, "directory"), out), `directory ${name}`));
+      const operation = `directory ${name}`;
+      return names(check(x.xs_directory(tx, ...path(name, "directory"), out), operation), operation);
+    },
+    getPerms(name, tx = 0) {
+      const operation = `get_perms ${name}`;
+      return names(check(x.xs_get_perms(tx, ...path(name, "get_perms"), out), operation), operation);
+    },
+    setPerms(name, perms, tx = 0) {
+      check(x.xs_set_perms(tx, ...path(name, "set_perms"), ...list(perms, "set_perms")), `set_perms ${name}`);
     },
     watch(name, token) {
       check(x.xs_watch(...path(name, "watch"), argPage, put(argPage, encoder.encode(token), "watch")), `watch ${name}`);
     },
     unwatch(name, token) {
       check(x.xs_unwatch(...path(name, "unwatch"), argPage, put(argPage, encoder.encode(token), "unwatch")), `unwatch ${name}`);
+    },
+    resetWatches() {
+      check(x.xs_reset_watches(), "reset_watches");
     },
     transactionStart() {
       check(x.xs_transaction_start(), "transaction_start");
@@ -109,19 +170,59 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     transactionEnd(tx, commit) {
       check(x.xs_transaction_end(tx, commit), `transaction_end ${tx}`);
     },
+    transaction(body, attempts = TRANSACTION_ATTEMPTS) {
+      for (let attempt = 1; ; attempt++) {
+        const tx = this.transactionStart();
+        try {
+          const value = body(tx);
+          this.transactionEnd(tx, true);
+          return value;
+        } catch (error) {
+          // Aborts after the body failed; after a failed commit the handle is already gone (ENOENT, in the guest).
+          x.xs_transaction_end(tx, false);
+          const conflict = error instanceof XenStoreError && error.errno === constants.errno.EAGAIN;
+          if (!conflict || attempt >= attempts) throw error;
+        }
+      }
+    },
     getDomainPath(domid) {
-      return decoder.decode(result(check(x.xs_get_domain_path(domid, out), `get_domain_path ${domid}`)));
+      const operation = `get_domain_path ${domid}`;
+      return text(check(x.xs_get_domain_path(domid, out), operation), operation);
+    },
+    control(command, parameters = []) {
+      const operation = `control ${command}`;
+      return text(check(x.xs_control(...path(command, "control"), ...list(parameters, "control"), out), operation), operation);
+    },
+    getFeature(domid) {
+      check(x.xs_get_feature(domidOrNone(domid)), `get_feature ${domid ?? ""}`);
+      return x.xs_number() >>> 0;
+    },
+    setFeature(domid, features) {
+      check(x.xs_set_feature(domid, features), `set_feature ${domid}`);
+    },
+    getQuota(name, domid) {
+      check(x.xs_get_quota(domidOrNone(domid), ...path(name, "get_quota")), `get_quota ${name}`);
+      return x.xs_number() >>> 0;
+    },
+    setQuota(name, value, domid) {
+      check(x.xs_set_quota(domidOrNone(domid), ...path(name, "set_quota"), value), `set_quota ${name}`);
+    },
+    quotaNames() {
+      return names(check(x.xs_quota_names(out), "quota_names"), "quota_names");
     },
     takeEvents() {
       const events: WatchEvent[] = [];
       for (let length; (length = check(x.xs_next_event(out), "next_event")) > 0; ) {
-        const [eventPath = "", token = ""] = names(length);
+        const [eventPath = "", token = ""] = names(length, "next_event");
         events.push({ path: eventPath, token });
       }
       return events;
     },
     reconnect() {
       check(x.xs_reconnect(), "reconnect");
+    },
+    lostWatches() {
+      return x.xs_lost_watches() >>> 0;
     },
     ringError() {
       return x.xs_ring_error() >>> 0;

@@ -8,26 +8,28 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore } from "../host/toolstack.js";
+import { type XenstoreOptions, type XenstoreService, startXenstore } from "../host/toolstack.js";
 import { listenUnix } from "../host/xenstored/socket.js";
-import { XsType, strings } from "../host/xenstored/wire.js";
-import { HVM_PARAM, XENSTORE_ERROR, xenstore_domain_interface } from "../host/xen/abi.js";
-import { xenstore } from "../runtime/xenstore.js";
+import { XsType, encodeMessage, strings } from "../host/xenstored/wire.js";
+import { HVM_PARAM, XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../host/xen/abi.js";
+import { type XenStore, xenstore } from "../runtime/xenstore.js";
 import { debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
 const XENSTORE_RING = xenstore_domain_interface.fields;
-const EACCES = 13;
-const EAGAIN = 11;
-const ENOENT = 2;
-const EIO = 5;
+const [ENOENT, EIO, E2BIG, EAGAIN, EACCES, EBUSY, EINVAL] = [2, 5, 7, 11, 13, 16, 22];
+const SERVER_FEATURES = 15; // RECONNECTION | ERROR | WATCHDEPTH | DOMID_ANY
 
-function setup(...names: string[]) {
+function setupWith(options: XenstoreOptions, ...names: string[]) {
   const hv = new Hypervisor();
-  const service = startXenstore(hv);
+  const service = startXenstore(hv, options);
   const guests = names.map((name) => bootXenbus(hv, name));
   return { hv, service, dom0: service.tools, guests, stores: guests.map((guest) => xenstore(guest)) };
+}
+
+function setup(...names: string[]) {
+  return setupWith({}, ...names);
 }
 
 /** The guest's store page and port, as the toolstack gave them. */
@@ -39,6 +41,30 @@ function storeRing(guest: Xenbus) {
 }
 
 const errno = (code: number) => expect.objectContaining({ errno: code });
+
+/**
+ * Runs `action` from inside xenstored while it serves a request that
+ * changes `path`, before the reply goes out: a dom0 connection watches
+ * `path`, and the action runs as its event is sent.
+ */
+function whileServingChangeOf(service: XenstoreService, path: string, action: () => void): void {
+  let armed = false;
+  const conn = service.xenstored.connect(0, (bytes) => {
+    const isEvent = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) === XsType.WATCH_EVENT;
+    if (armed && isEvent) {
+      armed = false;
+      action();
+    }
+  });
+  service.xenstored.receive(conn, encodeMessage({ type: XsType.WATCH, reqId: 1, txId: 0, payload: strings(path, "hook") }));
+  armed = true; // past the event every new watch fires at once
+}
+
+/** A reconnection someone else in the guest asked for: `connection` set, xenstored told. */
+function reconnectionByAnother(hv: Hypervisor, service: XenstoreService, guest: Xenbus): void {
+  storeRing(guest).view().setUint32(XENSTORE_RING.connection, XENSTORE.RECONNECT, true);
+  hv.evtchn.setPending(hv.dom0, service.ring(guest.domid)!.localPort);
+}
 
 describe("introduction by the toolstack", () => {
   it("gives the guest its store port and home, and announces it on @introduceDomain", () => {
@@ -168,7 +194,7 @@ describe("the guest's client over the ring", () => {
   it("keeps two guests apart", () => {
     const { guests, stores } = setup("alpha", "beta");
     const [a, b] = guests as [Xenbus, Xenbus];
-    const [xsA, xsB] = stores as [ReturnType<typeof xenstore>, ReturnType<typeof xenstore>];
+    const [xsA, xsB] = stores as [XenStore, XenStore];
     xsA.write("data/secret", "alpha's");
     xsB.write("data/secret", "beta's");
     expect(xsA.read("data/secret")).toBe("alpha's");
@@ -179,7 +205,7 @@ describe("the guest's client over the ring", () => {
     expect(xsA.read("data/secret")).toBe("alpha's");
   });
 
-  it("reconnects: partial packets, watches and transactions are dropped and the ring works again", () => {
+  it("reconnects: a partial packet is dropped, watches are registered again and go on firing, transactions go stale", () => {
     const { hv, dom0, guests, stores } = setup("alpha");
     const [guest, xs] = [guests[0]!, stores[0]!];
     const home = `/local/domain/${guest.domid}`;
@@ -199,13 +225,222 @@ describe("the guest's client over the ring", () => {
 
     xs.reconnect();
     expect(view().getUint32(XENSTORE_RING.connection, true)).toBe(0);
-    expect(() => xs.transactionEnd(tx, true)).toThrow(errno(ENOENT));
-    expect(() => dom0.read(`${home}/data/in-tx`)).toThrow();
+    expect(xs.lostWatches()).toBe(0);
+    // Registered again, the watch fires once, as a new one does.
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
     dom0.write(`${home}/data/w`, "changed");
     hv.runUntilIdle();
-    expect(xs.takeEvents()).toEqual([]);
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+
+    // xenstored dropped the transaction; the guest says so without asking it.
+    expect(() => dom0.read(`${home}/data/in-tx`)).toThrow();
+    expect(() => xs.read("data/in-tx", tx)).toThrow(errno(EAGAIN));
+    expect(() => xs.transactionEnd(tx, true)).toThrow(errno(EAGAIN));
+    expect(() => xs.transactionEnd(tx, true)).toThrow(errno(ENOENT));
     xs.write("data/after", "works");
     expect(xs.read("data/after")).toBe("works");
+  });
+
+  it("a transaction gone stale in a reconnection is started over by a retrying transaction", () => {
+    const { guests, stores } = setup("alpha");
+    const xs = stores[0]!;
+    xs.write("data/counter", "1");
+    let runs = 0;
+    const result = xs.transaction((tx) => {
+      runs++;
+      const next = Number(xs.read("data/counter", tx)) + 1;
+      if (runs === 1) xs.reconnect();
+      xs.write("data/counter", String(next), tx);
+      return next;
+    });
+    expect([result, runs]).toEqual([2, 2]);
+    expect(xs.read("data/counter")).toBe("2");
+    expect(guests[0]!.exit).toBeNull();
+  });
+
+  it("reports the watches it could not register again, and keeps the others", () => {
+    const { hv, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    xs.watch("data/a", "a");
+    xs.watch("data/b", "b");
+    xs.takeEvents();
+    dom0.call(XsType.SET_QUOTA, strings(String(guest.domid), "watches", "1"));
+    expect(() => xs.reconnect()).toThrow(errno(E2BIG));
+    expect(xs.lostWatches()).toBe(1);
+    expect(xs.takeEvents()).toEqual([{ path: "data/a", token: "a" }]);
+    dom0.write(`/local/domain/${guest.domid}/data/a`, "1");
+    dom0.write(`/local/domain/${guest.domid}/data/b`, "1");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([{ path: "data/a", token: "a" }]);
+  });
+
+  it("a request waiting when xenstored sets `error` returns -EIO at once; reconnecting recovers", () => {
+    const { service, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    xs.watch("data/w", "tok");
+    xs.takeEvents();
+    whileServingChangeOf(service, `/local/domain/${guest.domid}/data/x`, () => {
+      // The guest's response index goes wrong: xenstored cannot put the reply on the ring and stops with RINGIDX.
+      const { view } = storeRing(guest);
+      view().setUint32(XENSTORE_RING.rsp_cons, view().getUint32(XENSTORE_RING.rsp_prod, true) + 2000, true);
+    });
+    expect(() => xs.write("data/x", "1")).toThrow(errno(EIO));
+    expect(xs.ringError()).toBe(XENSTORE_ERROR.RINGIDX);
+    expect(() => xs.read("data/x")).toThrow(errno(EIO));
+    expect(guest.exit).toBeNull();
+
+    xs.reconnect();
+    expect(xs.ringError()).toBe(0);
+    expect(xs.read("data/x")).toBe("1");
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+  });
+
+  it("a request under which someone else restarts the connection returns -EAGAIN; watches are registered again, transactions stale", () => {
+    const { hv, service, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    const home = `/local/domain/${guest.domid}`;
+    xs.watch("data/w", "tok");
+    xs.takeEvents();
+    const tx = xs.transactionStart();
+    whileServingChangeOf(service, `${home}/data/x`, () => reconnectionByAnother(hv, service, guest));
+    expect(() => xs.write("data/x", "1")).toThrow(errno(EAGAIN));
+    expect(storeRing(guest).view().getUint32(XENSTORE_RING.connection, true)).toBe(XENSTORE.CONNECTED);
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+    expect(() => xs.write("data/y", "1", tx)).toThrow(errno(EAGAIN));
+    dom0.write(`${home}/data/w`, "v");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+    xs.write("data/x", "2");
+    expect(xs.read("data/x")).toBe("2");
+  });
+
+  it("a restart by someone else while the guest is idle is noticed by its upcall, which registers the watches again", () => {
+    const { hv, service, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    xs.watch("data/w", "tok");
+    xs.takeEvents();
+    reconnectionByAnother(hv, service, guest);
+    hv.runUntilIdle();
+    expect(storeRing(guest).view().getUint32(XENSTORE_RING.connection, true)).toBe(XENSTORE.CONNECTED);
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+    dom0.write(`/local/domain/${guest.domid}/data/w`, "v");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+  });
+});
+
+describe("the rest of the client's operations", () => {
+  it("permissions: read as strings, set by the owner, enforced for another domain (EACCES)", () => {
+    const { guests, stores } = setup("alpha", "beta");
+    const [a, b] = guests as [Xenbus, Xenbus];
+    const [xsA, xsB] = stores as [XenStore, XenStore];
+    const shared = `/local/domain/${a.domid}/data/shared`;
+    xsA.write("data/shared", "x");
+    expect(xsA.getPerms("data/shared")).toEqual([`n${a.domid}`]);
+    expect(() => xsB.read(shared)).toThrow(errno(EACCES));
+    expect(() => xsB.getPerms(shared)).toThrow(errno(EACCES));
+
+    xsA.setPerms("data/shared", [`n${a.domid}`, `r${b.domid}`]);
+    expect(xsA.getPerms("data/shared")).toEqual([`n${a.domid}`, `r${b.domid}`]);
+    expect(xsB.read(shared)).toBe("x");
+    expect(xsB.getPerms(shared)).toEqual([`n${a.domid}`, `r${b.domid}`]);
+    expect(() => xsB.write(shared, "y")).toThrow(errno(EACCES));
+    expect(() => xsB.setPerms(shared, [`n${b.domid}`])).toThrow(errno(EACCES));
+    // Checked in the guest before anything is sent.
+    expect(() => xsA.setPerms("data/shared", ["x1"])).toThrow(errno(EINVAL));
+    expect(() => xsA.setPerms("data/shared", [])).toThrow(errno(EINVAL));
+  });
+
+  it("rm_tree removes a node and everything below it; exists tells nodes that are there", () => {
+    const { dom0, guests, stores } = setup("alpha", "beta");
+    const [a, xs] = [guests[0]!, stores[0]!];
+    for (const path of ["data/tree/a/b/c", "data/tree/a/d", "data/tree/e", "data/kept"]) xs.write(path, "v");
+    expect(xs.exists("data/tree/a/b")).toBe(true);
+    xs.rmTree("data/tree");
+    expect(xs.exists("data/tree")).toBe(false);
+    expect(xs.exists("data/tree/a/b/c")).toBe(false);
+    expect(xs.directory("data")).toEqual(["kept"]);
+    expect(() => dom0.read(`/local/domain/${a.domid}/data/tree`)).toThrow();
+    expect(() => xs.rmTree("data/tree")).toThrow(errno(ENOENT));
+
+    xs.write("data/tree/x/y", "v");
+    const tx = xs.transactionStart();
+    xs.rmTree("data/tree", tx);
+    expect(xs.exists("data/tree")).toBe(true); // not yet committed
+    xs.transactionEnd(tx, true);
+    expect(xs.exists("data/tree")).toBe(false);
+    expect(() => stores[1]!.exists(`/local/domain/${a.domid}/data/kept`)).toThrow(errno(EACCES));
+  });
+
+  it("lists a directory too long for one message: DIRECTORY_PART, and a result of several pages", () => {
+    const { dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    const names = Array.from({ length: 600 }, (_, i) => `child-${String(i).padStart(3, "0")}-${"n".repeat(40)}`);
+    dom0.mkdir("/tool/many");
+    dom0.setPerms("/tool/many", ["n0", `r${guest.domid}`]);
+    for (const name of names) dom0.write(`/tool/many/${name}`, "");
+    // One DIRECTORY reply cannot hold the listing.
+    expect(() => dom0.directory("/tool/many")).toThrow(expect.objectContaining({ errorName: "E2BIG" }));
+    expect(xs.directory("/tool/many").sort()).toEqual(names);
+
+    // The raw convention: the whole length returned, the first page in `out`, later pages through xs_result.
+    const x = guest.exports;
+    const [path, out] = [x.page_alloc(), x.page_alloc()];
+    const bytes = new TextEncoder().encode("/tool/many");
+    guest.memory().set(bytes, path);
+    const length = x.xs_directory(0, path, bytes.length, out);
+    expect(length).toBe(names.reduce((sum, name) => sum + name.length + 1, 0));
+    expect(length).toBeGreaterThan(6 * 4096);
+    expect(x.xs_result(4096, out)).toBe(4096);
+    expect(x.xs_result(length - 10, out)).toBe(10);
+    expect(x.xs_result(length, out)).toBe(0);
+    expect(x.xs_result(0, path + 1)).toBe(-EINVAL);
+  });
+
+  it("reset_watches makes xenstored and the guest forget watches, queued events and transactions", () => {
+    const { hv, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    xs.watch("data/w", "tok");
+    const tx = xs.transactionStart();
+    xs.resetWatches();
+    expect(xs.takeEvents()).toEqual([]);
+    dom0.write(`/local/domain/${guest.domid}/data/w`, "v");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([]);
+    expect(() => xs.write("data/x", "1", tx)).toThrow(errno(EAGAIN));
+    xs.watch("data/w", "tok"); // the token is free again
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+  });
+
+  it("control, features and quotas for a privileged guest; EACCES for the others", () => {
+    const { hv, guests, stores } = setupWith({ privilegedDomid: 1 }, "tools", "plain");
+    const [tools, plain] = guests as [Xenbus, Xenbus];
+    const [xs, xsPlain] = stores as [XenStore, XenStore];
+    expect(tools.domid).toBe(1);
+
+    expect(xs.control("help").split("\n")).toContain("check");
+    expect(xs.control("log", ["on"])).toBe("OK\0");
+    expect(() => xs.control("no-such-command")).toThrow(errno(EINVAL));
+    expect(() => xsPlain.control("help")).toThrow(errno(EACCES));
+
+    expect(xs.getFeature()).toBe(SERVER_FEATURES);
+    expect(xs.getFeature(plain.domid)).toBe(SERVER_FEATURES);
+    expect(() => xs.setFeature(plain.domid, 1)).toThrow(errno(EBUSY)); // introduced already
+    const later = hv.createNativeDomain("not yet introduced");
+    xs.setFeature(later.domid, 1);
+    expect(xs.getFeature(later.domid)).toBe(1);
+    expect(() => xsPlain.getFeature()).toThrow(errno(EACCES));
+
+    expect(xs.quotaNames()).toEqual(expect.arrayContaining(["nodes", "watches", "transactions"]));
+    expect(xs.getQuota("watches")).toBe(128);
+    xs.setQuota("watches", 1, plain.domid);
+    expect(xs.getQuota("watches", plain.domid)).toBe(1);
+    expect(xs.getQuota("watches")).toBe(128);
+    xsPlain.watch("data/one", "one");
+    expect(() => xsPlain.watch("data/two", "two")).toThrow(errno(E2BIG));
+    expect(() => xsPlain.getQuota("watches")).toThrow(errno(EACCES));
+    expect(() => xsPlain.setQuota("watches", 100, plain.domid)).toThrow(errno(EACCES));
+    expect(() => xs.getQuota("no-such-quota")).toThrow(errno(EINVAL));
   });
 });
 
@@ -223,7 +458,7 @@ describe("a hostile guest's ring", () => {
   it("gets `error` RINGIDX for impossible request indices; others are not disturbed; reconnecting recovers", () => {
     const { hv, service, dom0, guests, stores } = setup("hostile", "bystander");
     const [hostile, bystander] = guests as [Xenbus, Xenbus];
-    const [xsHostile, xsBystander] = stores as [ReturnType<typeof xenstore>, ReturnType<typeof xenstore>];
+    const [xsHostile, xsBystander] = stores as [XenStore, XenStore];
     xsBystander.write("data/safe", "kept");
     const { view, port } = storeRing(hostile);
     view().setUint32(XENSTORE_RING.req_prod, view().getUint32(XENSTORE_RING.req_cons, true) + 5000, true);

@@ -1,14 +1,16 @@
 // The guest's connection to xenstored over the store page and event channel
 // the toolstack gave it (HVM_PARAM_STORE_PFN / HVM_PARAM_STORE_EVTCHN), with
-// the one XsClient that uses it.
+// the one XsClient that uses it, for as long as the guest runs: a
+// reconnection restarts the connection under the same client.
 //
 // Waiting is the event channel's blocking wait (SCHEDOP_block, then dispatch).
 // Events that arrive while nobody waits run storeEvent from the upcall, which
-// takes watch events off the ring so xenstored can go on sending.
+// takes what xenstored sent off the ring (so it can go on sending) and runs
+// the handlers of watch events.
 import * as evtchn from "../evtchn/evtchn";
 import { getParam } from "../xen/hvm";
 import {
-  EINVAL, EIO, ENODEV, EOPNOTSUPP, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
+  EAGAIN, EBUSY, EINVAL, EIO, ENODEV, EOPNOTSUPP, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
   XENSTORE_CONNECTED, XENSTORE_RECONNECT, XENSTORE_SERVER_FEATURE_RECONNECTION,
 } from "../xen/abi";
 import { xenstore_domain_interface as xs } from "../xen/layout";
@@ -17,21 +19,70 @@ import { XsClient } from "./client";
 import { XsRingTransport } from "./transport";
 
 class StoreRing extends XsRingTransport {
+  /**
+   * req_prod and rsp_cons as we last left them. Only we write them, and
+   * xenstored's restart of the rings leaves them at zero, so when they have
+   * gone to zero xenstored restarted the rings (a reconnection someone else
+   * asked for), even one that began and ended while we were not looking.
+   */
+  private requestsProduced: u32 = 0;
+  private responsesConsumed: u32 = 0;
+
   constructor(page: usize, readonly port: u32) {
     super(page);
+    this.noteIndices();
   }
 
   notify(): void {
     evtchn.send(this.port);
   }
 
-  /** -EIO once xenstored has set `error`: it has stopped serving us, so no event would come. */
+  send(source: usize, length: u32): i32 {
+    const sent = super.send(source, length);
+    this.noteIndices();
+    return sent;
+  }
+
+  receive(target: usize, length: u32): i32 {
+    const received = super.receive(target, length);
+    this.noteIndices();
+    return received;
+  }
+
+  /**
+   * -EIO once xenstored has set `error` (it has stopped serving us, so no
+   * event would come); -EAGAIN, once it is over, when the rings were
+   * restarted under the caller.
+   */
   wait(): i32 {
-    if (this.serverError() != 0) return -EIO;
+    const rc = this.interruption();
+    if (rc != 0) return rc;
     eventsSeen = evtchn.eventCount(this.port);
-    const rc = block(storeEventArrived);
+    const blocked = block(storeEventArrived);
+    return blocked < 0 ? blocked : this.interruption();
+  }
+
+  /** What stops a wait: 0 when nothing does; else as wait() says, after waiting out a restart under way. */
+  private interruption(): i32 {
+    if (this.serverError() != 0) return -EIO;
+    if (this.connected() && !this.restarted()) return 0;
+    const rc = block(connectionRestoredOrFailed);
     if (rc < 0) return rc;
-    return this.serverError() != 0 ? -EIO : 0;
+    if (this.serverError() != 0) return -EIO;
+    this.noteIndices();
+    return -EAGAIN;
+  }
+
+  noteIndices(): void {
+    this.requestsProduced = atomic.load<u32>(this.page + xs.req_prod);
+    this.responsesConsumed = atomic.load<u32>(this.page + xs.rsp_cons);
+  }
+
+  /** Whether xenstored restarted the rings since we last used them. */
+  restarted(): bool {
+    const produced = atomic.load<u32>(this.page + xs.req_prod);
+    const consumed = atomic.load<u32>(this.page + xs.rsp_cons);
+    return produced == 0 && consumed == 0 && (this.requestsProduced != 0 || this.responsesConsumed != 0);
   }
 
   serverError(): u32 {
@@ -61,6 +112,10 @@ function connectionRestored(): bool {
   return ring!.connected();
 }
 
+function connectionRestoredOrFailed(): bool {
+  return ring!.connected() || ring!.serverError() != 0;
+}
+
 function block(done: () => bool): i32 {
   waiting = true;
   const rc = evtchn.waitUntil(done);
@@ -69,7 +124,33 @@ function block(done: () => bool): i32 {
 }
 
 function storeEvent(port: u32): void {
-  if (!waiting && client !== null) client!.pollEvents();
+  if (waiting || client === null) return;
+  const current = ring!;
+  // Nothing can be taken in now; a restart under way ends with another event.
+  if (current.serverError() != 0 || !current.connected()) return;
+  if (current.restarted()) {
+    current.noteIndices();
+    client!.connectionReset();
+  }
+  client!.dispatchWatchEvents();
+}
+
+/** Where the HVM params put the store: readStore's result. */
+let storePage: usize = 0;
+let storePort: u32 = 0;
+
+/** Reads the store's page and port into storePage/storePort. 0, -ENODEV when there are none, -EINVAL when unusable. */
+function readStore(): i32 {
+  const pfn = getParam(HVM_PARAM_STORE_PFN);
+  if (pfn < 0) return i32(pfn);
+  const port = getParam(HVM_PARAM_STORE_EVTCHN);
+  if (port < 0) return i32(port);
+  if (pfn == 0 || port == 0) return -ENODEV;
+  const pages = u64(memory.size()) << (16 - PAGE_SHIFT);
+  if (u64(pfn) >= pages || u64(port) >= u64(evtchn.NR_PORTS)) return -EINVAL;
+  storePage = usize(pfn) << PAGE_SHIFT;
+  storePort = u32(port);
+  return 0;
 }
 
 /**
@@ -79,22 +160,17 @@ function storeEvent(port: u32): void {
  */
 export function connect(): i32 {
   if (client !== null) return 0;
-  const pfn = getParam(HVM_PARAM_STORE_PFN);
-  if (pfn < 0) return i32(pfn);
-  const port = getParam(HVM_PARAM_STORE_EVTCHN);
-  if (port < 0) return i32(port);
-  if (pfn == 0 || port == 0) return -ENODEV;
-  const pages = u64(memory.size()) << (16 - PAGE_SHIFT);
-  if (u64(pfn) >= pages || u64(port) >= u64(evtchn.NR_PORTS)) return -EINVAL;
-  const page = usize(pfn) << PAGE_SHIFT;
-  const opened = new StoreRing(page, u32(port));
+  const rc = readStore();
+  if (rc < 0) return rc;
+  const opened = new StoreRing(storePage, storePort);
   ring = opened;
   // Someone else may have started a reconnection (xenstore-ring.txt): ignore the rest until it is done.
   if ((opened.features() & XENSTORE_SERVER_FEATURE_RECONNECTION) != 0 && !opened.connected()) {
-    const rc = block(connectionRestored);
-    if (rc < 0) return rc;
+    const blocked = block(connectionRestored);
+    if (blocked < 0) return blocked;
+    opened.noteIndices();
   }
-  evtchn.setHandler(u32(port), storeEvent);
+  evtchn.setHandler(storePort, storeEvent);
   client = new XsClient(opened);
   return 0;
 }
@@ -111,18 +187,21 @@ export function serverError(): u32 {
 
 /**
  * The reconnection protocol: xenstored drops our in-flight requests, watches
- * and transactions and restarts both rings; we start a fresh client (its
- * watches are gone with the server's and must be registered again).
- * 0, -ENODEV before connect(), -EOPNOTSUPP when the server does not offer it.
+ * and transactions and restarts both rings; the client then starts over
+ * (XsClient.connectionReset: watches registered again, transactions stale).
+ * 0, or -errno: -ENODEV before connect(), -EBUSY while a request or a watch
+ * handler runs, -EOPNOTSUPP when the server does not offer it, or the
+ * client's error registering the watches again.
  */
 export function reconnect(): i32 {
   if (ring === null) return -ENODEV;
   const current = ring!;
+  if (!client!.idle()) return -EBUSY;
   if ((current.features() & XENSTORE_SERVER_FEATURE_RECONNECTION) == 0) return -EOPNOTSUPP;
   atomic.store<u32>(current.page + xs.connection, XENSTORE_RECONNECT);
   current.notify();
   const rc = block(connectionRestored);
   if (rc < 0) return rc;
-  client = new XsClient(current);
-  return 0;
+  current.noteIndices();
+  return client!.connectionReset();
 }
