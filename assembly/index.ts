@@ -13,8 +13,10 @@ import * as gnttab from "./gnttab/gnttab";
 import * as xenstore from "./xenstore/ring";
 import { XS_NO_DOMID, XsClient } from "./xenstore/client";
 import { parsePerms, splitStrings } from "./xenstore/wire";
+import { sched_op } from "./xen/hypercall";
+import { sched_shutdown } from "./xen/layout";
 import { allocPage, freePage, PAGE_SIZE } from "./xen/pages";
-import { EBUSY, EFAULT, EINVAL, ENODEV, GNTST_bad_virt_addr } from "./xen/abi";
+import { EBUSY, EFAULT, EINVAL, ENODEV, GNTST_bad_virt_addr, SCHEDOP_shutdown, SHUTDOWN_suspend } from "./xen/abi";
 
 /**
  * Maps shared_info and sets up the grant table. 0, or the -errno / GNTST_*
@@ -157,6 +159,29 @@ function mayAlias(address: usize): bool {
   return userPages.has(address & ~(<usize>PAGE_SIZE - 1));
 }
 
+/**
+ * Suspends the domain as a Xen guest does for save/restore or migration.
+ * First the XenStore connection is drained: queued watch events are
+ * dispatched, and while a request or a watch handler is under way the
+ * suspend is refused with -EBUSY. Then SCHEDOP_shutdown(SHUTDOWN_suspend):
+ * 1 when the toolstack cancelled (the same domain goes on, its connection
+ * intact); 0 when the domain was resumed after save/restore, its store port
+ * (and page) read again from the HVM params and the XenStore client started
+ * over (watches registered again, open transactions stale). -errno when the
+ * suspend was refused or failed, or when after a resume the store params are
+ * unusable or watches could not be registered again (xs_lost_watches).
+ */
+export function xen_suspend(): i32 {
+  const rc = xenstore.quiesce();
+  if (rc < 0) return rc;
+  const arg = memory.data(sched_shutdown.SIZE, 4);
+  store<u32>(arg + sched_shutdown.reason, SHUTDOWN_suspend);
+  const outcome = sched_op(SCHEDOP_shutdown, arg);
+  if (outcome != 0) return outcome;
+  const resumed = xenstore.resume();
+  return resumed < 0 ? resumed : 0;
+}
+
 // XenStore. Strings go in as pointer + length of UTF-8 (or raw value bytes)
 // anywhere in linear memory; a list of strings (permissions "n0" "r5",
 // CONTROL parameters) goes in as one buffer of NUL-terminated strings.
@@ -187,7 +212,7 @@ export function xs_reconnect(): i32 {
   return xenstore.reconnect();
 }
 
-/** Watches the last reconnection could not register again, and dropped. */
+/** Watches the last reconnection or resume could not register again, and dropped. */
 export function xs_lost_watches(): u32 {
   const client = xenstore.currentClient();
   return client !== null ? client.lostWatches : 0;

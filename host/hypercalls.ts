@@ -9,7 +9,7 @@ import { toAddress } from "./memory.js";
 import { addToPhysmap } from "./physmap.js";
 import { DomainExit } from "./sched.js";
 import {
-  CONSOLEIO, ERRNO, EVTCHNOP, GNTCOPY, GNTST, GNTTABOP, HVMOP, SCHEDOP, XENMEM, XENVER, XEN_LIMITS,
+  CONSOLEIO, ERRNO, EVTCHNOP, GNTCOPY, GNTST, GNTTABOP, HVMOP, SCHEDOP, SHUTDOWN, XENMEM, XENVER, XEN_LIMITS,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_close, evtchn_send, evtchn_status, evtchn_unmask,
   gnttab_copy, gnttab_map_grant_ref, gnttab_query_size, gnttab_setup_table, gnttab_unmap_grant_ref,
   sched_poll, sched_shutdown, shutdownReasonName, xen_add_to_physmap, xen_hvm_param,
@@ -183,6 +183,7 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
         const op = memory.struct(arg, sched_shutdown);
         if (!op) return EFAULT;
         const code = op.u32("reason");
+        if (code === SHUTDOWN.suspend) return hv.suspend(domain);
         const reason = shutdownReasonName(code);
         // A crashing guest says why on its console just before (the panic handler does).
         const message = reason === "crash" ? (domain.console.lines().at(-1) ?? "") : "";

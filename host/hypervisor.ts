@@ -17,6 +17,15 @@ export interface HypervisorOptions extends Partial<SchedulerOptions>, Partial<Do
   nativePages?: number;
 }
 
+/** What became of a domain that suspended itself: resumed after save/restore, or the suspend was cancelled. */
+export type SuspendOutcome = "resumed" | "cancelled";
+
+/**
+ * The toolstack's part in a suspend, run synchronously inside the domain's
+ * SCHEDOP_shutdown(SHUTDOWN_suspend) while the domain waits there.
+ */
+export type SuspendHandler = (domain: Domain) => SuspendOutcome;
+
 export const DEFAULT_OPTIONS: Required<HypervisorOptions> = {
   spinLimit: 1000,
   maxSteps: 100_000,
@@ -36,6 +45,12 @@ export class Hypervisor implements DomainDirectory {
   readonly dom0: NativeDomain;
   private readonly byId = new Map<number, Domain>();
   private readonly exitListeners: ((domain: Domain) => void)[] = [];
+  /**
+   * Who handles SHUTDOWN_suspend (the toolstack; startXenstore installs one).
+   * With none, nobody could save the domain, so every suspend is cancelled
+   * at once, as when a save fails before the domain was torn down.
+   */
+  suspendHandler: SuspendHandler | null = null;
   private nextDomid = 0;
 
   constructor(options: HypervisorOptions = {}) {
@@ -84,6 +99,16 @@ export class Hypervisor implements DomainDirectory {
   /** Runs every domain's pending work (upcalls, native handlers) until nothing is pending; returns the number of runs. */
   runUntilIdle(): number {
     return this.scheduler.runUntilIdle();
+  }
+
+  /**
+   * SHUTDOWN_suspend: the domain stays alive, and the hypercall returns what
+   * Xen's does, 0 in a domain resumed after save/restore, 1 when the suspend
+   * was cancelled.
+   */
+  suspend(domain: Domain): number {
+    const outcome = this.suspendHandler?.(domain) ?? "cancelled";
+    return outcome === "cancelled" ? 1 : 0;
   }
 
   onExit(listener: (domain: Domain) => void): void {

@@ -1,13 +1,15 @@
-// The toolstack's part in building a domain (libxl's job before boot), and
-// the dom0 xenstored that domains are introduced to.
-import type { Hypervisor } from "./hypervisor.js";
+// The toolstack's part in building a domain (libxl's job before boot), the
+// dom0 xenstored that domains are introduced to, and what the toolstack does
+// when a domain suspends itself.
+import type { Domain } from "./domain.js";
+import type { Hypervisor, SuspendOutcome } from "./hypervisor.js";
 import { XenError } from "./native.js";
 import { LocalClient } from "./xenstored/client.js";
 import { XsError } from "./xenstored/errors.js";
 import { RingConnection } from "./xenstored/ring.js";
 import { XenStored } from "./xenstored/server.js";
 import { XsType, strings } from "./xenstored/wire.js";
-import { HVM_PARAM, PAGE_SHIFT, PAGE_SIZE } from "./xen/abi.js";
+import { HVM_PARAM, PAGE_SHIFT, PAGE_SIZE, XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "./xen/abi.js";
 
 /** Special pages a module reserves (exported `xen_special_base` / `xen_special_pages`): store ring, then console ring. */
 export interface SpecialPages {
@@ -42,16 +44,15 @@ export class XenstoreService {
   readonly xenstored: XenStored;
   /** The toolstack's connection (dom0, privileged). */
   readonly tools: LocalClient;
+  /** What the toolstack makes of a domain's suspend: save and restore it ("resumed"), or cancel it. */
+  suspendOutcome: SuspendOutcome = "resumed";
   private readonly rings = new Map<number, RingConnection>();
 
   constructor(private readonly hv: Hypervisor, options: XenstoreOptions = {}) {
     this.xenstored = new XenStored({
       domainExists: (domid) => hv.domain(domid) !== undefined,
       introduce: (domid, gfn, port) => this.connectRing(domid, gfn, port),
-      release: (domid) => {
-        this.rings.get(domid)?.close();
-        this.rings.delete(domid);
-      },
+      release: (domid) => this.releaseRing(domid),
       privilegedDomid: options.privilegedDomid,
     });
     this.tools = new LocalClient(this.xenstored, 0);
@@ -70,10 +71,8 @@ export class XenstoreService {
    */
   introduceDomain(domid: number): void {
     const domain = this.hv.domain(domid);
-    const gfn = domain?.params.get(HVM_PARAM.STORE_PFN);
-    if (!domain || gfn === undefined) throw new Error(`dom${domid} has no store page`);
-    const port = this.hv.dom0.evtchn.allocUnbound(domid, 0);
-    domain.params.set(HVM_PARAM.STORE_EVTCHN, BigInt(port));
+    if (!domain?.params.has(HVM_PARAM.STORE_PFN)) throw new Error(`dom${domid} has no store page`);
+    this.allocateStorePort(domain);
     const home = `/local/domain/${domid}`;
     this.tools.mkdir(home);
     this.tools.setPerms(home, ["n0", `r${domid}`]);
@@ -82,15 +81,73 @@ export class XenstoreService {
       this.tools.mkdir(`${home}/${own}`);
       this.tools.setPerms(`${home}/${own}`, [`n${domid}`]);
     }
-    this.tools.call(XsType.INTRODUCE, strings(String(domid), String(gfn), String(port)));
+    this.introduceStore(domain);
+  }
+
+  /**
+   * The toolstack's answer to a domain's SHUTDOWN_suspend (the hypervisor's
+   * suspend handler, run while the domain waits in the hypercall). xenstored
+   * learns that the domain shut down (@releaseDomain fires); then, unless
+   * the suspend is cancelled, the domain is saved and restored as far as its
+   * xenstore connection goes: the old connection is released (xenstored
+   * drops its watches and transactions), the store page's rings start from
+   * zero, a fresh port for xenstored replaces the old one in the domain
+   * (HVM_PARAM_STORE_EVTCHN), and the domain is introduced again. Either
+   * way XS_RESUME tells xenstored the domain runs again.
+   *
+   * A simplification: a real restore builds a new domain, in which the guest
+   * finds no event channel, grant or mapping of the old one and sets up
+   * everything again; here only the store's channel is replaced, and the
+   * domain's other channels and grants survive.
+   */
+  suspend(domain: Domain): SuspendOutcome {
+    const outcome = this.suspendOutcome;
+    // A domain without a store (never introduced) has no connection to save.
+    if (!this.xenstored.isIntroduced(domain.domid)) return outcome;
+    this.xenstored.domainShutdown(domain.domid);
+    if (outcome === "resumed") this.restoreStore(domain);
+    this.tools.call(XsType.RESUME, strings(String(domain.domid)));
+    return outcome;
+  }
+
+  private restoreStore(domain: Domain): void {
+    this.releaseRing(domain.domid);
+    // The ring connection was built over this page when the domain was introduced.
+    const page = domain.memory.page(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!;
+    const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    for (const index of [RING.req_cons, RING.req_prod, RING.rsp_cons, RING.rsp_prod]) view.setUint32(index, 0, true);
+    view.setUint32(RING.connection, XENSTORE.CONNECTED, true);
+    view.setUint32(RING.error, XENSTORE_ERROR.NONE, true);
+    const oldPort = domain.params.get(HVM_PARAM.STORE_EVTCHN);
+    this.allocateStorePort(domain);
+    // The restored domain has no such channel; the fresh one was taken first so its number differs.
+    if (oldPort !== undefined) this.hv.evtchn.close(domain, Number(oldPort));
+    this.introduceStore(domain);
+  }
+
+  /** An unbound port in the domain for xenstored, given to the domain as HVM_PARAM_STORE_EVTCHN. */
+  private allocateStorePort(domain: Domain): void {
+    const port = this.hv.dom0.evtchn.allocUnbound(domain.domid, 0);
+    domain.params.set(HVM_PARAM.STORE_EVTCHN, BigInt(port));
+  }
+
+  /** XS_INTRODUCE with the domain's store gfn and port. */
+  private introduceStore(domain: Domain): void {
+    const gfn = domain.params.get(HVM_PARAM.STORE_PFN)!;
+    const port = domain.params.get(HVM_PARAM.STORE_EVTCHN)!;
+    this.tools.call(XsType.INTRODUCE, strings(String(domain.domid), String(gfn), String(port)));
+  }
+
+  private releaseRing(domid: number): void {
+    this.rings.get(domid)?.close();
+    this.rings.delete(domid);
   }
 
   /** INTRODUCE's transport step: map the page, bind the port (a second INTRODUCE rebinds). */
   private connectRing(domid: number, gfn: number, port: number): void {
     const guest = this.hv.domain(domid);
     if (!guest) throw new XsError("ENOENT");
-    this.rings.get(domid)?.close();
-    this.rings.delete(domid);
+    this.releaseRing(domid);
     try {
       this.rings.set(domid, new RingConnection(this.xenstored, this.hv.dom0, guest, gfn, port));
     } catch (error) {
@@ -102,15 +159,20 @@ export class XenstoreService {
 
 const services = new WeakMap<Hypervisor, XenstoreService>();
 
+/** Where each field of the xenstore page is. */
+const RING = xenstore_domain_interface.fields;
+
 /**
  * Starts xenstored in dom0: from now on every domain whose special pages are
- * placed is introduced to it, and a domain that exits is released (its ring
- * closed, @releaseDomain fired).
+ * placed is introduced to it, a domain that exits is released (its ring
+ * closed, @releaseDomain fired), and a domain that suspends itself is
+ * handled by XenstoreService.suspend.
  */
 export function startXenstore(hv: Hypervisor, options: XenstoreOptions = {}): XenstoreService {
   if (services.has(hv)) throw new Error("xenstored is already running");
   const service = new XenstoreService(hv, options);
   services.set(hv, service);
+  hv.suspendHandler = (domain) => service.suspend(domain);
   hv.onExit((domain) => {
     if (domain.domid !== 0 && service.xenstored.isIntroduced(domain.domid)) service.xenstored.releaseDomain(domain.domid);
   });

@@ -73,6 +73,17 @@ export interface XenbusExports {
   /** Returns a page_alloc page: 0; -EINVAL for any other address; -EBUSY while it holds a mapping or a live grant names it. */
   page_free(page: number): number;
 
+  /**
+   * Suspends the domain for save/restore (SCHEDOP_shutdown, SHUTDOWN_suspend)
+   * after dispatching queued watch events. 0: resumed after a restore, the
+   * store connection set up again (new port from the HVM params, watches
+   * registered again, open transactions stale: -EAGAIN). 1: the toolstack
+   * cancelled, everything as before. -EBUSY while a XenStore request or watch
+   * handler is under way; other -errno when the hypercall failed, or when
+   * after a resume the store is unusable or watches were lost (xs_lost_watches).
+   */
+  xen_suspend(): number;
+
   // XenStore (typed wrappers: runtime/xenstore.ts). Strings go in as a
   // pointer and byte length of UTF-8 (a value: any bytes) anywhere in linear
   // memory; a list of strings (permissions such as "n0" "r5", CONTROL
@@ -100,7 +111,7 @@ export interface XenbusExports {
    * under way, or the first error registering a watch again (see xs_lost_watches).
    */
   xs_reconnect(): number;
-  /** Watches the last reconnection could not register again (dropped). */
+  /** Watches the last reconnection or resume could not register again (dropped). */
   xs_lost_watches(): number;
   /** The ring's `error` field: 0, or the XENSTORE_ERROR_* with which xenstored stopped serving this domain. */
   xs_ring_error(): number;

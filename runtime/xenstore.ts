@@ -66,7 +66,7 @@ export interface XenStore {
   takeEvents(): WatchEvent[];
   /** The reconnection protocol; throws the first error registering a watch again (see lostWatches). */
   reconnect(): void;
-  /** Watches the last reconnection could not register again, and dropped. */
+  /** Watches the last reconnection or resume could not register again, and dropped. */
   lostWatches(): number;
   /** The ring's `error` field (0 while xenstored serves the guest). */
   ringError(): number;

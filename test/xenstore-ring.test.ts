@@ -11,7 +11,7 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { type XenstoreOptions, type XenstoreService, startXenstore } from "../host/toolstack.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { XsType, encodeMessage, strings } from "../host/xenstored/wire.js";
-import { HVM_PARAM, XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../host/xen/abi.js";
+import { EVTCHNSTAT, HVM_PARAM, XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../host/xen/abi.js";
 import { type XenStore, xenstore } from "../runtime/xenstore.js";
 import { debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
@@ -441,6 +441,81 @@ describe("the rest of the client's operations", () => {
     expect(() => xsPlain.getQuota("watches")).toThrow(errno(EACCES));
     expect(() => xsPlain.setQuota("watches", 100, plain.domid)).toThrow(errno(EACCES));
     expect(() => xs.getQuota("no-such-quota")).toThrow(errno(EINVAL));
+  });
+});
+
+describe("suspend and resume", () => {
+  /** A guest with a watch that has fired and an open transaction, and dom0 watching @releaseDomain. */
+  function suspendable() {
+    const { hv, service, dom0, guests, stores } = setup("alpha");
+    const [guest, xs] = [guests[0]!, stores[0]!];
+    const home = `/local/domain/${guest.domid}`;
+    xs.watch("data/w", "tok");
+    xs.takeEvents();
+    const tx = xs.transactionStart();
+    xs.write("data/in-tx", "1", tx);
+    dom0.watch("@releaseDomain", "released");
+    dom0.takeEvents();
+    const port = () => Number(guest.domain.params.get(HVM_PARAM.STORE_EVTCHN));
+    return { hv, service, dom0, guest, xs, home, tx, port, oldPort: port() };
+  }
+
+  it("a cancelled suspend returns 1 and leaves everything as it was", () => {
+    const { hv, service, dom0, guest, xs, home, tx, port, oldPort } = suspendable();
+    service.suspendOutcome = "cancelled";
+    expect(guest.exports.xen_suspend()).toBe(1);
+    expect(guest.exit).toBeNull();
+    expect(port()).toBe(oldPort);
+    expect(dom0.takeEvents()).toEqual([{ path: "@releaseDomain", token: "released" }]);
+    xs.write("data/more", "2", tx);
+    xs.transactionEnd(tx, true);
+    expect(dom0.read(`${home}/data/in-tx`)).toBe("1");
+    expect(xs.takeEvents()).toEqual([]);
+    dom0.write(`${home}/data/w`, "v");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+  });
+
+  it("a resumed domain returns 0 with a new store port: watches fire again, old transactions are stale", () => {
+    const { hv, dom0, guest, xs, home, tx, port, oldPort } = suspendable();
+    expect(guest.exports.xen_suspend()).toBe(0);
+    expect(guest.exit).toBeNull();
+    expect(port()).not.toBe(oldPort);
+    expect(guest.exports.evtchn_status(oldPort)).toBe(EVTCHNSTAT.closed);
+    expect(guest.exports.evtchn_status(port())).toBe(EVTCHNSTAT.interdomain);
+    expect(dom0.takeEvents()).toEqual([{ path: "@releaseDomain", token: "released" }]);
+
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+    dom0.write(`${home}/data/w`, "v");
+    hv.runUntilIdle();
+    expect(xs.takeEvents()).toEqual([{ path: "data/w", token: "tok" }]);
+    expect(() => xs.transactionEnd(tx, true)).toThrow(errno(EAGAIN));
+    expect(() => dom0.read(`${home}/data/in-tx`)).toThrow();
+    xs.transaction((next) => xs.write("data/in-tx", "2", next));
+    expect(dom0.read(`${home}/data/in-tx`)).toBe("2");
+
+    // XS_RESUME re-armed @releaseDomain: the next suspend is announced too.
+    expect(guest.exports.xen_suspend()).toBe(0);
+    expect(dom0.takeEvents()).toEqual([{ path: "@releaseDomain", token: "released" }]);
+    expect(xs.read("data/in-tx")).toBe("2");
+  });
+
+  it("is refused with EBUSY while a request is under way, as is a reconnection", () => {
+    const { service, guest, xs, home } = suspendable();
+    const refused: (number | undefined)[] = [];
+    whileServingChangeOf(service, `${home}/data/x`, () => {
+      refused.push(guest.exports.xen_suspend(), guest.exports.xs_reconnect());
+    });
+    xs.write("data/x", "1");
+    expect(refused).toEqual([-EBUSY, -EBUSY]);
+    expect(xs.read("data/x")).toBe("1");
+  });
+
+  it("without a toolstack to save it, a suspend is cancelled", () => {
+    const hv = new Hypervisor();
+    const guest = bootXenbus(hv, "alone");
+    expect(guest.exports.xen_suspend()).toBe(1);
+    expect(guest.exit).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 // The guest's connection to xenstored over the store page and event channel
 // the toolstack gave it (HVM_PARAM_STORE_PFN / HVM_PARAM_STORE_EVTCHN), with
 // the one XsClient that uses it, for as long as the guest runs: a
-// reconnection restarts the connection under the same client.
+// reconnection or a resume restarts the connection under the same client.
 //
 // Waiting is the event channel's blocking wait (SCHEDOP_block, then dispatch).
 // Events that arrive while nobody waits run storeEvent from the upcall, which
@@ -28,7 +28,7 @@ class StoreRing extends XsRingTransport {
   private requestsProduced: u32 = 0;
   private responsesConsumed: u32 = 0;
 
-  constructor(page: usize, readonly port: u32) {
+  constructor(page: usize, public port: u32) {
     super(page);
     this.noteIndices();
   }
@@ -203,5 +203,41 @@ export function reconnect(): i32 {
   const rc = block(connectionRestored);
   if (rc < 0) return rc;
   current.noteIndices();
+  return client!.connectionReset();
+}
+
+/**
+ * Readies the connection for a suspend: runs the handlers of queued watch
+ * events, so none is held across it. 0, or -EBUSY while a request or a
+ * handler is under way (the caller suspends once it is over).
+ */
+export function quiesce(): i32 {
+  if (client === null) return 0;
+  if (!client!.idle()) return -EBUSY;
+  client!.dispatchWatchEvents();
+  return 0;
+}
+
+/**
+ * After a resume from save/restore, where xenstored knows the domain afresh:
+ * the store's port (and page) are read again from the HVM params, the
+ * upcall handler moves to the port, and the client starts over. 0 (also
+ * when never connected), or -errno: the params are unusable (the client then
+ * fails every request with -EIO), or the client's error registering the
+ * watches again.
+ */
+export function resume(): i32 {
+  if (client === null) return 0;
+  const current = ring!;
+  const rc = readStore();
+  if (rc < 0) {
+    client!.markBroken();
+    return rc;
+  }
+  evtchn.setHandler(current.port, null);
+  if (storePage != current.page) current.movePage(storePage);
+  current.port = storePort;
+  current.noteIndices();
+  evtchn.setHandler(storePort, storeEvent);
   return client!.connectionReset();
 }

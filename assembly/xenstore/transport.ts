@@ -25,11 +25,24 @@ export abstract class XsTransport {
  * guest, a scripted peer in tests).
  */
 export abstract class XsRingTransport extends XsTransport {
-  private readonly requests: ByteRing;
-  private readonly responses: ByteRing;
+  private requests: ByteRing;
+  private responses: ByteRing;
 
-  constructor(readonly page: usize) {
+  constructor(private store: usize) {
     super();
+    this.requests = ByteRing.xenstoreRequests(store);
+    this.responses = ByteRing.xenstoreResponses(store);
+  }
+
+  /** The xenstore page the rings are in. */
+  get page(): usize {
+    return this.store;
+  }
+
+  /** Goes on over the rings of another page (a restored domain's store may move). */
+  movePage(page: usize): void {
+    this.close();
+    this.store = page;
     this.requests = ByteRing.xenstoreRequests(page);
     this.responses = ByteRing.xenstoreResponses(page);
   }
