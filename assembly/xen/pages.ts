@@ -26,18 +26,35 @@ export function isPageAligned(address: usize): bool {
 
 /** A zeroed page from the pool, or 0 when the pool is exhausted. */
 export function allocPage(): usize {
-  if (freePages == 0) return 0;
-  for (let word: u32 = 0; word < POOL_PAGES / 32; word++) {
-    const bits = load<u32>(inUse + (word << 2));
-    if (bits == 0xffffffff) continue;
-    const bit = ctz(~bits);
-    store<u32>(inUse + (word << 2), bits | (1 << bit));
-    freePages--;
-    const page = POOL_BASE + (((word << 5) + bit) << PAGE_SHIFT);
-    memory.fill(page, 0, PAGE_SIZE);
-    return page;
+  return allocPages(1);
+}
+
+/**
+ * `count` contiguous zeroed pages from the pool (a multi-page ring is one
+ * run of memory), lowest first; 0 when there is no such run. Each page goes
+ * back with freePage.
+ */
+export function allocPages(count: u32): usize {
+  if (count == 0 || count > freePages) return 0;
+  let run: u32 = 0;
+  for (let index: u32 = 0; index < POOL_PAGES; index++) {
+    run = isHandedOut(index) ? 0 : run + 1;
+    if (run < count) continue;
+    const first = index + 1 - count;
+    for (let page = first; page <= index; page++) {
+      const word = inUse + ((page >> 5) << 2);
+      store<u32>(word, load<u32>(word) | (1 << (page & 31)));
+    }
+    freePages -= count;
+    const base = POOL_BASE + (usize(first) << PAGE_SHIFT);
+    memory.fill(base, 0, count << PAGE_SHIFT);
+    return base;
   }
   return 0;
+}
+
+function isHandedOut(index: u32): bool {
+  return (load<u32>(inUse + ((index >> 5) << 2)) & (1 << (index & 31))) != 0;
 }
 
 /** Returns a pool page; false (and nothing changes) for any other address. */
