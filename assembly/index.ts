@@ -16,6 +16,7 @@ import { parsePerms, splitStrings } from "./xenstore/wire";
 import { sched_op } from "./xen/hypercall";
 import { sched_shutdown } from "./xen/layout";
 import { allocPage, freePage, PAGE_SIZE } from "./xen/pages";
+import { addUserPage, inMemory, isUserPage, mayAlias, removeUserPage } from "./xen/userpages";
 import { EBUSY, EFAULT, EINVAL, ENODEV, GNTST_bad_virt_addr, SCHEDOP_shutdown, SHUTDOWN_suspend } from "./xen/abi";
 
 /**
@@ -125,13 +126,10 @@ export function gnttab_copy_from(domid: u32, ref: u32, offset: u32, dest: usize,
   return gnttab.copyFromGrant(domid, ref, offset, dest, len);
 }
 
-/** Pages handed out by page_alloc: the only guest memory the exports let Xen write into. */
-const userPages = new Set<usize>();
-
 /** A zeroed, page-aligned page outside the heap (to grant, or to map a grant at); 0 when none is left. */
 export function page_alloc(): usize {
   const page = allocPage();
-  if (page != 0) userPages.add(page);
+  if (page != 0) addUserPage(page);
   return page;
 }
 
@@ -141,22 +139,11 @@ export function page_alloc(): usize {
  * granted and not yet ended).
  */
 export function page_free(page: usize): i32 {
-  if (!userPages.has(page)) return -EINVAL;
+  if (!isUserPage(page)) return -EINVAL;
   if (gnttab.pageInUse(page)) return -EBUSY;
-  userPages.delete(page);
+  removeUserPage(page);
   freePage(page);
   return 0;
-}
-
-/**
- * Whether an export may have Xen put foreign data at `address`: inside linear
- * memory only on a page_alloc page, so a hostile caller cannot overwrite the
- * module's data, heap, shared_info or grant frames; beyond linear memory the
- * address goes to Xen, which rejects it with its own error.
- */
-function mayAlias(address: usize): bool {
-  if (address >= (<usize>memory.size() << 16)) return true;
-  return userPages.has(address & ~(<usize>PAGE_SIZE - 1));
 }
 
 /**
@@ -236,14 +223,6 @@ function xsBegin(text: usize, length: u32): i32 {
 
 function xs(): XsClient {
   return xenstore.currentClient()!;
-}
-
-function inMemory(address: usize, length: u32): bool {
-  return u64(address) + u64(length) <= (u64(memory.size()) << 16);
-}
-
-function isUserPage(address: usize): bool {
-  return (address & (<usize>PAGE_SIZE - 1)) == 0 && userPages.has(address);
 }
 
 /** The last result, whole; it grows to the longest result so far, bounded by the client's DIRECTORY_LIST_MAX. */
@@ -469,3 +448,6 @@ export function xs_next_event(out: usize): i32 {
   resultLength = 0;
   return 0;
 }
+
+// The XenBus driver helpers, for the host and the tests.
+export * from "./xenbus/exports";
