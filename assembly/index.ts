@@ -221,6 +221,13 @@ function xsBegin(text: usize, length: u32): i32 {
   return 0;
 }
 
+/** xsBegin, then -EINVAL unless `out` is a page_alloc page for the result. */
+function xsBeginInto(text: usize, length: u32, out: usize): i32 {
+  const rc = xsBegin(text, length);
+  if (rc < 0) return rc;
+  return isUserPage(out) ? 0 : -EINVAL;
+}
+
 function xs(): XsClient {
   return xenstore.currentClient()!;
 }
@@ -275,9 +282,8 @@ export function xs_result(offset: u32, out: usize): i32 {
 
 /** The value's bytes into `out`. */
 export function xs_read(tx: u32, path: usize, path_len: u32, out: usize): i32 {
-  let rc = xsBegin(path, path_len);
+  let rc = xsBeginInto(path, path_len, out);
   if (rc < 0) return rc;
-  if (!isUserPage(out)) return -EINVAL;
   rc = xs().read(tx, xsArg);
   return rc < 0 ? rc : deliverReply(out);
 }
@@ -313,18 +319,16 @@ export function xs_exists(tx: u32, path: usize, path_len: u32): i32 {
 
 /** The children's names into `out`, each NUL-terminated (a long listing is read in parts and may take several pages). */
 export function xs_directory(tx: u32, path: usize, path_len: u32, out: usize): i32 {
-  let rc = xsBegin(path, path_len);
+  let rc = xsBeginInto(path, path_len, out);
   if (rc < 0) return rc;
-  if (!isUserPage(out)) return -EINVAL;
   rc = xs().directory(tx, xsArg);
   return rc < 0 ? rc : deliverStrings(out, xs().entries, true);
 }
 
 /** The node's permissions into `out`, each NUL-terminated ("n0", "r5": owner first, then the domains given access). */
 export function xs_get_perms(tx: u32, path: usize, path_len: u32, out: usize): i32 {
-  let rc = xsBegin(path, path_len);
+  let rc = xsBeginInto(path, path_len, out);
   if (rc < 0) return rc;
-  if (!isUserPage(out)) return -EINVAL;
   rc = xs().getPerms(tx, xsArg);
   return rc < 0 ? rc : deliverReply(out);
 }
@@ -387,9 +391,8 @@ export function xs_get_domain_path(domid: u32, out: usize): i32 {
 
 /** A CONTROL command (xenstored's own, privileged) with `parameters` (NUL-terminated strings); its reply into `out`. */
 export function xs_control(command: usize, command_len: u32, parameters: usize, parameters_len: u32, out: usize): i32 {
-  let rc = xsBegin(command, command_len);
+  let rc = xsBeginInto(command, command_len, out);
   if (rc < 0) return rc;
-  if (!isUserPage(out)) return -EINVAL;
   if (!inMemory(parameters, parameters_len)) return -EFAULT;
   const list = splitStrings(parameters, parameters_len);
   if (list === null) return -EINVAL;

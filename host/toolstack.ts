@@ -77,7 +77,8 @@ export class XenstoreService {
     this.tools.mkdir(home);
     this.tools.setPerms(home, ["n0", `r${domid}`]);
     this.tools.write(`${home}/name`, domain.name);
-    for (const own of ["data", "device"]) {
+    // The guest's own subtrees, as libxl makes them: error/ is where its drivers report (xenbus dev_error).
+    for (const own of ["data", "device", "error"]) {
       this.tools.mkdir(`${home}/${own}`);
       this.tools.setPerms(`${home}/${own}`, [`n${domid}`]);
     }

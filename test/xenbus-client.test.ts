@@ -150,8 +150,6 @@ function vif(): Vif {
     [`/local/domain/${b}/backend/vif`, [`n${b}`]],
     [`/local/domain/${b}/backend/vif/${f}`, [`n${b}`]],
     [backPath, [`n${b}`, `r${f}`]],
-    [`/local/domain/${f}/error`, [`n${f}`]],
-    [`/local/domain/${b}/error`, [`n${b}`]],
   ] as const) {
     node(path, "", [...perms]);
   }

@@ -40,6 +40,16 @@ function storeRing(guest: Xenbus) {
   return { page, port, view };
 }
 
+/** One guest with a watch on data/w whose first event is taken, and an open transaction. */
+function watchingInTransaction() {
+  const { hv, service, dom0, guests, stores } = setup("alpha");
+  const [guest, xs] = [guests[0]!, stores[0]!];
+  const home = `/local/domain/${guest.domid}`;
+  xs.watch("data/w", "tok");
+  xs.takeEvents();
+  return { hv, service, dom0, guest, xs, home, tx: xs.transactionStart() };
+}
+
 const errno = (code: number) => expect.objectContaining({ errno: code });
 
 /**
@@ -98,7 +108,7 @@ describe("the guest's client over the ring", () => {
     const [guest, xs] = [guests[0]!, stores[0]!];
     expect(xs.getDomainPath(guest.domid)).toBe(`/local/domain/${guest.domid}`);
     expect(xs.read("name")).toBe("alpha");
-    expect(xs.directory(`/local/domain/${guest.domid}`).sort()).toEqual(["data", "device", "name"]);
+    expect(xs.directory(`/local/domain/${guest.domid}`).sort()).toEqual(["data", "device", "error", "name"]);
   });
 
   it("writes, reads, makes directories, lists and removes", () => {
@@ -296,12 +306,7 @@ describe("the guest's client over the ring", () => {
   });
 
   it("a request under which someone else restarts the connection returns -EAGAIN; watches are registered again, transactions stale", () => {
-    const { hv, service, dom0, guests, stores } = setup("alpha");
-    const [guest, xs] = [guests[0]!, stores[0]!];
-    const home = `/local/domain/${guest.domid}`;
-    xs.watch("data/w", "tok");
-    xs.takeEvents();
-    const tx = xs.transactionStart();
+    const { hv, service, dom0, guest, xs, home, tx } = watchingInTransaction();
     whileServingChangeOf(service, `${home}/data/x`, () => reconnectionByAnother(hv, service, guest));
     expect(() => xs.write("data/x", "1")).toThrow(errno(EAGAIN));
     expect(storeRing(guest).view().getUint32(XENSTORE_RING.connection, true)).toBe(XENSTORE.CONNECTED);
@@ -447,12 +452,7 @@ describe("the rest of the client's operations", () => {
 describe("suspend and resume", () => {
   /** A guest with a watch that has fired and an open transaction, and dom0 watching @releaseDomain. */
   function suspendable() {
-    const { hv, service, dom0, guests, stores } = setup("alpha");
-    const [guest, xs] = [guests[0]!, stores[0]!];
-    const home = `/local/domain/${guest.domid}`;
-    xs.watch("data/w", "tok");
-    xs.takeEvents();
-    const tx = xs.transactionStart();
+    const { hv, service, dom0, guest, xs, home, tx } = watchingInTransaction();
     xs.write("data/in-tx", "1", tx);
     dom0.watch("@releaseDomain", "released");
     dom0.takeEvents();

@@ -122,19 +122,20 @@ export function xenbus_frontend_closed(dev: i32): i32 {
 
 /** Reports `err` (-errno) with `message` in error/<nodename>/error. 0, or -EINVAL / -EFAULT. */
 export function xenbus_dev_error(dev: i32, err: i32, message: usize, message_len: u32): i32 {
-  if (!isDevice(dev)) return -EINVAL;
-  const text = argument(message, message_len);
-  if (text === null) return -EFAULT;
-  devError(devices[dev], err, text);
-  return 0;
+  return report(dev, err, message, message_len, false);
 }
 
 /** xenbus_dev_error, then the device switches to Closing. */
 export function xenbus_dev_fatal(dev: i32, err: i32, message: usize, message_len: u32): i32 {
+  return report(dev, err, message, message_len, true);
+}
+
+function report(dev: i32, err: i32, message: usize, message_len: u32, fatal: bool): i32 {
   if (!isDevice(dev)) return -EINVAL;
   const text = argument(message, message_len);
   if (text === null) return -EFAULT;
-  devFatal(devices[dev], err, text);
+  if (fatal) devFatal(devices[dev], err, text);
+  else devError(devices[dev], err, text);
   return 0;
 }
 

@@ -25,6 +25,8 @@ export class RingConnection {
   /** Bytes moved through the rings, the service loop's progress measure. */
   private traffic = 0;
   readonly localPort: number;
+  /** Closed already: the port may since belong to another channel, so it must not be unbound twice. */
+  private released = false;
 
   constructor(
     private readonly xenstored: XenStored,
@@ -51,8 +53,10 @@ export class RingConnection {
     return this.conn !== null;
   }
 
-  /** The domain was released: stop serving and unbind the port (the page needs no unmapping). */
+  /** The domain was released: stop serving and unbind the port (the page needs no unmapping). Idempotent. */
   close(): void {
+    if (this.released) return;
+    this.released = true;
     const conn = this.conn;
     this.conn = null;
     if (conn) this.xenstored.disconnect(conn);
