@@ -1,6 +1,7 @@
 // The toolstack's part in building a domain (libxl's job before boot), the
 // dom0 xenstored that domains are introduced to, and what the toolstack does
 // when a domain suspends itself.
+import { type DevicePaths, DeviceManager } from "./devices.js";
 import type { Domain } from "./domain.js";
 import type { Hypervisor, SuspendOutcome } from "./hypervisor.js";
 import { XenError } from "./native.js";
@@ -44,6 +45,8 @@ export class XenstoreService {
   readonly xenstored: XenStored;
   /** The toolstack's connection (dom0, privileged). */
   readonly tools: LocalClient;
+  /** Devices' xenstore entries, written through `tools`. */
+  readonly devices: DeviceManager;
   /** What the toolstack makes of a domain's suspend: save and restore it ("resumed"), or cancel it. */
   suspendOutcome: SuspendOutcome = "resumed";
   private readonly rings = new Map<number, RingConnection>();
@@ -56,6 +59,19 @@ export class XenstoreService {
       privilegedDomid: options.privilegedDomid,
     });
     this.tools = new LocalClient(this.xenstored, 0);
+    this.devices = new DeviceManager(hv, this.tools);
+  }
+
+  /**
+   * xl destroy: the domain's devices are removed at once (it will not close
+   * them), then its home, then the domain itself; its exit releases it in
+   * xenstored, which fires @releaseDomain. Returns the removed devices' paths.
+   */
+  destroyDomain(domid: number): DevicePaths[] {
+    const removed = this.devices.removeAll(domid);
+    this.tools.rm(`/local/domain/${domid}`);
+    this.hv.destroyDomain(domid);
+    return removed;
   }
 
   /** The ring connection of an introduced domain. */
