@@ -8,13 +8,12 @@
 // takes what xenstored sent off the ring (so it can go on sending) and runs
 // the handlers of watch events.
 import * as evtchn from "../evtchn/evtchn";
-import { getParam } from "../xen/hvm";
+import { SpecialRing } from "../xen/hvm";
 import {
-  EAGAIN, EBUSY, EINVAL, EIO, ENODEV, EOPNOTSUPP, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
+  EAGAIN, EBUSY, EIO, ENODEV, EOPNOTSUPP, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
   XENSTORE_CONNECTED, XENSTORE_RECONNECT, XENSTORE_SERVER_FEATURE_RECONNECTION,
 } from "../xen/abi";
 import { xenstore_domain_interface as xs } from "../xen/layout";
-import { PAGE_SHIFT } from "../xen/pages";
 import { XsClient } from "./client";
 import { XsRingTransport } from "./transport";
 
@@ -135,22 +134,12 @@ function storeEvent(port: u32): void {
   client!.dispatchWatchEvents();
 }
 
-/** Where the HVM params put the store: readStore's result. */
-let storePage: usize = 0;
-let storePort: u32 = 0;
+/** Where the HVM params put the store. */
+const store = new SpecialRing();
 
-/** Reads the store's page and port into storePage/storePort. 0, -ENODEV when there are none, -EINVAL when unusable. */
+/** Reads the store's page and port into `store`. 0, -ENODEV when there are none, -EINVAL when unusable. */
 function readStore(): i32 {
-  const pfn = getParam(HVM_PARAM_STORE_PFN);
-  if (pfn < 0) return i32(pfn);
-  const port = getParam(HVM_PARAM_STORE_EVTCHN);
-  if (port < 0) return i32(port);
-  if (pfn == 0 || port == 0) return -ENODEV;
-  const pages = u64(memory.size()) << (16 - PAGE_SHIFT);
-  if (u64(pfn) >= pages || u64(port) >= u64(evtchn.NR_PORTS)) return -EINVAL;
-  storePage = usize(pfn) << PAGE_SHIFT;
-  storePort = u32(port);
-  return 0;
+  return store.read(HVM_PARAM_STORE_PFN, HVM_PARAM_STORE_EVTCHN);
 }
 
 /**
@@ -162,7 +151,7 @@ export function connect(): i32 {
   if (client !== null) return 0;
   const rc = readStore();
   if (rc < 0) return rc;
-  const opened = new StoreRing(storePage, storePort);
+  const opened = new StoreRing(store.page, store.port);
   ring = opened;
   // Someone else may have started a reconnection (xenstore-ring.txt): ignore the rest until it is done.
   if ((opened.features() & XENSTORE_SERVER_FEATURE_RECONNECTION) != 0 && !opened.connected()) {
@@ -170,7 +159,7 @@ export function connect(): i32 {
     if (blocked < 0) return blocked;
     opened.noteIndices();
   }
-  evtchn.setHandler(storePort, storeEvent);
+  evtchn.setHandler(store.port, storeEvent);
   client = new XsClient(opened);
   return 0;
 }
@@ -235,9 +224,9 @@ export function resume(): i32 {
     return rc;
   }
   evtchn.setHandler(current.port, null);
-  if (storePage != current.page) current.movePage(storePage);
-  current.port = storePort;
+  if (store.page != current.page) current.movePage(store.page);
+  current.port = store.port;
   current.noteIndices();
-  evtchn.setHandler(storePort, storeEvent);
+  evtchn.setHandler(store.port, storeEvent);
   return client!.connectionReset();
 }
