@@ -454,3 +454,6 @@ export function xs_next_event(out: usize): i32 {
 
 // The XenBus driver helpers, for the host and the tests.
 export * from "./xenbus/exports";
+
+// The PV console frontend.
+export * from "./drivers/console-exports";

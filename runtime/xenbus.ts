@@ -247,4 +247,20 @@ export interface XenbusExports {
   xenbus_unmap_ring(dev: number, handles: number, count: number, address: number): number;
   /** The XenbusState in `path`/state: Unknown (0) when missing, unreadable or not a state (0…8 in decimal). */
   xenbus_read_driver_state(path: number, path_len: number): number;
+
+  // The PV console (io/console.h) on the page and port of HVM_PARAM_CONSOLE_PFN / _EVTCHN.
+  /** Connects to the console (after xen_boot): 0, -ENODEV without console params, -EINVAL for unusable ones; idempotent. */
+  console_init(): number;
+  /**
+   * Writes all `len` bytes at `data`, blocking while the ring is full until
+   * the backend takes some: `len`, or -errno (-ENODEV before console_init,
+   * -EFAULT outside memory, -EIO for impossible ring indices).
+   */
+  console_write(data: number, len: number): number;
+  /**
+   * The input received so far, at most a page, into `out` (a page_alloc
+   * page); never blocks: the count, 0 when none, or -errno (-ENODEV,
+   * -EINVAL, -EIO once the backend left impossible indices).
+   */
+  console_read(out: number): number;
 }

@@ -105,6 +105,11 @@ export const XENSTORE = { RING_SIZE: 1024, CONNECTED: 0, RECONNECT: 1 } as const
 /** The ring's `error` field. */
 export const XENSTORE_ERROR = { NONE: 0, COMM: 1, RINGIDX: 2, PROTO: 3 } as const;
 
+/** The console ring page (io/console.h): `in` is backend → guest, `out` guest → backend. */
+export const xencons_interface = struct(3088, {
+  in: 0, out: 1024, in_cons: 3072, in_prod: 3076, out_cons: 3080, out_prod: 3084,
+});
+
 export const HOST_LAYOUTS: Record<string, StructLayout> = {
   vcpu_info, shared_info,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_send, evtchn_close, evtchn_unmask, evtchn_status,
