@@ -20,7 +20,7 @@ import {
   XS_NO_TRANSACTION, XS_READ, XS_RESET_WATCHES, XS_RM, XS_SET_FEATURE, XS_SET_PERMS, XS_SET_QUOTA,
   XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE,
   checkHeader, encodeHeader, errnoOfError, headerLength, headerReqId, headerType, joinPath, parseDecimal,
-  parseDirectoryPart, parsePerms, parseWatchEvent, splitStrings, stringEnd,
+  isUtf8, parseDirectoryPart, parsePerms, parseWatchEvent, splitStrings, stringEnd,
 } from "./wire";
 
 /** A watch event waiting to be dispatched. */
@@ -267,7 +267,9 @@ export class XsClient {
     const rc = this.stringRequest(XS_DIRECTORY, tx, path);
     if (rc == -E2BIG) return this.directoryInParts(tx, path);
     if (rc < 0) return rc;
-    const names = splitStrings(this.replyPayload(), this.replyLength());
+    const payload = this.replyPayload();
+    const length = this.replyLength();
+    const names = isUtf8(payload, length) ? splitStrings(payload, length) : null;
     if (names === null) return -EBADMSG;
     this.entries = names;
     return names.length;
@@ -629,6 +631,7 @@ export class XsClient {
         if (generation === null) generation = partGeneration;
         else if (partGeneration != generation) break;
         if (part.namesLength > DIRECTORY_LIST_MAX - offset) return -E2BIG;
+        if (!isUtf8(payload + part.namesStart, part.namesLength)) return -EBADMSG;
         const partNames = splitStrings(payload + part.namesStart, part.namesLength)!;
         for (let i = 0; i < partNames.length; i++) names.push(partNames[i]);
         offset += part.namesLength;
@@ -789,7 +792,7 @@ export class XsClient {
   private queueEvent(): void {
     const payload = this.replyPayload();
     const fields = this.eventFields;
-    if (parseWatchEvent(payload, this.replyLength(), fields) < 0) {
+    if (parseWatchEvent(payload, this.replyLength(), fields) < 0 || !isUtf8(payload, this.replyLength())) {
       this.droppedEvents++;
       return;
     }

@@ -150,6 +150,44 @@ export function splitStrings(payload: usize, length: u32): string[] | null {
   return strings;
 }
 
+/**
+ * Whether the bytes are well-formed UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF). Names from xenstored are decoded into strings
+ * and handed on as UTF-8, so anything else would come out mangled.
+ */
+export function isUtf8(at: usize, length: u32): bool {
+  let i: u32 = 0;
+  while (i < length) {
+    const lead = u32(load<u8>(at + i));
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    let extra: u32;
+    let smallest: u32;
+    if ((lead & 0xe0) == 0xc0) {
+      extra = 1;
+      smallest = 0x80;
+    } else if ((lead & 0xf0) == 0xe0) {
+      extra = 2;
+      smallest = 0x800;
+    } else if ((lead & 0xf8) == 0xf0) {
+      extra = 3;
+      smallest = 0x10000;
+    } else return false;
+    if (extra >= length - i) return false;
+    let code = lead & (0x3f >> extra);
+    for (let k: u32 = 1; k <= extra; k++) {
+      const next = u32(load<u8>(at + i + k));
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    if (code < smallest || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
 /** The path and token of an XS_WATCH_EVENT: where each string starts and how long it is. */
 export class WatchEventFields {
   pathStart: u32 = 0;
