@@ -6,6 +6,7 @@
 //
 // The indices are in the guest's memory: an impossible pair is ignored (the
 // ring is left alone, as xenconsoled does) and counted in `badIndices`.
+import { type ByteRingLayout, putBytes, takeBytes } from "./byte-ring.js";
 import { ConsoleLog } from "./console.js";
 import type { Domain } from "./domain.js";
 import type { Hypervisor } from "./hypervisor.js";
@@ -13,8 +14,8 @@ import type { NativeDomain } from "./native.js";
 import { HVM_PARAM, xencons_interface } from "./xen/abi.js";
 
 const RING = xencons_interface.fields;
-const INPUT_SIZE = RING.out - RING.in;
-const OUTPUT_SIZE = RING.in_cons - RING.out;
+const INPUT: ByteRingLayout = { data: RING.in, size: RING.out - RING.in, cons: RING.in_cons, prod: RING.in_prod };
+const OUTPUT: ByteRingLayout = { data: RING.out, size: RING.in_cons - RING.out, cons: RING.out_cons, prod: RING.out_prod };
 
 export class ConsoleBackend {
   /** What the guest wrote, in lines. */
@@ -52,13 +53,9 @@ export class ConsoleBackend {
     return this.queued.length;
   }
 
-  private page(): Uint8Array {
-    // Checked at construction, and memories never shrink.
-    return this.guest.memory.page(this.gfn)!;
-  }
-
   private view(): DataView {
-    const page = this.page();
+    // Checked at construction, and memories never shrink.
+    const page = this.guest.memory.page(this.gfn)!;
     return new DataView(page.buffer, page.byteOffset, page.byteLength);
   }
 
@@ -69,40 +66,24 @@ export class ConsoleBackend {
   }
 
   private drainOutput(): void {
-    const view = this.view();
-    let cons = view.getUint32(RING.out_cons, true);
-    const prod = view.getUint32(RING.out_prod, true);
-    const unread = (prod - cons) >>> 0;
-    if (unread === 0) return;
-    if (unread > OUTPUT_SIZE) {
+    const bytes = takeBytes(this.view(), OUTPUT);
+    if (bytes === null) {
       this.badIndices++;
       return;
     }
-    const page = this.page();
-    const bytes = new Uint8Array(unread);
-    for (let i = 0; i < unread; i++) bytes[i] = page[RING.out + ((cons + i) & (OUTPUT_SIZE - 1))]!;
-    cons = (cons + unread) >>> 0;
-    view.setUint32(RING.out_cons, cons, true);
+    if (bytes.length === 0) return;
     this.log.write(bytes);
     this.notify();
   }
 
   private pushInput(): void {
     if (this.queued.length === 0) return;
-    const view = this.view();
-    const cons = view.getUint32(RING.in_cons, true);
-    let prod = view.getUint32(RING.in_prod, true);
-    const used = (prod - cons) >>> 0;
-    if (used > INPUT_SIZE) {
+    const count = putBytes(this.view(), INPUT, this.queued);
+    if (count < 0) {
       this.badIndices++;
       return;
     }
-    const count = Math.min(INPUT_SIZE - used, this.queued.length);
     if (count === 0) return;
-    const page = this.page();
-    for (let i = 0; i < count; i++) page[RING.in + ((prod + i) & (INPUT_SIZE - 1))] = this.queued[i]!;
-    prod = (prod + count) >>> 0;
-    view.setUint32(RING.in_prod, prod, true);
     this.queued = this.queued.slice(count);
     this.notify();
   }

@@ -7,10 +7,10 @@ import type { Hypervisor, SuspendOutcome } from "./hypervisor.js";
 import { XenError } from "./native.js";
 import { LocalClient } from "./xenstored/client.js";
 import { XsError } from "./xenstored/errors.js";
-import { RingConnection } from "./xenstored/ring.js";
+import { RingConnection, restartRings } from "./xenstored/ring.js";
 import { XenStored } from "./xenstored/server.js";
 import { XsType, strings } from "./xenstored/wire.js";
-import { HVM_PARAM, PAGE_SHIFT, PAGE_SIZE, XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "./xen/abi.js";
+import { HVM_PARAM, PAGE_SHIFT, PAGE_SIZE } from "./xen/abi.js";
 
 /** Special pages a module reserves (exported `xen_special_base` / `xen_special_pages`): store ring, then console ring. */
 export interface SpecialPages {
@@ -131,10 +131,7 @@ export class XenstoreService {
     this.releaseRing(domain.domid);
     // The ring connection was built over this page when the domain was introduced.
     const page = domain.memory.page(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!;
-    const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-    for (const index of [RING.req_cons, RING.req_prod, RING.rsp_cons, RING.rsp_prod]) view.setUint32(index, 0, true);
-    view.setUint32(RING.connection, XENSTORE.CONNECTED, true);
-    view.setUint32(RING.error, XENSTORE_ERROR.NONE, true);
+    restartRings(new DataView(page.buffer, page.byteOffset, page.byteLength));
     const oldPort = domain.params.get(HVM_PARAM.STORE_EVTCHN);
     this.allocateStorePort(domain);
     // The restored domain has no such channel; the fresh one was taken first so its number differs.
@@ -175,9 +172,6 @@ export class XenstoreService {
 }
 
 const services = new WeakMap<Hypervisor, XenstoreService>();
-
-/** Where each field of the xenstore page is. */
-const RING = xenstore_domain_interface.fields;
 
 /**
  * Starts xenstored in dom0: from now on every domain whose special pages are

@@ -9,6 +9,7 @@
 // before use; an impossible pair, or a request announcing more than
 // XENSTORE_PAYLOAD_MAX, sets `error` and stops the connection until the guest
 // asks to reconnect.
+import { type ByteRingLayout, putBytes, takeBytes } from "../byte-ring.js";
 import type { Domain } from "../domain.js";
 import type { NativeDomain } from "../native.js";
 import { XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../xen/abi.js";
@@ -17,6 +18,19 @@ import type { Connection, XenStored } from "./server.js";
 
 /** Where each field of the xenstore page is. */
 const RING = xenstore_domain_interface.fields;
+const REQUESTS: ByteRingLayout = { data: RING.req, size: XENSTORE.RING_SIZE, cons: RING.req_cons, prod: RING.req_prod };
+const RESPONSES: ByteRingLayout = { data: RING.rsp, size: XENSTORE.RING_SIZE, cons: RING.rsp_cons, prod: RING.rsp_prod };
+
+/**
+ * Starts both rings of a xenstore page afresh, as the reconnection protocol
+ * ends (and as a restored domain finds its page): indices zero, no error,
+ * connected.
+ */
+export function restartRings(view: DataView): void {
+  for (const index of [RING.req_cons, RING.req_prod, RING.rsp_cons, RING.rsp_prod]) view.setUint32(index, 0, true);
+  view.setUint32(RING.error, XENSTORE_ERROR.NONE, true);
+  view.setUint32(RING.connection, XENSTORE.CONNECTED, true);
+}
 
 export class RingConnection {
   private conn: Connection | null = null;
@@ -110,12 +124,7 @@ export class RingConnection {
     if (this.conn) this.xenstored.reset(this.conn);
     else this.attach(); // a reconnection may also recover from an error
     this.unsent = new Uint8Array(0);
-    const view = this.view();
-    for (const index of [RING.req_cons, RING.req_prod, RING.rsp_cons, RING.rsp_prod]) {
-      view.setUint32(index, 0, true);
-    }
-    view.setUint32(RING.error, XENSTORE_ERROR.NONE, true);
-    view.setUint32(RING.connection, XENSTORE.CONNECTED, true);
+    restartRings(this.view());
     this.notify();
   }
 
@@ -141,20 +150,12 @@ export class RingConnection {
 
   /** Copies as much as fits into the output ring: the count, or -1 when the guest broke the indices. */
   private writeRing(bytes: Uint8Array): number {
-    const view = this.view();
-    const cons = view.getUint32(RING.rsp_cons, true);
-    const prod = view.getUint32(RING.rsp_prod, true);
-    const used = (prod - cons) >>> 0;
-    if (used > XENSTORE.RING_SIZE) {
+    const count = putBytes(this.view(), RESPONSES, bytes);
+    if (count < 0) {
       this.fail(XENSTORE_ERROR.RINGIDX);
       return -1;
     }
-    const count = Math.min(bytes.length, XENSTORE.RING_SIZE - used);
-    for (let i = 0; i < count; i++) {
-      view.setUint8(RING.rsp + ((prod + i) & (XENSTORE.RING_SIZE - 1)), bytes[i]!);
-    }
     if (count === 0) return 0;
-    view.setUint32(RING.rsp_prod, (prod + count) >>> 0, true);
     this.traffic += count;
     this.notify();
     return count;
@@ -164,19 +165,13 @@ export class RingConnection {
   private readRequests(): void {
     const conn = this.conn;
     if (!conn || conn.inbox.length > 0) return;
-    const view = this.view();
-    const cons = view.getUint32(RING.req_cons, true);
-    const prod = view.getUint32(RING.req_prod, true);
-    const count = (prod - cons) >>> 0;
-    if (count > XENSTORE.RING_SIZE) {
+    const bytes = takeBytes(this.view(), REQUESTS);
+    if (bytes === null) {
       this.fail(XENSTORE_ERROR.RINGIDX);
       return;
     }
-    if (count === 0) return;
-    const bytes = new Uint8Array(count);
-    for (let i = 0; i < count; i++) bytes[i] = view.getUint8(RING.req + ((cons + i) & (XENSTORE.RING_SIZE - 1)));
-    view.setUint32(RING.req_cons, prod, true);
-    this.traffic += count;
+    if (bytes.length === 0) return;
+    this.traffic += bytes.length;
     this.notify();
     this.xenstored.receive(conn, bytes);
     // Closed while receiving: a protocol violation (an oversize length), unless sending a reply already failed it.
