@@ -11,12 +11,12 @@ export const xen_special_pages: u32 = SPECIAL_PAGES;
 import * as evtchn from "./evtchn/evtchn";
 import * as gnttab from "./gnttab/gnttab";
 import * as xenstore from "./xenstore/ring";
-import { XS_NO_DOMID, XsClient } from "./xenstore/client";
+import { XsClient } from "./xenstore/client";
 import { parsePerms, splitStrings } from "./xenstore/wire";
 import { sched_op } from "./xen/hypercall";
 import { sched_shutdown } from "./xen/layout";
 import { allocPage, freePage, PAGE_SIZE } from "./xen/pages";
-import { addUserPage, inMemory, isUserPage, mayAlias, removeUserPage } from "./xen/userpages";
+import { addUserPage, inMemory, isUserPage, mayAlias, removeUserPage, stringIn } from "./xen/userpages";
 import { EBUSY, EFAULT, EINVAL, ENODEV, GNTST_bad_virt_addr, SCHEDOP_shutdown, SHUTDOWN_suspend } from "./xen/abi";
 
 /**
@@ -216,8 +216,9 @@ let xsArg: string = "";
 /** 0 when the client is up and [text, text + length) lies in memory (decoded into xsArg), else -errno. */
 function xsBegin(text: usize, length: u32): i32 {
   if (xenstore.currentClient() === null) return -ENODEV;
-  if (!inMemory(text, length)) return -EFAULT;
-  xsArg = String.UTF8.decodeUnsafe(text, length);
+  const decoded = stringIn(text, length);
+  if (decoded === null) return -EFAULT;
+  xsArg = decoded;
   return 0;
 }
 
@@ -245,8 +246,15 @@ function resultSpace(length: u32): usize {
 
 /** Hands the result to the caller: its first page into `out`, its whole length returned. */
 function deliver(out: usize): i32 {
-  memory.copy(out, changetype<usize>(result), min(resultLength, PAGE_SIZE));
+  copyResultPage(0, out);
   return i32(resultLength);
+}
+
+/** The page of the result that starts at byte `offset` (short at its end), into `out`: the count copied. */
+function copyResultPage(offset: u32, out: usize): u32 {
+  const count = min(resultLength - offset, PAGE_SIZE);
+  memory.copy(out, changetype<usize>(result) + offset, count);
+  return count;
 }
 
 /** The last reply's payload as the result. */
@@ -274,10 +282,7 @@ function deliverStrings(out: usize, parts: string[], terminate: bool): i32 {
  */
 export function xs_result(offset: u32, out: usize): i32 {
   if (!isUserPage(out)) return -EINVAL;
-  if (offset >= resultLength) return 0;
-  const count = min(resultLength - offset, PAGE_SIZE);
-  memory.copy(out, changetype<usize>(result) + offset, count);
-  return i32(count);
+  return offset < resultLength ? i32(copyResultPage(offset, out)) : 0;
 }
 
 /** The value's bytes into `out`. */
@@ -346,16 +351,16 @@ export function xs_set_perms(tx: u32, path: usize, path_len: u32, perms: usize, 
 export function xs_watch(path: usize, path_len: u32, token: usize, token_len: u32): i32 {
   const rc = xsBegin(path, path_len);
   if (rc < 0) return rc;
-  if (!inMemory(token, token_len)) return -EFAULT;
-  return xs().watch(xsArg, String.UTF8.decodeUnsafe(token, token_len));
+  const name = stringIn(token, token_len);
+  return name === null ? -EFAULT : xs().watch(xsArg, name);
 }
 
 /** Stops the watch; its events not yet taken are dropped. */
 export function xs_unwatch(path: usize, path_len: u32, token: usize, token_len: u32): i32 {
   const rc = xsBegin(path, path_len);
   if (rc < 0) return rc;
-  if (!inMemory(token, token_len)) return -EFAULT;
-  return xs().unwatch(xsArg, String.UTF8.decodeUnsafe(token, token_len));
+  const name = stringIn(token, token_len);
+  return name === null ? -EFAULT : xs().unwatch(xsArg, name);
 }
 
 /** Makes xenstored forget all our watches and transactions; their queued events go too. 0 or -errno. */
@@ -403,7 +408,7 @@ export function xs_control(command: usize, command_len: u32, parameters: usize, 
 /** The XENSTORE_SERVER_FEATURE_* bits of `domid` (negative: the server's own); 0 or -errno, the bits then xs_number(). */
 export function xs_get_feature(domid: i32): i32 {
   if (xenstore.currentClient() === null) return -ENODEV;
-  return xs().getFeature(domid < 0 ? XS_NO_DOMID : domid);
+  return xs().getFeature(domid);
 }
 
 export function xs_set_feature(domid: u32, features: u32): i32 {
@@ -414,13 +419,13 @@ export function xs_set_feature(domid: u32, features: u32): i32 {
 /** Quota `name` of `domid` (negative: the global default); 0 or -errno, the value then xs_number(). */
 export function xs_get_quota(domid: i32, name: usize, name_len: u32): i32 {
   const rc = xsBegin(name, name_len);
-  return rc < 0 ? rc : xs().getQuota(domid < 0 ? XS_NO_DOMID : domid, xsArg);
+  return rc < 0 ? rc : xs().getQuota(domid, xsArg);
 }
 
 /** Sets quota `name` of `domid` (negative: the global default); 0 disables the check. */
 export function xs_set_quota(domid: i32, name: usize, name_len: u32, value: u32): i32 {
   const rc = xsBegin(name, name_len);
-  return rc < 0 ? rc : xs().setQuota(domid < 0 ? XS_NO_DOMID : domid, xsArg, value);
+  return rc < 0 ? rc : xs().setQuota(domid, xsArg, value);
 }
 
 /** The quota names xenstored knows into `out`, each NUL-terminated. */

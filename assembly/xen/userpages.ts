@@ -36,3 +36,8 @@ export function mayAlias(address: usize): bool {
 export function inMemory(address: usize, length: u32): bool {
   return u64(address) + u64(length) <= (u64(memory.size()) << 16);
 }
+
+/** The UTF-8 string at [text, text + length), or null when it is not all in memory. */
+export function stringIn(text: usize, length: u32): string | null {
+  return inMemory(text, length) ? String.UTF8.decodeUnsafe(text, length) : null;
+}

@@ -6,7 +6,7 @@
 import * as xenstore from "../xenstore/ring";
 import { EFAULT, EINVAL, ENODEV } from "../xen/abi";
 import { PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
-import { inMemory, isUserPage, mayAlias } from "../xen/userpages";
+import { inMemory, isUserPage, mayAlias, stringIn } from "../xen/userpages";
 import { XsWatchHandler } from "../xenstore/client";
 import {
   allocEvtchn, bindEvtchn, devError, devFatal, freeEvtchn, frontendClosed, grantRing, mapRing, mapRingValloc,
@@ -28,11 +28,6 @@ const watches = new Array<CountingWatch>();
 
 function isDevice(dev: i32): bool {
   return dev >= 0 && dev < devices.length;
-}
-
-/** The UTF-8 string at [text, text + length), or null when it is not all in memory. */
-function argument(text: usize, length: u32): string | null {
-  return inMemory(text, length) ? String.UTF8.decodeUnsafe(text, length) : null;
 }
 
 /** The `count` u32s at `list` (a page of them at most), or null when they are not all in memory. */
@@ -61,8 +56,8 @@ export function xenbus_device(
 ): i32 {
   const store = xenstore.currentClient();
   if (store === null) return -ENODEV;
-  const node = argument(nodename, nodename_len);
-  const other = argument(otherend, otherend_len);
+  const node = stringIn(nodename, nodename_len);
+  const other = stringIn(otherend, otherend_len);
   if (node === null || other === null) return -EFAULT;
   if (otherend_id > 0xffff) return -EINVAL;
   devices.push(new XenbusDevice(store, node, other, otherend_id));
@@ -93,8 +88,8 @@ export function xenbus_strstate(state: i32): usize {
 /** Watches `path` under `token`, counted by xenbus_watch_events. 0 or -errno (then the device is Closing). */
 export function xenbus_watch_path(dev: i32, path: usize, path_len: u32, token: usize, token_len: u32): i32 {
   if (!isDevice(dev)) return -EINVAL;
-  const watched = argument(path, path_len);
-  const name = argument(token, token_len);
+  const watched = stringIn(path, path_len);
+  const name = stringIn(token, token_len);
   if (watched === null || name === null) return -EFAULT;
   return watchPath(devices[dev], watched, name, watches[dev]);
 }
@@ -104,9 +99,9 @@ export function xenbus_watch_path_joined(
   dev: i32, dir: usize, dir_len: u32, name: usize, name_len: u32, token: usize, token_len: u32,
 ): i32 {
   if (!isDevice(dev)) return -EINVAL;
-  const directory = argument(dir, dir_len);
-  const child = argument(name, name_len);
-  const watchToken = argument(token, token_len);
+  const directory = stringIn(dir, dir_len);
+  const child = stringIn(name, name_len);
+  const watchToken = stringIn(token, token_len);
   if (directory === null || child === null || watchToken === null) return -EFAULT;
   return watchPathJoined(devices[dev], directory, child, watchToken, watches[dev]);
 }
@@ -132,7 +127,7 @@ export function xenbus_dev_fatal(dev: i32, err: i32, message: usize, message_len
 
 function report(dev: i32, err: i32, message: usize, message_len: u32, fatal: bool): i32 {
   if (!isDevice(dev)) return -EINVAL;
-  const text = argument(message, message_len);
+  const text = stringIn(message, message_len);
   if (text === null) return -EFAULT;
   if (fatal) devFatal(devices[dev], err, text);
   else devError(devices[dev], err, text);
@@ -231,6 +226,6 @@ export function xenbus_unmap_ring(dev: i32, handles: usize, count: u32, address:
 export function xenbus_read_driver_state(path: usize, path_len: u32): i32 {
   const store = xenstore.currentClient();
   if (store === null) return -ENODEV;
-  const dir = argument(path, path_len);
+  const dir = stringIn(path, path_len);
   return dir === null ? -EFAULT : readDriverState(store, dir);
 }
