@@ -38,7 +38,6 @@ export interface UnplugOptions {
 export type UnplugOutcome = "closed" | "forced";
 
 const DEFAULT_MAX_WAIT_RUNS = 8;
-const TRANSACTION_ATTEMPTS = 8;
 
 export function devicePaths(device: DeviceId): DevicePaths {
   return {
@@ -57,7 +56,7 @@ export class DeviceManager {
   /** Writes both dirs in one transaction, both ends in state Initialising; returns their paths. */
   add(device: DeviceSpec): DevicePaths {
     const paths = devicePaths(device);
-    this.inTransaction((tx) => {
+    this.tools.inTransaction((tx) => {
       this.tools.mkdir(paths.frontend, tx);
       this.tools.setPerms(paths.frontend, [`n${device.frontend}`, `r${device.backend}`], tx);
       this.tools.mkdir(paths.backend, tx);
@@ -86,7 +85,7 @@ export class DeviceManager {
     const paths = devicePaths(device);
     let outcome: UnplugOutcome = "forced";
     if (!options.force) {
-      this.inTransaction((tx) => {
+      this.tools.inTransaction((tx) => {
         this.tools.write(`${paths.backend}/online`, "0", tx);
         this.tools.write(`${paths.backend}/state`, String(XenbusState.Closing), tx);
       });
@@ -133,7 +132,7 @@ export class DeviceManager {
   }
 
   private remove(paths: DevicePaths): void {
-    this.inTransaction((tx) => {
+    this.tools.inTransaction((tx) => {
       for (const path of [paths.frontend, paths.backend]) {
         // rm of a missing node fails only when its parent is missing too; either way it is gone.
         if (path !== "") this.ignoringMissing(() => this.tools.rm(path, tx));
@@ -159,25 +158,6 @@ export class DeviceManager {
     } catch (error) {
       if (error instanceof XsError && error.errorName === "ENOENT") return undefined;
       throw error;
-    }
-  }
-
-  /** Runs `body` in a transaction and commits it, starting over on a conflict (EAGAIN). */
-  private inTransaction(body: (tx: number) => void): void {
-    for (let attempt = 1; ; attempt++) {
-      const tx = this.tools.startTransaction();
-      try {
-        body(tx);
-      } catch (error) {
-        this.tools.endTransaction(tx, false);
-        throw error;
-      }
-      try {
-        this.tools.endTransaction(tx, true);
-        return;
-      } catch (error) {
-        if (!(error instanceof XsError && error.errorName === "EAGAIN") || attempt >= TRANSACTION_ATTEMPTS) throw error;
-      }
     }
   }
 }

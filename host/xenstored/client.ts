@@ -9,6 +9,9 @@ export interface WatchEvent {
   token: string;
 }
 
+/** Times inTransaction tries before passing on EAGAIN: conflicts that keep coming mean contention, not bad luck. */
+const TRANSACTION_ATTEMPTS = 8;
+
 export class LocalClient {
   readonly connection: Connection;
   /** Everything the server sent, in order, not yet taken by a request. */
@@ -115,6 +118,29 @@ export class LocalClient {
 
   endTransaction(txId: number, commit: boolean): void {
     this.call(XsType.TRANSACTION_END, strings(commit ? "T" : "F"), txId);
+  }
+
+  /**
+   * Runs `body` in a transaction and commits it, starting over when a
+   * conflicting change wins (EAGAIN), at most TRANSACTION_ATTEMPTS times; a
+   * body that throws aborts the transaction.
+   */
+  inTransaction(body: (tx: number) => void): void {
+    for (let attempt = 1; ; attempt++) {
+      const tx = this.startTransaction();
+      try {
+        body(tx);
+      } catch (error) {
+        this.endTransaction(tx, false);
+        throw error;
+      }
+      try {
+        this.endTransaction(tx, true);
+        return;
+      } catch (error) {
+        if (!(error instanceof XsError && error.errorName === "EAGAIN") || attempt >= TRANSACTION_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** A request whose reply is one string (GET_DOMAIN_PATH, IS_DOMAIN_INTRODUCED, GET_FEATURE, ...). */
