@@ -110,11 +110,25 @@ export const xencons_interface = struct(3088, {
   in: 0, out: 1024, in_cons: 3072, in_prod: 3076, out_cons: 3080, out_prod: 3084,
 });
 
+/**
+ * The block device ring (io/blkif.h): requests and responses share the ring's
+ * 112-byte slots after the 64-byte header of io/ring.h; a ring of 2^order
+ * pages holds BLKIF_RING_SIZE << order slots.
+ */
+export const blkif_request_segment = struct(8, { gref: 0, first_sect: 4, last_sect: 5 });
+export const blkif_request = struct(112, { operation: 0, nr_segments: 1, handle: 2, id: 8, sector_number: 16, seg: 24 });
+export const blkif_response = struct(16, { id: 0, operation: 8, status: 10 });
+export const blkif_sring = struct(176, { req_prod: 0, req_event: 4, rsp_prod: 8, rsp_event: 12, ring: 64 });
+export const BLKIF_OP = { READ: 0, WRITE: 1, WRITE_BARRIER: 2, FLUSH_DISKCACHE: 3, DISCARD: 5, INDIRECT: 6 } as const;
+export const BLKIF_RSP = { OKAY: 0, ERROR: -1, EOPNOTSUPP: -2 } as const;
+export const BLKIF = { MAX_SEGMENTS_PER_REQUEST: 11, RING_SIZE: 32 } as const;
+
 export const HOST_LAYOUTS: Record<string, StructLayout> = {
   vcpu_info, shared_info,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_send, evtchn_close, evtchn_unmask, evtchn_status,
   grant_entry_v1, gnttab_map_grant_ref, gnttab_unmap_grant_ref, gnttab_setup_table, gnttab_query_size, gnttab_copy,
   xen_add_to_physmap, xen_hvm_param, sched_poll, sched_shutdown, xenstore_domain_interface,
+  blkif_request_segment, blkif_request, blkif_response, blkif_sring,
 };
 
 /** Each group's C prefix: EVTCHNOP.send is EVTCHNOP_send in Xen's headers. */
@@ -124,6 +138,7 @@ const CONSTANT_GROUPS: [string, Record<string, number>][] = [
   ["SHUTDOWN_", SHUTDOWN], ["CONSOLEIO_", CONSOLEIO], ["XENVER_", XENVER], ["DOMID_", DOMID],
   ["EVTCHNSTAT_", EVTCHNSTAT], ["GTF_", GTF], ["GNTMAP_", GNTMAP], ["GNTCOPY_", GNTCOPY], ["GNTST_", GNTST],
   ["XENSTORE_", XENSTORE], ["XENSTORE_ERROR_", XENSTORE_ERROR], ["XenbusState", XENBUS_STATE],
+  ["BLKIF_OP_", BLKIF_OP], ["BLKIF_RSP_", BLKIF_RSP], ["BLKIF_", BLKIF],
   ["", XEN_LIMITS], ["", ERRNO],
 ];
 
