@@ -12,6 +12,7 @@ import * as evtchn from "./evtchn/evtchn";
 import * as gnttab from "./gnttab/gnttab";
 import * as xenstore from "./xenstore/ring";
 import { XsClient } from "./xenstore/client";
+import { resumeBuses, suspendBuses } from "./xenbus/bus";
 import { parsePerms, splitStrings } from "./xenstore/wire";
 import { sched_op } from "./xen/hypercall";
 import { sched_shutdown } from "./xen/layout";
@@ -157,16 +158,25 @@ export function page_free(page: usize): i32 {
  * over (watches registered again, open transactions stale). -errno when the
  * suspend was refused or failed, or when after a resume the store params are
  * unusable or watches could not be registered again (xs_lost_watches).
+ * The XenBus buses go along: their drivers suspend before, and after a
+ * resume every device finds its other end again (its first error is
+ * returned); after a cancel the drivers just resume.
  */
 export function xen_suspend(): i32 {
   const rc = xenstore.quiesce();
   if (rc < 0) return rc;
+  suspendBuses();
   const arg = memory.data(sched_shutdown.SIZE, 4);
   store<u32>(arg + sched_shutdown.reason, SHUTDOWN_suspend);
   const outcome = sched_op(SCHEDOP_shutdown, arg);
-  if (outcome != 0) return outcome;
+  if (outcome != 0) {
+    if (outcome == 1) resumeBuses(true);
+    return outcome;
+  }
   const resumed = xenstore.resume();
-  return resumed < 0 ? resumed : 0;
+  if (resumed < 0) return resumed;
+  const buses = resumeBuses(false);
+  return buses < 0 ? buses : 0;
 }
 
 // XenStore. Strings go in as pointer + length of UTF-8 (or raw value bytes)
@@ -459,6 +469,8 @@ export function xs_next_event(out: usize): i32 {
 
 // The XenBus driver helpers, for the host and the tests.
 export * from "./xenbus/exports";
+// The XenBus buses.
+export * from "./xenbus/bus-exports";
 
 // The PV console frontend.
 export * from "./drivers/console-exports";

@@ -3,6 +3,7 @@ import { ConsoleLog } from "./console.js";
 import { EventChannelTable, SharedInfoEvents } from "./evtchn.js";
 import { GrantTable } from "./gnttab.js";
 import { type GuestMemory, XenPage } from "./memory.js";
+import { shared_info, vcpu_info, vcpu_time_info } from "./xen/abi.js";
 
 export interface DomainLimits {
   /** Port numbers are below this (Xen's max_evtchn_port + 1; at most EVTCHN_2L_NR_CHANNELS). */
@@ -55,6 +56,20 @@ export abstract class Domain {
   abstract hasWork(): boolean;
   /** Runs that work once; called by the scheduler only when the domain is alive, idle and hasWork(). */
   abstract deliver(): void;
+
+  /**
+   * Publishes the virtual clock (ns) as vcpu0's system_time, as Xen does:
+   * `version` odd while the fields change, even again after, so a guest
+   * that read an odd or changed version reads again.
+   */
+  publishTime(now: number): void {
+    const view = this.sharedInfo.view;
+    const at = shared_info.fields.vcpu_info + vcpu_info.fields.time;
+    const version = view.getUint32(at + vcpu_time_info.fields.version, true);
+    view.setUint32(at + vcpu_time_info.fields.version, (version + 1) >>> 0, true);
+    view.setBigUint64(at + vcpu_time_info.fields.system_time, BigInt(now), true);
+    view.setUint32(at + vcpu_time_info.fields.version, (version + 2) >>> 0, true);
+  }
 
   /**
    * Puts a Xen page at `gfn` (XENMEM_add_to_physmap). Whatever Xen page was

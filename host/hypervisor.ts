@@ -137,6 +137,7 @@ export class Hypervisor implements DomainDirectory {
 
   private add<D extends Domain>(domain: D): D {
     this.byId.set(domain.domid, domain);
+    domain.publishTime(this.now);
     return domain;
   }
 }

@@ -45,7 +45,7 @@ export class Scheduler {
   private readonly waitStalls = new WeakMap<Domain, StallCounter>();
   private readonly upcallStalls = new WeakMap<Domain, StallCounter>();
   /** Virtual time in ns (SCHEDOP_poll timeouts); it moves only when nothing else can run. */
-  now = 0;
+  private clock = 0;
 
   constructor(
     private readonly domains: () => Domain[],
@@ -53,6 +53,17 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
     private readonly onExit: (domain: Domain) => void,
   ) {}
+
+  get now(): number {
+    return this.clock;
+  }
+
+  /** Moves the clock to `time`, and every domain's shared_info with it. */
+  private advanceClock(time: number): void {
+    if (time <= this.clock) return;
+    this.clock = time;
+    for (const domain of this.domains()) domain.publishTime(time);
+  }
 
   get current(): Domain | null {
     return this.stack[this.stack.length - 1] ?? null;
@@ -148,7 +159,7 @@ export class Scheduler {
             message: `${domain} ${what} with no event pending and nothing else able to run, so it can never wake; ${this.describeWaits(domain)}`,
           });
         }
-        this.now = Math.max(this.now, time);
+        this.advanceClock(time);
         this.events++;
         continue;
       }

@@ -248,6 +248,38 @@ export interface XenbusExports {
   /** The XenbusState in `path`/state: Unknown (0) when missing, unreadable or not a state (0…8 in decimal). */
   xenbus_read_driver_state(path: number, path_len: number): number;
 
+  // The XenBus buses: `kind` 0 is the frontend bus (device/<type>/<id>), 1 the
+  // backend bus (backend/<type>/<frontend-domid>/<id>); a device is named by
+  // its index in the bus's attached devices (which changes as they come and go).
+  /**
+   * Attaches this domain's bus of `kind` with the drivers compiled in and
+   * registered for it (registerFrontendDriver / registerBackendDriver):
+   * devices waiting in Initialising are taken on, the bus is watched for
+   * more. 0 (also when attached already), or -errno: -ENODEV before xs_init,
+   * -EINVAL for another kind, the error registering the bus's watch.
+   */
+  xenbus_bus_attach(kind: number): number;
+  /**
+   * Blocks until every device that was connecting is Connected or Closed: 0,
+   * or -ETIMEDOUT (-110) after `timeout_ms` of Xen's system time, with the
+   * devices still waiting printed on the console; -ENODEV for a bus not attached.
+   */
+  xenbus_bus_boot_wait(kind: number, timeout_ms: number): number;
+  /** The bus's attached devices, or -ENODEV for a bus not attached. */
+  xenbus_bus_device_count(kind: number): number;
+  /** Device `index`'s type ("vbd") into `out` (a page_alloc page): its length, or -EINVAL. */
+  xenbus_bus_device_type(kind: number, index: number, out: number): number;
+  /** Device `index`'s id ("51712"; "3/51712" on the backend bus) into `out`: its length, or -EINVAL. */
+  xenbus_bus_device_id(kind: number, index: number, out: number): number;
+  /** The state this end of device `index` last wrote (or read back from its node), or -EINVAL. */
+  xenbus_bus_device_state(kind: number, index: number): number;
+  /** The other end's state as the bus last read it, or -EINVAL. */
+  xenbus_bus_device_otherend_state(kind: number, index: number): number;
+  /** The other end's domid, or -EINVAL. */
+  xenbus_bus_device_otherend_id(kind: number, index: number): number;
+  /** 1 while device `index` holds the boot wait (not yet Connected or Closed), else 0; -EINVAL. */
+  xenbus_bus_device_connecting(kind: number, index: number): number;
+
   // The PV console (io/console.h) on the page and port of HVM_PARAM_CONSOLE_PFN / _EVTCHN.
   /** Connects to the console (after xen_boot): 0, -ENODEV without console params, -EINVAL for unusable ones; idempotent. */
   console_init(): number;

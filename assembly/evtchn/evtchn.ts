@@ -46,6 +46,11 @@ export function mapSharedInfo(): i32 {
   return 0;
 }
 
+/** Where shared_info sits (0 until mapped): the clock in it is read by xen/time. */
+export function sharedInfoAddress(): usize {
+  return sharedInfo;
+}
+
 function pendingWord(word: u32): usize {
   return sharedInfo + shared_info.evtchn_pending + (word << 3);
 }

@@ -34,6 +34,12 @@ export function xen_abi_layouts(): string {
     .number("evtchn_pending_sel", layout.vcpu_info.evtchn_pending_sel)
     .number("arch", layout.vcpu_info.arch)
     .number("time", layout.vcpu_info.time)));
+  table.set("vcpu_time_info", struct(layout.vcpu_time_info.SIZE, new JsonObject()
+    .number("version", layout.vcpu_time_info.version)
+    .number("tsc_timestamp", layout.vcpu_time_info.tsc_timestamp)
+    .number("system_time", layout.vcpu_time_info.system_time)
+    .number("tsc_to_system_mul", layout.vcpu_time_info.tsc_to_system_mul)
+    .number("tsc_shift", layout.vcpu_time_info.tsc_shift)));
   table.set("shared_info", struct(layout.shared_info.SIZE, new JsonObject()
     .number("vcpu_info", layout.shared_info.vcpu_info)
     .number("evtchn_pending", layout.shared_info.evtchn_pending)

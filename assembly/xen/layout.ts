@@ -13,6 +13,16 @@ export namespace vcpu_info {
   export const SIZE: u32 = 64;
 }
 
+/** vcpu_info.time: Xen's clock for the vcpu; `version` is odd while Xen updates it. */
+export namespace vcpu_time_info {
+  export const version: u32 = 0;
+  export const tsc_timestamp: u32 = 8;
+  export const system_time: u32 = 16;
+  export const tsc_to_system_mul: u32 = 24;
+  export const tsc_shift: u32 = 28;
+  export const SIZE: u32 = 32;
+}
+
 export namespace shared_info {
   export const vcpu_info: u32 = 0;
   export const evtchn_pending: u32 = 2048;

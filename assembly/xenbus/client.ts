@@ -39,10 +39,10 @@ export class XenbusDevice {
     readonly store: XsClient,
     /** This end's directory, relative to the domain's home ("device/vif/0", "backend/vif/3/0"). */
     readonly nodename: string,
-    /** The other end's directory, absolute. */
-    readonly otherendPath: string,
+    /** The other end's directory, absolute (the bus reads it again on resume). */
+    public otherendPath: string,
     /** The other end's domain: grants go to it, event channels and mappings come from it. */
-    readonly otherendId: u32,
+    public otherendId: u32,
   ) {}
 }
 
@@ -365,8 +365,8 @@ function failedSwitch(dev: XenbusDevice, err: i32, step: string, afterFailure: b
   if (!afterFailure) writeState(dev, XenbusStateClosing, true);
 }
 
-/** One line on the Xen console. */
-function log(text: string): void {
+/** One line on the Xen console, for the bus and drivers as for the helpers. */
+export function log(text: string): void {
   const line = String.UTF8.encode(`xenbus ${text}\n`);
   console_io(CONSOLEIO_write, line.byteLength, changetype<usize>(line));
 }

@@ -66,6 +66,10 @@ export const ERRNO = {
 export const vcpu_info = struct(64, {
   evtchn_upcall_pending: 0, evtchn_upcall_mask: 1, evtchn_pending_sel: 8, arch: 16, time: 32,
 });
+/** vcpu_info.time: the vcpu's clock; `version` is odd while the hypervisor updates it. */
+export const vcpu_time_info = struct(32, {
+  version: 0, tsc_timestamp: 8, system_time: 16, tsc_to_system_mul: 24, tsc_shift: 28,
+});
 export const shared_info = struct(3136, {
   vcpu_info: 0, evtchn_pending: 2048, evtchn_mask: 2560, wc_version: 3072, wc_sec: 3076,
   wc_nsec: 3080, wc_sec_hi: 3084, arch: 3088,
@@ -124,7 +128,7 @@ export const BLKIF_RSP = { OKAY: 0, ERROR: -1, EOPNOTSUPP: -2 } as const;
 export const BLKIF = { MAX_SEGMENTS_PER_REQUEST: 11, RING_SIZE: 32 } as const;
 
 export const HOST_LAYOUTS: Record<string, StructLayout> = {
-  vcpu_info, shared_info,
+  vcpu_info, vcpu_time_info, shared_info,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_send, evtchn_close, evtchn_unmask, evtchn_status,
   grant_entry_v1, gnttab_map_grant_ref, gnttab_unmap_grant_ref, gnttab_setup_table, gnttab_query_size, gnttab_copy,
   xen_add_to_physmap, xen_hvm_param, sched_poll, sched_shutdown, xenstore_domain_interface,

@@ -1,0 +1,471 @@
+// The XenBus buses (see seeds/freebsd-xenbusb.c.txt): one implementation for
+// the frontend bus, devices at device/<type>/<id> of this domain's home, and
+// the backend bus, devices at backend/<type>/<frontend-domid>/<id>. The two
+// differ only in their BusKind: where the bus lives, how many components an
+// id has, and which nodes name the other end.
+//
+// Drivers: a driver is a subclass of XenbusDriver for one device type. It
+// registers itself from its module's top level, so that importing the module
+// is what makes the driver available:
+//
+//   class BlkfrontDriver extends XenbusDriver { ... }
+//   registerFrontendDriver(new BlkfrontDriver("vbd"));
+//
+// and attachFrontendBus / attachBackendBus (the xenbus_bus_attach export)
+// make this domain's bus with every driver registered for it and enumerate
+// it. A device is taken on when it appears in state Initialising and its
+// type has a driver: the bus reads where the other end is, the driver's
+// newDevice makes the object (a BusDevice subclass carrying the driver's
+// state), attach sets it up, and the bus then watches the other end's
+// `state` and the device's own directory. Every driver callback runs from
+// the upcall (watch events) or from the bus's own calls, never nested.
+import {
+  EINVAL, ENOENT, ETIMEDOUT, XenbusStateClosed, XenbusStateConnected, XenbusStateInitialising,
+  XenbusStateUnknown,
+} from "../xen/abi";
+import { systemTime, waitUntilDeadline } from "../xen/time";
+import { XsClient, XsWatchHandler } from "../xenstore/client";
+import { XS_NO_TRANSACTION } from "../xenstore/wire";
+import { log, readDriverState, strstate, switchState, XenbusDevice } from "./client";
+
+/** A device on a bus: what the helpers need (XenbusDevice) plus what the bus knows. */
+export class BusDevice extends XenbusDevice {
+  /** The other end's state as the bus last read it. */
+  otherendState: i32 = XenbusStateUnknown;
+  /** Holds bootWait until this end writes Connected or Closed. */
+  connecting: bool = true;
+  /** The watches the bus registered for the device; null until it attached. */
+  otherendWatch: OtherendWatch | null = null;
+  localWatch: LocalWatch | null = null;
+
+  constructor(
+    readonly bus: XenbusBus,
+    readonly driver: XenbusDriver,
+    /** The device type: "vbd". */
+    readonly type: string,
+    /** "51712" on the frontend bus, "3/51712" (frontend domid / devid) on the backend bus. */
+    readonly id: string,
+    nodename: string,
+    otherendPath: string,
+    otherendId: u32,
+  ) {
+    super(bus.store, nodename, otherendPath, otherendId);
+    // The bus takes devices on only in this state.
+    this.state = XenbusStateInitialising;
+  }
+}
+
+/** A driver for one device type; subclass it. Every callback runs from the upcall or the bus's own calls, never nested. */
+export abstract class XenbusDriver {
+  constructor(readonly type: string) {}
+
+  /** The object for a found device: drivers return a subclass of BusDevice carrying their own state. */
+  newDevice(bus: XenbusBus, type: string, id: string, nodename: string, otherendPath: string, otherendId: u32): BusDevice {
+    return new BusDevice(bus, this, type, id, nodename, otherendPath, otherendId);
+  }
+
+  /** Sets the new device up; 0, or -errno: the bus then writes Closed and forgets the device. */
+  abstract attach(dev: BusDevice): i32;
+
+  /** The other end's `state` node changed; `state` is already in dev.otherendState. */
+  otherendChanged(dev: BusDevice, state: i32): void {}
+
+  /** A node under this end's own directory changed (the path as the event gave it, relative to the home). */
+  localChanged(dev: BusDevice, path: string): void {}
+
+  /** The device goes away (its state node vanished): release rings, grants, channels. */
+  detach(dev: BusDevice): void {}
+
+  /** The domain is about to be suspended. */
+  suspend(dev: BusDevice): void {}
+
+  /** After resume (otherend path re-read, watches re-registered, state back to Initialising): reconnect. */
+  resume(dev: BusDevice): i32 {
+    return 0;
+  }
+}
+
+/** What tells the two buses apart (FreeBSD's overridable bus methods). */
+class BusKind {
+  constructor(
+    /** The bus's directory, relative to the home. */
+    readonly root: string,
+    /** Path components of a device id below the type. */
+    readonly idComponents: i32,
+    /** The nodes of a device naming the other end's directory and domain. */
+    readonly otherendPathNode: string,
+    readonly otherendIdNode: string,
+  ) {}
+}
+
+const FRONTEND = new BusKind("device", 1, "backend", "backend-id");
+const BACKEND = new BusKind("backend", 2, "frontend", "frontend-id");
+
+/** The largest domid: an otherend id beyond it names no domain. */
+const DOMID_MAX: u32 = 0x7fef;
+
+/** The other end's `state` changed: read it, and tell the driver. */
+class OtherendWatch extends XsWatchHandler {
+  constructor(readonly dev: BusDevice) {
+    super();
+  }
+
+  onEvent(path: string, token: string): void {
+    const dev = this.dev;
+    dev.otherendState = readDriverState(dev.store, dev.otherendPath);
+    dev.driver.otherendChanged(dev, dev.otherendState);
+  }
+}
+
+/** Something under the device's own directory changed. */
+class LocalWatch extends XsWatchHandler {
+  constructor(readonly dev: BusDevice) {
+    super();
+  }
+
+  onEvent(path: string, token: string): void {
+    const dev = this.dev;
+    // The toolstack may have written our state (hot-unplug does): what is
+    // stored is what a later switch compares with. A vanished node reads as
+    // Unknown, and the bus root's watch tears the device down.
+    dev.state = readDriverState(dev.store, dev.nodename);
+    dev.driver.localChanged(dev, path);
+  }
+}
+
+/** Something changed under the bus's directory: a device may have come or gone. */
+class BusWatch extends XsWatchHandler {
+  constructor(readonly bus: XenbusBus) {
+    super();
+  }
+
+  onEvent(path: string, token: string): void {
+    this.bus.changed(path);
+  }
+}
+
+export class XenbusBus {
+  /** Attached devices, in the order they attached. */
+  readonly devices: BusDevice[] = [];
+  private readonly drivers: Map<string, XenbusDriver> = new Map<string, XenbusDriver>();
+  private attached: bool = false;
+
+  private constructor(
+    readonly store: XsClient,
+    private readonly kind: BusKind,
+  ) {}
+
+  /** The frontend bus: device/<type>/<id>, the other end named by `backend` and `backend-id`. */
+  static frontend(store: XsClient): XenbusBus {
+    return new XenbusBus(store, FRONTEND);
+  }
+
+  /** The backend bus: backend/<type>/<frontend-domid>/<id>, the other end named by `frontend` and `frontend-id`. */
+  static backend(store: XsClient): XenbusBus {
+    return new XenbusBus(store, BACKEND);
+  }
+
+  /** The bus's directory, relative to the home ("device" or "backend"). */
+  get root(): string {
+    return this.kind.root;
+  }
+
+  /** Devices of `driver.type` go to `driver` from now on (the next rescan finds those already waiting). */
+  register(driver: XenbusDriver): void {
+    this.drivers.set(driver.type, driver);
+  }
+
+  /**
+   * Enumerates the bus, then watches its directory for devices that come
+   * and go. 0, or the -errno of registering the watch. A bus directory that
+   * does not exist yet is no error: devices may be added to it later.
+   */
+  attach(): i32 {
+    if (this.attached) return 0;
+    this.rescan();
+    const rc = this.store.registerWatch(this.kind.root, `bus:${this.kind.root}`, new BusWatch(this));
+    if (rc < 0) return rc;
+    this.attached = true;
+    attachedBuses.push(this);
+    return 0;
+  }
+
+  /**
+   * Looks at every device under the bus's directory: new ones in
+   * Initialising are taken on, known ones whose state node is gone are torn
+   * down. Devices hidden for want of a driver are looked at again.
+   */
+  rescan(): void {
+    this.enumerate(this.kind.root, "", "", 0);
+    for (let i = this.devices.length - 1; i >= 0; i--) this.verify(this.devices[i]);
+  }
+
+  /** The attached device of `type` with `id`, or null. */
+  find(type: string, id: string): BusDevice | null {
+    for (let i = 0; i < this.devices.length; i++) {
+      const dev = this.devices[i];
+      if (dev.type == type && dev.id == id) return dev;
+    }
+    return null;
+  }
+
+  /**
+   * Writes this end's state in a transaction (the helpers' switchState:
+   * skipped when unchanged, never recreating a removed node, a failure
+   * reported and the device closed). A node removed by the toolstack is not
+   * an error: 0, as for a write. Otherwise 0 or -errno.
+   */
+  setState(dev: BusDevice, state: i32): i32 {
+    const rc = switchState(dev, state);
+    if (dev.state == XenbusStateConnected || dev.state == XenbusStateClosed) dev.connecting = false;
+    return rc == -ENOENT ? 0 : rc;
+  }
+
+  /**
+   * Blocks until every device that was connecting is Connected or Closed
+   * (or gone), running watch events meanwhile. 0, or -ETIMEDOUT once
+   * `timeoutNs` of Xen's system time passed, after printing the devices
+   * still waiting; or the -errno with which Xen refused to wait.
+   */
+  bootWait(timeoutNs: u64): i32 {
+    waitingBus = this;
+    const rc = waitUntilDeadline(noDeviceConnecting, systemTime() + timeoutNs);
+    waitingBus = null;
+    if (rc == -ETIMEDOUT) {
+      for (let i = 0; i < this.devices.length; i++) {
+        const dev = this.devices[i];
+        if (!dev.connecting) continue;
+        log(`timeout waiting for ${dev.nodename} to connect: ${strstate(dev.state)}, ` +
+          `other end ${dev.otherendPath} ${strstate(dev.otherendState)}`);
+      }
+    }
+    return rc;
+  }
+
+  /** Devices holding bootWait. */
+  connectingCount(): i32 {
+    let count = 0;
+    for (let i = 0; i < this.devices.length; i++) if (this.devices[i].connecting) count++;
+    return count;
+  }
+
+  /** Before a suspend: each driver's suspend. */
+  suspend(): void {
+    for (let i = 0; i < this.devices.length; i++) this.devices[i].driver.suspend(this.devices[i]);
+  }
+
+  /**
+   * After a resume: where the other end is may have changed, so each
+   * device's state goes back to Initialising, its other end is read again
+   * and watched there, and its driver reconnects. `cancelled`: the suspend
+   * was cancelled and the same connection goes on, so drivers only resume.
+   * 0, or the first -errno (the other devices are still resumed).
+   */
+  resume(cancelled: bool = false): i32 {
+    let first = 0;
+    const devices = this.devices.slice();
+    for (let i = 0; i < devices.length; i++) {
+      const dev = devices[i];
+      let rc = cancelled ? 0 : this.reconnect(dev);
+      if (rc == 0) rc = dev.driver.resume(dev);
+      if (rc < 0 && first == 0) first = rc;
+    }
+    return first;
+  }
+
+  /** A watch event at `path` under the bus's directory. */
+  changed(path: string): void {
+    const parts = path.split("/");
+    const idEnd = 2 + this.kind.idComponents;
+    if (parts.length < idEnd || parts[0] != this.kind.root) return;
+    for (let i = 1; i < idEnd; i++) if (parts[i].length == 0) return;
+    const type = parts[1];
+    const id = parts.slice(2, idEnd).join("/");
+    const known = this.find(type, id);
+    if (known !== null) this.verify(known);
+    else this.add(type, id);
+  }
+
+  /** Walks `depth` levels of ids below the types, adding each device found. */
+  private enumerate(dir: string, type: string, id: string, depth: i32): void {
+    if (this.store.directory(XS_NO_TRANSACTION, dir) < 0) return;
+    const names = this.store.entries.slice();
+    for (let i = 0; i < names.length; i++) {
+      const path = `${dir}/${names[i]}`;
+      if (depth == 0) this.enumerate(path, names[i], "", 1);
+      else if (depth < this.kind.idComponents) this.enumerate(path, type, `${id}${names[i]}/`, depth + 1);
+      else if (this.find(type, id + names[i]) === null) this.add(type, id + names[i]);
+    }
+  }
+
+  /**
+   * Takes on the device `type`/`id` if it is new (Initialising) and has a
+   * driver. One with another state is not new: it may be going away after
+   * it closed, and is left alone. One without a driver stays hidden, its
+   * state untouched (another driver, an emulated device, may want it),
+   * until a later rescan or event finds a driver for it.
+   */
+  private add(type: string, id: string): void {
+    const nodename = `${this.kind.root}/${type}/${id}`;
+    if (readDriverState(this.store, nodename) != XenbusStateInitialising) return;
+    if (!this.drivers.has(type)) return;
+    const driver = this.drivers.get(type);
+    const otherend = this.readOtherend(nodename);
+    if (otherend === null) {
+      log(`${nodename}: no usable ${this.kind.otherendPathNode} / ${this.kind.otherendIdNode}, ignored`);
+      return;
+    }
+    const dev = driver.newDevice(this, type, id, nodename, otherend.path, otherend.id);
+    dev.otherendState = readDriverState(this.store, dev.otherendPath);
+    this.devices.push(dev);
+    const rc = driver.attach(dev);
+    if (rc < 0) {
+      log(`${nodename}: attach failed (${-rc}), closing`);
+      this.setState(dev, XenbusStateClosed);
+      this.forget(dev);
+      return;
+    }
+    // Each fires once on registration, so the driver hears the current
+    // state of the other end. One pending event of the other end's is
+    // enough (it is read afresh anyway) and keeps a chatty peer from
+    // filling our queue; our own directory only we and dom0 write.
+    const otherendWatch = new OtherendWatch(dev);
+    const localWatch = new LocalWatch(dev);
+    dev.otherendWatch = otherendWatch;
+    dev.localWatch = localWatch;
+    this.store.registerWatch(`${dev.otherendPath}/state`, otherendToken(dev), otherendWatch, 1);
+    this.store.registerWatch(dev.nodename, localToken(dev), localWatch);
+  }
+
+  /** Tears a known device down when its state node is gone (the toolstack removed it). */
+  private verify(dev: BusDevice): void {
+    if (this.store.exists(XS_NO_TRANSACTION, `${dev.nodename}/state`) != 0) return;
+    this.forget(dev);
+    dev.driver.detach(dev);
+  }
+
+  /** Stops watching the device and drops it from the bus. */
+  private forget(dev: BusDevice): void {
+    if (dev.otherendWatch !== null) this.store.unregisterWatch(otherendToken(dev));
+    if (dev.localWatch !== null) this.store.unregisterWatch(localToken(dev));
+    dev.otherendWatch = null;
+    dev.localWatch = null;
+    const index = this.devices.indexOf(dev);
+    if (index >= 0) this.devices.splice(index, 1);
+  }
+
+  /** resume's work on one device, before its driver's resume. */
+  private reconnect(dev: BusDevice): i32 {
+    if (dev.otherendWatch !== null) this.store.unregisterWatch(otherendToken(dev));
+    dev.otherendWatch = null;
+    // The restored domain's store may not hold our last write: write it anew.
+    dev.state = XenbusStateUnknown;
+    this.setState(dev, XenbusStateInitialising);
+    const otherend = this.readOtherend(dev.nodename);
+    if (otherend === null) return -EINVAL;
+    dev.otherendPath = otherend.path;
+    dev.otherendId = otherend.id;
+    dev.otherendState = readDriverState(this.store, dev.otherendPath);
+    const watch = new OtherendWatch(dev);
+    dev.otherendWatch = watch;
+    return this.store.registerWatch(`${dev.otherendPath}/state`, otherendToken(dev), watch, 1);
+  }
+
+  /**
+   * Where the other end of the device at `nodename` is: an absolute path
+   * and a domid, or null when either node is missing or unusable.
+   */
+  private readOtherend(nodename: string): Otherend | null {
+    const store = this.store;
+    if (store.readU32(XS_NO_TRANSACTION, `${nodename}/${this.kind.otherendIdNode}`) < 0) return null;
+    const id = u32(store.number);
+    if (id > DOMID_MAX) return null;
+    if (store.read(XS_NO_TRANSACTION, `${nodename}/${this.kind.otherendPathNode}`) < 0) return null;
+    const path = store.value;
+    if (path.length < 2 || !path.startsWith("/") || path.endsWith("/")) return null;
+    return new Otherend(path, id);
+  }
+}
+
+class Otherend {
+  constructor(
+    readonly path: string,
+    readonly id: u32,
+  ) {}
+}
+
+function otherendToken(dev: BusDevice): string {
+  return `otherend:${dev.nodename}`;
+}
+
+function localToken(dev: BusDevice): string {
+  return `local:${dev.nodename}`;
+}
+
+/** The bus bootWait waits on. */
+let waitingBus: XenbusBus | null = null;
+
+function noDeviceConnecting(): bool {
+  return waitingBus!.connectingCount() == 0;
+}
+
+// The driver registry, and this domain's buses.
+
+const frontendDrivers = new Array<XenbusDriver>();
+const backendDrivers = new Array<XenbusDriver>();
+/** Buses that attached, for suspend and resume. */
+const attachedBuses = new Array<XenbusBus>();
+let frontendBus: XenbusBus | null = null;
+let backendBus: XenbusBus | null = null;
+
+/** Makes `driver` the frontend bus's driver for its type (call it from the driver module's top level). */
+export function registerFrontendDriver(driver: XenbusDriver): void {
+  frontendDrivers.push(driver);
+  if (frontendBus !== null) frontendBus!.register(driver);
+}
+
+/** Makes `driver` the backend bus's driver for its type (call it from the driver module's top level). */
+export function registerBackendDriver(driver: XenbusDriver): void {
+  backendDrivers.push(driver);
+  if (backendBus !== null) backendBus!.register(driver);
+}
+
+/** Makes this domain's frontend bus with the registered drivers and attaches it: attach()'s 0 or -errno. */
+export function attachFrontendBus(store: XsClient): i32 {
+  if (frontendBus === null) frontendBus = withDrivers(XenbusBus.frontend(store), frontendDrivers);
+  return frontendBus!.attach();
+}
+
+/** Makes this domain's backend bus with the registered drivers and attaches it: attach()'s 0 or -errno. */
+export function attachBackendBus(store: XsClient): i32 {
+  if (backendBus === null) backendBus = withDrivers(XenbusBus.backend(store), backendDrivers);
+  return backendBus!.attach();
+}
+
+export function currentFrontendBus(): XenbusBus | null {
+  return frontendBus;
+}
+
+export function currentBackendBus(): XenbusBus | null {
+  return backendBus;
+}
+
+function withDrivers(bus: XenbusBus, drivers: XenbusDriver[]): XenbusBus {
+  for (let i = 0; i < drivers.length; i++) bus.register(drivers[i]);
+  return bus;
+}
+
+/** Before the domain suspends: every attached bus's drivers. */
+export function suspendBuses(): void {
+  for (let i = 0; i < attachedBuses.length; i++) attachedBuses[i].suspend();
+}
+
+/** After the domain resumed (or its suspend was cancelled): every attached bus. 0 or the first -errno. */
+export function resumeBuses(cancelled: bool): i32 {
+  let first = 0;
+  for (let i = 0; i < attachedBuses.length; i++) {
+    const rc = attachedBuses[i].resume(cancelled);
+    if (rc < 0 && first == 0) first = rc;
+  }
+  return first;
+}
