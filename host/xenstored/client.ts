@@ -16,6 +16,12 @@ export class LocalClient {
   readonly connection: Connection;
   /** Everything the server sent, in order, not yet taken by a request. */
   readonly received: XsMessage[] = [];
+  /**
+   * Called when a watch event arrives. That is while xenstored still handles
+   * the request that fired it, so a service only schedules its work here
+   * (an event on a port of its own, say) and takes the events later.
+   */
+  onWatchEvent: (() => void) | null = null;
   private readonly decoder = new MessageDecoder();
   private nextReqId = 1;
 
@@ -27,6 +33,7 @@ export class LocalClient {
       const messages = this.decoder.push(bytes);
       if (messages === "protocol-error") throw new Error("xenstored sent an oversized message");
       this.received.push(...messages);
+      if (messages.some((message) => message.type === XsType.WATCH_EVENT)) this.onWatchEvent?.();
     });
   }
 
