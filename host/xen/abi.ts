@@ -131,7 +131,7 @@ export const HOST_LAYOUTS: Record<string, StructLayout> = {
   vcpu_info, vcpu_time_info, shared_info,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_send, evtchn_close, evtchn_unmask, evtchn_status,
   grant_entry_v1, gnttab_map_grant_ref, gnttab_unmap_grant_ref, gnttab_setup_table, gnttab_query_size, gnttab_copy,
-  xen_add_to_physmap, xen_hvm_param, sched_poll, sched_shutdown, xenstore_domain_interface,
+  xen_add_to_physmap, xen_hvm_param, sched_poll, sched_shutdown, xenstore_domain_interface, xencons_interface,
   blkif_request_segment, blkif_request, blkif_response, blkif_sring,
 };
 
