@@ -9,12 +9,17 @@ const PAGE_SIZE = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** The name of a positive errno (EACCES, ...), or "errno <n>" for one the host does not know. */
+export function errnoName(errno: number): string {
+  return Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+}
+
 /** A XenStore export failed; `errno` is the positive errno, `code` its name (EACCES, ...). */
 export class XenStoreError extends Error {
   readonly code: string;
 
   constructor(readonly errno: number, operation: string) {
-    const code = Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+    const code = errnoName(errno);
     super(`${operation}: ${code}`);
     this.name = "XenStoreError";
     this.code = code;
