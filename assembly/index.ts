@@ -11,6 +11,7 @@ export const xen_special_pages: u32 = SPECIAL_PAGES;
 import * as evtchn from "./evtchn/evtchn";
 import * as gnttab from "./gnttab/gnttab";
 import * as xenstore from "./xenstore/ring";
+import * as consoleFront from "./drivers/console";
 import { XsClient } from "./xenstore/client";
 import { resumeBuses, suspendBuses } from "./xenbus/bus";
 import { parsePerms, splitStrings } from "./xenstore/wire";
@@ -155,8 +156,9 @@ export function page_free(page: usize): i32 {
  * 1 when the toolstack cancelled (the same domain goes on, its connection
  * intact); 0 when the domain was resumed after save/restore, its store port
  * (and page) read again from the HVM params and the XenStore client started
- * over (watches registered again, open transactions stale). -errno when the
- * suspend was refused or failed, or when after a resume the store params are
+ * over (watches registered again, open transactions stale), and the console,
+ * if connected, on its new port and rings. -errno when the suspend was
+ * refused or failed, or when after a resume the store or console params are
  * unusable or watches could not be registered again (xs_lost_watches).
  * The XenBus buses go along: their drivers suspend before, and after a
  * resume every device finds its other end again (its first error is
@@ -173,10 +175,13 @@ export function xen_suspend(): i32 {
     if (outcome == 1) resumeBuses(true);
     return outcome;
   }
+  // The console first: it needs no store, so it works even when the store does not.
+  const consoleResumed = consoleFront.resume();
   const resumed = xenstore.resume();
   if (resumed < 0) return resumed;
   const buses = resumeBuses(false);
-  return buses < 0 ? buses : 0;
+  if (buses < 0) return buses;
+  return consoleResumed < 0 ? consoleResumed : 0;
 }
 
 // XenStore. Strings go in as pointer + length of UTF-8 (or raw value bytes)

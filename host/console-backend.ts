@@ -3,6 +3,9 @@
 // `in`, keeping what does not fit until the guest has taken some. The page
 // is mapped by gfn, as a privileged xenconsoled maps a guest's console page
 // it has no grant for, and read as a live view that survives memory.grow.
+// The toolstack starts one for every domain it introduces to xenstored,
+// reconnects it when the domain is restored, and stops it when the domain
+// exits (host/toolstack.ts).
 //
 // The indices are in the guest's memory: an impossible pair is ignored (the
 // ring is left alone, as xenconsoled does) and counted in `badIndices`.
@@ -21,25 +24,49 @@ export class ConsoleBackend {
   /** What the guest wrote, in lines. */
   readonly log = new ConsoleLog();
   /** The guest's end of the channel, as HVM_PARAM_CONSOLE_EVTCHN tells it. */
-  readonly guestPort: number;
-  readonly localPort: number;
+  guestPort = 0;
+  localPort = 0;
   /** Times the guest left impossible indices. */
   badIndices = 0;
+  /** Stopped: the domain exited; the port is closed and input is refused. */
+  stopped = false;
   /** Host input the `in` ring had no room for yet. */
   private queued = new Uint8Array(0);
   private readonly encoder = new TextEncoder();
 
   constructor(private readonly dom0: NativeDomain, readonly guest: Domain, readonly gfn: number) {
     if (!guest.memory.page(gfn)) throw new Error(`${guest}: console page ${gfn} outside memory`);
-    // The toolstack's part: a port in the guest for dom0, announced before the guest connects.
-    this.guestPort = dom0.evtchn.allocUnbound(guest.domid, dom0.domid);
-    this.localPort = dom0.evtchn.bindInterdomain(guest.domid, this.guestPort);
-    guest.params.set(HVM_PARAM.CONSOLE_EVTCHN, BigInt(this.guestPort));
-    dom0.evtchn.on(this.localPort, () => this.service());
+    this.openChannel();
+  }
+
+  /**
+   * The domain was saved and restored: what it wrote before suspending is
+   * taken, then the restored domain gets a fresh channel (a new port in
+   * HVM_PARAM_CONSOLE_EVTCHN) and a cleared page, as Xen's restore clears
+   * the console page; input still queued goes out on the new rings. The
+   * guest's old port stays open (and unbound) for the toolstack to close.
+   */
+  reconnect(): void {
+    if (this.stopped) return;
+    this.drainOutput();
+    this.dom0.evtchn.unbind(this.localPort);
+    this.page().fill(0);
+    this.openChannel();
+    this.pushInput();
+  }
+
+  /** The domain exited: its last output is taken, then the port closed; nothing is sent any more. */
+  stop(): void {
+    if (this.stopped) return;
+    this.drainOutput();
+    this.stopped = true;
+    this.dom0.evtchn.unbind(this.localPort);
+    this.queued = new Uint8Array(0);
   }
 
   /** Queues `text` (UTF-8) as keyboard input and sends what the ring has room for. */
   send(text: string | Uint8Array): void {
+    if (this.stopped) throw new Error(`${this.guest}: its console was stopped`);
     const bytes = typeof text === "string" ? this.encoder.encode(text) : text;
     const joined = new Uint8Array(this.queued.length + bytes.length);
     joined.set(this.queued);
@@ -53,9 +80,21 @@ export class ConsoleBackend {
     return this.queued.length;
   }
 
-  private view(): DataView {
+  /** The toolstack's part: a port in the guest for dom0, bound and announced before the guest connects. */
+  private openChannel(): void {
+    this.guestPort = this.dom0.evtchn.allocUnbound(this.guest.domid, this.dom0.domid);
+    this.localPort = this.dom0.evtchn.bindInterdomain(this.guest.domid, this.guestPort);
+    this.guest.params.set(HVM_PARAM.CONSOLE_EVTCHN, BigInt(this.guestPort));
+    this.dom0.evtchn.on(this.localPort, () => this.service());
+  }
+
+  private page(): Uint8Array {
     // Checked at construction, and memories never shrink.
-    const page = this.guest.memory.page(this.gfn)!;
+    return this.guest.memory.page(this.gfn)!;
+  }
+
+  private view(): DataView {
+    const page = this.page();
     return new DataView(page.buffer, page.byteOffset, page.byteLength);
   }
 

@@ -1,6 +1,8 @@
 // The toolstack's part in building a domain (libxl's job before boot), the
-// dom0 xenstored that domains are introduced to, and what the toolstack does
-// when a domain suspends itself.
+// dom0 xenstored that domains are introduced to, each domain's console
+// backend (xenconsoled's part), and what the toolstack does when a domain
+// suspends itself.
+import { type ConsoleBackend, startConsoleBackend } from "./console-backend.js";
 import { type DevicePaths, DeviceManager } from "./devices.js";
 import type { Domain } from "./domain.js";
 import type { Hypervisor, SuspendOutcome } from "./hypervisor.js";
@@ -40,7 +42,7 @@ export interface XenstoreOptions {
   privilegedDomid?: number;
 }
 
-/** xenstored running in dom0, with the toolstack's own connection to it. */
+/** xenstored running in dom0, with the toolstack's own connection to it, and the domains' console backends. */
 export class XenstoreService {
   readonly xenstored: XenStored;
   /** The toolstack's connection (dom0, privileged). */
@@ -50,8 +52,9 @@ export class XenstoreService {
   /** What the toolstack makes of a domain's suspend: save and restore it ("resumed"), or cancel it. */
   suspendOutcome: SuspendOutcome = "resumed";
   private readonly rings = new Map<number, RingConnection>();
+  private readonly consoles = new Map<number, ConsoleBackend>();
 
-  constructor(private readonly hv: Hypervisor, options: XenstoreOptions = {}) {
+  constructor(readonly hv: Hypervisor, options: XenstoreOptions = {}) {
     this.xenstored = new XenStored({
       domainExists: (domid) => hv.domain(domid) !== undefined,
       introduce: (domid, gfn, port) => this.connectRing(domid, gfn, port),
@@ -74,6 +77,11 @@ export class XenstoreService {
     return removed;
   }
 
+  /** The console backend of an introduced domain with a console page, until the domain exits. */
+  console(domid: number): ConsoleBackend | undefined {
+    return this.consoles.get(domid);
+  }
+
   /** The ring connection of an introduced domain. */
   ring(domid: number): RingConnection | undefined {
     return this.rings.get(domid);
@@ -83,7 +91,8 @@ export class XenstoreService {
    * What libxl does for a built domain: an unbound port in the domain for
    * xenstored (HVM_PARAM_STORE_EVTCHN), the domain's home readable by it
    * with data/ and device/ its own, then XS_INTRODUCE with the store gfn
-   * and that port.
+   * and that port; and, as xenconsoled does for each new domain, a console
+   * backend on its console page.
    */
   introduceDomain(domid: number): void {
     const domain = this.hv.domain(domid);
@@ -99,6 +108,16 @@ export class XenstoreService {
       this.tools.setPerms(`${home}/${own}`, [`n${domid}`]);
     }
     this.introduceStore(domain);
+    if (domain.params.has(HVM_PARAM.CONSOLE_PFN) && !this.consoles.has(domid)) {
+      this.consoles.set(domid, startConsoleBackend(this.hv, domid));
+    }
+  }
+
+  /** The domain exited (or is destroyed): its console backend takes its last output and stops. */
+  domainExited(domid: number): void {
+    this.consoles.get(domid)?.stop();
+    this.consoles.delete(domid);
+    if (this.xenstored.isIntroduced(domid)) this.xenstored.releaseDomain(domid);
   }
 
   /**
@@ -109,33 +128,36 @@ export class XenstoreService {
    * xenstore connection goes: the old connection is released (xenstored
    * drops its watches and transactions), the store page's rings start from
    * zero, a fresh port for xenstored replaces the old one in the domain
-   * (HVM_PARAM_STORE_EVTCHN), and the domain is introduced again. Either
+   * (HVM_PARAM_STORE_EVTCHN), and the domain is introduced again; its
+   * console gets a fresh channel and a cleared page the same way. Either
    * way XS_RESUME tells xenstored the domain runs again.
    *
    * A simplification: a real restore builds a new domain, in which the guest
    * finds no event channel, grant or mapping of the old one and sets up
-   * everything again; here only the store's channel is replaced, and the
-   * domain's other channels and grants survive.
+   * everything again; here only the store's and the console's channels are
+   * replaced, and the domain's other channels and grants survive.
    */
   suspend(domain: Domain): SuspendOutcome {
     const outcome = this.suspendOutcome;
     // A domain without a store (never introduced) has no connection to save.
     if (!this.xenstored.isIntroduced(domain.domid)) return outcome;
     this.xenstored.domainShutdown(domain.domid);
-    if (outcome === "resumed") this.restoreStore(domain);
+    if (outcome === "resumed") this.restore(domain);
     this.tools.call(XsType.RESUME, strings(String(domain.domid)));
     return outcome;
   }
 
-  private restoreStore(domain: Domain): void {
+  private restore(domain: Domain): void {
+    const console = this.consoles.get(domain.domid);
+    const oldPorts = [domain.params.get(HVM_PARAM.STORE_EVTCHN), console?.guestPort];
     this.releaseRing(domain.domid);
     // The ring connection was built over this page when the domain was introduced.
     const page = domain.memory.page(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!;
     restartRings(new DataView(page.buffer, page.byteOffset, page.byteLength));
-    const oldPort = domain.params.get(HVM_PARAM.STORE_EVTCHN);
     this.allocateStorePort(domain);
-    // The restored domain has no such channel; the fresh one was taken first so its number differs.
-    if (oldPort !== undefined) this.hv.evtchn.close(domain, Number(oldPort));
+    console?.reconnect();
+    // The restored domain has no such channels; the fresh ones were taken first so their numbers differ.
+    for (const port of oldPorts) if (port !== undefined) this.hv.evtchn.close(domain, Number(port));
     this.introduceStore(domain);
   }
 
@@ -175,8 +197,9 @@ const services = new WeakMap<Hypervisor, XenstoreService>();
 
 /**
  * Starts xenstored in dom0: from now on every domain whose special pages are
- * placed is introduced to it, a domain that exits is released (its ring
- * closed, @releaseDomain fired), and a domain that suspends itself is
+ * placed is introduced to it (and gets a console backend), a domain that
+ * exits is released (its console stopped, its ring closed, @releaseDomain
+ * fired), and a domain that suspends itself is
  * handled by XenstoreService.suspend.
  */
 export function startXenstore(hv: Hypervisor, options: XenstoreOptions = {}): XenstoreService {
@@ -185,7 +208,7 @@ export function startXenstore(hv: Hypervisor, options: XenstoreOptions = {}): Xe
   services.set(hv, service);
   hv.suspendHandler = (domain) => service.suspend(domain);
   hv.onExit((domain) => {
-    if (domain.domid !== 0 && service.xenstored.isIntroduced(domain.domid)) service.xenstored.releaseDomain(domain.domid);
+    if (domain.domid !== 0) service.domainExited(domain.domid);
   });
   return service;
 }

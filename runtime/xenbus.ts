@@ -77,10 +77,11 @@ export interface XenbusExports {
    * Suspends the domain for save/restore (SCHEDOP_shutdown, SHUTDOWN_suspend)
    * after dispatching queued watch events. 0: resumed after a restore, the
    * store connection set up again (new port from the HVM params, watches
-   * registered again, open transactions stale: -EAGAIN). 1: the toolstack
+   * registered again, open transactions stale: -EAGAIN) and the console, if
+   * connected, on its new port and cleared rings. 1: the toolstack
    * cancelled, everything as before. -EBUSY while a XenStore request or watch
    * handler is under way; other -errno when the hypercall failed, or when
-   * after a resume the store is unusable or watches were lost (xs_lost_watches).
+   * after a resume the store or console is unusable or watches were lost (xs_lost_watches).
    */
   xen_suspend(): number;
 

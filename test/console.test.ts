@@ -3,7 +3,9 @@
 import { describe, expect, it } from "vitest";
 import { type ConsoleBackend, startConsoleBackend } from "../host/console-backend.js";
 import { Hypervisor } from "../host/hypervisor.js";
-import { HVM_PARAM, xencons_interface } from "../host/xen/abi.js";
+import { startXenstore } from "../host/toolstack.js";
+import { EVTCHNSTAT, HVM_PARAM, SHUTDOWN, xencons_interface } from "../host/xen/abi.js";
+import { guestConsole } from "../runtime/console.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
 const RING = xencons_interface.fields;
@@ -160,5 +162,91 @@ describe("without a console", () => {
     guest.domain.params.set(HVM_PARAM.CONSOLE_PFN, 0n);
     guest.domain.params.set(HVM_PARAM.CONSOLE_EVTCHN, 5n);
     expect(guest.exports.console_init()).toBe(-ENODEV);
+  });
+});
+
+describe("the toolstack's console backend", () => {
+  /** xenstored and the toolstack running, and a guest they introduced, with its console connected. */
+  function introducedGuest() {
+    const hv = new Hypervisor();
+    const service = startXenstore(hv);
+    const guest = bootXenbus(hv, "alpha");
+    const backend = service.console(guest.domid)!;
+    const console = guestConsole(guest);
+    const consolePort = () => Number(guest.domain.params.get(HVM_PARAM.CONSOLE_EVTCHN));
+    return { hv, service, guest, backend, console, consolePort };
+  }
+
+  it("is started for every domain introduced to xenstored, and the guest's output reaches its log", () => {
+    const { hv, service, guest, backend, console, consolePort } = introducedGuest();
+    const second = bootXenbus(hv, "beta");
+    expect(service.console(second.domid)).toBeDefined();
+    expect(service.console(second.domid)).not.toBe(backend);
+    expect(consolePort()).toBe(backend.guestPort);
+    console.write("hello from alpha\n");
+    hv.runUntilIdle();
+    expect(backend.log.lines()).toEqual(["hello from alpha"]);
+    expect(guest.exports.evtchn_status(consolePort())).toBe(EVTCHNSTAT.interdomain);
+  });
+
+  it("after suspend and resume the guest finds the new port and rings, and output and input keep flowing", () => {
+    const { hv, guest, backend, console, consolePort } = introducedGuest();
+    const oldPort = consolePort();
+    backend.send("before\n");
+    hv.runUntilIdle();
+    // Written, and the backend not yet run: it must still arrive.
+    console.write("last words before suspend\n");
+    expect(guest.exports.xen_suspend()).toBe(0);
+    expect(consolePort()).not.toBe(oldPort);
+    expect(guest.exports.evtchn_status(oldPort)).toBe(EVTCHNSTAT.closed);
+    expect(guest.exports.evtchn_status(consolePort())).toBe(EVTCHNSTAT.interdomain);
+
+    console.write("after resume\n");
+    backend.send("after\n");
+    hv.runUntilIdle();
+    expect(backend.log.lines()).toEqual(["last words before suspend", "after resume"]);
+    expect(console.read()).toBe("before\nafter\n");
+    expect(backend.badIndices).toBe(0);
+  });
+
+  it("a cancelled suspend keeps the same port", () => {
+    const { hv, service, guest, backend, console, consolePort } = introducedGuest();
+    const oldPort = consolePort();
+    service.suspendOutcome = "cancelled";
+    expect(guest.exports.xen_suspend()).toBe(1);
+    expect(consolePort()).toBe(oldPort);
+    console.write("still here\n");
+    hv.runUntilIdle();
+    expect(backend.log.lines()).toEqual(["still here"]);
+  });
+
+  it("a guest that never connected its console connects after a resume to the new port", () => {
+    const hv = new Hypervisor();
+    const service = startXenstore(hv);
+    const guest = bootXenbus(hv, "alpha");
+    expect(guest.exports.xen_suspend()).toBe(0);
+    guestConsole(guest).write("late\n");
+    hv.runUntilIdle();
+    expect(service.console(guest.domid)!.log.lines()).toEqual(["late"]);
+  });
+
+  it("stops when the domain exits: its last output is taken, its port closed, input refused", () => {
+    const { hv, service, guest, backend, console } = introducedGuest();
+    console.write("crashing now\n");
+    hv.scheduler.kill(guest.domain, { reason: "crash", code: SHUTDOWN.crash, message: "test" });
+    expect(backend.stopped).toBe(true);
+    expect(backend.log.lines()).toEqual(["crashing now"]);
+    expect(hv.dom0.evtchn.status(0, backend.localPort).status).toBe(EVTCHNSTAT.closed);
+    expect(service.console(guest.domid)).toBeUndefined();
+    expect(() => backend.send("anyone?\n")).toThrow(/stopped/);
+  });
+
+  it("stops when the domain is destroyed, and the domain's ports go with it", () => {
+    const { hv, service, guest, backend } = introducedGuest();
+    service.destroyDomain(guest.domid);
+    expect(backend.stopped).toBe(true);
+    expect(hv.dom0.evtchn.status(0, backend.localPort).status).toBe(EVTCHNSTAT.closed);
+    expect(service.console(guest.domid)).toBeUndefined();
+    hv.runUntilIdle();
   });
 });

@@ -41,6 +41,24 @@ export function connected(): bool {
   return output !== null;
 }
 
+/**
+ * After the domain was restored (xen_suspend): the toolstack gave it a fresh
+ * console channel and cleared rings, maybe on another page, so both are read
+ * again. Input already taken stays to be read. 0 (also when the console was
+ * never connected), or -errno as connect() gives; the console then stays
+ * disconnected (-ENODEV) until console_init succeeds.
+ */
+export function resume(): i32 {
+  if (output === null) return 0;
+  evtchn.setHandler(location.port, null);
+  heap.free(changetype<usize>(output));
+  heap.free(changetype<usize>(input));
+  output = null;
+  input = null;
+  inputBroken = false;
+  return connect();
+}
+
 function consoleEvent(port: u32): void {
   takeInput();
 }
