@@ -2,6 +2,10 @@
 // libxl__device_generic_add and device removal; docs/misc/xenstore-paths):
 // a frontend dir in the frontend domain's device/ and a backend dir in the
 // backend domain's backend/, each owned by its end and readable by the other.
+//
+// Either end may be hostile and owns its dir, so a path read from one (a
+// frontend's `backend` node) is used only when it has the shape the
+// convention gives that very device; anything else is left alone.
 import type { Hypervisor } from "./hypervisor.js";
 import type { LocalClient } from "./xenstored/client.js";
 import { XsError } from "./xenstored/errors.js";
@@ -39,6 +43,23 @@ export type UnplugOutcome = "closed" | "forced";
 
 const DEFAULT_MAX_WAIT_RUNS = 8;
 
+/** The domain's device/ or backend/ dir at the start of a device path. */
+const DEVICE_DIR = /^\/local\/domain\/\d+\/(device|backend)(?=\/)/;
+
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+/** Whether `path` is, by the convention, the backend dir (in any domain) of frontend `frontendDomid`'s device `type`/`devid`. */
+function isBackendOf(path: string, type: string, frontendDomid: number | string, devid: string): boolean {
+  return /^\/local\/domain\/\d+\/backend\/(.*)$/.exec(path)?.[1] === `${type}/${frontendDomid}/${devid}`;
+}
+
+/** Whether `path` is, by the convention, the frontend dir of `frontendDomid`'s device `type`/`devid`. */
+function isFrontendOf(path: string, type: string, frontendDomid: number | string, devid: string): boolean {
+  return path === `/local/domain/${frontendDomid}/device/${type}/${devid}`;
+}
+
 export function devicePaths(device: DeviceId): DevicePaths {
   return {
     frontend: `/local/domain/${device.frontend}/device/${device.type}/${device.devid}`,
@@ -53,10 +74,16 @@ export class DeviceManager {
     private readonly tools: LocalClient,
   ) {}
 
-  /** Writes both dirs in one transaction, both ends in state Initialising; returns their paths. */
+  /**
+   * Writes both dirs in one transaction, both ends in state Initialising;
+   * returns their paths. Whatever a previous device (or a guest) left at
+   * those paths is removed first, as libxl does, so no stale node (an old
+   * ring-ref, a state) is taken for the new device's.
+   */
   add(device: DeviceSpec): DevicePaths {
     const paths = devicePaths(device);
     this.tools.inTransaction((tx) => {
+      for (const path of [paths.frontend, paths.backend]) this.ignoringMissing(() => this.tools.rm(path, tx));
       this.tools.mkdir(paths.frontend, tx);
       this.tools.setPerms(paths.frontend, [`n${device.frontend}`, `r${device.backend}`], tx);
       this.tools.mkdir(paths.backend, tx);
@@ -104,7 +131,8 @@ export class DeviceManager {
   /**
    * Removes at once every device the domain is an end of: its frontends
    * (with their backends, wherever those are) and its backends (with their
-   * frontends in other domains). Returns the devices' paths.
+   * frontends in other domains). Returns the devices' paths; an other end
+   * whose path was unreadable or not that device's is left out ("").
    */
   removeAll(domid: number): DevicePaths[] {
     const removed: DevicePaths[] = [];
@@ -112,7 +140,8 @@ export class DeviceManager {
     for (const type of this.list(frontends)) {
       for (const devid of this.list(`${frontends}/${type}`)) {
         const frontend = `${frontends}/${type}/${devid}`;
-        removed.push({ frontend, backend: this.readOr(`${frontend}/backend`, "") });
+        const backend = this.readOr(`${frontend}/backend`, "");
+        removed.push({ frontend, backend: isBackendOf(backend, type, domid, devid) ? backend : "" });
       }
     }
     const backends = `/local/domain/${domid}/backend`;
@@ -122,7 +151,8 @@ export class DeviceManager {
           const backend = `${backends}/${type}/${frontendDomid}/${devid}`;
           // A domain that is its own backend was already found as a frontend.
           if (!removed.some((paths) => paths.backend === backend)) {
-            removed.push({ frontend: this.readOr(`${backend}/frontend`, ""), backend });
+            const frontend = this.readOr(`${backend}/frontend`, "");
+            removed.push({ frontend: isFrontendOf(frontend, type, frontendDomid, devid) ? frontend : "", backend });
           }
         }
       }
@@ -133,11 +163,25 @@ export class DeviceManager {
 
   private remove(paths: DevicePaths): void {
     this.tools.inTransaction((tx) => {
-      for (const path of [paths.frontend, paths.backend]) {
-        // rm of a missing node fails only when its parent is missing too; either way it is gone.
-        if (path !== "") this.ignoringMissing(() => this.tools.rm(path, tx));
-      }
+      for (const path of [paths.frontend, paths.backend]) if (path !== "") this.removeWithEmptyParents(path, tx);
     });
+  }
+
+  /**
+   * Removes `path`, then each parent it leaves empty (backend/vbd/5,
+   * backend/vbd), up to but not including the domain's device/ or backend/
+   * dir, as libxl's xs_path_cleanup does.
+   */
+  private removeWithEmptyParents(path: string, tx: number): void {
+    // rm of a missing node fails only when its parent is missing too; either way it is gone.
+    this.ignoringMissing(() => this.tools.rm(path, tx));
+    const top = DEVICE_DIR.exec(path)?.[0];
+    if (top === undefined) return;
+    for (let parent = dirname(path); parent.length > top.length; parent = dirname(parent)) {
+      const children = this.ignoringMissing(() => this.tools.directory(parent, tx));
+      if (children !== undefined && children.length > 0) return;
+      this.ignoringMissing(() => this.tools.rm(parent, tx));
+    }
   }
 
   private backendState(backend: string): number {

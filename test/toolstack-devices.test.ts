@@ -100,6 +100,23 @@ describe("adding a device", () => {
     expect(() => stores[1]!.read(`${paths.backend}/state`)).toThrow(errno(EACCES));
   });
 
+  it("first clears whatever was left at the device's paths, by the guest or an earlier device", () => {
+    const { service, dom0, guests, stores } = setup("front");
+    const domid = guests[0]!.domid;
+    const stale = devicePaths(disk(domid));
+    // The guest's own device/ dir is writable by it; dom0 left an old backend behind.
+    stores[0]!.write(`${stale.frontend}/ring-ref`, "77");
+    stores[0]!.write(`${stale.frontend}/state`, "4");
+    dom0.write(`${stale.backend}/hotplug-status`, "connected");
+    dom0.write(`${stale.backend}/state`, "4");
+    const paths = service.devices.add(disk(domid));
+    expect(dom0.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "state"]);
+    expect(dom0.read(`${paths.frontend}/state`)).toBe("1");
+    expect(dom0.getPerms(`${paths.frontend}/state`)).toEqual([`n${domid}`, "r0"]);
+    expect(dom0.directory(paths.backend).sort()).toEqual(["frontend", "frontend-id", "mode", "online", "params", "state", "type"]);
+    expect(dom0.read(`${paths.backend}/state`)).toBe("1");
+  });
+
   it("is seen by a dom0 watch on the frontend's device/ dir", () => {
     const { hv, service, dom0, guests } = setup("front");
     const device = `/local/domain/${guests[0]!.domid}/device`;
@@ -149,6 +166,27 @@ describe("hot-unplug", () => {
   });
 });
 
+describe("removing a device", () => {
+  it("removes the parents it leaves empty, up to but not including the domain's device/ and backend/ dirs", () => {
+    const { service, dom0, guests } = setup("front", "other");
+    const [front, other] = guests.map((guest) => guest.domid) as [number, number];
+    const [first, second] = [disk(front), { ...disk(front), devid: 51728 }];
+    for (const device of [first, second, disk(other)]) service.devices.add(device);
+
+    service.devices.unplug(first, { force: true });
+    expect(dom0.directory(`/local/domain/${front}/device/vbd`)).toEqual(["51728"]);
+    expect(dom0.directory(`/local/domain/0/backend/vbd/${front}`)).toEqual(["51728"]);
+
+    service.devices.unplug(second, { force: true });
+    expect(dom0.directory(`/local/domain/${front}/device`)).toEqual([]);
+    expect(dom0.directory("/local/domain/0/backend/vbd")).toEqual([String(other)]);
+
+    service.devices.unplug(disk(other), { force: true });
+    expect(dom0.directory("/local/domain/0/backend")).toEqual([]);
+    expect(dom0.directory(`/local/domain/${other}/device`)).toEqual([]);
+  });
+});
+
 describe("destroying a domain", () => {
   it("removes the devices it is either end of, then its home, and fires @releaseDomain", () => {
     const { hv, service, dom0, guests } = setup("front", "driver", "client");
@@ -172,5 +210,16 @@ describe("destroying a domain", () => {
     }
     expect(hv.domain(front)).toBeUndefined();
     expect(dom0.read(`/local/domain/${client}/name`)).toBe("client");
+  });
+
+  it("trusts no path a hostile frontend wrote: its `backend` node pointing at another device removes nothing of that device", () => {
+    const { service, dom0, guests, stores } = setup("hostile", "victim");
+    const [hostile, victim] = guests.map((guest) => guest.domid) as [number, number];
+    const victimDisk = service.devices.add(disk(victim));
+    const hostileDisk = service.devices.add(disk(hostile));
+    stores[0]!.write(`${hostileDisk.frontend}/backend`, victimDisk.backend);
+    expect(service.destroyDomain(hostile)).toEqual([{ frontend: hostileDisk.frontend, backend: "" }]);
+    expect(dom0.read(`${victimDisk.backend}/state`)).toBe("1");
+    expect(dom0.read(`${victimDisk.frontend}/state`)).toBe("1");
   });
 });
