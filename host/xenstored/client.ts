@@ -37,6 +37,11 @@ export class LocalClient {
     });
   }
 
+  /** Closes the connection: xenstored forgets its watches and transactions. */
+  close(): void {
+    this.server.disconnect(this.connection);
+  }
+
   /** Sends raw bytes as they would arrive from the transport. */
   sendBytes(bytes: Uint8Array): void {
     this.server.receive(this.connection, bytes);

@@ -1,0 +1,22 @@
+// Creating a guest domain in one call, as `xl create` does for the demo, the
+// tests and the bench: build/xenbus.wasm is loaded and booted in a new domain,
+// which the running toolstack introduces to xenstored and gives a console
+// backend (startXenstore must have been called on the hypervisor).
+import { bootXenbus, type Xenbus } from "../runtime/boot.js";
+import type { ConsoleBackend } from "./console-backend.js";
+import type { XenstoreService } from "./toolstack.js";
+
+export interface GuestDomain {
+  guest: Xenbus;
+  /** dom0's end of the guest's console: its log and its input. */
+  console: ConsoleBackend;
+}
+
+export function createGuestDomain(service: XenstoreService, name: string): GuestDomain {
+  const guest = bootXenbus(service.hv, name);
+  const console = service.console(guest.domid);
+  if (!console || !service.xenstored.isIntroduced(guest.domid)) {
+    throw new Error(`${name}: not introduced to this xenstored; was startXenstore called on its hypervisor?`);
+  }
+  return { guest, console };
+}
