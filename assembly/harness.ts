@@ -1,6 +1,10 @@
 // harness.wasm: ring math and benchmark loops exposed to tests and `npm run bench`.
 // It is built from the same sources as xenbus.wasm and never shipped.
 import "./xen/panic"; // the abort handler named in asconfig.json
+// Everything xenbus.wasm exports, so the harness boots as a guest too, with
+// the test-only drivers registered on its buses.
+export * from "./index";
+export * from "./testing/bus-drivers";
 import { BLKIF_OP_READ, BLKIF_RSP_OKAY, EINVAL, SCHEDOP_block } from "./xen/abi";
 import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";
 import { PAGE_SIZE } from "./xen/pages";

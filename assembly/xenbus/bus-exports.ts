@@ -9,8 +9,8 @@ import {
   attachBackendBus, attachFrontendBus, BusDevice, currentBackendBus, currentFrontendBus, XenbusBus,
 } from "./bus";
 
-export const BUS_FRONTEND: u32 = 0;
-export const BUS_BACKEND: u32 = 1;
+const BUS_FRONTEND: u32 = 0;
+const BUS_BACKEND: u32 = 1;
 
 /** The bus of `kind` once attached, else null. */
 function busOf(kind: u32): XenbusBus | null {

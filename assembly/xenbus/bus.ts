@@ -187,7 +187,17 @@ export class XenbusBus {
     if (rc < 0) return rc;
     this.attached = true;
     attachedBuses.push(this);
+    this.runWatchEvents();
     return 0;
+  }
+
+  /**
+   * Runs the queued watch events now: those of watches just registered
+   * (each fires once) would otherwise wait for the next store event. Within
+   * a watch handler this does nothing, and the running dispatch takes them.
+   */
+  private runWatchEvents(): void {
+    this.store.dispatchWatchEvents();
   }
 
   /**
@@ -270,6 +280,7 @@ export class XenbusBus {
       if (rc == 0) rc = dev.driver.resume(dev);
       if (rc < 0 && first == 0) first = rc;
     }
+    this.runWatchEvents();
     return first;
   }
 
