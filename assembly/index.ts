@@ -479,3 +479,6 @@ export * from "./xenbus/bus-exports";
 
 // The PV console frontend.
 export * from "./drivers/console-exports";
+
+// The block frontend.
+export * from "./drivers/blk-exports";

@@ -281,6 +281,41 @@ export interface XenbusExports {
   /** 1 while device `index` holds the boot wait (not yet Connected or Closed), else 0; -EINVAL. */
   xenbus_bus_device_connecting(kind: number, index: number): number;
 
+  // Block devices (io/blkif.h; typed wrapper: runtime/blk.ts). A vbd is named
+  // by its devid (51712 for xvda). Sectors are 512 bytes whatever the disk's
+  // logical sector size; `sector` is a u64 (a BigInt). Data buffers are
+  // page_alloc pages, contiguous, as many as the sectors fill.
+  /** Attaches the frontend bus (after xs_init): vbds are taken on as they appear. 0 or -errno; idempotent. */
+  blkfront_start(): number;
+  /**
+   * Blocks until vbd `devid` is Connected, reopening it first if it was
+   * closed (the backend resets for a new frontend). 0, or -errno: -ENODEV
+   * before blkfront_start, -EIO when it closed instead of connecting,
+   * -ETIMEDOUT (-110) after `timeout_ms` of Xen's system time.
+   */
+  blk_open(devid: number, timeout_ms: number): number;
+  /** Closes vbd `devid` and blocks until it is Closed or gone: 0, or -ENODEV (no such device), -ETIMEDOUT. */
+  blk_close(devid: number, timeout_ms: number): number;
+  /**
+   * Vbd `devid` as the frontend sees it into `out` (a page_alloc page), little-endian:
+   * sectors u64, sector_size u32, info u32 (VDISK_*), features u32 (bit 0 flush), state u32,
+   * backend state u32, ring pages u32, backend domid u32, 4 zero bytes, requests u64, bytes u64.
+   * Its size (56), or -ENODEV / -EINVAL.
+   */
+  blk_info(devid: number, out: number): number;
+  /**
+   * Reads `count` sectors from `sector` into the pages at `buffer`. 0, or -errno: -ENODEV (no such
+   * device, or not connected), -EINVAL (count 0 or beyond 2^20, a buffer not page_alloc's, a
+   * transfer not aligned to the logical sector), -EIO (refused by the backend, e.g. beyond the
+   * disk's end; or the device broke or went away), -EOPNOTSUPP, -ETIMEDOUT (no answer in 30 s
+   * of Xen's system time: the device is given up).
+   */
+  blk_read(devid: number, sector: bigint, count: number, buffer: number): number;
+  /** Writes `count` sectors from the pages at `buffer` to `sector`: as blk_read, and -EROFS (-30) for a read-only disk. */
+  blk_write(devid: number, sector: bigint, count: number, buffer: number): number;
+  /** Flushes the backend's write cache: 0, or -ENODEV, -EOPNOTSUPP (not offered), -EIO. */
+  blk_flush(devid: number): number;
+
   // The PV console (io/console.h) on the page and port of HVM_PARAM_CONSOLE_PFN / _EVTCHN.
   /** Connects to the console (after xen_boot): 0, -ENODEV without console params, -EINVAL for unusable ones; idempotent. */
   console_init(): number;

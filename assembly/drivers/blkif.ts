@@ -25,7 +25,7 @@ export const MAX_SEGMENTS: u32 = BLKIF_MAX_SEGMENTS_PER_REQUEST;
 export const VDISK_CDROM: u32 = 1;
 export const VDISK_REMOVABLE: u32 = 2;
 export const VDISK_READONLY: u32 = 4;
-const VDISK_KNOWN: u32 = VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY;
+export const VDISK_KNOWN: u32 = VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY;
 
 /** The only `protocol` spoken: the native x86_64 layout of the structs in xen/layout.ts. */
 export const BLKIF_PROTOCOL: string = "x86_64-abi";

@@ -1,0 +1,151 @@
+// Exports of the block frontend (see runtime/xenbus.ts for the convention).
+// A vbd is named by its devid (51712 for xvda); its data buffers are
+// page_alloc pages, as many as the sectors need, contiguous.
+import * as xenstore from "../xenstore/ring";
+import { BLKIF_OP_READ, BLKIF_OP_WRITE, EINVAL, EIO, ENODEV, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
+import { PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
+import { systemTime, waitUntilDeadline } from "../xen/time";
+import { isUserPage } from "../xen/userpages";
+import { attachFrontendBus, currentFrontendBus } from "../xenbus/bus";
+import { BlkfrontDevice, close, flush, reopen, transfer } from "./blkfront";
+import { SECTOR_SHIFT } from "./blkif";
+
+/** Bytes blk_info writes. */
+export const BLK_INFO_SIZE: u32 = 56;
+
+function frontend(devid: u32): BlkfrontDevice | null {
+  const bus = currentFrontendBus();
+  if (bus === null) return null;
+  const dev = bus.find("vbd", devid.toString());
+  return dev === null ? null : dev as BlkfrontDevice;
+}
+
+/** Attaches the frontend bus (after xs_init), so vbds are taken on as they appear. 0 or -errno; idempotent. */
+export function blkfront_start(): i32 {
+  const store = xenstore.currentClient();
+  if (store === null) return -ENODEV;
+  return attachFrontendBus(store);
+}
+
+/** The device a blocking export waits on, and what it waits for. */
+let waitDevid: u32 = 0;
+let waitForConnected: bool = true;
+
+function reached(): bool {
+  const dev = frontend(waitDevid);
+  // Not there yet (opening), or removed (closing).
+  if (dev === null) return !waitForConnected;
+  if (waitForConnected) return dev.isConnected() || dev.state == XenbusStateClosed;
+  // Closing is over when the backend has closed too (or is gone): only then may the device be opened again.
+  const backend = dev.otherendState;
+  return dev.state == XenbusStateClosed && (backend == XenbusStateClosed || backend == XenbusStateUnknown);
+}
+
+/**
+ * Waits for `reached` at most `timeoutMs` of Xen's system time. Watch
+ * events already queued (a new watch's first firing among them) run first:
+ * they are what moves a device along.
+ */
+function waitFor(devid: u32, connected: bool, timeoutMs: u32): i32 {
+  const store = xenstore.currentClient()!;
+  store.pollEvents();
+  store.dispatchWatchEvents();
+  waitDevid = devid;
+  waitForConnected = connected;
+  return waitUntilDeadline(reached, systemTime() + u64(timeoutMs) * 1_000_000);
+}
+
+/**
+ * Blocks until vbd `devid` is Connected, reopening it first if it was
+ * closed (the backend then resets for it). 0, or -errno: -ENODEV before
+ * blkfront_start, -EIO when it closed instead, -ETIMEDOUT after
+ * `timeout_ms` of Xen's system time.
+ */
+export function blk_open(devid: u32, timeout_ms: u32): i32 {
+  if (currentFrontendBus() === null) return -ENODEV;
+  const dev = frontend(devid);
+  if (dev !== null && dev.state == XenbusStateClosed) {
+    const rc = reopen(dev);
+    if (rc < 0) return rc;
+  }
+  const rc = waitFor(devid, true, timeout_ms);
+  if (rc < 0) return rc;
+  return frontend(devid)!.isConnected() ? 0 : -EIO;
+}
+
+/**
+ * Closes vbd `devid` (Closing; the backend's close takes it to Closed) and
+ * blocks until both ends are Closed, or the device is gone. 0, or -errno: -ENODEV for no such
+ * device, -ETIMEDOUT after `timeout_ms` of Xen's system time.
+ */
+export function blk_close(devid: u32, timeout_ms: u32): i32 {
+  const dev = frontend(devid);
+  if (dev === null) return -ENODEV;
+  const rc = close(dev);
+  if (rc < 0) return rc;
+  return waitFor(devid, false, timeout_ms);
+}
+
+/**
+ * Vbd `devid` as the frontend sees it, into `out` (a page_alloc page),
+ * little-endian: sectors u64 (512-byte units), sector size u32, info u32
+ * (VDISK_*), features u32 (bit 0: flush), state u32, backend state u32,
+ * ring pages u32, backend domid u32, 4 bytes zero, requests u64, bytes u64.
+ * BLK_INFO_SIZE, or -ENODEV / -EINVAL.
+ */
+export function blk_info(devid: u32, out: usize): i32 {
+  if (!isUserPage(out)) return -EINVAL;
+  const dev = frontend(devid);
+  if (dev === null) return -ENODEV;
+  store<u64>(out, dev.sectors);
+  store<u32>(out + 8, dev.sectorSize);
+  store<u32>(out + 12, dev.info);
+  store<u32>(out + 16, dev.flush ? 1 : 0);
+  store<u32>(out + 20, dev.state);
+  store<u32>(out + 24, dev.otherendState);
+  store<u32>(out + 28, dev.ringPageCount);
+  store<u32>(out + 32, dev.otherendId);
+  store<u32>(out + 36, 0);
+  store<u64>(out + 40, dev.requests);
+  store<u64>(out + 48, dev.bytes);
+  return i32(BLK_INFO_SIZE);
+}
+
+/** The pages from `buffer` on that hold `count` sectors are all page_alloc's. */
+function userPages(buffer: usize, count: u32): bool {
+  const pages = (usize(count) + (PAGE_SIZE >> SECTOR_SHIFT) - 1) >> (PAGE_SHIFT - SECTOR_SHIFT);
+  for (let i: usize = 0; i < pages; i++) {
+    if (!isUserPage(buffer + (i << PAGE_SHIFT))) return false;
+  }
+  return true;
+}
+
+function io(devid: u32, op: i32, sector: u64, count: u32, buffer: usize): i32 {
+  const dev = frontend(devid);
+  if (dev === null) return -ENODEV;
+  if (count == 0 || count > (u32(1) << 20) || !userPages(buffer, count)) return -EINVAL;
+  return transfer(dev, op, sector, count, buffer);
+}
+
+/**
+ * Reads `count` 512-byte sectors from `sector` into `buffer`: page_alloc
+ * pages, contiguous, as many as the sectors fill. 0, or -errno: -ENODEV (no
+ * such device, or not connected), -EINVAL (a count of 0 or beyond 2^20, a
+ * buffer that is not page_alloc's, a transfer not aligned to the logical
+ * sector), -EIO (the backend refused it, a range beyond the disk included,
+ * or the device broke or went away), -EOPNOTSUPP.
+ */
+export function blk_read(devid: u32, sector: u64, count: u32, buffer: usize): i32 {
+  return io(devid, BLKIF_OP_READ, sector, count, buffer);
+}
+
+/** Writes `count` sectors from `buffer` to `sector`: as blk_read, and -EROFS for a read-only disk. */
+export function blk_write(devid: u32, sector: u64, count: u32, buffer: usize): i32 {
+  return io(devid, BLKIF_OP_WRITE, sector, count, buffer);
+}
+
+/** Flushes the backend's write cache: 0, or -ENODEV, -EOPNOTSUPP (not offered), -EIO. */
+export function blk_flush(devid: u32): i32 {
+  const dev = frontend(devid);
+  return dev === null ? -ENODEV : flush(dev);
+}

@@ -1,0 +1,123 @@
+// Typed block devices over a booted xenbus guest's blk_* exports (see
+// runtime/xenbus.ts for the raw convention): a frontend's vbds read and
+// written as byte arrays through a buffer of contiguous page_alloc pages.
+// Failures throw BlkError carrying the errno.
+import { constants } from "node:os";
+import type { Guest } from "./guest.js";
+import type { XenbusExports } from "./xenbus.js";
+
+const PAGE_SIZE = 4096;
+export const SECTOR_SIZE = 512;
+
+/** A blk_* export failed; `errno` is the positive errno, `code` its name (EIO, ...). */
+export class BlkError extends Error {
+  readonly code: string;
+
+  constructor(readonly errno: number, operation: string) {
+    const code = Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+    super(`${operation}: ${code}`);
+    this.name = "BlkError";
+    this.code = code;
+  }
+}
+
+/** A vbd as the frontend sees it (blk_info). */
+export interface BlkInfo {
+  /** 512-byte sectors. */
+  sectors: bigint;
+  sectorSize: number;
+  /** VDISK_* bits: 1 cdrom, 2 removable, 4 read-only. */
+  info: number;
+  flush: boolean;
+  state: number;
+  backendState: number;
+  ringPages: number;
+  backendId: number;
+  requests: bigint;
+  bytes: bigint;
+}
+
+/** What a call returned: the result, or a BlkError for a negative one (undefined: the guest died). */
+function check(rc: number | undefined, operation: string): number {
+  if (rc === undefined) throw new Error(`${operation}: the guest died`);
+  if (rc < 0) throw new BlkError(-rc, operation);
+  return rc;
+}
+
+export class BlkFront {
+  private readonly x: XenbusExports;
+  /** `bufferPages` contiguous page_alloc pages: what one read or write moves at most. */
+  readonly buffer: number;
+  private readonly infoPage: number;
+
+  constructor(readonly guest: Guest<XenbusExports>, readonly bufferPages = 16) {
+    this.x = guest.exports;
+    this.infoPage = this.page();
+    this.buffer = this.page();
+    for (let i = 1; i < bufferPages; i++) {
+      if (this.page() !== this.buffer + i * PAGE_SIZE) throw new Error(`${guest.name}: page_alloc gave no run of ${bufferPages} pages`);
+    }
+  }
+
+  private page(): number {
+    const page = this.x.page_alloc();
+    if (!page) throw new Error(`${this.guest.name}: page_alloc is out of pages`);
+    return page;
+  }
+
+  /** Attaches the frontend bus: vbds are taken on as they appear. */
+  start(): this {
+    check(this.x.blkfront_start(), "blkfront_start");
+    return this;
+  }
+
+  /** Blocks until the vbd is Connected (reopening it if closed), at most `timeoutMs` of Xen's time. */
+  open(devid: number, timeoutMs = 10_000): void {
+    check(this.x.blk_open(devid, timeoutMs), `blk_open ${devid}`);
+  }
+
+  /** Closes the vbd and blocks until it is Closed or gone. */
+  close(devid: number, timeoutMs = 10_000): void {
+    check(this.x.blk_close(devid, timeoutMs), `blk_close ${devid}`);
+  }
+
+  info(devid: number): BlkInfo {
+    check(this.x.blk_info(devid, this.infoPage), `blk_info ${devid}`);
+    const view = new DataView(this.guest.memory().buffer, this.infoPage, 56);
+    return {
+      sectors: view.getBigUint64(0, true),
+      sectorSize: view.getUint32(8, true),
+      info: view.getUint32(12, true),
+      flush: (view.getUint32(16, true) & 1) !== 0,
+      state: view.getUint32(20, true),
+      backendState: view.getUint32(24, true),
+      ringPages: view.getUint32(28, true),
+      backendId: view.getUint32(32, true),
+      requests: view.getBigUint64(40, true),
+      bytes: view.getBigUint64(48, true),
+    };
+  }
+
+  /** `count` sectors from `sector`. */
+  read(devid: number, sector: bigint | number, count: number): Uint8Array {
+    this.fits(count * SECTOR_SIZE);
+    check(this.x.blk_read(devid, BigInt(sector), count, this.buffer), `blk_read ${devid} ${sector}+${count}`);
+    return this.guest.memory().slice(this.buffer, this.buffer + count * SECTOR_SIZE);
+  }
+
+  /** `data` (whole sectors) to `sector`. */
+  write(devid: number, sector: bigint | number, data: Uint8Array): void {
+    if (data.length % SECTOR_SIZE !== 0) throw new RangeError(`${data.length} bytes are not whole sectors`);
+    this.fits(data.length);
+    this.guest.memory().set(data, this.buffer);
+    check(this.x.blk_write(devid, BigInt(sector), data.length / SECTOR_SIZE, this.buffer), `blk_write ${devid} ${sector}+${data.length / SECTOR_SIZE}`);
+  }
+
+  flush(devid: number): void {
+    check(this.x.blk_flush(devid), `blk_flush ${devid}`);
+  }
+
+  private fits(bytes: number): void {
+    if (bytes > this.bufferPages * PAGE_SIZE) throw new RangeError(`${bytes} bytes do not fit the ${this.bufferPages}-page buffer`);
+  }
+}
