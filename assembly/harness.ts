@@ -5,6 +5,7 @@ import "./xen/panic"; // the abort handler named in asconfig.json
 // the test-only drivers registered on its buses.
 export * from "./index";
 export * from "./testing/bus-drivers";
+import "./testing/backend-ops";
 import { BLKIF_OP_READ, BLKIF_RSP_OKAY, EINVAL, SCHEDOP_block } from "./xen/abi";
 import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";
 import { PAGE_SIZE } from "./xen/pages";

@@ -1,0 +1,285 @@
+// The backend device lifecycle (see seeds/qemu-xen_backend.c.txt) as a driver
+// of the backend bus: one BackendDriver per device type, whose BackendOps say
+// what the type does at each step. The state machine, run after every change
+// of either end:
+//
+//   setup        read `online`; the lifecycle starts in Initialising
+//   init         (online) ops.init, `hotplug-status` = connected as the
+//                hotplug script would write it, then InitWait
+//   initialise   (frontend Initialised or Connected) ops.initialise maps the
+//                ring(s) and binds the event channel, then Connected
+//   connected    (frontend Connected) ops.connected, each time it changes
+//   disconnect   (frontend Closing or Closed, from any state) the channel is
+//                unbound and ops.disconnect unmaps; this end follows the
+//                frontend to Closing / Closed
+//   reset        (this end Closed, frontend Initialising) a new frontend
+//                instance: back to Initialising, and on through init
+//   free         (`online` 0, frontend Closed) ops.free: the toolstack is
+//                removing the device
+//
+// A failed step leaves the device where it is (the ops report why, with
+// devError / devFatal). The frontend is watched through the bus: its `state`
+// node only, with at most one event pending, so a frontend writing without
+// end cannot flood this domain; ops.frontendChanged hears about `state`.
+import * as evtchn from "../evtchn/evtchn";
+import {
+  ENOTCONN, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected, XenbusStateInitialised, XenbusStateInitialising,
+  XenbusStateInitWait, XenbusStateUnknown,
+} from "../xen/abi";
+import { XS_NO_TRANSACTION } from "../xenstore/wire";
+import { bindEvtchn, devError, freeEvtchn, log, strstate } from "./client";
+import { BusDevice, XenbusBus, XenbusDriver } from "./bus";
+
+/** A backend device: a BusDevice plus the lifecycle's view (QEMU's XenDevice). */
+export class BackendDevice extends BusDevice {
+  /** The backend's `online` node: 0 means the toolstack wants the device gone. */
+  online: bool = false;
+  /** Our end of the event channel once bindFrontendEvtchn bound it, else -1. */
+  localPort: i32 = -1;
+  /** Where the lifecycle is (QEMU's be_state): the state it last wrote, whatever the toolstack wrote since. */
+  lifecycleState: i32 = XenbusStateUnknown;
+  /** ops.free ran: the device waits for the toolstack to remove it, and nothing more happens. */
+  freed: bool = false;
+
+  constructor(
+    bus: XenbusBus,
+    driver: XenbusDriver,
+    /** What the device's type does. */
+    readonly ops: BackendOps,
+    type: string,
+    id: string,
+    nodename: string,
+    otherendPath: string,
+    otherendId: u32,
+  ) {
+    super(bus, driver, type, id, nodename, otherendPath, otherendId);
+  }
+}
+
+/** What one device type does at each step (QEMU's XenDevOps). Defaults do nothing and succeed. */
+export abstract class BackendOps {
+  /**
+   * QEMU's DEVOPS_FLAG_IGNORE_STATE: initialise and connected do not wait
+   * for the frontend's Initialised / Connected (for frontends that never
+   * write them).
+   */
+  ignoreState: bool = false;
+
+  /** The object for a new device: subclass BackendDevice for per-device state. */
+  newDevice(
+    bus: XenbusBus, driver: XenbusDriver, type: string, id: string, nodename: string, otherendPath: string,
+    otherendId: u32,
+  ): BackendDevice {
+    return new BackendDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);
+  }
+
+  /** Before InitWait: read own nodes, publish features (max-ring-page-order, ...). 0 or -errno. */
+  init(dev: BackendDevice): i32 {
+    return 0;
+  }
+
+  /** The frontend is Initialised or Connected: map its ring(s), bindFrontendEvtchn. 0 or -errno. */
+  initialise(dev: BackendDevice): i32 {
+    return 0;
+  }
+
+  /** Both ends Connected (again, each time the frontend's state changes while so). */
+  connected(dev: BackendDevice): void {}
+
+  /** The frontend closes or goes away: unmap what initialise mapped (the event channel is already unbound). */
+  disconnect(dev: BackendDevice): void {}
+
+  /** The frontend notified the event channel. */
+  event(dev: BackendDevice): void {}
+
+  /** A node of the frontend changed (only `state` is watched). */
+  frontendChanged(dev: BackendDevice, node: string): void {}
+
+  /** A node under the backend's own directory changed: its name ("" for the directory itself). */
+  backendChanged(dev: BackendDevice, node: string): void {}
+
+  /** The device is gone for good: release what init set up. */
+  free(dev: BackendDevice): void {}
+}
+
+/** The QEMU state machine as a driver of the backend bus, for one device type. */
+export class BackendDriver extends XenbusDriver {
+  constructor(
+    type: string,
+    readonly ops: BackendOps,
+  ) {
+    super(type);
+  }
+
+  newDevice(bus: XenbusBus, type: string, id: string, nodename: string, otherendPath: string, otherendId: u32): BusDevice {
+    return this.ops.newDevice(bus, this, type, id, nodename, otherendPath, otherendId);
+  }
+
+  attach(dev: BusDevice): i32 {
+    checkState(changetype<BackendDevice>(dev));
+    return 0;
+  }
+
+  otherendChanged(dev: BusDevice, state: i32): void {
+    const backend = changetype<BackendDevice>(dev);
+    if (backend.freed) return;
+    backend.ops.frontendChanged(backend, "state");
+    checkState(backend);
+  }
+
+  localChanged(dev: BusDevice, path: string): void {
+    const backend = changetype<BackendDevice>(dev);
+    if (backend.freed) return;
+    const node = path.length > dev.nodename.length ? path.substring(dev.nodename.length + 1) : "";
+    if (node == "" || node == "online") readOnline(backend);
+    backend.ops.backendChanged(backend, node);
+    checkState(backend);
+  }
+
+  detach(dev: BusDevice): void {
+    const backend = changetype<BackendDevice>(dev);
+    if (backend.freed) return;
+    disconnect(backend, XenbusStateClosed);
+    free(backend);
+  }
+}
+
+/**
+ * Binds the frontend's `event-channel` for `dev` (from ops.initialise):
+ * its events then run ops.event from the upcall. The local port (also in
+ * dev.localPort; the same one when bound already), or -errno: the node's
+ * read error, or the bind's (reported, the device then Closing).
+ */
+export function bindFrontendEvtchn(dev: BackendDevice): i32 {
+  if (dev.localPort >= 0) return dev.localPort;
+  const rc = dev.store.readU32(XS_NO_TRANSACTION, `${dev.otherendPath}/event-channel`);
+  if (rc < 0) {
+    devError(dev, rc, "reading event-channel");
+    return rc;
+  }
+  const port = bindEvtchn(dev, u32(dev.store.number));
+  if (port < 0) return port;
+  dev.localPort = port;
+  portDevices.set(u32(port), dev);
+  evtchn.setHandler(u32(port), frontendEvent);
+  return port;
+}
+
+/** Closes the device's event channel, if bound; no more ops.event after this. */
+export function unbindFrontendEvtchn(dev: BackendDevice): void {
+  if (dev.localPort < 0) return;
+  const port = u32(dev.localPort);
+  dev.localPort = -1;
+  evtchn.setHandler(port, null);
+  portDevices.delete(port);
+  freeEvtchn(dev, port);
+}
+
+/** Notifies the frontend on the device's event channel: 0, or -errno (-ENOTCONN when none is bound). */
+export function notifyFrontend(dev: BackendDevice): i32 {
+  return dev.localPort < 0 ? -ENOTCONN : evtchn.send(u32(dev.localPort));
+}
+
+/** Each bound port's device, for the upcall's handler. */
+const portDevices = new Map<u32, BackendDevice>();
+
+function frontendEvent(port: u32): void {
+  if (!portDevices.has(port)) return;
+  const dev = portDevices.get(port);
+  dev.ops.event(dev);
+}
+
+/** Steps through the state machine as far as both ends' states allow (QEMU's xen_be_check_state). */
+function checkState(dev: BackendDevice): void {
+  if (dev.freed) return;
+  const frontend = dev.otherendState;
+  // The frontend may ask to close from any state.
+  if (frontend == XenbusStateClosing || frontend == XenbusStateClosed) {
+    disconnect(dev, frontend);
+    if (frontend == XenbusStateClosed && !dev.online) {
+      free(dev);
+      return;
+    }
+  }
+  let advanced = true;
+  while (advanced) {
+    const state = dev.lifecycleState;
+    if (state == XenbusStateUnknown) advanced = setup(dev);
+    else if (state == XenbusStateInitialising) advanced = init(dev);
+    else if (state == XenbusStateInitWait) advanced = initialise(dev);
+    else if (state == XenbusStateConnected) {
+      connected(dev);
+      advanced = false;
+    } else if (state == XenbusStateClosed) advanced = reset(dev);
+    else advanced = false;
+  }
+}
+
+/** The bus found the device in Initialising, with its frontend known and watched: read `online`. */
+function setup(dev: BackendDevice): bool {
+  readOnline(dev);
+  dev.lifecycleState = XenbusStateInitialising;
+  return true;
+}
+
+function init(dev: BackendDevice): bool {
+  if (!dev.online) return false;
+  const rc = dev.ops.init(dev);
+  if (rc < 0) {
+    log(`${dev.nodename}: init failed (${-rc})`);
+    return false;
+  }
+  dev.store.write(XS_NO_TRANSACTION, `${dev.nodename}/hotplug-status`, "connected");
+  return setLifecycleState(dev, XenbusStateInitWait);
+}
+
+function initialise(dev: BackendDevice): bool {
+  const frontend = dev.otherendState;
+  if (frontend != XenbusStateInitialised && frontend != XenbusStateConnected && !dev.ops.ignoreState) return false;
+  const rc = dev.ops.initialise(dev);
+  if (rc < 0) {
+    log(`${dev.nodename}: initialise failed (${-rc}) with the frontend ${strstate(frontend)}`);
+    return false;
+  }
+  return setLifecycleState(dev, XenbusStateConnected);
+}
+
+function connected(dev: BackendDevice): void {
+  if (dev.otherendState != XenbusStateConnected && !dev.ops.ignoreState) return;
+  dev.ops.connected(dev);
+}
+
+/** Tears the connection down, once, and follows the frontend to `state` (Closing or Closed). */
+function disconnect(dev: BackendDevice, state: i32): void {
+  const current = dev.lifecycleState;
+  if (current != XenbusStateClosing && current != XenbusStateClosed) {
+    unbindFrontendEvtchn(dev);
+    dev.ops.disconnect(dev);
+  }
+  if (current != state) setLifecycleState(dev, state);
+}
+
+/** A new frontend instance (it went back to Initialising) may connect: start over. */
+function reset(dev: BackendDevice): bool {
+  if (dev.otherendState != XenbusStateInitialising) return false;
+  log(`${dev.nodename}: reset for a new frontend`);
+  return setLifecycleState(dev, XenbusStateInitialising);
+}
+
+function free(dev: BackendDevice): void {
+  unbindFrontendEvtchn(dev);
+  dev.ops.free(dev);
+  dev.freed = true;
+}
+
+function readOnline(dev: BackendDevice): void {
+  const rc = dev.store.readU32(XS_NO_TRANSACTION, `${dev.nodename}/online`);
+  dev.online = rc == 0 && dev.store.number == 1;
+}
+
+/** Writes `state` and moves the lifecycle there: true, or false when the write failed (reported). */
+function setLifecycleState(dev: BackendDevice, state: i32): bool {
+  if (dev.bus.setState(dev, state) < 0) return false;
+  dev.lifecycleState = state;
+  return true;
+}

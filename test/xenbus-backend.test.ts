@@ -1,0 +1,353 @@
+// The backend lifecycle (assembly/xenbus/backend.ts, seeds/qemu-xen_backend.c.txt)
+// through the real module: a backend guest (build/harness.wasm, whose test
+// device type "vlife" maps the frontend's ring and binds its channel) on
+// its backend bus, and a frontend guest driving it with the xenbus_* helper
+// exports; dom0 adds the device as the toolstack does, and plays a hostile
+// frontend by writing the frontend's nodes itself.
+import { describe, expect, test } from "vitest";
+import { Hypervisor } from "../host/hypervisor.js";
+import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import type { LocalClient } from "../host/xenstored/client.js";
+import { XENBUS_STATE } from "../host/xen/abi.js";
+import { xenstore, type XenStore } from "../runtime/xenstore.js";
+import { bootHarness, type Harness } from "./support/xenbus.js";
+
+const BACKEND = 1;
+const { Unknown, Initialising, InitWait, Initialised, Connected, Closing, Closed } = XENBUS_STATE;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The frontend guest: a ring page granted to the backend, a channel offered to it, states written by the helpers. */
+class Frontend {
+  readonly x: Harness["exports"];
+  readonly xs: XenStore;
+  readonly ring: number;
+  private readonly scratch: number;
+  dev = -1;
+  ref = -1;
+  port = -1;
+
+  constructor(readonly guest: Harness) {
+    this.x = guest.exports;
+    this.xs = xenstore(guest);
+    this.ring = this.x.page_alloc();
+    this.scratch = this.x.page_alloc();
+  }
+
+  private text(value: string, at: number): [number, number] {
+    const bytes = encoder.encode(value);
+    this.guest.memory().set(bytes, at);
+    return [at, bytes.length];
+  }
+
+  /** Its device for `nodename` with the backend at `backend` in `backendId`. */
+  device(nodename: string, backend: string, backendId: number): void {
+    this.dev = this.x.xenbus_device(...this.text(nodename, this.scratch), ...this.text(backend, this.scratch + 2048), backendId);
+    expect(this.dev).toBeGreaterThanOrEqual(0);
+  }
+
+  /** Grants the ring, offers a channel, publishes both (as a frontend's talk_to_backend). */
+  publish(nodename: string): void {
+    expect(this.x.xenbus_grant_ring(this.dev, this.ring, 1, this.scratch)).toBe(1);
+    this.ref = new DataView(this.guest.memory().buffer).getUint32(this.scratch, true);
+    this.port = this.x.xenbus_alloc_evtchn(this.dev);
+    expect(this.port).toBeGreaterThan(0);
+    this.xs.write(`${nodename}/ring-ref`, String(this.ref));
+    this.xs.write(`${nodename}/event-channel`, String(this.port));
+  }
+
+  switchState(state: number): void {
+    expect(this.x.xenbus_switch_state(this.dev, state)).toBe(0);
+  }
+
+  /** Puts `value` at the start of the ring page and notifies the backend. */
+  kick(value: number): void {
+    new DataView(this.guest.memory().buffer).setUint32(this.ring, value, true);
+    expect(this.x.evtchn_send(this.port)).toBe(0);
+  }
+
+  events(): number {
+    return this.x.evtchn_event_count(this.port);
+  }
+}
+
+/** The backend guest and its log. */
+class Backend {
+  readonly x: Harness["exports"];
+  private readonly out: number;
+
+  constructor(readonly guest: Harness) {
+    this.x = guest.exports;
+    xenstore(guest);
+    this.out = this.x.page_alloc();
+  }
+
+  log(): string[] {
+    const lines: string[] = [];
+    for (let length = this.x.harness_bus_log(this.out); length > 0; length = this.x.harness_bus_log(this.out)) {
+      lines.push(...decoder.decode(this.guest.memory().slice(this.out, this.out + length)).split("\n").filter(Boolean));
+    }
+    return lines;
+  }
+}
+
+interface Setup {
+  hv: Hypervisor;
+  service: XenstoreService;
+  dom0: LocalClient;
+  front: Frontend;
+  back: Backend;
+  frontPath: string;
+  backPath: string;
+  /** The backend's device node, relative to its home. */
+  node: string;
+  run: () => void;
+}
+
+function setup(type = "vlife"): Setup {
+  const hv = new Hypervisor();
+  const service = startXenstore(hv);
+  const back = new Backend(bootHarness(hv, "back"));
+  const front = new Frontend(bootHarness(hv, "front"));
+  const paths = service.devices.add({ type, devid: 0, frontend: front.guest.domid, backend: back.guest.domid });
+  front.device(`device/${type}/0`, paths.backend, back.guest.domid);
+  expect(back.x.xenbus_bus_attach(BACKEND)).toBe(0);
+  hv.runUntilIdle();
+  return {
+    hv, service, dom0: service.tools, front, back, frontPath: paths.frontend, backPath: paths.backend,
+    node: `backend/${type}/${front.guest.domid}/0`, run: () => void hv.runUntilIdle(),
+  };
+}
+
+function backendState(s: Setup): number {
+  return Number(s.dom0.read(`${s.backPath}/state`));
+}
+
+/** Frontend publishes and goes Initialised then Connected: the backend ends Connected. */
+function connect(s: Setup): void {
+  s.front.publish(s.frontPath);
+  s.front.switchState(Initialised);
+  s.run();
+  s.front.switchState(Connected);
+  s.run();
+}
+
+describe("the lifecycle", () => {
+  test("setup → init: hotplug-status connected, features published, InitWait", () => {
+    const s = setup();
+    expect(backendState(s)).toBe(InitWait);
+    expect(s.dom0.read(`${s.backPath}/hotplug-status`)).toBe("connected");
+    expect(s.dom0.read(`${s.backPath}/max-ring-page-order`)).toBe("1");
+    expect(s.back.log()).toEqual([`init ${s.node}`, `frontend-changed ${s.node} state ${Initialising}`]);
+  });
+
+  test("init waits for online", () => {
+    const hv = new Hypervisor();
+    const service = startXenstore(hv);
+    const back = new Backend(bootHarness(hv, "back"));
+    const paths = service.devices.add({ type: "vlife", devid: 0, frontend: 0, backend: back.guest.domid, backendParams: { online: "0" } });
+    back.x.xenbus_bus_attach(BACKEND);
+    hv.runUntilIdle();
+    expect(service.tools.read(`${paths.backend}/state`)).toBe(String(Initialising));
+    service.tools.write(`${paths.backend}/online`, "1");
+    hv.runUntilIdle();
+    expect(service.tools.read(`${paths.backend}/state`)).toBe(String(InitWait));
+    expect(back.log()).toContain("backend-changed backend/vlife/0/0 online true");
+  });
+
+  test("initialise when the frontend is Initialised: ring mapped, channel bound, Connected; connected once the frontend is", () => {
+    const s = setup();
+    s.back.log();
+    s.front.publish(s.frontPath);
+    s.front.switchState(Initialised);
+    s.run();
+    expect(backendState(s)).toBe(Connected);
+    const log = s.back.log();
+    expect(log.find((line) => line.startsWith("initialise"))).toMatch(new RegExp(`^initialise ${s.node} pages 1 port \\d+$`));
+    expect(log.some((line) => line.startsWith("connected"))).toBe(false);
+    s.front.switchState(Connected);
+    s.run();
+    expect(s.back.log()).toContain(`connected ${s.node}`);
+    expect(s.back.x.xenbus_bus_device_otherend_state(BACKEND, 0)).toBe(Connected);
+  });
+
+  test("the event channel: the frontend's notification runs ops.event on the mapped ring, which answers", () => {
+    const s = setup();
+    connect(s);
+    s.back.log();
+    const before = s.front.events();
+    s.front.kick(0xc0ffee);
+    s.run();
+    expect(s.back.log()).toEqual([`event ${s.node} ${0xc0ffee}`]);
+    expect(s.front.events()).toBe(before + 1);
+  });
+
+  test("a frontend that comes up straight in Connected (a reconnecting one) is initialised too", () => {
+    const s = setup();
+    s.front.publish(s.frontPath);
+    s.front.switchState(Connected);
+    s.run();
+    expect(backendState(s)).toBe(Connected);
+    expect(s.back.log()).toContain(`connected ${s.node}`);
+  });
+
+  test("frontend Closing → disconnect and Closing; Closed → Closed; a new frontend (Initialising) → reset and connected again", () => {
+    const s = setup();
+    connect(s);
+    s.back.log();
+    s.front.switchState(Closing);
+    s.run();
+    expect(backendState(s)).toBe(Closing);
+    expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toEqual([
+      `disconnect ${s.node} port -1 mapped true`,
+    ]);
+    // The channel is closed and the ring unmapped: the frontend can take its grant back.
+    expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
+    expect(s.front.x.evtchn_status(s.front.port)).toBe(1 /* unbound: the backend closed its end */);
+    s.front.switchState(Closed);
+    s.run();
+    expect(backendState(s)).toBe(Closed);
+    expect(s.back.log().some((line) => line.startsWith("disconnect"))).toBe(false);
+
+    // A new frontend instance.
+    expect(s.front.x.evtchn_close(s.front.port)).toBe(0);
+    s.front.switchState(Initialising);
+    s.run();
+    expect(backendState(s)).toBe(InitWait);
+    expect(s.back.guest.console().some((line) => line.includes("reset for a new frontend"))).toBe(true);
+    connect(s);
+    expect(backendState(s)).toBe(Connected);
+    s.front.kick(7);
+    s.run();
+    expect(s.back.log()).toContain(`event ${s.node} 7`);
+  });
+
+  test("frontend Closed straight from Connected disconnects once and goes Closed", () => {
+    const s = setup();
+    connect(s);
+    s.back.log();
+    s.front.switchState(Closed);
+    s.run();
+    expect(backendState(s)).toBe(Closed);
+    expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toHaveLength(1);
+  });
+
+  test("hot-unplug: online 0 and the frontend Closed → disconnect, Closed, free; removal detaches nothing more", () => {
+    const s = setup();
+    connect(s);
+    s.back.log();
+    const id = { type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid };
+    // The toolstack writes online 0 and Closing; the frontend (here the test) closes in answer.
+    s.service.tools.inTransaction((tx) => {
+      s.dom0.write(`${s.backPath}/online`, "0", tx);
+      s.dom0.write(`${s.backPath}/state`, String(Closing), tx);
+    });
+    s.run();
+    s.front.switchState(Closed);
+    s.run();
+    expect(backendState(s)).toBe(Closed);
+    const log = s.back.log();
+    expect(log.filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
+      `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
+    ]);
+    // The toolstack, seeing Closed, removes the device.
+    s.service.devices.unplug(id, { force: true });
+    s.run();
+    expect(s.back.log().filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([]);
+    expect(s.back.x.xenbus_bus_device_count(BACKEND)).toBe(0);
+  });
+
+  test("a forced removal while connected disconnects and frees", () => {
+    const s = setup();
+    connect(s);
+    s.back.log();
+    s.service.devices.unplug({ type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid }, { force: true });
+    s.run();
+    expect(s.back.log().filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
+      `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
+    ]);
+    expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
+  });
+
+  test("ignoreState: initialise and connected do not wait for the frontend's state", () => {
+    const s = setup("vlife-ignore");
+    s.front.publish(s.frontPath);
+    // The frontend still says Initialising: the next event (any backend change) moves on anyway.
+    s.dom0.write(`${s.backPath}/poke`, "1");
+    s.run();
+    expect(backendState(s)).toBe(Connected);
+    expect(s.back.log()).toContain(`connected backend/vlife-ignore/${s.front.guest.domid}/0`);
+  });
+});
+
+describe("a hostile frontend", () => {
+  /** dom0 writes the frontend's nodes as a misbehaving frontend would. */
+  function frontendWrites(s: Setup, nodes: Record<string, string>): void {
+    for (const [name, value] of Object.entries(nodes)) s.dom0.write(`${s.frontPath}/${name}`, value);
+    s.run();
+  }
+
+  test("bogus states are Unknown to the backend and move nothing", () => {
+    const s = setup();
+    s.back.log();
+    for (const bogus of ["9", "-3", "3garbage", "", "4294967299", "Connected"]) {
+      frontendWrites(s, { state: bogus });
+      expect(backendState(s)).toBe(InitWait);
+      expect(s.back.x.xenbus_bus_device_otherend_state(BACKEND, 0)).toBe(Unknown);
+    }
+    expect(s.back.log().filter((line) => line.startsWith("initialise"))).toEqual([]);
+  });
+
+  test("a bogus ring ref fails initialise: reported, the backend Closing, nothing mapped; a good one after a reset works", () => {
+    const s = setup();
+    s.back.log();
+    frontendWrites(s, { "ring-ref": "123456", "event-channel": "1", state: String(Initialised) });
+    expect(backendState(s)).toBe(Closing);
+    expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/map/);
+    expect(s.dom0.read(`/local/domain/${s.back.guest.domid}/error/${s.node}/error`)).toMatch(/mapping in shared page 123456/);
+    // The frontend closes and starts over properly.
+    frontendWrites(s, { state: String(Closed) });
+    expect(backendState(s)).toBe(Closed);
+    frontendWrites(s, { state: String(Initialising) });
+    expect(backendState(s)).toBe(InitWait);
+    connect(s);
+    expect(backendState(s)).toBe(Connected);
+  });
+
+  test("ring refs that are not numbers, or a ring-page-order beyond the offer, fail initialise", () => {
+    const bogus: Record<string, string>[] = [{ "ring-ref": "x1" }, { "ring-page-order": "4", "ring-ref0": "8" }, { "ring-page-order": "-1" }];
+    for (const nodes of bogus) {
+      const s = setup();
+      s.back.log();
+      frontendWrites(s, { ...nodes, "event-channel": "1", state: String(Initialised) });
+      expect(backendState(s)).toBe(InitWait);
+      expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/ring-ref/);
+    }
+  });
+
+  test("a bogus event channel fails initialise, and the ring it mapped is unmapped again", () => {
+    for (const channel of ["4095", "99999", "0", "nope"]) {
+      const s = setup();
+      s.front.publish(s.frontPath);
+      s.back.log();
+      frontendWrites(s, { "event-channel": channel, state: String(Initialised) });
+      expect(backendState(s)).not.toBe(Connected);
+      expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/event-channel/);
+      // Unmapped: the frontend may end its grant.
+      expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
+    }
+  });
+
+  test("a frontend flapping between states ends where its last state says, with one ring mapping", () => {
+    const s = setup();
+    s.front.publish(s.frontPath);
+    s.back.log();
+    for (const state of [Initialised, Closing, Initialising, Initialised, Connected]) s.dom0.write(`${s.frontPath}/state`, String(state));
+    s.run();
+    expect(backendState(s)).toBe(Connected);
+    s.front.kick(42);
+    s.run();
+    expect(s.back.log()).toContain(`event ${s.node} 42`);
+  });
+});
