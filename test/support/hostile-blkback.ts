@@ -166,7 +166,8 @@ export class HostileBlkback {
     if (front === null) {
       // The toolstack removed the device.
       this.disconnect();
-    } else if ((front === Initialised || front === Connected) && this.ring === null && own === InitWait) {
+    } else if ((front === Initialised || front === Connected) && own === InitWait) {
+      this.disconnect();
       this.connect();
     } else if (front === Closing && own !== Closed) {
       this.disconnect();
@@ -176,6 +177,7 @@ export class HostileBlkback {
       this.writeState(Closed);
     } else if (front === Initialising && own === Closed) {
       // The frontend starts over (blkback's "prepare for reconnect").
+      this.disconnect();
       this.writeState(InitWait);
     }
   }
