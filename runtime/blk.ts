@@ -1,7 +1,8 @@
 // Typed block devices over a booted xenbus guest's blk_* exports (see
 // runtime/xenbus.ts for the raw convention): a frontend's vbds read and
-// written as byte arrays through a buffer of contiguous page_alloc pages.
-// Failures throw BlkError carrying the errno.
+// written as byte arrays through a buffer of contiguous page_alloc pages, and
+// a backend driver domain's disks, whose images the host sees in the
+// domain's memory. Failures throw BlkError carrying the errno.
 import { constants } from "node:os";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
@@ -119,5 +120,83 @@ export class BlkFront {
 
   private fits(bytes: number): void {
     if (bytes > this.bufferPages * PAGE_SIZE) throw new RangeError(`${bytes} bytes do not fit the ${this.bufferPages}-page buffer`);
+  }
+}
+
+/** A vbd as the backend sees it (blkback_info). */
+export interface BlkbackInfo {
+  requests: bigint;
+  bytes: bigint;
+  state: number;
+  frontendState: number;
+  ringPages: number;
+}
+
+export interface DiskOptions {
+  /** Logical sector size in bytes (512 by default). */
+  sectorSize?: number;
+  /** VDISK_* bits (4: read-only). */
+  info?: number;
+  /** Offer feature-flush-cache (true by default). */
+  flush?: boolean;
+}
+
+/** A disk a backend domain serves, its image in the domain's memory. */
+export class Disk {
+  constructor(
+    private readonly backend: BlkBack,
+    /** What a vbd's backend `params` node names. */
+    readonly number: number,
+    readonly sectors: number,
+  ) {}
+
+  /** The vbd backend nodes that select this disk (DeviceSpec.backendParams). */
+  get params(): Record<string, string> {
+    return { params: String(this.number) };
+  }
+
+  /** The image as a live view of the backend's memory (valid until the backend next runs). */
+  image(): Uint8Array {
+    const guest = this.backend.guest;
+    const at = guest.exports.blk_disk_image(this.number);
+    return guest.memory().subarray(at, at + this.sectors * SECTOR_SIZE);
+  }
+
+  flushes(): number {
+    return check(this.backend.guest.exports.blk_disk_flushes(this.number), "blk_disk_flushes");
+  }
+}
+
+export class BlkBack {
+  private readonly infoPage: number;
+
+  constructor(readonly guest: Guest<XenbusExports>) {
+    const page = guest.exports.page_alloc();
+    if (!page) throw new Error(`${guest.name}: page_alloc is out of pages`);
+    this.infoPage = page;
+  }
+
+  /** Serves vbds from now on, offering `maxRingPageOrder`. */
+  start(maxRingPageOrder = 4): this {
+    check(this.guest.exports.blkback_start(maxRingPageOrder), "blkback_start");
+    return this;
+  }
+
+  createDisk(sectors: number, options: DiskOptions = {}): Disk {
+    const { sectorSize = SECTOR_SIZE, info = 0, flush = true } = options;
+    const number = check(this.guest.exports.blk_disk_create(sectors, sectorSize, info, flush), "blk_disk_create");
+    return new Disk(this, number, sectors);
+  }
+
+  info(frontend: number, devid: number): BlkbackInfo {
+    check(this.guest.exports.blkback_info(frontend, devid, this.infoPage), `blkback_info ${frontend}/${devid}`);
+    const view = new DataView(this.guest.memory().buffer, this.infoPage, 32);
+    return {
+      requests: view.getBigUint64(0, true),
+      bytes: view.getBigUint64(8, true),
+      state: view.getUint32(16, true),
+      frontendState: view.getUint32(20, true),
+      ringPages: view.getUint32(24, true),
+    };
   }
 }

@@ -316,6 +316,32 @@ export interface XenbusExports {
   /** Flushes the backend's write cache: 0, or -ENODEV, -EOPNOTSUPP (not offered), -EIO. */
   blk_flush(devid: number): number;
 
+  // The block backend, a driver domain serving disks in its own memory.
+  /**
+   * Starts serving vbds (after xs_init): init offers `max_ring_page_order`
+   * (0…4) from now on, and the backend bus is attached. 0, or -EINVAL
+   * (order beyond 4), -ENODEV (before xs_init); call again to change the offer.
+   */
+  blkback_start(max_ring_page_order: number): number;
+  /**
+   * A zeroed disk of `sectors` 512-byte sectors (at most 2^19: 256 MiB) in
+   * logical sectors of `sector_size` (512…4096, a power of two, dividing the
+   * size), `info` its VDISK_* bits (4: read-only; others published only),
+   * feature-flush-cache offered if `flush`. Its number, which a vbd's backend
+   * `params` node names ("0"), or -EINVAL / -ENOMEM (at most 16 disks).
+   */
+  blk_disk_create(sectors: number, sector_size: number, info: number, flush: boolean): number;
+  /** Where the disk's image is in linear memory (sector n at image + 512 n), or 0 for no such disk. */
+  blk_disk_image(disk: number): number;
+  /** Flush requests the disk has served, or -ENODEV. */
+  blk_disk_flushes(disk: number): number;
+  /**
+   * The backend's vbd `devid` of domain `frontend` into `out` (a page_alloc page), little-endian:
+   * requests u64, bytes u64, state u32, frontend state u32, ring pages u32 (0 while not
+   * connected), 4 zero bytes. Its size (32), or -ENODEV / -EINVAL.
+   */
+  blkback_info(frontend: number, devid: number, out: number): number;
+
   // The PV console (io/console.h) on the page and port of HVM_PARAM_CONSOLE_PFN / _EVTCHN.
   /** Connects to the console (after xen_boot): 0, -ENODEV without console params, -EINVAL for unusable ones; idempotent. */
   console_init(): number;

@@ -1,13 +1,18 @@
-// Exports of the block frontend (see runtime/xenbus.ts for the convention).
-// A vbd is named by its devid (51712 for xvda); its data buffers are
-// page_alloc pages, as many as the sectors need, contiguous.
+// Exports of the block frontend and backend (see runtime/xenbus.ts for the
+// convention). A vbd is named by its devid (51712 for xvda), on the backend
+// also by its frontend's domid; a frontend's data buffers are page_alloc
+// pages, as many as the sectors need, contiguous. A backend serves disks the
+// host creates in its memory (blk_disk_create), named by number in the vbd's
+// backend `params` node.
 import * as xenstore from "../xenstore/ring";
 import { BLKIF_OP_READ, BLKIF_OP_WRITE, EINVAL, EIO, ENODEV, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { isUserPage } from "../xen/userpages";
-import { attachFrontendBus, currentFrontendBus } from "../xenbus/bus";
+import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus } from "../xenbus/bus";
+import { findBackend, setOfferedRingOrder } from "./blkback";
 import { BlkfrontDevice, close, flush, reopen, transfer } from "./blkfront";
+import { createDisk, diskAt } from "./memdisk";
 import { SECTOR_SHIFT } from "./blkif";
 
 /** Bytes blk_info writes. */
@@ -148,4 +153,65 @@ export function blk_write(devid: u32, sector: u64, count: u32, buffer: usize): i
 export function blk_flush(devid: u32): i32 {
   const dev = frontend(devid);
   return dev === null ? -ENODEV : flush(dev);
+}
+
+// The backend.
+
+/**
+ * Starts serving vbds: `max_ring_page_order` (at most 4) is what init offers
+ * from now on, and the backend bus is attached (after xs_init). 0 or -errno
+ * (-EINVAL for an order beyond 4, -ENODEV before xs_init); may be called
+ * again to change the offer for devices that connect later.
+ */
+export function blkback_start(max_ring_page_order: u32): i32 {
+  const store = xenstore.currentClient();
+  if (store === null) return -ENODEV;
+  const rc = setOfferedRingOrder(max_ring_page_order);
+  return rc < 0 ? rc : attachBackendBus(store);
+}
+
+/**
+ * A zeroed disk of `sectors` 512-byte sectors in logical sectors of
+ * `sector_size` bytes (512 to 4096, a power of two), with VDISK_* `info`
+ * bits (4: read-only) and feature-flush-cache offered if `flush`. Its number
+ * (what a vbd's `params` names), or -EINVAL, -ENOMEM.
+ */
+export function blk_disk_create(sectors: u32, sector_size: u32, info: u32, flush: bool): i32 {
+  return createDisk(sectors, sector_size, info, flush);
+}
+
+/** Where disk `disk`'s image starts in linear memory (sector n at image + 512 n), or 0 for no such disk. */
+export function blk_disk_image(disk: u32): usize {
+  const found = diskAt(disk);
+  return found === null ? 0 : found.image;
+}
+
+/** Flush requests disk `disk` has served, or -ENODEV. */
+export function blk_disk_flushes(disk: u32): i32 {
+  const found = diskAt(disk);
+  return found === null ? -ENODEV : i32(found.flushes);
+}
+
+/** Bytes blkback_info writes. */
+export const BLKBACK_INFO_SIZE: u32 = 32;
+
+/**
+ * The backend's vbd `devid` of domain `frontend` into `out` (a page_alloc
+ * page), little-endian: requests u64, bytes u64, state u32, frontend state
+ * u32, ring pages u32 (0 while not connected), 4 zero bytes.
+ * BLKBACK_INFO_SIZE, or -ENODEV / -EINVAL.
+ */
+export function blkback_info(frontend: u32, devid: u32, out: usize): i32 {
+  if (!isUserPage(out)) return -EINVAL;
+  const bus = currentBackendBus();
+  if (bus === null) return -ENODEV;
+  const dev = findBackend(bus, frontend, devid);
+  if (dev === null) return -ENODEV;
+  store<u64>(out, dev.requests);
+  store<u64>(out + 8, dev.bytes);
+  store<u32>(out + 16, dev.state);
+  store<u32>(out + 20, dev.otherendState);
+  store<u32>(out + 24, dev.ringPages);
+  store<u32>(out + 28, 0);
+  return i32(BLKBACK_INFO_SIZE);
 }

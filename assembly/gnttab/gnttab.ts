@@ -7,7 +7,7 @@
 import { grant_table_op } from "../xen/hypercall";
 import { addToPhysmap } from "../xen/physmap";
 import {
-  DOMID_SELF, EBUSY, EINVAL, ENODEV, ENOSPC, GNTCOPY_source_gref, GNTMAP_host_map, GNTMAP_readonly,
+  DOMID_SELF, EBUSY, EINVAL, ENODEV, ENOSPC, GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP_host_map, GNTMAP_readonly,
   GNTST_bad_copy_arg, GNTST_bad_domain, GNTST_okay, GNTTABOP_copy, GNTTABOP_map_grant_ref, GNTTABOP_query_size,
   GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, GTF_permit_access, GTF_readonly, GTF_reading,
   GTF_writing, XENMAPSPACE_grant_table,
@@ -200,20 +200,39 @@ export function pageInUse(page: usize): bool {
  * status, or -errno.
  */
 export function copyFromGrant(domid: u32, ref: u32, offset: u32, dest: usize, len: u32): i32 {
+  return copy(GNTCOPY_source_gref, domid, ref, offset, dest, len);
+}
+
+/**
+ * Copies `len` bytes from our memory at `source` (within one page) to offset
+ * `offset` of `domid`'s grant `ref`, which must be writable. GNTST_okay, a
+ * GNTST_* status, or -errno.
+ */
+export function copyToGrant(domid: u32, ref: u32, offset: u32, source: usize, len: u32): i32 {
+  return copy(GNTCOPY_dest_gref, domid, ref, offset, source, len);
+}
+
+/** One GNTTABOP_copy between `domid`'s grant `ref` (at `offset`) and our `local` address, in the direction `flags` names. */
+function copy(flags: u32, domid: u32, ref: u32, offset: u32, local: usize, len: u32): i32 {
   if (domid > DOMID_MAX) return GNTST_bad_domain;
   // offset and len are u16 fields: a larger value would wrap into a valid-looking copy.
   if (offset > 0xffff || len > 0xffff) return GNTST_bad_copy_arg;
   const op = memory.data(gnttab_copy.SIZE, 8);
   memory.fill(op, 0, gnttab_copy.SIZE);
-  store<u32>(op + gnttab_copy.source_ref, ref);
-  store<u16>(op + gnttab_copy.source_domid, domid);
-  store<u16>(op + gnttab_copy.source_offset, offset);
-  store<u64>(op + gnttab_copy.dest_gmfn, dest >> PAGE_SHIFT);
-  store<u16>(op + gnttab_copy.dest_domid, DOMID_SELF);
-  store<u16>(op + gnttab_copy.dest_offset, u32(dest & (PAGE_SIZE - 1)));
+  const fromGrant = flags == GNTCOPY_source_gref;
+  copySide(op + (fromGrant ? gnttab_copy.source_ref : gnttab_copy.dest_ref), ref, domid, offset);
+  copySide(op + (fromGrant ? gnttab_copy.dest_gmfn : gnttab_copy.source_gmfn), local >> PAGE_SHIFT, DOMID_SELF, u32(local & (PAGE_SIZE - 1)));
   store<u16>(op + gnttab_copy.len, len);
-  store<u16>(op + gnttab_copy.flags, GNTCOPY_source_gref);
+  store<u16>(op + gnttab_copy.flags, flags);
   const rc = grant_table_op(GNTTABOP_copy, op, 1);
   if (rc < 0) return rc;
   return load<i16>(op + gnttab_copy.status);
+}
+
+/** Fills one side of a gnttab_copy (source or dest, laid out alike) at `side`: a ref or gmfn, its domain, the offset. */
+function copySide(side: usize, refOrGmfn: u64, domid: u32, offset: u32): void {
+  // A ref is the low half of the 64-bit union it shares with the gmfn.
+  store<u64>(side, refOrGmfn);
+  store<u16>(side + (gnttab_copy.source_domid - gnttab_copy.source_ref), domid);
+  store<u16>(side + (gnttab_copy.source_offset - gnttab_copy.source_ref), offset);
 }
