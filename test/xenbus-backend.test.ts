@@ -170,6 +170,11 @@ describe("the lifecycle", () => {
     s.run();
     expect(s.back.log()).toContain(`connected ${s.node}`);
     expect(s.back.x.xenbus_bus_device_otherend_state(BACKEND, 0)).toBe(Connected);
+    // Once per connection: more changes at either end do not call it again.
+    s.dom0.write(`${s.backPath}/poke`, "1");
+    s.dom0.write(`${s.frontPath}/state`, String(Connected));
+    s.run();
+    expect(s.back.log().filter((line) => line.startsWith("connected"))).toEqual([]);
   });
 
   test("the event channel: the frontend's notification runs ops.event on the mapped ring, which answers", () => {
@@ -278,6 +283,25 @@ describe("the lifecycle", () => {
     s.run();
     expect(backendState(s)).toBe(Connected);
     expect(s.back.log()).toContain(`connected backend/vlife-ignore/${s.front.guest.domid}/0`);
+  });
+});
+
+describe("suspend and resume of the backend domain", () => {
+  test("after a restore the backend starts over from init and, the frontend still Connected, reconnects at once", () => {
+    const s = setup();
+    connect(s);
+    s.back.log();
+    expect(s.back.x.xen_suspend()).toBe(0);
+    s.run();
+    expect(backendState(s)).toBe(Connected);
+    // Binding raises an event on the new port (as Xen's bind_interdomain does): the ring is read once at 0.
+    const steps = s.back.log().filter((line) => !line.startsWith("frontend-changed")).map((line) => line.split(" ")[0]);
+    expect(steps).toEqual(["disconnect", "init", "initialise", "event", "connected"]);
+    const before = s.front.events();
+    s.front.kick(99);
+    s.run();
+    expect(s.back.log()).toContain(`event ${s.node} 99`);
+    expect(s.front.events()).toBe(before + 1);
   });
 });
 

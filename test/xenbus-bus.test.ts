@@ -178,6 +178,19 @@ describe("attach and enumeration", () => {
 });
 
 describe("per-device watches and state", () => {
+  test("a device whose other end cannot be watched is reported, Closing, and detached", () => {
+    const s = setup();
+    const paths = addDevice(s);
+    s.dom0.write(`${paths.frontend}/backend`, "/local/domain/0/not a path!");
+    expect(s.front.x.xenbus_bus_attach(FRONTEND)).toBe(0);
+    expect(s.front.log()).toEqual([`attach device/vtest/1 /local/domain/0/not a path! 0 0`, "detach device/vtest/1"]);
+    expect(s.front.x.xenbus_bus_device_count(FRONTEND)).toBe(0);
+    expect(s.dom0.read(`${paths.frontend}/state`)).toBe(String(Closing));
+    expect(s.dom0.read(`/local/domain/${s.front.domid}/error/device/vtest/1/error`)).toBe(
+      "22 adding watch on /local/domain/0/not a path!/state",
+    );
+  });
+
   test("the other end's state reaches the driver, which walks the handshake", () => {
     const s = setup();
     const paths = addDevice(s);

@@ -8,7 +8,7 @@
 //                hotplug script would write it, then InitWait
 //   initialise   (frontend Initialised or Connected) ops.initialise maps the
 //                ring(s) and binds the event channel, then Connected
-//   connected    (frontend Connected) ops.connected, each time it changes
+//   connected    (frontend Connected) ops.connected, once per connection
 //   disconnect   (frontend Closing or Closed, from any state) the channel is
 //                unbound and ops.disconnect unmaps; this end follows the
 //                frontend to Closing / Closed
@@ -40,6 +40,8 @@ export class BackendDevice extends BusDevice {
   lifecycleState: i32 = XenbusStateUnknown;
   /** ops.free ran: the device waits for the toolstack to remove it, and nothing more happens. */
   freed: bool = false;
+  /** ops.connected ran for the current connection. */
+  connectedCalled: bool = false;
 
   constructor(
     bus: XenbusBus,
@@ -83,7 +85,7 @@ export abstract class BackendOps {
     return 0;
   }
 
-  /** Both ends Connected (again, each time the frontend's state changes while so). */
+  /** Both ends Connected: once per connection. */
   connected(dev: BackendDevice): void {}
 
   /** The frontend closes or goes away: unmap what initialise mapped (the event channel is already unbound). */
@@ -141,6 +143,20 @@ export class BackendDriver extends XenbusDriver {
     if (backend.freed) return;
     disconnect(backend, XenbusStateClosed);
     free(backend);
+  }
+
+  /**
+   * After a restore the bus wrote Initialising and found the frontend
+   * afresh: what was connected is torn down and the lifecycle starts over
+   * from init (a frontend still Connected is initialised again at once).
+   */
+  resume(dev: BusDevice): i32 {
+    const backend = changetype<BackendDevice>(dev);
+    if (backend.freed) return 0;
+    teardown(backend);
+    backend.lifecycleState = XenbusStateInitialising;
+    checkState(backend);
+    return 0;
   }
 }
 
@@ -244,19 +260,29 @@ function initialise(dev: BackendDevice): bool {
   return setLifecycleState(dev, XenbusStateConnected);
 }
 
+/** ops.connected, once per connection, when the frontend is Connected too. */
 function connected(dev: BackendDevice): void {
-  if (dev.otherendState != XenbusStateConnected && !dev.ops.ignoreState) return;
+  if (dev.connectedCalled || (dev.otherendState != XenbusStateConnected && !dev.ops.ignoreState)) return;
+  dev.connectedCalled = true;
   dev.ops.connected(dev);
 }
 
 /** Tears the connection down, once, and follows the frontend to `state` (Closing or Closed). */
 function disconnect(dev: BackendDevice, state: i32): void {
+  teardown(dev);
+  if (dev.lifecycleState != state) setLifecycleState(dev, state);
+}
+
+/**
+ * The connection's end, unless the lifecycle is already Closing or Closed:
+ * the channel first, so that no event reaches a ring ops.disconnect unmapped.
+ */
+function teardown(dev: BackendDevice): void {
   const current = dev.lifecycleState;
-  if (current != XenbusStateClosing && current != XenbusStateClosed) {
-    unbindFrontendEvtchn(dev);
-    dev.ops.disconnect(dev);
-  }
-  if (current != state) setLifecycleState(dev, state);
+  if (current == XenbusStateClosing || current == XenbusStateClosed) return;
+  unbindFrontendEvtchn(dev);
+  dev.connectedCalled = false;
+  dev.ops.disconnect(dev);
 }
 
 /** A new frontend instance (it went back to Initialising) may connect: start over. */

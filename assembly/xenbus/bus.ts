@@ -26,7 +26,7 @@ import {
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { XsClient, XsWatchHandler } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { log, readDriverState, strstate, switchState, XenbusDevice } from "./client";
+import { log, readDriverState, strstate, switchState, watchPath, watchPathJoined, XenbusDevice } from "./client";
 
 /** A device on a bus: what the helpers need (XenbusDevice) plus what the bus knows. */
 export class BusDevice extends XenbusDevice {
@@ -336,16 +336,32 @@ export class XenbusBus {
       this.forget(dev);
       return;
     }
-    // Each fires once on registration, so the driver hears the current
-    // state of the other end. One pending event of the other end's is
-    // enough (it is read afresh anyway) and keeps a chatty peer from
-    // filling our queue; our own directory only we and dom0 write.
-    const otherendWatch = new OtherendWatch(dev);
-    const localWatch = new LocalWatch(dev);
-    dev.otherendWatch = otherendWatch;
-    dev.localWatch = localWatch;
-    this.store.registerWatch(`${dev.otherendPath}/state`, otherendToken(dev), otherendWatch, 1);
-    this.store.registerWatch(dev.nodename, localToken(dev), localWatch);
+    if (this.watchOtherend(dev) < 0 || this.watchLocal(dev) < 0) {
+      // Reported, and the device switched to Closing: it cannot work unwatched.
+      this.forget(dev);
+      driver.detach(dev);
+    }
+  }
+
+  /**
+   * Watches the other end's `state`, keeping one pending event: it is read
+   * afresh anyway, and a chatty peer cannot fill our queue. Fires once on
+   * registration, so the driver hears the current state. 0, or -errno
+   * (reported, the device switched to Closing).
+   */
+  private watchOtherend(dev: BusDevice): i32 {
+    const watch = new OtherendWatch(dev);
+    const rc = watchPathJoined(dev, dev.otherendPath, "state", otherendToken(dev), watch, 1);
+    if (rc == 0) dev.otherendWatch = watch;
+    return rc;
+  }
+
+  /** Watches the device's own directory (only we and dom0 write it: no bound). 0 or -errno, as watchOtherend. */
+  private watchLocal(dev: BusDevice): i32 {
+    const watch = new LocalWatch(dev);
+    const rc = watchPath(dev, dev.nodename, localToken(dev), watch);
+    if (rc == 0) dev.localWatch = watch;
+    return rc;
   }
 
   /** Tears a known device down when its state node is gone (the toolstack removed it). */
@@ -373,13 +389,14 @@ export class XenbusBus {
     dev.state = XenbusStateUnknown;
     this.setState(dev, XenbusStateInitialising);
     const otherend = this.readOtherend(dev.nodename);
-    if (otherend === null) return -EINVAL;
+    if (otherend === null) {
+      log(`${dev.nodename}: no usable ${this.kind.otherendPathNode} / ${this.kind.otherendIdNode} after resume`);
+      return -EINVAL;
+    }
     dev.otherendPath = otherend.path;
     dev.otherendId = otherend.id;
     dev.otherendState = readDriverState(this.store, dev.otherendPath);
-    const watch = new OtherendWatch(dev);
-    dev.otherendWatch = watch;
-    return this.store.registerWatch(`${dev.otherendPath}/state`, otherendToken(dev), watch, 1);
+    return this.watchOtherend(dev);
   }
 
   /**
