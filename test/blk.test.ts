@@ -9,10 +9,14 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkBack, BlkFront, type Disk, type DiskOptions } from "../runtime/blk.js";
+import type { BlkRequest } from "./support/blkif-ring.js";
+import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
 const DEVID = 51712;
-const { InitWait, Connected, Closed } = XENBUS_STATE;
+const { InitWait, Connected, Closing, Closed } = XENBUS_STATE;
+const [READ, WRITE] = [0, 1];
+const [OKAY, ERROR, EOPNOTSUPP] = [0, -1, -2];
 
 function pattern(bytes: number, seed: number): Uint8Array {
   return new Uint8Array(bytes).map((_, i) => (i * 131 + seed * 7 + (i >> 9)) & 0xff);
@@ -184,5 +188,85 @@ describe("a Wasm block backend and a Wasm block frontend", () => {
     expect(node(`/local/domain/${backDomain.domid}/error/backend/vbd/${frontDomain.domid}/${DEVID}/error`)).toBe('19 no disk "7"');
     expect(node(`${paths.backend}/state`)).not.toBe(String(InitWait));
     expect(frontDomain.exports.blk_open(DEVID, 1000)).toBeLessThan(0);
+  });
+});
+
+describe("the Wasm block backend against a frontend that lies", () => {
+  let hv: Hypervisor;
+  let service: XenstoreService;
+  let backDomain: Xenbus;
+  let back: BlkBack;
+  let disk: Disk;
+
+  beforeEach(() => {
+    hv = new Hypervisor();
+    service = startXenstore(hv);
+    backDomain = bootXenbus(hv, "blkback");
+    expect(backDomain.exports.xs_init()).toBe(0);
+    back = new BlkBack(backDomain).start(2);
+    disk = back.createDisk(64);
+  });
+
+  function frontend(lies: ConnectLies = {}): HostileBlkfront {
+    const front = new HostileBlkfront(hv, service, { backend: backDomain.domid, backendParams: disk.params });
+    hv.runUntilIdle();
+    front.connect(lies);
+    return front;
+  }
+
+  const errorNode = (front: HostileBlkfront): string =>
+    service.tools.read(`/local/domain/${backDomain.domid}/error/backend/vbd/${front.domid}/${DEVID}/error`);
+
+  test("each bad request gets its own error status; good ones around it are served", () => {
+    const front = frontend({ ringPages: 2 });
+    const page = front.allocPage();
+    front.page(page).fill(0x77);
+    const gref = front.grant(page);
+    const segment = { gref, firstSect: 0, lastSect: 7 };
+    const request = (id: bigint, operation: number, fields: Partial<BlkRequest> = {}): BlkRequest => ({
+      operation, nrSegments: 1, handle: 0, id, sector: 0n, segments: [segment], ...fields,
+    });
+    front.submit(
+      request(1n, WRITE),
+      request(2n, READ, { segments: [{ ...segment, gref: 999 }] }), // a ref not granted
+      request(3n, 9), // no such operation
+      request(4n, READ, { nrSegments: 12 }),
+      request(5n, READ, { sector: 60n }), // past the disk's end
+      request(6n, READ, { segments: [{ gref, firstSect: 5, lastSect: 2 }] }),
+      request(7n, WRITE, { segments: [{ gref: front.grant(page, backDomain.domid, true), firstSect: 0, lastSect: 0 }], sector: 9n }),
+      request(8n, READ, { segments: [{ gref: front.grant(page, backDomain.domid, true), firstSect: 0, lastSect: 0 }] }), // read into a read-only grant
+    );
+    expect(front.responses.map(({ id, status }) => [id, status])).toEqual([
+      [1n, OKAY], [2n, ERROR], [3n, EOPNOTSUPP], [4n, ERROR], [5n, ERROR], [6n, ERROR], [7n, OKAY], [8n, ERROR],
+    ]);
+    expect(disk.image().subarray(0, 4096).every((byte) => byte === 0x77)).toBe(true);
+    expect(disk.image().subarray(9 * 512, 10 * 512).every((byte) => byte === 0x77)).toBe(true);
+    expect(front.backendState).toBe(Connected);
+  });
+
+  test("impossible ring indices: a device error and Closing, without a trap; the backend domain serves on", () => {
+    const front = frontend();
+    const ring = front.page(front.ringPages[0]!);
+    new DataView(ring.buffer, ring.byteOffset).setUint32(0, 100_000, true); // req_prod far beyond the ring
+    front.kick();
+    expect(errorNode(front)).toBe("5 frontend's ring indices are impossible");
+    expect(front.backendState).toBe(Closing);
+    expect(backDomain.exit).toBeNull();
+    front.close();
+    expect(back.info(front.domid, DEVID)).toMatchObject({ state: Closed, ringPages: 0 });
+  });
+
+  test.each<[string, ConnectLies, string]>([
+    ["a ring-page-order beyond the offer", { ringPages: 8 }, "22 reading ring references"],
+    ["a ring-page-order that is not a number", { ringPageOrder: "zz" }, "34 reading ring references"],
+    ["a ring ref not granted", { ringRefs: [5000] }, "3 mapping in shared page 5000 from domain"],
+    ["an event channel not offered", { eventChannel: "77" }, "22 binding to event channel 77 from domain"],
+    ["another protocol", { protocol: "x86_32-abi" }, '22 unsupported protocol "x86_32-abi"'],
+  ])("%s: the backend refuses to connect and closes", (_, lies, error) => {
+    const front = frontend(lies);
+    expect(errorNode(front)).toContain(error);
+    expect(front.backendState).toBe(Closing);
+    expect(back.info(front.domid, DEVID).ringPages).toBe(0);
+    expect(backDomain.exit).toBeNull();
   });
 });

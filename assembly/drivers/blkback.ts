@@ -12,13 +12,14 @@
 //
 // Event-channel handlers may run while this domain waits for xenstored, when
 // no XenStore request may be made: a failure found there is reported (dev_fatal)
-// at once when the store is idle, else at the next lifecycle callback.
+// at once when the store is idle, else at the frontend's next state change.
 import { copyFromGrant, copyToGrant } from "../gnttab/gnttab";
 import { BackRing } from "../ring/shared";
 import {
   BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_READ, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, EINVAL, EIO, ENODEV, ENOENT,
-  GNTST_okay,
+  ENOMEM, GNTST_okay,
 } from "../xen/abi";
+import { blkif_request } from "../xen/layout";
 import { PAGE_SIZE } from "../xen/pages";
 import { XsClient, XsTransactionBody } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
@@ -49,7 +50,7 @@ export class BlkbackDevice extends BackendDevice {
 }
 
 /** A private copy of the request being served: the frontend may rewrite the slot meanwhile. */
-const request = memory.data(112, 8);
+const request = memory.data(blkif_request.SIZE, 8);
 
 class PublishDisk extends XsTransactionBody {
   constructor(readonly dev: BlkbackDevice) {
@@ -99,7 +100,6 @@ class BlkbackOps extends BackendOps {
   /** Maps the frontend's ring (one page or ring-page-order pages) and binds its event channel. */
   initialise(dev: BackendDevice): i32 {
     const blk = dev as BlkbackDevice;
-    reportLater(blk);
     const store = blk.store;
     const refs = new Array<u32>();
     let rc = readRingRefs(blk, XS_NO_TRANSACTION, offeredRingOrder, refs);
@@ -118,7 +118,11 @@ class BlkbackOps extends BackendOps {
       return rc;
     }
     rc = mapRingValloc(blk, refs, blk.mapping);
-    if (rc != GNTST_okay) return rc < 0 ? rc : -EIO;
+    if (rc != GNTST_okay) {
+      // A grant that did not map was reported by mapRing; running out of pages was not.
+      if (rc == -ENOMEM) devFatal(blk, rc, "allocating ring pages");
+      return -EIO;
+    }
     blk.ring = new BackRing(blk.mapping.address, u32(refs.length), BLKIF_ENTRY_SIZE);
     blk.ringPages = u32(refs.length);
     const port = bindFrontendEvtchn(blk);
@@ -138,10 +142,15 @@ class BlkbackOps extends BackendOps {
     serve(dev as BlkbackDevice);
   }
 
+  /** Each change of the frontend's state: a moment to report what an event handler had to keep. */
+  frontendChanged(dev: BackendDevice, node: string): void {
+    reportKept(dev as BlkbackDevice);
+  }
+
   /** The lifecycle has unbound the event channel already. */
   disconnect(dev: BackendDevice): void {
     const blk = dev as BlkbackDevice;
-    reportLater(blk);
+    reportKept(blk);
     releaseRing(blk);
   }
 }
@@ -159,11 +168,11 @@ function releaseRing(blk: BlkbackDevice): void {
 /** A failure found in an event handler: reported now if the store may be used, else kept for the next callback. */
 function failDevice(blk: BlkbackDevice, message: string): void {
   blk.unreported = message;
-  if (blk.store.idle()) reportLater(blk);
+  if (blk.store.idle()) reportKept(blk);
 }
 
-/** Reports a failure failDevice kept. */
-function reportLater(blk: BlkbackDevice): void {
+/** Reports (dev_fatal) a failure failDevice kept. */
+function reportKept(blk: BlkbackDevice): void {
   if (blk.unreported.length == 0) return;
   const message = blk.unreported;
   blk.unreported = "";
