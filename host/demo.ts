@@ -1,12 +1,17 @@
 // `npm start`: boots a simulated Xen with dom0's services (xenstored, the
-// toolstack, a console backend per domain), a Wasm block-backend domain and
-// Wasm guests built from this repository (build/xenbus.wasm), then shows the
-// PV drivers at work: each guest greets dom0 through its PV console, and
-// every device's XenBus state transitions are printed as they happen.
+// toolstack, a console backend per domain), a Wasm block-backend driver
+// domain holding one disk image per guest, and Wasm guests, all built from
+// this repository (build/xenbus.wasm). Each guest greets dom0 through its PV
+// console, gets a disk plugged in by the toolstack, writes a pattern over the
+// whole disk through blkfront and reads it back; then the disk is hot-unplugged
+// and plugged in again, and its data read back once more. Every device's
+// XenBus state transitions are printed as they happen, then a summary.
 import { parseArgs } from "node:util";
+import { BlkBack, BlkFront, type Disk } from "../runtime/blk.js";
 import { guestConsole } from "../runtime/console.js";
 import { xenstore } from "../runtime/xenstore.js";
-import { DeviceStateMonitor, describeTransition } from "./device-monitor.js";
+import { DeviceStateMonitor, describeTransition, stateName } from "./device-monitor.js";
+import type { DeviceId, UnplugOutcome } from "./devices.js";
 import { createGuestDomain, type GuestDomain } from "./guest-domain.js";
 import { Hypervisor } from "./hypervisor.js";
 import { startXenstore } from "./toolstack.js";
@@ -14,30 +19,49 @@ import { startXenstore } from "./toolstack.js";
 const TRACE_LEVELS = ["summary", "steps", "states"] as const;
 type TraceLevel = (typeof TRACE_LEVELS)[number];
 
+/** xvda's devid (Xen's vbd numbering: major 202, minor 0). */
+const XVDA = 51712;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** One disk per guest, and a backend domain serves at most 16. */
+const MAX_GUESTS = 16;
+const MAX_DISK = 256 * MiB;
+/** What one read or write through blkfront moves: its buffer of 16 pages. */
+const CHUNK = 64 * KiB;
+
 const HELP = `npm start [-- options]
 
 Boots a simulated Xen and shows Xen's paravirtual drivers, compiled to
 WebAssembly (build/xenbus.wasm), at work:
 
   dom0      native TypeScript services: xenstored (the configuration store
-            every driver talks to), the toolstack (creates domains, writes
-            their device entries) and a console backend for each domain
-  blkback   a Wasm driver domain that will serve the guests' disks
-  guestN    Wasm guests; each connects its PV console and greets dom0
+            every driver talks to), the toolstack (creates domains, plugs
+            and unplugs their devices) and a console backend per domain
+  blkback   a Wasm driver domain: the block backend, serving one in-memory
+            disk image per guest
+  guestN    Wasm guests: each greets dom0 on its PV console, then writes a
+            pattern over its whole disk through its block frontend and
+            reads it back; the disk is hot-unplugged, plugged in again and
+            read back once more
 
 Each device's XenBus states (Initialising → InitWait → Connected → ...)
-are printed as they change, then a summary.
+are printed as they change, then a summary: devices, states, bytes moved,
+throughput and time.
 
 Options:
-  --guests N        number of guest domains (default 1)
+  --guests N        number of guest domains, 1 to ${MAX_GUESTS} (default 1)
+  --disk-size SIZE  each guest's disk, e.g. 512K, 4M, 64M: a multiple of 4K
+                    up to 256M (default 4M)
   --trace LEVEL     what is printed as it happens (default states):
                       summary  only the summary
                       steps    progress and timings
-                      states   progress, timings, console lines and every device state transition
+                      states   progress, timings, console lines and every
+                               device state transition
   -h, --help        this text`;
 
 interface Options {
   guests: number;
+  diskBytes: number;
   trace: TraceLevel;
 }
 
@@ -45,6 +69,7 @@ function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
       guests: { type: "string", default: "1" },
+      "disk-size": { type: "string", default: "4M" },
       trace: { type: "string", default: "states" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -54,9 +79,23 @@ function parseOptions(): Options {
     process.exit(0);
   }
   const guests = Number(values.guests);
-  if (!Number.isInteger(guests) || guests < 1 || guests > 100) fail(`--guests wants a whole number from 1 to 100, not ${values.guests}`);
+  if (!Number.isInteger(guests) || guests < 1 || guests > MAX_GUESTS) {
+    fail(`--guests wants a whole number from 1 to ${MAX_GUESTS}, not ${values.guests}`);
+  }
+  const diskBytes = parseSize(values["disk-size"]);
+  if (diskBytes === null || diskBytes === 0 || diskBytes % (4 * KiB) !== 0 || diskBytes > MAX_DISK) {
+    fail(`--disk-size wants a multiple of 4K up to 256M, such as 512K or 4M, not ${values["disk-size"]}`);
+  }
   if (!TRACE_LEVELS.includes(values.trace as TraceLevel)) fail(`--trace wants one of ${TRACE_LEVELS.join(", ")}, not ${values.trace}`);
-  return { guests, trace: values.trace as TraceLevel };
+  return { guests, diskBytes, trace: values.trace as TraceLevel };
+}
+
+/** "4M" → 4 MiB, "512K" → 512 KiB, "8192" → 8192 bytes; null when it is none of these. */
+function parseSize(text: string): number | null {
+  const match = /^(\d+)([KM]?)$/i.exec(text);
+  if (!match) return null;
+  const unit = { "": 1, K: KiB, M: MiB }[match[2]!.toUpperCase() as "" | "K" | "M"];
+  return Number(match[1]) * unit;
 }
 
 function fail(message: string): never {
@@ -64,17 +103,36 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+function size(bytes: number): string {
+  return bytes >= MiB ? `${+(bytes / MiB).toFixed(1)} MiB` : `${+(bytes / KiB).toFixed(1)} KiB`;
+}
+
+/** The same bytes for the same guest and offset: what a guest writes and later expects to read. */
+function pattern(guest: number, offset: number, length: number): Uint8Array {
+  const words = new Uint32Array(length / 4);
+  for (let i = 0; i < words.length; i++) {
+    let x = Math.imul((offset / 4 + i) ^ (guest << 24), 0x9e3779b1);
+    x ^= x >>> 15;
+    words[i] = Math.imul(x, 0x85ebca77) ^ (x >>> 13);
+  }
+  return new Uint8Array(words.buffer);
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+}
+
 const options = parseOptions();
 const started = performance.now();
 const elapsed = (): number => performance.now() - started;
 const show = (level: TraceLevel, who: string, what: string): void => {
   if (TRACE_LEVELS.indexOf(options.trace) >= TRACE_LEVELS.indexOf(level)) {
-    console.log(`${elapsed().toFixed(1).padStart(8)} ms  ${who.padEnd(8)} ${what}`);
+    console.log(`${elapsed().toFixed(1).padStart(8)} ms  ${who.padEnd(7)} ${what}`);
   }
 };
 const step = (who: string, what: string): void => show("steps", who, what);
 
-// dom0 and its services.
+// dom0 and its services, and a watch on every device's state.
 const hv = new Hypervisor();
 const toolstack = startXenstore(hv);
 const monitor = new DeviceStateMonitor(toolstack, {
@@ -84,8 +142,8 @@ const monitor = new DeviceStateMonitor(toolstack, {
 hv.onExit((domain) => step(`dom${domain.domid}`, `exited (${domain.exit?.reason}) ${domain.exit?.message ?? ""}`));
 step("dom0", "xenstored, the toolstack and the console backends are up; watching every device's state");
 
-/** A domain made by the toolstack, its console lines shown as they arrive. */
-function createDomain(name: string): GuestDomain {
+/** A domain the toolstack made, connected to xenstored, its console lines shown as they arrive. */
+function createDomain(name: string, role: string): GuestDomain {
   const domain = createGuestDomain(toolstack, name);
   const { guest, console } = domain;
   const who = `dom${guest.domid}`;
@@ -93,26 +151,161 @@ function createDomain(name: string): GuestDomain {
   // What the guest prints through Xen's own console (CONSOLEIO_write): driver errors, for instance.
   guest.domain.console.listener = (line) => show("states", who, `xen console: ${line}`);
   const store = xenstore(guest);
-  step(who, `"${name}" booted and introduced to xenstored as ${store.getDomainPath(guest.domid)}`);
+  step(who, `"${name}" booted (${role}), introduced to xenstored as ${store.getDomainPath(guest.domid)}`);
   guestConsole(guest).write(`hello dom0, this is ${name} (${who}), a Wasm unikernel on a PV console\n`);
   return domain;
 }
 
-const backend = createDomain("blkback");
-const guests = Array.from({ length: options.guests }, (_, index) => createDomain(`guest${index + 1}`));
+/** One guest and its disk, and what was measured on it. */
+interface Machine {
+  domain: GuestDomain;
+  front: BlkFront;
+  disk: Disk;
+  vbd: DeviceId;
+  ringPages: number;
+  requests: bigint;
+  verified: { written: boolean; image: boolean; replugged: boolean };
+  unplugged: UnplugOutcome | null;
+}
+
+const backendDomain = createDomain("blkback", "block backend");
+const blkback = new BlkBack(backendDomain.guest).start();
+const machines: Machine[] = [];
+for (let index = 1; index <= options.guests; index++) {
+  const domain = createDomain(`guest${index}`, "block frontend");
+  const disk = blkback.createDisk(options.diskBytes / 512);
+  step(`dom${backendDomain.guest.domid}`, `disk ${disk.number}: ${size(options.diskBytes)} image in blkback's memory, for dom${domain.guest.domid}`);
+  machines.push({
+    domain,
+    front: new BlkFront(domain.guest).start(),
+    disk,
+    vbd: { type: "vbd", devid: XVDA, frontend: domain.guest.domid, backend: backendDomain.guest.domid },
+    ringPages: 0,
+    requests: 0n,
+    verified: { written: false, image: false, replugged: false },
+    unplugged: null,
+  });
+}
 hv.runUntilIdle();
 
-const domains = [backend, ...guests];
-const greeted = domains.filter(({ guest, console }) => console.log.lines().some((line) => line.startsWith(`hello dom0, this is ${guest.name} `)));
-const alive = domains.filter(({ guest }) => guest.exit === null);
-const ok = greeted.length === domains.length && alive.length === domains.length;
+/** The toolstack plugs the disk in; the guest waits (SCHEDOP_block) until its vbd is Connected. */
+function plug(machine: Machine): void {
+  const who = `dom${machine.vbd.frontend}`;
+  step("dom0", `plugs disk ${machine.disk.number} of dom${machine.vbd.backend} into ${who} as vbd ${XVDA} (xvda)`);
+  toolstack.devices.add({ ...machine.vbd, backendParams: machine.disk.params });
+  const openedAt = elapsed();
+  machine.front.open(XVDA);
+  const info = machine.front.info(XVDA);
+  machine.ringPages = info.ringPages;
+  step(who, `xvda Connected after ${(elapsed() - openedAt).toFixed(1)} ms: ${size(Number(info.sectors) * 512)}, ${info.ringPages}-page ring, flush ${info.flush ? "offered" : "not offered"}`);
+}
+
+const io = { written: 0, read: 0, writeMs: 0, readMs: 0 };
+
+/** Writes `data` over the whole disk through blkfront, a chunk at a time, timing only the I/O. */
+function writeDisk(machine: Machine, data: Uint8Array): number {
+  const start = performance.now();
+  for (let offset = 0; offset < data.length; offset += CHUNK) machine.front.write(XVDA, offset / 512, data.subarray(offset, offset + CHUNK));
+  const ms = performance.now() - start;
+  io.written += data.length;
+  io.writeMs += ms;
+  return ms;
+}
+
+/** Reads the whole disk through blkfront, a chunk at a time, timing only the I/O. */
+function readDisk(machine: Machine): { data: Uint8Array; ms: number } {
+  const data = new Uint8Array(options.diskBytes);
+  const start = performance.now();
+  for (let offset = 0; offset < data.length; offset += CHUNK) {
+    const length = Math.min(CHUNK, data.length - offset);
+    data.set(machine.front.read(XVDA, offset / 512, length / 512), offset);
+  }
+  const ms = performance.now() - start;
+  io.read += data.length;
+  io.readMs += ms;
+  return { data, ms };
+}
+
+function writeAndVerify(machine: Machine): void {
+  const who = `dom${machine.vbd.frontend}`;
+  const expected = pattern(machine.vbd.frontend, 0, options.diskBytes);
+  const writeMs = writeDisk(machine, expected);
+  machine.front.flush(XVDA);
+  step(who, `wrote a pattern over all of xvda (${size(options.diskBytes)} in ${writeMs.toFixed(1)} ms) and flushed it`);
+  const { data, ms } = readDisk(machine);
+  machine.verified.written = equal(data, expected);
+  // The bytes are in the backend's image, not just somewhere in the guest.
+  machine.verified.image = equal(machine.disk.image(), expected);
+  step(who, `read it back (${ms.toFixed(1)} ms): ${machine.verified.written ? "every byte as written" : "MISMATCH"}; ` +
+    `blkback's image ${machine.verified.image ? "holds the same bytes" : "DIFFERS"}`);
+}
+
+function unplugAndReplug(machine: Machine): void {
+  const who = `dom${machine.vbd.frontend}`;
+  // The device's counters go with it.
+  machine.requests += machine.front.info(XVDA).requests;
+  step("dom0", `hot-unplugs ${who}'s xvda: online 0 and Closing for the backend, then the device entries go`);
+  machine.unplugged = toolstack.devices.unplug(machine.vbd);
+  hv.runUntilIdle();
+  step("dom0", `${who}'s xvda is gone (${machine.unplugged === "closed" ? "the backend closed it" : "removed without the backend closing it"})`);
+  plug(machine);
+  const { data, ms } = readDisk(machine);
+  machine.verified.replugged = equal(data, pattern(machine.vbd.frontend, 0, options.diskBytes));
+  step(who, `read xvda back after the re-plug (${ms.toFixed(1)} ms): ${machine.verified.replugged ? "the data survived" : "MISMATCH"}`);
+  machine.requests += machine.front.info(XVDA).requests;
+}
+
+let failure: Error | null = null;
+try {
+  for (const machine of machines) plug(machine);
+  for (const machine of machines) writeAndVerify(machine);
+  for (const machine of machines) unplugAndReplug(machine);
+} catch (error) {
+  failure = error instanceof Error ? error : new Error(String(error));
+  show("summary", "demo", `stopped: ${failure.message}`);
+}
+hv.runUntilIdle();
 monitor.stop();
 
-console.log(`
-Summary
-  domains        dom0 (native: xenstored, toolstack, console backends), ${domains.map(({ guest }) => `dom${guest.domid} "${guest.name}"`).join(", ")} (Wasm)
-  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends
-  transitions    ${monitor.transitions.length} device state transitions seen
-  total time     ${elapsed().toFixed(1)} ms
-  result         ${ok ? "everything checked out" : "MISMATCH: see above"}`);
+/** The states one end of a vbd went through, from the monitor's record. */
+function history(domid: number, device: string): string {
+  const states = monitor.transitions.filter((t) => t.domid === domid && t.device === device).map((t) => stateName(t.to));
+  return states.join(" → ");
+}
+
+const domains = [backendDomain, ...machines.map((machine) => machine.domain)];
+const greeted = domains.filter(({ guest, console }) => console.log.lines().some((line) => line.startsWith(`hello dom0, this is ${guest.name} `)));
+const connected = (machine: Machine): boolean => {
+  const front = monitor.state(`/local/domain/${machine.vbd.frontend}/device/vbd/${XVDA}/state`);
+  const back = monitor.state(`/local/domain/${machine.vbd.backend}/backend/vbd/${machine.vbd.frontend}/${XVDA}/state`);
+  return stateName(front) === "Connected" && stateName(back) === "Connected";
+};
+const allVerified = machines.every((m) => m.verified.written && m.verified.image && m.verified.replugged);
+const ok = failure === null && greeted.length === domains.length && machines.every(connected) && allVerified &&
+  domains.every(({ guest }) => guest.exit === null);
+const rate = (bytes: number, ms: number): string => (ms > 0 ? `${(bytes / MiB / (ms / 1000)).toFixed(1)} MiB/s` : "n/a");
+const requests = machines.reduce((sum, machine) => sum + machine.requests, 0n);
+const backendId = backendDomain.guest.domid;
+
+const summary = [
+  "",
+  "Summary",
+  `  domains        dom0 (native: xenstored, toolstack, console backends), dom${backendId} "blkback" (Wasm block backend), ` +
+    (machines.length === 1 ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)` : `${machines.length} Wasm guests dom${machines[0]!.vbd.frontend}–dom${machines.at(-1)!.vbd.frontend}`),
+  `  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends`,
+  ...machines.map((m) =>
+    `  device         dom${m.vbd.frontend} xvda (vbd ${XVDA}) ↔ dom${backendId} disk ${m.disk.number}, ${size(options.diskBytes)}, ${m.ringPages}-page ring: ` +
+      `${connected(m) ? "Connected at both ends" : "NOT Connected"}; unplugged (${m.unplugged ?? "not reached"}) and re-plugged`),
+  ...machines.flatMap((m) => [
+    `  states         dom${m.vbd.frontend} frontend: ${history(m.vbd.frontend, `vbd/${XVDA}`)}`,
+    `                 dom${backendId} backend:  ${history(backendId, `vbd/${m.vbd.frontend}/${XVDA}`)}`,
+  ]),
+  `  pattern        ${machines.filter((m) => m.verified.written && m.verified.image).length} of ${machines.length} disks written and read back verified, ` +
+    `${machines.filter((m) => m.verified.replugged).length} of ${machines.length} verified again after the re-plug`,
+  `  bytes moved    ${size(io.written)} written, ${size(io.read)} read, in ${requests} blkif requests`,
+  `  throughput     write ${rate(io.written, io.writeMs)}, read ${rate(io.read, io.readMs)} (through blkfront, the rings and blkback)`,
+  `  time           ${elapsed().toFixed(1)} ms in all`,
+  `  result         ${ok ? "everything checked out" : `MISMATCH: ${failure?.message ?? "see above"}`}`,
+];
+console.log(summary.join("\n"));
 process.exit(ok ? 0 : 1);
