@@ -140,8 +140,13 @@ export class HostileBlkfront {
     const ringPages = this.ringPages;
     this.ring = new FrontRing(new BlkifSharedRing(() => ringPages.map((gfn) => this.page(gfn))));
     this.ring.shared.init();
+    if (this.port !== null) this.domain.evtchn.unbind(this.port);
     this.port = this.domain.evtchn.bindUnboundPort(this.options.backend);
     this.domain.evtchn.on(this.port, () => this.takeResponses());
+    // What an earlier connection published must not be read as this one's.
+    for (const node of this.store.directory(this.paths.frontend)) {
+      if (node.startsWith("ring-")) this.store.rm(`${this.paths.frontend}/${node}`);
+    }
     const refs = lies.ringRefs ?? this.ringRefs;
     const order = lies.ringPageOrder ?? (pages === 1 && refs.length === 1 ? null : String(Math.log2(refs.length)));
     if (order === null) this.writeNode("ring-ref", String(refs[0]));
