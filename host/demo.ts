@@ -26,6 +26,8 @@ const MiB = 1024 * KiB;
 /** One disk per guest, and a backend domain serves at most 16. */
 const MAX_GUESTS = 16;
 const MAX_DISK = 256 * MiB;
+/** The disks live in blkback's linear memory, which a 32-bit Wasm module keeps under 4 GiB. */
+const MAX_TOTAL_DISK = 1024 * MiB;
 /** What one read or write through blkfront moves: its buffer of 16 pages. */
 const CHUNK = 64 * KiB;
 
@@ -86,6 +88,7 @@ function parseOptions(): Options {
   if (diskBytes === null || diskBytes === 0 || diskBytes % (4 * KiB) !== 0 || diskBytes > MAX_DISK) {
     fail(`--disk-size wants a multiple of 4K up to 256M, such as 512K or 4M, not ${values["disk-size"]}`);
   }
+  if (guests * diskBytes > MAX_TOTAL_DISK) fail(`--guests × --disk-size must stay within 1G in all: the disks live in blkback's memory`);
   if (!TRACE_LEVELS.includes(values.trace as TraceLevel)) fail(`--trace wants one of ${TRACE_LEVELS.join(", ")}, not ${values.trace}`);
   return { guests, diskBytes, trace: values.trace as TraceLevel };
 }
@@ -171,11 +174,13 @@ interface Machine {
 const backendDomain = createDomain("blkback", "block backend");
 const blkback = new BlkBack(backendDomain.guest).start();
 const machines: Machine[] = [];
-for (let index = 1; index <= options.guests; index++) {
+
+/** Guest `index` with its block frontend started, and a disk for it in blkback. */
+function createMachine(index: number): Machine {
   const domain = createDomain(`guest${index}`, "block frontend");
   const disk = blkback.createDisk(options.diskBytes / 512);
   step(`dom${backendDomain.guest.domid}`, `disk ${disk.number}: ${size(options.diskBytes)} image in blkback's memory, for dom${domain.guest.domid}`);
-  machines.push({
+  return {
     domain,
     front: new BlkFront(domain.guest).start(),
     disk,
@@ -184,9 +189,8 @@ for (let index = 1; index <= options.guests; index++) {
     requests: 0n,
     verified: { written: false, image: false, replugged: false },
     unplugged: null,
-  });
+  };
 }
-hv.runUntilIdle();
 
 /** The toolstack plugs the disk in; the guest waits (SCHEDOP_block) until its vbd is Connected. */
 function plug(machine: Machine): void {
@@ -257,6 +261,8 @@ function unplugAndReplug(machine: Machine): void {
 
 let failure: Error | null = null;
 try {
+  for (let index = 1; index <= options.guests; index++) machines.push(createMachine(index));
+  hv.runUntilIdle();
   for (const machine of machines) plug(machine);
   for (const machine of machines) writeAndVerify(machine);
   for (const machine of machines) unplugAndReplug(machine);
@@ -291,7 +297,7 @@ const summary = [
   "",
   "Summary",
   `  domains        dom0 (native: xenstored, toolstack, console backends), dom${backendId} "blkback" (Wasm block backend), ` +
-    (machines.length === 1 ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)` : `${machines.length} Wasm guests dom${machines[0]!.vbd.frontend}–dom${machines.at(-1)!.vbd.frontend}`),
+    (machines.length === 1 ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)` : `${machines.length} Wasm guests dom${machines[0]?.vbd.frontend}–dom${machines.at(-1)?.vbd.frontend}`),
   `  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends`,
   ...machines.map((m) =>
     `  device         dom${m.vbd.frontend} xvda (vbd ${XVDA}) ↔ dom${backendId} disk ${m.disk.number}, ${size(options.diskBytes)}, ${m.ringPages}-page ring: ` +
