@@ -156,6 +156,12 @@ describe("without a console", () => {
     expect(guest.exports.console_init()).toBe(-ENODEV);
   });
 
+  it("the typed wrapper throws ConsoleError with the errno", () => {
+    const hv = new Hypervisor();
+    const guest = bootXenbus(hv, "alpha");
+    expect(() => guestConsole(guest)).toThrow(expect.objectContaining({ name: "ConsoleError", errno: ENODEV, code: "ENODEV" }));
+  });
+
   it("console_init gives -ENODEV when the toolstack placed no console page", () => {
     const hv = new Hypervisor();
     const guest = bootXenbus(hv, "alpha");
