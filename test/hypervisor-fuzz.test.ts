@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import type { Domain } from "../host/domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import {
-  DOMID, EVTCHNOP, GNTTABOP, GTF, HOST_LAYOUTS, HVMOP, SCHEDOP, XENMAPSPACE, XENMEM, type StructLayout,
+  DOMID, EVTCHNOP, GNTTABOP, GTF, HOST_LAYOUTS, HVMOP, SCHEDOP, XENMAPSPACE, XENMEM, shared_info, vcpu_info,
+  vcpu_time_info, type StructLayout,
 } from "../host/xen/abi.js";
 import { SCRATCH, loadTestGuest, view, type TestExports, type TestGuest } from "./hypervisor-guest.js";
 
@@ -72,10 +73,20 @@ function place(guest: TestGuest, space: number, gpfn: number): void {
   expect(guest.exports.hc_memory(XENMEM.add_to_physmap, SCRATCH)).toBe(0);
 }
 
-/** Everything of a domain an attacker must not change. */
+/**
+ * Everything of a domain an attacker must not change. The clock in its
+ * shared_info is left out: every domain's moves when time passes, and an
+ * attacker may well wait (SCHEDOP_poll with a timeout).
+ */
 function snapshot(domain: Domain): unknown {
+  const memory = Buffer.from(domain.memory.bytes());
+  const shared = domain.sharedInfo.gfn;
+  if (shared !== null) {
+    const clock = shared * 4096 + shared_info.fields.vcpu_info + vcpu_info.fields.time;
+    memory.fill(0, clock, clock + vcpu_time_info.sizeof);
+  }
   return {
-    memory: Buffer.from(domain.memory.bytes()).toString("base64"),
+    memory: memory.toString("base64"),
     ports: domain.ports.bound(),
     active: [...domain.grantTable.active],
     frames: domain.grantTable.frames.map((frame) => frame.gfn),

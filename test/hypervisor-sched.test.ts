@@ -179,6 +179,20 @@ describe("SCHEDOP_poll", () => {
     expect(poll(guest, [local], 0n)).toBeUndefined();
     expect(guest.exit?.message).toMatch(/polled ports \[1\] with no event pending/);
   });
+
+  it("publishes the clock as every domain's vcpu_time_info.system_time, version even between updates", () => {
+    const guest = bootGuest(hv, "poller");
+    const other = bootGuest(hv, "other");
+    const [local] = connect(hv, guest, null);
+    expect(poll(guest, [local], 7_000n)).toBe(0);
+    expect(hv.now).toBe(7_000);
+    for (const domain of [guest, other]) {
+      const time = new DataView(domain.memory().buffer, SI + 32, 32);
+      expect(time.getBigUint64(16, true)).toBe(7_000n);
+      expect(time.getUint32(0, true) % 2).toBe(0);
+      expect(time.getUint32(0, true)).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe("determinism", () => {

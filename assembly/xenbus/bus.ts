@@ -192,15 +192,6 @@ export class XenbusBus {
   }
 
   /**
-   * Runs the queued watch events now: those of watches just registered
-   * (each fires once) would otherwise wait for the next store event. Within
-   * a watch handler this does nothing, and the running dispatch takes them.
-   */
-  private runWatchEvents(): void {
-    this.store.dispatchWatchEvents();
-  }
-
-  /**
    * Looks at every device under the bus's directory: new ones in
    * Initialising are taken on, known ones whose state node is gone are torn
    * down. Devices hidden for want of a driver are looked at again.
@@ -284,7 +275,7 @@ export class XenbusBus {
     return first;
   }
 
-  /** A watch event at `path` under the bus's directory. */
+  /** The bus watch's event at `path` under the bus's directory: a device came, changed or went. */
   changed(path: string): void {
     const parts = path.split("/");
     const idEnd = 2 + this.kind.idComponents;
@@ -295,6 +286,15 @@ export class XenbusBus {
     const known = this.find(type, id);
     if (known !== null) this.verify(known);
     else this.add(type, id);
+  }
+
+  /**
+   * Runs the queued watch events now: those of watches just registered
+   * (each fires once) would otherwise wait for the next store event. Within
+   * a watch handler this does nothing, and the running dispatch takes them.
+   */
+  private runWatchEvents(): void {
+    this.store.dispatchWatchEvents();
   }
 
   /** Walks `depth` levels of ids below the types, adding each device found. */
@@ -318,8 +318,8 @@ export class XenbusBus {
    */
   private add(type: string, id: string): void {
     const nodename = `${this.kind.root}/${type}/${id}`;
-    if (readDriverState(this.store, nodename) != XenbusStateInitialising) return;
     if (!this.drivers.has(type)) return;
+    if (readDriverState(this.store, nodename) != XenbusStateInitialising) return;
     const driver = this.drivers.get(type);
     const otherend = this.readOtherend(nodename);
     if (otherend === null) {
