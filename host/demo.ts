@@ -41,7 +41,8 @@ WebAssembly (build/xenbus.wasm), at work:
             and unplugs their devices) and a console backend per domain
   blkback   a Wasm driver domain: the block backend, serving one in-memory
             disk image per guest
-  guestN    Wasm guests: each greets dom0 on its PV console, then writes a
+  guestN    Wasm guests: each greets dom0 on its PV console and echoes the
+            line dom0 types back (so does blkback), then writes a
             pattern over its whole disk through its block frontend and
             reads it back; the disk is hot-unplugged, plugged in again and
             read back once more
@@ -155,7 +156,12 @@ function createDomain(name: string, role: string): GuestDomain {
   guest.domain.console.listener = (line) => show("states", who, `xen console: ${line}`);
   const store = xenstore(guest);
   step(who, `"${name}" booted (${role}), introduced to xenstored as ${store.getDomainPath(guest.domid)}`);
-  guestConsole(guest).write(`hello dom0, this is ${name} (${who}), a Wasm unikernel on a PV console\n`);
+  const pv = guestConsole(guest);
+  pv.write(`hello dom0, this is ${name} (${who}), a Wasm unikernel on a PV console\n`);
+  // And the other way: dom0 types a line, the guest reads it and answers.
+  console.send(`welcome, ${name}\n`);
+  hv.runUntilIdle();
+  pv.write(`dom0 said: ${pv.read().trim()}\n`);
   return domain;
 }
 
@@ -166,6 +172,8 @@ interface Machine {
   disk: Disk;
   vbd: DeviceId;
   ringPages: number;
+  /** Milliseconds from plugging the disk in to its vbd Connected, for each plug. */
+  connectMs: number[];
   requests: bigint;
   verified: { written: boolean; image: boolean; replugged: boolean };
   unplugged: UnplugOutcome | null;
@@ -186,6 +194,7 @@ function createMachine(index: number): Machine {
     disk,
     vbd: { type: "vbd", devid: XVDA, frontend: domain.guest.domid, backend: backendDomain.guest.domid },
     ringPages: 0,
+    connectMs: [],
     requests: 0n,
     verified: { written: false, image: false, replugged: false },
     unplugged: null,
@@ -196,12 +205,14 @@ function createMachine(index: number): Machine {
 function plug(machine: Machine): void {
   const who = `dom${machine.vbd.frontend}`;
   step("dom0", `plugs disk ${machine.disk.number} of dom${machine.vbd.backend} into ${who} as vbd ${XVDA} (xvda)`);
+  const pluggedAt = elapsed();
   toolstack.devices.add({ ...machine.vbd, backendParams: machine.disk.params });
-  const openedAt = elapsed();
   machine.front.open(XVDA);
+  machine.connectMs.push(elapsed() - pluggedAt);
   const info = machine.front.info(XVDA);
   machine.ringPages = info.ringPages;
-  step(who, `xvda Connected after ${(elapsed() - openedAt).toFixed(1)} ms: ${size(Number(info.sectors) * 512)}, ${info.ringPages}-page ring, flush ${info.flush ? "offered" : "not offered"}`);
+  step(who, `xvda Connected ${machine.connectMs.at(-1)!.toFixed(1)} ms after the plug: ${size(Number(info.sectors) * 512)}, ` +
+    `${info.ringPages}-page ring, flush ${info.flush ? "offered" : "not offered"}`);
 }
 
 const io = { written: 0, read: 0, writeMs: 0, readMs: 0 };
@@ -281,13 +292,14 @@ function history(domid: number, device: string): string {
 
 const domains = [backendDomain, ...machines.map((machine) => machine.domain)];
 const greeted = domains.filter(({ guest, console }) => console.log.lines().some((line) => line.startsWith(`hello dom0, this is ${guest.name} `)));
+const answered = domains.filter(({ guest, console }) => console.log.lines().includes(`dom0 said: welcome, ${guest.name}`));
 const connected = (machine: Machine): boolean => {
   const front = monitor.state(`/local/domain/${machine.vbd.frontend}/device/vbd/${XVDA}/state`);
   const back = monitor.state(`/local/domain/${machine.vbd.backend}/backend/vbd/${machine.vbd.frontend}/${XVDA}/state`);
   return stateName(front) === "Connected" && stateName(back) === "Connected";
 };
 const allVerified = machines.every((m) => m.verified.written && m.verified.image && m.verified.replugged);
-const ok = failure === null && greeted.length === domains.length && machines.every(connected) && allVerified &&
+const ok = failure === null && greeted.length === domains.length && answered.length === domains.length && machines.every(connected) && allVerified &&
   domains.every(({ guest }) => guest.exit === null);
 const rate = (bytes: number, ms: number): string => (ms > 0 ? `${(bytes / MiB / (ms / 1000)).toFixed(1)} MiB/s` : "n/a");
 const requests = machines.reduce((sum, machine) => sum + machine.requests, 0n);
@@ -298,10 +310,12 @@ const summary = [
   "Summary",
   `  domains        dom0 (native: xenstored, toolstack, console backends), dom${backendId} "blkback" (Wasm block backend), ` +
     (machines.length === 1 ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)` : `${machines.length} Wasm guests dom${machines[0]?.vbd.frontend}–dom${machines.at(-1)?.vbd.frontend}`),
-  `  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends`,
-  ...machines.map((m) =>
+  `  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends; ${answered.length} of ${domains.length} domains read dom0's reply and echoed it`,
+  ...machines.flatMap((m) => [
     `  device         dom${m.vbd.frontend} xvda (vbd ${XVDA}) ↔ dom${backendId} disk ${m.disk.number}, ${size(options.diskBytes)}, ${m.ringPages}-page ring: ` +
-      `${connected(m) ? "Connected at both ends" : "NOT Connected"}; unplugged (${m.unplugged ?? "not reached"}) and re-plugged`),
+      `${connected(m) ? "Connected at both ends" : "NOT Connected"}`,
+    `                 unplugged (${m.unplugged ?? "not reached"}) and re-plugged; plug to Connected in ${m.connectMs.map((ms) => `${ms.toFixed(1)} ms`).join(", then ")}`,
+  ]),
   ...machines.flatMap((m) => [
     `  states         dom${m.vbd.frontend} frontend: ${history(m.vbd.frontend, `vbd/${XVDA}`)}`,
     `                 dom${backendId} backend:  ${history(backendId, `vbd/${m.vbd.frontend}/${XVDA}`)}`,

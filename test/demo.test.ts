@@ -17,9 +17,11 @@ test("the demo connects each guest's disk, verifies a pattern through it, unplug
   expect(output).toContain("xenbus  dom3 vbd/51712 frontend: Closed → gone");
 
   const summary = output.slice(output.indexOf("\nSummary"));
-  expect(summary).toMatch(/consoles +3 of 3 greetings reached dom0's console backends/);
+  expect(output).toContain("dom3    console: dom0 said: welcome, guest2");
+  expect(summary).toMatch(/consoles +3 of 3 greetings reached dom0's console backends; 3 of 3 domains read dom0's reply and echoed it/);
   for (const [guest, disk] of [[2, 0], [3, 1]]) {
-    expect(summary).toMatch(new RegExp(`device +dom${guest} xvda \\(vbd 51712\\) ↔ dom1 disk ${disk}, 256 KiB, \\d+-page ring: Connected at both ends; unplugged \\(closed\\) and re-plugged`));
+    expect(summary).toMatch(new RegExp(`device +dom${guest} xvda \\(vbd 51712\\) ↔ dom1 disk ${disk}, 256 KiB, \\d+-page ring: Connected at both ends\n` +
+      ` +unplugged \\(closed\\) and re-plugged; plug to Connected in [\\d.]+ ms, then [\\d.]+ ms`));
     expect(summary).toContain(`dom${guest} frontend: Initialising → Initialised → Connected → Closed → gone → Initialising → Initialised → Connected`);
   }
   expect(summary).toContain("dom1 backend:  Initialising → InitWait → Connected → Closing → Closed → gone → Initialising → InitWait → Connected");
