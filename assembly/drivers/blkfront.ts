@@ -131,6 +131,8 @@ class BlkfrontDriver extends XenbusDriver {
 
 /** Backend InitWait: ring, grants, event channel and the nodes that name them, then Initialised. */
 function talkToBackend(dev: BlkfrontDevice): void {
+  // A backend that went back to InitWait gets a fresh ring.
+  if (dev.ring !== null) teardown(dev);
   const store = dev.store;
   // The ring as large as offered, within our bound; no offer (or a bad one) is a one-page ring.
   let order: u32 = 0;
