@@ -80,7 +80,11 @@ export abstract class BackendOps {
     return 0;
   }
 
-  /** The frontend is Initialised or Connected: map its ring(s), bindFrontendEvtchn. 0 or -errno. */
+  /**
+   * The frontend is Initialised or Connected: map its ring(s), then
+   * bindFrontendEvtchn, last: from then on ops.event may run (from the
+   * upcall, during any store request) even before this returns. 0 or -errno.
+   */
   initialise(dev: BackendDevice): i32 {
     return 0;
   }
