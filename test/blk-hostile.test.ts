@@ -325,14 +325,10 @@ class HostileFrontendRig {
     for (const { scratch, guard } of this.sentinels) scratch.expectOnlyChanged(guard, []);
   }
 
-  /**
-   * The backend refused the device: its error node, and not Connected
-   * (Closing; or still InitWait when the lifecycle could not read the
-   * event-channel, which it reports without closing, as QEMU does).
-   */
+  /** The backend refused the device: its error node, and Closing. */
   expectDeviceError(): void {
     expect(this.service.tools.read(this.errorNode)).toMatch(/^\d+ /);
-    expect([Closing, XENBUS_STATE.InitWait]).toContain(this.front.backendState);
+    expect(this.front.backendState).toBe(Closing);
   }
 
   /** The frontend closes and starts over honestly; the backend serves it again. */

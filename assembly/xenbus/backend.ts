@@ -27,7 +27,7 @@ import {
   XenbusStateInitWait, XenbusStateUnknown,
 } from "../xen/abi";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { bindEvtchn, devError, freeEvtchn, log, strstate } from "./client";
+import { bindEvtchn, devFatal, freeEvtchn, log, strstate } from "./client";
 import { BusDevice, XenbusBus, XenbusDriver } from "./bus";
 
 /** A backend device: a BusDevice plus the lifecycle's view (QEMU's XenDevice). */
@@ -167,14 +167,15 @@ export class BackendDriver extends XenbusDriver {
 /**
  * Binds the frontend's `event-channel` for `dev` (from ops.initialise):
  * its events then run ops.event from the upcall. The local port (also in
- * dev.localPort; the same one when bound already), or -errno: the node's
- * read error, or the bind's (reported, the device then Closing).
+ * dev.localPort; the same one when bound already), or -errno, reported
+ * and the device then Closing: the node's read error (missing, not a
+ * number), or the bind's.
  */
 export function bindFrontendEvtchn(dev: BackendDevice): i32 {
   if (dev.localPort >= 0) return dev.localPort;
   const rc = dev.store.readU32(XS_NO_TRANSACTION, `${dev.otherendPath}/event-channel`);
   if (rc < 0) {
-    devError(dev, rc, "reading event-channel");
+    devFatal(dev, rc, "reading event-channel");
     return rc;
   }
   const port = bindEvtchn(dev, u32(dev.store.number));
