@@ -2,7 +2,9 @@
 // native C baseline (gcc -O2 over Xen's own io/ring.h); Debian's libxenstore
 // reading through the simulated xenstored's socket; the guest's XenStore
 // client through its store ring (round trips, and its memory under a long
-// mixed load); the size of xenbus.wasm.
+// mixed load); block requests through blkfront, the hypervisor and a Wasm
+// blkback, and how long guests take from creation to a Connected disk; the
+// size of xenbus.wasm.
 // One JSON object per line on stdout; progress on stderr.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -12,6 +14,7 @@ import { promisify } from "node:util";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { compileC, debianPackage } from "../tools/debian.js";
+import { BlockGuest, bootToConnectedMs } from "./blk.js";
 import { loadHarness } from "./harness.js";
 import { XenstoreGuest } from "./xenstore.js";
 
@@ -29,6 +32,19 @@ const XENSTORE_ROUNDTRIPS: Record<string, (guest: XenstoreGuest, n: number) => b
   xenstore_read_roundtrip: (guest, n) => guest.readRoundtrips(n),
   xenstore_write_roundtrip: (guest, n) => guest.writeRoundtrips(n),
 };
+/** A guest's 4 KiB block requests, each a round trip through blkfront, the ring and the Wasm blkback domain. */
+const BLOCK_REQUESTS: Record<string, (guest: BlockGuest, n: number) => number> = {
+  blk_read_4k: (guest, n) => guest.reads(n),
+  blk_write_4k: (guest, n) => guest.writes(n),
+};
+/** Guests created at once → the workload timing them from creation until every disk is Connected. */
+const BOOT_TO_CONNECTED: Record<string, number> = {
+  boot_to_connected_ms: 1,
+  boot_to_connected_ms_100_guests: 100,
+};
+/** Boots are timed this many times, the best reported (the first pays for compiling the module). */
+const BOOT_RUNS = 3;
+
 /**
  * The guest's memory after a warm-up of mixed XenStore operations and after
  * MEMORY_OPERATIONS more: linear memory, and how far the heap reached (which
@@ -115,7 +131,10 @@ async function socketReadsPerSecond(): Promise<number | undefined> {
   }
 }
 
-const known = [...Object.keys(WORKLOADS), SOCKET_READ, ...Object.keys(XENSTORE_ROUNDTRIPS), ...MEMORY_RESULTS, SIZE];
+const known = [
+  ...Object.keys(WORKLOADS), SOCKET_READ, ...Object.keys(XENSTORE_ROUNDTRIPS), ...MEMORY_RESULTS,
+  ...Object.keys(BLOCK_REQUESTS), ...Object.keys(BOOT_TO_CONNECTED), SIZE,
+];
 const selected = process.argv.slice(2);
 const unknown = selected.filter((name) => !known.includes(name));
 if (unknown.length > 0) {
@@ -164,5 +183,16 @@ if (MEMORY_RESULTS.some(wanted)) {
     [HEAP_GROWTH]: heapAfter - heapBefore,
   };
   for (const name of MEMORY_RESULTS.filter(wanted)) emit(name, results[name]!, "bytes");
+}
+for (const [name, requests] of Object.entries(BLOCK_REQUESTS).filter(([name]) => wanted(name))) {
+  console.error(`${name}: blkfront → blkif ring → Wasm blkback, 4 KiB requests…`);
+  const guest = new BlockGuest();
+  emit(name, Math.round(opsPerSecond((n) => requests(guest, n), name)), "requests/s");
+}
+for (const [name, guests] of Object.entries(BOOT_TO_CONNECTED).filter(([name]) => wanted(name))) {
+  console.error(`${name}: ${guests} guest(s) from creation to a Connected disk, best of ${BOOT_RUNS}…`);
+  let best = Infinity;
+  for (let run = 0; run < BOOT_RUNS; run++) best = Math.min(best, bootToConnectedMs(guests));
+  emit(name, Number(best.toFixed(1)), "ms");
 }
 if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");

@@ -32,7 +32,9 @@ export const DEFAULT_OPTIONS: Required<HypervisorOptions> = {
   // xl's default max_event_channels (1023) plus the reserved port 0; 2-level allows up to 4096.
   maxPorts: 1024,
   maxGrantFrames: 32,
-  maxMappings: 1024,
+  // Maptrack handles per domain: xl's default max_maptrack_frames (1024 pages of
+  // entries) holds far more; a driver domain mapping 16-page rings for 100 guests needs 1600.
+  maxMappings: 65536,
   nativePages: 16,
 };
 
