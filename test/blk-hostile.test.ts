@@ -11,6 +11,8 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { createGuestDomain } from "../host/guest-domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
+import { GrantError } from "../host/native.js";
+import { XsError } from "../host/xenstored/errors.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkError, BlkFront } from "../runtime/blk.js";
@@ -75,9 +77,31 @@ class HostileBackendRig {
   }
 
   /** No trap, no exit, no stray write. */
+  /**
+   * No trap, no exit, no stray write, and no data page left granted to the
+   * backend once its request is over (a ref may since name the ring again).
+   */
   expectIntact(): void {
     expect(this.guest.exit).toBeNull();
     for (const { scratch, guard } of this.sentinels) scratch.expectOnlyChanged(guard, []);
+    const ring = new Set(this.ringRefs());
+    for (const gref of new Set(this.back.requests.flatMap((request) => request.segments.map((seg) => seg.gref)))) {
+      if (ring.has(gref)) continue;
+      expect(() => this.hv.dom0.gnttab.mapGrantRef(this.guest.domid, gref, false), `data grant ${gref}`).toThrow(GrantError);
+    }
+  }
+
+  /** The ring refs the frontend publishes now (none once the device is removed). */
+  private ringRefs(): number[] {
+    const { frontend } = this.back.paths;
+    const tools = this.service.tools;
+    let nodes: string[] = [];
+    try {
+      nodes = tools.directory(frontend);
+    } catch (error) {
+      if (!(error instanceof XsError)) throw error;
+    }
+    return nodes.filter((node) => node.startsWith("ring-ref")).map((node) => Number(tools.read(`${frontend}/${node}`)));
   }
 
   /** The device was given up: a device error node, and the frontend no longer Connected. */
