@@ -10,13 +10,12 @@ import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import type { LocalClient } from "../host/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { xenstore, type XenStore } from "../runtime/xenstore.js";
-import { bootHarness, type Harness } from "./support/xenbus.js";
+import { bootHarness, type Harness, HarnessGuest } from "./support/xenbus.js";
 
 const BACKEND = 1;
 const { Unknown, Initialising, InitWait, Initialised, Connected, Closing, Closed } = XENBUS_STATE;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** The frontend guest: a ring page granted to the backend, a channel offered to it, states written by the helpers. */
 class Frontend {
@@ -72,32 +71,12 @@ class Frontend {
   }
 }
 
-/** The backend guest and its log. */
-class Backend {
-  readonly x: Harness["exports"];
-  private readonly out: number;
-
-  constructor(readonly guest: Harness) {
-    this.x = guest.exports;
-    xenstore(guest);
-    this.out = this.x.page_alloc();
-  }
-
-  log(): string[] {
-    const lines: string[] = [];
-    for (let length = this.x.harness_bus_log(this.out); length > 0; length = this.x.harness_bus_log(this.out)) {
-      lines.push(...decoder.decode(this.guest.memory().slice(this.out, this.out + length)).split("\n").filter(Boolean));
-    }
-    return lines;
-  }
-}
-
 interface Setup {
   hv: Hypervisor;
   service: XenstoreService;
   dom0: LocalClient;
   front: Frontend;
-  back: Backend;
+  back: HarnessGuest;
   frontPath: string;
   backPath: string;
   /** The backend's device node, relative to its home. */
@@ -108,7 +87,7 @@ interface Setup {
 function setup(type = "vlife"): Setup {
   const hv = new Hypervisor();
   const service = startXenstore(hv);
-  const back = new Backend(bootHarness(hv, "back"));
+  const back = new HarnessGuest(bootHarness(hv, "back"));
   const front = new Frontend(bootHarness(hv, "front"));
   const paths = service.devices.add({ type, devid: 0, frontend: front.guest.domid, backend: back.guest.domid });
   front.device(`device/${type}/0`, paths.backend, back.guest.domid);
@@ -145,7 +124,7 @@ describe("the lifecycle", () => {
   test("init waits for online", () => {
     const hv = new Hypervisor();
     const service = startXenstore(hv);
-    const back = new Backend(bootHarness(hv, "back"));
+    const back = new HarnessGuest(bootHarness(hv, "back"));
     const paths = service.devices.add({ type: "vlife", devid: 0, frontend: 0, backend: back.guest.domid, backendParams: { online: "0" } });
     back.x.xenbus_bus_attach(BACKEND);
     hv.runUntilIdle();

@@ -8,8 +8,7 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import type { LocalClient } from "../host/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
-import { xenstore } from "../runtime/xenstore.js";
-import { bootHarness, type Harness } from "./support/xenbus.js";
+import { bootHarness, HarnessGuest } from "./support/xenbus.js";
 
 const FRONTEND = 0;
 const BACKEND = 1;
@@ -18,35 +17,8 @@ const ENODEV = -19;
 const ETIMEDOUT = -110;
 const { Initialising, InitWait, Initialised, Connected, Closing, Closed } = XENBUS_STATE;
 
-/** A harness guest and what a test reads from it. */
-class Guest {
-  readonly x: Harness["exports"];
-  private readonly out: number;
-
-  constructor(readonly guest: Harness) {
-    this.x = guest.exports;
-    xenstore(guest);
-    this.out = this.x.page_alloc();
-  }
-
-  get domid(): number {
-    return this.guest.domid;
-  }
-
-  /** The test drivers' log since the last call. */
-  log(): string[] {
-    const lines: string[] = [];
-    for (let length = this.x.harness_bus_log(this.out); length > 0; length = this.x.harness_bus_log(this.out)) {
-      const text = new TextDecoder().decode(this.guest.memory().slice(this.out, this.out + length));
-      lines.push(...text.split("\n").filter((line) => line !== ""));
-    }
-    return lines;
-  }
-
-  private text(length: number): string {
-    return new TextDecoder().decode(this.guest.memory().slice(this.out, this.out + length));
-  }
-
+/** A harness guest and its bus as the exports describe it. */
+class Guest extends HarnessGuest {
   /** Each attached device of the bus as the exports describe it. */
   devices(kind: number): { type: string; id: string; state: number; otherendState: number; otherendId: number }[] {
     const count = this.x.xenbus_bus_device_count(kind);

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import type { Hypervisor } from "../../host/hypervisor.js";
 import { loadGuest, type Guest } from "../../runtime/guest.js";
 import type { XenbusExports } from "../../runtime/xenbus.js";
+import { xenstore } from "../../runtime/xenstore.js";
 
 /** What build/harness.wasm adds for booted guests: its test-only drivers' log. */
 export interface HarnessExports {
@@ -22,4 +23,37 @@ export function bootHarness(hv: Hypervisor, name: string): Harness {
   const rc = guest.exports.xen_boot();
   if (rc !== 0) throw new Error(`${name}: xen_boot returned ${rc}`);
   return guest;
+}
+
+const decoder = new TextDecoder();
+
+/** A booted harness guest with its XenStore client up, and its test drivers' log. */
+export class HarnessGuest {
+  readonly x: Harness["exports"];
+  /** A page_alloc page for results. */
+  protected readonly out: number;
+
+  constructor(readonly guest: Harness) {
+    this.x = guest.exports;
+    xenstore(guest);
+    this.out = this.x.page_alloc();
+  }
+
+  get domid(): number {
+    return this.guest.domid;
+  }
+
+  /** The test drivers' log since the last call, a line each. */
+  log(): string[] {
+    const lines: string[] = [];
+    for (let length = this.x.harness_bus_log(this.out); length > 0; length = this.x.harness_bus_log(this.out)) {
+      lines.push(...this.text(length).split("\n").filter((line) => line !== ""));
+    }
+    return lines;
+  }
+
+  /** The first `length` bytes of the result page, as text. */
+  protected text(length: number): string {
+    return decoder.decode(this.guest.memory().slice(this.out, this.out + length));
+  }
 }
