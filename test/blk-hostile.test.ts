@@ -476,6 +476,45 @@ describe("blkback against a hostile frontend", () => {
     rig.expectRecovers();
   });
 
+  test.each([
+    ["forced", true],
+    ["graceful", false],
+  ])("hot-unplug (%s) with requests on the ring not yet served: the backend lets go without trapping, and serves another frontend", (_name, force) => {
+    const rig = new HostileFrontendRig();
+    rig.front.connect();
+    const page = rig.dataPage(true);
+    rig.front.page(page.gfn).set(pattern(PAGE, 11));
+    const ring = rig.front.ring!;
+    for (let i = 0; i < 8; i++) ring.submit(rw(BLKIF_OP.WRITE, BigInt(i), BigInt(8 * i), [page.gref]));
+    ring.push(); // published, the backend not told yet
+    const image = rig.image();
+    rig.service.devices.unplug({ type: "vbd", devid: DEVID, frontend: rig.front.domid, backend: rig.backend.domid }, { force });
+    rig.front.kick(); // the event arrives after the device went (or is a dead port by now)
+    rig.hv.runUntilIdle();
+    expect(rig.backend.back.info.bind(rig.backend.back, rig.front.domid, DEVID)).toThrow(BlkError);
+    // Served before it went, or not at all: never half a request, never anywhere else.
+    const served = rig.front.responses.filter((r) => r.status === BLKIF_RSP.OKAY).length;
+    const after = rig.image();
+    expect(after.subarray(8 * 8 * SECTOR_SIZE)).toEqual(image.subarray(8 * 8 * SECTOR_SIZE));
+    for (let i = 0; i < 8; i++) {
+      const sectors = after.subarray(i * PAGE, (i + 1) * PAGE);
+      expect(sectors, `request ${i}`).toEqual(i < served ? pattern(PAGE, 11) : image.subarray(i * PAGE, (i + 1) * PAGE));
+    }
+    rig.expectIntact();
+    // Grants the backend held are released: the frontend can revoke its ring and data pages.
+    for (const ref of [...rig.front.ringRefs, page.gref]) expect(rig.front.endGrant(ref), `ref ${ref}`).toBe(true);
+
+    const other = new HostileBlkfront(rig.hv, rig.service, { backend: rig.backend.domid, devid: DEVID + 16, backendParams: rig.backend.disk.params });
+    other.run();
+    other.connect();
+    expect(other.backendState).toBe(Connected);
+    const target = other.allocPage();
+    other.submit(rw(BLKIF_OP.READ, 1n, 0n, [other.grant(target)]));
+    expect(other.responses).toEqual([{ id: 1n, operation: BLKIF_OP.READ, status: BLKIF_RSP.OKAY }]);
+    expect(other.page(target)).toEqual(after.subarray(0, PAGE));
+    rig.expectIntact();
+  });
+
   test("impossible ring indices: the backend stops serving that ring with a device error, and serves a new one", () => {
     const rig = new HostileFrontendRig();
     rig.front.connect();
