@@ -27,22 +27,46 @@ function copyPage(mapping: GrantMapping): Uint8Array | null {
   return mapping.hostAddr === null ? null : mapping.mapper.memory.page(mapping.hostAddr / PAGE_SIZE);
 }
 
-function pageKey(domain: Domain, frame: number): string {
-  return `${domain.domid}:${frame}`;
+/** The mappings of one granted page: the granter, its frame, and every copy or live view of it. */
+interface SharedPage {
+  readonly granter: Domain;
+  readonly frame: number;
+  readonly mappings: Set<GrantMapping>;
 }
 
+/**
+ * Indexed both ways, so that a domain switch touches only the mappings of the
+ * domain that stopped running (as mapper or granter), not every mapping there is.
+ */
 export class PageCoherence {
-  private readonly mappings = new Set<GrantMapping>();
+  /** Mappings by the domain holding them. */
+  private readonly held = new Map<Domain, Set<GrantMapping>>();
+  /** Granted pages that have mappings, by granter, then by frame. */
+  private readonly granted = new Map<Domain, Map<number, SharedPage>>();
 
   /** A new mapping starts as the granter's page. */
   add(mapping: GrantMapping): void {
-    this.mappings.add(mapping);
+    let held = this.held.get(mapping.mapper);
+    if (!held) this.held.set(mapping.mapper, (held = new Set()));
+    held.add(mapping);
+    let pages = this.granted.get(mapping.granter);
+    if (!pages) this.granted.set(mapping.granter, (pages = new Map()));
+    let page = pages.get(mapping.frame);
+    if (!page) pages.set(mapping.frame, (page = { granter: mapping.granter, frame: mapping.frame, mappings: new Set() }));
+    page.mappings.add(mapping);
     copyPage(mapping)?.set(granterPage(mapping));
   }
 
   /** Unmapping: the mapper's last writes reach the granter (and its other mappers), and its copy is zeroed. */
   remove(mapping: GrantMapping): void {
-    this.mappings.delete(mapping);
+    const held = this.held.get(mapping.mapper);
+    held?.delete(mapping);
+    if (held?.size === 0) this.held.delete(mapping.mapper);
+    const pages = this.granted.get(mapping.granter);
+    const page = pages?.get(mapping.frame);
+    page?.mappings.delete(mapping);
+    if (page?.mappings.size === 0) pages!.delete(mapping.frame);
+    if (pages?.size === 0) this.granted.delete(mapping.granter);
     const copy = copyPage(mapping);
     if (mapping.writable) {
       if (copy) granterPage(mapping).set(copy);
@@ -53,7 +77,13 @@ export class PageCoherence {
 
   /** Every mapping `domain` holds. */
   heldBy(domain: Domain): GrantMapping[] {
-    return [...this.mappings].filter((mapping) => mapping.mapper === domain);
+    return [...(this.held.get(domain) ?? [])];
+  }
+
+  /** Whether `domain` holds a mapping at `hostAddr` of its memory. */
+  holdsAt(domain: Domain, hostAddr: number): boolean {
+    for (const mapping of this.held.get(domain) ?? []) if (mapping.hostAddr === hostAddr) return true;
+    return false;
   }
 
   /**
@@ -62,28 +92,23 @@ export class PageCoherence {
    * copy, a live view, or as the granter itself).
    */
   flush(domain: Domain): void {
-    const touched = new Set<string>();
-    for (const mapping of this.mappings) {
-      if (mapping.mapper === domain && mapping.writable) {
-        const copy = copyPage(mapping);
-        if (copy) granterPage(mapping).set(copy);
-        touched.add(pageKey(mapping.granter, mapping.frame));
-      } else if (mapping.granter === domain) {
-        touched.add(pageKey(domain, mapping.frame));
-      }
+    const touched = new Set<SharedPage>();
+    for (const mapping of this.held.get(domain) ?? []) {
+      if (!mapping.writable) continue;
+      const copy = copyPage(mapping);
+      if (copy) granterPage(mapping).set(copy);
+      touched.add(this.granted.get(mapping.granter)!.get(mapping.frame)!);
     }
-    if (touched.size === 0) return;
-    for (const mapping of this.mappings) {
-      if (mapping.mapper !== domain && touched.has(pageKey(mapping.granter, mapping.frame))) {
-        copyPage(mapping)?.set(granterPage(mapping));
+    for (const page of this.granted.get(domain)?.values() ?? []) touched.add(page);
+    for (const page of touched) {
+      for (const mapping of page.mappings) {
+        if (mapping.mapper !== domain) copyPage(mapping)?.set(granterPage(mapping));
       }
     }
   }
 
   /** The hypervisor wrote `granter`'s page `frame` (GNTTABOP_copy): refresh every copy of it. */
   propagate(granter: Domain, frame: number): void {
-    for (const mapping of this.mappings) {
-      if (mapping.granter === granter && mapping.frame === frame) copyPage(mapping)?.set(granterPage(mapping));
-    }
+    for (const mapping of this.granted.get(granter)?.get(frame)?.mappings ?? []) copyPage(mapping)?.set(granterPage(mapping));
   }
 }

@@ -223,7 +223,7 @@ export class GrantTables {
   private isFreeHostPage(caller: Domain, hostAddr: number): boolean {
     if (!Number.isSafeInteger(hostAddr) || hostAddr % PAGE_SIZE !== 0 || !caller.memory.page(hostAddr / PAGE_SIZE)) return false;
     const gfn = hostAddr / PAGE_SIZE;
-    if (this.coherence.heldBy(caller).some((mapping) => mapping.hostAddr === hostAddr)) return false;
+    if (this.coherence.holdsAt(caller, hostAddr)) return false;
     return ![caller.sharedInfo, ...caller.grantTable.frames].some((page) => page.gfn === gfn);
   }
 

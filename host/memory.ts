@@ -1,19 +1,28 @@
 // Guest memory as the hypervisor sees it. A Wasm guest's linear memory is
-// replaced by memory.grow, so nothing here keeps a view: every access derives
-// a fresh one from the source. Struct access is bounds-checked up front, as
+// replaced by memory.grow, which detaches the old buffer (every view of it
+// then has length 0), so views are kept only until that happens and then
+// derived afresh from the source. Struct access is bounds-checked up front, as
 // Xen's copy_from_guest is: a struct that does not fit is a fault (-EFAULT).
 import { PAGE_SIZE, type StructLayout } from "./xen/abi.js";
 
 export class GuestMemory {
+  private view: Uint8Array = new Uint8Array(0);
+  /** Views of single pages of `view`, by frame, made on first use. */
+  private pages: (Uint8Array | undefined)[] = [];
+
   constructor(private readonly source: () => Uint8Array) {}
 
   /** The whole memory, as a view valid until the guest next runs. */
   bytes(): Uint8Array {
-    return this.source();
+    if (this.view.byteLength === 0) {
+      this.view = this.source();
+      this.pages = [];
+    }
+    return this.view;
   }
 
   get size(): number {
-    return this.source().byteLength;
+    return this.bytes().byteLength;
   }
 
   /** Whether [address, address + length) lies inside memory (non-negative integers only). */
@@ -27,20 +36,22 @@ export class GuestMemory {
   /** The page at guest frame `gfn`, or null when it is not inside memory. */
   page(gfn: number): Uint8Array | null {
     const address = gfn * PAGE_SIZE;
-    return this.contains(address, PAGE_SIZE) ? this.source().subarray(address, address + PAGE_SIZE) : null;
+    if (!this.contains(address, PAGE_SIZE)) return null;
+    const bytes = this.bytes();
+    return (this.pages[gfn] ??= bytes.subarray(address, address + PAGE_SIZE));
   }
 
   /** A struct at `address`, or null (a fault) when it does not fit inside memory. */
   struct<F extends string>(address: number, layout: StructLayout<F>): StructView<F> | null {
     if (!this.contains(address, layout.sizeof)) return null;
-    const bytes = this.source();
+    const bytes = this.bytes();
     return new StructView(new DataView(bytes.buffer, bytes.byteOffset + address, layout.sizeof), layout.fields);
   }
 
   /** An array of `count` elements of `size` bytes at `address`, or null when it does not fit. */
   array(address: number, count: number, size: number): DataView | null {
     if (!this.contains(address, count * size)) return null;
-    const bytes = this.source();
+    const bytes = this.bytes();
     return new DataView(bytes.buffer, bytes.byteOffset + address, count * size);
   }
 }

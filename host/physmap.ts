@@ -35,7 +35,7 @@ export function addToPhysmap(directory: DomainDirectory, coherence: PageCoherenc
   }
   if (!domain.memory.page(request.gpfn)) return -ERRNO.EINVAL;
   // A frame holding a grant mapping is taken; replacing it would tear the mapping apart.
-  if (coherence.heldBy(domain).some((mapping) => mapping.hostAddr === request.gpfn * PAGE_SIZE)) return -ERRNO.EBUSY;
+  if (coherence.holdsAt(domain, request.gpfn * PAGE_SIZE)) return -ERRNO.EBUSY;
   domain.placeXenPage(page, request.gpfn);
   return 0;
 }
