@@ -3,10 +3,11 @@
 // grant copies, and a Wasm blkback driver domain serving a disk image in its
 // memory, with dom0's xenstored and toolstack plugging the disk in. No test
 // framework here.
+import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
 import { createGuestDomain } from "../host/guest-domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
-import { BlkBack, BlkFront, type Disk } from "../runtime/blk.js";
+import { BlkFront } from "../runtime/blk.js";
 
 /** xvda's devid. */
 const DEVID = 51712;
@@ -14,46 +15,30 @@ const DEVID = 51712;
 const REQUEST_SECTORS = 8;
 /** The disk the requests walk over: 16 MiB, so reads and writes touch all of it in turn. */
 const DISK_SECTORS = 32768;
+/** Rings of up to 16 pages, as Linux's blkback offers. */
+const MAX_RING_PAGE_ORDER = 4;
 /** Xen time a guest waits for its disk before the workload gives up. */
 const OPEN_TIMEOUT_MS = 60_000;
 
-/**
- * The backend domain's XenStore quotas. Its bus watches two nodes per device
- * (the frontend's state and its own directory) and it owns about a dozen
- * nodes per device, so C xenstored's defaults (128 watches, 1000 nodes)
- * would stop it at 63 and about 80 devices. A host running a driver domain
- * for many guests raises them, as `xenstore-control quota-set` does.
- */
-const DRIVER_DOMAIN_QUOTAS = { watches: 1024, nodes: 16384 } as const;
+/** The backend domain serves every guest, so it gets quotas for 100 devices (see BlkbackDomainOptions.quotas). */
+const DRIVER_DOMAIN_QUOTAS = { watches: 1024, nodes: 16384 };
 
 /** dom0's services and a block-backend domain serving one disk. */
 class BlockHost {
   readonly hv = new Hypervisor();
   readonly service: XenstoreService = startXenstore(this.hv);
-  readonly backend: BlkBack;
-  readonly disk: Disk;
-
-  constructor() {
-    const backend = this.bootGuest("blkback");
-    for (const [name, value] of Object.entries(DRIVER_DOMAIN_QUOTAS)) {
-      this.service.xenstored.quotas.set(name as keyof typeof DRIVER_DOMAIN_QUOTAS, value, backend.domid);
-    }
-    this.backend = new BlkBack(backend).start();
-    this.disk = this.backend.createDisk(DISK_SECTORS);
-  }
-
-  bootGuest(name: string) {
-    const guest = createGuestDomain(this.service, name).guest;
-    const rc = guest.exports.xs_init();
-    if (rc !== 0) throw new Error(`${name}: xs_init returned ${rc}`);
-    return guest;
-  }
+  readonly backend: BlkbackDomain = startBlkbackDomain(this.service, {
+    sectors: DISK_SECTORS, maxRingPageOrder: MAX_RING_PAGE_ORDER, quotas: DRIVER_DOMAIN_QUOTAS,
+  });
 
   /** A guest with its frontend bus up and the disk plugged in as xvda (not yet waited for). */
   plugGuest(name: string): BlkFront {
-    const blk = new BlkFront(this.bootGuest(name), 1).start();
+    const guest = createGuestDomain(this.service, name).guest;
+    const rc = guest.exports.xs_init();
+    if (rc !== 0) throw new Error(`${name}: xs_init returned ${rc}`);
+    const blk = new BlkFront(guest, 1).start();
     this.service.devices.add({
-      type: "vbd", devid: DEVID, frontend: blk.guest.domid, backend: this.backend.guest.domid, backendParams: this.disk.params,
+      type: "vbd", devid: DEVID, frontend: guest.domid, backend: this.backend.domid, backendParams: this.backend.disk.params,
     });
     return blk;
   }

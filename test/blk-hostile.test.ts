@@ -17,31 +17,16 @@ import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkError, BlkFront } from "../runtime/blk.js";
 import type { BlkRequest, BlkResponse } from "./support/blkif-ring.js";
-import { type BlkbackDomain, startBlkbackDomain } from "./support/blkback-domain.js";
+import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
 import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
 import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
 import { GuardedScratch } from "./support/scratch.js";
+import { errnoOf, pattern } from "./support/blk.js";
 import type { Xenbus } from "./support/xenbus.js";
 
 const PAGE = 4096;
 const DEVID = 51712;
 const { Connected, Closing, Closed } = XENBUS_STATE;
-
-/** `length` bytes of a pattern unique to `seed`. */
-function pattern(length: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 7 + (i >> 9)) & 0xff);
-}
-
-/** The errno a blk call failed with, or 0 when it succeeded. */
-function errnoOf(call: () => unknown): number {
-  try {
-    call();
-    return 0;
-  } catch (error) {
-    if (error instanceof BlkError) return error.errno;
-    throw error;
-  }
-}
 
 const EIO = 5;
 const EOPNOTSUPP = 95;

@@ -10,8 +10,9 @@ import type { Domain } from "../host/domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
-import { BlkError, BlkFront, SECTOR_SIZE } from "../runtime/blk.js";
-import { type BlkbackDomain, startBlkbackDomain } from "./support/blkback-domain.js";
+import { BlkFront, SECTOR_SIZE } from "../runtime/blk.js";
+import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
+import { errnoOf, pattern } from "./support/blk.js";
 import type { Xenbus } from "./support/xenbus.js";
 
 const PAGE = 4096;
@@ -19,21 +20,6 @@ const DEVID = 51712;
 const ENODEV = 19;
 const EIO = 5;
 const { Connected, Closed } = XENBUS_STATE;
-
-function pattern(length: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length }, (_, i) => (i * 131 + seed * 17 + (i >> 9)) & 0xff);
-}
-
-/** The errno a blk call failed with, or 0 when it succeeded. */
-function errnoOf(call: () => unknown): number {
-  try {
-    call();
-    return 0;
-  } catch (error) {
-    if (error instanceof BlkError) return error.errno;
-    throw error;
-  }
-}
 
 /** Sectors [first, first + count) of the backend's disk image, as it holds them. */
 function sectorsAt(backend: BlkbackDomain, first: number, count: number): Uint8Array {
