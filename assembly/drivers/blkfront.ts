@@ -112,6 +112,8 @@ class BlkfrontDriver extends XenbusDriver {
   otherendChanged(dev: BusDevice, state: i32): void {
     const blk = dev as BlkfrontDevice;
     reportBroken(blk);
+    // Any state change may follow the backend's unmapping of a dropped ring.
+    endDeferred();
     if (state == XenbusStateInitWait) {
       if (blk.state == XenbusStateInitialising) talkToBackend(blk);
     } else if (state == XenbusStateConnected) {
@@ -126,6 +128,20 @@ class BlkfrontDriver extends XenbusDriver {
 
   detach(dev: BusDevice): void {
     teardown(dev as BlkfrontDevice);
+  }
+
+  /**
+   * After a restore (the bus wrote Initialising; a cancelled suspend leaves
+   * the state and the connection as they were): the old ring belongs to the
+   * connection before the save and is dropped, and a fresh one is offered
+   * once the backend, set up anew by the toolstack, is in InitWait.
+   */
+  resume(dev: BusDevice): i32 {
+    const blk = dev as BlkfrontDevice;
+    if (blk.state != XenbusStateInitialising) return 0;
+    teardown(blk);
+    if (blk.otherendState == XenbusStateInitWait) talkToBackend(blk);
+    return 0;
   }
 }
 
@@ -222,9 +238,10 @@ function closeFrontend(dev: BlkfrontDevice): void {
 
 /**
  * Releases ring, grants and event channel; a request in flight ends with
- * -EIO. A ring page the backend still has mapped cannot be revoked: it is
- * reported and stays out of the pool, rather than be reused under the
- * backend's eyes.
+ * -EIO. A ring page the backend still maps cannot be revoked yet: as
+ * Linux's gnttab_end_foreign_access does, its grant is ended later, once
+ * the backend has unmapped it, and only then does the page go back to the
+ * pool (never reused under the backend's eyes).
  */
 function teardown(dev: BlkfrontDevice): void {
   if (dev.inFlight && !dev.answered) finish(dev, -EIO);
@@ -233,24 +250,50 @@ function teardown(dev: BlkfrontDevice): void {
     freeEvtchn(dev, u32(dev.port));
     dev.port = -1;
   }
+  endDeferred();
   const refs = dev.ringRefs;
-  let revoked: u32 = 0;
-  for (let i = 0; i < refs.length; i++) {
-    const rc = gnttab.endAccess(refs[i]);
-    if (rc == 0) revoked |= 1 << i;
-    else devError(dev, rc, `revoking ring page grant ${refs[i]}`);
-  }
+  for (let i = 0; i < refs.length; i++) endRingGrant(dev, refs[i], dev.ringPages + (usize(i) << PAGE_SHIFT));
   const granted = u32(refs.length);
   refs.length = 0;
   if (dev.ring !== null) {
     heap.free(changetype<usize>(dev.ring));
     dev.ring = null;
-    // Pages never granted (a failed grantRing) or revoked go back.
-    for (let i: u32 = 0; i < dev.ringPageCount; i++) {
-      if (i >= granted || (revoked & (1 << i)) != 0) freePage(dev.ringPages + (usize(i) << PAGE_SHIFT));
-    }
+    // Pages never granted (a failed grantRing) go back at once.
+    for (let i = granted; i < dev.ringPageCount; i++) freePage(dev.ringPages + (usize(i) << PAGE_SHIFT));
     dev.ringPages = 0;
     dev.ringPageCount = 0;
+  }
+}
+
+/** Ring grants the backend still mapped when the ring was dropped, with their pages: ended and freed by endDeferred. */
+const deferredRefs: u32[] = [];
+const deferredPages: usize[] = [];
+
+/** Ends the grant of ring page `page` and frees the page, or defers both while the backend maps it. */
+function endRingGrant(dev: BlkfrontDevice, ref: u32, page: usize): void {
+  const rc = gnttab.endAccess(ref);
+  if (rc == 0) {
+    freePage(page);
+  } else if (rc == -EBUSY) {
+    deferredRefs.push(ref);
+    deferredPages.push(page);
+  } else {
+    // Not a grant of ours any more: the page's fate is unknown, so it stays out of the pool.
+    devError(dev, rc, `revoking ring page grant ${ref}`);
+  }
+}
+
+/** Retries the deferred ends (the backend may have unmapped since): each ended grant's page is freed. */
+function endDeferred(): void {
+  for (let i = deferredRefs.length - 1; i >= 0; i--) {
+    const rc = gnttab.endAccess(deferredRefs[i]);
+    if (rc == -EBUSY) continue;
+    if (rc == 0) freePage(deferredPages[i]);
+    const last = deferredRefs.length - 1;
+    deferredRefs[i] = deferredRefs[last];
+    deferredPages[i] = deferredPages[last];
+    deferredRefs.length = last;
+    deferredPages.length = last;
   }
 }
 
