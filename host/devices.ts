@@ -69,6 +69,9 @@ export function devicePaths(device: DeviceId): DevicePaths {
 
 /** Adds, unplugs and removes devices' xenstore entries through the toolstack's (dom0) connection. */
 export class DeviceManager {
+  /** The devices added and not yet removed, by frontend path: the toolstack's config, as libxl keeps a domain's. */
+  private readonly added = new Map<string, DeviceSpec>();
+
   constructor(
     private readonly hv: Hypervisor,
     private readonly tools: LocalClient,
@@ -86,21 +89,51 @@ export class DeviceManager {
       for (const path of [paths.frontend, paths.backend]) this.ignoringMissing(() => this.tools.rm(path, tx));
       this.tools.mkdir(paths.frontend, tx);
       this.tools.setPerms(paths.frontend, [`n${device.frontend}`, `r${device.backend}`], tx);
-      this.tools.mkdir(paths.backend, tx);
-      this.tools.setPerms(paths.backend, [`n${device.backend}`, `r${device.frontend}`], tx);
       // The nodes below inherit their dir's perms (dom0 creates them as privileged).
       const frontendNodes = { backend: paths.backend, "backend-id": String(device.backend), state: String(XenbusState.Initialising) };
-      const backendNodes = {
-        frontend: paths.frontend,
-        "frontend-id": String(device.frontend),
-        online: "1",
-        state: String(XenbusState.Initialising),
-        ...device.backendParams,
-      };
       for (const [name, value] of Object.entries(frontendNodes)) this.tools.write(`${paths.frontend}/${name}`, value, tx);
-      for (const [name, value] of Object.entries(backendNodes)) this.tools.write(`${paths.backend}/${name}`, value, tx);
+      this.writeBackend(device, paths, tx);
     });
+    this.added.set(paths.frontend, { ...device });
     return paths;
+  }
+
+  /**
+   * A restore of domain `domid`: the backend of each device it is the
+   * frontend of goes away, and once the backends have let them go (the
+   * hypervisor runs until idle; the suspended domain itself does not run),
+   * the same backend dirs are written again, so each backend sets a new
+   * device up from Initialising, as for the new domain libxl restores into.
+   * The frontend dirs stay, only their state back at Initialising (so no
+   * new backend takes the old ring for the restored guest's): the guest
+   * publishes its end anew. Returns the devices recreated.
+   */
+  recreate(domid: number): DeviceSpec[] {
+    const devices = [...this.added.values()].filter((device) => device.frontend === domid);
+    for (const device of devices) {
+      const paths = devicePaths(device);
+      this.tools.inTransaction((tx) => {
+        this.removeWithEmptyParents(paths.backend, tx);
+        this.tools.write(`${paths.frontend}/state`, String(XenbusState.Initialising), tx);
+      });
+    }
+    this.hv.runUntilIdle();
+    for (const device of devices) this.tools.inTransaction((tx) => this.writeBackend(device, devicePaths(device), tx));
+    return devices;
+  }
+
+  /** The backend dir as a new device's, in state Initialising. */
+  private writeBackend(device: DeviceSpec, paths: DevicePaths, tx: number): void {
+    this.tools.mkdir(paths.backend, tx);
+    this.tools.setPerms(paths.backend, [`n${device.backend}`, `r${device.frontend}`], tx);
+    const backendNodes = {
+      frontend: paths.frontend,
+      "frontend-id": String(device.frontend),
+      online: "1",
+      state: String(XenbusState.Initialising),
+      ...device.backendParams,
+    };
+    for (const [name, value] of Object.entries(backendNodes)) this.tools.write(`${paths.backend}/${name}`, value, tx);
   }
 
   /**
@@ -162,6 +195,9 @@ export class DeviceManager {
   }
 
   private remove(paths: DevicePaths): void {
+    for (const [frontend, device] of this.added) {
+      if (frontend === paths.frontend || devicePaths(device).backend === paths.backend) this.added.delete(frontend);
+    }
     this.tools.inTransaction((tx) => {
       for (const path of [paths.frontend, paths.backend]) if (path !== "") this.removeWithEmptyParents(path, tx);
     });

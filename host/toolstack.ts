@@ -130,7 +130,10 @@ export class XenstoreService {
    * zero, a fresh port for xenstored replaces the old one in the domain
    * (HVM_PARAM_STORE_EVTCHN), and the domain is introduced again; its
    * console gets a fresh channel and a cleared page the same way. Either
-   * way XS_RESUME tells xenstored the domain runs again.
+   * way XS_RESUME tells xenstored the domain runs again. The backends of
+   * the domain's devices are recreated, as libxl adds the devices again for
+   * the restored domain: each backend sees its old device go and a new one
+   * come (DeviceManager.recreate).
    *
    * A simplification: a real restore builds a new domain, in which the guest
    * finds no event channel, grant or mapping of the old one and sets up
@@ -158,6 +161,7 @@ export class XenstoreService {
     console?.reconnect();
     // The restored domain has no such channels; the fresh ones were taken first so their numbers differ.
     for (const port of oldPorts) if (port !== undefined) this.hv.evtchn.close(domain, Number(port));
+    this.devices.recreate(domain.domid);
     this.introduceStore(domain);
   }
 
