@@ -9,6 +9,7 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkBack, BlkFront, type Disk, type DiskOptions } from "../runtime/blk.js";
+import { pattern } from "./support/blk.js";
 import type { BlkRequest } from "./support/blkif-ring.js";
 import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
@@ -17,10 +18,6 @@ const DEVID = 51712;
 const { InitWait, Connected, Closing, Closed } = XENBUS_STATE;
 const [READ, WRITE] = [0, 1];
 const [OKAY, ERROR, EOPNOTSUPP] = [0, -1, -2];
-
-function pattern(bytes: number, seed: number): Uint8Array {
-  return new Uint8Array(bytes).map((_, i) => (i * 131 + seed * 7 + (i >> 9)) & 0xff);
-}
 
 describe("a Wasm block backend and a Wasm block frontend", () => {
   let hv: Hypervisor;

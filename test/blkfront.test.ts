@@ -7,15 +7,12 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkFront } from "../runtime/blk.js";
+import { pattern } from "./support/blk.js";
 import { HostileBlkback } from "./support/hostile-blkback.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
 const DEVID = 51712;
 const { Connected, Closed } = XENBUS_STATE;
-
-function pattern(bytes: number, seed: number): Uint8Array {
-  return new Uint8Array(bytes).map((_, i) => (i * 31 + seed + (i >> 9)) & 0xff);
-}
 
 describe("blkfront against dom0's reference backend", () => {
   let hv: Hypervisor;
