@@ -47,6 +47,14 @@ class System {
     return { guest, blk: new BlkFront(guest, 16).start() };
   }
 
+  /** A guest with the backend's disk plugged in and open (Connected). */
+  connectedGuest(name = "guest"): Frontend {
+    const front = this.guest(name);
+    this.plug(front);
+    front.blk.open(DEVID);
+    return front;
+  }
+
   /** The toolstack plugs the backend's disk into `front` as vbd DEVID. */
   plug(front: Frontend, backend = this.backend): void {
     this.service.devices.add({
@@ -104,9 +112,7 @@ describe("block I/O", () => {
 
   beforeEach(() => {
     system = new System({ maxRingPageOrder: 2 });
-    front = system.guest("guest");
-    system.plug(front);
-    front.blk.open(DEVID);
+    front = system.connectedGuest();
   });
 
   test("data written reads back the same and lies on the backend's disk where it was written", () => {
@@ -150,9 +156,7 @@ describe("block I/O", () => {
 describe("frontend close and reconnect", () => {
   test("closing takes both ends to Closed; opening again reconnects, with the data still there, many times over", () => {
     const system = new System();
-    const front = system.guest("guest");
-    system.plug(front);
-    front.blk.open(DEVID);
+    const front = system.connectedGuest();
     const data = pattern(5 * PAGE, 5);
     front.blk.write(DEVID, 8, data);
     for (let round = 0; round < 5; round++) {
@@ -173,9 +177,7 @@ describe("frontend close and reconnect", () => {
 describe("backend going away and coming back", () => {
   test("the backend domain is destroyed: the guest's I/O fails cleanly; a new backend domain is plugged and serves it", () => {
     const system = new System();
-    const front = system.guest("guest");
-    system.plug(front);
-    front.blk.open(DEVID);
+    const front = system.connectedGuest();
     front.blk.write(DEVID, 0, pattern(PAGE, 6));
     const old = system.backend;
     system.service.destroyDomain(old.domid);
@@ -196,9 +198,7 @@ describe("backend going away and coming back", () => {
 
   test("the toolstack unplugs the disk (backend Closing, then removed) and plugs it again: the guest reconnects to the same data", () => {
     const system = new System();
-    const front = system.guest("guest");
-    system.plug(front);
-    front.blk.open(DEVID);
+    const front = system.connectedGuest();
     const data = pattern(2 * PAGE, 8);
     front.blk.write(DEVID, 40, data);
     expect(system.service.devices.unplug(system.device(front))).toBe("closed");
@@ -238,9 +238,7 @@ describe("hot-unplug during I/O", () => {
     ["graceful (backend told to close)", false],
   ])("%s: the request completes or fails cleanly, nothing hangs, and a re-plugged disk works", (_name, force) => {
     const system = new System();
-    const front = system.guest("guest");
-    system.plug(front);
-    front.blk.open(DEVID);
+    const front = system.connectedGuest();
     const data = pattern(11 * PAGE, 9);
     front.blk.write(DEVID, 0, data);
     const device = system.device(front);
