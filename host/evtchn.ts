@@ -47,6 +47,20 @@ export class SharedInfoEvents {
   setMask(port: number, masked: boolean): void {
     this.writeBit(shared_info.fields.evtchn_mask, port, masked);
   }
+  /** The lowest port below `limit` that is pending, unmasked and `wanted`, read a byte of the bitmaps at a time. */
+  firstPendingUnmasked(limit: number, wanted: (port: number) => boolean): number | null {
+    const bytes = this.page.bytes();
+    const pending = shared_info.fields.evtchn_pending;
+    const mask = shared_info.fields.evtchn_mask;
+    for (let index = 0; index * 8 < limit; index++) {
+      let bits = bytes[pending + index]! & ~bytes[mask + index]!;
+      for (let bit = 0; bits !== 0; bit++, bits >>= 1) {
+        const port = index * 8 + bit;
+        if (bits & 1 && port < limit && wanted(port)) return port;
+      }
+    }
+    return null;
+  }
   /** Sets the vcpu's evtchn_pending_sel bit for the 64-port word holding `port`; returns its previous value. */
   testAndSetSelector(port: number): boolean {
     return this.writeBit(shared_info.fields.vcpu_info + vcpu_info.fields.evtchn_pending_sel, port >> 6, true);

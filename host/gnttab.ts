@@ -162,6 +162,8 @@ export class GrantTables {
     if (typeof to === "number") return to;
 
     this.coherence.flush(caller); // the caller's own mapped copies may be newer than the pages
+    this.coherence.prepare(from.domain, from.frame);
+    this.coherence.prepare(to.domain, to.frame);
     const bytes = from.domain.memory.page(from.frame)!.slice(source.offset, source.offset + len);
     to.domain.memory.page(to.frame)!.set(bytes, dest.offset);
     this.coherence.propagate(to.domain, to.frame);

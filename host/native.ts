@@ -100,12 +100,8 @@ export class NativeEvtchn {
 
   /** The lowest port with a handler that is pending and unmasked. */
   nextPending(): number | null {
-    const events = this.domain.ports.events;
-    let next: number | null = null;
-    for (const port of this.handlers.keys()) {
-      if (events.isPending(port) && !events.isMasked(port) && (next === null || port < next)) next = port;
-    }
-    return next;
+    const { events, limit } = this.domain.ports;
+    return events.firstPendingUnmasked(limit, (port) => this.handlers.has(port));
   }
 }
 

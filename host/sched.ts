@@ -79,14 +79,20 @@ export class Scheduler {
     const previous = this.current;
     this.stack.push(domain);
     domain.depth++;
-    if (previous && previous !== domain) this.coherence.flush(previous);
+    if (previous === domain) return;
+    if (previous) this.coherence.flush(previous);
+    this.coherence.update(domain);
   }
 
   /** The call into `domain` returned (or unwound); control goes back to whoever called it. */
   leave(domain: Domain): void {
     this.stack.pop();
     domain.depth--;
-    if (this.current !== domain) this.coherence.flush(domain);
+    const next = this.current;
+    if (next === domain) return;
+    this.coherence.flush(domain);
+    if (next) this.coherence.update(next);
+    else this.coherence.updateAll(); // back on the host: everything as eager copying would have left it
   }
 
   noteEvent(): void {
