@@ -8,6 +8,7 @@ import { createGuestDomain } from "../host/guest-domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BlkFront } from "../runtime/blk.js";
+import type { Xenbus } from "../runtime/boot.js";
 
 /** xvda's devid. */
 const DEVID = 51712;
@@ -47,12 +48,20 @@ class BlockHost {
 /** One guest with a connected disk, doing 4 KiB requests through its raw blk_* exports. */
 export class BlockGuest {
   private readonly blk: BlkFront;
+  /** The block-backend domain serving the guest. */
+  readonly backend: Xenbus;
   private next = 0;
 
   constructor() {
     const host = new BlockHost();
+    this.backend = host.backend.guest;
     this.blk = host.plugGuest("blkfront");
     this.blk.open(DEVID, OPEN_TIMEOUT_MS);
+  }
+
+  /** The guest whose blkfront makes the requests. */
+  get frontend(): Xenbus {
+    return this.blk.guest;
   }
 
   /** `n` 4 KiB reads, each a round trip to the backend: `n`, or 0 when one failed. */

@@ -5,6 +5,7 @@
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { bootXenbus, type Xenbus } from "../runtime/boot.js";
+import { heapHighWater } from "./memory.js";
 
 const PAGE_SIZE = 4096;
 const encoder = new TextEncoder();
@@ -53,18 +54,9 @@ export class XenstoreGuest {
     return this.guest.memory().byteLength;
   }
 
-  /**
-   * How far up the guest's heap has reached: the end of the last non-zero
-   * byte below memory's last page. Memory the allocator never handed out is
-   * still zero (its end-of-memory marker aside, which sits in the last page),
-   * so this rises as soon as the heap needs memory it never used before,
-   * long before that takes a memory.grow.
-   */
+  /** How far up the guest's heap has reached (see heapHighWater). */
   heapHighWater(): number {
-    const memory = this.guest.memory();
-    let end = memory.byteLength - PAGE_SIZE;
-    while (end > 0 && memory[end - 1] === 0) end--;
-    return end;
+    return heapHighWater(this.guest.memory());
   }
 
   /** `n` reads of one node; false as soon as one returns the wrong thing. */
