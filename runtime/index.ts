@@ -1,4 +1,10 @@
-// The runtime's public surface: load a guest module into a simulated domain.
+// The runtime's public surface: load a guest module into a simulated domain,
+// boot the packaged xenbus.wasm, and drive it through typed wrappers.
 export { loadGuest, type Guest, type GuestExports, type LoadOptions } from "./guest.js";
 export { type Engine, type EngineInstance, type HostFunction, GuestTrap } from "./engine.js";
 export { v8Engine } from "./v8.js";
+export { bootXenbus, xenbusWasm, type Xenbus } from "./boot.js";
+export type { XenbusExports } from "./xenbus.js";
+export { xenstore, errnoName, XenStoreError, type XenStore, type WatchEvent } from "./xenstore.js";
+export { guestConsole, ConsoleError, type Console } from "./console.js";
+export { BlkFront, BlkBack, Disk, BlkError, SECTOR_SIZE, type BlkInfo, type BlkbackInfo, type DiskOptions } from "./blk.js";

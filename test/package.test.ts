@@ -1,0 +1,114 @@
+// The npm package as a unikernel project gets it: `npm pack`, unpacked into a
+// scratch consumer's node_modules, its file list checked, and its entry points
+// imported by plain Node ESM (no tsx) and type-checked by tsc, booting the
+// packed xenbus.wasm on the packed simulated Xen and its xenstored.
+// Like every test it takes the release build/xenbus.wasm of the last build:
+// it rebuilds only dist/ (which no other test reads) and packs without
+// `prepack`, which would rewrite build/ under the tests running beside it.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDist } from "../tools/dist.js";
+
+const repo = fileURLToPath(new URL("..", import.meta.url));
+
+/** The consumer: plain JavaScript, type-checked by tsc (checkJs) through its JSDoc against the packed declarations. */
+const CONSUMER = `
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { bootXenbus, loadGuest, xenstore } from "xenbus-wasm";
+import { Hypervisor, startXenstore } from "xenbus-wasm/host";
+
+const hv = new Hypervisor();
+const service = startXenstore(hv);
+
+// A module of the user's own, here the packed xenbus.wasm, loaded by path.
+const wasmPath = fileURLToPath(import.meta.resolve("xenbus-wasm/xenbus.wasm"));
+const own = /** @type {import("xenbus-wasm").Xenbus} */ (loadGuest(hv, readFileSync(wasmPath), { name: "own" }));
+const ownBoot = own.exports.xen_boot();
+const ownStore = xenstore(own);
+ownStore.write("data/greeting", "hello through the packed guest");
+
+// The packaged module, booted by the runtime.
+const guest = bootXenbus(hv, "unikernel");
+const store = xenstore(guest);
+store.write("data/answer", "42");
+
+console.log(JSON.stringify({
+  ownBoot,
+  ownRead: ownStore.read("data/greeting"),
+  guestRead: store.read("data/answer"),
+  dom0Read: service.tools.read("/local/domain/" + guest.domid + "/data/answer"),
+}));
+`;
+
+describe("the npm package", () => {
+  const scratch = mkdtempSync(join(tmpdir(), "xenbus-wasm-pack-"));
+  const consumer = join(scratch, "consumer");
+  const installed = join(consumer, "node_modules", "xenbus-wasm");
+  let files: string[];
+
+  beforeAll(() => {
+    buildDist(repo);
+    const packed = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", scratch], {
+      cwd: repo,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const [tarball] = JSON.parse(packed) as { filename: string; files: { path: string }[] }[];
+    files = tarball!.files.map((file) => file.path);
+    mkdirSync(installed, { recursive: true });
+    execFileSync("tar", ["-xzf", join(scratch, tarball!.filename), "-C", installed, "--strip-components=1"]);
+    writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+    writeFileSync(join(consumer, "main.mjs"), CONSUMER);
+  });
+
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("holds the release xenbus.wasm, compiled runtime and host with declarations, and no test code or sources", () => {
+    expect(files).toContain("dist/build/xenbus.wasm");
+    for (const entry of ["dist/runtime/index", "dist/host/index"]) {
+      expect(files).toContain(`${entry}.js`);
+      expect(files).toContain(`${entry}.d.ts`);
+    }
+    const packedWasm = readFileSync(join(installed, "dist/build/xenbus.wasm"));
+    expect(packedWasm.equals(readFileSync(join(repo, "build/xenbus.wasm")))).toBe(true);
+    const unwanted = /^(test|assembly|tools|bench|build|\.cache)\/|harness|testing|debug|\.map$|(?<!\.d)\.ts$/;
+    expect(files.filter((path) => unwanted.test(path))).toEqual([]);
+  });
+
+  it("boots the packed module on the packed simulated Xen from plain Node ESM: a XenStore write and read through the guest", () => {
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const output = execFileSync(process.execPath, ["main.mjs"], { cwd: consumer, env, encoding: "utf8" });
+    expect(JSON.parse(output)).toEqual({
+      ownBoot: 0,
+      ownRead: "hello through the packed guest",
+      guestRead: "42",
+      dom0Read: "42",
+    });
+  });
+
+  it("type-checks the consumer (checkJs) against the packed declarations", () => {
+    const tsconfig = {
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        allowJs: true,
+        checkJs: true,
+        types: ["node"],
+        typeRoots: [join(repo, "node_modules/@types")],
+      },
+      files: ["main.mjs"],
+    };
+    writeFileSync(join(consumer, "tsconfig.json"), JSON.stringify(tsconfig));
+    const check = spawnSync(join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: consumer, encoding: "utf8" });
+    expect(check.stdout + check.stderr).toBe("");
+    expect(check.status).toBe(0);
+  });
+});

@@ -1,0 +1,22 @@
+// The package's contents (package.json `files`): runtime/ and host/ compiled
+// to JavaScript with .d.ts in dist/, beside the release xenbus.wasm at
+// dist/build/, where dist/runtime/boot.js finds it as runtime/boot.ts finds
+// build/xenbus.wasm. Run by `npm run build` after the modules, and by
+// test/package.test.ts before it packs (only that test reads dist/).
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+/** Rebuilds `root`/dist from the sources and the release build/xenbus.wasm; throws with tsc's output when it fails. */
+export function buildDist(root: string): void {
+  const dist = join(root, "dist");
+  rmSync(dist, { recursive: true, force: true });
+  try {
+    execFileSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "tsconfig.dist.json")], { encoding: "utf8", stdio: "pipe" });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`tsc -p tsconfig.dist.json failed:\n${stdout ?? ""}${stderr ?? ""}`);
+  }
+  mkdirSync(join(dist, "build"));
+  copyFileSync(join(root, "build/xenbus.wasm"), join(dist, "build/xenbus.wasm"));
+}
