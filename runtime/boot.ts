@@ -2,6 +2,7 @@
 // tests and the bench, so it throws instead of using a test framework.
 import { readFileSync } from "node:fs";
 import type { Hypervisor } from "../host/hypervisor.js";
+import type { Engine } from "./engine.js";
 import { loadGuest, type Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -9,9 +10,9 @@ export const xenbusWasm: Uint8Array = readFileSync(new URL("../build/xenbus.wasm
 
 export type Xenbus = Guest<XenbusExports>;
 
-/** Loads build/xenbus.wasm as a new domain and boots it (shared_info and grant table up). */
-export function bootXenbus(hv: Hypervisor, name: string): Xenbus {
-  const guest = loadGuest<XenbusExports>(hv, xenbusWasm, { name });
+/** Loads build/xenbus.wasm as a new domain (in V8 unless `engine` says otherwise) and boots it (shared_info and grant table up). */
+export function bootXenbus(hv: Hypervisor, name: string, engine?: Engine): Xenbus {
+  const guest = loadGuest<XenbusExports>(hv, xenbusWasm, { name, engine });
   const rc = guest.exports.xen_boot();
   if (rc !== 0) throw new Error(`${name}: xen_boot returned ${rc ?? `nothing (${guest.exit?.message ?? "the guest died"})`}`);
   return guest;

@@ -1,0 +1,239 @@
+// The wasmtime engine adapter: guests run in wasmtime (its official Python
+// embedding, runtime/wasmtime_host.py) in one child process per engine, while
+// the hypervisor stays in this process and synchronous.
+//
+// Control passes back and forth over two FIFOs with blocking reads and writes
+// (fs.readSync/writeSync), so the two processes form one call stack: a call
+// into the guest is a message to the child, and this process then serves the
+// guest's hypercalls (each a message, answered by calling the import) until
+// the call's result arrives. Nested runs (an upcall of another guest during a
+// hypercall) are nested messages in the same way.
+//
+// Guest memory: this process keeps a mirror of each guest's linear memory,
+// which is what the hypervisor, GuestMemory and page coherence see. At every
+// crossing (call, hypercall, reply, return) the side giving up control sends
+// the pages that changed since the last crossing, found by comparing against
+// a shadow copy of what the other side has; both copies are therefore equal
+// whenever either side runs. When the guest's memory grows the mirror is
+// replaced and the old buffer detached, as memory.grow does in V8.
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Engine, type EngineInstance, GuestTrap, type HostFunction } from "./engine.js";
+
+const PAGE = 4096;
+/** Mirror and shadow are compared a chunk at a time; only a differing chunk is compared page by page. */
+const CHUNK = 16 * PAGE;
+const HOST_SCRIPT = new URL("./wasmtime_host.py", import.meta.url).pathname;
+
+interface Message {
+  op: string;
+  id?: number;
+  name?: string;
+  args?: number[];
+  value?: number;
+  message?: string;
+  exports?: string[];
+  size?: number;
+}
+
+/** Linear memory as this process sees it, and as the child last saw it. */
+class Mirror {
+  bytes = new Uint8Array(0);
+  private shadow = new Uint8Array(0);
+
+  /** The guest's memory now has `size` bytes (it only grows). */
+  resize(size: number): void {
+    if (size <= this.bytes.byteLength) return;
+    const old = this.bytes;
+    this.bytes = new Uint8Array(size);
+    this.bytes.set(old);
+    const shadow = new Uint8Array(size);
+    shadow.set(this.shadow);
+    this.shadow = shadow;
+    // Views of the old buffer must see length 0, as after memory.grow, so GuestMemory derives fresh ones.
+    structuredClone(old.buffer, { transfer: [old.buffer] });
+  }
+
+  apply(gfn: number, content: Uint8Array): void {
+    this.bytes.set(content, gfn * PAGE);
+    this.shadow.set(content, gfn * PAGE);
+  }
+
+  /** The pages written here since the child last saw them; the shadow now records them as seen. */
+  changedPages(): number[] {
+    const changed: number[] = [];
+    const { bytes, shadow } = this;
+    for (let chunk = 0; chunk < bytes.byteLength; chunk += CHUNK) {
+      const end = Math.min(chunk + CHUNK, bytes.byteLength);
+      if (Buffer.compare(bytes.subarray(chunk, end), shadow.subarray(chunk, end)) === 0) continue;
+      for (let address = chunk; address < end; address += PAGE) {
+        const page = bytes.subarray(address, address + PAGE);
+        if (Buffer.compare(page, shadow.subarray(address, address + PAGE)) !== 0) {
+          shadow.set(page, address);
+          changed.push(address / PAGE);
+        }
+      }
+    }
+    return changed;
+  }
+}
+
+class WasmtimeChild {
+  private readonly toChild: number;
+  private readonly fromChild: number;
+  private readonly dir: string;
+  private readonly guests = new Map<number, { mirror: Mirror; imports: Record<string, HostFunction> }>();
+  private nextId = 1;
+
+  constructor(python: string) {
+    this.dir = mkdtempSync(join(tmpdir(), "xenbus-wasmtime-"));
+    const down = join(this.dir, "down");
+    const up = join(this.dir, "up");
+    execFileSync("mkfifo", [down, up]);
+    const child = spawn(python, [HOST_SCRIPT, down, up], { stdio: ["ignore", "inherit", "inherit"] });
+    child.unref();
+    // Opening a FIFO blocks until the other end opens it; the child opens them in the same order.
+    this.toChild = openSync(down, "w");
+    this.fromChild = openSync(up, "r");
+    rmSync(down);
+    rmSync(up);
+    process.once("exit", () => rmSync(this.dir, { recursive: true, force: true }));
+  }
+
+  instantiate(wasm: Uint8Array, imports: Record<string, HostFunction>): EngineInstance {
+    const path = join(this.dir, `${createHash("sha256").update(wasm).digest("hex")}.wasm`);
+    if (!existsSync(path)) writeFileSync(path, wasm);
+    const id = this.nextId++;
+    const mirror = new Mirror();
+    this.guests.set(id, { mirror, imports });
+    let answer: Message;
+    try {
+      answer = this.request({ op: "load", id, wasm: path } as Message, id);
+    } catch (error) {
+      this.guests.delete(id);
+      throw error;
+    }
+    if (answer.op !== "loaded") {
+      this.guests.delete(id);
+      throw new Error(`wasmtime could not instantiate the module: ${answer.message}`);
+    }
+    return new WasmtimeInstance(this, id, mirror, answer.exports!);
+  }
+
+  call(id: number, name: string, args: number[]): number | undefined {
+    const answer = this.request({ op: "call", id, name, args }, id);
+    if (answer.op === "trap") throw new GuestTrap(answer.message);
+    return answer.value ?? undefined;
+  }
+
+  global(id: number, name: string): number {
+    return this.request({ op: "global", id, name }, id).value!;
+  }
+
+  /**
+   * Sends `message` (with guest `id`'s changed pages) and serves the child's
+   * hypercalls until its answer arrives. An import's error is rethrown once
+   * the guest's frames have unwound.
+   */
+  request(message: Message, id: number): Message {
+    this.send(message, id);
+    for (;;) {
+      const answer = this.receive();
+      if (answer.op !== "hypercall") {
+        return answer;
+      }
+      const guest = this.guests.get(answer.id!)!;
+      let value: number;
+      try {
+        value = guest.imports[answer.name!]!(...answer.args!);
+      } catch (error) {
+        this.send({ op: "raise", id: answer.id }, answer.id!);
+        const unwound = this.receive();
+        if (unwound.op === "hypercall" || unwound.op === "value") throw new Error(`wasmtime child: unexpected ${unwound.op}`);
+        throw error;
+      }
+      this.send({ op: "reply", id: answer.id, value }, answer.id!);
+    }
+  }
+
+  private send(message: Message, id: number): void {
+    const mirror = this.guests.get(id)?.mirror;
+    const pages = mirror?.changedPages() ?? [];
+    const body = Buffer.from(JSON.stringify(message));
+    const frame = Buffer.alloc(8 + body.byteLength + pages.length * (4 + PAGE));
+    frame.writeUInt32LE(body.byteLength, 0);
+    frame.writeUInt32LE(pages.length, 4);
+    body.copy(frame, 8);
+    let offset = 8 + body.byteLength;
+    for (const gfn of pages) {
+      frame.writeUInt32LE(gfn, offset);
+      frame.set(mirror!.bytes.subarray(gfn * PAGE, (gfn + 1) * PAGE), offset + 4);
+      offset += 4 + PAGE;
+    }
+    for (let written = 0; written < frame.byteLength; ) written += writeSync(this.toChild, frame, written);
+  }
+
+  private receive(): Message {
+    const header = this.read(8);
+    const message = JSON.parse(this.read(header.readUInt32LE(0)).toString()) as Message;
+    const count = header.readUInt32LE(4);
+    const mirror = message.id === undefined ? undefined : this.guests.get(message.id)?.mirror;
+    if (mirror && message.size !== undefined) mirror.resize(message.size);
+    for (let i = 0; i < count; i++) {
+      const page = this.read(4 + PAGE);
+      mirror?.apply(page.readUInt32LE(0), page.subarray(4));
+    }
+    return message;
+  }
+
+  private read(length: number): Buffer {
+    const buffer = Buffer.alloc(length);
+    for (let got = 0; got < length; ) {
+      const n = readSync(this.fromChild, buffer, got, length - got, null);
+      if (n === 0) throw new Error("the wasmtime child process exited");
+      got += n;
+    }
+    return buffer;
+  }
+}
+
+class WasmtimeInstance implements EngineInstance {
+  constructor(
+    private readonly child: WasmtimeChild,
+    private readonly id: number,
+    private readonly mirror: Mirror,
+    private readonly names: string[],
+  ) {}
+
+  call(name: string, args: number[]): number | undefined {
+    if (!this.names.includes(name)) throw new Error(`the module exports no function ${name}`);
+    return this.child.call(this.id, name, args);
+  }
+
+  memoryBytes(): Uint8Array {
+    return this.mirror.bytes;
+  }
+
+  global(name: string): number {
+    return this.child.global(this.id, name);
+  }
+
+  exportNames(): string[] {
+    return [...this.names];
+  }
+}
+
+/** An engine running guests in wasmtime through `python` (an interpreter with the wasmtime wheel; see tools/wasmtime.ts). */
+export function wasmtimeEngine(python: string): Engine {
+  let child: WasmtimeChild | null = null;
+  return {
+    name: "wasmtime",
+    instantiate(wasm, imports) {
+      child ??= new WasmtimeChild(python);
+      return child.instantiate(wasm, imports.xen);
+    },
+  };
+}

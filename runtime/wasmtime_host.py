@@ -1,0 +1,203 @@
+# The wasmtime side of runtime/wasmtime.ts: runs guest modules in wasmtime
+# (the official Python embedding) for a Node process that simulates Xen.
+#
+# Node and this process take turns over two FIFOs (argv[1]: Node -> here,
+# argv[2]: here -> Node); exactly one side runs at a time, as a call stack
+# that spans both. A frame is
+#   u32 json length, u32 page count, the JSON message, then per page u32 frame + 4096 bytes
+# and carries the pages of the named instance's linear memory that changed
+# since the last crossing, so Node's mirror of that memory and the real one
+# are equal whenever control changes sides.
+import ctypes
+import json
+import struct
+import sys
+
+import wasmtime
+
+PAGE = 4096
+CHUNK = 16 * PAGE  # compared as a whole first; only a differing chunk is compared page by page
+HEADER = struct.Struct("<II")
+memcmp = ctypes.CDLL(None).memcmp
+memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+GFN = struct.Struct("<I")
+
+
+class Raised(Exception):
+    """A Node import threw: unwind the guest's frames up to Node's pending call."""
+
+
+class Guest:
+    def __init__(self, store, instance):
+        self.store = store
+        self.instance = instance
+        self.memory = None
+        # Linear memory as Node last saw it.
+        self.shadow = bytearray()
+
+    def base(self):
+        return ctypes.addressof(self.memory.data_ptr(self.store).contents)
+
+    def size(self):
+        return 0 if self.memory is None else self.memory.data_len(self.store)
+
+    def view(self):
+        if self.memory is None:
+            return memoryview(bytearray())
+        return memoryview((ctypes.c_ubyte * self.size()).from_address(self.base())).cast("B")
+
+    def changed_pages(self):
+        size = self.size()
+        if size == 0:
+            return []
+        shadow = self.shadow
+        if len(shadow) < size:
+            shadow.extend(bytes(size - len(shadow)))  # grown memory is zeroed on both sides
+        # memcmp, since comparing memoryviews goes byte by byte.
+        base = self.base()
+        copy = (ctypes.c_ubyte * len(shadow)).from_buffer(shadow)
+        other = ctypes.addressof(copy)
+        del copy  # a live export of the bytearray would forbid resizing it
+        memory = self.view()
+        pages = []
+        for chunk in range(0, size, CHUNK):
+            length = min(CHUNK, size - chunk)
+            if memcmp(base + chunk, other + chunk, length) == 0:
+                continue
+            for address in range(chunk, chunk + length, PAGE):
+                if memcmp(base + address, other + address, PAGE) != 0:
+                    content = bytes(memory[address:address + PAGE])
+                    shadow[address:address + PAGE] = content
+                    pages.append((address // PAGE, content))
+        return pages
+
+    def apply(self, pages):
+        memory = self.view()
+        for gfn, content in pages:
+            address = gfn * PAGE
+            memory[address:address + PAGE] = content
+            self.shadow[address:address + PAGE] = content
+
+
+class Host:
+    def __init__(self, inbox, outbox):
+        self.inbox = inbox
+        self.outbox = outbox
+        self.engine = wasmtime.Engine()
+        self.modules = {}
+        self.guests = {}
+
+    def send(self, message, guest=None):
+        pages = guest.changed_pages() if guest else []
+        if guest:
+            message["size"] = guest.size()
+        body = json.dumps(message).encode()
+        parts = [HEADER.pack(len(body), len(pages)), body]
+        for gfn, content in pages:
+            parts.append(GFN.pack(gfn))
+            parts.append(content)
+        self.outbox.write(b"".join(parts))
+        self.outbox.flush()
+
+    def receive(self):
+        header = self.inbox.read(HEADER.size)
+        if len(header) < HEADER.size:
+            sys.exit(0)  # Node went away
+        length, count = HEADER.unpack(header)
+        message = json.loads(self.inbox.read(length))
+        pages = []
+        for _ in range(count):
+            (gfn,) = GFN.unpack(self.inbox.read(GFN.size))
+            pages.append((gfn, self.inbox.read(PAGE)))
+        guest = self.guests.get(message.get("id"))
+        if guest and pages:
+            guest.apply(pages)
+        return message
+
+    def serve(self):
+        """Handles Node's requests until Node answers the innermost pending hypercall (then returns its message)."""
+        while True:
+            message = self.receive()
+            op = message["op"]
+            if op in ("reply", "raise"):
+                return message
+            if op == "load":
+                self.load(message)
+            elif op == "call":
+                self.call(message)
+            elif op == "global":
+                guest = self.guests[message["id"]]
+                value = guest.instance.exports(guest.store)[message["name"]].value(guest.store)
+                self.send({"op": "value", "value": value})
+            elif op == "drop":
+                self.guests.pop(message["id"], None)
+            else:
+                raise ValueError(f"unknown request {op}")
+
+    def load(self, message):
+        key = message["wasm"]
+        module = self.modules.get(key)
+        if module is None:
+            module = self.modules[key] = wasmtime.Module.from_file(self.engine, key)
+        store = wasmtime.Store(self.engine)
+        guest_id = message["id"]
+        imports = []
+        for item in module.imports:
+            if item.module != "xen" or not isinstance(item.type, wasmtime.FuncType):
+                raise ValueError(f"unsupported import {item.module}.{item.name}")
+            imports.append(wasmtime.Func(store, item.type, self.hypercall(guest_id, item.name, item.type)))
+        # The guest exists before its start function runs, so that a hypercall from it can be answered.
+        guest = Guest(store, None)
+        self.guests[guest_id] = guest
+        try:
+            guest.instance = wasmtime.Instance(store, module, imports)
+        except Exception as error:
+            self.guests.pop(guest_id, None)
+            self.send({"op": "error", "message": str(error)})
+            return
+        exports = guest.instance.exports(store)
+        memory = exports.get("memory")
+        guest.memory = memory if isinstance(memory, wasmtime.Memory) else None
+        names = [item.name for item in module.exports]
+        self.send({"op": "loaded", "exports": names}, guest)
+
+    def hypercall(self, guest_id, name, ty):
+        returns = len(ty.results) > 0
+
+        def run(*args):
+            guest = self.guests[guest_id]
+            self.send({"op": "hypercall", "id": guest_id, "name": name, "args": list(args)}, guest)
+            answer = self.serve()
+            if answer["op"] == "raise":
+                raise Raised()
+            return int(answer["value"]) if returns else None
+
+        return run
+
+    def call(self, message):
+        guest = self.guests[message["id"]]
+        function = guest.instance.exports(guest.store)[message["name"]]
+        try:
+            value = function(guest.store, *message["args"])
+        except Raised:
+            self.send({"op": "raised", "id": message["id"]}, guest)
+            return
+        except wasmtime.Trap as trap:
+            self.send({"op": "trap", "id": message["id"], "message": str(trap).split("\n")[0]}, guest)
+            return
+        except wasmtime.WasmtimeError as error:
+            if isinstance(error.__cause__, Raised) or "Raised" in str(error):
+                self.send({"op": "raised", "id": message["id"]}, guest)
+            else:
+                self.send({"op": "trap", "id": message["id"], "message": str(error).split("\n")[0]}, guest)
+            return
+        self.send({"op": "return", "id": message["id"], "value": value}, guest)
+
+
+def main():
+    with open(sys.argv[1], "rb") as inbox, open(sys.argv[2], "wb") as outbox:
+        Host(inbox, outbox).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+// The engines guest suites run under (describe.each): V8 always, wasmtime
+// when it can be had (off CI a missing wasmtime skips with a message; under
+// CI=true it fails, as any peer does).
+import type { Engine } from "../../runtime/engine.js";
+import { v8Engine } from "../../runtime/v8.js";
+import { wasmtimeEngine } from "../../runtime/wasmtime.js";
+import { wasmtimePython } from "../../tools/wasmtime.js";
+import { peer } from "./peer.js";
+
+const python = peer("wasmtime", wasmtimePython);
+
+export const engines: { name: string; engine: Engine }[] = [
+  { name: "v8", engine: v8Engine },
+  ...(python ? [{ name: "wasmtime", engine: wasmtimeEngine(python) }] : []),
+];
