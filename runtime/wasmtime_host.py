@@ -23,6 +23,12 @@ memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 GFN = struct.Struct("<I")
 
 
+def cause(error):
+    """The line of a wasmtime error that says what happened (it ends the message, after the backtrace)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
 class Raised(Exception):
     """A Node import threw: unwind the guest's frames up to Node's pending call."""
 
@@ -182,14 +188,8 @@ class Host:
         except Raised:
             self.send({"op": "raised", "id": message["id"]}, guest)
             return
-        except wasmtime.Trap as trap:
-            self.send({"op": "trap", "id": message["id"], "message": str(trap).split("\n")[0]}, guest)
-            return
-        except wasmtime.WasmtimeError as error:
-            if isinstance(error.__cause__, Raised) or "Raised" in str(error):
-                self.send({"op": "raised", "id": message["id"]}, guest)
-            else:
-                self.send({"op": "trap", "id": message["id"], "message": str(error).split("\n")[0]}, guest)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+            self.send({"op": "trap", "id": message["id"], "message": cause(trap)}, guest)
             return
         self.send({"op": "return", "id": message["id"], "value": value}, guest)
 
