@@ -1,7 +1,7 @@
 // The package's contents (package.json `files`): runtime/ and host/ compiled
 // to JavaScript with .d.ts in dist/, beside the release xenbus.wasm at
 // dist/build/, where dist/runtime/boot.js finds it as runtime/boot.ts finds
-// build/xenbus.wasm. Run by `npm run build` after the modules, and by
+// build/xenbus.wasm, and runtime/wasmtime_host.py. Run by `npm run build` after the modules, and by
 // test/package.test.ts before it packs (only that test reads dist/).
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
@@ -19,4 +19,6 @@ export function buildDist(root: string): void {
   }
   mkdirSync(join(dist, "build"));
   copyFileSync(join(root, "build/xenbus.wasm"), join(dist, "build/xenbus.wasm"));
+  // The wasmtime adapter's child process, found beside runtime/wasmtime.js.
+  copyFileSync(join(root, "runtime/wasmtime_host.py"), join(dist, "runtime/wasmtime_host.py"));
 }
