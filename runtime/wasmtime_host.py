@@ -165,7 +165,7 @@ class Host:
         memory = exports.get("memory")
         guest.memory = memory if isinstance(memory, wasmtime.Memory) else None
         names = [item.name for item in module.exports]
-        self.send({"op": "loaded", "exports": names}, guest)
+        self.send({"op": "loaded", "id": guest_id, "exports": names}, guest)
 
     def hypercall(self, guest_id, name, ty):
         returns = len(ty.results) > 0
