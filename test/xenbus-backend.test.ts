@@ -10,6 +10,7 @@ import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import type { LocalClient } from "../host/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { xenstore, type XenStore } from "../runtime/xenstore.js";
+import { engines } from "./support/engines.js";
 import { bootHarness, type Harness, HarnessGuest } from "./support/xenbus.js";
 
 const BACKEND = 1;
@@ -84,273 +85,275 @@ interface Setup {
   run: () => void;
 }
 
-function setup(type = "vlife"): Setup {
-  const hv = new Hypervisor();
-  const service = startXenstore(hv);
-  const back = new HarnessGuest(bootHarness(hv, "back"));
-  const front = new Frontend(bootHarness(hv, "front"));
-  const paths = service.devices.add({ type, devid: 0, frontend: front.guest.domid, backend: back.guest.domid });
-  front.device(`device/${type}/0`, paths.backend, back.guest.domid);
-  expect(back.x.xenbus_bus_attach(BACKEND)).toBe(0);
-  hv.runUntilIdle();
-  return {
-    hv, service, dom0: service.tools, front, back, frontPath: paths.frontend, backPath: paths.backend,
-    node: `backend/${type}/${front.guest.domid}/0`, run: () => void hv.runUntilIdle(),
-  };
-}
-
-function backendState(s: Setup): number {
-  return Number(s.dom0.read(`${s.backPath}/state`));
-}
-
-/** Frontend publishes and goes Initialised then Connected: the backend ends Connected. */
-function connect(s: Setup): void {
-  s.front.publish(s.frontPath);
-  s.front.switchState(Initialised);
-  s.run();
-  s.front.switchState(Connected);
-  s.run();
-}
-
-describe("the lifecycle", () => {
-  test("setup → init: hotplug-status connected, features published, InitWait", () => {
-    const s = setup();
-    expect(backendState(s)).toBe(InitWait);
-    expect(s.dom0.read(`${s.backPath}/hotplug-status`)).toBe("connected");
-    expect(s.dom0.read(`${s.backPath}/max-ring-page-order`)).toBe("1");
-    expect(s.back.log()).toEqual([`init ${s.node}`, `frontend-changed ${s.node} state ${Initialising}`]);
-  });
-
-  test("init waits for online", () => {
+describe.each(engines)("under $name", ({ engine }) => {
+  function setup(type = "vlife"): Setup {
     const hv = new Hypervisor();
     const service = startXenstore(hv);
-    const back = new HarnessGuest(bootHarness(hv, "back"));
-    const paths = service.devices.add({ type: "vlife", devid: 0, frontend: 0, backend: back.guest.domid, backendParams: { online: "0" } });
-    back.x.xenbus_bus_attach(BACKEND);
+    const back = new HarnessGuest(bootHarness(hv, "back", engine));
+    const front = new Frontend(bootHarness(hv, "front", engine));
+    const paths = service.devices.add({ type, devid: 0, frontend: front.guest.domid, backend: back.guest.domid });
+    front.device(`device/${type}/0`, paths.backend, back.guest.domid);
+    expect(back.x.xenbus_bus_attach(BACKEND)).toBe(0);
     hv.runUntilIdle();
-    expect(service.tools.read(`${paths.backend}/state`)).toBe(String(Initialising));
-    service.tools.write(`${paths.backend}/online`, "1");
-    hv.runUntilIdle();
-    expect(service.tools.read(`${paths.backend}/state`)).toBe(String(InitWait));
-    expect(back.log()).toContain("backend-changed backend/vlife/0/0 online true");
-  });
+    return {
+      hv, service, dom0: service.tools, front, back, frontPath: paths.frontend, backPath: paths.backend,
+      node: `backend/${type}/${front.guest.domid}/0`, run: () => void hv.runUntilIdle(),
+    };
+  }
 
-  test("initialise when the frontend is Initialised: ring mapped, channel bound, Connected; connected once the frontend is", () => {
-    const s = setup();
-    s.back.log();
+  function backendState(s: Setup): number {
+    return Number(s.dom0.read(`${s.backPath}/state`));
+  }
+
+  /** Frontend publishes and goes Initialised then Connected: the backend ends Connected. */
+  function connect(s: Setup): void {
     s.front.publish(s.frontPath);
     s.front.switchState(Initialised);
     s.run();
-    expect(backendState(s)).toBe(Connected);
-    const log = s.back.log();
-    expect(log.find((line) => line.startsWith("initialise"))).toMatch(new RegExp(`^initialise ${s.node} pages 1 port \\d+$`));
-    expect(log.some((line) => line.startsWith("connected"))).toBe(false);
     s.front.switchState(Connected);
-    s.run();
-    expect(s.back.log()).toContain(`connected ${s.node}`);
-    expect(s.back.x.xenbus_bus_device_otherend_state(BACKEND, 0)).toBe(Connected);
-    // Once per connection: more changes at either end do not call it again.
-    s.dom0.write(`${s.backPath}/poke`, "1");
-    s.dom0.write(`${s.frontPath}/state`, String(Connected));
-    s.run();
-    expect(s.back.log().filter((line) => line.startsWith("connected"))).toEqual([]);
-  });
-
-  test("the event channel: the frontend's notification runs ops.event on the mapped ring, which answers", () => {
-    const s = setup();
-    connect(s);
-    s.back.log();
-    const before = s.front.events();
-    s.front.kick(0xc0ffee);
-    s.run();
-    expect(s.back.log()).toEqual([`event ${s.node} ${0xc0ffee}`]);
-    expect(s.front.events()).toBe(before + 1);
-  });
-
-  test("a frontend that comes up straight in Connected (a reconnecting one) is initialised too", () => {
-    const s = setup();
-    s.front.publish(s.frontPath);
-    s.front.switchState(Connected);
-    s.run();
-    expect(backendState(s)).toBe(Connected);
-    expect(s.back.log()).toContain(`connected ${s.node}`);
-  });
-
-  test("frontend Closing → disconnect and Closing; Closed → Closed; a new frontend (Initialising) → reset and connected again", () => {
-    const s = setup();
-    connect(s);
-    s.back.log();
-    s.front.switchState(Closing);
-    s.run();
-    expect(backendState(s)).toBe(Closing);
-    expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toEqual([
-      `disconnect ${s.node} port -1 mapped true`,
-    ]);
-    // The channel is closed and the ring unmapped: the frontend can take its grant back.
-    expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
-    expect(s.front.x.evtchn_status(s.front.port)).toBe(1 /* unbound: the backend closed its end */);
-    s.front.switchState(Closed);
-    s.run();
-    expect(backendState(s)).toBe(Closed);
-    expect(s.back.log().some((line) => line.startsWith("disconnect"))).toBe(false);
-
-    // A new frontend instance.
-    expect(s.front.x.evtchn_close(s.front.port)).toBe(0);
-    s.front.switchState(Initialising);
-    s.run();
-    expect(backendState(s)).toBe(InitWait);
-    expect(s.back.guest.console().some((line) => line.includes("reset for a new frontend"))).toBe(true);
-    connect(s);
-    expect(backendState(s)).toBe(Connected);
-    s.front.kick(7);
-    s.run();
-    expect(s.back.log()).toContain(`event ${s.node} 7`);
-  });
-
-  test("frontend Closed straight from Connected disconnects once and goes Closed", () => {
-    const s = setup();
-    connect(s);
-    s.back.log();
-    s.front.switchState(Closed);
-    s.run();
-    expect(backendState(s)).toBe(Closed);
-    expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toHaveLength(1);
-  });
-
-  test("hot-unplug: online 0 and the frontend Closed → disconnect, Closed, free; removal detaches nothing more", () => {
-    const s = setup();
-    connect(s);
-    s.back.log();
-    const id = { type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid };
-    // The toolstack writes online 0 and Closing; the frontend (here the test) closes in answer.
-    s.service.tools.inTransaction((tx) => {
-      s.dom0.write(`${s.backPath}/online`, "0", tx);
-      s.dom0.write(`${s.backPath}/state`, String(Closing), tx);
-    });
-    s.run();
-    s.front.switchState(Closed);
-    s.run();
-    expect(backendState(s)).toBe(Closed);
-    const log = s.back.log();
-    expect(log.filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
-      `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
-    ]);
-    // The toolstack, seeing Closed, removes the device.
-    s.service.devices.unplug(id, { force: true });
-    s.run();
-    expect(s.back.log().filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([]);
-    expect(s.back.x.xenbus_bus_device_count(BACKEND)).toBe(0);
-  });
-
-  test("a forced removal while connected disconnects and frees", () => {
-    const s = setup();
-    connect(s);
-    s.back.log();
-    s.service.devices.unplug({ type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid }, { force: true });
-    s.run();
-    expect(s.back.log().filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
-      `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
-    ]);
-    expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
-  });
-
-  test("ignoreState: initialise and connected do not wait for the frontend's state", () => {
-    const s = setup("vlife-ignore");
-    s.front.publish(s.frontPath);
-    // The frontend still says Initialising: the next event (any backend change) moves on anyway.
-    s.dom0.write(`${s.backPath}/poke`, "1");
-    s.run();
-    expect(backendState(s)).toBe(Connected);
-    expect(s.back.log()).toContain(`connected backend/vlife-ignore/${s.front.guest.domid}/0`);
-  });
-});
-
-describe("suspend and resume of the backend domain", () => {
-  test("after a restore the backend starts over from init and, the frontend still Connected, reconnects at once", () => {
-    const s = setup();
-    connect(s);
-    s.back.log();
-    expect(s.back.x.xen_suspend()).toBe(0);
-    s.run();
-    expect(backendState(s)).toBe(Connected);
-    // Binding raises an event on the new port (as Xen's bind_interdomain does): the ring is read once at 0.
-    const steps = s.back.log().filter((line) => !line.startsWith("frontend-changed")).map((line) => line.split(" ")[0]);
-    expect(steps).toEqual(["disconnect", "init", "initialise", "event", "connected"]);
-    const before = s.front.events();
-    s.front.kick(99);
-    s.run();
-    expect(s.back.log()).toContain(`event ${s.node} 99`);
-    expect(s.front.events()).toBe(before + 1);
-  });
-});
-
-describe("a hostile frontend", () => {
-  /** dom0 writes the frontend's nodes as a misbehaving frontend would. */
-  function frontendWrites(s: Setup, nodes: Record<string, string>): void {
-    for (const [name, value] of Object.entries(nodes)) s.dom0.write(`${s.frontPath}/${name}`, value);
     s.run();
   }
 
-  test("bogus states are Unknown to the backend and move nothing", () => {
-    const s = setup();
-    s.back.log();
-    for (const bogus of ["9", "-3", "3garbage", "", "4294967299", "Connected"]) {
-      frontendWrites(s, { state: bogus });
+  describe("the lifecycle", () => {
+    test("setup → init: hotplug-status connected, features published, InitWait", () => {
+      const s = setup();
       expect(backendState(s)).toBe(InitWait);
-      expect(s.back.x.xenbus_bus_device_otherend_state(BACKEND, 0)).toBe(Unknown);
-    }
-    expect(s.back.log().filter((line) => line.startsWith("initialise"))).toEqual([]);
-  });
+      expect(s.dom0.read(`${s.backPath}/hotplug-status`)).toBe("connected");
+      expect(s.dom0.read(`${s.backPath}/max-ring-page-order`)).toBe("1");
+      expect(s.back.log()).toEqual([`init ${s.node}`, `frontend-changed ${s.node} state ${Initialising}`]);
+    });
 
-  test("a bogus ring ref fails initialise: reported, the backend Closing, nothing mapped; a good one after a reset works", () => {
-    const s = setup();
-    s.back.log();
-    frontendWrites(s, { "ring-ref": "123456", "event-channel": "1", state: String(Initialised) });
-    expect(backendState(s)).toBe(Closing);
-    expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/map/);
-    expect(s.dom0.read(`/local/domain/${s.back.guest.domid}/error/${s.node}/error`)).toMatch(/mapping in shared page 123456/);
-    // The frontend closes and starts over properly.
-    frontendWrites(s, { state: String(Closed) });
-    expect(backendState(s)).toBe(Closed);
-    frontendWrites(s, { state: String(Initialising) });
-    expect(backendState(s)).toBe(InitWait);
-    connect(s);
-    expect(backendState(s)).toBe(Connected);
-  });
+    test("init waits for online", () => {
+      const hv = new Hypervisor();
+      const service = startXenstore(hv);
+      const back = new HarnessGuest(bootHarness(hv, "back", engine));
+      const paths = service.devices.add({ type: "vlife", devid: 0, frontend: 0, backend: back.guest.domid, backendParams: { online: "0" } });
+      back.x.xenbus_bus_attach(BACKEND);
+      hv.runUntilIdle();
+      expect(service.tools.read(`${paths.backend}/state`)).toBe(String(Initialising));
+      service.tools.write(`${paths.backend}/online`, "1");
+      hv.runUntilIdle();
+      expect(service.tools.read(`${paths.backend}/state`)).toBe(String(InitWait));
+      expect(back.log()).toContain("backend-changed backend/vlife/0/0 online true");
+    });
 
-  test("ring refs that are not numbers, or a ring-page-order beyond the offer, fail initialise", () => {
-    const bogus: Record<string, string>[] = [{ "ring-ref": "x1" }, { "ring-page-order": "4", "ring-ref0": "8" }, { "ring-page-order": "-1" }];
-    for (const nodes of bogus) {
+    test("initialise when the frontend is Initialised: ring mapped, channel bound, Connected; connected once the frontend is", () => {
       const s = setup();
       s.back.log();
-      frontendWrites(s, { ...nodes, "event-channel": "1", state: String(Initialised) });
+      s.front.publish(s.frontPath);
+      s.front.switchState(Initialised);
+      s.run();
+      expect(backendState(s)).toBe(Connected);
+      const log = s.back.log();
+      expect(log.find((line) => line.startsWith("initialise"))).toMatch(new RegExp(`^initialise ${s.node} pages 1 port \\d+$`));
+      expect(log.some((line) => line.startsWith("connected"))).toBe(false);
+      s.front.switchState(Connected);
+      s.run();
+      expect(s.back.log()).toContain(`connected ${s.node}`);
+      expect(s.back.x.xenbus_bus_device_otherend_state(BACKEND, 0)).toBe(Connected);
+      // Once per connection: more changes at either end do not call it again.
+      s.dom0.write(`${s.backPath}/poke`, "1");
+      s.dom0.write(`${s.frontPath}/state`, String(Connected));
+      s.run();
+      expect(s.back.log().filter((line) => line.startsWith("connected"))).toEqual([]);
+    });
+
+    test("the event channel: the frontend's notification runs ops.event on the mapped ring, which answers", () => {
+      const s = setup();
+      connect(s);
+      s.back.log();
+      const before = s.front.events();
+      s.front.kick(0xc0ffee);
+      s.run();
+      expect(s.back.log()).toEqual([`event ${s.node} ${0xc0ffee}`]);
+      expect(s.front.events()).toBe(before + 1);
+    });
+
+    test("a frontend that comes up straight in Connected (a reconnecting one) is initialised too", () => {
+      const s = setup();
+      s.front.publish(s.frontPath);
+      s.front.switchState(Connected);
+      s.run();
+      expect(backendState(s)).toBe(Connected);
+      expect(s.back.log()).toContain(`connected ${s.node}`);
+    });
+
+    test("frontend Closing → disconnect and Closing; Closed → Closed; a new frontend (Initialising) → reset and connected again", () => {
+      const s = setup();
+      connect(s);
+      s.back.log();
+      s.front.switchState(Closing);
+      s.run();
+      expect(backendState(s)).toBe(Closing);
+      expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toEqual([
+        `disconnect ${s.node} port -1 mapped true`,
+      ]);
+      // The channel is closed and the ring unmapped: the frontend can take its grant back.
+      expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
+      expect(s.front.x.evtchn_status(s.front.port)).toBe(1 /* unbound: the backend closed its end */);
+      s.front.switchState(Closed);
+      s.run();
+      expect(backendState(s)).toBe(Closed);
+      expect(s.back.log().some((line) => line.startsWith("disconnect"))).toBe(false);
+
+      // A new frontend instance.
+      expect(s.front.x.evtchn_close(s.front.port)).toBe(0);
+      s.front.switchState(Initialising);
+      s.run();
       expect(backendState(s)).toBe(InitWait);
-      expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/ring-ref/);
-    }
+      expect(s.back.guest.console().some((line) => line.includes("reset for a new frontend"))).toBe(true);
+      connect(s);
+      expect(backendState(s)).toBe(Connected);
+      s.front.kick(7);
+      s.run();
+      expect(s.back.log()).toContain(`event ${s.node} 7`);
+    });
+
+    test("frontend Closed straight from Connected disconnects once and goes Closed", () => {
+      const s = setup();
+      connect(s);
+      s.back.log();
+      s.front.switchState(Closed);
+      s.run();
+      expect(backendState(s)).toBe(Closed);
+      expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toHaveLength(1);
+    });
+
+    test("hot-unplug: online 0 and the frontend Closed → disconnect, Closed, free; removal detaches nothing more", () => {
+      const s = setup();
+      connect(s);
+      s.back.log();
+      const id = { type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid };
+      // The toolstack writes online 0 and Closing; the frontend (here the test) closes in answer.
+      s.service.tools.inTransaction((tx) => {
+        s.dom0.write(`${s.backPath}/online`, "0", tx);
+        s.dom0.write(`${s.backPath}/state`, String(Closing), tx);
+      });
+      s.run();
+      s.front.switchState(Closed);
+      s.run();
+      expect(backendState(s)).toBe(Closed);
+      const log = s.back.log();
+      expect(log.filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
+        `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
+      ]);
+      // The toolstack, seeing Closed, removes the device.
+      s.service.devices.unplug(id, { force: true });
+      s.run();
+      expect(s.back.log().filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([]);
+      expect(s.back.x.xenbus_bus_device_count(BACKEND)).toBe(0);
+    });
+
+    test("a forced removal while connected disconnects and frees", () => {
+      const s = setup();
+      connect(s);
+      s.back.log();
+      s.service.devices.unplug({ type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid }, { force: true });
+      s.run();
+      expect(s.back.log().filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
+        `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
+      ]);
+      expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
+    });
+
+    test("ignoreState: initialise and connected do not wait for the frontend's state", () => {
+      const s = setup("vlife-ignore");
+      s.front.publish(s.frontPath);
+      // The frontend still says Initialising: the next event (any backend change) moves on anyway.
+      s.dom0.write(`${s.backPath}/poke`, "1");
+      s.run();
+      expect(backendState(s)).toBe(Connected);
+      expect(s.back.log()).toContain(`connected backend/vlife-ignore/${s.front.guest.domid}/0`);
+    });
   });
 
-  test("a bogus event channel fails initialise, and the ring it mapped is unmapped again", () => {
-    for (const channel of ["4095", "99999", "0", "nope"]) {
+  describe("suspend and resume of the backend domain", () => {
+    test("after a restore the backend starts over from init and, the frontend still Connected, reconnects at once", () => {
+      const s = setup();
+      connect(s);
+      s.back.log();
+      expect(s.back.x.xen_suspend()).toBe(0);
+      s.run();
+      expect(backendState(s)).toBe(Connected);
+      // Binding raises an event on the new port (as Xen's bind_interdomain does): the ring is read once at 0.
+      const steps = s.back.log().filter((line) => !line.startsWith("frontend-changed")).map((line) => line.split(" ")[0]);
+      expect(steps).toEqual(["disconnect", "init", "initialise", "event", "connected"]);
+      const before = s.front.events();
+      s.front.kick(99);
+      s.run();
+      expect(s.back.log()).toContain(`event ${s.node} 99`);
+      expect(s.front.events()).toBe(before + 1);
+    });
+  });
+
+  describe("a hostile frontend", () => {
+    /** dom0 writes the frontend's nodes as a misbehaving frontend would. */
+    function frontendWrites(s: Setup, nodes: Record<string, string>): void {
+      for (const [name, value] of Object.entries(nodes)) s.dom0.write(`${s.frontPath}/${name}`, value);
+      s.run();
+    }
+
+    test("bogus states are Unknown to the backend and move nothing", () => {
+      const s = setup();
+      s.back.log();
+      for (const bogus of ["9", "-3", "3garbage", "", "4294967299", "Connected"]) {
+        frontendWrites(s, { state: bogus });
+        expect(backendState(s)).toBe(InitWait);
+        expect(s.back.x.xenbus_bus_device_otherend_state(BACKEND, 0)).toBe(Unknown);
+      }
+      expect(s.back.log().filter((line) => line.startsWith("initialise"))).toEqual([]);
+    });
+
+    test("a bogus ring ref fails initialise: reported, the backend Closing, nothing mapped; a good one after a reset works", () => {
+      const s = setup();
+      s.back.log();
+      frontendWrites(s, { "ring-ref": "123456", "event-channel": "1", state: String(Initialised) });
+      expect(backendState(s)).toBe(Closing);
+      expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/map/);
+      expect(s.dom0.read(`/local/domain/${s.back.guest.domid}/error/${s.node}/error`)).toMatch(/mapping in shared page 123456/);
+      // The frontend closes and starts over properly.
+      frontendWrites(s, { state: String(Closed) });
+      expect(backendState(s)).toBe(Closed);
+      frontendWrites(s, { state: String(Initialising) });
+      expect(backendState(s)).toBe(InitWait);
+      connect(s);
+      expect(backendState(s)).toBe(Connected);
+    });
+
+    test("ring refs that are not numbers, or a ring-page-order beyond the offer, fail initialise", () => {
+      const bogus: Record<string, string>[] = [{ "ring-ref": "x1" }, { "ring-page-order": "4", "ring-ref0": "8" }, { "ring-page-order": "-1" }];
+      for (const nodes of bogus) {
+        const s = setup();
+        s.back.log();
+        frontendWrites(s, { ...nodes, "event-channel": "1", state: String(Initialised) });
+        expect(backendState(s)).toBe(InitWait);
+        expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/ring-ref/);
+      }
+    });
+
+    test("a bogus event channel fails initialise, and the ring it mapped is unmapped again", () => {
+      for (const channel of ["4095", "99999", "0", "nope"]) {
+        const s = setup();
+        s.front.publish(s.frontPath);
+        s.back.log();
+        frontendWrites(s, { "event-channel": channel, state: String(Initialised) });
+        expect(backendState(s)).not.toBe(Connected);
+        expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/event-channel/);
+        // Unmapped: the frontend may end its grant.
+        expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
+      }
+    });
+
+    test("a frontend flapping between states ends where its last state says, with one ring mapping", () => {
       const s = setup();
       s.front.publish(s.frontPath);
       s.back.log();
-      frontendWrites(s, { "event-channel": channel, state: String(Initialised) });
-      expect(backendState(s)).not.toBe(Connected);
-      expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/event-channel/);
-      // Unmapped: the frontend may end its grant.
-      expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
-    }
-  });
-
-  test("a frontend flapping between states ends where its last state says, with one ring mapping", () => {
-    const s = setup();
-    s.front.publish(s.frontPath);
-    s.back.log();
-    for (const state of [Initialised, Closing, Initialising, Initialised, Connected]) s.dom0.write(`${s.frontPath}/state`, String(state));
-    s.run();
-    expect(backendState(s)).toBe(Connected);
-    s.front.kick(42);
-    s.run();
-    expect(s.back.log()).toContain(`event ${s.node} 42`);
+      for (const state of [Initialised, Closing, Initialising, Initialised, Connected]) s.dom0.write(`${s.frontPath}/state`, String(state));
+      s.run();
+      expect(backendState(s)).toBe(Connected);
+      s.front.kick(42);
+      s.run();
+      expect(s.back.log()).toContain(`event ${s.node} 42`);
+    });
   });
 });

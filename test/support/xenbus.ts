@@ -3,6 +3,7 @@ export { bootXenbus, xenbusWasm, type Xenbus } from "../../runtime/boot.js";
 
 import { readFileSync } from "node:fs";
 import type { Hypervisor } from "../../host/hypervisor.js";
+import type { Engine } from "../../runtime/engine.js";
 import { loadGuest, type Guest } from "../../runtime/guest.js";
 import type { XenbusExports } from "../../runtime/xenbus.js";
 import { xenstore } from "../../runtime/xenstore.js";
@@ -17,9 +18,9 @@ export type Harness = Guest<XenbusExports & HarnessExports>;
 
 const harnessWasm: Uint8Array = readFileSync(new URL("../../build/harness.wasm", import.meta.url));
 
-/** Boots build/harness.wasm (xenbus.wasm plus the test-only drivers) as a new domain. */
-export function bootHarness(hv: Hypervisor, name: string): Harness {
-  const guest = loadGuest<XenbusExports & HarnessExports>(hv, harnessWasm, { name });
+/** Boots build/harness.wasm (xenbus.wasm plus the test-only drivers) as a new domain (in V8 unless `engine` says otherwise). */
+export function bootHarness(hv: Hypervisor, name: string, engine?: Engine): Harness {
+  const guest = loadGuest<XenbusExports & HarnessExports>(hv, harnessWasm, { name, engine });
   const rc = guest.exports.xen_boot();
   if (rc !== 0) throw new Error(`${name}: xen_boot returned ${rc}`);
   return guest;
