@@ -162,7 +162,8 @@ class WasmtimeChild {
   private send(message: Message, id: number): void {
     const mirror = this.guests.get(id)?.mirror;
     const pages = mirror?.changedPages() ?? [];
-    const body = Buffer.from(JSON.stringify(message));
+    // i64 arguments may come as BigInt (runtime/blk.ts's sectors): sent as decimal strings.
+    const body = Buffer.from(JSON.stringify(message, (_, value: unknown) => (typeof value === "bigint" ? value.toString() : value)));
     const frame = Buffer.alloc(8 + body.byteLength + pages.length * (4 + PAGE));
     frame.writeUInt32LE(body.byteLength, 0);
     frame.writeUInt32LE(pages.length, 4);

@@ -23,6 +23,14 @@ memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 GFN = struct.Struct("<I")
 
 
+def wrap(value, ty):
+    bits = {"i32": 32, "i64": 64}.get(ty)
+    if bits is None:
+        return value
+    value = int(value) & ((1 << bits) - 1)
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
 def cause(error):
     """The line of a wasmtime error that says what happened (it ends the message, after the backtrace)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -183,8 +191,11 @@ class Host:
     def call(self, message):
         guest = self.guests[message["id"]]
         function = guest.instance.exports(guest.store)[message["name"]]
+        # As V8 converts arguments: i32 and i64 wrap around (ToInt32, ToBigInt64); an i64 may come as a decimal string.
+        params = function.type(guest.store).params
+        args = [wrap(arg, str(ty)) for arg, ty in zip(message["args"], params)]
         try:
-            value = function(guest.store, *message["args"])
+            value = function(guest.store, *args)
         except Raised:
             self.send({"op": "raised", "id": message["id"]}, guest)
             return

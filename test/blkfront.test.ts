@@ -9,84 +9,87 @@ import { XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkFront } from "../runtime/blk.js";
 import { pattern } from "./support/blk.js";
 import { HostileBlkback } from "./support/hostile-blkback.js";
+import { engines } from "./support/engines.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
 const DEVID = 51712;
 const { Connected, Closed } = XENBUS_STATE;
 
-describe("blkfront against dom0's reference backend", () => {
-  let hv: Hypervisor;
-  let service: XenstoreService;
-  let guest: Xenbus;
+describe.each(engines)("under $name", ({ engine }) => {
+  describe("blkfront against dom0's reference backend", () => {
+    let hv: Hypervisor;
+    let service: XenstoreService;
+    let guest: Xenbus;
 
-  beforeEach(() => {
-    hv = new Hypervisor();
-    service = startXenstore(hv);
-    guest = bootXenbus(hv, "front");
-    expect(guest.exports.xs_init()).toBe(0);
-  });
+    beforeEach(() => {
+      hv = new Hypervisor();
+      service = startXenstore(hv);
+      guest = bootXenbus(hv, "front", engine);
+      expect(guest.exports.xs_init()).toBe(0);
+    });
 
-  function plug(maxRingPageOrder?: number): { back: HostileBlkback; blk: BlkFront } {
-    service.devices.add({ type: "vbd", devid: DEVID, frontend: guest.domid, backend: 0 });
-    const back = new HostileBlkback(hv, service, { frontend: guest.domid, maxRingPageOrder, sectors: 256 }).start();
-    hv.runUntilIdle();
-    const blk = new BlkFront(guest).start();
-    blk.open(DEVID);
-    return { back, blk };
-  }
+    function plug(maxRingPageOrder?: number): { back: HostileBlkback; blk: BlkFront } {
+      service.devices.add({ type: "vbd", devid: DEVID, frontend: guest.domid, backend: 0 });
+      const back = new HostileBlkback(hv, service, { frontend: guest.domid, maxRingPageOrder, sectors: 256 }).start();
+      hv.runUntilIdle();
+      const blk = new BlkFront(guest).start();
+      blk.open(DEVID);
+      return { back, blk };
+    }
 
-  test("connects as Linux does: ring refs, event-channel and protocol published, the disk read back", () => {
-    const { back, blk } = plug();
-    const front = (name: string) => service.tools.read(`${back.paths.frontend}/${name}`);
-    expect(front("protocol")).toBe("x86_64-abi");
-    expect(Number(front("ring-ref"))).toBeGreaterThanOrEqual(8);
-    expect(Number(front("event-channel"))).toBeGreaterThan(0);
-    expect(blk.info(DEVID)).toMatchObject({ sectors: 256n, sectorSize: 512, flush: true, state: Connected, backendState: Connected, ringPages: 1 });
-    expect(back.faults).toEqual([]);
-  });
+    test("connects as Linux does: ring refs, event-channel and protocol published, the disk read back", () => {
+      const { back, blk } = plug();
+      const front = (name: string) => service.tools.read(`${back.paths.frontend}/${name}`);
+      expect(front("protocol")).toBe("x86_64-abi");
+      expect(Number(front("ring-ref"))).toBeGreaterThanOrEqual(8);
+      expect(Number(front("event-channel"))).toBeGreaterThan(0);
+      expect(blk.info(DEVID)).toMatchObject({ sectors: 256n, sectorSize: 512, flush: true, state: Connected, backendState: Connected, ringPages: 1 });
+      expect(back.faults).toEqual([]);
+    });
 
-  test("a ring of as many pages as the backend offers, within the frontend's bound of 16", () => {
-    const { back, blk } = plug(2);
-    expect(service.tools.read(`${back.paths.frontend}/ring-page-order`)).toBe("2");
-    expect(blk.info(DEVID).ringPages).toBe(4);
-  });
+    test("a ring of as many pages as the backend offers, within the frontend's bound of 16", () => {
+      const { back, blk } = plug(2);
+      expect(service.tools.read(`${back.paths.frontend}/ring-page-order`)).toBe("2");
+      expect(blk.info(DEVID).ringPages).toBe(4);
+    });
 
-  test("writes land on the backend's disk and read back the same, across many-segment requests", () => {
-    const { back, blk } = plug(1);
-    const data = pattern(13 * 4096, 5); // 13 pages: an 11-segment request, then a 2-segment one
-    blk.write(DEVID, 8, data);
-    expect(back.disk.subarray(8 * 512, 8 * 512 + data.length)).toEqual(data);
-    expect(back.requests.map((request) => request.nrSegments)).toEqual([11, 2]);
-    expect(blk.read(DEVID, 8, data.length / 512)).toEqual(data);
-    expect(blk.read(DEVID, 9, 3)).toEqual(data.subarray(512, 4 * 512));
-    expect(blk.info(DEVID)).toMatchObject({ requests: 5n, bytes: BigInt(2 * data.length + 3 * 512) });
-  });
+    test("writes land on the backend's disk and read back the same, across many-segment requests", () => {
+      const { back, blk } = plug(1);
+      const data = pattern(13 * 4096, 5); // 13 pages: an 11-segment request, then a 2-segment one
+      blk.write(DEVID, 8, data);
+      expect(back.disk.subarray(8 * 512, 8 * 512 + data.length)).toEqual(data);
+      expect(back.requests.map((request) => request.nrSegments)).toEqual([11, 2]);
+      expect(blk.read(DEVID, 8, data.length / 512)).toEqual(data);
+      expect(blk.read(DEVID, 9, 3)).toEqual(data.subarray(512, 4 * 512));
+      expect(blk.info(DEVID)).toMatchObject({ requests: 5n, bytes: BigInt(2 * data.length + 3 * 512) });
+    });
 
-  test("flush reaches the backend; I/O beyond the disk's end fails with EIO and the device goes on", () => {
-    const { back, blk } = plug();
-    blk.flush(DEVID);
-    expect(back.requests.at(-1)).toMatchObject({ operation: 3, nrSegments: 0 });
-    expect(() => blk.read(DEVID, 252, 8)).toThrow(expect.objectContaining({ code: "EIO" }));
-    expect(() => blk.write(DEVID, 256, new Uint8Array(512))).toThrow(expect.objectContaining({ code: "EIO" }));
-    expect(() => blk.read(DEVID, 0, 0)).toThrow(expect.objectContaining({ code: "EINVAL" }));
-    expect(guest.exports.blk_read(DEVID, 0n, 1, 4096 * 3 + 17)).toBe(-22);
-    expect(guest.exports.blk_read(12345, 0n, 1, blk.buffer)).toBe(-19);
-    expect(blk.read(DEVID, 248, 8)).toEqual(new Uint8Array(4096));
-  });
+    test("flush reaches the backend; I/O beyond the disk's end fails with EIO and the device goes on", () => {
+      const { back, blk } = plug();
+      blk.flush(DEVID);
+      expect(back.requests.at(-1)).toMatchObject({ operation: 3, nrSegments: 0 });
+      expect(() => blk.read(DEVID, 252, 8)).toThrow(expect.objectContaining({ code: "EIO" }));
+      expect(() => blk.write(DEVID, 256, new Uint8Array(512))).toThrow(expect.objectContaining({ code: "EIO" }));
+      expect(() => blk.read(DEVID, 0, 0)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+      expect(guest.exports.blk_read(DEVID, 0n, 1, 4096 * 3 + 17)).toBe(-22);
+      expect(guest.exports.blk_read(12345, 0n, 1, blk.buffer)).toBe(-19);
+      expect(blk.read(DEVID, 248, 8)).toEqual(new Uint8Array(4096));
+    });
 
-  test("closes with the backend, gives its ring and grants back, and connects again on open", () => {
-    const { back, blk } = plug(1);
-    const data = pattern(4096, 9);
-    blk.write(DEVID, 0, data);
-    const freeRefs = guest.exports.gnttab_free_refs();
-    blk.close(DEVID);
-    expect([blk.info(DEVID).state, back.state]).toEqual([Closed, Closed]);
-    expect(blk.info(DEVID).ringPages).toBe(0);
-    expect(guest.exports.gnttab_free_refs()).toBe(freeRefs + 2);
-    expect(() => blk.read(DEVID, 0, 8)).toThrow(expect.objectContaining({ code: "ENODEV" }));
-    blk.open(DEVID);
-    expect(blk.info(DEVID)).toMatchObject({ state: Connected, backendState: Connected, ringPages: 2 });
-    expect(blk.read(DEVID, 0, 8)).toEqual(data);
-    expect(back.faults).toEqual([]);
+    test("closes with the backend, gives its ring and grants back, and connects again on open", () => {
+      const { back, blk } = plug(1);
+      const data = pattern(4096, 9);
+      blk.write(DEVID, 0, data);
+      const freeRefs = guest.exports.gnttab_free_refs();
+      blk.close(DEVID);
+      expect([blk.info(DEVID).state, back.state]).toEqual([Closed, Closed]);
+      expect(blk.info(DEVID).ringPages).toBe(0);
+      expect(guest.exports.gnttab_free_refs()).toBe(freeRefs + 2);
+      expect(() => blk.read(DEVID, 0, 8)).toThrow(expect.objectContaining({ code: "ENODEV" }));
+      blk.open(DEVID);
+      expect(blk.info(DEVID)).toMatchObject({ state: Connected, backendState: Connected, ringPages: 2 });
+      expect(blk.read(DEVID, 0, 8)).toEqual(data);
+      expect(back.faults).toEqual([]);
+    });
   });
 });
