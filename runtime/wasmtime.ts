@@ -37,6 +37,7 @@ interface Message {
   message?: string;
   exports?: string[];
   size?: number;
+  wasm?: string;
 }
 
 /** Linear memory as this process sees it, and as the child last saw it. */
@@ -111,7 +112,7 @@ class WasmtimeChild {
     this.guests.set(id, { mirror, imports });
     let answer: Message;
     try {
-      answer = this.request({ op: "load", id, wasm: path } as Message, id);
+      answer = this.request({ op: "load", id, wasm: path }, id);
     } catch (error) {
       this.guests.delete(id);
       throw error;

@@ -46,6 +46,9 @@ class Guest:
         self.store = store
         self.instance = instance
         self.memory = None
+        self.exports = {}
+        # Parameter types of the exported functions called so far, by name.
+        self.params = {}
         # Linear memory as Node last saw it.
         self.shadow = bytearray()
 
@@ -141,10 +144,8 @@ class Host:
                 self.call(message)
             elif op == "global":
                 guest = self.guests[message["id"]]
-                value = guest.instance.exports(guest.store)[message["name"]].value(guest.store)
+                value = guest.exports[message["name"]].value(guest.store)
                 self.send({"op": "value", "value": value})
-            elif op == "drop":
-                self.guests.pop(message["id"], None)
             else:
                 raise ValueError(f"unknown request {op}")
 
@@ -169,7 +170,8 @@ class Host:
             self.guests.pop(guest_id, None)
             self.send({"op": "error", "message": str(error)})
             return
-        exports = guest.instance.exports(store)
+        # Looked up once: each exports() call walks all of them.
+        exports = guest.exports = dict(guest.instance.exports(store))
         memory = exports.get("memory")
         guest.memory = memory if isinstance(memory, wasmtime.Memory) else None
         names = [item.name for item in module.exports]
@@ -190,10 +192,13 @@ class Host:
 
     def call(self, message):
         guest = self.guests[message["id"]]
-        function = guest.instance.exports(guest.store)[message["name"]]
+        name = message["name"]
+        function = guest.exports[name]
         # As V8 converts arguments: i32 and i64 wrap around (ToInt32, ToBigInt64); an i64 may come as a decimal string.
-        params = function.type(guest.store).params
-        args = [wrap(arg, str(ty)) for arg, ty in zip(message["args"], params)]
+        params = guest.params.get(name)
+        if params is None:
+            params = guest.params[name] = [str(ty) for ty in function.type(guest.store).params]
+        args = [wrap(arg, ty) for arg, ty in zip(message["args"], params)]
         try:
             value = function(guest.store, *args)
         except Raised:
