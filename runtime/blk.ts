@@ -3,7 +3,7 @@
 // written as byte arrays through a buffer of contiguous page_alloc pages, and
 // a backend driver domain's disks, whose images the host sees in the
 // domain's memory. Failures throw BlkError carrying the errno.
-import { constants } from "node:os";
+import { GuestCallError, type ResultCheck, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -11,16 +11,7 @@ const PAGE_SIZE = 4096;
 export const SECTOR_SIZE = 512;
 
 /** A blk_* export failed; `errno` is the positive errno, `code` its name (EIO, ...). */
-export class BlkError extends Error {
-  readonly code: string;
-
-  constructor(readonly errno: number, operation: string) {
-    const code = Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
-    super(`${operation}: ${code}`);
-    this.name = "BlkError";
-    this.code = code;
-  }
-}
+export class BlkError extends GuestCallError {}
 
 /** A vbd as the frontend sees it (blk_info). */
 export interface BlkInfo {
@@ -38,21 +29,17 @@ export interface BlkInfo {
   bytes: bigint;
 }
 
-/** What a call returned: the result, or a BlkError for a negative one (undefined: the guest died). */
-function check(rc: number | undefined, operation: string): number {
-  if (rc === undefined) throw new Error(`${operation}: the guest died`);
-  if (rc < 0) throw new BlkError(-rc, operation);
-  return rc;
-}
-
 export class BlkFront {
   private readonly x: XenbusExports;
   /** `bufferPages` contiguous page_alloc pages: what one read or write moves at most. */
   readonly buffer: number;
   private readonly infoPage: number;
 
+  private readonly check: ResultCheck;
+
   constructor(readonly guest: Guest<XenbusExports>, readonly bufferPages = 16) {
     this.x = guest.exports;
+    this.check = resultCheck(guest, BlkError);
     this.infoPage = this.page();
     this.buffer = this.page();
     for (let i = 1; i < bufferPages; i++) {
@@ -68,22 +55,22 @@ export class BlkFront {
 
   /** Attaches the frontend bus: vbds are taken on as they appear. */
   start(): this {
-    check(this.x.blkfront_start(), "blkfront_start");
+    this.check(this.x.blkfront_start(), "blkfront_start");
     return this;
   }
 
   /** Blocks until the vbd is Connected (reopening it if closed), at most `timeoutMs` of Xen's time. */
   open(devid: number, timeoutMs = 10_000): void {
-    check(this.x.blk_open(devid, timeoutMs), `blk_open ${devid}`);
+    this.check(this.x.blk_open(devid, timeoutMs), `blk_open ${devid}`);
   }
 
   /** Closes the vbd and blocks until it is Closed or gone. */
   close(devid: number, timeoutMs = 10_000): void {
-    check(this.x.blk_close(devid, timeoutMs), `blk_close ${devid}`);
+    this.check(this.x.blk_close(devid, timeoutMs), `blk_close ${devid}`);
   }
 
   info(devid: number): BlkInfo {
-    check(this.x.blk_info(devid, this.infoPage), `blk_info ${devid}`);
+    this.check(this.x.blk_info(devid, this.infoPage), `blk_info ${devid}`);
     const view = new DataView(this.guest.memory().buffer, this.infoPage, 56);
     return {
       sectors: view.getBigUint64(0, true),
@@ -102,7 +89,7 @@ export class BlkFront {
   /** `count` sectors from `sector`. */
   read(devid: number, sector: bigint | number, count: number): Uint8Array {
     this.fits(count * SECTOR_SIZE);
-    check(this.x.blk_read(devid, BigInt(sector), count, this.buffer), `blk_read ${devid} ${sector}+${count}`);
+    this.check(this.x.blk_read(devid, BigInt(sector), count, this.buffer), `blk_read ${devid} ${sector}+${count}`);
     return this.guest.memory().slice(this.buffer, this.buffer + count * SECTOR_SIZE);
   }
 
@@ -111,11 +98,11 @@ export class BlkFront {
     if (data.length % SECTOR_SIZE !== 0) throw new RangeError(`${data.length} bytes are not whole sectors`);
     this.fits(data.length);
     this.guest.memory().set(data, this.buffer);
-    check(this.x.blk_write(devid, BigInt(sector), data.length / SECTOR_SIZE, this.buffer), `blk_write ${devid} ${sector}+${data.length / SECTOR_SIZE}`);
+    this.check(this.x.blk_write(devid, BigInt(sector), data.length / SECTOR_SIZE, this.buffer), `blk_write ${devid} ${sector}+${data.length / SECTOR_SIZE}`);
   }
 
   flush(devid: number): void {
-    check(this.x.blk_flush(devid), `blk_flush ${devid}`);
+    this.check(this.x.blk_flush(devid), `blk_flush ${devid}`);
   }
 
   private fits(bytes: number): void {
@@ -163,14 +150,17 @@ export class Disk {
   }
 
   flushes(): number {
-    return check(this.backend.guest.exports.blk_disk_flushes(this.number), "blk_disk_flushes");
+    return this.backend.check(this.backend.guest.exports.blk_disk_flushes(this.number), "blk_disk_flushes");
   }
 }
 
 export class BlkBack {
   private readonly infoPage: number;
+  /** The result of one of the backend's exports, or a BlkError. */
+  readonly check: ResultCheck;
 
   constructor(readonly guest: Guest<XenbusExports>) {
+    this.check = resultCheck(guest, BlkError);
     const page = guest.exports.page_alloc();
     if (!page) throw new Error(`${guest.name}: page_alloc is out of pages`);
     this.infoPage = page;
@@ -178,18 +168,18 @@ export class BlkBack {
 
   /** Serves vbds from now on, offering `maxRingPageOrder`. */
   start(maxRingPageOrder = 4): this {
-    check(this.guest.exports.blkback_start(maxRingPageOrder), "blkback_start");
+    this.check(this.guest.exports.blkback_start(maxRingPageOrder), "blkback_start");
     return this;
   }
 
   createDisk(sectors: number, options: DiskOptions = {}): Disk {
     const { sectorSize = SECTOR_SIZE, info = 0, flush = true } = options;
-    const number = check(this.guest.exports.blk_disk_create(sectors, sectorSize, info, flush), "blk_disk_create");
+    const number = this.check(this.guest.exports.blk_disk_create(sectors, sectorSize, info, flush), "blk_disk_create");
     return new Disk(this, number, sectors);
   }
 
   info(frontend: number, devid: number): BlkbackInfo {
-    check(this.guest.exports.blkback_info(frontend, devid, this.infoPage), `blkback_info ${frontend}/${devid}`);
+    this.check(this.guest.exports.blkback_info(frontend, devid, this.infoPage), `blkback_info ${frontend}/${devid}`);
     const view = new DataView(this.guest.memory().buffer, this.infoPage, 32);
     return {
       requests: view.getBigUint64(0, true),

@@ -1,25 +1,16 @@
 // Typed PV console over a booted xenbus guest's exports (see runtime/xenbus.ts
 // for the raw convention): what the unikernel's own code would do with its
 // console, driven from the host. Failures throw ConsoleError carrying the errno.
+import { GuestCallError, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
-import { errnoName } from "./xenstore.js";
 
 const PAGE_SIZE = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A console export failed; `errno` is the positive errno, `code` its name (ENODEV, EIO, ...). */
-export class ConsoleError extends Error {
-  readonly code: string;
-
-  constructor(readonly errno: number, operation: string) {
-    const code = errnoName(errno);
-    super(`${operation}: ${code}`);
-    this.name = "ConsoleError";
-    this.code = code;
-  }
-}
+export class ConsoleError extends GuestCallError {}
 
 export interface Console {
   /** Writes all of `text` (UTF-8), a page at a time; the guest waits while its ring is full. */
@@ -33,11 +24,7 @@ export interface Console {
 /** Connects the guest's console (console_init) and wraps its exports; one page of the guest carries the data. */
 export function guestConsole(guest: Guest<XenbusExports>): Console {
   const x = guest.exports;
-  const check = (rc: number | undefined, operation: string): number => {
-    if (rc === undefined) throw new Error(`${guest.name} exited during ${operation}: ${guest.exit?.message ?? ""}`);
-    if (rc < 0) throw new ConsoleError(-rc, operation);
-    return rc;
-  };
+  const check = resultCheck(guest, ConsoleError);
   check(x.console_init(), "console_init");
   const page = x.page_alloc();
   if (!page) throw new Error(`${guest.name}: no page for console data`);

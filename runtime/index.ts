@@ -5,6 +5,7 @@ export { type Engine, type EngineInstance, type HostFunction, GuestTrap } from "
 export { v8Engine } from "./v8.js";
 export { bootXenbus, xenbusWasm, type Xenbus } from "./boot.js";
 export type { XenbusExports } from "./xenbus.js";
-export { xenstore, errnoName, XenStoreError, type XenStore, type WatchEvent } from "./xenstore.js";
+export { errnoName, GuestCallError } from "./errors.js";
+export { xenstore, XenStoreError, type XenStore, type WatchEvent } from "./xenstore.js";
 export { guestConsole, ConsoleError, type Console } from "./console.js";
 export { BlkFront, BlkBack, Disk, BlkError, SECTOR_SIZE, type BlkInfo, type BlkbackInfo, type DiskOptions } from "./blk.js";

@@ -2,6 +2,7 @@
 // for the raw convention). Failures throw XenStoreError carrying the errno,
 // so callers branch on `errno` (e.g. EAGAIN: retry the transaction).
 import { constants } from "node:os";
+import { GuestCallError, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -9,22 +10,8 @@ const PAGE_SIZE = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The name of a positive errno (EACCES, ...), or "errno <n>" for one the host does not know. */
-export function errnoName(errno: number): string {
-  return Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
-}
-
 /** A XenStore export failed; `errno` is the positive errno, `code` its name (EACCES, ...). */
-export class XenStoreError extends Error {
-  readonly code: string;
-
-  constructor(readonly errno: number, operation: string) {
-    const code = errnoName(errno);
-    super(`${operation}: ${code}`);
-    this.name = "XenStoreError";
-    this.code = code;
-  }
-}
+export class XenStoreError extends GuestCallError {}
 
 export interface WatchEvent {
   path: string;
@@ -85,11 +72,7 @@ const TRANSACTION_ATTEMPTS = 8;
  */
 export function xenstore(guest: Guest<XenbusExports>): XenStore {
   const x = guest.exports;
-  const check = (rc: number | undefined, operation: string): number => {
-    if (rc === undefined) throw new Error(`${guest.name} exited during ${operation}: ${guest.exit?.message ?? ""}`);
-    if (rc < 0) throw new XenStoreError(-rc, operation);
-    return rc;
-  };
+  const check = resultCheck(guest, XenStoreError);
   check(x.xs_init(), "xs_init");
   const page = (): number => {
     const address = x.page_alloc();
