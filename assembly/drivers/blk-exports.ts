@@ -8,7 +8,7 @@ import * as xenstore from "../xenstore/ring";
 import { BLKIF_OP_READ, BLKIF_OP_WRITE, EINVAL, EIO, ENODEV, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { isUserPage } from "../xen/userpages";
+import { areUserPages, isUserPage } from "../xen/userpages";
 import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus } from "../xenbus/bus";
 import { findBackend, setOfferedRingOrder } from "./blkback";
 import { BlkfrontDevice, close, flush, reopen, transfer } from "./blkfront";
@@ -116,19 +116,15 @@ export function blk_info(devid: u32, out: usize): i32 {
   return i32(BLK_INFO_SIZE);
 }
 
-/** The pages from `buffer` on that hold `count` sectors are all page_alloc's. */
-function userPages(buffer: usize, count: u32): bool {
-  const pages = (usize(count) + (PAGE_SIZE >> SECTOR_SHIFT) - 1) >> (PAGE_SHIFT - SECTOR_SHIFT);
-  for (let i: usize = 0; i < pages; i++) {
-    if (!isUserPage(buffer + (i << PAGE_SHIFT))) return false;
-  }
-  return true;
+/** Pages that `count` sectors fill. */
+function pagesFor(count: u32): usize {
+  return (usize(count) + (PAGE_SIZE >> SECTOR_SHIFT) - 1) >> (PAGE_SHIFT - SECTOR_SHIFT);
 }
 
 function io(devid: u32, op: i32, sector: u64, count: u32, buffer: usize): i32 {
   const dev = frontend(devid);
   if (dev === null) return -ENODEV;
-  if (count == 0 || count > (u32(1) << 20) || !userPages(buffer, count)) return -EINVAL;
+  if (count == 0 || count > (u32(1) << 20) || !areUserPages(buffer, pagesFor(count))) return -EINVAL;
   return transfer(dev, op, sector, count, buffer);
 }
 

@@ -3,7 +3,7 @@
 // result, a mapping, a granted page) must be on a page page_alloc handed
 // out, so a hostile caller cannot have the module's data, heap, shared_info
 // or grant frames overwritten or shared.
-import { PAGE_SIZE } from "./pages";
+import { PAGE_SHIFT, PAGE_SIZE } from "./pages";
 
 const userPages = new Set<usize>();
 
@@ -20,6 +20,14 @@ export function removeUserPage(page: usize): bool {
 /** `address` is the start of a page page_alloc handed out. */
 export function isUserPage(address: usize): bool {
   return (address & (<usize>PAGE_SIZE - 1)) == 0 && userPages.has(address);
+}
+
+/** The `count` pages from `first` on (one run of memory) are all pages page_alloc handed out. */
+export function areUserPages(first: usize, count: usize): bool {
+  for (let i: usize = 0; i < count; i++) {
+    if (!isUserPage(first + (i << PAGE_SHIFT))) return false;
+  }
+  return true;
 }
 
 /**

@@ -6,7 +6,7 @@
 import * as xenstore from "../xenstore/ring";
 import { EFAULT, EINVAL, ENODEV } from "../xen/abi";
 import { PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
-import { inMemory, isUserPage, mayAlias, stringIn } from "../xen/userpages";
+import { areUserPages, inMemory, isUserPage, mayAlias, stringIn } from "../xen/userpages";
 import { XsWatchHandler } from "../xenstore/client";
 import {
   allocEvtchn, bindEvtchn, devError, devFatal, freeEvtchn, frontendClosed, grantRing, mapRing, mapRingValloc,
@@ -141,7 +141,7 @@ function report(dev: i32, err: i32, message: usize, message_len: u32, fatal: boo
  */
 export function xenbus_grant_ring(dev: i32, ring: usize, pages: u32, out: usize): i32 {
   if (!isDevice(dev) || !isUserPage(out) || pages == 0 || pages > PAGE_SIZE / 4) return -EINVAL;
-  for (let i: u32 = 0; i < pages; i++) if (!isUserPage(ring + (usize(i) << PAGE_SHIFT))) return -EINVAL;
+  if (!areUserPages(ring, pages)) return -EINVAL;
   const refs = new Array<u32>();
   const rc = grantRing(devices[dev], ring, pages, refs);
   return rc < 0 ? rc : deliverU32s(out, refs);
