@@ -1,9 +1,8 @@
 // Builds the guest modules: asc (release) → wasm-opt -Oz → build/<name>.wasm,
-// and a debug build with a source map → build/<name>.debug.wasm; then the
-// package's dist/ (tools/dist.ts).
+// and a debug build with a source map → build/<name>.debug.wasm. (The
+// package's dist/ is made by `npm run dist` when packing: tools/dist.ts.)
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { buildDist } from "./dist.js";
 
 /** Wasm features the guest uses; wasm-opt must be told each one explicitly. */
 const FEATURES = ["threads", "bulk-memory", "sign-ext", "mutable-globals", "nontrapping-float-to-int"];
@@ -29,10 +28,4 @@ for (const [name, entry] of Object.entries(MODULES)) {
   run("asc", [entry, "--config", "asconfig.json", "--target", "release", "-o", `build/${name}.asc.wasm`]);
   run("wasm-opt", [`build/${name}.asc.wasm`, "-Oz", ...FEATURES.map((f) => `--enable-${f}`), "-o", `build/${name}.wasm`]);
   run("asc", [entry, "--config", "asconfig.json", "--target", "debug", "-o", `build/${name}.debug.wasm`]);
-}
-try {
-  buildDist(".");
-} catch (error) {
-  console.error(`build failed: ${(error as Error).message}`);
-  process.exit(1);
 }

@@ -1,11 +1,13 @@
 // The package's contents (package.json `files`): runtime/ and host/ compiled
 // to JavaScript with .d.ts in dist/, beside the release xenbus.wasm at
 // dist/build/, where dist/runtime/boot.js finds it as runtime/boot.ts finds
-// build/xenbus.wasm, and runtime/wasmtime_host.py. Run by `npm run build` after the modules, and by
-// test/package.test.ts before it packs (only that test reads dist/).
+// build/xenbus.wasm, and runtime/wasmtime_host.py. Run by `npm run dist`
+// (prepack runs it after the build) and by test/package.test.ts before it
+// packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** Rebuilds `root`/dist from the sources and the release build/xenbus.wasm; throws with tsc's output when it fails. */
 export function buildDist(root: string): void {
@@ -21,4 +23,13 @@ export function buildDist(root: string): void {
   copyFileSync(join(root, "build/xenbus.wasm"), join(dist, "build/xenbus.wasm"));
   // The wasmtime adapter's child process, found beside runtime/wasmtime.js.
   copyFileSync(join(root, "runtime/wasmtime_host.py"), join(dist, "runtime/wasmtime_host.py"));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    buildDist(".");
+  } catch (error) {
+    console.error(`dist failed: ${(error as Error).message}`);
+    process.exit(1);
+  }
 }
