@@ -1,6 +1,11 @@
-// What the runtime needs from a Wasm engine. Synchronous, and only numbers and
-// byte views cross it, so an engine in another process (wasmtime) fits too.
+// What the runtime needs from a Wasm engine. Synchronous, and only Wasm
+// values (numbers and bigints) and byte views cross it, so an engine in
+// another process (wasmtime) fits too.
 
+/** A Wasm value as the WebAssembly JS API passes it: i32, f32 and f64 as numbers, i64 as a bigint (runtime/blk.ts's sectors). */
+export type WasmValue = number | bigint;
+
+/** A `xen` import: every hypercall takes and returns i32s. */
 export type HostFunction = (...args: number[]) => number;
 
 export interface Engine {
@@ -9,8 +14,12 @@ export interface Engine {
 }
 
 export interface EngineInstance {
-  /** Calls an exported function. A trap in the guest is thrown as GuestTrap; errors thrown by imports pass through unchanged. */
-  call(name: string, args: number[]): number | undefined;
+  /**
+   * Calls an exported function; an i64 result comes back as a number. A trap
+   * in the guest is thrown as GuestTrap; errors thrown by imports pass
+   * through unchanged.
+   */
+  call(name: string, args: WasmValue[]): number | undefined;
   /** The exported linear memory, as a fresh view each time (memory.grow replaces the buffer). */
   memoryBytes(): Uint8Array;
   /** The value of an exported global. */

@@ -9,7 +9,7 @@ import { GuestMemory } from "../host/memory.js";
 import { DomainExit } from "../host/sched.js";
 import { placeSpecialPages } from "../host/toolstack.js";
 import { SHUTDOWN } from "../host/xen/abi.js";
-import { type Engine, type EngineInstance, GuestTrap } from "./engine.js";
+import { type Engine, type EngineInstance, GuestTrap, type WasmValue } from "./engine.js";
 import { v8Engine } from "./v8.js";
 
 export interface LoadOptions {
@@ -18,7 +18,7 @@ export interface LoadOptions {
   engine?: Engine;
 }
 
-export type GuestExports = Record<string, (...args: number[]) => number>;
+export type GuestExports = Record<string, (...args: WasmValue[]) => number>;
 
 export interface Guest<E = GuestExports> {
   readonly domid: number;
@@ -58,7 +58,7 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
   const loaded = instance;
   const scheduler = hv.scheduler;
 
-  const call = (name: string, args: number[]): number | undefined => {
+  const call = (name: string, args: WasmValue[]): number | undefined => {
     if (!domain.alive) throw new Error(`${domain} has exited (${domain.exit!.reason}); cannot call ${name}`);
     scheduler.enter(domain);
     try {
@@ -80,7 +80,7 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
   if (names.includes(SPECIAL_BASE) && names.includes(SPECIAL_PAGES)) {
     placeSpecialPages(hv, domain.domid, { base: loaded.global(SPECIAL_BASE), pages: loaded.global(SPECIAL_PAGES) });
   }
-  const exports = Object.fromEntries(names.map((name) => [name, (...args: number[]) => call(name, args)])) as E;
+  const exports = Object.fromEntries(names.map((name) => [name, (...args: WasmValue[]) => call(name, args)])) as E;
 
   return {
     domid: domain.domid,

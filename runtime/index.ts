@@ -1,7 +1,7 @@
 // The runtime's public surface: load a guest module into a simulated domain,
 // boot the packaged xenbus.wasm, and drive it through typed wrappers.
 export { loadGuest, type Guest, type GuestExports, type LoadOptions } from "./guest.js";
-export { type Engine, type EngineInstance, type HostFunction, GuestTrap } from "./engine.js";
+export { type Engine, type EngineInstance, type HostFunction, type WasmValue, GuestTrap } from "./engine.js";
 export { v8Engine } from "./v8.js";
 export { bootXenbus, xenbusWasm, type Xenbus } from "./boot.js";
 export type { XenbusExports } from "./xenbus.js";

@@ -1,10 +1,10 @@
 // The V8 engine adapter, through the WebAssembly JS API.
-import { type Engine, type EngineInstance, GuestTrap, type HostFunction } from "./engine.js";
+import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 
 class V8Instance implements EngineInstance {
   constructor(private readonly exports: WebAssembly.Exports) {}
 
-  call(name: string, args: number[]): number | undefined {
+  call(name: string, args: WasmValue[]): number | undefined {
     const fn = this.exports[name];
     if (typeof fn !== "function") throw new Error(`the module exports no function ${name}`);
     try {
