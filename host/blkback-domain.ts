@@ -3,6 +3,7 @@
 // its console), one disk image in its memory, its backend bus serving vbds.
 import { BlkBack, type Disk } from "../runtime/blk.js";
 import type { Xenbus } from "../runtime/boot.js";
+import type { Engine } from "../runtime/engine.js";
 import { createGuestDomain } from "./guest-domain.js";
 import type { XenstoreService } from "./toolstack.js";
 import type { QuotaName } from "./xenstored/quota.js";
@@ -21,6 +22,8 @@ export interface BlkbackDomainOptions {
    * them, as `xenstore-control quota-set` does.
    */
   quotas?: Partial<Record<QuotaName, number>>;
+  /** The Wasm engine the domain runs in (default V8). */
+  engine?: Engine;
 }
 
 export interface BlkbackDomain {
@@ -31,7 +34,7 @@ export interface BlkbackDomain {
 }
 
 export function startBlkbackDomain(service: XenstoreService, options: BlkbackDomainOptions = {}): BlkbackDomain {
-  const guest = createGuestDomain(service, options.name ?? "blkback").guest;
+  const guest = createGuestDomain(service, options.name ?? "blkback", options.engine).guest;
   for (const [name, value] of Object.entries(options.quotas ?? {})) {
     service.xenstored.quotas.set(name as QuotaName, value, guest.domid);
   }

@@ -9,15 +9,20 @@
 import { parseArgs } from "node:util";
 import { BlkBack, BlkFront, type Disk } from "../runtime/blk.js";
 import { guestConsole } from "../runtime/console.js";
+import type { Engine } from "../runtime/engine.js";
+import { v8Engine } from "../runtime/v8.js";
+import { wasmtimeEngine } from "../runtime/wasmtime.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { DeviceStateMonitor, describeTransition, stateName } from "./device-monitor.js";
 import type { DeviceId, UnplugOutcome } from "./devices.js";
 import { createGuestDomain, type GuestDomain } from "./guest-domain.js";
 import { Hypervisor } from "./hypervisor.js";
 import { startXenstore } from "./toolstack.js";
+import { wasmtimePython } from "../tools/wasmtime.js";
 
 const TRACE_LEVELS = ["summary", "steps", "states"] as const;
 type TraceLevel = (typeof TRACE_LEVELS)[number];
+const ENGINES = ["v8", "wasmtime"] as const;
 
 /** xvda's devid (Xen's vbd numbering: major 202, minor 0). */
 const XVDA = 51712;
@@ -60,12 +65,17 @@ Options:
                       steps    progress and timings
                       states   progress, timings, console lines and every
                                device state transition
+  --engine ENGINE   the Wasm engine the domains run in (default v8):
+                      v8        this Node process's WebAssembly
+                      wasmtime  wasmtime 49 through its Python embedding
+                                (.cache/venv, made on first use)
   -h, --help        this text`;
 
 interface Options {
   guests: number;
   diskBytes: number;
   trace: TraceLevel;
+  engine: Engine;
 }
 
 function parseOptions(): Options {
@@ -74,6 +84,7 @@ function parseOptions(): Options {
       guests: { type: "string", default: "1" },
       "disk-size": { type: "string", default: "4M" },
       trace: { type: "string", default: "states" },
+      engine: { type: "string", default: "v8" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -91,7 +102,17 @@ function parseOptions(): Options {
   }
   if (guests * diskBytes > MAX_TOTAL_DISK) fail(`--guests × --disk-size must stay within 1G in all: the disks live in blkback's memory`);
   if (!TRACE_LEVELS.includes(values.trace as TraceLevel)) fail(`--trace wants one of ${TRACE_LEVELS.join(", ")}, not ${values.trace}`);
-  return { guests, diskBytes, trace: values.trace as TraceLevel };
+  if (!ENGINES.includes(values.engine as (typeof ENGINES)[number])) fail(`--engine wants one of ${ENGINES.join(", ")}, not ${values.engine}`);
+  return { guests, diskBytes, trace: values.trace as TraceLevel, engine: values.engine === "wasmtime" ? wasmtime() : v8Engine };
+}
+
+/** wasmtime through its Python embedding, or a clear exit when it cannot be had. */
+function wasmtime(): Engine {
+  try {
+    return wasmtimeEngine(wasmtimePython());
+  } catch (error) {
+    fail(`--engine wasmtime: ${(error as Error).message}`);
+  }
 }
 
 /** "4M" → 4 MiB, "512K" → 512 KiB, "8192" → 8192 bytes; null when it is none of these. */
@@ -144,11 +165,11 @@ const monitor = new DeviceStateMonitor(toolstack, {
   onTransition: (transition) => show("states", "xenbus", describeTransition(transition)),
 });
 hv.onExit((domain) => step(`dom${domain.domid}`, `exited (${domain.exit?.reason}) ${domain.exit?.message ?? ""}`));
-step("dom0", "xenstored, the toolstack and the console backends are up; watching every device's state");
+step("dom0", `xenstored, the toolstack and the console backends are up; watching every device's state; Wasm domains run in ${options.engine.name}`);
 
 /** A domain the toolstack made, connected to xenstored, its console lines shown as they arrive. */
 function createDomain(name: string, role: string): GuestDomain {
-  const domain = createGuestDomain(toolstack, name);
+  const domain = createGuestDomain(toolstack, name, options.engine);
   const { guest, console } = domain;
   const who = `dom${guest.domid}`;
   console.log.listener = (line) => show("states", who, `console: ${line}`);
@@ -310,6 +331,7 @@ const summary = [
   "Summary",
   `  domains        dom0 (native: xenstored, toolstack, console backends), dom${backendId} "blkback" (Wasm block backend), ` +
     (machines.length === 1 ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)` : `${machines.length} Wasm guests dom${machines[0]?.vbd.frontend}–dom${machines.at(-1)?.vbd.frontend}`),
+  `  engine         the Wasm domains ran in ${options.engine.name}`,
   `  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends; ${answered.length} of ${domains.length} domains read dom0's reply and echoed it`,
   ...machines.flatMap((m) => [
     `  device         dom${m.vbd.frontend} xvda (vbd ${XVDA}) ↔ dom${backendId} disk ${m.disk.number}, ${size(options.diskBytes)}, ${m.ringPages}-page ring: ` +

@@ -3,6 +3,7 @@
 // which the running toolstack introduces to xenstored and gives a console
 // backend (startXenstore must have been called on the hypervisor).
 import { bootXenbus, type Xenbus } from "../runtime/boot.js";
+import type { Engine } from "../runtime/engine.js";
 import type { ConsoleBackend } from "./console-backend.js";
 import type { XenstoreService } from "./toolstack.js";
 
@@ -12,8 +13,9 @@ export interface GuestDomain {
   console: ConsoleBackend;
 }
 
-export function createGuestDomain(service: XenstoreService, name: string): GuestDomain {
-  const guest = bootXenbus(service.hv, name);
+/** The guest runs in V8 unless `engine` says otherwise. */
+export function createGuestDomain(service: XenstoreService, name: string, engine?: Engine): GuestDomain {
+  const guest = bootXenbus(service.hv, name, engine);
   const console = service.console(guest.domid);
   if (!console || !service.xenstored.isIntroduced(guest.domid)) {
     throw new Error(`${name}: not introduced to this xenstored; was startXenstore called on its hypervisor?`);

@@ -1,48 +1,53 @@
 // `npm start` is the first thing a newcomer runs: it must finish, and its
 // summary must report exactly the work it did.
 import { execFileSync } from "node:child_process";
-import { expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
+import { engines } from "./support/engines.js";
 
 const demo = (...args: string[]): string => execFileSync("node_modules/.bin/tsx", ["host/demo.ts", ...args], { encoding: "utf8", stdio: "pipe" });
 
-test("the demo connects each guest's disk, verifies a pattern through it, unplugs and re-plugs it, and says so", () => {
-  const output = demo("--guests", "2", "--disk-size", "256K");
-  // dom1 is the block backend, dom2 and dom3 the guests; each greets dom0 on its PV console.
-  for (const [domid, name] of [[1, "blkback"], [2, "guest1"], [3, "guest2"]]) {
-    expect(output).toContain(`dom${domid}    console: hello dom0, this is ${name} (dom${domid})`);
-  }
-  // Transitions are shown as they happen, both ends, hot-unplug included.
-  expect(output).toContain("xenbus  dom2 vbd/51712 frontend: Initialised → Connected");
-  expect(output).toContain("xenbus  dom1 vbd/3/51712 backend: Connected → Closing");
-  expect(output).toContain("xenbus  dom3 vbd/51712 frontend: Closed → gone");
+describe.each(engines)("under $name", ({ name: engine }) => {
+  test("the demo connects each guest's disk, verifies a pattern through it, unplugs and re-plugs it, and says so", () => {
+    const output = demo("--engine", engine, "--guests", "2", "--disk-size", "256K");
+    // dom1 is the block backend, dom2 and dom3 the guests; each greets dom0 on its PV console.
+    for (const [domid, name] of [[1, "blkback"], [2, "guest1"], [3, "guest2"]]) {
+      expect(output).toContain(`dom${domid}    console: hello dom0, this is ${name} (dom${domid})`);
+    }
+    // Transitions are shown as they happen, both ends, hot-unplug included.
+    expect(output).toContain("xenbus  dom2 vbd/51712 frontend: Initialised → Connected");
+    expect(output).toContain("xenbus  dom1 vbd/3/51712 backend: Connected → Closing");
+    expect(output).toContain("xenbus  dom3 vbd/51712 frontend: Closed → gone");
 
-  const summary = output.slice(output.indexOf("\nSummary"));
-  expect(output).toContain("dom3    console: dom0 said: welcome, guest2");
-  expect(summary).toMatch(/consoles +3 of 3 greetings reached dom0's console backends; 3 of 3 domains read dom0's reply and echoed it/);
-  for (const [guest, disk] of [[2, 0], [3, 1]]) {
-    expect(summary).toMatch(new RegExp(`device +dom${guest} xvda \\(vbd 51712\\) ↔ dom1 disk ${disk}, 256 KiB, \\d+-page ring: Connected at both ends\n` +
-      ` +unplugged \\(closed\\) and re-plugged; plug to Connected in [\\d.]+ ms, then [\\d.]+ ms`));
-    expect(summary).toContain(`dom${guest} frontend: Initialising → Initialised → Connected → Closed → gone → Initialising → Initialised → Connected`);
-  }
-  expect(summary).toContain("dom1 backend:  Initialising → InitWait → Connected → Closing → Closed → gone → Initialising → InitWait → Connected");
-  expect(summary).toMatch(/pattern +2 of 2 disks written and read back verified, 2 of 2 verified again after the re-plug/);
-  // Per guest: 4 writes of 64 KiB (11 + 5 segments each), a flush, and two whole-disk reads.
-  expect(summary).toMatch(/bytes moved +512 KiB written, 1 MiB read, in 50 blkif requests/);
-  expect(summary).toMatch(/throughput +write \d+\.\d MiB\/s, read \d+\.\d MiB\/s/);
-  expect(summary).toMatch(/result +everything checked out/);
-});
+    const summary = output.slice(output.indexOf("\nSummary"));
+    expect(output).toContain("dom3    console: dom0 said: welcome, guest2");
+    expect(summary).toMatch(new RegExp(`engine +the Wasm domains ran in ${engine}\n`));
+    expect(summary).toMatch(/consoles +3 of 3 greetings reached dom0's console backends; 3 of 3 domains read dom0's reply and echoed it/);
+    for (const [guest, disk] of [[2, 0], [3, 1]]) {
+      expect(summary).toMatch(new RegExp(`device +dom${guest} xvda \\(vbd 51712\\) ↔ dom1 disk ${disk}, 256 KiB, \\d+-page ring: Connected at both ends\n` +
+        ` +unplugged \\(closed\\) and re-plugged; plug to Connected in [\\d.]+ ms, then [\\d.]+ ms`));
+      expect(summary).toContain(`dom${guest} frontend: Initialising → Initialised → Connected → Closed → gone → Initialising → Initialised → Connected`);
+    }
+    expect(summary).toContain("dom1 backend:  Initialising → InitWait → Connected → Closing → Closed → gone → Initialising → InitWait → Connected");
+    expect(summary).toMatch(/pattern +2 of 2 disks written and read back verified, 2 of 2 verified again after the re-plug/);
+    // Per guest: 4 writes of 64 KiB (11 + 5 segments each), a flush, and two whole-disk reads.
+    expect(summary).toMatch(/bytes moved +512 KiB written, 1 MiB read, in 50 blkif requests/);
+    expect(summary).toMatch(/throughput +write \d+\.\d MiB\/s, read \d+\.\d MiB\/s/);
+    expect(summary).toMatch(/result +everything checked out/);
+  });
 
-test("the demo prints only its summary at --trace summary", () => {
-  const output = demo("--trace", "summary", "--disk-size", "64K");
-  expect(output).not.toContain("console: hello");
-  expect(output).not.toContain("xenbus ");
-  expect(output.trim().startsWith("Summary")).toBe(true);
-  expect(output).toMatch(/result +everything checked out/);
+  test("the demo prints only its summary at --trace summary", () => {
+    const output = demo("--engine", engine, "--trace", "summary", "--disk-size", "64K");
+    expect(output).not.toContain("console: hello");
+    expect(output).not.toContain("xenbus ");
+    expect(output.trim().startsWith("Summary")).toBe(true);
+    expect(output).toMatch(/result +everything checked out/);
+  });
 });
 
 test("the demo explains its options and refuses nonsensical values", () => {
-  expect(demo("--help")).toMatch(/--guests N[\s\S]*--disk-size SIZE[\s\S]*--trace LEVEL/);
+  expect(demo("--help")).toMatch(/--guests N[\s\S]*--disk-size SIZE[\s\S]*--trace LEVEL[\s\S]*--engine ENGINE/);
   expect(() => demo("--guests", "zero")).toThrow(/--guests wants a whole number from 1 to 16/);
   expect(() => demo("--disk-size", "3K")).toThrow(/--disk-size wants a multiple of 4K/);
   expect(() => demo("--trace", "loud")).toThrow(/--trace wants one of summary, steps, states/);
+  expect(() => demo("--engine", "spidermonkey")).toThrow(/--engine wants one of v8, wasmtime/);
 });
