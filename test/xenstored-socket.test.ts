@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { type Socket, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { XenStored } from "../host/xenstored/server.js";
 import { type SocketListener, listenUnix } from "../host/xenstored/socket.js";
 import { MessageDecoder, type XsMessage, XsType, bytesToText, encodeMessage, strings } from "../host/xenstored/wire.js";
@@ -68,5 +68,30 @@ describe("Unix-socket transport", () => {
     const [reply] = await bystander.next(1);
     expect(bytesToText(reply!.payload)).toBe("/local/domain/3\0");
     bystander.socket.destroy();
+  });
+
+  it("records each request whole, per connection, however the bytes were cut", async () => {
+    const recordedPath = join(directory, "recorded");
+    const recorded: [number, string][] = [];
+    const recording = await listenUnix(new XenStored(), recordedPath, {
+      onRequest: (message, connection) => recorded.push([connection, Buffer.from(message).toString("hex")]),
+    });
+    const write = encodeMessage({ type: XsType.WRITE, reqId: 7, txId: 0, payload: strings("/r", "v").subarray(0, 4) });
+    const read = encodeMessage({ type: XsType.READ, reqId: 8, txId: 0, payload: strings("/r") });
+    const [first, second] = [connect(recordedPath), connect(recordedPath)];
+    await Promise.all([first, second].map((socket) => new Promise((resolve) => socket.once("connect", resolve))));
+    const both = new Uint8Array([...write, ...read]);
+    for (const cut of [both.subarray(0, 3), both.subarray(3, 17), both.subarray(17)]) first.write(cut);
+    await vi.waitFor(() => expect(recorded).toHaveLength(2));
+    second.write(read);
+    await vi.waitFor(() => expect(recorded).toHaveLength(3));
+    expect(recorded).toEqual([
+      [0, Buffer.from(write).toString("hex")],
+      [0, Buffer.from(read).toString("hex")],
+      [1, Buffer.from(read).toString("hex")],
+    ]);
+    first.destroy();
+    second.destroy();
+    await recording.close();
   });
 });
