@@ -93,7 +93,7 @@ class RemoveTree extends XsTransactionBody {
 }
 
 export class XsClient {
-  /** Next request's req_id; xenstored echoes it in the reply. */
+  /** Next request's req_id; xenstored echoes it in the reply. Stays 0 when requests are not numbered. */
   nextReqId: u32 = 1;
   /** 0 while the connection works; -EIO once a protocol violation lost the message boundaries. */
   failure: i32 = 0;
@@ -119,6 +119,7 @@ export class XsClient {
   gathered: string[] = [];
   gatherErrors: i32[] = [];
 
+  private readonly numberRequests: bool;
   private readonly outgoing: StaticArray<u8>;
   private readonly incoming: StaticArray<u8> = new StaticArray<u8>(XS_MESSAGE_MAX);
   private readonly payload: PayloadWriter;
@@ -148,7 +149,17 @@ export class XsClient {
   private readonly transactions: Map<u32, u32> = new Map<u32, u32>();
   private nextTransaction: u32 = 1;
 
-  constructor(private readonly transport: XsTransport) {
+  /**
+   * `numberRequests` false sends every request with req_id 0, as libxenstore
+   * does: with one request in flight the number tells nothing, and a client
+   * standing in for libxenstore (the component) should send its very bytes.
+   */
+  constructor(
+    private readonly transport: XsTransport,
+    numberRequests: bool = true,
+  ) {
+    if (!numberRequests) this.nextReqId = 0;
+    this.numberRequests = numberRequests;
     const outgoing = new StaticArray<u8>(XS_MESSAGE_MAX);
     this.outgoing = outgoing;
     this.payload = new PayloadWriter(changetype<usize>(outgoing) + XS_HEADER_SIZE);
@@ -698,7 +709,8 @@ export class XsClient {
   private exchange(type: u32, tx: u32): i32 {
     const length = this.payload.finish();
     if (length < 0) return length;
-    const reqId = this.nextReqId++;
+    const reqId = this.nextReqId;
+    if (this.numberRequests) this.nextReqId++;
     const message = changetype<usize>(this.outgoing);
     encodeHeader(message, type, reqId, tx, length);
     const sent = this.sendAll(message, XS_HEADER_SIZE + u32(length));
