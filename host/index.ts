@@ -15,4 +15,5 @@ export { XenStored, type XenStoredOptions } from "./xenstored/server.js";
 export { LocalClient, type WatchEvent } from "./xenstored/client.js";
 export { XsError } from "./xenstored/errors.js";
 export { listenUnix, type SocketListener } from "./xenstored/socket.js";
+export { xenstoredStream } from "./xenstored/stream.js";
 export * as abi from "./xen/abi.js";

@@ -7,5 +7,9 @@ export { bootXenbus, xenbusWasm, type Xenbus } from "./boot.js";
 export type { XenbusExports } from "./xenbus.js";
 export { errnoName, GuestCallError } from "./errors.js";
 export { xenstore, XenStoreError, type XenStore, type WatchEvent } from "./xenstore.js";
+export {
+  openXenstoreComponent, ComponentXenstore, StreamError, type ByteStream, type Permission,
+  type WatchEvent as ComponentWatchEvent,
+} from "./component.js";
 export { guestConsole, ConsoleError, type Console } from "./console.js";
 export { BlkFront, BlkBack, Disk, BlkError, SECTOR_SIZE, type BlkInfo, type BlkbackInfo, type DiskOptions } from "./blk.js";

@@ -1,11 +1,11 @@
 // The package's contents (package.json `files`): runtime/ and host/ compiled
-// to JavaScript with .d.ts in dist/, beside the release xenbus.wasm at
-// dist/build/, where dist/runtime/boot.js finds it as runtime/boot.ts finds
-// build/xenbus.wasm, and runtime/wasmtime_host.py. Run by `npm run dist`
+// to JavaScript with .d.ts in dist/, beside the release xenbus.wasm and the
+// component's bindings (build/component/) at dist/build/, where dist/runtime
+// finds them as runtime/ finds build/, and runtime/wasmtime_host.py. Run by `npm run dist`
 // (prepack runs it after the build) and by test/package.test.ts before it
 // packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -21,6 +21,8 @@ export function buildDist(root: string): void {
   }
   mkdirSync(join(dist, "build"));
   copyFileSync(join(root, "build/xenbus.wasm"), join(dist, "build/xenbus.wasm"));
+  // The XenStore client component's bindings, which dist/runtime/component.js imports as runtime/component.ts does.
+  cpSync(join(root, "build/component"), join(dist, "build/component"), { recursive: true });
   // The wasmtime adapter's child process, found beside runtime/wasmtime.js.
   copyFileSync(join(root, "runtime/wasmtime_host.py"), join(dist, "runtime/wasmtime_host.py"));
 }
