@@ -12,15 +12,26 @@
 // Guest memory: this process keeps a mirror of each guest's linear memory,
 // which is what the hypervisor, GuestMemory and page coherence see. At every
 // crossing (call, hypercall, reply, return) the side giving up control sends
-// the pages that changed since the last crossing, found by comparing against
-// a shadow copy of what the other side has; both copies are therefore equal
-// whenever either side runs. When the guest's memory grows the mirror is
-// replaced and the old buffer detached, as memory.grow does in V8.
+// the pages that changed since the last crossing, so both copies are equal
+// whenever either side runs:
+// - the child learns the guest's writes from the module itself: before it is
+//   sent, the module is rewritten (runtime/dirty-pages.ts) so that every
+//   store, atomic write, memory.fill, memory.copy and memory.init also marks
+//   its pages in a bitmap memory; the child sends the marked pages and clears
+//   the marks, reading a byte per page instead of the whole memory. Pages it
+//   receives from here are not marked, so they do not come back. A module the
+//   rewrite cannot read runs unchanged and is compared with a shadow copy;
+// - this process finds its own writes (the hypervisor's, tests writing
+//   arguments through any view) by comparing the mirror with a shadow copy of
+//   what the child has, a chunk of pages at a time.
+// When the guest's memory grows the mirror is replaced and the old buffer
+// detached, as memory.grow does in V8.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { trackDirtyPages } from "./dirty-pages.js";
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction } from "./engine.js";
 
 const PAGE = 4096;
@@ -106,7 +117,7 @@ class WasmtimeChild {
 
   instantiate(wasm: Uint8Array, imports: Record<string, HostFunction>): EngineInstance {
     const path = join(this.dir, `${createHash("sha256").update(wasm).digest("hex")}.wasm`);
-    if (!existsSync(path)) writeFileSync(path, wasm);
+    if (!existsSync(path)) writeFileSync(path, trackDirtyPages(wasm) ?? wasm);
     const id = this.nextId++;
     const mirror = new Mirror();
     this.guests.set(id, { mirror, imports });

@@ -7,7 +7,9 @@
 #   u32 json length, u32 page count, the JSON message, then per page u32 frame + 4096 bytes
 # and carries the pages of the named instance's linear memory that changed
 # since the last crossing, so Node's mirror of that memory and the real one
-# are equal whenever control changes sides.
+# are equal whenever control changes sides. The guest's writes are known
+# from the dirty-page bitmap its module was given (runtime/dirty-pages.ts),
+# or, for a module without one, by comparing memory with a shadow copy.
 import ctypes
 import json
 import struct
@@ -21,6 +23,7 @@ HEADER = struct.Struct("<II")
 memcmp = ctypes.CDLL(None).memcmp
 memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 GFN = struct.Struct("<I")
+DIRTY_PAGES = "__xenbus_dirty_pages"  # runtime/dirty-pages.ts's DIRTY_PAGES_EXPORT
 
 
 def wrap(value, ty):
@@ -46,10 +49,12 @@ class Guest:
         self.store = store
         self.instance = instance
         self.memory = None
+        # The module's dirty-page bitmap (runtime/dirty-pages.ts), when it was rewritten to keep one.
+        self.marks = None
         self.exports = {}
         # Parameter types of the exported functions called so far, by name.
         self.params = {}
-        # Linear memory as Node last saw it.
+        # Linear memory as Node last saw it, for memories without a bitmap (and until a bitmap guest is loaded).
         self.shadow = bytearray()
 
     def base(self):
@@ -63,7 +68,31 @@ class Guest:
             return memoryview(bytearray())
         return memoryview((ctypes.c_ubyte * self.size()).from_address(self.base())).cast("B")
 
+    def track(self, marks):
+        """From now on the bitmap says what changed: the shadow, which covered the module's data segments, goes."""
+        self.marks = marks
+        self.shadow = None
+        ctypes.memset(ctypes.addressof(marks.data_ptr(self.store).contents), 0, self.size() // PAGE)
+
     def changed_pages(self):
+        return self.compared_pages() if self.marks is None else self.marked_pages()
+
+    def marked_pages(self):
+        count = self.size() // PAGE
+        marks_at = ctypes.addressof(self.marks.data_ptr(self.store).contents)
+        marks = ctypes.string_at(marks_at, count)
+        gfn = marks.find(1)
+        if gfn < 0:
+            return []
+        ctypes.memset(marks_at, 0, count)
+        memory = self.view()
+        pages = []
+        while gfn >= 0:
+            pages.append((gfn, memory[gfn * PAGE:(gfn + 1) * PAGE]))
+            gfn = marks.find(1, gfn + 1)
+        return pages
+
+    def compared_pages(self):
         size = self.size()
         if size == 0:
             return []
@@ -89,18 +118,22 @@ class Guest:
         return pages
 
     def apply(self, pages):
+        # Node's writes are not marked in the bitmap: Node has them already.
         memory = self.view()
         for gfn, content in pages:
             address = gfn * PAGE
             memory[address:address + PAGE] = content
-            self.shadow[address:address + PAGE] = content
+            if self.shadow is not None:
+                self.shadow[address:address + PAGE] = content
 
 
 class Host:
     def __init__(self, inbox, outbox):
         self.inbox = inbox
         self.outbox = outbox
-        self.engine = wasmtime.Engine()
+        config = wasmtime.Config()
+        config.wasm_multi_memory = True  # the dirty-page bitmap is a second memory
+        self.engine = wasmtime.Engine(config)
         self.modules = {}
         self.guests = {}
 
@@ -174,8 +207,11 @@ class Host:
         exports = guest.exports = dict(guest.instance.exports(store))
         memory = exports.get("memory")
         guest.memory = memory if isinstance(memory, wasmtime.Memory) else None
-        names = [item.name for item in module.exports]
+        names = [item.name for item in module.exports if item.name != DIRTY_PAGES]
         self.send({"op": "loaded", "id": guest_id, "exports": names}, guest)
+        marks = exports.get(DIRTY_PAGES)
+        if guest.memory is not None and isinstance(marks, wasmtime.Memory):
+            guest.track(marks)
 
     def hypercall(self, guest_id, name, ty):
         returns = len(ty.results) > 0
