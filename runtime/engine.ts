@@ -10,7 +10,8 @@ export type HostFunction = (...args: number[]) => number;
 
 export interface Engine {
   readonly name: string;
-  instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }): EngineInstance;
+  /** `name` is the guest's, for diagnostics (traces, error messages). */
+  instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }, name?: string): EngineInstance;
 }
 
 export interface EngineInstance {

@@ -50,7 +50,7 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
   const memory = new GuestMemory(() => instance?.memoryBytes() ?? new Uint8Array(0));
   const domain = hv.createWasmDomain(options.name ?? "guest", memory);
   try {
-    instance = engine.instantiate(wasm, { xen: hv.hypercalls(domain) });
+    instance = engine.instantiate(wasm, { xen: hv.hypercalls(domain) }, domain.name);
   } catch (error) {
     hv.destroyDomain(domain.domid);
     throw error;
