@@ -3,6 +3,7 @@
 // test supplies its own.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { Engine, EngineInstance } from "../runtime/engine.js";
 import { noHypervisor, type Hypercall } from "../tools/abi.js";
 
 export const HARNESS_WASM = fileURLToPath(new URL("../build/harness.wasm", import.meta.url));
@@ -20,4 +21,9 @@ export function loadHarness(hypercalls: Record<string, Hypercall> = {}): { harne
     scratch: global("harness_scratch") >>> 0,
     scratchBytes: global("harness_scratch_pages") * 4096,
   };
+}
+
+/** The harness in `engine` (another engine than this process's V8), with no hypervisor. */
+export function harnessIn(engine: Engine): EngineInstance {
+  return engine.instantiate(readFileSync(HARNESS_WASM), { xen: noHypervisor() });
 }

@@ -4,7 +4,10 @@
 // client through its store ring (round trips, and its memory under a long
 // mixed load); block requests through blkfront, the hypervisor and a Wasm
 // blkback, and how long guests take from creation to a Connected disk; the
-// size of xenbus.wasm.
+// size of xenbus.wasm. The ring workloads and xenstore_read_roundtrip also
+// run with the guest in wasmtime (runtime/wasmtime.ts), as NAME_wasmtime, with
+// their ratios to the same native baseline; they are skipped, saying so, where
+// wasmtime cannot be had.
 // One JSON object per line on stdout; progress on stderr.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -13,9 +16,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
+import type { Engine } from "../runtime/engine.js";
+import { wasmtimeEngine } from "../runtime/wasmtime.js";
 import { compileC, debianPackage } from "../tools/debian.js";
+import { wasmtimePython } from "../tools/wasmtime.js";
 import { BlockGuest, bootToConnectedMs } from "./blk.js";
-import { loadHarness } from "./harness.js";
+import { harnessIn, loadHarness } from "./harness.js";
 import { XenstoreGuest } from "./xenstore.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
@@ -27,11 +33,16 @@ const SIZE = "xenbus_wasm_size";
 /** libxenstore (Debian's, linked statically) reading one node in a loop through the simulated xenstored's socket. */
 const SOCKET_READ = "xenstored_socket_read";
 
+/** Suffix of a workload run with its guest in wasmtime instead of V8. */
+const WASMTIME = "_wasmtime";
+
 /** The guest's xs_read / xs_write of one node, each a round trip through the store ring to the simulated xenstored. */
 const XENSTORE_ROUNDTRIPS: Record<string, (guest: XenstoreGuest, n: number) => boolean> = {
   xenstore_read_roundtrip: (guest, n) => guest.readRoundtrips(n),
   xenstore_write_roundtrip: (guest, n) => guest.writeRoundtrips(n),
 };
+/** The round trips also measured under wasmtime. */
+const XENSTORE_ROUNDTRIPS_WASMTIME = ["xenstore_read_roundtrip"];
 /** A guest's 4 KiB block requests, each a round trip through blkfront, the ring and the Wasm blkback domain. */
 const BLOCK_REQUESTS: Record<string, (guest: BlockGuest, n: number) => number> = {
   blk_read_4k: (guest, n) => guest.reads(n),
@@ -68,8 +79,12 @@ function emit(name: string, value: number, unit: string): void {
   console.log(JSON.stringify({ name, value, unit }));
 }
 
-/** Ops/s of `run(n)`, which does `n` operations and returns how many it did (0 when its self-check failed). */
-function opsPerSecond(run: (n: number) => number, name: string): number {
+/**
+ * Ops/s of `run(n)`, which does `n` operations and returns how many it did (0
+ * when its self-check failed). Calibration starts at `n = first`: small for
+ * workloads whose every operation crosses to the wasmtime child.
+ */
+function opsPerSecond(run: (n: number) => number, name: string, first = 1 << 14): number {
   const timed = (n: number): { ops: number; seconds: number } => {
     const start = performance.now();
     const ops = run(n) >>> 0;
@@ -78,7 +93,7 @@ function opsPerSecond(run: (n: number) => number, name: string): number {
     return { ops, seconds };
   };
   // Calibrating also warms the engine up to its optimising tier.
-  let n = 1 << 14;
+  let n = first;
   let probe = timed(n);
   while (probe.seconds < 0.1) {
     n *= 4;
@@ -131,8 +146,23 @@ async function socketReadsPerSecond(): Promise<number | undefined> {
   }
 }
 
+/** wasmtime, made on first use; undefined (said once on stderr) where it cannot be had. */
+let wasmtime: Engine | undefined | null = null;
+function wasmtimeOrSkip(): Engine | undefined {
+  if (wasmtime === null) {
+    try {
+      wasmtime = wasmtimeEngine(wasmtimePython());
+    } catch (error) {
+      console.error(`skipping the wasmtime workloads: ${(error as Error).message.split("\n")[0]}`);
+      wasmtime = undefined;
+    }
+  }
+  return wasmtime;
+}
+
 const known = [
-  ...Object.keys(WORKLOADS), SOCKET_READ, ...Object.keys(XENSTORE_ROUNDTRIPS), ...MEMORY_RESULTS,
+  ...Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME]), SOCKET_READ,
+  ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
   ...Object.keys(BLOCK_REQUESTS), ...Object.keys(BOOT_TO_CONNECTED), SIZE,
 ];
 const selected = process.argv.slice(2);
@@ -143,20 +173,29 @@ if (unknown.length > 0) {
 }
 const wanted = (name: string): boolean => selected.length === 0 || selected.includes(name);
 
-const workloads = Object.keys(WORKLOADS).filter(wanted);
-if (workloads.length > 0) {
-  const { harness } = loadHarness();
+const rings = Object.keys(WORKLOADS).filter((name) => wanted(name) || wanted(name + WASMTIME));
+if (rings.length > 0) {
   const native = nativeBaseline();
-  for (const name of workloads) {
-    console.error(`${name}: wasm…`);
-    const run = harness[WORKLOADS[name]];
-    const wasm = opsPerSecond((n) => run(n), name);
-    emit(name, Math.round(wasm), "ops/s");
-    if (native === undefined) continue;
+  const v8 = rings.some(wanted) ? loadHarness().harness : undefined;
+  const inWasmtime = rings.some((name) => wanted(name + WASMTIME)) ? wasmtimeOrSkip() : undefined;
+  const wasmtimeHarness = inWasmtime && harnessIn(inWasmtime);
+  for (const name of rings) {
+    const results: [string, number][] = [];
+    if (v8 && wanted(name)) {
+      console.error(`${name}: wasm in V8…`);
+      const run = v8[WORKLOADS[name]!]!;
+      results.push([name, opsPerSecond((n) => run(n), name)]);
+    }
+    if (wasmtimeHarness && wanted(name + WASMTIME)) {
+      console.error(`${name}${WASMTIME}: wasm in wasmtime…`);
+      results.push([name + WASMTIME, opsPerSecond((n) => wasmtimeHarness.call(WORKLOADS[name]!, [n])!, name + WASMTIME)]);
+    }
+    for (const [result, ops] of results) emit(result, Math.round(ops), "ops/s");
+    if (native === undefined || results.length === 0) continue;
     console.error(`${name}: native…`);
     const nativeOps = Number(execFileSync(native, [name], { encoding: "utf8" }).trim());
     emit(`${name}_native`, Math.round(nativeOps), "ops/s");
-    emit(`${name}_ratio`, Number((wasm / nativeOps).toFixed(3)), "wasm/native");
+    for (const [result, ops] of results) emit(`${result}_ratio`, Number((ops / nativeOps).toFixed(3)), "wasm/native");
   }
 }
 if (wanted(SOCKET_READ)) {
@@ -168,6 +207,14 @@ for (const [name, roundtrips] of Object.entries(XENSTORE_ROUNDTRIPS).filter(([na
   console.error(`${name}: the guest's client against the simulated xenstored…`);
   const guest = new XenstoreGuest();
   emit(name, Math.round(opsPerSecond((n) => (roundtrips(guest, n) ? n : 0), name)), "ops/s");
+}
+for (const name of XENSTORE_ROUNDTRIPS_WASMTIME.filter((name) => wanted(name + WASMTIME))) {
+  const engine = wasmtimeOrSkip();
+  if (!engine) break;
+  console.error(`${name}${WASMTIME}: the guest's client, in wasmtime, against the simulated xenstored…`);
+  const guest = new XenstoreGuest(engine);
+  const roundtrips = XENSTORE_ROUNDTRIPS[name]!;
+  emit(name + WASMTIME, Math.round(opsPerSecond((n) => (roundtrips(guest, n) ? n : 0), name + WASMTIME, 1)), "ops/s");
 }
 if (MEMORY_RESULTS.some(wanted)) {
   console.error(`xenstore_guest_memory: ${MEMORY_WARM_UP} mixed XenStore operations to warm up, then ${MEMORY_OPERATIONS}…`);

@@ -5,6 +5,7 @@
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { bootXenbus, type Xenbus } from "../runtime/boot.js";
+import type { Engine } from "../runtime/engine.js";
 import { heapHighWater } from "./memory.js";
 
 const PAGE_SIZE = 4096;
@@ -32,10 +33,11 @@ export class XenstoreGuest {
   /** Operations done by `mixed`, which picks the next step from it. */
   private mixedDone = 0;
 
-  constructor() {
+  /** The guest runs in `engine` (V8 unless given). */
+  constructor(engine?: Engine) {
     const hv = new Hypervisor();
     this.service = startXenstore(hv);
-    this.guest = bootXenbus(hv, "xenstore-load");
+    this.guest = bootXenbus(hv, "xenstore-load", engine);
     this.home = `/local/domain/${this.guest.domid}`;
     this.check("xs_init", this.guest.exports.xs_init());
     const page = (): number => {
