@@ -81,10 +81,10 @@ describe("the divergence report", () => {
     expect(reference.crossings.filter((crossing) => crossing.memory.pages.size > 0).length).toBeGreaterThan(reference.crossings.length / 4);
   });
 
-  test("a memory word changed before a hypercall is named with its address and both values", () => {
+  test.each(engines)("a memory word changed under $name before a hypercall is named with its address and both values", ({ engine }) => {
     let address = 0;
     let original = 0;
-    const changed = perturbed(v8Engine, "beta", NTH, (memory) => {
+    const changed = perturbed(engine, "beta", NTH, (memory) => {
       address = memory.byteLength - 64;
       const view = new DataView(memory.buffer);
       original = view.getUint32(address, true);
@@ -94,7 +94,7 @@ describe("the divergence report", () => {
     const hex = (value: number) => `0x${value.toString(16).padStart(8, "0")}`;
     expect(report).toBe(
       `before hypercall #${target.number} (${target.name}), guest "beta" memory word at 0x${address.toString(16)} differs: ` +
-        `v8 ${hex(original)} vs v8 (perturbed) ${hex((original ^ 0x00010000) >>> 0)}`,
+        `v8 ${hex(original)} vs ${changed.name} ${hex((original ^ 0x00010000) >>> 0)}`,
     );
   });
 
