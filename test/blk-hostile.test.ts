@@ -20,7 +20,9 @@ import type { BlkRequest, BlkResponse } from "./support/blkif-ring.js";
 import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
 import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
 import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
+import type { Engine } from "../runtime/engine.js";
 import { GuardedScratch } from "./support/scratch.js";
+import { engines } from "./support/engines.js";
 import { errnoOf, pattern } from "./support/blk.js";
 import type { Xenbus } from "./support/xenbus.js";
 
@@ -43,8 +45,8 @@ class HostileBackendRig {
   private readonly sentinels: { scratch: GuardedScratch; guard: Uint8Array }[] = [];
   readonly errorNode: string;
 
-  constructor(options: { maxRingPageOrder?: number } = {}) {
-    this.guest = createGuestDomain(this.service, "front").guest;
+  constructor(engine: Engine, options: { maxRingPageOrder?: number } = {}) {
+    this.guest = createGuestDomain(this.service, "front", engine).guest;
     expect(this.guest.exports.xs_init()).toBe(0);
     const sentinel = () => {
       const scratch = new GuardedScratch(() => this.guest.memory(), this.guest.exports.page_alloc(), PAGE);
@@ -128,9 +130,9 @@ const answer = (request: BlkRequest, change: Partial<BlkResponse>): BlkResponse 
   id: request.id, operation: request.operation, status: BLKIF_RSP.OKAY, ...change,
 });
 
-describe("blkfront against a hostile backend", () => {
+describe.each(engines)("blkfront against a hostile backend under $name", ({ name, engine }) => {
   test("an honest backend first: data written reads back, and the backend's disk holds it", () => {
-    const rig = new HostileBackendRig();
+    const rig = new HostileBackendRig(engine);
     rig.roundTrip(1);
     expect(rig.blk.info(DEVID)).toMatchObject({ state: Connected, backendState: Connected, sectors: 256n, sectorSize: 512 });
     rig.expectIntact();
@@ -159,7 +161,7 @@ describe("blkfront against a hostile backend", () => {
   ];
 
   test.each(breaking)("%s breaks the device: -EIO, a device error, Closing; then it reconnects", (_name, scenario) => {
-    const rig = new HostileBackendRig();
+    const rig = new HostileBackendRig(engine);
     rig.back.onRequest = scenario;
     expect(errnoOf(() => rig.blk.read(DEVID, 0, 8))).toBe(EIO);
     rig.hv.runUntilIdle();
@@ -171,7 +173,7 @@ describe("blkfront against a hostile backend", () => {
   });
 
   test("BLKIF_RSP_ERROR and EOPNOTSUPP fail the request only; the device carries on", () => {
-    const rig = new HostileBackendRig();
+    const rig = new HostileBackendRig(engine);
     rig.back.onRequest = (r, b) => b.respond(answer(r, { status: BLKIF_RSP.ERROR }));
     expect(errnoOf(() => rig.blk.read(DEVID, 0, 8))).toBe(EIO);
     rig.back.onRequest = (r, b) => b.respond(answer(r, { status: BLKIF_RSP.EOPNOTSUPP }));
@@ -182,7 +184,7 @@ describe("blkfront against a hostile backend", () => {
   });
 
   test("a backend that never answers: the request times out (Xen's time), nothing hangs, and the device recovers", () => {
-    const rig = new HostileBackendRig();
+    const rig = new HostileBackendRig(engine);
     rig.back.onRequest = () => {};
     expect(errnoOf(() => rig.blk.read(DEVID, 0, 8))).toBe(ETIMEDOUT);
     rig.hv.runUntilIdle();
@@ -195,7 +197,7 @@ describe("blkfront against a hostile backend", () => {
     ["Closed", String(Closed)],
     ["Closing", String(Closing)],
   ])("the backend going %s while a request is on the ring: it fails cleanly, and the device reconnects", (_name, state) => {
-    const rig = new HostileBackendRig();
+    const rig = new HostileBackendRig(engine);
     rig.back.followFrontend = false;
     rig.back.onRequest = (_r, b) => b.writeState(state);
     expect(errnoOf(() => rig.blk.read(DEVID, 0, 8))).toBe(EIO);
@@ -206,7 +208,7 @@ describe("blkfront against a hostile backend", () => {
   });
 
   test("states that mean nothing (Unknown, 99, garbage, Initialising) while connected are survived", () => {
-    const rig = new HostileBackendRig();
+    const rig = new HostileBackendRig(engine);
     for (const state of ["0", "99", "garbage", "", "4294967300", "1"]) {
       rig.back.writeState(state);
       rig.hv.runUntilIdle();
@@ -219,7 +221,7 @@ describe("blkfront against a hostile backend", () => {
   });
 
   test("the device removed (forced hot-unplug) with a request on the ring: it ends with an error, no hang", () => {
-    const rig = new HostileBackendRig();
+    const rig = new HostileBackendRig(engine);
     const device = { type: "vbd", devid: DEVID, frontend: rig.guest.domid, backend: 0 };
     rig.back.onRequest = () => rig.service.devices.unplug(device, { force: true });
     const errno = errnoOf(() => rig.blk.read(DEVID, 0, 8));
@@ -252,7 +254,7 @@ describe("blkfront against a hostile backend", () => {
     const operation = fc.constantFrom("read", "write", "flush");
     fc.assert(
       fc.property(fc.array(fc.tuple(operation, step), { minLength: 1, maxLength: 6 }), (plan) => {
-        const rig = new HostileBackendRig({ maxRingPageOrder: 1 });
+        const rig = new HostileBackendRig(engine, { maxRingPageOrder: 1 });
         rig.back.followFrontend = true;
         for (const [op, action] of plan) {
           rig.back.onRequest = (r, b) => {
@@ -282,7 +284,8 @@ describe("blkfront against a hostile backend", () => {
         rig.expectRecovers();
         rig.expectIntact();
       }),
-      { numRuns: 40 },
+      // Fewer under wasmtime, whose crossings make a run (a guest booted and connected, then attacked) several times dearer.
+      { numRuns: name === "v8" ? 40 : 10 },
     );
   });
 });
@@ -296,8 +299,8 @@ class HostileFrontendRig {
   readonly errorNode: string;
   private readonly sentinels: { scratch: GuardedScratch; guard: Uint8Array }[] = [];
 
-  constructor() {
-    this.backend = startBlkbackDomain(this.service, { sectors: 256, maxRingPageOrder: 1 });
+  constructor(engine: Engine) {
+    this.backend = startBlkbackDomain(this.service, { sectors: 256, maxRingPageOrder: 1, engine });
     for (let i = 0; i < 2; i++) {
       const scratch = new GuardedScratch(() => this.backend.guest.memory(), this.backend.guest.exports.page_alloc(), PAGE);
       scratch.fill(i + 1);
@@ -371,9 +374,9 @@ function rw(operation: number, id: bigint, sector: bigint, grefs: number[]): Blk
   return { operation, nrSegments: grefs.length, handle: 0, id, sector, segments: grefs.map((gref) => ({ gref, firstSect: 0, lastSect: 7 })) };
 }
 
-describe("blkback against a hostile frontend", () => {
+describe.each(engines)("blkback against a hostile frontend under $name", ({ name, engine }) => {
   test("an honest frontend first: a native domain's ring, requests and pages are served", () => {
-    const rig = new HostileFrontendRig();
+    const rig = new HostileFrontendRig(engine);
     rig.front.connect({ ringPages: 2 });
     expect(rig.front.backendState).toBe(Connected);
     expect(rig.backend.back.info(rig.front.domid, DEVID)).toMatchObject({ state: Connected, ringPages: 2 });
@@ -381,7 +384,7 @@ describe("blkback against a hostile frontend", () => {
   });
 
   test("bogus requests get an error response each, with their own id and operation; the disk is untouched and service goes on", () => {
-    const rig = new HostileFrontendRig();
+    const rig = new HostileFrontendRig(engine);
     rig.front.connect();
     const page = rig.dataPage();
     const readOnly = rig.dataPage(true);
@@ -438,7 +441,7 @@ describe("blkback against a hostile frontend", () => {
     ["an event-channel that is no number", { eventChannel: "-1" }],
     ["another protocol", { protocol: "x86_32-abi" }],
   ])("%s: the backend reports it and closes, survives, and serves the frontend once it starts over honestly", (_name, lies) => {
-    const rig = new HostileFrontendRig();
+    const rig = new HostileFrontendRig(engine);
     rig.front.connect(lies);
     rig.expectDeviceError();
     rig.expectIntact();
@@ -446,7 +449,7 @@ describe("blkback against a hostile frontend", () => {
   });
 
   test("a ring-ref granted to another domain, or a port bound elsewhere, is refused the same way", () => {
-    const rig = new HostileFrontendRig();
+    const rig = new HostileFrontendRig(engine);
     const foreign = rig.front.grant(rig.front.allocPage(), 0);
     rig.front.connect({ ringRefs: [foreign] });
     rig.expectDeviceError();
@@ -465,7 +468,7 @@ describe("blkback against a hostile frontend", () => {
     ["forced", true],
     ["graceful", false],
   ])("hot-unplug (%s) with requests on the ring not yet served: the backend lets go without trapping, and serves another frontend", (_name, force) => {
-    const rig = new HostileFrontendRig();
+    const rig = new HostileFrontendRig(engine);
     rig.front.connect();
     const page = rig.dataPage(true);
     rig.front.page(page.gfn).set(pattern(PAGE, 11));
@@ -501,7 +504,7 @@ describe("blkback against a hostile frontend", () => {
   });
 
   test("impossible ring indices: the backend stops serving that ring with a device error, and serves a new one", () => {
-    const rig = new HostileFrontendRig();
+    const rig = new HostileFrontendRig(engine);
     rig.front.connect();
     const ring = rig.front.ring!;
     ring.shared.reqProd = ring.reqProdPvt + 1000;
@@ -528,7 +531,7 @@ describe("blkback against a hostile frontend", () => {
     const batch = fc.record({ requests: fc.array(request, { minLength: 1, maxLength: 40 }), skew: fc.oneof(fc.constant(0), fc.integer({ min: -50, max: 2000 })) });
     fc.assert(
       fc.property(fc.array(batch, { minLength: 1, maxLength: 3 }), fc.boolean(), (batches, twoPages) => {
-        const rig = new HostileFrontendRig();
+        const rig = new HostileFrontendRig(engine);
         rig.front.connect({ ringPages: twoPages ? 2 : 1 });
         const granted = [rig.dataPage(), rig.dataPage(true)].map((page) => page.gref);
         let id = 0n;
@@ -561,7 +564,8 @@ describe("blkback against a hostile frontend", () => {
         rig.expectIntact();
         rig.expectRecovers();
       }),
-      { numRuns: 40 },
+      // Fewer under wasmtime, whose crossings make a run (a guest booted and connected, then attacked) several times dearer.
+      { numRuns: name === "v8" ? 40 : 10 },
     );
   });
 });
