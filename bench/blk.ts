@@ -9,6 +9,7 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BlkFront } from "../runtime/blk.js";
 import type { Xenbus } from "../runtime/boot.js";
+import type { Engine } from "../runtime/engine.js";
 
 /** xvda's devid. */
 const DEVID = 51712;
@@ -24,17 +25,21 @@ const OPEN_TIMEOUT_MS = 60_000;
 /** The backend domain serves every guest, so it gets quotas for 100 devices (see BlkbackDomainOptions.quotas). */
 const DRIVER_DOMAIN_QUOTAS = { watches: 1024, nodes: 16384 };
 
-/** dom0's services and a block-backend domain serving one disk. */
+/** dom0's services and a block-backend domain serving one disk; its Wasm domains run in V8 unless `engine` says otherwise. */
 class BlockHost {
   readonly hv = new Hypervisor();
   readonly service: XenstoreService = startXenstore(this.hv);
-  readonly backend: BlkbackDomain = startBlkbackDomain(this.service, {
-    sectors: DISK_SECTORS, maxRingPageOrder: MAX_RING_PAGE_ORDER, quotas: DRIVER_DOMAIN_QUOTAS,
-  });
+  readonly backend: BlkbackDomain;
+
+  constructor(private readonly engine?: Engine) {
+    this.backend = startBlkbackDomain(this.service, {
+      sectors: DISK_SECTORS, maxRingPageOrder: MAX_RING_PAGE_ORDER, quotas: DRIVER_DOMAIN_QUOTAS, engine,
+    });
+  }
 
   /** A guest with its frontend bus up and the disk plugged in as xvda (not yet waited for). */
   plugGuest(name: string): BlkFront {
-    const guest = createGuestDomain(this.service, name).guest;
+    const guest = createGuestDomain(this.service, name, this.engine).guest;
     const rc = guest.exports.xs_init();
     if (rc !== 0) throw new Error(`${name}: xs_init returned ${rc}`);
     const blk = new BlkFront(guest, 1).start();
@@ -52,8 +57,9 @@ export class BlockGuest {
   readonly backend: Xenbus;
   private next = 0;
 
-  constructor() {
-    const host = new BlockHost();
+  /** Both domains run in V8 unless `engine` says otherwise. */
+  constructor(engine?: Engine) {
+    const host = new BlockHost(engine);
     this.backend = host.backend.guest;
     this.blk = host.plugGuest("blkfront");
     this.blk.open(DEVID, OPEN_TIMEOUT_MS);
