@@ -22,6 +22,12 @@ export { cabi_realloc } from "./abi";
 
 const transport = new StreamTransport();
 const client = new XsClient(transport, false);
+transport.onFailure = connectionLost;
+
+/** A stream that failed once is gone for good: every request is eio from now on, even one the client could answer alone. */
+function connectionLost(): void {
+  client.markBroken();
+}
 
 /** The access enum's cases (none, read, write, both) as xenstored's permission letters. */
 const ACCESS_LETTERS: StaticArray<u8> = [PERM_NONE, PERM_READ, PERM_WRITE, PERM_BOTH];
@@ -127,6 +133,8 @@ export function unwatch(pathAt: usize, pathLength: u32, tokenAt: usize, tokenLen
  * watch-event: one block holding the path's bytes, then the token's.
  */
 export function next_event(): usize {
+  // Events that came before the connection was lost go with it, as everything else does.
+  if (client.failure != 0) return errorResult(-client.failure);
   while (true) {
     const event = client.nextEvent();
     if (event !== null) {

@@ -2,7 +2,8 @@
 // imported `transport` interface (wit/xenstore.wit). `recv` blocks in the host,
 // so wait() is where the client blocks; what it brings is kept in a buffer
 // that receive() serves from. The first stream error breaks the transport for
-// good: every later call is -EIO, and so is every request of the client.
+// good: every later call is -EIO, and `onFailure` tells the client, which then
+// answers every request with -EIO before looking at it.
 import { EIO } from "../xen/abi";
 import { XsTransport } from "../xenstore/transport";
 import { XS_MESSAGE_MAX } from "../xenstore/wire";
@@ -29,6 +30,8 @@ export class StreamTransport extends XsTransport {
   private start: u32 = 0;
   private end: u32 = 0;
   private broken: bool = false;
+  /** Called once, when the stream fails. */
+  onFailure: () => void = ignoreFailure;
 
   /** Sends all of it (the host blocks until the stream took it): `length`, or -EIO. */
   send(source: usize, length: u32): i32 {
@@ -66,6 +69,9 @@ export class StreamTransport extends XsTransport {
 
   private fail(): i32 {
     this.broken = true;
+    this.onFailure();
     return -EIO;
   }
 }
+
+function ignoreFailure(): void {}
