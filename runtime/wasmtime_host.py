@@ -49,7 +49,8 @@ class Guest:
         self.store = store
         self.instance = instance
         self.memory = None
-        # The module's dirty-page bitmap (runtime/dirty-pages.ts), when it was rewritten to keep one.
+        # Where the module's dirty-page bitmap is (runtime/dirty-pages.ts), when it was rewritten to keep one.
+        # Nothing grows that memory, so it never moves.
         self.marks = None
         self.exports = {}
         # Parameter types of the exported functions called so far, by name.
@@ -63,37 +64,36 @@ class Guest:
     def size(self):
         return 0 if self.memory is None else self.memory.data_len(self.store)
 
-    def view(self):
+    def view(self, size=None):
         if self.memory is None:
             return memoryview(bytearray())
-        return memoryview((ctypes.c_ubyte * self.size()).from_address(self.base())).cast("B")
+        size = self.size() if size is None else size
+        return memoryview((ctypes.c_ubyte * size).from_address(self.base())).cast("B")
 
     def track(self, marks):
         """From now on the bitmap says what changed: the shadow, which covered the module's data segments, goes."""
-        self.marks = marks
+        self.marks = ctypes.addressof(marks.data_ptr(self.store).contents)
         self.shadow = None
-        ctypes.memset(ctypes.addressof(marks.data_ptr(self.store).contents), 0, self.size() // PAGE)
+        ctypes.memset(self.marks, 0, self.size() // PAGE)
 
-    def changed_pages(self):
-        return self.compared_pages() if self.marks is None else self.marked_pages()
+    def changed_pages(self, size):
+        return self.compared_pages(size) if self.marks is None else self.marked_pages(size)
 
-    def marked_pages(self):
-        count = self.size() // PAGE
-        marks_at = ctypes.addressof(self.marks.data_ptr(self.store).contents)
-        marks = ctypes.string_at(marks_at, count)
+    def marked_pages(self, size):
+        count = size // PAGE
+        marks = ctypes.string_at(self.marks, count)
         gfn = marks.find(1)
         if gfn < 0:
             return []
-        ctypes.memset(marks_at, 0, count)
-        memory = self.view()
+        ctypes.memset(self.marks, 0, count)
+        memory = self.view(size)
         pages = []
         while gfn >= 0:
             pages.append((gfn, memory[gfn * PAGE:(gfn + 1) * PAGE]))
             gfn = marks.find(1, gfn + 1)
         return pages
 
-    def compared_pages(self):
-        size = self.size()
+    def compared_pages(self, size):
         if size == 0:
             return []
         shadow = self.shadow
@@ -104,7 +104,7 @@ class Guest:
         copy = (ctypes.c_ubyte * len(shadow)).from_buffer(shadow)
         other = ctypes.addressof(copy)
         del copy  # a live export of the bytearray would forbid resizing it
-        memory = self.view()
+        memory = self.view(size)
         pages = []
         for chunk in range(0, size, CHUNK):
             length = min(CHUNK, size - chunk)
@@ -138,9 +138,10 @@ class Host:
         self.guests = {}
 
     def send(self, message, guest=None):
-        pages = guest.changed_pages() if guest else []
+        pages = []
         if guest:
-            message["size"] = guest.size()
+            size = message["size"] = guest.size()
+            pages = guest.changed_pages(size)
         body = json.dumps(message).encode()
         parts = [HEADER.pack(len(body), len(pages)), body]
         for gfn, content in pages:
