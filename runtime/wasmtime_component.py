@@ -94,8 +94,9 @@ def link_transport(linker, transport):
             instance.add_func("recv", recv)
 
 
-def text(value):
-    return value.encode("latin-1")
+def latin1_bytes(text):
+    """The bytes a JSON string stands for: one code point per byte."""
+    return text.encode("latin-1")
 
 
 def permission(entry):
@@ -108,7 +109,7 @@ def permission(entry):
 # Each operation: its parameters from a request, and its ok value as JSON.
 OPERATIONS = {
     "read": (lambda r: (r.get("tx", 0), r["path"]), lambda v: v.decode("latin-1")),
-    "write": (lambda r: (r.get("tx", 0), r["path"], text(r["value"])), None),
+    "write": (lambda r: (r.get("tx", 0), r["path"], latin1_bytes(r["value"])), None),
     "mkdir": (lambda r: (r.get("tx", 0), r["path"]), None),
     "rm": (lambda r: (r.get("tx", 0), r["path"]), None),
     "directory": (lambda r: (r.get("tx", 0), r["path"]), list),

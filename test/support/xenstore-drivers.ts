@@ -30,6 +30,9 @@ export interface Driver {
   close(): Promise<number | null>;
 }
 
+/** Longer than any operation takes on a loaded machine (starting wasmtime or tsx included). */
+const REPLY_TIMEOUT_MS = 30_000;
+
 /** A child answering each line written to it with one line, in order. */
 function lineDriver(child: ChildProcessWithoutNullStreams, encode: (operation: Operation) => string): Driver {
   const lines = createInterface({ input: child.stdout });
@@ -45,7 +48,13 @@ function lineDriver(child: ChildProcessWithoutNullStreams, encode: (operation: O
   return {
     run(operation) {
       return new Promise((resolve, reject) => {
+        // A client that hangs is killed, so the test fails with what it said rather than timing out silently.
+        const timer = setTimeout(() => {
+          child.kill();
+          reject(new Error(`${operation.op}: no reply in ${REPLY_TIMEOUT_MS / 1000} s; stderr: ${stderr.trim()}`));
+        }, REPLY_TIMEOUT_MS);
         waiting.push((line) => {
+          clearTimeout(timer);
           const reply = JSON.parse(line) as Reply | { died: string } | { invalid: string } | { trap: string };
           if ("ok" in reply || "error" in reply) resolve(reply);
           else reject(new Error(`${operation.op}: ${JSON.stringify(reply)}`));
