@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { XenStored } from "../host/xenstored/server.js";
 import { xenstoredStream } from "../host/xenstored/stream.js";
-import { XsType } from "../host/xenstored/wire.js";
+import { XsType, encodeMessage, strings } from "../host/xenstored/wire.js";
 import { type ByteStream, type ComponentXenstore, StreamError, openXenstoreComponent } from "../runtime/component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 
@@ -200,5 +200,21 @@ describe("the XenStore client component over the simulated xenstored", () => {
       const xs = openXenstoreComponent(stream);
       expect(codeOf(() => xs.mkdir("/x"))).toBe("EIO");
     }
+  });
+});
+
+describe("xenstoredStream", () => {
+  it("queues xenstored's replies for recv, gives at most max bytes at a time, and fails instead of waiting forever", () => {
+    const xenstored = new XenStored();
+    const stream = xenstoredStream(xenstored);
+    stream.send(encodeMessage({ type: XsType.GET_DOMAIN_PATH, reqId: 9, txId: 0, payload: strings("4") }));
+    const reply = encodeMessage({ type: XsType.GET_DOMAIN_PATH, reqId: 9, txId: 0, payload: strings("/local/domain/4") });
+    const first = stream.recv(5);
+    expect(first).toEqual(reply.subarray(0, 5));
+    expect(stream.recv(4096)).toEqual(reply.subarray(5));
+    expect(() => stream.recv(4096)).toThrow(expect.objectContaining({ name: "StreamError", kind: "io" }));
+    stream.close();
+    expect(() => stream.send(reply)).toThrow(expect.objectContaining({ kind: "closed" }));
+    expect(() => stream.recv(1)).toThrow(expect.objectContaining({ kind: "closed" }));
   });
 });

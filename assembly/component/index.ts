@@ -24,7 +24,7 @@ const transport = new StreamTransport();
 const client = new XsClient(transport, false);
 transport.onFailure = connectionLost;
 
-/** A stream that failed once is gone for good: every request is eio from now on, even one the client could answer alone. */
+/** A stream that failed once is gone for good: every request is eio from now on, even one naming a transaction the client does not know. */
 function connectionLost(): void {
   client.markBroken();
 }
@@ -35,6 +35,8 @@ const ACCESS_LETTERS: StaticArray<u8> = [PERM_NONE, PERM_READ, PERM_WRITE, PERM_
 const PERMISSION_SIZE: u32 = 8;
 /** A string's or list's (pointer, length) inside a list or record. */
 const SLICE_SIZE: u32 = 8;
+/** Where a result<watch-event, xs-error> keeps the token's (pointer, length), after the path's at 4. */
+const EVENT_TOKEN: usize = 12;
 
 export function read(tx: u32, pathAt: usize, pathLength: u32): usize {
   const path = takeString(pathAt, pathLength);
@@ -144,7 +146,7 @@ export function next_event(): usize {
       String.UTF8.encodeUnsafe(changetype<usize>(event.path), event.path.length, block);
       String.UTF8.encodeUnsafe(changetype<usize>(event.token), event.token.length, block + pathLength);
       blockResult(block, pathLength);
-      storeSlice(12, block + pathLength, tokenLength);
+      storeSlice(EVENT_TOKEN, block + pathLength, tokenLength);
       return RETURN_AREA;
     }
     const queued = client.pollEvents();
