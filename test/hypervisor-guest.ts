@@ -3,7 +3,7 @@
 // decides what it does. Compiled once from WAT with binaryen.
 import binaryen from "binaryen";
 import type { Hypervisor } from "../host/hypervisor.js";
-import { loadGuest, type Guest } from "../runtime/index.js";
+import { loadGuest, type Engine, type Guest } from "../runtime/index.js";
 
 /** Memory words the upcall reads (all i32). */
 export const UPCALL_COUNT = 0x100; // incremented on each upcall
@@ -99,8 +99,9 @@ export interface TestExports {
 
 export type TestGuest = Guest<TestExports>;
 
-export function loadTestGuest(hv: Hypervisor, name: string): TestGuest {
-  return loadGuest<TestExports>(hv, testGuestBinary(), { name });
+/** Loads the test guest as a new domain, in V8 unless `engine` says otherwise. */
+export function loadTestGuest(hv: Hypervisor, name: string, engine?: Engine): TestGuest {
+  return loadGuest<TestExports>(hv, testGuestBinary(), { name, engine });
 }
 
 /** Little-endian struct writing/reading in a guest's memory (a fresh view each call). */
