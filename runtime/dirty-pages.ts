@@ -6,6 +6,10 @@
 // learns which pages changed by reading a few hundred bytes instead of
 // comparing the whole memory with a copy.
 //
+// A function remembers the page it marked last and skips marking it again,
+// until it makes a call: marks are cleared only at crossings to the host,
+// which happen inside calls to imports, so after any call it marks afresh.
+//
 // The guest computes exactly what it did before: the marks go to a memory it
 // cannot name, through locals added after its own, and only after the
 // address is on the stack (a store's mark comes before the store, so a write
@@ -136,9 +140,12 @@ class Writer {
 }
 
 /** The locals a rewritten function adds after its own, by their offset from the first. */
-const ADDED_LOCALS: [number, number][] = [[4, I32], [2, I64], [1, F32], [1, F64]];
+const ADDED_LOCALS: [number, number][] = [[4, I32], [2, I64], [1, F32], [1, F64], [2, I32]];
 const ADDRESS = 0;
 const LENGTH = 1;
+/** The page this function marked last since it started or last made a call (-1: none), and a page being marked. */
+const LAST = 8;
+const PAGE_INDEX = 9;
 function valueLocal(type: number, index: number): number {
   return { [I32]: 2 + index, [I64]: 4 + index, [F32]: 6, [F64]: 7 }[type]!;
 }
@@ -156,7 +163,20 @@ class Marks {
     this.local(0x20, ADDRESS);
     this.out.bytes(0x41).s32(offset).bytes(0x6a); // i32.add
     this.out.bytes(0x41).s32(PAGE_SHIFT).bytes(0x76); // i32.shr_u
+    this.local(0x22, PAGE_INDEX);
+    this.local(0x20, LAST);
+    this.out.bytes(0x47, 0x04, 0x40); // i32.ne; if
+    this.local(0x20, PAGE_INDEX);
     this.out.bytes(0x41, 1, 0x3a, 0x40).u(this.bitmap).u(0); // i32.store8 to the bitmap
+    this.local(0x20, PAGE_INDEX);
+    this.local(0x21, LAST);
+    this.out.bytes(0x0b);
+  }
+
+  /** Forgets the last page marked: a call may have crossed to the host, which clears the marks. */
+  forget(): void {
+    this.out.bytes(0x41).s32(-1);
+    this.local(0x21, LAST);
   }
 
   /** Marks the pages of [address, address + length) after a bulk write succeeded (so neither wraps around). */
@@ -207,6 +227,7 @@ function rewriteBody(body: Uint8Array, params: number, bitmap: number): Uint8Arr
   }
   for (const [count, type] of ADDED_LOCALS) declared.u(count).bytes(type);
   const marks = new Marks(out, locals, bitmap);
+  marks.forget();
 
   /** Stashes the operands above the address in locals, keeps the address, and puts them back (after `between`). */
   const reorder = (values: number[], between: () => void): void => {
@@ -276,6 +297,7 @@ function rewriteBody(body: Uint8Array, params: number, bitmap: number): Uint8Arr
     }
     skipImmediates(reader, opcode);
     out.raw(reader.slice(start));
+    if (opcode === 0x10 || opcode === 0x11) marks.forget();
   }
   return new Writer().sized(new Writer().raw(declared.done()).raw(out.done()).done()).done();
 }

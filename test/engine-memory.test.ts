@@ -34,10 +34,11 @@ const WRITER = `(module
     (i32.atomic.rmw8.cmpxchg_u (local.get $a) (local.get $e) (local.get $r)))
   (func (export "grow") (param $n i32) (result i32) (memory.grow (local.get $n)))
   (func (export "load8") (param $a i32) (result i32) (i32.load8_u (local.get $a)))
-  ;; writes at $a, lets the host look and write at $b, and returns what is at $b
+  ;; writes at $a, lets the host look and write at $b, writes the same page of $a again, and returns what is at $b
   (func (export "ask_host") (param $a i32) (param $b i32) (result i32)
     (i32.store (local.get $a) (i32.const 0x11223344))
     (drop (call $host_call (local.get $b)))
+    (i32.store offset=4 (local.get $a) (i32.const 0x55667788))
     (i32.load (local.get $b)))
 )`;
 
@@ -58,8 +59,8 @@ function assemble(text: string): Uint8Array {
 
 const writer = assemble(WRITER);
 
-/** Far-apart addresses in the initial memory: near the start, the middle and the last page. */
-const FAR = [3 * PAGE + 8, 80 * PAGE + 96, INITIAL_WASM_PAGES * 16 * PAGE - 64];
+/** Far-apart addresses in the initial memory: in the first page, near the start, the middle and the last page. */
+const FAR = [16, 3 * PAGE + 8, 80 * PAGE + 96, INITIAL_WASM_PAGES * 16 * PAGE - 64];
 
 describe("the dirty-page rewrite", () => {
   test("keeps the module valid and adds its bitmap; leaves a module it cannot read alone", () => {
@@ -118,7 +119,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     expect(guest.memoryBytes()[FAR[0]!]).toBe(0x42);
   });
 
-  test("the host's writes reach the guest, between calls and inside a hypercall", () => {
+  test("the host's writes reach the guest, between calls and inside a hypercall; the guest's after it reach the host", () => {
     const guest = load();
     for (const [i, at] of FAR.entries()) guest.memoryBytes()[at] = 0x60 + i;
     for (const [i, at] of FAR.entries()) expect(guest.call("load8", [at])).toBe(0x60 + i);
@@ -129,6 +130,8 @@ describe.each(engines)("under $name", ({ engine }) => {
       new DataView(guest.memoryBytes().buffer).setUint32(address, 0xcafe0001, true);
     };
     expect(guest.call("ask_host", [here, there])! >>> 0).toBe(0xcafe0001);
+    // Written after the hypercall, to a page the guest had already written before it.
+    expect(word(guest, here + 4)).toBe(0x55667788);
     onHostCall = () => {};
   });
 
