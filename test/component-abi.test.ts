@@ -3,7 +3,9 @@
 // arguments laid out as a host lays them out, its return areas read and
 // checked byte by byte (test/support/component-core.ts), cabi_realloc, and
 // the cabi_post_ frees that keep its memory from growing.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { instantiate } from "../build/component/xenstore-client.js";
 import { heapHighWater } from "../bench/memory.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { xenstoredStream } from "../host/xenstored/stream.js";
@@ -161,5 +163,34 @@ describe("the component's core module", () => {
     for (let i = 0; i < 4000; i++) round(i);
     expect({ memoryBytes: core.memory.buffer.byteLength, heapHighWater: heapHighWater(core.bytes()) }).toEqual(before);
     for (const name of POSTED) expect(core.posted.get(name)).toBeGreaterThan(0);
+  });
+
+  it("keeps its memory as well under jco's bindings, which run the cabi_post_ functions after each call", () => {
+    const stream = xenstoredStream(new XenStored());
+    const transport = { send: (bytes: Uint8Array) => stream.send(bytes), recv: (max: number) => stream.recv(max) };
+    // As runtime/component.ts gives them: jco's bindings look the interface up without its version.
+    const imports = { [TRANSPORT]: transport, "xenbus-wasm:xenstore/transport": transport };
+    let memory: WebAssembly.Memory | undefined;
+    const { client } = instantiate(
+      (name) => new WebAssembly.Module(readFileSync(new URL(`../build/component/${name}`, import.meta.url))),
+      imports,
+      (module, imports) => {
+        const instance = new WebAssembly.Instance(module, imports);
+        if (instance.exports.memory instanceof WebAssembly.Memory) memory = instance.exports.memory;
+        return instance;
+      },
+    );
+    client.write(0, "/value", new Uint8Array(300).fill(7));
+    const round = () => {
+      client.read(0, "/value");
+      client.directory(0, "/");
+      client.getPerms(0, "/value");
+      client.getDomainPath(5);
+    };
+    for (let i = 0; i < 2000; i++) round();
+    const state = () => ({ memoryBytes: memory!.buffer.byteLength, heapHighWater: heapHighWater(new Uint8Array(memory!.buffer)) });
+    const before = state();
+    for (let i = 0; i < 4000; i++) round();
+    expect(state()).toEqual(before);
   });
 });
