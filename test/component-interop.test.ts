@@ -1,8 +1,9 @@
 // The XenStore client component against Debian's libxenstore: for one fixed
-// sequence of operations, the requests the component sends equal, byte for
-// byte, those libxenstore sends (both recorded at the simulated xenstored's
-// Unix socket), and the results agree. Then the component's operations under
-// wasmtime, checked against what dom0 sees in the same xenstored.
+// sequence of operations, the requests the component sends, under wasmtime
+// and under Node, equal byte for byte those libxenstore sends (all recorded
+// at the simulated xenstored's Unix socket), and the results agree. Then the
+// component's operations under wasmtime, checked against what dom0 sees in
+// the same xenstored.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import { HEADER_SIZE, bytesToText } from "../host/xenstored/wire.js";
 import { wasmtimePython } from "../tools/wasmtime.js";
 import { peer } from "./support/peer.js";
 import {
-  type Driver, type Operation, type Reply, buildLibxenstoreOps, libxenstoreDriver, wasmtimeComponentDriver,
+  type Driver, type Operation, type Reply, buildLibxenstoreOps, libxenstoreDriver, nodeComponentDriver, wasmtimeComponentDriver,
 } from "./support/xenstore-drivers.js";
 
 const libxenstore = peer("Debian's libxenstore", buildLibxenstoreOps);
@@ -110,12 +111,18 @@ async function runSequence(driver: Driver): Promise<Reply[]> {
   return replies;
 }
 
-describe.skipIf(!libxenstore || !python)("the component and Debian's libxenstore, same operations", () => {
-  it("send the same requests, byte for byte, and get the same results", async () => {
+/** The component's hosts: wasmtime's component API, and Node with jco's bindings over a blocking socket. */
+const hosts: { host: string; open: (socketPath: string) => Driver }[] = [
+  ...(python ? [{ host: "wasmtime", open: (socketPath: string) => wasmtimeComponentDriver(python, socketPath) }] : []),
+  { host: "Node", open: nodeComponentDriver },
+];
+
+describe.skipIf(!libxenstore)("the component and Debian's libxenstore, same operations", () => {
+  it.each(hosts)("under $host: the same requests, byte for byte, and the same results", async ({ open }) => {
     const native = await session();
     const nativeReplies = await runSequence(opened(libxenstoreDriver(libxenstore!, native.socketPath)));
     const component = await session();
-    const componentReplies = await runSequence(opened(wasmtimeComponentDriver(python!, component.socketPath)));
+    const componentReplies = await runSequence(opened(open(component.socketPath)));
 
     // libxenstore sends exactly one request per operation, next-event none (events come unasked).
     expect(native.requests).toHaveLength(SEQUENCE.filter((operation) => operation.op !== "next-event").length);

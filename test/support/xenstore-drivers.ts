@@ -1,9 +1,10 @@
-// Two XenStore clients driven an operation at a time from a test, each a
-// child process that answers every stdin line with one JSON line: Debian's
-// libxenstore (test/native/libxenstore_ops.c, tab-separated operations) and
-// the component under wasmtime's component API (runtime/wasmtime_component.py,
-// JSON operations). Both run outside this process, so a XenStored served here
-// on a Unix socket answers them while the test awaits.
+// XenStore clients driven an operation at a time from a test, each a child
+// process that answers every stdin line with one JSON line: Debian's
+// libxenstore (test/native/libxenstore_ops.c, tab-separated operations), and
+// the component (JSON operations) under wasmtime's component API
+// (runtime/wasmtime_component.py) or in Node (./component-node-driver.ts).
+// All run outside this process, so a XenStored served here on a Unix socket
+// answers them while the test awaits.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -115,4 +116,11 @@ const RUNNER = new URL("../../runtime/wasmtime_component.py", import.meta.url).p
 /** The component under wasmtime's component API, connected to `socketPath`. */
 export function wasmtimeComponentDriver(python: string, socketPath: string): Driver {
   return lineDriver(spawn(python, [RUNNER, socketPath]), (operation) => JSON.stringify(operation));
+}
+
+const NODE_DRIVER = new URL("./component-node-driver.ts", import.meta.url).pathname;
+
+/** The component in Node (runtime/component.ts over runtime/socket-stream.ts), connected to `socketPath`. */
+export function nodeComponentDriver(socketPath: string): Driver {
+  return lineDriver(spawn("node_modules/.bin/tsx", [NODE_DRIVER, socketPath]), (operation) => JSON.stringify(operation));
 }
