@@ -66,6 +66,8 @@ function giveCanonicalNames(path: string): void {
 // The component: a core module whose exports carry canonical names, the WIT
 // embedded (jco embed), wrapped as a component (jco new), and transpiled to
 // JavaScript with synchronous instantiation (jco transpile) for runtime/component.ts.
+// Its own asconfig: no threads, no runtime exports, and an abort that traps
+// instead of the guest's, which calls Xen.
 const core = "build/xenstore-client.core.wasm";
 run("asc", ["assembly/component/index.ts", "--config", "assembly/component/asconfig.json", "--target", "release", "-o", "build/xenstore-client.asc.wasm"]);
 run("wasm-opt", ["build/xenstore-client.asc.wasm", "-Oz", ...FEATURES.map((f) => `--enable-${f}`), "-o", core]);
