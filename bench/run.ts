@@ -1,6 +1,7 @@
 // `npm run bench [-- NAME...]`: ring workloads run by the Wasm harness and by a
 // native C baseline (gcc -O2 over Xen's own io/ring.h); Debian's libxenstore
-// reading through the simulated xenstored's socket; the guest's XenStore
+// reading through the simulated xenstored's socket, and the XenStore client
+// component (in Node) in the same loop beside it; the guest's XenStore
 // client through its store ring (round trips, and its memory under a long
 // mixed load); block requests through blkfront, the hypervisor and a Wasm
 // blkback, and how long guests take from creation to a Connected disk; the
@@ -32,6 +33,9 @@ const WORKLOADS: Record<string, string> = {
 const SIZE = "xenbus_wasm_size";
 /** libxenstore (Debian's, linked statically) reading one node in a loop through the simulated xenstored's socket. */
 const SOCKET_READ = "xenstored_socket_read";
+/** The XenStore client component (in Node, over connectXenstored) in the same loop, same xenstored, same socket; and its ratio to libxenstore. */
+const COMPONENT_READ = "component_socket_read";
+const COMPONENT_READ_RATIO = "component_socket_read_ratio";
 
 /** Suffix of a workload run with its guest in wasmtime instead of V8. */
 const WASMTIME = "_wasmtime";
@@ -119,26 +123,33 @@ function nativeBaseline(): string | undefined {
   }
 }
 
-/**
- * Reads/s of libxenstore against a fresh simulated xenstored on a Unix socket.
- * xenstored runs in this process's event loop, so the C client runs as an
- * asynchronous child.
- */
-async function socketReadsPerSecond(): Promise<number | undefined> {
-  let client: string;
+/** libxenstore's read loop (bench/native/xenstore_read.c), built; undefined (said on stderr) where it cannot be. */
+function libxenstoreClient(): string[] | undefined {
   try {
     const lib = join(debianPackage("libxen-dev"), "usr/lib/x86_64-linux-gnu");
     const include = join(debianPackage("libxen-dev"), "usr/include");
-    client = compileC("xenstore_read", ["bench/native/xenstore_read.c", join(lib, "libxenstore.a"), join(lib, "libxentoolcore.a")], ["-I", include]);
+    return [compileC("xenstore_read", ["bench/native/xenstore_read.c", join(lib, "libxenstore.a"), join(lib, "libxentoolcore.a")], ["-I", include])];
   } catch (error) {
     console.error(`skipping ${SOCKET_READ}: ${(error as Error).message.split("\n")[0]}`);
     return undefined;
   }
+}
+
+/** The component's read loop (bench/component-read.ts), in a Node child. */
+const COMPONENT_CLIENT = [process.execPath, "--import", "tsx", "bench/component-read.ts"];
+
+/**
+ * Reads/s of a client's loop (the command `client`, given the node's path)
+ * against a fresh simulated xenstored on a Unix socket. xenstored runs in
+ * this process's event loop, so the client runs as an asynchronous child.
+ */
+async function socketReadsPerSecond(client: string[]): Promise<number> {
   const directory = mkdtempSync(join(tmpdir(), "xenstored-bench-"));
   const socket = join(directory, "socket");
   const listener = await listenUnix(new XenStored(), socket);
   try {
-    const { stdout } = await promisify(execFile)(client, ["/bench/node"], { env: { ...process.env, XENSTORED_PATH: socket } });
+    const [command, ...args] = client;
+    const { stdout } = await promisify(execFile)(command!, [...args, "/bench/node"], { env: { ...process.env, XENSTORED_PATH: socket } });
     return Number(stdout.trim());
   } finally {
     await listener.close();
@@ -161,7 +172,7 @@ function wasmtimeOrSkip(): Engine | undefined {
 }
 
 const known = [
-  ...Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME]), SOCKET_READ,
+  ...Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME]), SOCKET_READ, COMPONENT_READ, COMPONENT_READ_RATIO,
   ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
   ...Object.keys(BLOCK_REQUESTS), ...Object.keys(BOOT_TO_CONNECTED), SIZE,
 ];
@@ -198,10 +209,22 @@ if (rings.length > 0) {
     for (const [result, ops] of results) emit(`${result}_ratio`, Number((ops / nativeOps).toFixed(3)), "wasm/native");
   }
 }
-if (wanted(SOCKET_READ)) {
-  console.error(`${SOCKET_READ}: libxenstore through the socket…`);
-  const reads = await socketReadsPerSecond();
-  if (reads !== undefined) emit(SOCKET_READ, Math.round(reads), "ops/s");
+// The ratio needs libxenstore's figure, so asking for it or the component measures both.
+const component = wanted(COMPONENT_READ) || wanted(COMPONENT_READ_RATIO);
+let libxenstoreReads: number | undefined;
+if (wanted(SOCKET_READ) || component) {
+  const client = libxenstoreClient();
+  if (client) {
+    console.error(`${SOCKET_READ}: libxenstore through the socket…`);
+    libxenstoreReads = await socketReadsPerSecond(client);
+    if (wanted(SOCKET_READ)) emit(SOCKET_READ, Math.round(libxenstoreReads), "ops/s");
+  }
+}
+if (component) {
+  console.error(`${COMPONENT_READ}: the XenStore client component in Node through the same socket…`);
+  const reads = await socketReadsPerSecond(COMPONENT_CLIENT);
+  if (wanted(COMPONENT_READ)) emit(COMPONENT_READ, Math.round(reads), "ops/s");
+  if (libxenstoreReads !== undefined) emit(COMPONENT_READ_RATIO, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
 }
 for (const [name, roundtrips] of Object.entries(XENSTORE_ROUNDTRIPS).filter(([name]) => wanted(name))) {
   console.error(`${name}: the guest's client against the simulated xenstored…`);
