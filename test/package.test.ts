@@ -5,12 +5,16 @@
 // Like every test it takes the release build/xenbus.wasm of the last build:
 // it rebuilds only dist/ (which no other test reads) and packs without
 // `prepack`, which would rewrite build/ under the tests running beside it.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalClient } from "../host/xenstored/client.js";
+import { XenStored } from "../host/xenstored/server.js";
+import { listenUnix } from "../host/xenstored/socket.js";
 import { buildDist } from "../tools/dist.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
@@ -18,7 +22,8 @@ const repo = fileURLToPath(new URL("..", import.meta.url));
 /** The consumer: plain JavaScript, type-checked by tsc (checkJs) through its JSDoc against the packed declarations. */
 const CONSUMER = `
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { bootXenbus, loadGuest, xenstore } from "xenbus-wasm";
 import { Hypervisor, startXenstore } from "xenbus-wasm/host";
 
@@ -78,6 +83,43 @@ describe("the npm package", () => {
     expect(packedWasm.equals(readFileSync(join(repo, "build/xenbus.wasm")))).toBe(true);
     const unwanted = /^(test|assembly|tools|bench|build|\.cache)\/|harness|testing|debug|\.map$|(?<!\.d)\.ts$/;
     expect(files.filter((path) => unwanted.test(path))).toEqual([]);
+  });
+
+  it("holds the XenStore client component, its Node bindings with declarations, the WIT files and the xenbus-wasm bin", () => {
+    for (const path of [
+      "dist/build/xenstore-client.wasm", "dist/build/component/xenstore-client.js", "dist/build/component/xenstore-client.d.ts",
+      "dist/runtime/component.js", "dist/runtime/component.d.ts", "dist/runtime/socket-stream.js", "dist/runtime/socket-stream.d.ts",
+      "dist/runtime/socket-worker.js", "wit/xenstore.wit", "dist/cli/xenbus-wasm.js",
+    ]) {
+      expect(files).toContain(path);
+    }
+    const packedComponent = readFileSync(join(installed, "dist/build/xenstore-client.wasm"));
+    expect(packedComponent.equals(readFileSync(join(repo, "build/xenstore-client.wasm")))).toBe(true);
+    const { bin } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { bin: Record<string, string> };
+    expect(bin).toEqual({ "xenbus-wasm": "dist/cli/xenbus-wasm.js" });
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const resolve = (specifier: string): string =>
+      execFileSync(process.execPath, ["--input-type=module", "-e", `console.log(import.meta.resolve(${JSON.stringify(specifier)}))`], { cwd: consumer, env, encoding: "utf8" }).trim();
+    expect(resolve("xenbus-wasm/xenstore-client.wasm")).toBe(pathToFileURL(join(installed, "dist/build/xenstore-client.wasm")).href);
+    expect(resolve("xenbus-wasm/wit/xenstore.wit")).toBe(pathToFileURL(join(installed, "wit/xenstore.wit")).href);
+  });
+
+  it("runs the packed bin (xenbus-wasm xs write, xs read) against a simulated xenstored's socket", async () => {
+    const xenstored = new XenStored();
+    const socket = join(scratch, "xenstored.socket");
+    const listener = await listenUnix(xenstored, socket);
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const { bin } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { bin: Record<string, string> };
+    // The bin as npm links it: run by its #! line; xenstored is served by this process, so the bin runs asynchronously.
+    const xenbusWasm = (...args: string[]) =>
+      promisify(execFile)(join(installed, bin["xenbus-wasm"]!), args, { cwd: consumer, env: { ...env, XENSTORED_PATH: socket } });
+    try {
+      expect(await xenbusWasm("xs", "write", "/packed/greeting", "from the packed bin")).toEqual({ stdout: "", stderr: "" });
+      expect(new LocalClient(xenstored, 0).read("/packed/greeting")).toBe("from the packed bin");
+      expect((await xenbusWasm("xs", "read", "/packed/greeting")).stdout).toBe("from the packed bin\n");
+    } finally {
+      await listener.close();
+    }
   });
 
   it("boots the packed module on the packed simulated Xen from plain Node ESM: a XenStore write and read through the guest", () => {

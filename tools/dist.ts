@@ -5,7 +5,7 @@
 // (prepack runs it after the build) and by test/package.test.ts before it
 // packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -21,8 +21,11 @@ export function buildDist(root: string): void {
   }
   mkdirSync(join(dist, "build"));
   copyFileSync(join(root, "build/xenbus.wasm"), join(dist, "build/xenbus.wasm"));
-  // The XenStore client component's bindings, which dist/runtime/component.js imports as runtime/component.ts does.
+  // The XenStore client component itself, for engines with a component model (wasmtime), and its bindings, which dist/runtime/component.js imports as runtime/component.ts does.
+  copyFileSync(join(root, "build/xenstore-client.wasm"), join(dist, "build/xenstore-client.wasm"));
   cpSync(join(root, "build/component"), join(dist, "build/component"), { recursive: true });
+  // The package's bin, run by its #! line.
+  chmodSync(join(dist, "cli/xenbus-wasm.js"), 0o755);
   // The wasmtime adapter's child process, found beside runtime/wasmtime.js.
   copyFileSync(join(root, "runtime/wasmtime_host.py"), join(dist, "runtime/wasmtime_host.py"));
 }
