@@ -136,7 +136,7 @@ class SocketStream implements ByteStream {
     this.waitFor(() => this.state() !== SharedLayout.state.connecting, Date.now() + CONNECT_TIMEOUT_MS);
     if (this.state() !== SharedLayout.state.open) {
       void this.worker.terminate();
-      throw new StreamError("io", `cannot connect to xenstored at ${path}: ${this.failure() || "timed out"}`);
+      throw new StreamError("io", `cannot connect to xenstored at ${path}: ${this.failure() || (this.state() === SharedLayout.state.connecting ? "timed out" : "closed at once")}`);
     }
   }
 
