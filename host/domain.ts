@@ -93,6 +93,8 @@ export class WasmDomain extends Domain {
   readonly kind = "wasm";
   /** The guest's `xen_upcall` export, wrapped by the runtime; null if the module has none. */
   upcall: (() => void) | null = null;
+  /** Frees the guest's engine instance (set by the runtime); the hypervisor calls it when it destroys the domain. */
+  release: (() => void) | null = null;
 
   hasWork(): boolean {
     const events = this.ports.events;

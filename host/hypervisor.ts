@@ -130,6 +130,7 @@ export class Hypervisor implements DomainDirectory {
     for (const mapping of this.coherence.heldBy(domain)) this.gnttab.release(mapping);
     for (const [port] of domain.ports.bound()) this.evtchn.close(domain, port);
     this.byId.delete(domid);
+    if (domain instanceof WasmDomain) domain.release?.();
   }
 
   private allocateDomid(): number {

@@ -27,6 +27,13 @@ export interface EngineInstance {
   global(name: string): number;
   /** Names of all exports (functions, globals, memory). */
   exportNames(): string[];
+  /**
+   * Frees what the engine holds for the instance. Afterwards call and global
+   * throw; memoryBytes keeps returning the last contents, since pages the
+   * guest granted stay readable to whoever still maps them (as in Xen).
+   * Idempotent.
+   */
+  dispose(): void;
 }
 
 /** The guest trapped (unreachable, out-of-bounds access, stack overflow...). */

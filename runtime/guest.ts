@@ -75,6 +75,8 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
     }
   };
 
+  // A destroyed domain's engine instance goes at once; one never destroyed goes when collected with its hypervisor (see the engine).
+  domain.release = () => loaded.dispose();
   const names = loaded.exportNames();
   if (names.includes(UPCALL)) domain.upcall = () => void call(UPCALL, []);
   if (names.includes(SPECIAL_BASE) && names.includes(SPECIAL_PAGES)) {

@@ -2,9 +2,15 @@
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 
 class V8Instance implements EngineInstance {
-  constructor(private readonly exports: WebAssembly.Exports) {}
+  private disposed = false;
+
+  constructor(
+    private readonly exports: WebAssembly.Exports,
+    private readonly name: string,
+  ) {}
 
   call(name: string, args: WasmValue[]): number | undefined {
+    this.checkAlive(name);
     const fn = this.exports[name];
     if (typeof fn !== "function") throw new Error(`the module exports no function ${name}`);
     try {
@@ -22,6 +28,7 @@ class V8Instance implements EngineInstance {
   }
 
   global(name: string): number {
+    this.checkAlive(name);
     const global = this.exports[name];
     if (!(global instanceof WebAssembly.Global)) throw new Error(`the module exports no global ${name}`);
     return Number(global.value);
@@ -30,12 +37,21 @@ class V8Instance implements EngineInstance {
   exportNames(): string[] {
     return Object.keys(this.exports);
   }
+
+  /** V8 frees the instance with its last reference; disposing only stops further calls, as under wasmtime. */
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  private checkAlive(what: string): void {
+    if (this.disposed) throw new Error(`${this.name} was disposed; cannot use ${what}`);
+  }
 }
 
 export const v8Engine: Engine = {
   name: "v8",
-  instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }): EngineInstance {
+  instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }, name = "guest"): EngineInstance {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), imports);
-    return new V8Instance(instance.exports);
+    return new V8Instance(instance.exports, name);
   },
 };

@@ -26,13 +26,22 @@
 //   what the child has, a chunk of pages at a time.
 // When the guest's memory grows the mirror is replaced and the old buffer
 // detached, as memory.grow does in V8.
+//
+// Releasing guests: the child holds each guest's store (its linear memory)
+// until told to drop it. dispose() does that at once (runtime/guest.ts calls
+// it when the domain is destroyed). A guest nobody can reach any more (its
+// hypervisor was dropped, as tests do) is dropped when it is garbage
+// collected: this process's table of guests holds them weakly (a strong
+// entry would keep the guest, its imports and through them its hypervisor
+// alive for good), and a FinalizationRegistry sends the drop. Finalizers run
+// between jobs, never inside a call, so the drop never interleaves with one.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { trackDirtyPages } from "./dirty-pages.js";
-import { type Engine, type EngineInstance, GuestTrap, type HostFunction } from "./engine.js";
+import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 
 const PAGE = 4096;
 /** Mirror and shadow are compared a chunk at a time; only a differing chunk is compared page by page. */
@@ -43,7 +52,7 @@ interface Message {
   op: string;
   id?: number;
   name?: string;
-  args?: number[];
+  args?: WasmValue[];
   value?: number;
   message?: string;
   exports?: string[];
@@ -93,20 +102,31 @@ class Mirror {
   }
 }
 
+/** What this process keeps of a guest: its memory's mirror and its imports (held by the WasmtimeInstance). */
+interface GuestState {
+  readonly mirror: Mirror;
+  readonly imports: Record<string, HostFunction>;
+}
+
 class WasmtimeChild {
+  readonly pid: number;
   private readonly toChild: number;
   private readonly fromChild: number;
   private readonly dir: string;
-  private readonly guests = new Map<number, { mirror: Mirror; imports: Record<string, HostFunction> }>();
+  /** Held weakly: see "Releasing guests" above. */
+  private readonly guests = new Map<number, WeakRef<GuestState>>();
+  private readonly collected = new FinalizationRegistry<number>((id) => this.collect(id));
   private nextId = 1;
 
   constructor(python: string) {
+    checkPython(python);
     this.dir = mkdtempSync(join(tmpdir(), "xenbus-wasmtime-"));
     const down = join(this.dir, "down");
     const up = join(this.dir, "up");
     execFileSync("mkfifo", [down, up]);
     const child = spawn(python, [HOST_SCRIPT, down, up], { stdio: ["ignore", "inherit", "inherit"] });
     child.unref();
+    this.pid = child.pid!;
     // Opening a FIFO blocks until the other end opens it; the child opens them in the same order.
     this.toChild = openSync(down, "w");
     this.fromChild = openSync(up, "r");
@@ -115,12 +135,17 @@ class WasmtimeChild {
     process.once("exit", () => rmSync(this.dir, { recursive: true, force: true }));
   }
 
-  instantiate(wasm: Uint8Array, imports: Record<string, HostFunction>): EngineInstance {
+  /** Guests the child holds: instantiated, and neither disposed nor collected. */
+  get guestCount(): number {
+    return this.guests.size;
+  }
+
+  instantiate(wasm: Uint8Array, imports: Record<string, HostFunction>, name: string): EngineInstance {
     const path = join(this.dir, `${createHash("sha256").update(wasm).digest("hex")}.wasm`);
     if (!existsSync(path)) writeFileSync(path, trackDirtyPages(wasm) ?? wasm);
     const id = this.nextId++;
-    const mirror = new Mirror();
-    this.guests.set(id, { mirror, imports });
+    const state: GuestState = { mirror: new Mirror(), imports };
+    this.guests.set(id, new WeakRef(state));
     let answer: Message;
     try {
       answer = this.request({ op: "load", id, wasm: path }, id);
@@ -132,10 +157,19 @@ class WasmtimeChild {
       this.guests.delete(id);
       throw new Error(`wasmtime could not instantiate the module: ${answer.message}`);
     }
-    return new WasmtimeInstance(this, id, mirror, answer.exports!);
+    const instance = new WasmtimeInstance(this, id, name, state, answer.exports!);
+    this.collected.register(instance, id, instance);
+    return instance;
   }
 
-  call(id: number, name: string, args: number[]): number | undefined {
+  /** Tells the child to drop guest `id` (its store and linear memory); it sends no answer. */
+  drop(id: number, instance: WasmtimeInstance): void {
+    this.collected.unregister(instance);
+    this.guests.delete(id);
+    this.send({ op: "drop", id }, id);
+  }
+
+  call(id: number, name: string, args: WasmValue[]): number | undefined {
     const answer = this.request({ op: "call", id, name, args }, id);
     if (answer.op === "trap") throw new GuestTrap(answer.message);
     return answer.value ?? undefined;
@@ -157,10 +191,11 @@ class WasmtimeChild {
       if (answer.op !== "hypercall") {
         return answer;
       }
-      const guest = this.guests.get(answer.id!)!;
+      const guest = this.guests.get(answer.id!)!.deref()!;
       let value: number;
       try {
-        value = guest.imports[answer.name!]!(...answer.args!);
+        // Every `xen` import takes i32s: the child sends them as JSON numbers.
+        value = guest.imports[answer.name!]!(...(answer.args as number[]));
       } catch (error) {
         this.send({ op: "raise", id: answer.id }, answer.id!);
         const unwound = this.receive();
@@ -172,7 +207,7 @@ class WasmtimeChild {
   }
 
   private send(message: Message, id: number): void {
-    const mirror = this.guests.get(id)?.mirror;
+    const mirror = this.guests.get(id)?.deref()?.mirror;
     const pages = mirror?.changedPages() ?? [];
     // i64 arguments may come as BigInt (runtime/blk.ts's sectors): sent as decimal strings.
     const body = Buffer.from(JSON.stringify(message, (_, value: unknown) => (typeof value === "bigint" ? value.toString() : value)));
@@ -193,7 +228,7 @@ class WasmtimeChild {
     const header = this.read(8);
     const message = JSON.parse(this.read(header.readUInt32LE(0)).toString()) as Message;
     const count = header.readUInt32LE(4);
-    const mirror = message.id === undefined ? undefined : this.guests.get(message.id)?.mirror;
+    const mirror = message.id === undefined ? undefined : this.guests.get(message.id)?.deref()?.mirror;
     if (mirror && message.size !== undefined) mirror.resize(message.size);
     for (let i = 0; i < count; i++) {
       const page = this.read(4 + PAGE);
@@ -211,42 +246,101 @@ class WasmtimeChild {
     }
     return buffer;
   }
+
+  /** A guest was garbage collected; a child that has gone away has nothing left to free. */
+  private collect(id: number): void {
+    this.guests.delete(id);
+    try {
+      this.send({ op: "drop", id }, id);
+    } catch {
+      // The child exited (EPIPE): its memory went with it.
+    }
+  }
 }
 
 class WasmtimeInstance implements EngineInstance {
+  private disposed = false;
+
   constructor(
     private readonly child: WasmtimeChild,
     private readonly id: number,
-    private readonly mirror: Mirror,
+    private readonly name: string,
+    /** Keeps the child's weak entry for this guest alive exactly as long as the instance. */
+    private readonly state: GuestState,
     private readonly names: string[],
   ) {}
 
-  call(name: string, args: number[]): number | undefined {
+  call(name: string, args: WasmValue[]): number | undefined {
+    this.checkAlive(name);
     if (!this.names.includes(name)) throw new Error(`the module exports no function ${name}`);
     return this.child.call(this.id, name, args);
   }
 
   memoryBytes(): Uint8Array {
-    return this.mirror.bytes;
+    return this.state.mirror.bytes;
   }
 
   global(name: string): number {
+    this.checkAlive(name);
     return this.child.global(this.id, name);
   }
 
   exportNames(): string[] {
     return [...this.names];
   }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.child.drop(this.id, this);
+  }
+
+  private checkAlive(what: string): void {
+    if (this.disposed) throw new Error(`${this.name} was disposed; cannot use ${what}`);
+  }
 }
 
-/** An engine running guests in wasmtime through `python` (an interpreter with the wasmtime wheel; see tools/wasmtime.ts). */
-export function wasmtimeEngine(python: string): Engine {
+/** Fails clearly, instead of leaving the FIFOs' open waiting for a child that died at once. */
+function checkPython(python: string): void {
+  try {
+    execFileSync(python, ["-c", "import wasmtime"], { stdio: "pipe" });
+  } catch (error) {
+    const output = (error as { stderr?: Buffer }).stderr?.toString().trim().split("\n").pop();
+    throw new Error(
+      `wasmtime engine: ${python} cannot import wasmtime (${output || (error as Error).message}); ` +
+        `give wasmtimeEngine or ${PYTHON_VARIABLE} a Python with the wasmtime wheel 49.x (pip install 'wasmtime==49.*')`,
+    );
+  }
+}
+
+/** The environment variable naming the Python that wasmtimeEngine() uses when given none. */
+export const PYTHON_VARIABLE = "XENBUS_WASM_PYTHON";
+
+export interface WasmtimeEngine extends Engine {
+  /** The child process running wasmtime, once the first guest started it (its memory use: /proc/<pid>/status). */
+  readonly pid: number | undefined;
+  /** Guests the child holds: instantiated, and neither disposed nor garbage collected. */
+  readonly guestCount: number;
+}
+
+/**
+ * An engine running guests in wasmtime, in a child process of `python`: an
+ * interpreter with the `wasmtime` wheel (49.x) installed. Without `python`,
+ * $XENBUS_WASM_PYTHON, else `python3`. Checked when the first guest starts the child.
+ */
+export function wasmtimeEngine(python: string = process.env[PYTHON_VARIABLE] ?? "python3"): WasmtimeEngine {
   let child: WasmtimeChild | null = null;
   return {
     name: "wasmtime",
-    instantiate(wasm, imports) {
+    instantiate(wasm, imports, name = "guest") {
       child ??= new WasmtimeChild(python);
-      return child.instantiate(wasm, imports.xen);
+      return child.instantiate(wasm, imports.xen, name);
+    },
+    get pid() {
+      return child?.pid;
+    },
+    get guestCount() {
+      return child?.guestCount ?? 0;
     },
   };
 }

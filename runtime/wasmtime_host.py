@@ -176,6 +176,9 @@ class Host:
                 self.load(message)
             elif op == "call":
                 self.call(message)
+            elif op == "drop":
+                # Node disposed of the guest or collected it: its store, and with it the linear memory, goes. No answer.
+                self.guests.pop(message["id"], None)
             elif op == "global":
                 guest = self.guests[message["id"]]
                 value = guest.exports[message["name"]].value(guest.store)

@@ -101,6 +101,7 @@ export function tracing(engine: Engine): { traced: Engine; trace: Trace } {
         memoryBytes: () => inner.memoryBytes(),
         global: (global) => inner.global(global),
         exportNames: () => inner.exportNames(),
+        dispose: () => inner.dispose(),
       };
     },
   };
