@@ -3,6 +3,7 @@
 export { loadGuest, type Guest, type GuestExports, type LoadOptions } from "./guest.js";
 export { type Engine, type EngineInstance, type HostFunction, type WasmValue, GuestTrap } from "./engine.js";
 export { v8Engine } from "./v8.js";
+export { wasmtimeEngine, type WasmtimeEngine } from "./wasmtime.js";
 export { bootXenbus, xenbusWasm, type Xenbus } from "./boot.js";
 export type { XenbusExports } from "./xenbus.js";
 export { errnoName, GuestCallError } from "./errors.js";

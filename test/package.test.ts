@@ -1,7 +1,8 @@
 // The npm package as a unikernel project gets it: `npm pack`, unpacked into a
 // scratch consumer's node_modules, its file list checked, and its entry points
 // imported by plain Node ESM (no tsx) and type-checked by tsc, booting the
-// packed xenbus.wasm on the packed simulated Xen and its xenstored.
+// packed xenbus.wasm on the packed simulated Xen and its xenstored, in V8
+// and, chosen from the package, in wasmtime.
 // Like every test it takes the release build/xenbus.wasm of the last build:
 // it rebuilds only dist/ (which no other test reads) and packs without
 // `prepack`, which would rewrite build/ under the tests running beside it.
@@ -16,6 +17,8 @@ import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { buildDist } from "../tools/dist.js";
+import { wasmtimePython } from "../tools/wasmtime.js";
+import { peer } from "./support/peer.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
@@ -50,6 +53,37 @@ console.log(JSON.stringify({
 }));
 `;
 
+/** The same in wasmtime, chosen from the package: the Python with wasmtime comes from XENBUS_WASM_PYTHON. */
+const WASMTIME_CONSUMER = `
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { bootXenbus, loadGuest, wasmtimeEngine, xenstore } from "xenbus-wasm";
+import { Hypervisor, startXenstore } from "xenbus-wasm/host";
+
+const engine = wasmtimeEngine();
+const hv = new Hypervisor();
+const service = startXenstore(hv);
+
+const wasmPath = fileURLToPath(import.meta.resolve("xenbus-wasm/xenbus.wasm"));
+const own = /** @type {import("xenbus-wasm").Xenbus} */ (loadGuest(hv, readFileSync(wasmPath), { name: "own", engine }));
+const ownBoot = own.exports.xen_boot();
+xenstore(own).write("data/engine", engine.name);
+
+const guest = bootXenbus(hv, "unikernel", engine);
+xenstore(guest).write("data/answer", "42");
+const result = {
+  ownBoot,
+  ownEngine: service.tools.read("/local/domain/" + own.domid + "/data/engine"),
+  dom0Read: service.tools.read("/local/domain/" + guest.domid + "/data/answer"),
+  guestsBefore: engine.guestCount,
+};
+// Destroying a domain frees its guest in wasmtime's process.
+service.destroyDomain(guest.domid);
+console.log(JSON.stringify({ ...result, guestsAfterDestroy: engine.guestCount }));
+`;
+
+const python = peer("wasmtime", wasmtimePython);
+
 describe("the npm package", () => {
   const scratch = mkdtempSync(join(tmpdir(), "xenbus-wasm-pack-"));
   const consumer = join(scratch, "consumer");
@@ -69,6 +103,7 @@ describe("the npm package", () => {
     execFileSync("tar", ["-xzf", join(scratch, tarball!.filename), "-C", installed, "--strip-components=1"]);
     writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
     writeFileSync(join(consumer, "main.mjs"), CONSUMER);
+    writeFileSync(join(consumer, "wasmtime.mjs"), WASMTIME_CONSUMER);
   });
 
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -133,6 +168,21 @@ describe("the npm package", () => {
     });
   });
 
+  it.skipIf(!python)("boots the packed module under wasmtime, chosen from the package with the Python named by XENBUS_WASM_PYTHON", () => {
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const output = execFileSync(process.execPath, ["wasmtime.mjs"], { cwd: consumer, env: { ...env, XENBUS_WASM_PYTHON: python }, encoding: "utf8" });
+    expect(JSON.parse(output)).toEqual({ ownBoot: 0, ownEngine: "wasmtime", dom0Read: "42", guestsBefore: 2, guestsAfterDestroy: 1 });
+  });
+
+  it("says which Python it tried when XENBUS_WASM_PYTHON names none with wasmtime", () => {
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const missing = join(scratch, "no-such-python");
+    const run = spawnSync(process.execPath, ["wasmtime.mjs"], { cwd: consumer, env: { ...env, XENBUS_WASM_PYTHON: missing }, encoding: "utf8" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`wasmtime engine: ${missing} cannot import wasmtime`);
+    expect(run.stderr).toContain("XENBUS_WASM_PYTHON");
+  });
+
   it("type-checks the consumer (checkJs) against the packed declarations", () => {
     const tsconfig = {
       compilerOptions: {
@@ -146,7 +196,7 @@ describe("the npm package", () => {
         types: ["node"],
         typeRoots: [join(repo, "node_modules/@types")],
       },
-      files: ["main.mjs"],
+      files: ["main.mjs", "wasmtime.mjs"],
     };
     writeFileSync(join(consumer, "tsconfig.json"), JSON.stringify(tsconfig));
     const check = spawnSync(join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: consumer, encoding: "utf8" });
