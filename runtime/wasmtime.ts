@@ -34,7 +34,9 @@
 // collected: this process's table of guests holds them weakly (a strong
 // entry would keep the guest, its imports and through them its hypervisor
 // alive for good), and a FinalizationRegistry sends the drop. Finalizers run
-// between jobs, never inside a call, so the drop never interleaves with one.
+// between jobs, never inside a call, so the drop never interleaves with one;
+// the flip side is that a synchronous loop booting guests frees none of them
+// before it returns unless it destroys their domains.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
