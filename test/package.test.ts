@@ -124,7 +124,7 @@ describe("the npm package", () => {
     for (const path of [
       "dist/build/xenstore-client.wasm", "dist/build/component/xenstore-client.js", "dist/build/component/xenstore-client.d.ts",
       "dist/runtime/component.js", "dist/runtime/component.d.ts", "dist/runtime/socket-stream.js", "dist/runtime/socket-stream.d.ts",
-      "dist/runtime/socket-worker.js", "wit/xenstore.wit", "dist/cli/xenbus-wasm.js",
+      "dist/runtime/socket-worker.js", "dist/runtime/wasmtime_component.py", "wit/xenstore.wit", "dist/cli/xenbus-wasm.js",
     ]) {
       expect(files).toContain(path);
     }
@@ -152,6 +152,34 @@ describe("the npm package", () => {
       expect(await xenbusWasm("xs", "write", "/packed/greeting", "from the packed bin")).toEqual({ stdout: "", stderr: "" });
       expect(new LocalClient(xenstored, 0).read("/packed/greeting")).toBe("from the packed bin");
       expect((await xenbusWasm("xs", "read", "/packed/greeting")).stdout).toBe("from the packed bin\n");
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it.skipIf(!python)("runs the packed component under wasmtime's component API (the packed runner) against a simulated xenstored's socket", async () => {
+    const xenstored = new XenStored();
+    const socket = join(scratch, "component.socket");
+    const listener = await listenUnix(xenstored, socket);
+    const runner = join(installed, "dist/runtime/wasmtime_component.py");
+    const operations = [
+      { op: "write", path: "/packed/component", value: "through wasmtime" },
+      { op: "read", path: "/packed/component" },
+      { op: "read", path: "/packed/missing" },
+    ];
+    try {
+      const child = execFile(python!, [runner, socket]);
+      child.stdin!.end(operations.map((operation) => JSON.stringify(operation)).join("\n") + "\n");
+      let stdout = "";
+      child.stdout!.on("data", (chunk: string) => (stdout += chunk));
+      const status = await new Promise<number | null>((done) => child.on("close", done));
+      expect(status).toBe(0);
+      expect(stdout.trim().split("\n").map((line) => JSON.parse(line) as unknown)).toEqual([
+        { ok: null },
+        { ok: "through wasmtime" },
+        { error: "enoent" },
+      ]);
+      expect(new LocalClient(xenstored, 0).read("/packed/component")).toBe("through wasmtime");
     } finally {
       await listener.close();
     }

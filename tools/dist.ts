@@ -1,7 +1,8 @@
 // The package's contents (package.json `files`): runtime/ and host/ compiled
 // to JavaScript with .d.ts in dist/, beside the release xenbus.wasm and the
 // component's bindings (build/component/) at dist/build/, where dist/runtime
-// finds them as runtime/ finds build/, and runtime/wasmtime_host.py. Run by `npm run dist`
+// finds them as runtime/ finds build/, and the Python scripts of runtime/
+// (the wasmtime adapter's child, the component's wasmtime runner). Run by `npm run dist`
 // (prepack runs it after the build) and by test/package.test.ts before it
 // packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
@@ -26,8 +27,11 @@ export function buildDist(root: string): void {
   cpSync(join(root, "build/component"), join(dist, "build/component"), { recursive: true });
   // The package's bin, run by its #! line.
   chmodSync(join(dist, "cli/xenbus-wasm.js"), 0o755);
-  // The wasmtime adapter's child process, found beside runtime/wasmtime.js.
-  copyFileSync(join(root, "runtime/wasmtime_host.py"), join(dist, "runtime/wasmtime_host.py"));
+  // The wasmtime adapter's child process, found beside runtime/wasmtime.js, and
+  // the component's wasmtime runner, which finds the component at ../build/ as in the repo.
+  for (const script of ["wasmtime_host.py", "wasmtime_component.py"]) {
+    copyFileSync(join(root, "runtime", script), join(dist, "runtime", script));
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
