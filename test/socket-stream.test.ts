@@ -3,7 +3,9 @@
 // process (a blocking client cannot share its thread with the server), the
 // peer closing, character devices, and libxenstore's rules for the path.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -104,6 +106,34 @@ describe("a Unix socket to xenstored in another process", () => {
     expectStreamError(() => stream.recv(16), "closed");
     expectStreamError(() => stream.send(hostile), "closed");
     stream.close();
+  });
+
+  it("reports a peer that went away without reading as closed: to a send (queued sends may come first), then to recv", async () => {
+    // A peer in this process: it runs only while the test awaits, between the stream's blocking calls.
+    const path = join(directory, "vanishing");
+    const server = createServer();
+    server.listen(path);
+    await once(server, "listening");
+    const accepted = once(server, "connection");
+    const stream = connectXenstored(path);
+    const [peer] = (await accepted) as [Socket];
+    peer.destroy();
+    // Sends before the worker has seen the close may succeed; once it has, they say closed, and so does recv.
+    const request = encodeMessage({ type: XsType.READ, reqId: 0, txId: 0, payload: strings("/tool/stream") });
+    let sends = 0;
+    let caught: unknown;
+    for (const deadline = Date.now() + 10_000; caught === undefined && Date.now() < deadline; sends++) {
+      try {
+        stream.send(request);
+      } catch (error) {
+        caught = error;
+      }
+    }
+    expect(caught, `${sends} sends all returned`).toBeInstanceOf(StreamError);
+    expect((caught as StreamError).kind).toBe("closed");
+    expectStreamError(() => stream.recv(16), "closed");
+    stream.close();
+    server.close();
   });
 
   it("refuses to be used after close", () => {
