@@ -5,6 +5,7 @@
 // Its commands do what Xen's xenstore-read, -write, -ls, -watch and -rm do,
 // with their exit codes: 0 on success, 1 on any failure.
 import { parseArgs } from "node:util";
+import { childPath } from "../host/xenstored/paths.js";
 import { type ComponentXenstore, StreamError, openXenstoreComponent } from "../runtime/component.js";
 import { connectXenstored, xenstoredPath } from "../runtime/socket-stream.js";
 import { XenStoreError } from "../runtime/xenstore.js";
@@ -75,10 +76,6 @@ function shown(value: Uint8Array): string {
     text += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\${byte.toString(8).padStart(3, "0")}`;
   }
   return text;
-}
-
-function childPath(parent: string, name: string): string {
-  return parent.endsWith("/") ? `${parent}${name}` : `${parent}/${name}`;
 }
 
 /** Prints the tree below `path`, one space of indent a level, as xenstore-ls does. */
