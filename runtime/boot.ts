@@ -12,7 +12,12 @@ export type Xenbus = Guest<XenbusExports>;
 
 /** Loads build/xenbus.wasm as a new domain (in V8 unless `engine` says otherwise) and boots it (shared_info and grant table up). */
 export function bootXenbus(hv: Hypervisor, name: string, engine?: Engine): Xenbus {
-  const guest = loadGuest<XenbusExports>(hv, xenbusWasm, { name, engine });
+  return bootModule<XenbusExports>(hv, xenbusWasm, name, engine);
+}
+
+/** Loads a module built from assembly/ (xenbus.wasm, or one with more exports such as the test harness) and boots it. */
+export function bootModule<E extends XenbusExports>(hv: Hypervisor, wasm: Uint8Array, name: string, engine?: Engine): Guest<E> {
+  const guest = loadGuest<E>(hv, wasm, { name, engine });
   const rc = guest.exports.xen_boot();
   if (rc !== 0) throw new Error(`${name}: xen_boot returned ${rc ?? `nothing (${guest.exit?.message ?? "the guest died"})`}`);
   return guest;

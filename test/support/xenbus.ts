@@ -2,9 +2,11 @@
 export { bootXenbus, xenbusWasm, type Xenbus } from "../../runtime/boot.js";
 
 import { readFileSync } from "node:fs";
+import { HARNESS_WASM } from "../../bench/harness.js";
 import type { Hypervisor } from "../../host/hypervisor.js";
 import type { Engine } from "../../runtime/engine.js";
-import { loadGuest, type Guest } from "../../runtime/guest.js";
+import { bootModule } from "../../runtime/boot.js";
+import type { Guest } from "../../runtime/guest.js";
 import type { XenbusExports } from "../../runtime/xenbus.js";
 import { xenstore } from "../../runtime/xenstore.js";
 
@@ -16,14 +18,11 @@ export interface HarnessExports {
 
 export type Harness = Guest<XenbusExports & HarnessExports>;
 
-const harnessWasm: Uint8Array = readFileSync(new URL("../../build/harness.wasm", import.meta.url));
+const harnessWasm: Uint8Array = readFileSync(HARNESS_WASM);
 
 /** Boots build/harness.wasm (xenbus.wasm plus the test-only drivers) as a new domain (in V8 unless `engine` says otherwise). */
 export function bootHarness(hv: Hypervisor, name: string, engine?: Engine): Harness {
-  const guest = loadGuest<XenbusExports & HarnessExports>(hv, harnessWasm, { name, engine });
-  const rc = guest.exports.xen_boot();
-  if (rc !== 0) throw new Error(`${name}: xen_boot returned ${rc}`);
-  return guest;
+  return bootModule<XenbusExports & HarnessExports>(hv, harnessWasm, name, engine);
 }
 
 const decoder = new TextDecoder();
