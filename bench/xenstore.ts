@@ -5,6 +5,7 @@
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { bootXenbus, type Xenbus } from "../runtime/boot.js";
+import { allocPage } from "../runtime/errors.js";
 import type { Engine } from "../runtime/engine.js";
 import { heapHighWater } from "./memory.js";
 
@@ -40,11 +41,7 @@ export class XenstoreGuest {
     this.guest = bootXenbus(hv, "xenstore-load", engine);
     this.home = `/local/domain/${this.guest.domid}`;
     this.check("xs_init", this.guest.exports.xs_init());
-    const page = (): number => {
-      const address = this.guest.exports.page_alloc();
-      if (!address) throw new Error("the guest has no page for XenStore arguments");
-      return address;
-    };
+    const page = (): number => allocPage(this.guest, "XenStore arguments");
     [this.pathPage, this.argPage, this.out] = [page(), page(), page()];
     this.write(ROUNDTRIP_NODE, ROUNDTRIP_VALUE);
     this.watch(WATCHED, TOKEN);

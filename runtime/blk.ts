@@ -3,7 +3,7 @@
 // written as byte arrays through a buffer of contiguous page_alloc pages, and
 // a backend driver domain's disks, whose images the host sees in the
 // domain's memory. Failures throw BlkError carrying the errno.
-import { GuestCallError, type ResultCheck, resultCheck } from "./errors.js";
+import { GuestCallError, type ResultCheck, allocPage, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -48,9 +48,7 @@ export class BlkFront {
   }
 
   private page(): number {
-    const page = this.x.page_alloc();
-    if (!page) throw new Error(`${this.guest.name}: page_alloc is out of pages`);
-    return page;
+    return allocPage(this.guest, "block I/O");
   }
 
   /** Attaches the frontend bus: vbds are taken on as they appear. */
@@ -161,9 +159,7 @@ export class BlkBack {
 
   constructor(readonly guest: Guest<XenbusExports>) {
     this.check = resultCheck(guest, BlkError);
-    const page = guest.exports.page_alloc();
-    if (!page) throw new Error(`${guest.name}: page_alloc is out of pages`);
-    this.infoPage = page;
+    this.infoPage = allocPage(guest, "block backend info");
   }
 
   /** Serves vbds from now on, offering `maxRingPageOrder`. */

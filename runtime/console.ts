@@ -1,7 +1,7 @@
 // Typed PV console over a booted xenbus guest's exports (see runtime/xenbus.ts
 // for the raw convention): what the unikernel's own code would do with its
 // console, driven from the host. Failures throw ConsoleError carrying the errno.
-import { GuestCallError, resultCheck } from "./errors.js";
+import { GuestCallError, allocPage, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -26,8 +26,7 @@ export function guestConsole(guest: Guest<XenbusExports>): Console {
   const x = guest.exports;
   const check = resultCheck(guest, ConsoleError);
   check(x.console_init(), "console_init");
-  const page = x.page_alloc();
-  if (!page) throw new Error(`${guest.name}: no page for console data`);
+  const page = allocPage(guest, "console data");
 
   return {
     write(text) {

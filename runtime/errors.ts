@@ -1,7 +1,8 @@
 // What the typed wrappers share: an export's -errno becomes an exception
-// carrying the errno and its name.
+// carrying the errno and its name; pages of the guest for arguments and results.
 import { constants } from "node:os";
 import type { Guest } from "./guest.js";
+import type { XenbusExports } from "./xenbus.js";
 
 /** The name of a positive errno (EACCES, ...), or "errno <n>" for one the host does not know. */
 export function errnoName(errno: number): string {
@@ -30,4 +31,11 @@ export function resultCheck(guest: Guest<object>, failure: new (errno: number, o
     if (rc < 0) throw new failure(-rc, operation);
     return rc;
   };
+}
+
+/** A page_alloc page of `guest`, for `purpose` (named in the error when the guest has none left). */
+export function allocPage(guest: Guest<XenbusExports>, purpose: string): number {
+  const page = guest.exports.page_alloc();
+  if (!page) throw new Error(`${guest.name}: no page for ${purpose}`);
+  return page;
 }

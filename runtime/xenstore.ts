@@ -2,7 +2,7 @@
 // for the raw convention). Failures throw XenStoreError carrying the errno,
 // so callers branch on `errno` (e.g. EAGAIN: retry the transaction).
 import { constants } from "node:os";
-import { GuestCallError, resultCheck } from "./errors.js";
+import { GuestCallError, allocPage, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -74,11 +74,7 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
   const x = guest.exports;
   const check = resultCheck(guest, XenStoreError);
   check(x.xs_init(), "xs_init");
-  const page = (): number => {
-    const address = x.page_alloc();
-    if (!address) throw new Error(`${guest.name}: no page for XenStore arguments`);
-    return address;
-  };
+  const page = (): number => allocPage(guest, "XenStore arguments");
   const [pathPage, argPage, out] = [page(), page(), page()];
   /** Copies `bytes` into the guest page at `at`: their length. */
   const put = (at: number, bytes: Uint8Array, operation: string): number => {
