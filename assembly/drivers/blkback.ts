@@ -188,8 +188,7 @@ function serve(blk: BlkbackDevice): void {
   const ring = blk.ring;
   if (ring === null || ring.error != 0) return;
   while (true) {
-    let ready = ring.unconsumedRequests();
-    if (ready == 0) ready = ring.finalCheckForRequests();
+    let ready = ring.finalCheckForRequests();
     if (ready < 0) {
       failDevice(blk, "frontend's ring indices are impossible");
       break;

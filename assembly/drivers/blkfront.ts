@@ -32,7 +32,7 @@ import {
 } from "../xenbus/client";
 import {
   BLKIF_ENTRY_SIZE, BLKIF_PROTOCOL, checkResponse, encodeRequest, encodeSegment, MAX_SEGMENTS, parseFlag,
-  parseInfo, parseRingPageOrder, parseSectors, parseSectorSize, responseId, SECTOR_SHIFT, SECTORS_PER_PAGE,
+  pagesFor, parseInfo, parseRingPageOrder, parseSectors, parseSectorSize, responseId, SECTOR_SHIFT, SECTORS_PER_PAGE,
   VDISK_READONLY,
 } from "./blkif";
 
@@ -322,8 +322,7 @@ function takeResponses(dev: BlkfrontDevice): void {
   const ring = dev.ring;
   if (ring === null || dev.broken.length != 0) return;
   while (true) {
-    let ready = ring.unconsumedResponses();
-    if (ready == 0) ready = ring.finalCheckForResponses();
+    let ready = ring.finalCheckForResponses();
     if (ready < 0) {
       breakRing(dev, "response index beyond the requests pushed");
       return;
@@ -418,7 +417,7 @@ const dataRefs = new StaticArray<i32>(MAX_SEGMENTS);
 function transferChunk(dev: BlkfrontDevice, op: i32, sector: u64, count: u32, buffer: usize): i32 {
   const ring = dev.ring!;
   const req = ring.slot(ring.reqProdPvt);
-  const pages = (count + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE;
+  const pages = pagesFor(count);
   const refs = dataRefs;
   let rc = 0;
   let granted: u32 = 0;
