@@ -6,14 +6,13 @@
 // backend `params` node.
 import * as xenstore from "../xenstore/ring";
 import { BLKIF_OP_READ, BLKIF_OP_WRITE, EINVAL, EIO, ENODEV, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
-import { PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { areUserPages, isUserPage } from "../xen/userpages";
 import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus } from "../xenbus/bus";
 import { findBackend, setOfferedRingOrder } from "./blkback";
 import { BlkfrontDevice, close, flush, reopen, transfer } from "./blkfront";
 import { createDisk, diskAt } from "./memdisk";
-import { SECTOR_SHIFT } from "./blkif";
+import { pagesFor, SECTOR_SHIFT } from "./blkif";
 
 /** Bytes blk_info writes. */
 export const BLK_INFO_SIZE: u32 = 56;
@@ -114,11 +113,6 @@ export function blk_info(devid: u32, out: usize): i32 {
   store<u64>(out + 40, dev.requests);
   store<u64>(out + 48, dev.bytes);
   return i32(BLK_INFO_SIZE);
-}
-
-/** Pages that `count` sectors fill. */
-function pagesFor(count: u32): usize {
-  return (usize(count) + (PAGE_SIZE >> SECTOR_SHIFT) - 1) >> (PAGE_SHIFT - SECTOR_SHIFT);
 }
 
 function io(devid: u32, op: i32, sector: u64, count: u32, buffer: usize): i32 {

@@ -17,6 +17,16 @@ export const SECTOR_SHIFT: u32 = 9;
 export const SECTOR_SIZE: u32 = 1 << SECTOR_SHIFT;
 /** 512-byte sectors in a data page: a segment's last_sect is below this. */
 export const SECTORS_PER_PAGE: u32 = PAGE_SIZE >> SECTOR_SHIFT;
+/** Data pages that `sectors` 512-byte sectors fill. */
+export function pagesFor(sectors: u32): u32 {
+  return (sectors + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE;
+}
+
+/** Whether `size` is a logical sector size blkif allows: a power of two from 512 to MAX_SECTOR_SIZE. */
+export function isSectorSize(size: u64): bool {
+  return size >= u64(SECTOR_SIZE) && size <= u64(MAX_SECTOR_SIZE) && popcnt(size) == 1;
+}
+
 /** A ring entry: the union of request and response. */
 export const BLKIF_ENTRY_SIZE: u32 = blkif_sring.SIZE - blkif_sring.ring;
 export const MAX_SEGMENTS: u32 = BLKIF_MAX_SEGMENTS_PER_REQUEST;
@@ -195,7 +205,7 @@ export function parseFlag(at: usize, length: u32): i32 {
 export function parseSectorSize(at: usize, length: u32): i32 {
   const size = parseDecimal64(at, length, MAX_SECTOR_SIZE);
   if (size < 0) return i32(size);
-  return size < i64(SECTOR_SIZE) || popcnt(size) != 1 ? -EINVAL : i32(size);
+  return isSectorSize(u64(size)) ? i32(size) : -EINVAL;
 }
 
 /** The most `sectors` believed: 2^54 sectors are 2^63 bytes, so byte offsets stay inside u64 arithmetic. */

@@ -8,7 +8,7 @@
 // and never handed to a peer (data moves with grant copies). A disk lives as
 // long as the domain.
 import { EINVAL, ENOMEM } from "../xen/abi";
-import { DiskGeometry, MAX_SECTOR_SIZE, SECTOR_SHIFT, SECTOR_SIZE, VDISK_KNOWN, VDISK_READONLY } from "./blkif";
+import { DiskGeometry, isSectorSize, SECTOR_SHIFT, VDISK_KNOWN, VDISK_READONLY } from "./blkif";
 
 /** The largest image: 256 MiB. */
 export const MAX_DISK_SECTORS: u32 = 1 << (28 - SECTOR_SHIFT);
@@ -42,7 +42,7 @@ const disks = new Array<MemDisk>();
  */
 export function createDisk(sectors: u32, sectorSize: u32, info: u32, flush: bool): i32 {
   if (sectors == 0 || sectors > MAX_DISK_SECTORS || disks.length >= MAX_DISKS) return -EINVAL;
-  if (sectorSize < SECTOR_SIZE || sectorSize > MAX_SECTOR_SIZE || popcnt(sectorSize) != 1) return -EINVAL;
+  if (!isSectorSize(sectorSize)) return -EINVAL;
   if ((sectors & ((sectorSize >> SECTOR_SHIFT) - 1)) != 0 || (info & ~VDISK_KNOWN) != 0) return -EINVAL;
   const bytes = usize(sectors) << SECTOR_SHIFT;
   const pages = i32((bytes + (1 << WASM_PAGE_SHIFT) - 1) >> WASM_PAGE_SHIFT);
