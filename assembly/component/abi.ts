@@ -11,6 +11,7 @@ import {
   E2BIG, EACCES, EAGAIN, EBADMSG, EBUSY, EEXIST, EINVAL, EIO, EISCONN, EISDIR, ENOENT, ENOMEM, ENOSPC, ENOSYS,
   ENOTEMPTY, EPERM, ERANGE, EROFS,
 } from "../xen/abi";
+import { stringEnd } from "../xenstore/wire";
 
 /** Largest alignment cabi_realloc promises: the allocator's block alignment (the canonical ABI asks at most 8). */
 const ALIGN_MAX: usize = 16;
@@ -103,9 +104,7 @@ export function copyToBlock(source: usize, length: u32): usize {
  * which would end the string early on the wire and shift the arguments after it.
  */
 export function takeString(at: usize, length: u32): string | null {
-  let hasNul = false;
-  for (let i: u32 = 0; i < length && !hasNul; i++) hasNul = load<u8>(at + i) == 0;
-  const text: string | null = hasNul ? null : String.UTF8.decodeUnsafe(at, length);
+  const text: string | null = stringEnd(at, length, 0) >= 0 ? null : String.UTF8.decodeUnsafe(at, length);
   heap.free(at);
   return text;
 }
