@@ -165,11 +165,6 @@ export class XenbusBus {
     return new XenbusBus(store, BACKEND);
   }
 
-  /** The bus's directory, relative to the home ("device" or "backend"). */
-  get root(): string {
-    return this.kind.root;
-  }
-
   /** Devices of `driver.type` go to `driver` from now on (the next rescan finds those already waiting). */
   register(driver: XenbusDriver): void {
     this.drivers.set(driver.type, driver);
