@@ -11,7 +11,7 @@
 import type { XenstoreService } from "./toolstack.js";
 import { XENBUS_STATE } from "./xen/abi.js";
 import { LocalClient } from "./xenstored/client.js";
-import { XsError } from "./xenstored/errors.js";
+import { ignoringMissing } from "./xenstored/errors.js";
 
 export type DeviceEnd = "frontend" | "backend";
 
@@ -118,21 +118,11 @@ export class DeviceStateMonitor {
   }
 
   private read(path: string): string | null {
-    try {
-      return this.reader.read(path);
-    } catch (error) {
-      if (error instanceof XsError && error.errorName === "ENOENT") return null;
-      throw error;
-    }
+    return ignoringMissing(() => this.reader.read(path)) ?? null;
   }
 
   private list(path: string): string[] {
-    try {
-      return this.reader.directory(path);
-    } catch (error) {
-      if (error instanceof XsError && error.errorName === "ENOENT") return [];
-      throw error;
-    }
+    return ignoringMissing(() => this.reader.directory(path)) ?? [];
   }
 
   private existingStateNodes(): string[] {

@@ -8,7 +8,7 @@
 // convention gives that very device; anything else is left alone.
 import type { Hypervisor } from "./hypervisor.js";
 import type { LocalClient } from "./xenstored/client.js";
-import { XsError } from "./xenstored/errors.js";
+import { ignoringMissing } from "./xenstored/errors.js";
 
 /** XenbusState values (io/xenbus.h) the toolstack writes or waits for. */
 export const XenbusState = { Initialising: 1, Closing: 5, Closed: 6 } as const;
@@ -86,7 +86,7 @@ export class DeviceManager {
   add(device: DeviceSpec): DevicePaths {
     const paths = devicePaths(device);
     this.tools.inTransaction((tx) => {
-      for (const path of [paths.frontend, paths.backend]) this.ignoringMissing(() => this.tools.rm(path, tx));
+      for (const path of [paths.frontend, paths.backend]) ignoringMissing(() => this.tools.rm(path, tx));
       this.tools.mkdir(paths.frontend, tx);
       this.tools.setPerms(paths.frontend, [`n${device.frontend}`, `r${device.backend}`], tx);
       // The nodes below inherit their dir's perms (dom0 creates them as privileged).
@@ -210,13 +210,13 @@ export class DeviceManager {
    */
   private removeWithEmptyParents(path: string, tx: number): void {
     // rm of a missing node fails only when its parent is missing too; either way it is gone.
-    this.ignoringMissing(() => this.tools.rm(path, tx));
+    ignoringMissing(() => this.tools.rm(path, tx));
     const top = DEVICE_DIR.exec(path)?.[0];
     if (top === undefined) return;
     for (let parent = dirname(path); parent.length > top.length; parent = dirname(parent)) {
-      const children = this.ignoringMissing(() => this.tools.directory(parent, tx));
+      const children = ignoringMissing(() => this.tools.directory(parent, tx));
       if (children !== undefined && children.length > 0) return;
-      this.ignoringMissing(() => this.tools.rm(parent, tx));
+      ignoringMissing(() => this.tools.rm(parent, tx));
     }
   }
 
@@ -225,19 +225,10 @@ export class DeviceManager {
   }
 
   private list(path: string): string[] {
-    return this.ignoringMissing(() => this.tools.directory(path)) ?? [];
+    return ignoringMissing(() => this.tools.directory(path)) ?? [];
   }
 
   private readOr(path: string, fallback: string): string {
-    return this.ignoringMissing(() => this.tools.read(path)) ?? fallback;
-  }
-
-  private ignoringMissing<T>(action: () => T): T | undefined {
-    try {
-      return action();
-    } catch (error) {
-      if (error instanceof XsError && error.errorName === "ENOENT") return undefined;
-      throw error;
-    }
+    return ignoringMissing(() => this.tools.read(path)) ?? fallback;
   }
 }
