@@ -16,7 +16,7 @@ import { XsError } from "../host/xenstored/errors.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkError, BlkFront } from "../runtime/blk.js";
-import type { BlkRequest, BlkResponse } from "./support/blkif-ring.js";
+import { type BlkRequest, type BlkResponse, rw } from "./support/blkif-ring.js";
 import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
 import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
 import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
@@ -367,11 +367,6 @@ class HostileFrontendRig {
     expect(this.front.page(target.gfn)).toEqual(data);
     this.expectIntact();
   }
-}
-
-/** A read or write of whole pages. */
-function rw(operation: number, id: bigint, sector: bigint, grefs: number[]): BlkRequest {
-  return { operation, nrSegments: grefs.length, handle: 0, id, sector, segments: grefs.map((gref) => ({ gref, firstSect: 0, lastSect: 7 })) };
 }
 
 describe.each(engines)("blkback against a hostile frontend under $name", ({ name, engine }) => {

@@ -8,7 +8,7 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, GNTST, XENBUS_STATE } from "../host/xen/abi.js";
 import { xenstore, type XenStore } from "../runtime/xenstore.js";
-import { BlkifSharedRing, type BlkRequest, FrontRing } from "./support/blkif-ring.js";
+import { BlkifSharedRing, type BlkRequest, FrontRing, rw } from "./support/blkif-ring.js";
 import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
 import { HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
@@ -71,10 +71,7 @@ class HelperEnd {
 }
 
 function read(sector: bigint, grefs: number[], id = 1n): BlkRequest {
-  return {
-    operation: BLKIF_OP.READ, nrSegments: grefs.length, handle: 0, id, sector,
-    segments: grefs.map((gref) => ({ gref, firstSect: 0, lastSect: 7 })),
-  };
+  return rw(BLKIF_OP.READ, id, sector, grefs);
 }
 
 describe.each(engines)("under $name", ({ engine }) => {

@@ -6,6 +6,7 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import type { DevicePaths } from "../host/devices.js";
 import { Hypervisor } from "../host/hypervisor.js";
+import { startBlkbackDomain } from "../host/blkback-domain.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkBack, BlkFront, type Disk, type DiskOptions } from "../runtime/blk.js";
@@ -247,10 +248,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     beforeEach(() => {
       hv = new Hypervisor();
       service = startXenstore(hv);
-      backDomain = bootXenbus(hv, "blkback", engine);
-      expect(backDomain.exports.xs_init()).toBe(0);
-      back = new BlkBack(backDomain).start(2);
-      disk = back.createDisk(64);
+      ({ guest: backDomain, back, disk } = startBlkbackDomain(service, { engine, sectors: 64 }));
     });
 
     function frontend(lies: ConnectLies = {}): HostileBlkfront {

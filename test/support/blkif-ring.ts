@@ -22,6 +22,11 @@ export interface BlkRequest {
   segments: BlkSegment[];
 }
 
+/** A request (read, write, or any other op) of whole pages, one segment per grant. */
+export function rw(operation: number, id: bigint, sector: bigint, grefs: number[]): BlkRequest {
+  return { operation, nrSegments: grefs.length, handle: 0, id, sector, segments: grefs.map((gref) => ({ gref, firstSect: 0, lastSect: 7 })) };
+}
+
 export interface BlkResponse {
   id: bigint;
   operation: number;

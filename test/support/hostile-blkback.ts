@@ -18,9 +18,9 @@ import type { Hypervisor } from "../../host/hypervisor.js";
 import type { NativeDomain, NativeGrantMapping } from "../../host/native.js";
 import type { XenstoreService } from "../../host/toolstack.js";
 import { LocalClient } from "../../host/xenstored/client.js";
-import { XsError } from "../../host/xenstored/errors.js";
 import { BLKIF, BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../../host/xen/abi.js";
 import { BackRing, BlkifSharedRing, type BlkRequest, type BlkResponse } from "./blkif-ring.js";
+import { readDecimal, readOrNull } from "./store-read.js";
 
 export const SECTOR_SIZE = 512;
 const SECTORS_PER_PAGE = 4096 / SECTOR_SIZE;
@@ -99,11 +99,11 @@ export class HostileBlkback {
   }
 
   get state(): number {
-    return this.readNumber(`${this.paths.backend}/state`) ?? -1;
+    return readDecimal(this.store, `${this.paths.backend}/state`) ?? -1;
   }
 
   get frontendState(): number | null {
-    return this.readNumber(`${this.paths.frontend}/state`);
+    return readDecimal(this.store, `${this.paths.frontend}/state`);
   }
 
   /** Queues a response (pushed after the current batch, or by `push`). */
@@ -201,14 +201,14 @@ export class HostileBlkback {
 
   private mapRing(): BlkbackFault | null {
     const { frontend } = this.paths;
-    const orderText = this.readText(`${frontend}/ring-page-order`);
+    const orderText = readOrNull(this.store, `${frontend}/ring-page-order`);
     const order = orderText === null ? 0 : Number(orderText);
     const max = this.options.maxRingPageOrder ?? 0;
     if (!Number.isInteger(order) || order < 0 || order > max) return `ring-page-order ${orderText} beyond ${max}`;
     const names = orderText === null ? ["ring-ref"] : Array.from({ length: 2 ** order }, (_, i) => `ring-ref${i}`);
     try {
       for (const name of names) {
-        const ref = this.readNumber(`${frontend}/${name}`);
+        const ref = readDecimal(this.store, `${frontend}/${name}`);
         if (ref === null) return `no ${name}`;
         this.ringMappings.push(this.dom0.gnttab.mapGrantRef(this.options.frontend, ref, true));
       }
@@ -221,7 +221,7 @@ export class HostileBlkback {
   }
 
   private bindChannel(): BlkbackFault | null {
-    const remote = this.readNumber(`${this.paths.frontend}/event-channel`);
+    const remote = readDecimal(this.store, `${this.paths.frontend}/event-channel`);
     if (remote === null) return "no event-channel";
     try {
       this.port = this.dom0.evtchn.bindInterdomain(this.options.frontend, remote);
@@ -254,20 +254,5 @@ export class HostileBlkback {
     for (const mapping of this.ringMappings) mapping.unmap();
     this.ringMappings = [];
     this.ring = null;
-  }
-
-  private readText(path: string): string | null {
-    try {
-      return this.store.read(path);
-    } catch (error) {
-      if (error instanceof XsError) return null;
-      throw error;
-    }
-  }
-
-  /** A decimal node's value, or null when missing or not a number. */
-  private readNumber(path: string): number | null {
-    const text = this.readText(path);
-    return text !== null && /^\d+$/.test(text) ? Number(text) : null;
   }
 }

@@ -17,9 +17,9 @@ import type { Hypervisor } from "../../host/hypervisor.js";
 import type { NativeDomain } from "../../host/native.js";
 import type { XenstoreService } from "../../host/toolstack.js";
 import { LocalClient } from "../../host/xenstored/client.js";
-import { XsError } from "../../host/xenstored/errors.js";
 import { GTF, PAGE_SIZE, XENBUS_STATE } from "../../host/xen/abi.js";
 import { BlkifSharedRing, type BlkRequest, type BlkResponse, FrontRing } from "./blkif-ring.js";
+import { readDecimal, readOrNull } from "./store-read.js";
 
 /** Refs below this are the toolstack's (xenstore and console pages), as in a guest. */
 const FIRST_FREE_REF = 8;
@@ -108,17 +108,11 @@ export class HostileBlkfront {
 
   /** The backend's `state`, or null when it cannot be read as a number. */
   get backendState(): number | null {
-    const text = this.readText(`${this.paths.backend}/state`);
-    return text !== null && /^\d+$/.test(text) ? Number(text) : null;
+    return readDecimal(this.store, `${this.paths.backend}/state`);
   }
 
   readText(path: string): string | null {
-    try {
-      return this.store.read(path);
-    } catch (error) {
-      if (error instanceof XsError) return null;
-      throw error;
-    }
+    return readOrNull(this.store, path);
   }
 
   writeNode(name: string, value: string): void {
