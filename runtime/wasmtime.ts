@@ -44,10 +44,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { trackDirtyPages } from "./dirty-pages.js";
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
+import { PAGE, syncChangedPages } from "./page-diff.js";
 
-const PAGE = 4096;
-/** Mirror and shadow are compared a chunk at a time; only a differing chunk is compared page by page. */
-const CHUNK = 16 * PAGE;
 const HOST_SCRIPT = new URL("./wasmtime_host.py", import.meta.url).pathname;
 
 interface Message {
@@ -87,20 +85,7 @@ class Mirror {
 
   /** The pages written here since the child last saw them; the shadow now records them as seen. */
   changedPages(): number[] {
-    const changed: number[] = [];
-    const { bytes, shadow } = this;
-    for (let chunk = 0; chunk < bytes.byteLength; chunk += CHUNK) {
-      const end = Math.min(chunk + CHUNK, bytes.byteLength);
-      if (Buffer.compare(bytes.subarray(chunk, end), shadow.subarray(chunk, end)) === 0) continue;
-      for (let address = chunk; address < end; address += PAGE) {
-        const page = bytes.subarray(address, address + PAGE);
-        if (Buffer.compare(page, shadow.subarray(address, address + PAGE)) !== 0) {
-          shadow.set(page, address);
-          changed.push(address / PAGE);
-        }
-      }
-    }
-    return changed;
+    return syncChangedPages(this.bytes, this.shadow);
   }
 }
 
@@ -316,7 +301,7 @@ function checkPython(python: string): void {
 }
 
 /** The environment variable naming the Python that wasmtimeEngine() uses when given none. */
-export const PYTHON_VARIABLE = "XENBUS_WASM_PYTHON";
+const PYTHON_VARIABLE = "XENBUS_WASM_PYTHON";
 
 export interface WasmtimeEngine extends Engine {
   /** The child process running wasmtime, once the first guest started it (its memory use: /proc/<pid>/status). */

@@ -5,10 +5,7 @@
 // outcome, and at each crossing between guest and host the pages of the
 // guest's linear memory that changed since its previous crossing.
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "../../runtime/engine.js";
-
-const PAGE = 4096;
-/** Memory is compared with its previous state a chunk at a time; only a differing chunk page by page. */
-const CHUNK = 16 * PAGE;
+import { PAGE, syncChangedPages } from "../../runtime/page-diff.js";
 
 /** A call into a guest or a hypercall out of it, numbered in the order they started (nested ones included). */
 export interface Step {
@@ -55,7 +52,7 @@ export function traceRun(engine: Engine, scenario: (engine: Engine) => void): Tr
 }
 
 /** `engine`, with every guest it instantiates recorded in `trace`. */
-export function tracing(engine: Engine): { traced: Engine; trace: Trace } {
+function tracing(engine: Engine): { traced: Engine; trace: Trace } {
   const trace: Trace = { engine: engine.name, steps: [], crossings: [] };
   const labels = new Set<string>();
 
@@ -122,17 +119,7 @@ class MemoryChanges {
       this.previous = grown;
     }
     const pages = new Map<number, Uint8Array>();
-    const previous = this.previous;
-    for (let chunk = 0; chunk < bytes.byteLength; chunk += CHUNK) {
-      const end = Math.min(chunk + CHUNK, bytes.byteLength);
-      if (Buffer.compare(bytes.subarray(chunk, end), previous.subarray(chunk, end)) === 0) continue;
-      for (let address = chunk; address < end; address += PAGE) {
-        const page = bytes.subarray(address, address + PAGE);
-        if (Buffer.compare(page, previous.subarray(address, address + PAGE)) === 0) continue;
-        previous.set(page, address);
-        pages.set(address / PAGE, page.slice());
-      }
-    }
+    for (const page of syncChangedPages(bytes, this.previous)) pages.set(page, bytes.slice(page * PAGE, (page + 1) * PAGE));
     return { size: bytes.byteLength, pages };
   }
 }
