@@ -7,63 +7,19 @@ import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, GNTST, XENBUS_STATE } from "../host/xen/abi.js";
-import { xenstore, type XenStore } from "../runtime/xenstore.js";
 import { BlkifSharedRing, type BlkRequest, FrontRing, rw } from "./support/blkif-ring.js";
 import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
 import { HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
-import { bootXenbus, type Xenbus } from "./support/xenbus.js";
+import { HelperGuest } from "./support/helper-guest.js";
+import { bootXenbus } from "./support/xenbus.js";
 
 const PAGE = 4096;
 const EINVAL = -22;
 const { InitWait, Initialised, Connected, Closing, Closed } = XENBUS_STATE;
-const encoder = new TextEncoder();
 
 /** A guest's end of a device, made of the xenbus_* exports; the test is its driver. */
-class HelperEnd {
-  readonly x: Xenbus["exports"];
-  readonly xs: XenStore;
-  private readonly argumentPage: number;
-  readonly out: number;
-  dev = -1;
-
-  constructor(readonly guest: Xenbus) {
-    this.x = guest.exports;
-    this.xs = xenstore(guest);
-    this.argumentPage = this.x.page_alloc();
-    this.out = this.x.page_alloc();
-  }
-
-  /** Strings one after another on the argument page: pointer and length of each. */
-  texts(...values: string[]): number[] {
-    const args: number[] = [];
-    let at = this.argumentPage;
-    for (const value of values) {
-      const bytes = encoder.encode(value);
-      this.guest.memory().set(bytes, at);
-      args.push(at, bytes.length);
-      at += bytes.length;
-    }
-    return args;
-  }
-
-  u32s(values: number[]): [number, number] {
-    const view = new DataView(this.guest.memory().buffer);
-    values.forEach((value, i) => view.setUint32(this.argumentPage + 4 * i, value, true));
-    return [this.argumentPage, values.length];
-  }
-
-  results(count: number): number[] {
-    const view = new DataView(this.guest.memory().buffer);
-    return Array.from({ length: count }, (_, i) => view.getUint32(this.out + 4 * i, true));
-  }
-
-  device(nodename: string, otherend: string, otherendId: number): void {
-    const [node, nodeLen, other, otherLen] = this.texts(nodename, otherend) as [number, number, number, number];
-    this.dev = this.x.xenbus_device(node, nodeLen, other, otherLen, otherendId);
-    expect(this.dev).toBeGreaterThanOrEqual(0);
-  }
-
+class HelperEnd extends HelperGuest {
   /** The blkif ring on `pages` pages of this guest's memory from `address`. */
   ring(address: number, pages: number): BlkifSharedRing {
     return new BlkifSharedRing(() => Array.from({ length: pages }, (_, i) => this.guest.memory().subarray(address + i * PAGE, address + (i + 1) * PAGE)));

@@ -11,9 +11,9 @@ import type { LocalClient } from "../host/xenstored/client.js";
 import { XsType } from "../host/xenstored/wire.js";
 import { GNTST, XENBUS_STATE } from "../host/xen/abi.js";
 import type { Engine } from "../runtime/engine.js";
-import { xenstore, type XenStore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
-import { bootXenbus, type Xenbus } from "./support/xenbus.js";
+import { HelperGuest } from "./support/helper-guest.js";
+import { bootXenbus } from "./support/xenbus.js";
 
 const PAGE = 4096;
 const ENOENT = -2;
@@ -29,96 +29,12 @@ const USABLE_REFS = 4 * 512 - 8;
 const TRANSACTION_ATTEMPTS = 8;
 const { Unknown, Initialising, Connected, Closing, Closed } = XENBUS_STATE;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** One guest's side: its XenStore client, pages for arguments and results, and its device. */
-class Driver {
-  readonly xs: XenStore;
-  readonly x: Xenbus["exports"];
-  private readonly argumentPages: number[];
-  private readonly listPage: number;
-  readonly out: number;
-  dev = -1;
-
-  constructor(readonly guest: Xenbus) {
-    this.xs = xenstore(guest);
-    this.x = guest.exports;
-    this.argumentPages = [this.page(), this.page(), this.page()];
-    this.listPage = this.page();
-    this.out = this.page();
-  }
-
-  page(): number {
-    const address = this.x.page_alloc();
-    expect(address).toBeGreaterThan(0);
-    return address;
-  }
-
-  /** `value` as UTF-8 on argument page `slot`: pointer and length. */
-  text(value: string, slot = 0): [number, number] {
-    const bytes = encoder.encode(value);
-    const at = this.argumentPages[slot]!;
-    this.guest.memory().set(bytes, at);
-    return [at, bytes.length];
-  }
-
-  /** `values` as u32s on the list page: pointer and count. */
-  u32s(values: number[]): [number, number] {
-    const view = new DataView(this.guest.memory().buffer);
-    values.forEach((value, i) => view.setUint32(this.listPage + 4 * i, value, true));
-    return [this.listPage, values.length];
-  }
-
-  /** `count` u32s from `out`. */
-  results(count: number): number[] {
-    const view = new DataView(this.guest.memory().buffer);
-    return Array.from({ length: count }, (_, i) => view.getUint32(this.out + 4 * i, true));
-  }
-
-  device(nodename: string, otherend: string, otherendId: number): number {
-    this.dev = this.x.xenbus_device(...this.text(nodename, 0), ...this.text(otherend, 1), otherendId);
-    expect(this.dev).toBeGreaterThanOrEqual(0);
-    return this.dev;
-  }
-
-  switchState(state: number): number {
-    return this.x.xenbus_switch_state(this.dev, state);
-  }
-
-  devError(err: number, message: string): number {
-    return this.x.xenbus_dev_error(this.dev, err, ...this.text(message));
-  }
-
-  devFatal(err: number, message: string): number {
-    return this.x.xenbus_dev_fatal(this.dev, err, ...this.text(message));
-  }
-
-  readDriverState(path: string): number {
-    return this.x.xenbus_read_driver_state(...this.text(path));
-  }
-
-  /** Writes bytes into the guest's memory as the guest would: a run of it follows (mapped pages sync as control passes). */
-  poke(address: number, value: string): void {
-    this.guest.memory().set(encoder.encode(value), address);
-    this.x.evtchn_event_count(0);
-  }
-
-  peek(address: number, length: number): string {
-    return decoder.decode(this.guest.memory().slice(address, address + length));
-  }
-
-  console(): string[] {
-    return this.guest.console();
-  }
-}
-
 interface Vif {
   hv: Hypervisor;
   service: XenstoreService;
   dom0: LocalClient;
-  front: Driver;
-  back: Driver;
+  front: HelperGuest;
+  back: HelperGuest;
   /** Each end's directory, absolute. */
   frontPath: string;
   backPath: string;
@@ -137,8 +53,8 @@ function vif(engine: Engine): Vif {
   const hv = new Hypervisor();
   const service = startXenstore(hv);
   const dom0 = service.tools;
-  const front = new Driver(bootXenbus(hv, "front", engine));
-  const back = new Driver(bootXenbus(hv, "back", engine));
+  const front = new HelperGuest(bootXenbus(hv, "front", engine));
+  const back = new HelperGuest(bootXenbus(hv, "back", engine));
   const [f, b] = [front.guest.domid, back.guest.domid];
   const frontPath = `/local/domain/${f}/device/vif/0`;
   const backPath = `/local/domain/${b}/backend/vif/${f}/0`;
@@ -460,7 +376,7 @@ describe.each(engines)("under $name", ({ engine }) => {
   });
 
   /** `count` page_alloc pages of `driver`, one run of memory (a fresh guest's pool hands them out in order). */
-  function ringPages(driver: Driver, count: number): number {
+  function ringPages(driver: HelperGuest, count: number): number {
     const pages = Array.from({ length: count }, () => driver.page());
     expect(pages).toEqual(pages.map((_, i) => pages[0]! + i * PAGE));
     return pages[0]!;
