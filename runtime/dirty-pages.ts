@@ -448,7 +448,7 @@ function rewrite(wasm: Uint8Array): Uint8Array | null {
   const name = new TextEncoder().encode(DIRTY_PAGES_EXPORT);
   const replaced = new Map<number, Uint8Array>([
     [5, appendEntry(memorySection, new Writer().bytes(0x00).u(BITMAP_WASM_PAGES).done())],
-    [7, appendEntry(content(7), new Writer().u(name.length).raw(name).bytes(0x02).u(bitmap).done())],
+    [7, appendEntry(content(7), new Writer().sized(name).bytes(0x02).u(bitmap).done())],
     [10, newCode.done()],
   ]);
   const out = new Writer().raw(wasm.subarray(0, 8));

@@ -63,7 +63,6 @@ class HostileBackendRig {
     this.blk.open(DEVID);
   }
 
-  /** No trap, no exit, no stray write. */
   /**
    * No trap, no exit, no stray write, and no data page left granted to the
    * backend once its request is over (a ref may since name the ring again).

@@ -14,7 +14,7 @@ import { type ByteStream, StreamError } from "../runtime/component.js";
 import { connectXenstored, xenstoredPath } from "../runtime/socket-stream.js";
 
 /** A simulated xenstored in a child process, serving `socket` once it has said so. */
-export async function xenstoredChild(socket: string): Promise<ChildProcess> {
+async function xenstoredChild(socket: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "host/xenstored/main.ts", "--socket", socket], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once("data", () => resolve());

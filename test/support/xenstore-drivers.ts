@@ -8,15 +8,15 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { Permission } from "../../runtime/component.js";
 import { compileC, debianPackage } from "../../tools/debian.js";
 
-export type Access = "none" | "read" | "write" | "both";
 
 /** One client operation, named and with parameters as in wit/xenstore.wit's `client`. */
 export type Operation =
   | { op: "read" | "mkdir" | "rm" | "directory" | "get-perms"; tx: number; path: string }
   | { op: "write"; tx: number; path: string; value: string }
-  | { op: "set-perms"; tx: number; path: string; perms: { domid: number; access: Access }[] }
+  | { op: "set-perms"; tx: number; path: string; perms: Permission[] }
   | { op: "watch" | "unwatch"; path: string; token: string }
   | { op: "next-event" | "transaction-start" }
   | { op: "transaction-end"; tx: number; commit: boolean }
