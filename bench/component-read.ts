@@ -6,7 +6,7 @@
 // runs. A child process of bench/run.ts, whose event loop serves xenstored.
 //   tsx bench/component-read.ts PATH
 import { type ComponentXenstore, openXenstoreComponent } from "../runtime/component.js";
-import { connectXenstored, xenstoredPath } from "../runtime/socket-stream.js";
+import { connectXenstored } from "../runtime/socket-stream.js";
 
 const VALUE = "a value of some thirty-two bytes";
 
@@ -28,7 +28,7 @@ if (path === undefined) {
   console.error("usage: component-read PATH");
   process.exit(2);
 }
-const xs = openXenstoreComponent(connectXenstored(xenstoredPath()));
+const xs = openXenstoreComponent(connectXenstored());
 xs.write(path, VALUE);
 let n = 64;
 let seconds: number;

@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { childPath } from "../host/xenstored/paths.js";
 import { type ComponentXenstore, StreamError, openXenstoreComponent } from "../runtime/component.js";
-import { connectXenstored, xenstoredPath } from "../runtime/socket-stream.js";
+import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 
 const USAGE = `usage: xenbus-wasm xs COMMAND [--socket PATH] ARGS...
@@ -145,7 +145,7 @@ function run(argv: string[]): number {
 
   let xs: ComponentXenstore;
   try {
-    xs = openXenstoreComponent(connectXenstored(xenstoredPath(values.socket)));
+    xs = openXenstoreComponent(connectXenstored(xenstoredPaths(values.socket)));
   } catch (error) {
     if (error instanceof StreamError) throw new Failure(error.message);
     throw error;

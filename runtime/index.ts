@@ -12,6 +12,6 @@ export {
   openXenstoreComponent, ComponentXenstore, StreamError, type ByteStream, type Permission,
   type WatchEvent as ComponentWatchEvent,
 } from "./component.js";
-export { connectXenstored, xenstoredPath } from "./socket-stream.js";
+export { connectXenstored, xenstoredPaths } from "./socket-stream.js";
 export { guestConsole, ConsoleError, type Console } from "./console.js";
 export { BlkFront, BlkBack, Disk, BlkError, SECTOR_SIZE, type BlkInfo, type BlkbackInfo, type DiskOptions } from "./blk.js";

@@ -7,7 +7,7 @@
 // (see SharedLayout; the worker is runtime/socket-worker.ts). A character
 // device needs no thread: fs.readSync and fs.writeSync block by themselves.
 // Either way the caller's thread blocks, so xenstored must not run on it.
-import { closeSync, existsSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,34 +24,39 @@ const XENBUS_PROC = "/proc/xen/xenbus";
 const CONNECT_TIMEOUT_MS = 30_000;
 
 /**
- * The path to reach xenstored at, by libxenstore's rules (xs_open): `override`
- * (the CLI's --socket), else XENSTORED_PATH, else the daemon's socket
- * (`$XENSTORED_RUNDIR/socket`, by default /var/run/xenstored/socket) when it
- * exists, else the xenbus device (/dev/xen/xenbus, or /proc/xen/xenbus
- * without it). libxenstore also falls back to the device when the socket
- * exists but refuses the connection; here that is an error naming the socket.
+ * The paths to look for xenstored at, in libxenstore's order (xs_open):
+ * `override` (the CLI's --socket), else XENSTORED_PATH, else the daemon's
+ * socket (`$XENSTORED_RUNDIR/socket`, by default /var/run/xenstored/socket),
+ * then the xenbus device (/dev/xen/xenbus, then /proc/xen/xenbus).
  */
-export function xenstoredPath(override?: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (override !== undefined) return override;
-  if (env.XENSTORED_PATH !== undefined) return env.XENSTORED_PATH;
-  const socket = join(env.XENSTORED_RUNDIR ?? DEFAULT_RUNDIR, "socket");
-  if (existsSync(socket)) return socket;
-  return existsSync(XENBUS_DEVICE) ? XENBUS_DEVICE : XENBUS_PROC;
+export function xenstoredPaths(override?: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (override !== undefined) return [override];
+  if (env.XENSTORED_PATH !== undefined) return [env.XENSTORED_PATH];
+  return [join(env.XENSTORED_RUNDIR ?? DEFAULT_RUNDIR, "socket"), XENBUS_DEVICE, XENBUS_PROC];
 }
 
 /**
- * A blocking stream to xenstored at `path`: a Unix socket when it is one, else
- * a character device (/dev/xen/xenbus). Throws StreamError("io") naming the
- * path and errno when it cannot be opened.
+ * A blocking stream to xenstored at the first of `paths` that exists (by
+ * default libxenstore's, see xenstoredPaths): a Unix socket when it is one,
+ * else a character device (/dev/xen/xenbus). Throws StreamError("io") naming
+ * every path tried with its errno when none exists, or the path and errno
+ * when the one found cannot be opened. libxenstore also falls back to the
+ * device when the socket exists but refuses the connection; here that is an
+ * error naming the socket.
  */
-export function connectXenstored(path: string): ByteStream {
-  let isSocket: boolean;
-  try {
-    isSocket = statSync(path).isSocket();
-  } catch (error) {
-    throw new StreamError("io", `cannot reach xenstored at ${path}: ${errorCode(error)}`);
+export function connectXenstored(paths: string | readonly string[] = xenstoredPaths()): ByteStream {
+  const tried: string[] = [];
+  for (const path of typeof paths === "string" ? [paths] : paths) {
+    let isSocket: boolean;
+    try {
+      isSocket = statSync(path).isSocket();
+    } catch (error) {
+      tried.push(`${path}: ${errorCode(error)}`);
+      continue;
+    }
+    return isSocket ? new SocketStream(path) : new DeviceStream(path);
   }
-  return isSocket ? new SocketStream(path) : new DeviceStream(path);
+  throw new StreamError("io", tried.length > 0 ? `cannot reach xenstored at ${tried.join(", ")}` : "cannot reach xenstored: no path given");
 }
 
 function errorCode(error: unknown): string {

@@ -4,14 +4,14 @@
 // peer closing, character devices, and libxenstore's rules for the path.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MessageDecoder, type XsMessage, XsType, bytesToText, encodeMessage, strings } from "../host/xenstored/wire.js";
 import { type ByteStream, StreamError } from "../runtime/component.js";
-import { connectXenstored, xenstoredPath } from "../runtime/socket-stream.js";
+import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";
 
 /** A simulated xenstored in a child process, serving `socket` once it has said so. */
 async function xenstoredChild(socket: string): Promise<ChildProcess> {
@@ -168,22 +168,29 @@ describe("a character device (/dev/xen/xenbus on a Xen host)", () => {
 
 describe("where xenstored is, by libxenstore's rules", () => {
   const rundir = mkdtempSync(join(tmpdir(), "xenstored-rundir-"));
+  const devices = ["/dev/xen/xenbus", "/proc/xen/xenbus"];
   afterAll(() => rmSync(rundir, { recursive: true, force: true }));
 
-  it("takes --socket first, then XENSTORED_PATH", () => {
-    expect(xenstoredPath("/given", { XENSTORED_PATH: "/from/env" })).toBe("/given");
-    expect(xenstoredPath(undefined, { XENSTORED_PATH: "/from/env" })).toBe("/from/env");
+  it("takes --socket first, then XENSTORED_PATH, each alone", () => {
+    expect(xenstoredPaths("/given", { XENSTORED_PATH: "/from/env" })).toEqual(["/given"]);
+    expect(xenstoredPaths(undefined, { XENSTORED_PATH: "/from/env" })).toEqual(["/from/env"]);
   });
 
-  it("then the daemon's socket in XENSTORED_RUNDIR when it exists, else the xenbus device", () => {
-    const device = ["/dev/xen/xenbus", "/proc/xen/xenbus"];
-    expect(device).toContain(xenstoredPath(undefined, { XENSTORED_RUNDIR: rundir }));
-    writeFileSync(join(rundir, "socket"), "");
-    expect(xenstoredPath(undefined, { XENSTORED_RUNDIR: rundir })).toBe(join(rundir, "socket"));
+  it("else the daemon's socket in XENSTORED_RUNDIR (by default /var/run/xenstored), then the xenbus device", () => {
+    expect(xenstoredPaths(undefined, { XENSTORED_RUNDIR: rundir })).toEqual([join(rundir, "socket"), ...devices]);
+    expect(xenstoredPaths(undefined, {})).toEqual(["/var/run/xenstored/socket", ...devices]);
   });
 
-  it("defaults the run directory to /var/run/xenstored", () => {
-    const found = xenstoredPath(undefined, {});
-    expect(["/var/run/xenstored/socket", "/dev/xen/xenbus", "/proc/xen/xenbus"]).toContain(found);
+  it("connects to the first path that exists", () => {
+    const stream = connectXenstored([join(rundir, "absent"), "/dev/null"]);
+    expectStreamError(() => stream.recv(1), "closed");
+    stream.close();
+  });
+
+  it.skipIf(devices.some((device) => existsSync(device)))("names every path it tried, with its errno, when none exists", () => {
+    const tried = xenstoredPaths(undefined, { XENSTORED_RUNDIR: rundir });
+    expect(() => connectXenstored(tried)).toThrow(
+      `cannot reach xenstored at ${join(rundir, "socket")}: ENOENT, /dev/xen/xenbus: ENOENT, /proc/xen/xenbus: ENOENT`,
+    );
   });
 });
