@@ -1,15 +1,16 @@
 // The npm package as a unikernel project gets it: `npm pack`, unpacked into a
-// scratch consumer's node_modules, its file list checked, and its entry points
-// imported by plain Node ESM (no tsx) and type-checked by tsc, booting the
-// packed xenbus.wasm on the packed simulated Xen and its xenstored, in V8
-// and, chosen from the package, in wasmtime.
+// scratch consumer's node_modules, its file list and source maps checked, and
+// every example of examples/ (the README's) compiled there by tsc (strict)
+// against the packed declarations and run by plain Node (no tsx): the packed
+// xenbus.wasm on the packed simulated Xen and its xenstored, in V8 and, chosen
+// from the package, in wasmtime.
 // Like every test it takes the release build/xenbus.wasm of the last build:
 // it rebuilds only dist/ (which no other test reads) and packs without
 // `prepack`, which would rewrite build/ under the tests running beside it.
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,65 +23,16 @@ import { peer } from "./support/peer.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
-/** The consumer: plain JavaScript, type-checked by tsc (checkJs) through its JSDoc against the packed declarations. */
-const CONSUMER = `
-import { readFileSync } from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { bootXenbus, loadGuest, xenstore } from "xenbus-wasm";
-import { Hypervisor, startXenstore } from "xenbus-wasm/host";
+const examples = join(repo, "examples");
 
-const hv = new Hypervisor();
-const service = startXenstore(hv);
-
-// A module of the user's own, here the packed xenbus.wasm, loaded by path.
-const wasmPath = fileURLToPath(import.meta.resolve("xenbus-wasm/xenbus.wasm"));
-const own = /** @type {import("xenbus-wasm").Xenbus} */ (loadGuest(hv, readFileSync(wasmPath), { name: "own" }));
-const ownBoot = own.exports.xen_boot();
-const ownStore = xenstore(own);
-ownStore.write("data/greeting", "hello through the packed guest");
-
-// The packaged module, booted by the runtime.
-const guest = bootXenbus(hv, "unikernel");
-const store = xenstore(guest);
-store.write("data/answer", "42");
-
-console.log(JSON.stringify({
-  ownBoot,
-  ownRead: ownStore.read("data/greeting"),
-  guestRead: store.read("data/answer"),
-  dom0Read: service.tools.read("/local/domain/" + guest.domid + "/data/answer"),
-}));
-`;
-
-/** The same in wasmtime, chosen from the package: the Python with wasmtime comes from XENBUS_WASM_PYTHON. */
-const WASMTIME_CONSUMER = `
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { bootXenbus, loadGuest, wasmtimeEngine, xenstore } from "xenbus-wasm";
-import { Hypervisor, startXenstore } from "xenbus-wasm/host";
-
-const engine = wasmtimeEngine();
-const hv = new Hypervisor();
-const service = startXenstore(hv);
-
-const wasmPath = fileURLToPath(import.meta.resolve("xenbus-wasm/xenbus.wasm"));
-const own = /** @type {import("xenbus-wasm").Xenbus} */ (loadGuest(hv, readFileSync(wasmPath), { name: "own", engine }));
-const ownBoot = own.exports.xen_boot();
-xenstore(own).write("data/engine", engine.name);
-
-const guest = bootXenbus(hv, "unikernel", engine);
-xenstore(guest).write("data/answer", "42");
-const result = {
-  ownBoot,
-  ownEngine: service.tools.read("/local/domain/" + own.domid + "/data/engine"),
-  dom0Read: service.tools.read("/local/domain/" + guest.domid + "/data/answer"),
-  guestsBefore: engine.guestCount,
+/** What each example prints; the wasmtime one needs XENBUS_WASM_PYTHON, the socket one a xenstored at XENSTORED_PATH. */
+const EXPECTED: Record<string, string> = {
+  "own-module.ts": "world\n",
+  "wasmtime.ts": "wasmtime\nguests left in wasmtime: 0\n",
+  "block.ts": "hello, disk true\n",
+  "component-in-process.ts": "hello\n{ path: '/data', token: 'token' }\n",
+  "component-socket.ts": "/local/domain/0\n[ 'example' ] through the component\n",
 };
-// Destroying a domain frees its guest in wasmtime's process.
-service.destroyDomain(guest.domid);
-console.log(JSON.stringify({ ...result, guestsAfterDestroy: engine.guestCount }));
-`;
 
 const python = peer("wasmtime", wasmtimePython);
 
@@ -102,8 +54,7 @@ describe("the npm package", () => {
     mkdirSync(installed, { recursive: true });
     execFileSync("tar", ["-xzf", join(scratch, tarball!.filename), "-C", installed, "--strip-components=1"]);
     writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    writeFileSync(join(consumer, "main.mjs"), CONSUMER);
-    writeFileSync(join(consumer, "wasmtime.mjs"), WASMTIME_CONSUMER);
+    cpSync(examples, join(consumer, "examples"), { recursive: true });
   });
 
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -116,8 +67,41 @@ describe("the npm package", () => {
     }
     const packedWasm = readFileSync(join(installed, "dist/build/xenbus.wasm"));
     expect(packedWasm.equals(readFileSync(join(repo, "build/xenbus.wasm")))).toBe(true);
-    const unwanted = /^(test|assembly|tools|bench|build|\.cache)\/|harness|testing|debug|\.map$|(?<!\.d)\.ts$/;
+    const unwanted = /^(test|assembly|tools|bench|build|examples|\.cache)\/|harness|testing|debug|\.d\.ts\.map$|(?<!\.d)\.ts$/;
     expect(files.filter((path) => unwanted.test(path))).toEqual([]);
+  });
+
+  it("holds the MIT LICENSE, and package.json says where the sources are and which Node it needs", () => {
+    expect(files).toContain("LICENSE");
+    expect(readFileSync(join(installed, "LICENSE"), "utf8")).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} the xenbus-wasm authors\n/);
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ license: "MIT", engines: { node: ">=20.6" }, repository: { type: "git" } });
+    expect(manifest.keywords).toEqual(expect.arrayContaining(["xen", "xenstore", "webassembly", "unikernel"]));
+  });
+
+  it("maps each compiled JavaScript file back to its TypeScript, carried in the map (the sources are not packed)", () => {
+    const compiled = files.filter((path) => /^dist\/(runtime|host|cli)\/.*\.js$/.test(path));
+    expect(compiled.length).toBeGreaterThan(20);
+    for (const path of compiled) {
+      expect(files).toContain(`${path}.map`);
+      const name = path.split("/").pop()!;
+      expect(readFileSync(join(installed, path), "utf8").trimEnd().endsWith(`//# sourceMappingURL=${name}.map`)).toBe(true);
+      const map = JSON.parse(readFileSync(join(installed, `${path}.map`), "utf8")) as { sources: string[]; sourcesContent: string[] };
+      // sources are relative to the map, as in the repository's dist/: they name the TypeScript it was compiled from.
+      const source = join(repo, dirname(path), map.sources[0]!);
+      expect(map.sourcesContent).toEqual([readFileSync(source, "utf8")]);
+    }
+  });
+
+  it("shows the TypeScript's file and line in a stack trace from the packed JavaScript (node --enable-source-maps)", () => {
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const script = `import { connectXenstored } from "xenbus-wasm"; connectXenstored(${JSON.stringify(join(scratch, "absent"))});`;
+    const run = spawnSync(process.execPath, ["--enable-source-maps", "--input-type=module", "-e", script], { cwd: consumer, env, encoding: "utf8" });
+    expect(run.status).not.toBe(0);
+    const source = readFileSync(join(repo, "runtime/socket-stream.ts"), "utf8").split("\n");
+    const line = source.findIndex((text) => text.includes("cannot reach xenstored at ")) + 1;
+    expect(line).toBeGreaterThan(0);
+    expect(run.stderr).toContain(`node_modules/xenbus-wasm/runtime/socket-stream.ts:${line}:`);
   });
 
   it("holds the XenStore client component, its Node bindings with declarations, the WIT files and the xenbus-wasm bin", () => {
@@ -185,50 +169,61 @@ describe("the npm package", () => {
     }
   });
 
-  it("boots the packed module on the packed simulated Xen from plain Node ESM: a XenStore write and read through the guest", () => {
+  describe("the examples (examples/, shown in the README), compiled and run as a project using the package would", () => {
+    const built = join(consumer, "built");
     const { NODE_OPTIONS: _, ...env } = process.env;
-    const output = execFileSync(process.execPath, ["main.mjs"], { cwd: consumer, env, encoding: "utf8" });
-    expect(JSON.parse(output)).toEqual({
-      ownBoot: 0,
-      ownRead: "hello through the packed guest",
-      guestRead: "42",
-      dom0Read: "42",
+    /** Runs a compiled example with plain Node, asynchronously: the socket example's xenstored is served by this process. */
+    const run = (example: string, extraEnv: Record<string, string> = {}) =>
+      promisify(execFile)(process.execPath, [join(built, example.replace(/\.ts$/, ".js"))], { cwd: consumer, env: { ...env, ...extraEnv } });
+
+    beforeAll(() => {
+      const tsconfig = {
+        compilerOptions: {
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          outDir: "built",
+          rootDir: "examples",
+          types: ["node"],
+          typeRoots: [join(repo, "node_modules/@types")],
+        },
+        include: ["examples"],
+      };
+      writeFileSync(join(consumer, "tsconfig.json"), JSON.stringify(tsconfig));
+      const compile = spawnSync(join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: consumer, encoding: "utf8" });
+      if (compile.status !== 0) throw new Error(`the examples do not compile against the packed declarations:\n${compile.stdout}${compile.stderr}`);
     });
-  });
 
-  it.skipIf(!python)("boots the packed module under wasmtime, chosen from the package with the Python named by XENBUS_WASM_PYTHON", () => {
-    const { NODE_OPTIONS: _, ...env } = process.env;
-    const output = execFileSync(process.execPath, ["wasmtime.mjs"], { cwd: consumer, env: { ...env, XENBUS_WASM_PYTHON: python }, encoding: "utf8" });
-    expect(JSON.parse(output)).toEqual({ ownBoot: 0, ownEngine: "wasmtime", dom0Read: "42", guestsBefore: 2, guestsAfterDestroy: 1 });
-  });
+    it("are all here: each file of examples/ is run below", () => {
+      expect(readdirSync(examples).sort()).toEqual(Object.keys(EXPECTED).sort());
+    });
 
-  it("says which Python it tried when XENBUS_WASM_PYTHON names none with wasmtime", () => {
-    const { NODE_OPTIONS: _, ...env } = process.env;
-    const missing = join(scratch, "no-such-python");
-    const run = spawnSync(process.execPath, ["wasmtime.mjs"], { cwd: consumer, env: { ...env, XENBUS_WASM_PYTHON: missing }, encoding: "utf8" });
-    expect(run.status).not.toBe(0);
-    expect(run.stderr).toContain(`wasmtime engine: ${missing} cannot import wasmtime`);
-    expect(run.stderr).toContain("XENBUS_WASM_PYTHON");
-  });
+    for (const example of ["own-module.ts", "block.ts", "component-in-process.ts"]) {
+      it(example, async () => {
+        expect(await run(example)).toEqual({ stdout: EXPECTED[example], stderr: "" });
+      });
+    }
 
-  it("type-checks the consumer (checkJs) against the packed declarations", () => {
-    const tsconfig = {
-      compilerOptions: {
-        target: "ES2022",
-        module: "NodeNext",
-        moduleResolution: "NodeNext",
-        strict: true,
-        noEmit: true,
-        allowJs: true,
-        checkJs: true,
-        types: ["node"],
-        typeRoots: [join(repo, "node_modules/@types")],
-      },
-      files: ["main.mjs", "wasmtime.mjs"],
-    };
-    writeFileSync(join(consumer, "tsconfig.json"), JSON.stringify(tsconfig));
-    const check = spawnSync(join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: consumer, encoding: "utf8" });
-    expect(check.stdout + check.stderr).toBe("");
-    expect(check.status).toBe(0);
+    it("component-socket.ts, against a simulated xenstored's socket named by XENSTORED_PATH", async () => {
+      const socket = join(scratch, "example.socket");
+      const listener = await listenUnix(new XenStored(), socket);
+      try {
+        expect(await run("component-socket.ts", { XENSTORED_PATH: socket })).toEqual({ stdout: EXPECTED["component-socket.ts"], stderr: "" });
+      } finally {
+        await listener.close();
+      }
+    });
+
+    it.skipIf(!python)("wasmtime.ts, with the Python named by XENBUS_WASM_PYTHON", async () => {
+      expect(await run("wasmtime.ts", { XENBUS_WASM_PYTHON: python! })).toEqual({ stdout: EXPECTED["wasmtime.ts"], stderr: "" });
+    });
+
+    it("wasmtime.ts fails naming the Python it tried when XENBUS_WASM_PYTHON names none with wasmtime", async () => {
+      const missing = join(scratch, "no-such-python");
+      const failed = await run("wasmtime.ts", { XENBUS_WASM_PYTHON: missing }).then(() => undefined, (error: { stderr: string }) => error);
+      expect(failed?.stderr).toContain(`wasmtime engine: ${missing} cannot import wasmtime`);
+      expect(failed?.stderr).toContain("XENBUS_WASM_PYTHON");
+    });
   });
 });

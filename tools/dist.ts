@@ -1,5 +1,5 @@
 // The package's contents (package.json `files`): runtime/ and host/ compiled
-// to JavaScript with .d.ts in dist/, beside the release xenbus.wasm and the
+// to JavaScript with .d.ts and source maps (the TypeScript inside them) in dist/, beside the release xenbus.wasm and the
 // component's bindings (build/component/) at dist/build/, where dist/runtime
 // finds them as runtime/ finds build/, and the Python scripts of runtime/
 // (the wasmtime adapter's child, the component's wasmtime runner). Run by `npm run dist`
