@@ -1,8 +1,9 @@
 // The package's contents (package.json `files`): runtime/ and host/ compiled
-// to JavaScript with .d.ts and source maps (the TypeScript inside them) in dist/, beside the release xenbus.wasm and the
-// component's bindings (build/component/) at dist/build/, where dist/runtime
-// finds them as runtime/ finds build/, and the Python scripts of runtime/
-// (the wasmtime adapter's child, the component's wasmtime runner). Run by `npm run dist`
+// to JavaScript with .d.ts and source maps (the TypeScript inside them) in
+// dist/, beside the release xenbus.wasm and the component's bindings
+// (build/component/) at dist/build/, where dist/runtime finds them as
+// runtime/ finds build/, and the Python scripts of runtime/ (the wasmtime
+// adapter's child, the component's wasmtime runner). Run by `npm run dist`
 // (prepack runs it after the build) and by test/package.test.ts before it
 // packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
