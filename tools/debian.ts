@@ -1,11 +1,12 @@
-// Debian packages the tests use as real peers (Xen's headers, later Xen's
-// tools), fetched with `apt-get download` and unpacked with `dpkg -x` into
-// .cache/debian/<package>; nothing is installed on the machine.
+// Debian packages the tests use as real peers (Xen's headers and tools),
+// fetched with `apt-get download` and unpacked with `dpkg -x` into
+// .cache/debian/<package> (see tools/cache.ts); nothing is installed.
+//   tsx tools/debian.ts PACKAGE...   fetches them and prints where they are
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-
-export const CACHE = resolve(".cache/debian");
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { cachePath, slowStep } from "./cache.js";
 
 /** A peer the tests need cannot be had on this machine. */
 export class PeerUnavailable extends Error {}
@@ -25,17 +26,23 @@ function download(name: string, into: string): void {
 
 /** Unpacks Debian package `name` (once) and returns the directory it was unpacked into. */
 export function debianPackage(name: string): string {
-  const root = join(CACHE, name);
+  const cache = cachePath("debian");
+  const root = join(cache, name);
   if (existsSync(join(root, ".unpacked"))) return root;
   if (!have("apt-get") || !have("dpkg")) throw new PeerUnavailable(`${name}: not a Debian machine (no apt-get/dpkg)`);
-  mkdirSync(CACHE, { recursive: true });
-  const scratch = mkdtempSync(join(CACHE, ".download-"));
+  return slowStep(`fetching Debian's ${name} into ${cache}`, "about 5 s", () => fetchInto(cache, name, root));
+}
+
+/** apt-get download into a scratch directory of `cache`, then dpkg -x into `root`. */
+function fetchInto(cache: string, name: string, root: string): string {
+  mkdirSync(cache, { recursive: true });
+  const scratch = mkdtempSync(join(cache, ".download-"));
   try {
     try {
       download(name, scratch);
     } catch {
       // A fresh machine may have empty package lists; refresh once and retry.
-      execFileSync("apt-get", ["update", "-q"], { stdio: "pipe" });
+      slowStep("refreshing apt's package lists with apt-get update", "up to a minute", () => execFileSync("apt-get", ["update", "-q"], { stdio: "pipe" }));
       download(name, scratch);
     }
     const deb = readdirSync(scratch).find((file) => file.endsWith(".deb"));
@@ -52,12 +59,21 @@ export function debianPackage(name: string): string {
   }
 }
 
-/** Compiles C sources with gcc -O2 into .cache/native/<name> (when stale) and returns the binary's path. */
+/** Compiles C sources with gcc -O2 into .cache/native/<name> and returns the binary's path. */
 export function compileC(name: string, sources: string[], flags: string[] = []): string {
   if (!have("gcc")) throw new PeerUnavailable("gcc is not installed");
-  const dir = resolve(".cache/native");
+  const dir = cachePath("native");
   mkdirSync(dir, { recursive: true });
   const binary = join(dir, name);
   execFileSync("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", ...flags, ...sources, "-o", binary], { stdio: "pipe" });
   return binary;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    for (const name of process.argv.slice(2)) console.log(debianPackage(name));
+  } catch (error) {
+    console.error(`debian: ${(error as Error).message}`);
+    process.exit(1);
+  }
 }

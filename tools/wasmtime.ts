@@ -1,12 +1,14 @@
 // wasmtime for the tests and the bench: its official Python embedding (the
-// `wasmtime` wheel, 49.x) in a virtual environment at .cache/venv, made on
-// first use with `python3 -m venv` and pip (the machine's configured index).
+// `wasmtime` wheel, 49.x) in a virtual environment at .cache/venv (see
+// tools/cache.ts), made on first use with `python3 -m venv` and pip (the
+// machine's configured index).
+//   tsx tools/wasmtime.ts   makes it if missing and prints its Python
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { cachePath, slowStep } from "./cache.js";
 import { PeerUnavailable } from "./debian.js";
 
-export const VENV = resolve(".cache/venv");
 const WHEEL = "wasmtime==49.*";
 
 function works(python: string): boolean {
@@ -20,23 +22,28 @@ function works(python: string): boolean {
 
 /** The Python interpreter of .cache/venv, with wasmtime installed (made if missing). */
 export function wasmtimePython(): string {
-  const python = join(VENV, "bin", "python");
+  const venv = cachePath("venv");
+  const python = join(venv, "bin", "python");
   if (works(python)) return python;
+  return slowStep(`making ${venv}: python3 -m venv, pip install ${WHEEL}`, "about 20 s", () => makeVenv(venv, python));
+}
+
+function makeVenv(venv: string, python: string): string {
   // Built aside and renamed into place, so concurrent test workers never see half an environment.
-  mkdirSync(resolve(".cache"), { recursive: true });
-  const scratch = mkdtempSync(join(resolve(".cache"), ".venv-"));
+  mkdirSync(cachePath(), { recursive: true });
+  const scratch = mkdtempSync(cachePath(".venv-"));
   try {
     try {
       execFileSync("python3", ["-m", "venv", scratch], { stdio: "pipe" });
       execFileSync(join(scratch, "bin", "pip"), ["install", "-q", "--retries", "1", WHEEL], { stdio: "pipe" });
     } catch (error) {
       const output = (error as { stderr?: Buffer }).stderr?.toString().trim().split("\n").pop();
-      throw new PeerUnavailable(`wasmtime (pip install ${WHEEL} into ${VENV}): ${output || (error as Error).message}`);
+      throw new PeerUnavailable(`wasmtime (pip install ${WHEEL} into ${venv}): ${output || (error as Error).message}`);
     }
     // Another worker may have got there first; a broken environment in the way is replaced.
     if (!works(python)) {
-      rmSync(VENV, { recursive: true, force: true });
-      renameSync(scratch, VENV);
+      rmSync(venv, { recursive: true, force: true });
+      renameSync(scratch, venv);
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
