@@ -2,7 +2,8 @@
 // the guest's `out` ring into a log on each event, and puts host input into
 // `in`, keeping what does not fit until the guest has taken some. The page
 // is mapped by gfn, as a privileged xenconsoled maps a guest's console page
-// it has no grant for, and read as a live view that survives memory.grow.
+// it has no grant for (holding the frame, which it follows when the guest
+// moves the page), and read as a live view that survives memory.grow.
 // The toolstack starts one for every domain it introduces to xenstored,
 // reconnects it when the domain is restored, and stops it when the domain
 // exits (host/toolstack.ts).
@@ -12,6 +13,7 @@
 import { type ByteRingLayout, putBytes, takeBytes } from "./byte-ring.js";
 import { ConsoleLog } from "./console.js";
 import type { Domain } from "./domain.js";
+import type { Frame } from "./memory.js";
 import type { Hypervisor } from "./hypervisor.js";
 import type { NativeDomain } from "./native.js";
 import { HVM_PARAM, xencons_interface } from "./xen/abi.js";
@@ -34,8 +36,13 @@ export class ConsoleBackend {
   private queued = new Uint8Array(0);
   private readonly encoder = new TextEncoder();
 
+  /** The console page as the backend found it at `gfn`. */
+  readonly frame: Frame;
+
   constructor(private readonly dom0: NativeDomain, readonly guest: Domain, readonly gfn: number) {
-    if (!guest.memory.page(gfn)) throw new Error(`${guest}: console page ${gfn} outside memory`);
+    const frame = guest.frame(gfn);
+    if (!frame) throw new Error(`${guest}: no console page at gfn ${gfn}`);
+    this.frame = frame;
     this.openChannel();
   }
 
@@ -89,8 +96,7 @@ export class ConsoleBackend {
   }
 
   private page(): Uint8Array {
-    // Checked at construction, and memories never shrink.
-    return this.guest.memory.page(this.gfn)!;
+    return this.frame.bytes();
   }
 
   private view(): DataView {

@@ -2,7 +2,7 @@
 import { ConsoleLog } from "./console.js";
 import { EventChannelTable, SharedInfoEvents } from "./evtchn.js";
 import { GrantTable } from "./gnttab.js";
-import { type GuestMemory, XenPage } from "./memory.js";
+import { type Frame, type GuestMemory, MemoryFrame, XenPage } from "./memory.js";
 import { shared_info, vcpu_info, vcpu_time_info } from "./xen/abi.js";
 
 export interface DomainLimits {
@@ -30,6 +30,12 @@ export abstract class Domain {
   readonly sharedInfo = new XenPage();
   readonly ports: EventChannelTable;
   readonly grantTable: GrantTable;
+  /**
+   * Pages the toolstack populated beyond the memory (the store and console
+   * pages), by the gfn they were populated at; the guest moves them into its
+   * memory with XENMAPSPACE_gmfn.
+   */
+  readonly specialPages = new Map<number, XenPage>();
   /** HVM params (HVMOP_get_param / set_param), by index. */
   readonly params = new Map<number, bigint>();
   readonly console = new ConsoleLog();
@@ -77,10 +83,43 @@ export abstract class Domain {
    * replaced in Xen.
    */
   placeXenPage(page: XenPage, gfn: number): void {
-    for (const other of [this.sharedInfo, ...this.grantTable.frames]) {
+    for (const other of this.xenPages()) {
       if (other !== page && other.gfn === gfn) other.unplace();
     }
     page.place(this.memory, gfn);
+  }
+
+  /** The toolstack gives the domain a page at `gfn`, beyond its memory (as libxenguest populates a special page). */
+  populateSpecialPage(gfn: number): XenPage {
+    const page = new XenPage();
+    this.specialPages.set(gfn, page);
+    this.placeXenPage(page, gfn);
+    return page;
+  }
+
+  /** A restore finds each special page at the gfn it was populated at, wherever the guest had moved it. */
+  returnSpecialPages(): void {
+    for (const [gfn, page] of this.specialPages) this.placeXenPage(page, gfn);
+  }
+
+  /** The page that is not the memory's own placed at `gfn`, if any: the only kind XENMAPSPACE_gmfn can move here. */
+  xenPageAt(gfn: number): XenPage | undefined {
+    return this.xenPages().find((page) => page.gfn === gfn);
+  }
+
+  /**
+   * What a mapping of `gfn` takes hold of: a frame, which it keeps seeing
+   * wherever the guest moves it later (as a dom0 service's foreign mapping
+   * does); null for a hole.
+   */
+  frame(gfn: number): Frame | null {
+    const placed = this.xenPageAt(gfn);
+    if (placed) return placed;
+    return this.memory.page(gfn) ? new MemoryFrame(this.memory, gfn) : null;
+  }
+
+  private xenPages(): XenPage[] {
+    return [this.sharedInfo, ...this.grantTable.frames, ...this.specialPages.values()];
   }
 
   toString(): string {

@@ -226,7 +226,7 @@ export class GrantTables {
     if (!Number.isSafeInteger(hostAddr) || hostAddr % PAGE_SIZE !== 0 || !caller.memory.page(hostAddr / PAGE_SIZE)) return false;
     const gfn = hostAddr / PAGE_SIZE;
     if (this.coherence.holdsAt(caller, hostAddr)) return false;
-    return ![caller.sharedInfo, ...caller.grantTable.frames].some((page) => page.gfn === gfn);
+    return caller.xenPageAt(gfn) === undefined;
   }
 
   private updateFlags(granter: Domain, ref: number, active: ActiveGrant): void {

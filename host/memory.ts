@@ -100,13 +100,31 @@ export function toAddress(value: bigint): number {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : Number.MAX_SAFE_INTEGER;
 }
 
+/** A page as a mapping holds it: its content wherever it lives now. */
+export interface Frame {
+  bytes(): Uint8Array;
+  /** The gfn it is at now; null once it sits in no guest memory. */
+  readonly gfn: number | null;
+}
+
+/** A page of a Wasm memory itself: it stays at its gfn (a Wasm memory cannot remap its pages). */
+export class MemoryFrame implements Frame {
+  constructor(private readonly memory: GuestMemory, readonly gfn: number) {}
+
+  bytes(): Uint8Array {
+    return this.memory.page(this.gfn)!;
+  }
+}
+
 /**
- * A page that belongs to Xen (shared_info, a grant-table frame). It lives in a
- * hypervisor buffer until the guest places it in its physical memory with
- * XENMEM_add_to_physmap; from then on its content is the guest's page at that
- * frame, which both sides read and write live.
+ * A page that is not the Wasm memory's own: Xen's (shared_info, a
+ * grant-table frame), or one the toolstack populated beyond the memory (the
+ * store and console pages). It lives in a hypervisor buffer until it is
+ * placed inside the guest's memory (XENMEM_add_to_physmap); from then on its
+ * content is the guest's page at that frame, which both sides read and write
+ * live. Placed at a gfn beyond the memory, it keeps its content in the buffer.
  */
-export class XenPage {
+export class XenPage implements Frame {
   private readonly buffer = new Uint8Array(PAGE_SIZE);
   private placement: { memory: GuestMemory; gfn: number } | null = null;
 

@@ -1,5 +1,6 @@
-// XENMEM_add_to_physmap for Xen's own pages: the guest chooses the frame of
-// its memory where shared_info or a grant-table frame appears.
+// XENMEM_add_to_physmap: the guest chooses the frame of its memory where
+// shared_info or a grant-table frame appears, or where a page the toolstack
+// populated beyond its memory (the store or console page) moves to.
 import type { PageCoherence } from "./coherence.js";
 import type { Domain, DomainDirectory } from "./domain.js";
 import type { XenPage } from "./memory.js";
@@ -30,8 +31,16 @@ export function addToPhysmap(directory: DomainDirectory, coherence: PageCoherenc
       page = table.frames[request.idx]!;
       break;
     }
+    case XENMAPSPACE.gmfn: {
+      // Moves the page at gfn idx; its old gfn becomes a hole. Only pages that are
+      // not the Wasm memory's own can move: a page of the memory, like a hole, is -EINVAL.
+      const moved = domain.xenPageAt(request.idx);
+      if (!moved) return -ERRNO.EINVAL;
+      page = moved;
+      break;
+    }
     default:
-      return -ERRNO.EINVAL; // only Xen's own pages can be placed here
+      return -ERRNO.EINVAL;
   }
   if (!domain.memory.page(request.gpfn)) return -ERRNO.EINVAL;
   // A frame holding a grant mapping is taken; replacing it would tear the mapping apart.

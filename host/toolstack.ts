@@ -12,28 +12,29 @@ import { XsError } from "./xenstored/errors.js";
 import { RingConnection, restartRings } from "./xenstored/ring.js";
 import { XenStored } from "./xenstored/server.js";
 import { XsType, strings } from "./xenstored/wire.js";
-import { HVM_PARAM, PAGE_SHIFT, PAGE_SIZE } from "./xen/abi.js";
-
-/** Special pages a module reserves (exported `xen_special_base` / `xen_special_pages`): store ring, then console ring. */
-export interface SpecialPages {
-  base: number;
-  pages: number;
-}
+import { HVM_PARAM } from "./xen/abi.js";
 
 /**
- * Points the guest's HVM params at its xenstore and console pages, as a PVH
- * builder does; with xenstored running (startXenstore) the domain is then
- * introduced to it, as libxl does right after building.
+ * Where libxenguest puts a PVH guest's store and console pages: special
+ * pages at the top of the 4 GiB hole (0xfeff8000-0xfeffffff), outside RAM
+ * and so outside any Wasm memory (Xen 4.17 gave a 512 MiB PVH guest these).
  */
-export function placeSpecialPages(hv: Hypervisor, domid: number, special: SpecialPages): void {
+export const STORE_GFN = 0xfeffc;
+export const CONSOLE_GFN = 0xfefff;
+
+/**
+ * Gives the guest its store and console pages and points its HVM params at
+ * them, as a PVH builder does; with xenstored running (startXenstore) the
+ * domain is then introduced to it, as libxl does right after building. The
+ * guest moves the pages into its memory itself (XENMAPSPACE_gmfn).
+ */
+export function placeSpecialPages(hv: Hypervisor, domid: number): void {
   const domain = hv.domain(domid);
   if (!domain) throw new Error(`no domain ${domid}`);
-  if (special.base % PAGE_SIZE !== 0 || special.pages < 2) {
-    throw new Error(`${domain}: special pages must be page-aligned and at least 2 (got base ${special.base}, ${special.pages} pages)`);
-  }
-  const storePfn = BigInt(special.base >>> PAGE_SHIFT);
-  domain.params.set(HVM_PARAM.STORE_PFN, storePfn);
-  domain.params.set(HVM_PARAM.CONSOLE_PFN, storePfn + 1n);
+  domain.populateSpecialPage(STORE_GFN);
+  domain.populateSpecialPage(CONSOLE_GFN);
+  domain.params.set(HVM_PARAM.STORE_PFN, BigInt(STORE_GFN));
+  domain.params.set(HVM_PARAM.CONSOLE_PFN, BigInt(CONSOLE_GFN));
   services.get(hv)?.introduceDomain(domid);
 }
 
@@ -128,7 +129,9 @@ export class XenstoreService {
    * xenstore connection goes: the old connection is released (xenstored
    * drops its watches and transactions), the store page's rings start from
    * zero, a fresh port for xenstored replaces the old one in the domain
-   * (HVM_PARAM_STORE_EVTCHN), and the domain is introduced again; its
+   * (HVM_PARAM_STORE_EVTCHN), the store and console pages are back at the
+   * gfns of their HVM params (the guest moves them in again), and the
+   * domain is introduced again; its
    * console gets a fresh channel and a cleared page the same way. Either
    * way XS_RESUME tells xenstored the domain runs again. The backends of
    * the domain's devices are recreated, as libxl adds the devices again for
@@ -154,8 +157,9 @@ export class XenstoreService {
     const console = this.consoles.get(domain.domid);
     const oldPorts = [domain.params.get(HVM_PARAM.STORE_EVTCHN), console?.guestPort];
     this.releaseRing(domain.domid);
-    // The ring connection was built over this page when the domain was introduced.
-    const page = domain.memory.page(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!;
+    // The restored domain finds its store and console pages where they were populated, wherever it had moved them.
+    domain.returnSpecialPages();
+    const page = domain.frame(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!.bytes();
     restartRings(new DataView(page.buffer, page.byteOffset, page.byteLength));
     this.allocateStorePort(domain);
     console?.reconnect();

@@ -1,8 +1,9 @@
 // Loads a guest module into a domain: links its `xen` imports to the
-// hypervisor, lets the toolstack place its special pages, and wraps every
-// export so that a call into the guest is a run of its domain (the scheduler
-// knows who runs, for upcalls and page coherence) and so that the guest's
-// death (shutdown, crash, trap) ends the call instead of escaping it.
+// hypervisor, lets the toolstack give it its store and console pages, and
+// wraps every export so that a call into the guest is a run of its domain
+// (the scheduler knows who runs, for upcalls and page coherence) and so
+// that the guest's death (shutdown, crash, trap) ends the call instead of
+// escaping it.
 import type { DomainExitInfo, WasmDomain } from "../host/domain.js";
 import type { Hypervisor } from "../host/hypervisor.js";
 import { GuestMemory } from "../host/memory.js";
@@ -39,8 +40,6 @@ export interface Guest<E = GuestExports> {
   readonly exit: DomainExitInfo | null;
 }
 
-const SPECIAL_BASE = "xen_special_base";
-const SPECIAL_PAGES = "xen_special_pages";
 const UPCALL = "xen_upcall";
 
 export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, options: LoadOptions = {}): Guest<E> {
@@ -79,9 +78,7 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
   domain.release = () => loaded.dispose();
   const names = loaded.exportNames();
   if (names.includes(UPCALL)) domain.upcall = () => void call(UPCALL, []);
-  if (names.includes(SPECIAL_BASE) && names.includes(SPECIAL_PAGES)) {
-    placeSpecialPages(hv, domain.domid, { base: loaded.global(SPECIAL_BASE), pages: loaded.global(SPECIAL_PAGES) });
-  }
+  placeSpecialPages(hv, domain.domid);
   const exports = Object.fromEntries(names.map((name) => [name, (...args: WasmValue[]) => call(name, args)])) as E;
 
   return {

@@ -24,8 +24,6 @@ const WAT = `
   (import "xen" "console_io" (func $console (param i32 i32 i32) (result i32)))
   (import "xen" "xen_version" (func $version (param i32 i32) (result i32)))
   (memory (export "memory") ${WASM_PAGES})
-  (global (export "xen_special_base") i32 (i32.const 0x2000))
-  (global (export "xen_special_pages") i32 (i32.const 2))
   (func (export "hc_evtchn") (param i32 i32) (result i32) (call $evtchn (local.get 0) (local.get 1)))
   (func (export "hc_gnttab") (param i32 i32 i32) (result i32) (call $gnttab (local.get 0) (local.get 1) (local.get 2)))
   (func (export "hc_memory") (param i32 i32) (result i32) (call $memory (local.get 0) (local.get 1)))

@@ -3,6 +3,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { GuestMemory } from "../host/memory.js";
+import { CONSOLE_GFN, STORE_GFN } from "../host/toolstack.js";
 import {
   CONSOLEIO, DOMID, ERRNO, EVTCHNOP, EVTCHNSTAT, HVM_PARAM, HVMOP, SCHEDOP, SHUTDOWN, XENMAPSPACE, XENMEM, XENVER,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_status, sched_shutdown, xen_add_to_physmap, xen_hvm_param,
@@ -222,10 +223,10 @@ describe.each(engines)("under $name", ({ engine }) => {
     it("tells the guest where its special pages are, and nothing of others'", () => {
       const op = param(DOMID.SELF, HVM_PARAM.STORE_PFN);
       expect(guest.exports.hc_hvm(HVMOP.get_param, SCRATCH)).toBe(0);
-      expect(op.u64("value")).toBe(2n);
+      expect(op.u64("value")).toBe(BigInt(STORE_GFN));
       op.setU32("index", HVM_PARAM.CONSOLE_PFN);
       expect(guest.exports.hc_hvm(HVMOP.get_param, SCRATCH)).toBe(0);
-      expect(op.u64("value")).toBe(3n);
+      expect(op.u64("value")).toBe(BigInt(CONSOLE_GFN));
       param(0, HVM_PARAM.STORE_PFN);
       expect(guest.exports.hc_hvm(HVMOP.get_param, SCRATCH)).toBe(-ERRNO.EPERM);
       param(999, HVM_PARAM.STORE_PFN);
@@ -237,6 +238,52 @@ describe.each(engines)("under $name", ({ engine }) => {
       param(DOMID.SELF, HVM_PARAM.CALLBACK_IRQ).setU64("value", 5n);
       expect(guest.exports.hc_hvm(HVMOP.set_param, SCRATCH)).toBe(0);
       expect(guest.domain.params.get(HVM_PARAM.CALLBACK_IRQ)).toBe(5n);
+    });
+  });
+
+  describe("moving a page (XENMAPSPACE_gmfn)", () => {
+    const STORE_TARGET = 20;
+    const move = (idx: number, gpfn: number, domid: number = DOMID.SELF): number => {
+      const op = struct(guest, xen_add_to_physmap);
+      op.setU16("domid", domid);
+      op.setU32("space", XENMAPSPACE.gmfn);
+      op.setU64("idx", BigInt(idx));
+      op.setU64("gpfn", BigInt(gpfn));
+      return guest.exports.hc_memory(XENMEM.add_to_physmap, SCRATCH);
+    };
+    const page = (gfn: number) => guest.memory().subarray(gfn * 4096, (gfn + 1) * 4096);
+
+    it("brings the store page into memory as the same frame; its old gfn becomes a hole; the param stays", () => {
+      const mapped = guest.domain.frame(STORE_GFN)!; // as xenstored maps it when the domain is introduced
+      mapped.bytes().fill(0x5a, 0, 16);
+      expect(move(STORE_GFN, STORE_TARGET)).toBe(0);
+      expect(page(STORE_TARGET).subarray(0, 17)).toEqual(new Uint8Array([...Array(16).fill(0x5a), 0]));
+      page(STORE_TARGET)[100] = 7; // the guest writes: the earlier mapping sees it, and the reverse
+      expect(mapped.bytes()[100]).toBe(7);
+      mapped.bytes()[101] = 8;
+      expect(page(STORE_TARGET)[101]).toBe(8);
+      expect(guest.domain.frame(STORE_GFN)).toBeNull();
+      expect(move(STORE_GFN, STORE_TARGET + 1)).toBe(-ERRNO.EINVAL);
+      expect(guest.domain.params.get(HVM_PARAM.STORE_PFN)).toBe(BigInt(STORE_GFN));
+    });
+
+    it("refuses a hole, a page of the memory itself, a destination outside memory, and another domain's pages", () => {
+      expect(move(0x12345, STORE_TARGET)).toBe(-ERRNO.EINVAL);
+      expect(move(STORE_TARGET, STORE_TARGET + 1)).toBe(-ERRNO.EINVAL);
+      expect(move(STORE_GFN, 0x10000)).toBe(-ERRNO.EINVAL);
+      expect(move(STORE_GFN, 2 ** 53)).toBe(-ERRNO.EINVAL);
+      const other = loadTestGuest(hv, "other", engine);
+      expect(move(STORE_GFN, STORE_TARGET, other.domid)).toBe(-ERRNO.EPERM);
+      expect(guest.domain.frame(STORE_GFN)).toBe(guest.domain.specialPages.get(STORE_GFN));
+    });
+
+    it("a page moved over another special page displaces it back to its buffer, content kept", () => {
+      const console = guest.domain.specialPages.get(CONSOLE_GFN)!;
+      expect(move(CONSOLE_GFN, STORE_TARGET)).toBe(0);
+      page(STORE_TARGET).fill(3);
+      expect(move(STORE_GFN, STORE_TARGET)).toBe(0);
+      expect(console.gfn).toBeNull();
+      expect(console.bytes().every((byte) => byte === 3)).toBe(true);
     });
   });
 

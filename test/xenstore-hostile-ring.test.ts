@@ -17,7 +17,7 @@ import fc from "fast-check";
 import { constants } from "node:os";
 import { describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore } from "../host/toolstack.js";
+import { CONSOLE_GFN, STORE_GFN, startXenstore } from "../host/toolstack.js";
 import { XsType } from "../host/xenstored/wire.js";
 import { HVM_PARAM, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
 import type { Engine } from "../runtime/engine.js";
@@ -370,6 +370,7 @@ class HostileWorld {
     const service = startXenstore(this.hv);
     this.guest = bootXenbus(this.hv, "victim", engine);
     expect(this.guest.exports.xs_init()).toBe(0);
+    expect(this.guest.exports.console_init()).toBe(0);
     const page = (): number => {
       const address = this.guest.exports.page_alloc();
       expect(address).toBeGreaterThan(0);
@@ -383,9 +384,10 @@ class HostileWorld {
       sentinel.fill(i + 1);
       this.sentinels.push(sentinel);
     }
-    const params = this.guest.domain.params;
-    const store = Number(params.get(HVM_PARAM.STORE_PFN)!) * PAGE;
-    this.consolePage = Number(params.get(HVM_PARAM.CONSOLE_PFN)!) * PAGE;
+    // Where the guest moved its store and console pages.
+    const special = this.guest.domain.specialPages;
+    const store = special.get(STORE_GFN)!.gfn! * PAGE;
+    this.consolePage = special.get(CONSOLE_GFN)!.gfn! * PAGE;
     // What the toolstack does to stop xenstored serving a domain; the guest's port is left unbound for dom0 to bind again.
     service.xenstored.releaseDomain(this.guest.domid);
     const storePage = () => this.guest.memory().subarray(store, store + PAGE);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
-import { type XenstoreOptions, type XenstoreService, startXenstore } from "../host/toolstack.js";
+import { STORE_GFN, type XenstoreOptions, type XenstoreService, startXenstore } from "../host/toolstack.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { XsType, encodeMessage, strings } from "../host/xenstored/wire.js";
 import { EVTCHNSTAT, HVM_PARAM, XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../host/xen/abi.js";
@@ -34,12 +34,11 @@ describe.each(engines)("under $name", ({ engine }) => {
     return setupWith({}, ...names);
   }
 
-  /** The guest's store page and port, as the toolstack gave them. */
+  /** The guest's store page (wherever the guest moved it) and port, as the toolstack gave them. */
   function storeRing(guest: Xenbus) {
-    const page = Number(guest.domain.params.get(HVM_PARAM.STORE_PFN)!) * 4096;
     const port = Number(guest.domain.params.get(HVM_PARAM.STORE_EVTCHN)!);
-    const view = () => new DataView(guest.memory().buffer, page, 4096);
-    return { page, port, view };
+    const view = () => guest.domain.specialPages.get(STORE_GFN)!.view;
+    return { port, view };
   }
 
   /** One guest with a watch on data/w whose first event is taken, and an open transaction. */

@@ -8,9 +8,9 @@ import * as evtchn from "../evtchn/evtchn";
 import { ByteRing } from "../ring/bytes";
 import { SpecialRing } from "../xen/hvm";
 import { EIO, HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN } from "../xen/abi";
-import { PAGE_SIZE } from "../xen/pages";
+import { CONSOLE_PAGE, PAGE_SIZE } from "../xen/pages";
 
-const location = new SpecialRing();
+const location = new SpecialRing(CONSOLE_PAGE);
 let output: ByteRing | null = null;
 let input: ByteRing | null = null;
 
@@ -56,6 +56,7 @@ export function resume(): i32 {
   output = null;
   input = null;
   inputBroken = false;
+  location.restored();
   return connect();
 }
 

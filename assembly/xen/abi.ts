@@ -16,6 +16,7 @@ export const GNTTABOP_query_size: i32 = 6;
 export const XENMEM_add_to_physmap: i32 = 7;
 export const XENMAPSPACE_shared_info: i32 = 0;
 export const XENMAPSPACE_grant_table: i32 = 1;
+export const XENMAPSPACE_gmfn: i32 = 2;
 export const HVMOP_set_param: i32 = 0;
 export const HVMOP_get_param: i32 = 1;
 export const HVM_PARAM_STORE_PFN: i32 = 1;

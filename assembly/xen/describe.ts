@@ -208,6 +208,7 @@ export function xen_abi_constants(): string {
     .number("XENMEM_add_to_physmap", abi.XENMEM_add_to_physmap)
     .number("XENMAPSPACE_shared_info", abi.XENMAPSPACE_shared_info)
     .number("XENMAPSPACE_grant_table", abi.XENMAPSPACE_grant_table)
+    .number("XENMAPSPACE_gmfn", abi.XENMAPSPACE_gmfn)
     .number("HVMOP_set_param", abi.HVMOP_set_param)
     .number("HVMOP_get_param", abi.HVMOP_get_param)
     .number("HVM_PARAM_STORE_PFN", abi.HVM_PARAM_STORE_PFN)

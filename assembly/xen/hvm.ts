@@ -1,9 +1,10 @@
 // HVM parameters: how the toolstack tells a PVH/HVM guest where its store and
 // console pages and event channels are (HVM_PARAM_*).
 import { hvm_op } from "./hypercall";
-import { DOMID_SELF, EINVAL, ENODEV, HVMOP_get_param } from "./abi";
+import { DOMID_SELF, EINVAL, ENODEV, HVMOP_get_param, XENMAPSPACE_gmfn } from "./abi";
 import { xen_hvm_param } from "./layout";
 import { PAGE_SHIFT } from "./pages";
+import { addToPhysmap } from "./physmap";
 import { NR_PORTS } from "../evtchn/evtchn";
 
 /** Parameter `index` of our own domain, or -errno. */
@@ -17,15 +18,27 @@ export function getParam(index: u32): i64 {
   return i64(load<u64>(arg + xen_hvm_param.value));
 }
 
-/** A ring page and its event channel as the toolstack gave them (the store's, the console's). */
+/**
+ * A ring page and its event channel as the toolstack gave them (the
+ * store's, the console's). The toolstack puts the page wherever it likes
+ * (real Xen: at the top of the 4 GiB hole, far beyond linear memory), so the
+ * guest moves it onto a page it reserved for it, as a PVH kernel that
+ * addresses only its own memory must. Xen never changes the HVM param, so
+ * the move is remembered here.
+ */
 export class SpecialRing {
   page: usize = 0;
   port: u32 = 0;
+  /** The gfn the page was moved from (its HVM param then); 0 before it was. */
+  private movedFrom: u64 = 0;
+
+  constructor(readonly reserved: usize) {}
 
   /**
-   * Reads the page and port from HVM params `pfnIndex` and `portIndex`. 0,
-   * -ENODEV when there are none, -EINVAL when the page lies outside memory
-   * or the port beyond what the event channel ABI can signal.
+   * Reads the page and port from HVM params `pfnIndex` and `portIndex` and
+   * brings the page to `reserved` if it is not there yet. 0, -ENODEV when
+   * there are none, -EINVAL when the port is beyond what the event channel
+   * ABI can signal, or Xen's error moving the page.
    */
   read(pfnIndex: u32, portIndex: u32): i32 {
     const pfn = getParam(pfnIndex);
@@ -33,10 +46,20 @@ export class SpecialRing {
     const port = getParam(portIndex);
     if (port < 0) return i32(port);
     if (pfn == 0 || port == 0) return -ENODEV;
-    const pages = u64(memory.size()) << (16 - PAGE_SHIFT);
-    if (u64(pfn) >= pages || u64(port) >= u64(NR_PORTS)) return -EINVAL;
-    this.page = usize(pfn) << PAGE_SHIFT;
+    if (u64(port) >= u64(NR_PORTS)) return -EINVAL;
+    const target = u64(this.reserved >> PAGE_SHIFT);
+    if (u64(pfn) != target && u64(pfn) != this.movedFrom) {
+      const rc = addToPhysmap(XENMAPSPACE_gmfn, u64(pfn), this.reserved);
+      if (rc < 0) return rc;
+      this.movedFrom = u64(pfn);
+    }
+    this.page = this.reserved;
     this.port = u32(port);
     return 0;
+  }
+
+  /** After a restore the page is back at its HVM param's gfn: the next read moves it again. */
+  restored(): void {
+    this.movedFrom = 0;
   }
 }

@@ -1,8 +1,8 @@
 // Guest-physical pages outside the allocator's heap (gfn = address >> 12).
 //
-// Special pages: the toolstack fills them before boot (xenstore ring, console
-// ring) and points HVM_PARAM_STORE_PFN / HVM_PARAM_CONSOLE_PFN at them. The
-// module exports where they are, as a PVH kernel's ELF notes would.
+// Special pages: where the guest moves the xenstore and console rings that
+// the toolstack placed at HVM_PARAM_STORE_PFN / HVM_PARAM_CONSOLE_PFN
+// (xen/hvm.ts's SpecialRing).
 //
 // Page pool: pages the guest places or shares itself (shared_info, grant
 // frames, rings and buffers it grants, targets for foreign mappings). It
@@ -12,8 +12,8 @@
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
 
-export const SPECIAL_PAGES: u32 = 2;
-export const SPECIAL_BASE: usize = memory.data(SPECIAL_PAGES << PAGE_SHIFT, PAGE_SIZE);
+export const STORE_PAGE: usize = memory.data(PAGE_SIZE, PAGE_SIZE);
+export const CONSOLE_PAGE: usize = memory.data(PAGE_SIZE, PAGE_SIZE);
 
 /** The pool's first region, in the module's static data: enough for a guest's own rings and grants. */
 const STATIC_POOL_PAGES: u32 = 512;

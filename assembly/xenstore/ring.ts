@@ -9,6 +9,7 @@
 // the handlers of watch events.
 import * as evtchn from "../evtchn/evtchn";
 import { SpecialRing } from "../xen/hvm";
+import { STORE_PAGE } from "../xen/pages";
 import {
   EAGAIN, EBUSY, EIO, ENODEV, EOPNOTSUPP, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
   XENSTORE_CONNECTED, XENSTORE_RECONNECT, XENSTORE_SERVER_FEATURE_RECONNECTION,
@@ -134,8 +135,8 @@ function storeEvent(port: u32): void {
   client!.dispatchWatchEvents();
 }
 
-/** Where the HVM params put the store. */
-const store = new SpecialRing();
+/** Where the HVM params put the store, and the page we move it to. */
+const store = new SpecialRing(STORE_PAGE);
 
 /** Reads the store's page and port into `store`. 0, -ENODEV when there are none, -EINVAL when unusable. */
 function readStore(): i32 {
@@ -209,7 +210,8 @@ export function quiesce(): i32 {
 
 /**
  * After a resume from save/restore, where xenstored knows the domain afresh:
- * the store's port (and page) are read again from the HVM params, the
+ * the store's port is read again from the HVM params and its page moved
+ * onto ours again (the restored domain has it at the param's gfn), the
  * upcall handler moves to the port, and the client starts over. 0 (also
  * when never connected), or -errno: the params are unusable (the client then
  * fails every request with -EIO), or the client's error registering the
@@ -218,13 +220,13 @@ export function quiesce(): i32 {
 export function resume(): i32 {
   if (client === null) return 0;
   const current = ring!;
+  store.restored();
   const rc = readStore();
   if (rc < 0) {
     client!.markBroken();
     return rc;
   }
   evtchn.setHandler(current.port, null);
-  if (store.page != current.page) current.movePage(store.page);
   current.port = store.port;
   current.noteIndices();
   evtchn.setHandler(store.port, storeEvent);

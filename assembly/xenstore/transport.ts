@@ -28,7 +28,7 @@ export abstract class XsRingTransport extends XsTransport {
   private requests: ByteRing;
   private responses: ByteRing;
 
-  constructor(private store: usize) {
+  constructor(private readonly store: usize) {
     super();
     this.requests = ByteRing.xenstoreRequests(store);
     this.responses = ByteRing.xenstoreResponses(store);
@@ -37,14 +37,6 @@ export abstract class XsRingTransport extends XsTransport {
   /** The xenstore page the rings are in. */
   get page(): usize {
     return this.store;
-  }
-
-  /** Goes on over the rings of another page (a restored domain's store may move). */
-  movePage(page: usize): void {
-    this.close();
-    this.store = page;
-    this.requests = ByteRing.xenstoreRequests(page);
-    this.responses = ByteRing.xenstoreResponses(page);
   }
 
   /** Tells xenstored that indices moved. */

@@ -1,9 +1,10 @@
 // The ring transport of xenstored: one RingConnection per introduced domain,
 // over its store page (xenstore_domain_interface, docs/misc/xenstore-ring.txt)
 // and the event channel the toolstack allocated for it. The page is mapped
-// by gfn, as a privileged xenstored maps a guest's page it has no grant for,
-// and accessed as a live view: every access derives it afresh, so it
-// survives the guest's memory.grow.
+// by gfn, as a privileged xenstored maps a guest's page it has no grant for:
+// the mapping holds the frame, so it follows the page when the guest moves
+// it (XENMAPSPACE_gmfn). It is accessed as a live view: every access
+// derives it afresh, so it survives the guest's memory.grow.
 //
 // Everything in the page is the guest's to write, so every index is checked
 // before use; an impossible pair, or a request announcing more than
@@ -11,6 +12,7 @@
 // asks to reconnect.
 import { type ByteRingLayout, putBytes, takeBytes } from "../byte-ring.js";
 import type { Domain } from "../domain.js";
+import type { Frame } from "../memory.js";
 import type { NativeDomain } from "../native.js";
 import { XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../xen/abi.js";
 import { XsError } from "./errors.js";
@@ -41,6 +43,8 @@ export class RingConnection {
   readonly localPort: number;
   /** Closed already: the port may since belong to another channel, so it must not be unbound twice. */
   private released = false;
+  /** The store page as INTRODUCE found it at `gfn`. */
+  readonly frame: Frame;
 
   constructor(
     private readonly xenstored: XenStored,
@@ -49,7 +53,9 @@ export class RingConnection {
     readonly gfn: number,
     remotePort: number,
   ) {
-    if (!guest.memory.page(gfn)) throw new XsError("EINVAL");
+    const frame = guest.frame(gfn);
+    if (!frame) throw new XsError("EINVAL");
+    this.frame = frame;
     this.localPort = dom0.evtchn.bindInterdomain(guest.domid, remotePort);
     // Advertised before anything is produced or consumed, as xenstore-ring.txt requires.
     this.view().setUint32(RING.server_features, xenstored.featuresOf(guest.domid), true);
@@ -78,8 +84,7 @@ export class RingConnection {
   }
 
   private view(): DataView {
-    // Checked at construction, and memories never shrink.
-    const page = this.guest.memory.page(this.gfn)!;
+    const page = this.frame.bytes();
     return new DataView(page.buffer, page.byteOffset, page.byteLength);
   }
 
