@@ -1,9 +1,11 @@
 // Debian packages the tests use as real peers (Xen's headers and tools),
 // fetched with `apt-get download` and unpacked with `dpkg -x` into
-// .cache/debian/<package> (see tools/cache.ts); nothing is installed.
+// .cache/debian/<package> (see tools/cache.ts); nothing is installed. A
+// package from another Debian release (trixie's wabt) comes from the
+// machine's own Debian mirror through package lists kept in .cache/apt/<release>.
 //   tsx tools/debian.ts PACKAGE...   fetches them and prints where they are
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cachePath, slowStep } from "./cache.js";
@@ -20,30 +22,59 @@ function have(command: string): boolean {
   }
 }
 
-function download(name: string, into: string): void {
-  execFileSync("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", name], { cwd: into, stdio: "pipe" });
+/** The mirror the machine gets its own release from (apt's sources name it). */
+function debianMirror(): string {
+  const release = /^VERSION_CODENAME=(\S+)$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1];
+  const targets = execFileSync("apt-get", ["indextargets", "--format", "$(REPO_URI) $(RELEASE)"], { encoding: "utf8" });
+  const mirror = targets.split("\n").map((line) => line.split(" ")).find(([, of]) => of === release)?.[0];
+  if (!mirror) throw new PeerUnavailable(`no Debian mirror for ${release ?? "this machine's release"} in apt's sources`);
+  return mirror;
 }
 
-/** Unpacks Debian package `name` (once) and returns the directory it was unpacked into. */
-export function debianPackage(name: string): string {
+/** apt-get options that make it use `release`'s package lists (made on first use) instead of the machine's. */
+function releaseOptions(release: string): string[] {
+  const dir = cachePath("apt", release);
+  const options = ["-o", `Dir::Etc::SourceList=${join(dir, "sources.list")}`, "-o", "Dir::Etc::SourceParts=/dev/null",
+    "-o", `Dir::State::Lists=${join(dir, "lists")}`, "-o", `Dir::Cache=${dir}`, "-o", "Dir::State::status=/dev/null"];
+  if (!existsSync(join(dir, ".updated"))) {
+    for (const sub of ["lists/partial", "archives/partial"]) mkdirSync(join(dir, sub), { recursive: true });
+    writeFileSync(join(dir, "sources.list"), `deb ${debianMirror()} ${release} main\n`);
+    slowStep(`fetching Debian ${release}'s package lists into ${dir}`, "about 5 s", () => execFileSync("apt-get", ["update", "-q", ...options], { stdio: "pipe" }));
+    writeFileSync(join(dir, ".updated"), "");
+  }
+  return options;
+}
+
+function download(name: string, into: string, release?: string): void {
+  const options = release ? releaseOptions(release) : [];
+  execFileSync("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", ...options, name], { cwd: into, stdio: "pipe" });
+}
+
+/**
+ * Unpacks Debian package `name` (once) and returns the directory it was
+ * unpacked into: the machine's release's, or `release`'s when given (into
+ * .cache/debian/<name>@<release>).
+ */
+export function debianPackage(name: string, release?: string): string {
   const cache = cachePath("debian");
-  const root = join(cache, name);
+  const root = join(cache, release ? `${name}@${release}` : name);
   if (existsSync(join(root, ".unpacked"))) return root;
   if (!have("apt-get") || !have("dpkg")) throw new PeerUnavailable(`${name}: not a Debian machine (no apt-get/dpkg)`);
-  return slowStep(`fetching Debian's ${name} into ${cache}`, "about 5 s", () => fetchInto(cache, name, root));
+  return slowStep(`fetching Debian's ${name} into ${cache}`, "about 5 s", () => fetchInto(cache, name, root, release));
 }
 
 /** apt-get download into a scratch directory of `cache`, then dpkg -x into `root`. */
-function fetchInto(cache: string, name: string, root: string): string {
+function fetchInto(cache: string, name: string, root: string, release?: string): string {
   mkdirSync(cache, { recursive: true });
   const scratch = mkdtempSync(join(cache, ".download-"));
   try {
     try {
-      download(name, scratch);
+      download(name, scratch, release);
     } catch {
       // A fresh machine may have empty package lists; refresh once and retry.
-      slowStep("refreshing apt's package lists with apt-get update", "up to a minute", () => execFileSync("apt-get", ["update", "-q"], { stdio: "pipe" }));
-      download(name, scratch);
+      const options = release ? releaseOptions(release) : [];
+      slowStep("refreshing apt's package lists with apt-get update", "up to a minute", () => execFileSync("apt-get", ["update", "-q", ...options], { stdio: "pipe" }));
+      download(name, scratch, release);
     }
     const deb = readdirSync(scratch).find((file) => file.endsWith(".deb"));
     if (!deb) throw new PeerUnavailable(`${name}: apt-get download produced no .deb`);

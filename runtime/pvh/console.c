@@ -1,0 +1,91 @@
+// The host prints through every channel Xen offers a domU, since each
+// fails somewhere: console_io is -EPERM for a domU on release builds of Xen,
+// port 0xE9 shows only with guest_loglvl=all, and the PV console ring needs
+// xenconsoled. The host writes there only before the module runs and when
+// it crashes, so the module's console driver and the host never interleave.
+#include <stdint.h>
+#include <string.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#include <xen/io/console.h>
+#include "console.h"
+#include "hypercall.h"
+
+static struct xencons_interface *ring;
+static evtchn_port_t ring_port;
+
+static uint64_t hvm_param(uint32_t index)
+{
+    struct xen_hvm_param param = { .domid = DOMID_SELF, .index = index };
+    if (hypercall(__HYPERVISOR_hvm_op, HVMOP_get_param, (uintptr_t)&param, 0) != 0)
+        return 0;
+    return param.value;
+}
+
+void console_init(void)
+{
+    uint64_t pfn = hvm_param(HVM_PARAM_CONSOLE_PFN);
+    uint64_t port = hvm_param(HVM_PARAM_CONSOLE_EVTCHN);
+    if (pfn == 0 || port == 0)
+        return;
+    ring = (struct xencons_interface *)(uintptr_t)(pfn << 12); /* identity-mapped */
+    ring_port = (evtchn_port_t)port;
+}
+
+void debug_port_write(const char *text, uint32_t length)
+{
+    for (uint32_t i = 0; i < length; i++)
+        __asm__ volatile("outb %0, $0xe9" ::"a"(text[i]));
+}
+
+/* Copies what fits into the ring's output and tells xenconsoled; drops the rest rather than wait. */
+static void ring_write(const char *text, uint32_t length)
+{
+    XENCONS_RING_IDX cons = __atomic_load_n(&ring->out_cons, __ATOMIC_ACQUIRE);
+    XENCONS_RING_IDX prod = ring->out_prod;
+    if (prod - cons > sizeof(ring->out))
+        return; /* not a ring (a hole reads all-ones) */
+    for (uint32_t i = 0; i < length && prod - cons < sizeof(ring->out); i++)
+        ring->out[MASK_XENCONS_IDX(prod++, ring->out)] = text[i];
+    __atomic_store_n(&ring->out_prod, prod, __ATOMIC_RELEASE);
+    struct evtchn_send send = { .port = ring_port };
+    hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (uintptr_t)&send, 0);
+}
+
+static void write_all(const char *text, uint32_t length)
+{
+    hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, length, (uintptr_t)text);
+    debug_port_write(text, length);
+    if (ring)
+        ring_write(text, length);
+}
+
+void say(const char *text)
+{
+    char line[160] = "pvh: ";
+    size_t length = strlen(line);
+    for (; *text && length < sizeof(line) - 1; text++)
+        line[length++] = *text;
+    line[length++] = '\n';
+    write_all(line, (uint32_t)length);
+}
+
+void say_hex(const char *label, uint64_t value)
+{
+    char line[120];
+    size_t length = 0;
+    for (; *label && length < sizeof(line) - 20; label++)
+        line[length++] = *label;
+    line[length++] = ' ';
+    line[length++] = '0';
+    line[length++] = 'x';
+    int digits = 1;
+    while (digits < 16 && (value >> (4 * digits)) != 0)
+        digits++;
+    while (digits-- > 0)
+        line[length++] = "0123456789abcdef"[(value >> (4 * digits)) & 15];
+    line[length] = 0;
+    say(line);
+}

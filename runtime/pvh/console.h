@@ -1,0 +1,14 @@
+/* The host's own output: early, before and around the module. */
+#ifndef CONSOLE_H
+#define CONSOLE_H
+#include <stdint.h>
+
+/* Finds the PV console (HVM params) so that say() also reaches xenconsoled. */
+void console_init(void);
+/* Writes bytes to Xen's debug port 0xE9 (shown with guest_loglvl=all). */
+void debug_port_write(const char *text, uint32_t length);
+/* Prints "pvh: <text>" as a line; say_hex adds " 0x<value>" to the label. */
+void say(const char *text);
+void say_hex(const char *label, uint64_t value);
+
+#endif
