@@ -25,6 +25,9 @@ const KERNEL_FLAGS = [
   // wasm2c's runtime header: bounds checks instead of guard pages (no mmap, no signals), and its
   // call-depth counter a plain global (a kernel thread has no TLS).
   "-D_Thread_local=", "-DWASM_RT_USE_MMAP=0", "-DWASM_RT_MEMCHECK_BOUNDS_CHECK=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1",
+  // Xen's headers default to the oldest interface, whose event_channel_op and sched_op numbers
+  // are the compat hypercalls an HVM guest does not have (-ENOSYS).
+  "-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__",
 ];
 const LINK_FLAGS = ["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none,--no-warn-rwx-segments", "-z", "max-page-size=4096"];
 
