@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { cachePath } from "./cache.js";
 import { PeerUnavailable, debianPackage } from "./debian.js";
 import { wasm2c } from "./wasm2c.js";
 
@@ -74,7 +75,7 @@ export function buildPvhElf(wasm: string, elf: string, say: (line: string) => vo
   if (existsSync(elf) && statSync(elf).mtimeMs > newestInput(wasm)) return { elf, built: false };
   checkModule(wasm);
 
-  const work = resolve(".cache/pvh", name);
+  const work = cachePath("pvh", name);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const converter = wasm2c();
