@@ -9,7 +9,8 @@
 // run with the guest in wasmtime (runtime/wasmtime.ts), as NAME_wasmtime, with
 // their ratios to the same native baseline; they are skipped, saying so, where
 // wasmtime cannot be had.
-// One JSON object per line on stdout; progress on stderr.
+// One JSON object per line on stdout; progress on stderr, and before it the
+// modules the chosen workloads run, built if stale (tools/build.ts).
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,12 +19,14 @@ import { promisify } from "node:util";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import type { Engine } from "../runtime/engine.js";
+import { exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
 import { wasmtimeEngine } from "../runtime/wasmtime.js";
+import { type TargetName, buildStale } from "../tools/build.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { wasmtimePython } from "../tools/wasmtime.js";
-import { BlockGuest, bootToConnectedMs } from "./blk.js";
+import type { BlockGuest } from "./blk.js";
 import { harnessIn, loadHarness } from "./harness.js";
-import { XenstoreGuest } from "./xenstore.js";
+import type { XenstoreGuest } from "./xenstore.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
 const WORKLOADS: Record<string, string> = {
@@ -171,18 +174,36 @@ function wasmtimeOrSkip(): Engine | undefined {
   return wasmtime;
 }
 
-const known = [
-  ...Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME]), SOCKET_READ, COMPONENT_READ, COMPONENT_READ_RATIO,
-  ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
-  ...Object.keys(BLOCK_REQUESTS), ...Object.keys(BOOT_TO_CONNECTED), SIZE,
-];
-const selected = process.argv.slice(2);
+/** The module each result runs: a target of tools/build.ts, built when stale before anything runs. */
+const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
+  harness: Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME]),
+  "xenstore-client": [COMPONENT_READ, COMPONENT_READ_RATIO],
+  xenbus: [
+    ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
+    ...Object.keys(BLOCK_REQUESTS), ...Object.keys(BOOT_TO_CONNECTED), SIZE,
+  ],
+};
+/** libxenstore's is native code alone. */
+const known = [...Object.values(RUNS_MODULE).flat(), SOCKET_READ];
+
+const HELP = `npm run bench [-- NAME...]
+
+Runs the benchmarks (all, or the NAMEs given) and prints one JSON object per
+line on stdout, {"name", "value", "unit"}; progress goes to stderr. Before
+they run, the modules they use are built if a source is newer (saying so).
+
+Names:
+${known.map((name) => `  ${name}`).join("\n")}
+
+Options:
+  -h, --help   this text`;
+
+const { positionals: selected } = parseCommandLine("npm run bench", HELP, { allowPositionals: true });
 const unknown = selected.filter((name) => !known.includes(name));
-if (unknown.length > 0) {
-  console.error(`unknown workload(s): ${unknown.join(", ")}; known: ${known.join(", ")}`);
-  process.exit(2);
-}
+if (unknown.length > 0) exitWithUsageError("npm run bench", `unknown workload ${unknown.join(", ")}`);
 const wanted = (name: string): boolean => selected.length === 0 || selected.includes(name);
+
+await buildStale(Object.entries(RUNS_MODULE).filter(([, names]) => names.some(wanted)).map(([target]) => target as TargetName));
 
 const rings = Object.keys(WORKLOADS).filter((name) => wanted(name) || wanted(name + WASMTIME));
 if (rings.length > 0) {
@@ -226,7 +247,10 @@ if (component) {
   if (wanted(COMPONENT_READ)) emit(COMPONENT_READ, Math.round(reads), "ops/s");
   if (libxenstoreReads !== undefined) emit(COMPONENT_READ_RATIO, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
 }
+// bench/xenstore.ts and bench/blk.ts read build/xenbus.wasm as they load: each is imported where it is
+// used, so that what needs no xenbus.wasm runs without it.
 for (const [name, roundtrips] of Object.entries(XENSTORE_ROUNDTRIPS).filter(([name]) => wanted(name))) {
+  const { XenstoreGuest } = await import("./xenstore.js");
   console.error(`${name}: the guest's client against the simulated xenstored…`);
   const guest = new XenstoreGuest();
   emit(name, Math.round(opsPerSecond((n) => (roundtrips(guest, n) ? n : 0), name)), "ops/s");
@@ -234,12 +258,14 @@ for (const [name, roundtrips] of Object.entries(XENSTORE_ROUNDTRIPS).filter(([na
 for (const name of XENSTORE_ROUNDTRIPS_WASMTIME.filter((name) => wanted(name + WASMTIME))) {
   const engine = wasmtimeOrSkip();
   if (!engine) break;
+  const { XenstoreGuest } = await import("./xenstore.js");
   console.error(`${name}${WASMTIME}: the guest's client, in wasmtime, against the simulated xenstored…`);
   const guest = new XenstoreGuest(engine);
   const roundtrips = XENSTORE_ROUNDTRIPS[name]!;
   emit(name + WASMTIME, Math.round(opsPerSecond((n) => (roundtrips(guest, n) ? n : 0), name + WASMTIME, 1)), "ops/s");
 }
 if (MEMORY_RESULTS.some(wanted)) {
+  const { XenstoreGuest } = await import("./xenstore.js");
   console.error(`xenstore_guest_memory: ${MEMORY_WARM_UP} mixed XenStore operations to warm up, then ${MEMORY_OPERATIONS}…`);
   const guest = new XenstoreGuest();
   guest.mixed(MEMORY_WARM_UP);
@@ -255,11 +281,13 @@ if (MEMORY_RESULTS.some(wanted)) {
   for (const name of MEMORY_RESULTS.filter(wanted)) emit(name, results[name]!, "bytes");
 }
 for (const [name, requests] of Object.entries(BLOCK_REQUESTS).filter(([name]) => wanted(name))) {
+  const { BlockGuest } = await import("./blk.js");
   console.error(`${name}: blkfront → blkif ring → Wasm blkback, 4 KiB requests…`);
   const guest = new BlockGuest();
   emit(name, Math.round(opsPerSecond((n) => requests(guest, n), name)), "requests/s");
 }
 for (const [name, guests] of Object.entries(BOOT_TO_CONNECTED).filter(([name]) => wanted(name))) {
+  const { bootToConnectedMs } = await import("./blk.js");
   console.error(`${name}: ${guests} guest(s) from creation to a Connected disk, best of ${BOOT_RUNS}…`);
   let best = Infinity;
   for (let run = 0; run < BOOT_RUNS; run++) best = Math.min(best, bootToConnectedMs(guests));

@@ -6,8 +6,8 @@
 // whole disk through blkfront and reads it back; then the disk is hot-unplugged
 // and plugged in again, and its data read back once more. Every device's
 // XenBus state transitions are printed as they happen, then a summary.
-import { parseArgs } from "node:util";
 import { BlkBack, BlkFront, type Disk } from "../runtime/blk.js";
+import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
 import { guestConsole } from "../runtime/console.js";
 import type { Engine } from "../runtime/engine.js";
 import { v8Engine } from "../runtime/v8.js";
@@ -15,11 +15,13 @@ import { wasmtimeEngine } from "../runtime/wasmtime.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { DeviceStateMonitor, describeTransition, stateName } from "./device-monitor.js";
 import { type DeviceId, type UnplugOutcome, devicePaths } from "./devices.js";
-import { createGuestDomain, type GuestDomain } from "./guest-domain.js";
+import type { GuestDomain } from "./guest-domain.js";
 import { Hypervisor } from "./hypervisor.js";
 import { startXenstore } from "./toolstack.js";
+import { buildStale } from "../tools/build.js";
 import { wasmtimePython } from "../tools/wasmtime.js";
 
+const COMMAND = "npm start";
 const TRACE_LEVELS = ["summary", "steps", "states"] as const;
 type TraceLevel = (typeof TRACE_LEVELS)[number];
 const ENGINES = ["v8", "wasmtime"] as const;
@@ -69,7 +71,9 @@ Options:
                       v8        this Node process's WebAssembly
                       wasmtime  wasmtime 49 through its Python embedding
                                 (.cache/venv, made on first use)
-  -h, --help        this text`;
+  -h, --help        this text
+
+Before it starts, it builds build/xenbus.wasm if a source is newer (and says so).`;
 
 interface Options {
   guests: number;
@@ -79,30 +83,25 @@ interface Options {
 }
 
 function parseOptions(): Options {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine(COMMAND, HELP, {
     options: {
       guests: { type: "string", default: "1" },
       "disk-size": { type: "string", default: "4M" },
       trace: { type: "string", default: "states" },
       engine: { type: "string", default: "v8" },
-      help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
   const guests = Number(values.guests);
   if (!Number.isInteger(guests) || guests < 1 || guests > MAX_GUESTS) {
-    fail(`--guests wants a whole number from 1 to ${MAX_GUESTS}, not ${values.guests}`);
+    exitWithUsageError(COMMAND, `--guests wants a whole number from 1 to ${MAX_GUESTS}, not ${values.guests}`);
   }
   const diskBytes = parseSize(values["disk-size"]);
   if (diskBytes === null || diskBytes === 0 || diskBytes % (4 * KiB) !== 0 || diskBytes > MAX_DISK) {
-    fail(`--disk-size wants a multiple of 4K up to 256M, such as 512K or 4M, not ${values["disk-size"]}`);
+    exitWithUsageError(COMMAND, `--disk-size wants a multiple of 4K up to 256M, such as 512K or 4M, not ${values["disk-size"]}`);
   }
-  if (guests * diskBytes > MAX_TOTAL_DISK) fail(`--guests × --disk-size must stay within 1G in all: the disks live in blkback's memory`);
-  if (!TRACE_LEVELS.includes(values.trace as TraceLevel)) fail(`--trace wants one of ${TRACE_LEVELS.join(", ")}, not ${values.trace}`);
-  if (!ENGINES.includes(values.engine as (typeof ENGINES)[number])) fail(`--engine wants one of ${ENGINES.join(", ")}, not ${values.engine}`);
+  if (guests * diskBytes > MAX_TOTAL_DISK) exitWithUsageError(COMMAND, `--guests × --disk-size must stay within 1G in all: the disks live in blkback's memory`);
+  if (!TRACE_LEVELS.includes(values.trace as TraceLevel)) exitWithUsageError(COMMAND, `--trace wants one of ${TRACE_LEVELS.join(", ")}, not ${values.trace}`);
+  if (!ENGINES.includes(values.engine as (typeof ENGINES)[number])) exitWithUsageError(COMMAND, `--engine wants one of ${ENGINES.join(", ")}, not ${values.engine}`);
   return { guests, diskBytes, trace: values.trace as TraceLevel, engine: values.engine === "wasmtime" ? wasmtime() : v8Engine };
 }
 
@@ -111,7 +110,7 @@ function wasmtime(): Engine {
   try {
     return wasmtimeEngine(wasmtimePython());
   } catch (error) {
-    fail(`--engine wasmtime: ${(error as Error).message}`);
+    exitWithError(COMMAND, `--engine wasmtime: ${(error as Error).message.split("\n")[0]}`);
   }
 }
 
@@ -121,11 +120,6 @@ function parseSize(text: string): number | null {
   if (!match) return null;
   const unit = { "": 1, K: KiB, M: MiB }[match[2]!.toUpperCase() as "" | "K" | "M"];
   return Number(match[1]) * unit;
-}
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
 }
 
 function size(bytes: number): string {
@@ -148,6 +142,9 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 const options = parseOptions();
+await buildStale(["xenbus"]);
+// Imported once built: loading it reads build/xenbus.wasm.
+const { createGuestDomain } = await import("./guest-domain.js");
 const started = performance.now();
 const elapsed = (): number => performance.now() - started;
 const show = (level: TraceLevel, who: string, what: string): void => {

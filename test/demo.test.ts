@@ -2,6 +2,7 @@
 // summary must report exactly the work it did.
 import { execFileSync } from "node:child_process";
 import { describe, expect, test } from "vitest";
+import { runCommand } from "./support/command.js";
 import { engines } from "./support/engines.js";
 
 const demo = (...args: string[]): string => execFileSync("node_modules/.bin/tsx", ["host/demo.ts", ...args], { encoding: "utf8", stdio: "pipe" });
@@ -44,10 +45,17 @@ describe.each(engines)("under $name", ({ name: engine }) => {
   });
 });
 
-test("the demo explains its options and refuses nonsensical values", () => {
-  expect(demo("--help")).toMatch(/--guests N[\s\S]*--disk-size SIZE[\s\S]*--trace LEVEL[\s\S]*--engine ENGINE/);
-  expect(() => demo("--guests", "zero")).toThrow(/--guests wants a whole number from 1 to 16/);
-  expect(() => demo("--disk-size", "3K")).toThrow(/--disk-size wants a multiple of 4K/);
-  expect(() => demo("--trace", "loud")).toThrow(/--trace wants one of summary, steps, states/);
-  expect(() => demo("--engine", "spidermonkey")).toThrow(/--engine wants one of v8, wasmtime/);
+test("the demo explains its options and refuses nonsensical values in one line, with exit 2", async () => {
+  const help = await runCommand("host/demo.ts", ["--help"]);
+  expect(help).toMatchObject({ status: 0, stderr: "" });
+  expect(help.stdout).toMatch(/--guests N[\s\S]*--disk-size SIZE[\s\S]*--trace LEVEL[\s\S]*--engine ENGINE/);
+  const refusals: Array<[string[], string]> = [
+    [["--guests", "zero"], "--guests wants a whole number from 1 to 16, not zero"],
+    [["--disk-size", "3K"], "--disk-size wants a multiple of 4K up to 256M, such as 512K or 4M, not 3K"],
+    [["--guests", "16", "--disk-size", "128M"], "--guests × --disk-size must stay within 1G in all: the disks live in blkback's memory"],
+    [["--trace", "loud"], "--trace wants one of summary, steps, states, not loud"],
+    [["--engine", "spidermonkey"], "--engine wants one of v8, wasmtime, not spidermonkey"],
+  ];
+  const outcomes = await Promise.all(refusals.map(([args]) => runCommand("host/demo.ts", args)));
+  expect(outcomes).toEqual(refusals.map(([, message]) => ({ status: 2, stdout: "", stderr: `npm start: ${message} (see --help)\n` })));
 });
