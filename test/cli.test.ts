@@ -2,30 +2,21 @@
 // user runs it, against a simulated xenstored served on a Unix socket from
 // this process; dom0 (a LocalClient here) sees what it writes and writes what
 // it reads.
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { type SocketListener, listenUnix } from "../host/xenstored/socket.js";
+import { type Outcome, commandEnv, runCommand } from "./support/command.js";
 
-interface Outcome {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the command with `args` and the environment's XENSTORED_PATH set to `env` (unset when undefined). */
+/** Runs the command with `args` and XENSTORED_PATH set to `xenstoredPath` (unset when undefined). */
 function cli(args: string[], xenstoredPath?: string): Promise<Outcome> {
-  const { XENSTORED_PATH: _, NODE_OPTIONS: __, ...env } = process.env;
+  const env = commandEnv();
   if (xenstoredPath !== undefined) env.XENSTORED_PATH = xenstoredPath;
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "cli/xenbus-wasm.ts", ...args], { env }, (error, stdout, stderr) => {
-      resolve({ status: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
+  return runCommand("cli/xenbus-wasm.ts", args, env);
 }
 
 describe("the xenbus-wasm command", () => {
@@ -76,8 +67,9 @@ describe("the xenbus-wasm command", () => {
   });
 
   it("prints each watch event's path as it comes, the watch's own first, and stops after -n", async () => {
-    const { XENSTORED_PATH: _, NODE_OPTIONS: __, ...env } = process.env;
-    const child = spawn(process.execPath, ["--import", "tsx", "cli/xenbus-wasm.ts", "xs", "watch", "/cli/watched", "-n", "3", "--socket", socket], { env });
+    const child = spawn(process.execPath, ["--import", "tsx", "cli/xenbus-wasm.ts", "xs", "watch", "/cli/watched", "-n", "3", "--socket", socket], {
+      env: commandEnv(),
+    });
     let stdout = "";
     const lines = async (count: number): Promise<string[]> => {
       while (stdout.split("\n").length <= count) await new Promise((resolve) => child.stdout.once("data", resolve));
@@ -102,12 +94,20 @@ describe("the xenbus-wasm command", () => {
     expect(some).toMatchObject({ status: 1, stdout: "" });
     const invalid = await cli(["xs", "write", "/cli/bad//path", "x"], socket);
     expect(invalid).toMatchObject({ status: 1, stderr: "xenbus-wasm: could not write /cli/bad//path: EINVAL\n" });
+  });
+
+  it("says a mistake in the command line in one line, with exit 2, before connecting", async () => {
     const usage = await cli(["xs", "write", "/cli/odd"], socket);
-    expect(usage.status).toBe(1);
-    expect(usage.stderr).toMatch(/^xenbus-wasm: write wants PATH VALUE pairs\nusage: xenbus-wasm xs/);
+    expect(usage).toEqual({ status: 2, stdout: "", stderr: "xenbus-wasm: write wants PATH VALUE pairs (see --help)\n" });
+    expect(dom0.directory("/cli")).not.toContain("odd");
     const help = await cli(["--help"]);
-    expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: xenbus-wasm xs COMMAND/);
+    expect(help).toMatchObject({ status: 0, stderr: "" });
+    expect(help.stdout).toMatch(/^usage: xenbus-wasm xs COMMAND[\s\S]*xenbus-wasm xenstored --socket PATH[\s\S]*--version/);
+  });
+
+  it("prints the package's version", async () => {
+    const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    expect(await cli(["--version"])).toEqual({ status: 0, stdout: `${version}\n`, stderr: "" });
   });
 
   it("finds xenstored through XENSTORED_PATH, which --socket overrides", async () => {

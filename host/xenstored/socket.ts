@@ -1,7 +1,7 @@
 // The Unix-socket transport: each accepted connection is a dom0 tool
 // (libxenstore with XENSTORED_PATH), served by the given XenStored.
-import { rmSync } from "node:fs";
-import { type Server, type Socket, createServer } from "node:net";
+import { lstatSync, rmSync } from "node:fs";
+import { type Server, type Socket, connect, createServer } from "node:net";
 import type { XenStored } from "./server.js";
 import { HEADER_SIZE } from "./wire.js";
 
@@ -19,9 +19,12 @@ export interface ListenOptions {
   onRequest?: (message: Uint8Array, connection: number) => void;
 }
 
-/** Listens on `path` (replacing a stale socket file) until closed. */
-export function listenUnix(xenstored: XenStored, path: string, options: ListenOptions = {}): Promise<SocketListener> {
-  rmSync(path, { force: true });
+/**
+ * Listens on `path` until closed. A socket file left there by a server that
+ * is gone (nothing answers a connection) is replaced; a path where a server
+ * answers, or that is not a socket, is refused with EADDRINUSE.
+ */
+export async function listenUnix(xenstored: XenStored, path: string, options: ListenOptions = {}): Promise<SocketListener> {
   const sockets = new Set<Socket>();
   let connections = 0;
   const server = createServer((socket) => {
@@ -42,23 +45,50 @@ export function listenUnix(xenstored: XenStored, path: string, options: ListenOp
     });
     socket.on("error", () => socket.destroy());
   });
+  try {
+    await listen(server, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    await removeStaleSocket(path);
+    await listen(server, path);
+  }
+  return {
+    server,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => {
+          rmSync(path, { force: true });
+          done();
+        });
+      }),
+  };
+}
+
+function listen(server: Server, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(path, () => {
       server.off("error", reject);
-      resolve({
-        server,
-        close: () =>
-          new Promise<void>((done) => {
-            for (const socket of sockets) socket.destroy();
-            server.close(() => {
-              rmSync(path, { force: true });
-              done();
-            });
-          }),
-      });
+      resolve();
     });
   });
+}
+
+/** Removes the socket file at `path` if nothing answers there (ECONNREFUSED); else throws EADDRINUSE, saying why. */
+async function removeStaleSocket(path: string): Promise<void> {
+  const inUse = (why: string): Error => Object.assign(new Error(`${path} is in use: ${why} (EADDRINUSE)`), { code: "EADDRINUSE" });
+  if (!lstatSync(path, { throwIfNoEntry: false })?.isSocket()) throw inUse("it is not a socket");
+  const refusal = await new Promise<string | null>((resolve) => {
+    const probe = connect(path, () => {
+      probe.destroy();
+      resolve(null);
+    });
+    probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "an error"));
+  });
+  if (refusal === null) throw inUse("a server answers there");
+  if (refusal !== "ECONNREFUSED") throw inUse(`connecting to it fails with ${refusal}`);
+  rmSync(path);
 }
 
 /**
