@@ -7,7 +7,7 @@
 // Like every test it takes the release build/xenbus.wasm of the last build:
 // it rebuilds only dist/ (which no other test reads) and packs without
 // `prepack`, which would rewrite build/ under the tests running beside it.
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -138,6 +138,23 @@ describe("the npm package", () => {
       expect((await xenbusWasm("xs", "read", "/packed/greeting")).stdout).toBe("from the packed bin\n");
     } finally {
       await listener.close();
+    }
+  });
+
+  it("runs the packed bin's xenstored (xenbus-wasm xenstored --socket PATH) and says the package's version", async () => {
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const { bin, version } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { bin: Record<string, string>; version: string };
+    const command = join(installed, bin["xenbus-wasm"]!);
+    expect((await promisify(execFile)(command, ["--version"], { cwd: consumer, env })).stdout).toBe(`${version}\n`);
+    const socket = join(scratch, "standalone.socket");
+    const xenstored = spawn(command, ["xenstored", "--socket", socket], { cwd: consumer, env, stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise((resolve) => xenstored.stdout.once("data", resolve));
+      const { stdout } = await promisify(execFile)(command, ["xs", "write", "/standalone", "up"], { cwd: consumer, env: { ...env, XENSTORED_PATH: socket } });
+      expect(stdout).toBe("");
+      expect((await promisify(execFile)(command, ["xs", "read", "/standalone"], { cwd: consumer, env: { ...env, XENSTORED_PATH: socket } })).stdout).toBe("up\n");
+    } finally {
+      xenstored.kill();
     }
   });
 
