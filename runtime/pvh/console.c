@@ -72,20 +72,31 @@ void say(const char *text)
     write_all(line, (uint32_t)length);
 }
 
-void say_hex(const char *label, uint64_t value)
+/* Prints the label, a space, then `prefix` and `value`'s digits in `base`. */
+static void say_number(const char *label, const char *prefix, uint64_t value, unsigned int base)
 {
-    char line[120];
-    size_t length = 0;
-    for (; *label && length < sizeof(line) - 20; label++)
+    char line[120], digits[24];
+    size_t length = 0, count = 0;
+    for (; *label && length < sizeof(line) - 30; label++)
         line[length++] = *label;
     line[length++] = ' ';
-    line[length++] = '0';
-    line[length++] = 'x';
-    int digits = 1;
-    while (digits < 16 && (value >> (4 * digits)) != 0)
-        digits++;
-    while (digits-- > 0)
-        line[length++] = "0123456789abcdef"[(value >> (4 * digits)) & 15];
+    for (; *prefix; prefix++)
+        line[length++] = *prefix;
+    do
+        digits[count++] = "0123456789abcdef"[value % base];
+    while ((value /= base) != 0);
+    while (count > 0)
+        line[length++] = digits[--count];
     line[length] = 0;
     say(line);
+}
+
+void say_hex(const char *label, uint64_t value)
+{
+    say_number(label, "0x", value, 16);
+}
+
+void say_decimal(const char *label, int64_t value)
+{
+    say_number(label, value < 0 ? "-" : "", value < 0 ? -(uint64_t)value : (uint64_t)value, 10);
 }

@@ -7,8 +7,9 @@
 void console_init(void);
 /* Writes bytes to Xen's debug port 0xE9 (shown with guest_loglvl=all). */
 void debug_port_write(const char *text, uint32_t length);
-/* Prints "pvh: <text>" as a line; say_hex adds " 0x<value>" to the label. */
+/* Prints "pvh: <text>" as a line; say_hex and say_decimal add the value to the label. */
 void say(const char *text);
 void say_hex(const char *label, uint64_t value);
+void say_decimal(const char *label, int64_t value);
 
 #endif

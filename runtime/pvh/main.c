@@ -1,6 +1,8 @@
 // The PVH kernel's C entry (entry.S calls it in long mode with a stack):
 // set up what the module's imports rely on, run the module's main(), and end
-// the domain with its outcome: poweroff for 0, crash otherwise.
+// the domain with its outcome. main() returns a SHUTDOWN_* reason (0
+// poweroff, 1 reboot) once it has closed its devices, or -errno when it
+// failed, which ends the domain as crashed.
 #include <stdint.h>
 #include <string.h>
 #include <xen/xen.h>
@@ -48,15 +50,15 @@ void pvh_main(const struct hvm_start_info *start_info)
     say("starting " MODULE_NAME);
     int rc = events_init();
     if (rc != 0)
-        say_hex("HVMOP_set_evtchn_upcall_vector failed, SCHEDOP_block will not wake:", (uint64_t)(int64_t)rc);
+        say_decimal("HVMOP_set_evtchn_upcall_vector failed, SCHEDOP_block will not wake:", rc);
     wasm_rt_init();
     xen.memory = w2c_module_memory(&instance);
     wasm2c_module_instantiate(&instance, &xen);
-    uint32_t result = w2c_module_main(&instance);
-    if (result != 0) {
-        say_hex(MODULE_NAME " main() returned", result);
+    int32_t result = (int32_t)w2c_module_main(&instance);
+    if (result < 0) {
+        say_decimal("main failed:", result);
         shutdown(SHUTDOWN_crash);
     }
-    say(MODULE_NAME " main() returned 0");
-    shutdown(SHUTDOWN_poweroff);
+    say_decimal("main returned shutdown reason", result);
+    shutdown((unsigned int)result);
 }
