@@ -326,7 +326,10 @@ export function xs_rm_tree(tx: u32, path: usize, path_len: u32): i32 {
   return rc < 0 ? rc : xs().rmTree(tx, xsArg);
 }
 
-/** 1 when the node exists, 0 when it does not, or -errno. */
+/**
+ * 1 when the node exists, 0 when it does not or cannot be listed (as the
+ * seed's xs_exists); -ENODEV before xs_init, -EFAULT for a path outside memory.
+ */
 export function xs_exists(tx: u32, path: usize, path_len: u32): i32 {
   const rc = xsBegin(path, path_len);
   return rc < 0 ? rc : xs().exists(tx, xsArg);

@@ -125,7 +125,7 @@ export interface XenbusExports {
   xs_rm(tx: number, path: number, path_len: number): number;
   /** Removes the node and all below it (outside a transaction, in one of its own, retried on conflicts). */
   xs_rm_tree(tx: number, path: number, path_len: number): number;
-  /** 1 when the node exists, 0 when not, or -errno. */
+  /** 1 when the node exists, 0 when not or when it cannot be listed (no permission, ...); -ENODEV, -EFAULT. */
   xs_exists(tx: number, path: number, path_len: number): number;
   /** The children's names into `out`, each NUL-terminated: the byte length (possibly several pages). */
   xs_directory(tx: number, path: number, path_len: number, out: number): number;
@@ -194,13 +194,20 @@ export interface XenbusExports {
   ): number;
   /**
    * Writes the device's `state` in a transaction, retried on conflicts;
-   * nothing when it is the state last written. 0, or -errno: -ENOENT when
-   * the node is gone (never created again, nothing reported); other failures
-   * are reported and the device switched to Closing (once: no further
-   * switch when that fails too).
+   * nothing when it is the state last written. 0 whatever happens, as
+   * Linux's xenbus_switch_state: a node that is gone is never created again
+   * and nothing is reported; other failures are reported and the device
+   * switched to Closing (once: no further switch when that fails too).
+   * xenbus_device_state and xenbus_device_switch_error say how it went.
    */
   xenbus_switch_state(dev: number, state: number): number;
-  /** Switches to Closed and marks the device down. 0 or switch_state's -errno. */
+  /**
+   * How the device's last xenbus_switch_state went: 0 when its state was
+   * written (or was that state already), -ENOENT when the node was gone
+   * (nothing written or reported), else the -errno it failed with (reported).
+   */
+  xenbus_device_switch_error(dev: number): number;
+  /** Switches to Closed and marks the device down: 0, as xenbus_switch_state. */
   xenbus_frontend_closed(dev: number): number;
   /** Reports `err` (a -errno) with the message. 0, or -EINVAL / -EFAULT for bad arguments. */
   xenbus_dev_error(dev: number, err: number, message: number, message_len: number): number;

@@ -26,6 +26,7 @@ export interface XenStore {
   rm(path: string, tx?: number): void;
   /** Removes the node and everything below it. */
   rmTree(path: string, tx?: number): void;
+  /** False also for a node it may not list (xs_exists's 0), as the seed's xs_exists. */
   exists(path: string, tx?: number): boolean;
   /** The children's names, however many pages they take. */
   directory(path: string, tx?: number): string[];

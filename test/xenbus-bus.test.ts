@@ -245,6 +245,21 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(s.front.log()).toContain(`attach device/vtest/1 ${paths.backend} 0 ${Initialising}`);
     });
 
+    test("a device whose state node this domain may no longer read is torn down, as one whose node is gone", () => {
+      const s = setup();
+      const paths = addDevice(s);
+      s.front.x.xenbus_bus_attach(FRONTEND);
+      s.hv.runUntilIdle();
+      s.front.log();
+      s.dom0.setPerms(`${paths.frontend}/state`, ["n0"]);
+      // Any change under the device makes the bus look at it again.
+      s.dom0.write(`${paths.frontend}/poke`, "1");
+      s.hv.runUntilIdle();
+      expect(s.front.log()).toContain("detach device/vtest/1");
+      expect(s.front.x.xenbus_bus_device_count(FRONTEND)).toBe(0);
+      expect(s.front.guest.exit).toBeNull();
+    });
+
     test("a state write after the toolstack removed the node is no error and does not recreate it", () => {
       const s = setup();
       const paths = addDevice(s);

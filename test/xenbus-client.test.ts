@@ -182,6 +182,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(v.dom0.read(`${v.frontPath}/state`)).toBe(String(Connected));
       expect(stateChanges()).toEqual([`${v.frontPath}/state`]);
       expect(v.front.x.xenbus_device_state(v.front.dev)).toBe(Connected);
+      expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(0);
 
       expect(v.front.switchState(Connected)).toBe(0);
       expect(stateChanges()).toEqual([]);
@@ -199,7 +200,9 @@ describe.each(engines)("under $name", ({ engine }) => {
     test("gives up after a bounded number of conflicts, reports it, and its switch to Closing gives up too", () => {
       const statePath = `${v.frontPath}/state`;
       const commits = beforeCommits(v.service, v.front.guest.domid, Infinity, () => v.dom0.write(statePath, "1"));
-      expect(v.front.switchState(Connected)).toBe(EAGAIN);
+      // 0, as the seed: the failure is reported, and the device says how it went.
+      expect(v.front.switchState(Connected)).toBe(0);
+      expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(EAGAIN);
       // Its own attempts, then those of the one switch to Closing that the failure asks for: no more.
       expect(commits()).toBe(2 * TRANSACTION_ATTEMPTS);
       expect(v.dom0.read(v.frontError)).toBe("11 ending transaction");
@@ -208,10 +211,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(v.front.guest.exit).toBeNull();
     });
 
-    test("never creates a removed device node again", () => {
+    test("never creates a removed device node again, and neither fails nor reports", () => {
       v.dom0.rm(v.frontPath);
-      expect(v.front.switchState(Connected)).toBe(ENOENT);
-      expect(v.front.switchState(Closed)).toBe(ENOENT);
+      expect(v.front.switchState(Connected)).toBe(0);
+      expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(ENOENT);
+      // A driver ported from Linux checks the result, and so writes no error node for a device going away.
+      const err = v.front.switchState(Closed);
+      if (err !== 0) v.front.devFatal(err, "switching to Closed");
+      expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(ENOENT);
       expect(v.dom0.directory(`/local/domain/${v.front.guest.domid}/device/vif`)).toEqual([]);
       // A device going away is no failure: nothing is reported.
       expect(v.dom0.directory(`/local/domain/${v.front.guest.domid}/error`)).toEqual([]);
@@ -227,7 +234,8 @@ describe.each(engines)("under $name", ({ engine }) => {
     test("a write that fails is reported and switches to Closing once: that failing too ends it", () => {
       v.dom0.setPerms(`${v.frontPath}/state`, ["n0", `r${v.front.guest.domid}`]);
       const reports = dom0Watch(v.dom0, v.frontError);
-      expect(v.front.switchState(Connected)).toBe(EACCES);
+      expect(v.front.switchState(Connected)).toBe(0);
+      expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(EACCES);
       // One report for the switch, one for the switch to Closing it asked for.
       expect(reports()).toEqual([v.frontError, v.frontError]);
       expect(v.dom0.read(v.frontError)).toBe("13 writing new state");
@@ -280,6 +288,8 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(v.front.x.xenbus_dev_error(v.front.dev, -1, 0xfffffff0, 100)).toBe(EFAULT);
       expect(v.front.x.xenbus_switch_state(7, Connected)).toBe(EINVAL);
       expect(v.front.x.xenbus_device_state(7)).toBe(EINVAL);
+      expect(v.front.x.xenbus_device_switch_error(7)).toBe(EINVAL);
+      expect(v.front.x.xenbus_frontend_closed(7)).toBe(EINVAL);
       expect(v.front.x.xenbus_device(0xfffffff0, 100, 0, 0, 1)).toBe(EFAULT);
       expect(v.front.x.xenbus_device(...v.front.text("device/vif/1"), 0, 0, 0x10000)).toBe(EINVAL);
       expect(v.front.guest.exit).toBeNull();

@@ -208,13 +208,14 @@ export class XenbusBus {
   /**
    * Writes this end's state in a transaction (the helpers' switchState:
    * skipped when unchanged, never recreating a removed node, a failure
-   * reported and the device closed). A node removed by the toolstack is not
-   * an error: 0, as for a write. Otherwise 0 or -errno.
+   * reported and the device closed). For callers that act on the outcome:
+   * 0 once written, and for a node removed by the toolstack (the device is
+   * going away; nothing to report); else the -errno, already reported.
    */
   setState(dev: BusDevice, state: i32): i32 {
-    const rc = switchState(dev, state);
+    switchState(dev, state);
     if (dev.state == XenbusStateConnected || dev.state == XenbusStateClosed) dev.connecting = false;
-    return rc == -ENOENT ? 0 : rc;
+    return dev.switchError == -ENOENT ? 0 : dev.switchError;
   }
 
   /**
@@ -359,9 +360,12 @@ export class XenbusBus {
     return rc;
   }
 
-  /** Tears a known device down when its state node is gone (the toolstack removed it). */
+  /**
+   * Tears a known device down when its state node is gone (the toolstack
+   * removed it), or cannot be read: a device we cannot see is not kept.
+   */
   private verify(dev: BusDevice): void {
-    if (this.store.exists(XS_NO_TRANSACTION, `${dev.nodename}/state`) != 0) return;
+    if (this.store.exists(XS_NO_TRANSACTION, `${dev.nodename}/state`) == 1) return;
     this.forget(dev);
     dev.driver.detach(dev);
   }

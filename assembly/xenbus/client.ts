@@ -4,10 +4,12 @@
 // the toolstack and the other end look for it.
 //
 // Errors are -errno, except where the grant table speaks: mapping and
-// unmapping return its GNTST_* status, as the seed does. Helpers whose
-// failure leaves the device unusable (watching, granting, binding, mapping)
-// report it with devFatal, which also switches the device to Closing so the
-// other end tears down its half; freeing and unmapping only report it.
+// unmapping return its GNTST_* status, as the seed does; switchState, whose
+// seed always returns 0, returns nothing and keeps its outcome on the device
+// (XenbusDevice.switchError). Helpers whose failure leaves the device
+// unusable (watching, granting, binding, mapping) report it with devFatal,
+// which also switches the device to Closing so the other end tears down its
+// half; freeing and unmapping only report it.
 import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
 import { console_io } from "../xen/hypercall";
@@ -31,6 +33,14 @@ export const MAX_RING_PAGES: u32 = 1 << MAX_RING_PAGE_ORDER;
 export class XenbusDevice {
   /** The state this end last wrote (switchState skips a switch to it). */
   state: i32 = XenbusStateUnknown;
+  /**
+   * How the last switchState went, for callers that need to know (it
+   * returns nothing, as the seed's returns 0): 0 when the state was written
+   * or was that state already; -ENOENT when the node was gone, so nothing
+   * was written or reported; any other -errno was reported and the device
+   * switched to Closing.
+   */
+  switchError: i32 = 0;
   /** frontendClosed ran: the bus's removal, which waits for the frontend to close, may go on. */
   down: bool = false;
 
@@ -82,22 +92,20 @@ export function watchPathJoined(
  * Writes `state` to the device's `state` node, unless it is what this end
  * last wrote (so nobody's watch fires for nothing). It reads the node and
  * writes in one transaction, retried on conflicts, so a node removed
- * meanwhile (the device is being torn down) is never created again: that
- * is -ENOENT, and nothing is written. 0 once written; any other failure is
- * reported and the device switched to Closing; the -errno either way.
+ * meanwhile (the device is being torn down) is never created again, and
+ * that is not reported. Any other failure is reported and the device
+ * switched to Closing. Nothing is returned, so that no caller reports a
+ * failure twice or a vanished device at all: dev.state and dev.switchError
+ * say how it went.
  */
-export function switchState(dev: XenbusDevice, state: i32): i32 {
-  return writeState(dev, state, false);
+export function switchState(dev: XenbusDevice, state: i32): void {
+  dev.switchError = writeState(dev, state, false);
 }
 
-/**
- * The frontend's half of closing: its state goes to Closed, and the device
- * is marked down for the bus's removal. 0 or switchState's -errno.
- */
-export function frontendClosed(dev: XenbusDevice): i32 {
-  const rc = switchState(dev, XenbusStateClosed);
+/** The frontend's half of closing: its state goes to Closed, and the device is marked down for the bus's removal. */
+export function frontendClosed(dev: XenbusDevice): void {
+  switchState(dev, XenbusStateClosed);
   dev.down = true;
-  return rc;
 }
 
 /**
@@ -321,9 +329,10 @@ export function readDriverState(store: XsClient, path: string): i32 {
 }
 
 /**
- * switchState's work. `afterFailure`: this is the switch to Closing that a
- * failure asked for, whose own failures are only reported, so a store that
- * keeps failing costs one more attempt, never a loop.
+ * switchState's work: 0, or the -errno it ended with. `afterFailure`: this
+ * is the switch to Closing that a failure asked for, whose own failures are
+ * only reported, so a store that keeps failing costs one more attempt,
+ * never a loop.
  */
 function writeState(dev: XenbusDevice, state: i32, afterFailure: bool): i32 {
   if (state == dev.state) return 0;

@@ -106,13 +106,27 @@ export function xenbus_watch_path_joined(
   return watchPathJoined(devices[dev], directory, child, watchToken, watches[dev]);
 }
 
-/** 0, or -errno: -ENOENT when the device's node is gone (nothing written), other failures reported. */
+/**
+ * 0 whatever the store said, as the seed (-EINVAL for a bad handle): a
+ * failure is reported and the device switched to Closing, a removed node
+ * left alone. xenbus_device_state and xenbus_device_switch_error say how it went.
+ */
 export function xenbus_switch_state(dev: i32, state: i32): i32 {
-  return isDevice(dev) ? switchState(devices[dev], state) : -EINVAL;
+  if (!isDevice(dev)) return -EINVAL;
+  switchState(devices[dev], state);
+  return 0;
 }
 
+/** How the device's last switch went: 0 written, -ENOENT its node gone, else the -errno reported; -EINVAL: bad handle. */
+export function xenbus_device_switch_error(dev: i32): i32 {
+  return isDevice(dev) ? devices[dev].switchError : -EINVAL;
+}
+
+/** Switches to Closed and marks the device down: 0 (-EINVAL for a bad handle), as xenbus_switch_state. */
 export function xenbus_frontend_closed(dev: i32): i32 {
-  return isDevice(dev) ? frontendClosed(devices[dev]) : -EINVAL;
+  if (!isDevice(dev)) return -EINVAL;
+  frontendClosed(devices[dev]);
+  return 0;
 }
 
 /** Reports `err` (-errno) with `message` in error/<nodename>/error. 0, or -EINVAL / -EFAULT. */

@@ -286,11 +286,13 @@ export class XsClient {
     return names.length;
   }
 
-  /** 1 when the node exists, 0 when it does not, -errno when xenstored could not say. */
+  /**
+   * 1 when the node exists, else 0: also when it cannot be listed (no
+   * permission, a failed request), as the seed's xs_exists, so that a
+   * caller's `if` never takes an error for a node.
+   */
   exists(tx: u32, path: string): i32 {
-    const rc = this.directory(tx, path);
-    if (rc == -ENOENT) return 0;
-    return rc < 0 ? rc : 1;
+    return this.directory(tx, path) < 0 ? 0 : 1;
   }
 
   /** The node's permissions, in `perms`; their count. */
