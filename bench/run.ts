@@ -8,7 +8,9 @@
 // size of xenbus.wasm. The ring workloads and xenstore_read_roundtrip also
 // run with the guest in wasmtime (runtime/wasmtime.ts), as NAME_wasmtime, with
 // their ratios to the same native baseline; they are skipped, saying so, where
-// wasmtime cannot be had.
+// wasmtime cannot be had. The ring workloads run a third way as NAME_wasm2c:
+// the harness turned into C by wasm2c and compiled by gcc -O2, natively, as
+// the PVH host runs a module (bench/harness-wasm2c.ts), with its ratio too.
 // One JSON object per line on stdout; progress on stderr, and before it the
 // modules the chosen workloads run, built if stale (tools/build.ts).
 import { execFile, execFileSync } from "node:child_process";
@@ -26,6 +28,7 @@ import { compileC, debianPackage } from "../tools/debian.js";
 import { wasmtimePython } from "../tools/wasmtime.js";
 import type { BlockGuest } from "./blk.js";
 import { harnessIn, loadHarness } from "./harness.js";
+import { harnessWasm2c } from "./harness-wasm2c.js";
 import type { XenstoreGuest } from "./xenstore.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
@@ -42,6 +45,8 @@ const COMPONENT_READ_RATIO = "component_socket_read_ratio";
 
 /** Suffix of a workload run with its guest in wasmtime instead of V8. */
 const WASMTIME = "_wasmtime";
+/** Suffix of a ring workload run as wasm2c's C, natively. */
+const WASM2C = "_wasm2c";
 
 /** The guest's xs_read / xs_write of one node, each a round trip through the store ring to the simulated xenstored. */
 const XENSTORE_ROUNDTRIPS: Record<string, (guest: XenstoreGuest, n: number) => boolean> = {
@@ -176,7 +181,7 @@ function wasmtimeOrSkip(): Engine | undefined {
 
 /** The module each result runs: a target of tools/build.ts, built when stale before anything runs. */
 const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
-  harness: Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME]),
+  harness: Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME, name + WASM2C]),
   "xenstore-client": [COMPONENT_READ, COMPONENT_READ_RATIO],
   xenbus: [
     ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
@@ -205,12 +210,23 @@ const wanted = (name: string): boolean => selected.length === 0 || selected.incl
 
 await buildStale(Object.entries(RUNS_MODULE).filter(([, names]) => names.some(wanted)).map(([target]) => target as TargetName));
 
-const rings = Object.keys(WORKLOADS).filter((name) => wanted(name) || wanted(name + WASMTIME));
+/** The wasm2c-compiled harness, built when stale; undefined (said on stderr) where it cannot be. */
+function wasm2cHarnessOrSkip(): string | undefined {
+  try {
+    return harnessWasm2c();
+  } catch (error) {
+    console.error(`skipping the wasm2c workloads: ${(error as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
+}
+
+const rings = Object.keys(WORKLOADS).filter((name) => wanted(name) || wanted(name + WASMTIME) || wanted(name + WASM2C));
 if (rings.length > 0) {
   const native = nativeBaseline();
   const v8 = rings.some(wanted) ? loadHarness().harness : undefined;
   const inWasmtime = rings.some((name) => wanted(name + WASMTIME)) ? wasmtimeOrSkip() : undefined;
   const wasmtimeHarness = inWasmtime && harnessIn(inWasmtime);
+  const wasm2cHarness = rings.some((name) => wanted(name + WASM2C)) ? wasm2cHarnessOrSkip() : undefined;
   for (const name of rings) {
     const results: [string, number][] = [];
     if (v8 && wanted(name)) {
@@ -221,6 +237,10 @@ if (rings.length > 0) {
     if (wasmtimeHarness && wanted(name + WASMTIME)) {
       console.error(`${name}${WASMTIME}: wasm in wasmtime…`);
       results.push([name + WASMTIME, opsPerSecond((n) => wasmtimeHarness.call(WORKLOADS[name]!, [n])!, name + WASMTIME)]);
+    }
+    if (wasm2cHarness && wanted(name + WASM2C)) {
+      console.error(`${name}${WASM2C}: wasm2c's C, native…`);
+      results.push([name + WASM2C, Number(execFileSync(wasm2cHarness, [name], { encoding: "utf8" }).trim())]);
     }
     for (const [result, ops] of results) emit(result, Math.round(ops), "ops/s");
     if (native === undefined || results.length === 0) continue;

@@ -25,7 +25,7 @@ export function wasm2c(): Wasm2c {
   const libraryPath = libraries.map((root) => join(root, "usr/lib/x86_64-linux-gnu")).join(":");
   return {
     include: join(wabt, "usr/include"),
-    runtime: join(wabt, "usr/share/wabt/wasm2c"),
+    runtime: join(wabt, "usr/src/wasm2c"),
     convert(input, output, name) {
       const args = ["--library-path", libraryPath, join(wabt, "usr/bin/wasm2c"), "--enable-threads", input, "-o", output, "-n", name];
       execFileSync(loader, args, { stdio: "pipe" });

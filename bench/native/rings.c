@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "measure.h"
 
 /* ring.h's barriers as a Linux guest has them on x86-64: a full fence for
  * mb(), compiler barriers for rmb()/wmb() (stores are not reordered there). */
@@ -171,13 +171,6 @@ static uint64_t xenstore_ring_msg(uint64_t messages)
     return messages;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv)
 {
     uint64_t (*workload)(uint64_t);
@@ -198,29 +191,5 @@ int main(int argc, char **argv)
         printf("%llu\n", (unsigned long long)workload(strtoull(argv[2], NULL, 10)));
         return 0;
     }
-
-    uint64_t n = 1 << 16;
-    double elapsed;
-    for (;;) {
-        double start = now();
-        if (workload(n) == 0)
-            return 1;
-        elapsed = now() - start;
-        if (elapsed >= 0.1)
-            break;
-        n *= 4;
-    }
-    n = (uint64_t)((double)n * 0.5 / elapsed) + 1;
-    double best = 0;
-    for (int run = 0; run < 5; run++) {
-        double start = now();
-        uint64_t ops = workload(n);
-        elapsed = now() - start;
-        if (ops == 0)
-            return 1;
-        if ((double)ops / elapsed > best)
-            best = (double)ops / elapsed;
-    }
-    printf("%.0f\n", best);
-    return 0;
+    return print_best_ops_per_second(workload);
 }
