@@ -18,6 +18,7 @@ const COMMANDS: Array<{ script: string; name: string; mistakes: string[][] }> = 
   { script: "bench/run.ts", name: "npm run bench", mistakes: [["--bogus"], ["no_such_workload"]] },
   { script: "tools/layouts.ts", name: "npm run layouts", mistakes: [["--bogus"], ["extra"]] },
   { script: "tools/build.ts", name: "build", mistakes: [["--bogus"], ["no_such_target"]] },
+  { script: "tools/pvh.ts", name: "npm run pvh", mistakes: [["--bogus"], ["../xenbus"]] },
 ];
 
 describe.concurrent.each(COMMANDS)("$script", ({ script, name, mistakes }) => {

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
 import { cachePath } from "./cache.js";
 import { PeerUnavailable, debianPackage } from "./debian.js";
 import { wasm2c } from "./wasm2c.js";
@@ -100,12 +101,21 @@ export function buildPvhElf(wasm: string, elf: string, say: (line: string) => vo
   return { elf, built: true };
 }
 
+const HELP = `npm run pvh [-- NAME...]
+
+Builds build/NAME.pvh.elf, a Xen PVH kernel that runs build/NAME.wasm in the
+native host of runtime/pvh/ (default NAME: unikernel). The module must export
+memory and main(), and import only the host's xen hypercalls. wasm2c (Debian
+trixie's wabt) turns it into C, gcc compiles it with the host. An ELF newer
+than the module, the host's sources and these tools is kept.
+
+Options:
+  -h, --help   this text`;
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const names = process.argv.slice(2);
-  if (names.some((name) => name.startsWith("-") || name.includes("/"))) {
-    console.error("usage: npm run pvh [-- NAME...]   (builds build/NAME.pvh.elf from build/NAME.wasm; default NAME: unikernel)");
-    process.exit(2);
-  }
+  const { positionals: names } = parseCommandLine("npm run pvh", HELP, { allowPositionals: true });
+  const badName = names.find((name) => !/^[\w.-]+$/.test(name));
+  if (badName !== undefined) exitWithUsageError("npm run pvh", `${badName} is not a module name (build/NAME.wasm)`);
   for (const name of names.length > 0 ? names : ["unikernel"]) {
     const start = performance.now();
     try {
@@ -115,8 +125,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       console.log(built ? `build/${basename(elf)}: ${size} bytes, built in ${took} s` : `build/${basename(elf)} is up to date`);
     } catch (error) {
       if (!(error instanceof NotAUnikernel || error instanceof PeerUnavailable || (error as Error).message.startsWith("gcc failed"))) throw error;
-      console.error(`pvh: ${(error as Error).message}`);
-      process.exit(1);
+      exitWithError("npm run pvh", (error as Error).message);
     }
   }
 }
