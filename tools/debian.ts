@@ -5,7 +5,7 @@
 // machine's own Debian mirror through package lists kept in .cache/apt/<release>.
 //   tsx tools/debian.ts PACKAGE...   fetches them and prints where they are
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cachePath, slowStep } from "./cache.js";
@@ -31,18 +31,39 @@ function debianMirror(): string {
   return mirror;
 }
 
-/** apt-get options that make it use `release`'s package lists (made on first use) instead of the machine's. */
+/**
+ * apt-get options that make it use `release`'s package lists instead of the
+ * machine's. The lists are made on first use aside and renamed into place, so
+ * that test workers fetching at once never share a half-made folder.
+ */
 function releaseOptions(release: string): string[] {
-  const dir = cachePath("apt", release);
-  const options = ["-o", `Dir::Etc::SourceList=${join(dir, "sources.list")}`, "-o", "Dir::Etc::SourceParts=/dev/null",
+  const options = (dir: string): string[] => ["-o", `Dir::Etc::SourceList=${join(dir, "sources.list")}`, "-o", "Dir::Etc::SourceParts=/dev/null",
     "-o", `Dir::State::Lists=${join(dir, "lists")}`, "-o", `Dir::Cache=${dir}`, "-o", "Dir::State::status=/dev/null"];
+  const dir = cachePath("apt", release);
   if (!existsSync(join(dir, ".updated"))) {
-    for (const sub of ["lists/partial", "archives/partial"]) mkdirSync(join(dir, sub), { recursive: true });
-    writeFileSync(join(dir, "sources.list"), `deb ${debianMirror()} ${release} main\n`);
-    slowStep(`fetching Debian ${release}'s package lists into ${dir}`, "about 5 s", () => execFileSync("apt-get", ["update", "-q", ...options], { stdio: "pipe" }));
-    writeFileSync(join(dir, ".updated"), "");
+    mkdirSync(cachePath("apt"), { recursive: true });
+    const scratch = mkdtempSync(`${dir}.`);
+    try {
+      for (const sub of ["lists/partial", "archives/partial"]) mkdirSync(join(scratch, sub), { recursive: true });
+      writeFileSync(join(scratch, "sources.list"), `deb ${debianMirror()} ${release} main\n`);
+      slowStep(`fetching Debian ${release}'s package lists into ${dir}`, "about 5 s", () => execFileSync("apt-get", ["update", "-q", ...options(scratch)], { stdio: "pipe" }));
+      writeFileSync(join(scratch, ".updated"), "");
+      placeOnce(scratch, dir);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   }
-  return options;
+  return options(dir);
+}
+
+/** Renames the finished folder `made` to `at`, unless another process got there first; clears a half-made `at`. */
+function placeOnce(made: string, at: string): void {
+  if (existsSync(at) && !existsSync(join(at, ".updated")) && !existsSync(join(at, ".unpacked"))) rmSync(at, { recursive: true, force: true });
+  try {
+    renameSync(made, at);
+  } catch (error) {
+    if (!existsSync(at)) throw error;
+  }
 }
 
 function download(name: string, into: string, release?: string): void {
@@ -78,9 +99,11 @@ function fetchInto(cache: string, name: string, root: string, release?: string):
     }
     const deb = readdirSync(scratch).find((file) => file.endsWith(".deb"));
     if (!deb) throw new PeerUnavailable(`${name}: apt-get download produced no .deb`);
-    rmSync(root, { recursive: true, force: true });
-    execFileSync("dpkg", ["-x", join(scratch, deb), root]);
-    writeFileSync(join(root, ".unpacked"), `${deb}\n`);
+    // Unpacked aside and renamed into place: a test worker may be running what another one fetched.
+    const unpacked = join(scratch, "root");
+    execFileSync("dpkg", ["-x", join(scratch, deb), unpacked]);
+    writeFileSync(join(unpacked, ".unpacked"), `${deb}\n`);
+    placeOnce(unpacked, root);
     return root;
   } catch (error) {
     if (error instanceof PeerUnavailable) throw error;
