@@ -320,6 +320,39 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(backendState(s)).toBe(Connected);
     });
 
+    test("after a failed initialise (Closing written), the frontend's next states do not connect the backend until it resets", () => {
+      // A ring that does not map, and a channel that does not bind: both reported with dev_fatal.
+      const failures: Record<string, string>[] = [{ "ring-ref": "123456", "event-channel": "1" }, { "event-channel": "4095" }];
+      for (const nodes of failures) {
+        const s = setup();
+        if (!("ring-ref" in nodes)) s.front.publish(s.frontPath);
+        frontendWrites(s, { ...nodes, state: String(Initialised) });
+        expect(backendState(s)).toBe(Closing);
+        s.back.log();
+        // The frontend carries on as if nothing happened: a good ring and channel, Initialised, then Connected.
+        if ("ring-ref" in nodes) s.front.publish(s.frontPath);
+        else frontendWrites(s, { "event-channel": String(s.front.port) });
+        frontendWrites(s, { state: String(Connected) });
+        frontendWrites(s, { state: String(Initialised) });
+        frontendWrites(s, { state: String(Connected) });
+        expect(backendState(s)).toBe(Closing);
+        expect(s.back.log().filter((line) => line.startsWith("initialise") || line.startsWith("connected"))).toEqual([]);
+        // Closed, then a new frontend instance: now it connects.
+        frontendWrites(s, { state: String(Closed) });
+        expect(backendState(s)).toBe(Closed);
+        frontendWrites(s, { state: String(Initialising) });
+        expect(backendState(s)).toBe(InitWait);
+        s.front.switchState(Initialised);
+        s.run();
+        s.front.switchState(Connected);
+        s.run();
+        expect(backendState(s)).toBe(Connected);
+        s.front.kick(5);
+        s.run();
+        expect(s.back.log()).toContain(`event ${s.node} 5`);
+      }
+    });
+
     test("ring refs that are not numbers, or a ring-page-order beyond the offer, fail initialise", () => {
       const bogus: Record<string, string>[] = [{ "ring-ref": "x1" }, { "ring-page-order": "4", "ring-ref0": "8" }, { "ring-page-order": "-1" }];
       for (const nodes of bogus) {

@@ -210,15 +210,20 @@ describe.each(engines)("under $name", ({ engine }) => {
       }
     });
 
-    test("changes under the device's own directory reach the driver; a state written by the toolstack is read back", () => {
+    test("changes under the device's own directory reach the driver as the path below it; a state written by the toolstack is read back", () => {
       const s = setup();
       const paths = addDevice(s);
       s.front.x.xenbus_bus_attach(FRONTEND);
       s.hv.runUntilIdle();
       s.front.log();
+      // As FreeBSD's localend_changed: "/feature-x", "" for the directory itself.
       s.dom0.write(`${paths.frontend}/feature-x`, "1");
       s.hv.runUntilIdle();
-      expect(s.front.log()).toEqual(["local device/vtest/1/feature-x"]);
+      expect(s.front.log()).toEqual(["local /feature-x"]);
+      s.dom0.write(`${paths.frontend}/queue-0/ring-ref`, "8");
+      s.dom0.write(paths.frontend, "");
+      s.hv.runUntilIdle();
+      expect(s.front.log()).toEqual(["local /queue-0/ring-ref", "local "]);
       s.dom0.write(`${paths.frontend}/state`, String(Closing));
       s.hv.runUntilIdle();
       expect(s.front.devices(FRONTEND)[0]!.state).toBe(Closing);

@@ -17,14 +17,19 @@
 //   free         (`online` 0, frontend Closed) ops.free: the toolstack is
 //                removing the device
 //
-// A failed step leaves the device where it is (the ops report why, with
-// devError / devFatal). The frontend is watched through the bus: its `state`
-// node only, with at most one event pending, so a frontend writing without
-// end cannot flood this domain; ops.frontendChanged hears about `state`.
+// A failed step leaves the device where it is, to be tried again at the next
+// change (the ops report why, with devError / devFatal), except an initialise
+// whose failure was reported with devFatal: that told the frontend Closing,
+// and it stands. The lifecycle is Closing too, and does not connect until the
+// frontend has closed and started over (reset), whatever it writes meanwhile.
+//
+// The frontend is watched through the bus: its `state` node only, with at
+// most one event pending, so a frontend writing without end cannot flood
+// this domain; ops.frontendChanged hears about `state`.
 import * as evtchn from "../evtchn/evtchn";
 import {
-  ENOTCONN, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected, XenbusStateInitialised, XenbusStateInitialising,
-  XenbusStateInitWait, XenbusStateUnknown,
+  ENOTCONN, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected, XenbusStateInitialised,
+  XenbusStateInitialising, XenbusStateInitWait, XenbusStateUnknown,
 } from "../xen/abi";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { bindEvtchn, devFatal, freeEvtchn, log, strstate } from "./client";
@@ -83,7 +88,9 @@ export abstract class BackendOps {
   /**
    * The frontend is Initialised or Connected: map its ring(s), then
    * bindFrontendEvtchn, last: from then on ops.event may run (from the
-   * upcall, during any store request) even before this returns. 0 or -errno.
+   * upcall, during any store request) even before this returns. 0, or
+   * -errno with nothing left mapped: reported with devFatal, the device
+   * closes; unreported, it is tried again at the frontend's next change.
    */
   initialise(dev: BackendDevice): i32 {
     return 0;
@@ -136,7 +143,7 @@ export class BackendDriver extends XenbusDriver {
   localChanged(dev: BusDevice, path: string): void {
     const backend = changetype<BackendDevice>(dev);
     if (backend.freed) return;
-    const node = path.length > dev.nodename.length ? path.substring(dev.nodename.length + 1) : "";
+    const node = path.length > 0 ? path.substring(1) : "";
     if (node == "" || node == "online") readOnline(backend);
     backend.ops.backendChanged(backend, node);
     checkState(backend);
@@ -260,9 +267,24 @@ function initialise(dev: BackendDevice): bool {
   const rc = dev.ops.initialise(dev);
   if (rc < 0) {
     log(`${dev.nodename}: initialise failed (${-rc}) with the frontend ${strstate(frontend)}`);
+    failedInitialise(dev);
     return false;
   }
   return setLifecycleState(dev, XenbusStateConnected);
+}
+
+/**
+ * After ops.initialise failed. A failure it reported with devFatal told the
+ * frontend Closing, and that stands (as in Linux; QEMU would try again at
+ * the frontend's next state, and connect after saying Closing): the
+ * lifecycle is Closing too, and connects again only once the frontend has
+ * closed and come back in Initialising (reset). A failure it did not report
+ * leaves the device in InitWait, to try again at the next change.
+ */
+function failedInitialise(dev: BackendDevice): void {
+  // A channel bound before the failure: no event may reach a ring that is not mapped.
+  unbindFrontendEvtchn(dev);
+  if (dev.state == XenbusStateClosing) dev.lifecycleState = XenbusStateClosing;
 }
 
 /** ops.connected, once per connection, when the frontend is Connected too. */

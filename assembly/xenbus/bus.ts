@@ -70,7 +70,11 @@ export abstract class XenbusDriver {
   /** The other end's `state` node changed; `state` is already in dev.otherendState. */
   otherendChanged(dev: BusDevice, state: i32): void {}
 
-  /** A node under this end's own directory changed (the path as the event gave it, relative to the home). */
+  /**
+   * A node under this end's own directory changed: its path below the
+   * directory, "/feature-x" ("" for the directory itself), as FreeBSD's
+   * localend_changed gets it.
+   */
   localChanged(dev: BusDevice, path: string): void {}
 
   /** The device goes away (its state node vanished): release rings, grants, channels. */
@@ -125,11 +129,13 @@ class LocalWatch extends XsWatchHandler {
 
   onEvent(path: string, token: string): void {
     const dev = this.dev;
+    const below = pathBelow(dev.nodename, path);
+    if (below === null) return;
     // The toolstack may have written our state (hot-unplug does): what is
     // stored is what a later switch compares with. A vanished node reads as
     // Unknown, and the bus root's watch tears the device down.
     dev.state = readDriverState(dev.store, dev.nodename);
-    dev.driver.localChanged(dev, path);
+    dev.driver.localChanged(dev, below);
   }
 }
 
@@ -412,6 +418,13 @@ export class XenbusBus {
     if (path.length < 2 || !path.startsWith("/") || path.endsWith("/")) return null;
     return new Otherend(path, id);
   }
+}
+
+/** `path` below `dir`: "" for `dir` itself, "/name..." for a node under it, null for a path elsewhere. */
+export function pathBelow(dir: string, path: string): string | null {
+  if (!path.startsWith(dir)) return null;
+  const below = path.substring(dir.length);
+  return below.length == 0 || below.startsWith("/") ? below : null;
 }
 
 class Otherend {
