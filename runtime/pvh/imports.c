@@ -55,14 +55,25 @@ u32 w2c_xen_xen_version(struct w2c_xen *xen, u32 cmd, u32 arg)
     return call(xen, __HYPERVISOR_xen_version, cmd, arg, 0);
 }
 
-/* SCHEDOP_block is hlt with interrupts on (events.c says why); the rest go to Xen. */
+/*
+ * SCHEDOP_block is hlt with interrupts on (events.c says why); the rest go
+ * to Xen. A suspend that returns has resumed, maybe in a new domain on
+ * another host: the upcall vector and the console are set up again, as
+ * Linux does on resume.
+ */
 u32 w2c_xen_sched_op(struct w2c_xen *xen, u32 cmd, u32 arg)
 {
     if (cmd == SCHEDOP_block) {
         block_until_event();
         return 0;
     }
-    return call(xen, __HYPERVISOR_sched_op, cmd, arg, 0);
+    uint32_t result = call(xen, __HYPERVISOR_sched_op, cmd, arg, 0);
+    const struct sched_shutdown *shutdown = (const void *)(uintptr_t)address(xen, arg, sizeof(*shutdown));
+    if (cmd == SCHEDOP_shutdown && shutdown != 0 && shutdown->reason == SHUTDOWN_suspend) {
+        events_init();
+        console_init();
+    }
+    return result;
 }
 
 /* A write also goes to port 0xE9: Xen refuses console_io to a domU on release builds. */
