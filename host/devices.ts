@@ -138,17 +138,18 @@ export class DeviceManager {
 
   /**
    * Hot-unplug as libxl does it: the backend is told to go (online 0,
-   * state Closing), the hypervisor runs until the backend reports Closed or
-   * the bound is reached, then both dirs are removed either way.
+   * state Closing; askToClose), the hypervisor runs until the backend
+   * reports Closed or the bound is reached, then both dirs are removed
+   * either way. A frontend that is waiting (blocked on the host stack) can
+   * only close while the domains run: askToClose first, then unplug once
+   * it had the chance (Hypervisor.whenIdle).
    */
   unplug(device: DeviceId, options: UnplugOptions = {}): UnplugOutcome {
     const paths = devicePaths(device);
     let outcome: UnplugOutcome = "forced";
     if (!options.force) {
-      this.tools.inTransaction((tx) => {
-        this.tools.write(`${paths.backend}/online`, "0", tx);
-        this.tools.write(`${paths.backend}/state`, String(XenbusState.Closing), tx);
-      });
+      // One asked already (askToClose) and Closed is not asked again, which would open it anew.
+      if (this.backendState(paths.backend) !== XenbusState.Closed) this.askToClose(device);
       for (let run = 0; run <= (options.maxWaitRuns ?? DEFAULT_MAX_WAIT_RUNS); run++) {
         if (this.backendState(paths.backend) === XenbusState.Closed) {
           outcome = "closed";
@@ -159,6 +160,18 @@ export class DeviceManager {
     }
     this.remove(paths);
     return outcome;
+  }
+
+  /**
+   * The first step of unplug on its own: the backend is told to go (online
+   * 0, state Closing), and the ends close while the domains run.
+   */
+  askToClose(device: DeviceId): void {
+    const paths = devicePaths(device);
+    this.tools.inTransaction((tx) => {
+      this.tools.write(`${paths.backend}/online`, "0", tx);
+      this.tools.write(`${paths.backend}/state`, String(XenbusState.Closing), tx);
+    });
   }
 
   /**

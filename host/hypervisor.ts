@@ -103,6 +103,11 @@ export class Hypervisor implements DomainDirectory {
     return this.scheduler.runUntilIdle();
   }
 
+  /** Queues something the outside world does, for when nothing in the simulation can run (Scheduler.whenIdle). */
+  whenIdle(action: () => void): void {
+    this.scheduler.whenIdle(action);
+  }
+
   /**
    * SHUTDOWN_suspend: the domain stays alive, and the hypercall returns what
    * Xen's does, 0 in a domain resumed after save/restore, 1 when the suspend

@@ -6,6 +6,8 @@
 // Nothing runs unless an event made it runnable, so a domain that waits while
 // no event arrives anywhere can never see anything change: that is how a
 // spinning guest (and a deadlocked one) is told apart from a waiting one.
+// The world outside the simulation (an operator typing `xl shutdown`) acts
+// only when nothing inside can run, one queued action at a time.
 import type { PageCoherence } from "./coherence.js";
 import type { Domain, DomainExitInfo } from "./domain.js";
 
@@ -46,6 +48,9 @@ export class Scheduler {
   private readonly upcallStalls = new WeakMap<Domain, StallCounter>();
   /** Virtual time in ns (SCHEDOP_poll timeouts); it moves only when nothing else can run. */
   private clock = 0;
+  /** What the outside world does next, once nothing inside can run (whenIdle). */
+  private readonly outside: (() => void)[] = [];
+  private acting = false;
 
   constructor(
     private readonly domains: () => Domain[],
@@ -97,6 +102,17 @@ export class Scheduler {
 
   noteEvent(): void {
     this.events++;
+  }
+
+  /**
+   * Queues `action`, something the outside world does (a toolstack command),
+   * to run when a domain waits and nothing in the simulation can run: before
+   * the waiting domain is declared deadlocked or the clock moves on. Actions
+   * run in order, one per idle moment, never inside one another; the
+   * waiting domain runs again only after the action returns.
+   */
+  whenIdle(action: () => void): void {
+    this.outside.push(action);
   }
 
   /** Runs pending work until there is none; returns the number of domain runs. */
@@ -157,7 +173,7 @@ export class Scheduler {
   private waitUntil(domain: Domain, ready: () => boolean, wakeTime: () => number | null, what: string): void {
     let steps = 0;
     while (!ready()) {
-      if (!this.step()) {
+      if (!this.step() && !this.actOutside()) {
         const time = wakeTime();
         if (time === null) {
           this.exitRunning(domain, {
@@ -174,6 +190,21 @@ export class Scheduler {
         throw new SimulationError(`${domain} ${what} for ${steps} steps while others kept running; runnable: ${this.describeRunnable()}`);
       }
     }
+  }
+
+  /** Runs the outside world's next action, if there is one and none is running. */
+  private actOutside(): boolean {
+    if (this.acting) return false;
+    const action = this.outside.shift();
+    if (!action) return false;
+    this.acting = true;
+    try {
+      action();
+    } finally {
+      this.acting = false;
+    }
+    this.events++;
+    return true;
   }
 
   /** Runs one runnable domain's work, round-robin by domid; false when nothing is runnable. */

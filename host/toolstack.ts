@@ -91,7 +91,8 @@ export class XenstoreService {
   /**
    * What libxl does for a built domain: an unbound port in the domain for
    * xenstored (HVM_PARAM_STORE_EVTCHN), the domain's home readable by it
-   * with data/ and device/ its own, then XS_INTRODUCE with the store gfn
+   * (its name and domid in it) with data/, device/, error/ and
+   * control/shutdown its own, then XS_INTRODUCE with the store gfn
    * and that port; and, as xenconsoled does for each new domain, a console
    * backend on its console page.
    */
@@ -103,8 +104,11 @@ export class XenstoreService {
     this.tools.mkdir(home);
     this.tools.setPerms(home, ["n0", `r${domid}`]);
     this.tools.write(`${home}/name`, domain.name);
-    // The guest's own subtrees, as libxl makes them: error/ is where its drivers report (xenbus dev_error).
-    for (const own of ["data", "device", "error"]) {
+    this.tools.write(`${home}/domid`, String(domid));
+    this.tools.mkdir(`${home}/control`);
+    // The guest's own nodes, as libxl makes them: error/ is where its drivers
+    // report (xenbus dev_error), control/shutdown where it takes shutdown requests.
+    for (const own of ["data", "device", "error", "control/shutdown"]) {
       this.tools.mkdir(`${home}/${own}`);
       this.tools.setPerms(`${home}/${own}`, [`n${domid}`]);
     }
@@ -112,6 +116,14 @@ export class XenstoreService {
     if (domain.params.has(HVM_PARAM.CONSOLE_PFN) && !this.consoles.has(domid)) {
       this.consoles.set(domid, startConsoleBackend(this.hv, domid));
     }
+  }
+
+  /**
+   * xl shutdown / xl reboot: the request ("poweroff", "reboot", "halt",
+   * "suspend") goes into the domain's control/shutdown, for the guest to act on.
+   */
+  requestShutdown(domid: number, request: string): void {
+    this.tools.write(`/local/domain/${domid}/control/shutdown`, request);
   }
 
   /** The domain exited (or is destroyed): its console backend takes its last output and stops. */

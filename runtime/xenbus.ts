@@ -5,7 +5,7 @@
 // statuses. Ports, refs, domids and guest addresses are plain numbers; a
 // domid that does not fit domid_t (16 bits) is refused before it reaches Xen.
 // Nothing here traps on a bad argument. Only functions are listed: the
-// exported globals (xen_special_base/pages) and memory are the runtime's.
+// exported globals (BLK_INFO_SIZE, ...) and memory are the runtime's.
 
 export interface XenbusExports {
   /** Pointers to JSON strings (read with Guest.readString): the struct layouts and constants compiled in. */

@@ -114,6 +114,29 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(guest.exit?.reason).toBe("crash");
       expect(guest.exit?.message).toMatch(/^dom1 \(lonely\) blocked with no event pending .* can never wake; its ports: 1→dom0:1$/);
     });
+
+    it("with nothing able to run, lets the outside world act, one action per idle moment, never nested", () => {
+      const guest = bootGuest(hv, "waiting", engine);
+      const [, dom0Port] = connect(hv, guest, null);
+      view(guest).setUint32(UPCALL_CLEAR_AT, SI, true);
+      const acted: string[] = [];
+      hv.whenIdle(() => {
+        acted.push("first");
+        hv.runUntilIdle(); // a toolstack command that runs the domains itself takes no further action
+      });
+      hv.whenIdle(() => {
+        acted.push("second");
+        hv.dom0.evtchn.notify(dom0Port);
+      });
+      hv.whenIdle(() => acted.push("third"));
+      expect(guest.exports.hc_sched(SCHEDOP.block, 0)).toBe(0);
+      expect(acted).toEqual(["first", "second"]);
+      expect(hv.runUntilIdle()).toBe(1); // the event's upcall; runUntilIdle leaves the outside world alone
+      expect(acted).toEqual(["first", "second"]);
+      expect(guest.exports.hc_sched(SCHEDOP.block, 0)).toBeUndefined(); // "third" woke nobody
+      expect(acted).toEqual(["first", "second", "third"]);
+      expect(guest.exit?.message).toMatch(/can never wake/);
+    });
   });
 
   describe("spinning", () => {

@@ -109,7 +109,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       const [guest, xs] = [guests[0]!, stores[0]!];
       expect(xs.getDomainPath(guest.domid)).toBe(`/local/domain/${guest.domid}`);
       expect(xs.read("name")).toBe("alpha");
-      expect(xs.directory(`/local/domain/${guest.domid}`).sort()).toEqual(["data", "device", "error", "name"]);
+      expect(xs.read("domid")).toBe(String(guest.domid));
+      expect(xs.directory(`/local/domain/${guest.domid}`).sort()).toEqual(["control", "data", "device", "domid", "error", "name"]);
+      expect(xs.directory("control")).toEqual(["shutdown"]);
     });
 
     it("writes, reads, makes directories, lists and removes", () => {

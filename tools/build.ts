@@ -3,8 +3,8 @@
 // files its entry imports from assembly/, its asconfig, wit/ for the
 // component, this file, and the installed compilers' package.json, which an
 // install rewrites). Each target built is said on stderr, with its time.
-//   xenbus, harness              asc (release) → wasm-opt -Oz → build/<name>.wasm
-//   xenbus.debug, harness.debug  asc (debug) → build/<name>.debug.wasm and its source map
+//   xenbus, unikernel, harness   asc (release) → wasm-opt -Oz → build/<name>.wasm
+//   <name>.debug                 asc (debug) → build/<name>.debug.wasm and its source map
 //   xenstore-client              the XenStore client component (assembly/component,
 //                                wit/xenstore.wit): build/xenstore-client.wasm, and
 //                                build/component/ for Node
@@ -88,7 +88,12 @@ const component: Target = {
   },
 };
 
-const TARGETS = { ...guestTargets("xenbus", "assembly/index.ts"), ...guestTargets("harness", "assembly/harness.ts"), "xenstore-client": component };
+const TARGETS = {
+  ...guestTargets("xenbus", "assembly/index.ts"),
+  ...guestTargets("unikernel", "assembly/apps/unikernel.ts"),
+  ...guestTargets("harness", "assembly/harness.ts"),
+  "xenstore-client": component,
+};
 export type TargetName = keyof typeof TARGETS;
 const TARGET_NAMES = Object.keys(TARGETS) as TargetName[];
 
@@ -202,6 +207,8 @@ wit/, this tool, the installed compilers). Says each one it builds.
 Targets (default: all):
   xenbus            build/xenbus.wasm, the release module (asc, wasm-opt -Oz)
   xenbus.debug      build/xenbus.debug.wasm, with a source map
+  unikernel         build/unikernel.wasm, the default application (assembly/apps)
+  unikernel.debug   build/unikernel.debug.wasm, with a source map
   harness           build/harness.wasm, ring math and bench loops for the tests
   harness.debug     build/harness.debug.wasm, with a source map
   xenstore-client   build/xenstore-client.wasm, the XenStore client component,

@@ -1,0 +1,35 @@
+// Runs a unikernel module (one that exports `main`, like build/unikernel.wasm)
+// in a domain of a simulated hypervisor, as the native PVH host does on real
+// Xen (README, "what a host must provide"): `main` runs the application and
+// returns a SHUTDOWN_* reason, which goes to SCHEDOP_shutdown; a negative
+// result is the -errno of a failed boot, and the domain crashes.
+import { readFileSync } from "node:fs";
+import type { Hypervisor } from "../host/hypervisor.js";
+import { SHUTDOWN, shutdownReasonName } from "../host/xen/abi.js";
+import type { Engine } from "./engine.js";
+import { loadGuest, type Guest } from "./guest.js";
+
+export const unikernelWasm: Uint8Array = readFileSync(new URL("../build/unikernel.wasm", import.meta.url));
+
+export type Unikernel = Guest<{ main(): number }>;
+
+/** Loads `wasm` (default build/unikernel.wasm) as a new domain, to be started with runMain. */
+export function loadUnikernel(hv: Hypervisor, name: string, engine?: Engine, wasm: Uint8Array = unikernelWasm): Unikernel {
+  return loadGuest<{ main(): number }>(hv, wasm, { name, engine });
+}
+
+/**
+ * Calls the unikernel's `main`, which returns once the application ends,
+ * then shuts the domain down with the reason it returned. How the domain
+ * ended is then in `unikernel.exit`.
+ */
+export function runMain(hv: Hypervisor, unikernel: Unikernel): void {
+  const result = unikernel.exports.main();
+  if (result === undefined) return; // it died on its own (a panic, a trap)
+  const domain = unikernel.domain;
+  if (result < 0) {
+    hv.scheduler.kill(domain, { reason: "crash", code: SHUTDOWN.crash, message: `main failed: ${result}` });
+  } else {
+    hv.scheduler.kill(domain, { reason: shutdownReasonName(result), code: result, message: "" });
+  }
+}
