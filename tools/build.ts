@@ -97,6 +97,11 @@ const TARGETS = {
 export type TargetName = keyof typeof TARGETS;
 const TARGET_NAMES = Object.keys(TARGETS) as TargetName[];
 
+/** `name` is one of the targets (tools/pvh.ts builds the module of that name first). */
+export function isTargetName(name: string): name is TargetName {
+  return (TARGET_NAMES as string[]).includes(name);
+}
+
 /** Runs a build tool in the repository; its output goes to stderr so `npm run layouts` keeps stdout for JSON. */
 function run(tool: string, args: string[]): void {
   try {

@@ -2,12 +2,14 @@
 // runs build/<NAME>.wasm (default: unikernel) in the native host of
 // runtime/pvh/. wasm2c turns the module into C (.cache/pvh/<NAME>/), gcc
 // compiles it with the host, and ld links them at 256 MiB (runtime/pvh/link.ld).
-// An ELF newer than the module, the host's sources and these tools is kept.
+// The module is built first if it is stale (tools/build.ts); an ELF newer
+// than the module, the host's sources and these tools is kept.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
+import { buildStale, isTargetName } from "./build.js";
 import { cachePath } from "./cache.js";
 import { PeerUnavailable, debianPackage } from "./debian.js";
 import { wasm2c } from "./wasm2c.js";
@@ -106,8 +108,9 @@ const HELP = `npm run pvh [-- NAME...]
 Builds build/NAME.pvh.elf, a Xen PVH kernel that runs build/NAME.wasm in the
 native host of runtime/pvh/ (default NAME: unikernel). The module must export
 memory and main(), and import only the host's xen hypercalls. wasm2c (Debian
-trixie's wabt) turns it into C, gcc compiles it with the host. An ELF newer
-than the module, the host's sources and these tools is kept.
+trixie's wabt) turns it into C, gcc compiles it with the host. The module is
+built first if it is stale; an ELF newer than the module, the host's sources
+and these tools is kept.
 
 Options:
   -h, --help   this text`;
@@ -116,7 +119,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const { positionals: names } = parseCommandLine("npm run pvh", HELP, { allowPositionals: true });
   const badName = names.find((name) => !/^[\w.-]+$/.test(name));
   if (badName !== undefined) exitWithUsageError("npm run pvh", `${badName} is not a module name (build/NAME.wasm)`);
-  for (const name of names.length > 0 ? names : ["unikernel"]) {
+  const chosen = names.length > 0 ? names : ["unikernel"];
+  await buildStale(chosen.filter(isTargetName));
+  for (const name of chosen) {
     const start = performance.now();
     try {
       const { elf, built } = buildPvhElf(resolve("build", `${name}.wasm`), resolve("build", `${name}.pvh.elf`), (line) => console.log(`  ${line}`));

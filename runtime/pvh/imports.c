@@ -1,5 +1,5 @@
-// The module's `xen` imports as real hypercalls. The ABI (README, "The
-// hypercall ABI"): the command numbers and structs are Xen's own, pointer
+// The module's `xen` imports as real hypercalls. The ABI (README, "The `xen`
+// import ABI"): the command numbers and structs are Xen's own, pointer
 // arguments are offsets into linear memory, to which the host adds the base
 // at which it sees that memory; nothing else is translated. Handles inside
 // the structs stay offsets: linear memory lies at guest-physical 0 and that
