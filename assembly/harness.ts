@@ -777,9 +777,9 @@ export function xs_client_nested_dispatched(): i32 {
   return nestedDispatched;
 }
 
-/** The watch's queued events (which == 0) or dropped events (which == 1); -1 when `token` names none. */
+/** The watch's queued events (which == 0), dropped events (1) or collapses (2); -1 when `token` names none. */
 export function xs_client_watch_count(token: usize, tokenLength: u32, which: i32): i32 {
   const watch = xsClient!.watchOf(text(token, tokenLength));
   if (watch === null) return -1;
-  return which == 0 ? watch.pending : i32(watch.dropped);
+  return which == 0 ? watch.pending : which == 1 ? i32(watch.dropped) : i32(watch.collapsed);
 }

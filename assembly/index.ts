@@ -14,7 +14,7 @@ import { sched_op } from "./xen/hypercall";
 import { sched_shutdown } from "./xen/layout";
 import { allocPage, freePage, PAGE_SIZE } from "./xen/pages";
 import { addUserPage, inMemory, isUserPage, mayAlias, removeUserPage, stringIn } from "./xen/userpages";
-import { EBUSY, EFAULT, EINVAL, ENODEV, GNTST_bad_virt_addr, SCHEDOP_shutdown, SHUTDOWN_suspend } from "./xen/abi";
+import { EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, GNTST_bad_virt_addr, SCHEDOP_shutdown, SHUTDOWN_suspend } from "./xen/abi";
 
 /**
  * Maps shared_info and sets up the grant table. 0, or the -errno / GNTST_*
@@ -360,7 +360,11 @@ export function xs_set_perms(tx: u32, path: usize, path_len: u32, perms: usize, 
   return parsed === null ? -EINVAL : xs().setPerms(tx, xsArg, parsed);
 }
 
-/** xenstored fires a new watch once at once; its events are then taken with xs_next_event. */
+/**
+ * xenstored fires a new watch once at once; its events are then taken with
+ * xs_next_event. The newest 64 are kept: older ones are dropped, and
+ * counted (xs_watch_stats, xs_dropped_events).
+ */
 export function xs_watch(path: usize, path_len: u32, token: usize, token_len: u32): i32 {
   const rc = xsBegin(path, path_len);
   if (rc < 0) return rc;
@@ -468,6 +472,29 @@ export function xs_next_event(out: usize): i32 {
   if (event !== null) return deliverStrings(out, [event.path, event.token], true);
   resultLength = 0;
   return 0;
+}
+
+/** Watch events lost so far: malformed, for no watch of ours, or pushed out of a bounded watch's queue (xs_watch's keep the newest 64). */
+export function xs_dropped_events(): u32 {
+  const client = xenstore.currentClient();
+  return client !== null ? client.droppedEvents : 0;
+}
+
+/**
+ * The watch `token` names, as three u32s into `out`: its events queued now,
+ * those dropped (oldest first, past its bound), and the times its events
+ * collapsed into one on its own path (a watch that loses none, past its
+ * bound). 12, or -errno: -ENOENT when no watch has that token.
+ */
+export function xs_watch_stats(token: usize, token_len: u32, out: usize): i32 {
+  const rc = xsBeginInto(token, token_len, out);
+  if (rc < 0) return rc;
+  const watch = xs().watchOf(xsArg);
+  if (watch === null) return -ENOENT;
+  store<u32>(out, watch.pending);
+  store<u32>(out + 4, watch.dropped);
+  store<u32>(out + 8, watch.collapsed);
+  return 12;
 }
 
 // The XenBus driver helpers, for the host and the tests.

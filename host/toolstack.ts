@@ -41,6 +41,8 @@ export function placeSpecialPages(hv: Hypervisor, domid: number): void {
 export interface XenstoreOptions {
   /** A domain other than dom0 with dom0's rights in xenstored (its --priv-domid). */
   privilegedDomid?: number;
+  /** Watch events xenstored queues for a domain that does not read them before it drops more (1024). */
+  maxQueuedWatchEvents?: number;
 }
 
 /** xenstored running in dom0, with the toolstack's own connection to it, and the domains' console backends. */
@@ -61,6 +63,7 @@ export class XenstoreService {
       introduce: (domid, gfn, port) => this.connectRing(domid, gfn, port),
       release: (domid) => this.releaseRing(domid),
       privilegedDomid: options.privilegedDomid,
+      maxQueuedWatchEvents: options.maxQueuedWatchEvents,
     });
     this.tools = new LocalClient(this.xenstored, 0);
     this.devices = new DeviceManager(hv, this.tools);

@@ -7,7 +7,7 @@ export { wasmtimeEngine, type WasmtimeEngine } from "./wasmtime.js";
 export { bootXenbus, xenbusWasm, type Xenbus } from "./boot.js";
 export type { XenbusExports } from "./xenbus.js";
 export { errnoName, GuestCallError } from "./errors.js";
-export { xenstore, XenStoreError, type XenStore, type WatchEvent } from "./xenstore.js";
+export { xenstore, XenStoreError, type XenStore, type WatchEvent, type WatchStats } from "./xenstore.js";
 export {
   openXenstoreComponent, ComponentXenstore, StreamError, type ByteStream, type Permission,
   type WatchEvent as ComponentWatchEvent,

@@ -133,7 +133,7 @@ export interface XenbusExports {
   xs_get_perms(tx: number, path: number, path_len: number, out: number): number;
   /** Sets permissions from NUL-terminated entries ("n5\0r0\0"); -EINVAL when malformed. */
   xs_set_perms(tx: number, path: number, path_len: number, perms: number, perms_len: number): number;
-  /** Registers a watch; xenstored fires it once at once. Events are taken with xs_next_event. */
+  /** Registers a watch; xenstored fires it once at once. Events are taken with xs_next_event; the newest 64 are kept. */
   xs_watch(path: number, path_len: number, token: number, token_len: number): number;
   /** Removes a watch and drops its events not yet taken. */
   xs_unwatch(path: number, path_len: number, token: number, token_len: number): number;
@@ -162,6 +162,14 @@ export interface XenbusExports {
   xs_number(): number;
   /** The oldest watch event into `out` as path NUL token NUL: its length, 0 when none is queued. */
   xs_next_event(out: number): number;
+  /** Watch events lost: malformed, for no watch of this guest, or pushed out of a bounded watch's queue (a u32). */
+  xs_dropped_events(): number;
+  /**
+   * The watch `token` names, as three u32s into `out`: events queued, dropped
+   * (oldest first, past its bound), and collapsed into one on its own path
+   * (a watch that loses none, past its bound). 12, or -ENOENT for no such watch.
+   */
+  xs_watch_stats(token: number, token_len: number, out: number): number;
 
   // XenBus driver helpers (assembly/xenbus/client.ts). A device is made
   // with xenbus_device and named by the handle it returns (-EINVAL for a bad

@@ -18,6 +18,16 @@ export interface WatchEvent {
   token: string;
 }
 
+/** What became of one watch's events in the guest. */
+export interface WatchStats {
+  /** Queued now. */
+  pending: number;
+  /** Dropped, oldest first, past the watch's bound (a watch made with `watch` keeps the newest 64). */
+  dropped: number;
+  /** Times its events collapsed into one on the watch's own path (a watch that loses none, past its bound). */
+  collapsed: number;
+}
+
 export interface XenStore {
   read(path: string, tx?: number): string;
   readBytes(path: string, tx?: number): Uint8Array;
@@ -57,6 +67,10 @@ export interface XenStore {
   quotaNames(): string[];
   /** Watch events queued in the guest, oldest first (taking them out). */
   takeEvents(): WatchEvent[];
+  /** Watch events the guest lost: malformed, for no watch of its own, or pushed out of a bounded watch's queue. */
+  droppedEvents(): number;
+  /** The counts of the watch `token` names (ENOENT when none). */
+  watchStats(token: string): WatchStats;
   /** The reconnection protocol; throws the first error registering a watch again (see lostWatches). */
   reconnect(): void;
   /** Watches the last reconnection or resume could not register again, and dropped. */
@@ -202,6 +216,15 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
         events.push({ path: eventPath, token });
       }
       return events;
+    },
+    droppedEvents() {
+      return x.xs_dropped_events() >>> 0;
+    },
+    watchStats(token) {
+      const operation = `watch_stats ${token}`;
+      check(x.xs_watch_stats(...path(token, "watch_stats"), out), operation);
+      const view = new DataView(guest.memory().buffer, out, 12);
+      return { pending: view.getUint32(0, true), dropped: view.getUint32(4, true), collapsed: view.getUint32(8, true) };
     },
     reconnect() {
       check(x.xs_reconnect(), "reconnect");

@@ -659,13 +659,33 @@ describe("watch registry and dispatch", () => {
     expect(pending("A")).toBe(0);
   });
 
-  it("the queue's bound still holds across watches", () => {
-    expect(register("/a", "A", 0, NONE)).toBe(0);
+  it("a watch made with watch() keeps its newest 64 events, counting the dropped ones", () => {
+    expect(watch("/a", "A")).toBe(0);
     fire(...Array.from({ length: 70 }, (_, i) => `/a/${i}`));
-    expect(h.xs_client_pending_events()).toBe(64);
     expect(pending("A")).toBe(64);
     expect(dropped("A")).toBe(71 - 64);
+    expect(h.xs_client_dropped_events()).toBe(71 - 64);
     expect(nextEvent()).toEqual(["/a/6", "A"]);
+  });
+
+  it("an unbounded watch loses nothing: a like event adds nothing, and past its bound its events collapse into one on its path", () => {
+    const collapsed = (token: string) => h.xs_client_watch_count(...arg(ARG0, token), 2);
+    expect(register("/a", "A", 0, NONE)).toBe(0);
+    expect(register("/b", "B", 0, NONE)).toBe(0);
+    fire("/a/1", "/b/1", "/a/1", "/a/1");
+    expect(pending("A")).toBe(2);
+    fire(...Array.from({ length: 70 }, (_, i) => `/a/${i}`), "/b/2");
+    // The 65th distinct event of A collapsed its queue where its oldest was; what came after is covered by it.
+    expect(pending("A")).toBe(1);
+    expect(collapsed("A")).toBe(1);
+    expect(dropped("A")).toBe(0);
+    expect(h.xs_client_dropped_events()).toBe(0);
+    expect([nextEvent(), nextEvent(), nextEvent(), nextEvent(), nextEvent()]).toEqual([
+      ["/a", "A"], ["/b", "B"], ["/b/1", "B"], ["/b/2", "B"], null,
+    ]);
+    // Once taken, the watch queues events again.
+    fire("/a/3");
+    expect(nextEvent()).toEqual(["/a/3", "A"]);
   });
 
   it("unregister cancels that watch's queued events and sends UNWATCH", () => {

@@ -161,6 +161,21 @@ export function unmask(port: u32): i32 {
   return event_channel_op(EVTCHNOP_unmask, arg);
 }
 
+/**
+ * Makes `port` pending as if its peer had sent an event, so its handler runs
+ * from the upcall once the guest is idle (a kernel's retrigger: mask, set
+ * the pending bit, and unmask through Xen, which raises what is pending).
+ * The port is left unmasked. 0, -EINVAL, or -ENODEV before boot.
+ */
+export function raise(port: u32): i32 {
+  if (port >= NR_PORTS) return -EINVAL;
+  if (sharedInfo == 0) return -ENODEV;
+  const bit = (<u64>1) << (port & 63);
+  atomic.or<u64>(maskWord(port >> 6), bit);
+  atomic.or<u64>(pendingWord(port >> 6), bit);
+  return unmask(port);
+}
+
 /** Installs (or with null removes) the handler for a port. 0 or -EINVAL. */
 export function setHandler(port: u32, handler: Handler | null): i32 {
   if (port >= NR_PORTS) return -EINVAL;

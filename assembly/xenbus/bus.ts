@@ -177,13 +177,15 @@ export class XenbusBus {
   }
 
   /**
-   * Enumerates the bus, then watches its directory for devices that come
-   * and go. 0, or the -errno of registering the watch. A bus directory that
-   * does not exist yet is no error: devices may be added to it later.
+   * Watches the bus's directory for devices that come and go, losing no
+   * event (max_pending 0, as the seed's), and runs the watch's first event
+   * at once: an event on the directory itself rescans the bus, so the
+   * devices already there are taken on and none added meanwhile is missed.
+   * 0, or the -errno of registering the watch. A bus directory that does
+   * not exist yet is no error: devices may be added to it later.
    */
   attach(): i32 {
     if (this.attached) return 0;
-    this.rescan();
     const rc = this.store.registerWatch(this.kind.root, `bus:${this.kind.root}`, new BusWatch(this));
     if (rc < 0) return rc;
     this.attached = true;
@@ -277,11 +279,21 @@ export class XenbusBus {
     return first;
   }
 
-  /** The bus watch's event at `path` under the bus's directory: a device came, changed or went. */
+  /**
+   * The bus watch's event at `path` under the bus's directory: a device
+   * came, changed or went. An event above the devices (the bus's directory
+   * itself: the watch's registration, or its events collapsed past their
+   * bound; a type's directory, removed with its devices) may stand for any
+   * of them, so the whole bus is rescanned.
+   */
   changed(path: string): void {
     const parts = path.split("/");
     const idEnd = 2 + this.kind.idComponents;
-    if (parts.length < idEnd || parts[0] != this.kind.root) return;
+    if (parts[0] != this.kind.root) return;
+    if (parts.length < idEnd) {
+      this.rescan();
+      return;
+    }
     for (let i = 1; i < idEnd; i++) if (parts[i].length == 0) return;
     const type = parts[1];
     const id = parts.slice(2, idEnd).join("/");
@@ -358,7 +370,7 @@ export class XenbusBus {
     return rc;
   }
 
-  /** Watches the device's own directory (only we and dom0 write it: no bound). 0 or -errno, as watchOtherend. */
+  /** Watches the device's own directory (only we and dom0 write it: no event lost). 0 or -errno, as watchOtherend. */
   private watchLocal(dev: BusDevice): i32 {
     const watch = new LocalWatch(dev);
     const rc = watchPath(dev, dev.nodename, localToken(dev), watch);

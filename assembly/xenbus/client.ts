@@ -12,10 +12,10 @@
 // half; freeing and unmapping only report it.
 import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
-import { console_io } from "../xen/hypercall";
+import { logLine } from "../xen/log";
 import { allocPages, freePage, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 import {
-  CONSOLEIO_write, EAGAIN, EINVAL, ENOENT, ENOMEM, GNTST_bad_virt_addr, GNTST_okay,
+  EAGAIN, EINVAL, ENOENT, ENOMEM, GNTST_bad_virt_addr, GNTST_okay,
   XenbusStateClosed, XenbusStateClosing, XenbusStateReconfigured, XenbusStateUnknown,
 } from "../xen/abi";
 import { TRANSACTION_ATTEMPTS, XsClient, XsWatchHandler } from "../xenstore/client";
@@ -376,6 +376,5 @@ function failedSwitch(dev: XenbusDevice, err: i32, step: string, afterFailure: b
 
 /** One line on the Xen console, for the bus and drivers as for the helpers. */
 export function log(text: string): void {
-  const line = String.UTF8.encode(`xenbus ${text}\n`);
-  console_io(CONSOLEIO_write, line.byteLength, changetype<usize>(line));
+  logLine(`xenbus ${text}`);
 }

@@ -31,10 +31,23 @@ export class WatchEvent {
   ) {}
 }
 
-/** Watch events kept while nobody dispatches them; beyond this the oldest is dropped. */
-export const EVENT_QUEUE_MAX: i32 = 64;
+/** The newest events a watch made with watch() keeps for the caller to take; older ones are dropped and counted. */
+export const WATCH_EVENTS_MAX: i32 = 64;
 
-/** Runs a registered watch's events, from dispatchWatchEvents (the upcall), one at a time. */
+/**
+ * Distinct events an unbounded watch (maxPending 0) keeps queued. One more
+ * and they collapse into a single event on the watch's own path, which
+ * stands for everything that arrives until it is dispatched: nothing is
+ * lost, and memory stays bounded however fast xenstored sends.
+ */
+export const UNBOUNDED_EVENTS_MAX: i32 = 64;
+
+/**
+ * Runs a registered watch's events, from dispatchWatchEvents (the upcall),
+ * one at a time. An event on the watch's own path means anything below it
+ * may have changed (the registration's event, or an unbounded watch's
+ * collapsed events): the handler reads afresh what it cares about.
+ */
 export abstract class XsWatchHandler {
   abstract onEvent(path: string, token: string): void;
 }
@@ -43,15 +56,23 @@ export abstract class XsWatchHandler {
 export class XsWatch {
   /** Its events in the queue now. */
   pending: i32 = 0;
-  /** Its events dropped because it had `maxPending` queued, or the whole queue was full. */
+  /** Its events dropped, oldest first, because it had `maxPending` queued (bounded watches only). */
   dropped: u32 = 0;
+  /** Times its queued events collapsed into one on its own path (unbounded watches only). */
+  collapsed: u32 = 0;
+  /** Its one queued event is a collapsed one, standing for whatever else arrives before it is dispatched. */
+  collapsedQueued: bool = false;
 
   constructor(
     readonly path: string,
     readonly token: string,
     /** Null for watches whose events the caller takes with nextEvent(). */
     readonly handler: XsWatchHandler | null,
-    /** Queued events kept for this watch (0: only the queue's bound); older ones are dropped first. */
+    /**
+     * Queued events kept for this watch, older ones dropped first; 0 for
+     * none lost: an event like one still queued adds nothing, and past
+     * UNBOUNDED_EVENTS_MAX they collapse into one on the watch's path.
+     */
     readonly maxPending: i32,
   ) {}
 }
@@ -99,7 +120,7 @@ export class XsClient {
   failure: i32 = 0;
   /** Replies to req_ids we were not waiting for, dropped. */
   strayReplies: u32 = 0;
-  /** Watch events dropped: malformed, for no watch of ours, or pushed out by max_pending or a full queue. */
+  /** Watch events lost: malformed, for no watch of ours, or pushed out of a bounded watch's queue. */
   droppedEvents: u32 = 0;
 
   /** Times the connection was restarted under the client (connectionReset runs). */
@@ -133,6 +154,8 @@ export class XsClient {
   private readonly part: DirectoryPart = new DirectoryPart();
   /** A handler is running: dispatchWatchEvents must not start another. */
   private dispatching: bool = false;
+  /** Events with handlers were queued since the last dispatch. */
+  private undispatched: bool = false;
   /** Requests being exchanged (more than one while a reset under a request registers watches again). */
   private requesting: i32 = 0;
   /** connectionReset is registering watches: a restart under one of its requests starts its loop over instead of nesting. */
@@ -312,9 +335,13 @@ export class XsClient {
     return this.request(XS_SET_PERMS, tx);
   }
 
-  /** Starts delivering events for `path` and below under `token`, for nextEvent(): registerWatch without a handler. */
+  /**
+   * Starts delivering events for `path` and below under `token`, for
+   * nextEvent(): registerWatch without a handler, keeping the newest
+   * WATCH_EVENTS_MAX (the caller may take them late, or never).
+   */
   watch(path: string, token: string): i32 {
-    return this.registerWatch(path, token, null);
+    return this.registerWatch(path, token, null, WATCH_EVENTS_MAX);
   }
 
   /**
@@ -494,12 +521,13 @@ export class XsClient {
   /**
    * Registers a watch whose events `handler` runs from dispatchWatchEvents
    * (null: the caller takes them with nextEvent), keeping at most `maxPending`
-   * of them queued. A token names one watch: -EEXIST, and nothing sent, when
-   * it is registered already. Registered before the request goes out, since
-   * xenstored fires the watch once on registration and that event may arrive
-   * before the reply; a watch xenstored already has (EEXIST) counts as registered,
-   * and so does one still in the registry after a restart under the request
-   * (the reset sent it again with the others, or keeps it for the next one).
+   * of them queued (0: losing none, see XsWatch). A token names one watch:
+   * -EEXIST, and nothing sent, when it is registered already. Registered
+   * before the request goes out, since xenstored fires the watch once on
+   * registration and that event may arrive before the reply; a watch
+   * xenstored already has (EEXIST) counts as registered, and so does one
+   * still in the registry after a restart under the request (the reset sent
+   * it again with the others, or keeps it for the next one).
    */
   registerWatch(path: string, token: string, handler: XsWatchHandler | null, maxPending: i32 = 0): i32 {
     if (this.watches.has(token)) return -EEXIST;
@@ -543,6 +571,7 @@ export class XsClient {
       this.watches.get(event.token).handler!.onEvent(event.path, event.token);
       dispatched++;
     }
+    this.undispatched = false;
     this.dispatching = false;
     return dispatched;
   }
@@ -705,6 +734,7 @@ export class XsClient {
     this.requesting++;
     const rc = this.exchange(type, id);
     this.requesting--;
+    if (this.requesting == 0 && !this.dispatching) this.transport.requestDone(this.undispatched);
     return rc;
   }
 
@@ -816,10 +846,46 @@ export class XsClient {
       return;
     }
     const watch = this.watches.get(token);
-    if (watch.maxPending > 0 && watch.pending >= watch.maxPending) this.dropEvent(this.oldestEventOf(token));
-    if (this.events.length >= EVENT_QUEUE_MAX) this.dropEvent(0);
-    this.events.push(new WatchEvent(String.UTF8.decodeUnsafe(payload + fields.pathStart, fields.pathLength), token));
+    const path = String.UTF8.decodeUnsafe(payload + fields.pathStart, fields.pathLength);
+    if (watch.maxPending > 0) {
+      if (watch.pending >= watch.maxPending) this.dropEvent(this.oldestEventOf(token));
+    } else {
+      // Handlers read state afresh, so an event already queued covers its like.
+      if (watch.collapsedQueued || this.isQueued(path, token)) return;
+      if (watch.pending >= UNBOUNDED_EVENTS_MAX) {
+        this.collapse(watch);
+        return;
+      }
+    }
+    this.events.push(new WatchEvent(path, token));
     watch.pending++;
+    if (watch.handler !== null) this.undispatched = true;
+  }
+
+  private isQueued(path: string, token: string): bool {
+    const events = this.events;
+    for (let i = 0; i < events.length; i++) if (events[i].token == token && events[i].path == path) return true;
+    return false;
+  }
+
+  /**
+   * Replaces an unbounded watch's queued events by one on its own path, where
+   * the oldest was: handlers take an event there as "anything below may have
+   * changed" (the bus rescans), so none of what the events said is lost.
+   */
+  private collapse(watch: XsWatch): void {
+    const events = this.events;
+    const first = this.oldestEventOf(watch.token);
+    events[first] = new WatchEvent(watch.path, watch.token);
+    let kept = first + 1;
+    for (let i = first + 1; i < events.length; i++) {
+      const event = events[i];
+      if (event.token != watch.token) events[kept++] = event;
+    }
+    events.length = kept;
+    watch.pending = 1;
+    watch.collapsedQueued = true;
+    watch.collapsed++;
   }
 
   private oldestEventOf(token: string): i32 {
@@ -832,7 +898,9 @@ export class XsClient {
   private takeEvent(index: i32): WatchEvent {
     const event = this.events[index];
     this.events.splice(index, 1);
-    this.watches.get(event.token).pending--;
+    const watch = this.watches.get(event.token);
+    watch.pending--;
+    watch.collapsedQueued = false;
     return event;
   }
 

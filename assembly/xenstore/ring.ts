@@ -15,6 +15,7 @@ import {
   XENSTORE_CONNECTED, XENSTORE_RECONNECT, XENSTORE_SERVER_FEATURE_RECONNECTION,
 } from "../xen/abi";
 import { xenstore_domain_interface as xs } from "../xen/layout";
+import { logLine } from "../xen/log";
 import { XsClient } from "./client";
 import { XsRingTransport } from "./transport";
 
@@ -35,6 +36,27 @@ class StoreRing extends XsRingTransport {
 
   notify(): void {
     evtchn.send(this.port);
+  }
+
+  /** What else came with the reply goes to the upcall: our own event on the store port runs storeEvent once we are idle. */
+  requestDone(eventsQueued: bool): void {
+    if (eventsQueued || this.hasResponses()) evtchn.raise(this.port);
+  }
+
+  /**
+   * Drops whatever is left on the response ring from before we connected
+   * (xs_init_comms does so at connect and resume): a stale reply would be
+   * taken as the answer to our first request, garbage would break the
+   * connection for good.
+   */
+  quiesceResponses(): void {
+    const consumed = atomic.load<u32>(this.page + xs.rsp_cons);
+    const produced = atomic.load<u32>(this.page + xs.rsp_prod);
+    if (consumed != produced) {
+      logLine(`xenstore: response ring is not quiescent (${consumed}:${produced}), fixing up`);
+      atomic.store<u32>(this.page + xs.rsp_cons, produced);
+    }
+    this.noteIndices();
   }
 
   send(source: usize, length: u32): i32 {
@@ -158,8 +180,8 @@ export function connect(): i32 {
   if ((opened.features() & XENSTORE_SERVER_FEATURE_RECONNECTION) != 0 && !opened.connected()) {
     const blocked = block(connectionRestored);
     if (blocked < 0) return blocked;
-    opened.noteIndices();
   }
+  opened.quiesceResponses();
   evtchn.setHandler(store.port, storeEvent);
   client = new XsClient(opened);
   return 0;
@@ -228,7 +250,7 @@ export function resume(): i32 {
   }
   evtchn.setHandler(current.port, null);
   current.port = store.port;
-  current.noteIndices();
+  current.quiesceResponses();
   evtchn.setHandler(store.port, storeEvent);
   return client!.connectionReset();
 }

@@ -17,6 +17,16 @@ export abstract class XsTransport {
    * flight, and the connection is usable again from scratch.
    */
   abstract wait(): i32;
+
+  /**
+   * The client's request made outside dispatch has its answer. Whatever
+   * else xenstored sent meanwhile (events with handlers the client queued,
+   * when `eventsQueued`, or messages still unread) must reach the client's
+   * dispatchWatchEvents without another event from xenstored: the request's
+   * wait took the one that came. A transport whose caller dispatches by
+   * hand has nothing to do.
+   */
+  requestDone(eventsQueued: bool): void {}
 }
 
 /**
@@ -56,6 +66,11 @@ export abstract class XsRingTransport extends XsTransport {
     if (received < 0) resetIndices(this.responses);
     else if (received > 0) this.notify();
     return received;
+  }
+
+  /** Whether xenstored has put bytes on the response ring that were not received (or broke its indices). */
+  hasResponses(): bool {
+    return this.responses.readable() != 0;
   }
 
   /** Frees the ring descriptors (not the page); the transport is unusable afterwards. */
