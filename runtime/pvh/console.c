@@ -2,9 +2,8 @@
 // fails somewhere: console_io is -EPERM for a domU on release builds of Xen,
 // port 0xE9 shows only with guest_loglvl=all, and the PV console ring needs
 // xenconsoled. The host writes there only before the module runs and when
-// it crashes, so the module's console driver and the host never interleave.
-// Once the module has moved the console page into its own memory, the page's
-// old gfn is a hole and a crash report is lost there (not on port 0xE9).
+// it crashes, so the module's console driver and the host never interleave;
+// it follows the page when the module moves it (console_page_moved).
 #include <stdint.h>
 #include <string.h>
 #include <xen/xen.h>
@@ -34,6 +33,12 @@ void console_init(void)
         return;
     ring = (struct xencons_interface *)(uintptr_t)(pfn << 12); /* identity-mapped */
     ring_port = (evtchn_port_t)port;
+}
+
+void console_page_moved(uint64_t from_gfn, uint64_t to_gfn)
+{
+    if (ring == (struct xencons_interface *)(uintptr_t)(from_gfn << 12))
+        ring = (struct xencons_interface *)(uintptr_t)(to_gfn << 12);
 }
 
 void debug_port_write(const char *text, uint32_t length)

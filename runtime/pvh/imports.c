@@ -8,6 +8,7 @@
 #include <xen/xen.h>
 #include <xen/sched.h>
 #include <xen/errno.h>
+#include <xen/memory.h>
 #include "console.h"
 #include "events.h"
 #include "hypercall.h"
@@ -40,9 +41,14 @@ u32 w2c_xen_grant_table_op(struct w2c_xen *xen, u32 cmd, u32 uop, u32 count)
     return call(xen, __HYPERVISOR_grant_table_op, cmd, uop, count);
 }
 
+/* The host's console follows its page when the module moves it into its memory. */
 u32 w2c_xen_memory_op(struct w2c_xen *xen, u32 cmd, u32 arg)
 {
-    return call(xen, __HYPERVISOR_memory_op, cmd, arg, 0);
+    uint32_t result = call(xen, __HYPERVISOR_memory_op, cmd, arg, 0);
+    const struct xen_add_to_physmap *move = (const void *)(uintptr_t)address(xen, arg, sizeof(*move));
+    if (cmd == XENMEM_add_to_physmap && result == 0 && move != 0 && move->space == XENMAPSPACE_gmfn)
+        console_page_moved(move->idx, move->gpfn);
+    return result;
 }
 
 u32 w2c_xen_hvm_op(struct w2c_xen *xen, u32 cmd, u32 arg)
