@@ -1,8 +1,8 @@
 // The host prints through every channel Xen offers a domU, since each
 // fails somewhere: console_io is -EPERM for a domU on release builds of Xen,
 // port 0xE9 shows only with guest_loglvl=all, and the PV console ring needs
-// xenconsoled. The host writes there only before the module runs and when
-// it crashes, so the module's console driver and the host never interleave;
+// xenconsoled. The host writes there only before the module runs and once it
+// has returned or crashed, so the module's console driver and the host never interleave;
 // it follows the page when the module moves it (console_page_moved).
 #include <stdint.h>
 #include <string.h>
