@@ -295,6 +295,12 @@ export interface XenbusExports {
   xenbus_bus_device_otherend_id(kind: number, index: number): number;
   /** 1 while device `index` holds the boot wait (not yet Connected or Closed), else 0; -EINVAL. */
   xenbus_bus_device_connecting(kind: number, index: number): number;
+  /**
+   * For a device the backend lifecycle runs: the frontend node changes it
+   * dropped, more than 16 waiting at once (a frontend flooding its
+   * directory); -EINVAL for any other device.
+   */
+  xenbus_bus_device_frontend_dropped(kind: number, index: number): number;
 
   // Block devices (io/blkif.h; typed wrapper: runtime/blk.ts). A vbd is named
   // by its devid (51712 for xvda). Sectors are 512 bytes whatever the disk's

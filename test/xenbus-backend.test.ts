@@ -10,6 +10,7 @@ import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import type { LocalClient } from "../host/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { xenstore, type XenStore } from "../runtime/xenstore.js";
+import { heapHighWater } from "../bench/memory.js";
 import { engines } from "./support/engines.js";
 import { bootHarness, type Harness, HarnessGuest } from "./support/xenbus.js";
 
@@ -264,6 +265,106 @@ describe.each(engines)("under $name", ({ engine }) => {
       s.run();
       expect(backendState(s)).toBe(Connected);
       expect(s.back.log()).toContain(`connected backend/vlife-ignore/${s.front.guest.domid}/0`);
+    });
+  });
+
+  describe("the frontend's directory", () => {
+    /** The frontend nodes ops.frontendChanged heard of since the last call, in order. */
+    function heard(s: Setup): string[] {
+      const prefix = `frontend-changed ${s.node} `;
+      return s.back.log().filter((line) => line.startsWith(prefix)).map((line) => line.slice(prefix.length).split(" ")[0]!);
+    }
+
+    function dropped(s: Setup): number {
+      return s.back.x.xenbus_bus_device_frontend_dropped(BACKEND, 0);
+    }
+
+    test("ops.frontendChanged hears of every node the frontend writes or removes, in order, and of state after them", () => {
+      const s = setup();
+      s.back.log();
+      s.dom0.write(`${s.frontPath}/protocol`, "x86_64-abi");
+      s.dom0.write(`${s.frontPath}/request-update`, "1");
+      s.dom0.write(`${s.frontPath}/queue-0/ring-ref`, "8");
+      s.dom0.write(`${s.frontPath}/state`, String(Initialising));
+      s.run();
+      expect(heard(s)).toEqual(["protocol", "request-update", "queue-0/ring-ref", "state"]);
+      s.dom0.rm(`${s.frontPath}/request-update`);
+      s.run();
+      expect(heard(s)).toEqual(["request-update"]);
+      expect(dropped(s)).toBe(0);
+    });
+
+    /**
+     * Runs `writes` (dom0's, as the frontend) while the backend waits for
+     * xenstored's answer to a request of its own: their events reach it
+     * all at once, more than the ring holds.
+     */
+    function whileBackendWaits(s: Setup, writes: () => void): void {
+      const xenstored = s.service.xenstored;
+      const receive = xenstored.receive.bind(xenstored);
+      xenstored.receive = (conn, bytes) => {
+        if (conn.domid === s.back.domid) {
+          xenstored.receive = receive;
+          writes();
+        }
+        receive(conn, bytes);
+      };
+      s.back.xs.write("data/busy", "1");
+      s.run();
+    }
+
+    test("a node written again and again before the backend can take its events is heard of once", () => {
+      const s = setup();
+      s.back.log();
+      whileBackendWaits(s, () => {
+        for (let i = 0; i < 200; i++) s.dom0.write(`${s.frontPath}/request-update`, String(i));
+      });
+      expect(heard(s)).toEqual(["request-update"]);
+      // Written while the backend runs, a dozen or so events (what the ring holds) at a time: once a batch.
+      for (let i = 0; i < 200; i++) s.dom0.write(`${s.frontPath}/request-update`, String(i));
+      s.run();
+      const told = heard(s);
+      expect(new Set(told)).toEqual(new Set(["request-update"]));
+      expect(told.length).toBeLessThanOrEqual(20);
+    });
+
+    test("a frontend flooding its directory: the backend keeps at most 16 changes, counts what it drops, and still connects", () => {
+      const s = setup();
+      s.back.log();
+      const flood = () => {
+        whileBackendWaits(s, () => {
+          for (let i = 0; i < 100; i++) s.dom0.write(`${s.frontPath}/flood/n${i}`, String(i));
+        });
+      };
+      flood();
+      const told = heard(s);
+      expect(told).toEqual(Array.from({ length: 16 }, (_, i) => `flood/n${84 + i}`));
+      expect(dropped(s)).toBe(84);
+      // Flood after flood, the backend's heap settles (the garbage collector's cycles: some 25 floods) and then stays put.
+      const floods = (count: number) => {
+        for (let round = 0; round < count; round++) {
+          flood();
+          s.back.log();
+        }
+        return heapHighWater(s.back.guest.memory());
+      };
+      const settled = floods(30);
+      expect(floods(30)).toBe(settled);
+      expect(dropped(s)).toBe(61 * 84);
+      connect(s);
+      expect(backendState(s)).toBe(Connected);
+      expect(s.back.guest.exit).toBeNull();
+    });
+
+    test("the state keeps its own watch, one event at most: a frontend writing its state without end is read once", () => {
+      const s = setup();
+      s.back.log();
+      whileBackendWaits(s, () => {
+        for (let i = 0; i < 200; i++) s.dom0.write(`${s.frontPath}/state`, String(Initialising));
+      });
+      expect(heard(s)).toEqual(["state"]);
+      // The directory's watch sees them too, and drops all but 16 it has no use for.
+      expect(dropped(s)).toBe(184);
     });
   });
 

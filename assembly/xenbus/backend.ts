@@ -23,17 +23,25 @@
 // and it stands. The lifecycle is Closing too, and does not connect until the
 // frontend has closed and started over (reset), whatever it writes meanwhile.
 //
-// The frontend is watched through the bus: its `state` node only, with at
-// most one event pending, so a frontend writing without end cannot flood
-// this domain; ops.frontendChanged hears about `state`.
+// The frontend is watched twice. The bus watches its `state`, with at most
+// one event pending (the state is read afresh anyway). The lifecycle watches
+// its whole directory, as QEMU does, so that ops.frontendChanged hears of
+// every node (`protocol`, `request-update`, ...); a node that changes again
+// before it is told is told once, and at most FRONTEND_EVENTS_MAX are kept,
+// the oldest dropped and counted beyond that, so a frontend writing without
+// end cannot flood this domain.
 import * as evtchn from "../evtchn/evtchn";
 import {
-  ENOTCONN, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected, XenbusStateInitialised,
+  ENOENT, ENOTCONN, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected, XenbusStateInitialised,
   XenbusStateInitialising, XenbusStateInitWait, XenbusStateUnknown,
 } from "../xen/abi";
+import { XsWatchHandler } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { bindEvtchn, devFatal, freeEvtchn, log, strstate } from "./client";
-import { BusDevice, XenbusBus, XenbusDriver } from "./bus";
+import { bindEvtchn, devFatal, freeEvtchn, log, strstate, watchPath } from "./client";
+import { BusDevice, pathBelow, XenbusBus, XenbusDriver } from "./bus";
+
+/** Frontend node changes kept per device until told, and queued per device in the store client. */
+export const FRONTEND_EVENTS_MAX: i32 = 16;
 
 /** A backend device: a BusDevice plus the lifecycle's view (QEMU's XenDevice). */
 export class BackendDevice extends BusDevice {
@@ -47,6 +55,13 @@ export class BackendDevice extends BusDevice {
   freed: bool = false;
   /** ops.connected ran for the current connection. */
   connectedCalled: bool = false;
+  /** Nodes of the frontend (below its directory) that changed, not yet told to ops.frontendChanged; oldest first. */
+  readonly frontendNodes: string[] = [];
+  /**
+   * Frontend node changes dropped beyond FRONTEND_EVENTS_MAX: by frontendNodes,
+   * and by this device's earlier frontend watches (the current one counts its own).
+   */
+  frontendDropped: u32 = 0;
 
   constructor(
     bus: XenbusBus,
@@ -105,7 +120,12 @@ export abstract class BackendOps {
   /** The frontend notified the event channel. */
   event(dev: BackendDevice): void {}
 
-  /** A node of the frontend changed (only `state` is watched). */
+  /**
+   * A node of the frontend changed: its path below the frontend's directory
+   * ("state", "protocol", "queue-0/ring-ref"). Nodes are told in the order
+   * they changed, each once however often it changed meanwhile; `state`
+   * after what changed before it. Read the value afresh: it may have changed again.
+   */
   frontendChanged(dev: BackendDevice, node: string): void {}
 
   /** A node under the backend's own directory changed: its name ("" for the directory itself). */
@@ -129,13 +149,17 @@ export class BackendDriver extends XenbusDriver {
   }
 
   attach(dev: BusDevice): i32 {
-    checkState(changetype<BackendDevice>(dev));
+    const backend = changetype<BackendDevice>(dev);
+    const rc = watchFrontend(backend);
+    if (rc < 0) return rc;
+    checkState(backend);
     return 0;
   }
 
   otherendChanged(dev: BusDevice, state: i32): void {
     const backend = changetype<BackendDevice>(dev);
     if (backend.freed) return;
+    tellFrontendNodes(backend);
     backend.ops.frontendChanged(backend, "state");
     checkState(backend);
   }
@@ -158,12 +182,17 @@ export class BackendDriver extends XenbusDriver {
 
   /**
    * After a restore the bus wrote Initialising and found the frontend
-   * afresh: what was connected is torn down and the lifecycle starts over
-   * from init (a frontend still Connected is initialised again at once).
+   * afresh (perhaps elsewhere: its directory is watched anew): what was
+   * connected is torn down and the lifecycle starts over from init (a
+   * frontend still Connected is initialised again at once). 0, or the
+   * -errno of watching the frontend (reported, the device then Closing).
    */
   resume(dev: BusDevice): i32 {
     const backend = changetype<BackendDevice>(dev);
     if (backend.freed) return 0;
+    unwatchFrontend(backend);
+    const rc = watchFrontend(backend);
+    if (rc < 0) return rc;
     teardown(backend);
     backend.lifecycleState = XenbusStateInitialising;
     checkState(backend);
@@ -174,13 +203,15 @@ export class BackendDriver extends XenbusDriver {
 /**
  * Binds the frontend's `event-channel` for `dev` (from ops.initialise):
  * its events then run ops.event from the upcall. The local port (also in
- * dev.localPort; the same one when bound already), or -errno, reported
- * and the device then Closing: the node's read error (missing, not a
- * number), or the bind's.
+ * dev.localPort; the same one when bound already), or -errno: -ENOENT, not
+ * reported, while the frontend has not written the node (initialise is
+ * tried again at its next change, as QEMU's); else reported and the device
+ * then Closing: the node's read error (not a number, ...), or the bind's.
  */
 export function bindFrontendEvtchn(dev: BackendDevice): i32 {
   if (dev.localPort >= 0) return dev.localPort;
   const rc = dev.store.readU32(XS_NO_TRANSACTION, `${dev.otherendPath}/event-channel`);
+  if (rc == -ENOENT) return rc;
   if (rc < 0) {
     devFatal(dev, rc, "reading event-channel");
     return rc;
@@ -206,6 +237,70 @@ export function unbindFrontendEvtchn(dev: BackendDevice): void {
 /** Notifies the frontend on the device's event channel: 0, or -errno (-ENOTCONN when none is bound). */
 export function notifyFrontend(dev: BackendDevice): i32 {
   return dev.localPort < 0 ? -ENOTCONN : evtchn.send(u32(dev.localPort));
+}
+
+/** The frontend changes `dev` dropped, beyond FRONTEND_EVENTS_MAX waiting, since it was found. */
+export function frontendEventsDropped(dev: BackendDevice): u32 {
+  const watch = dev.store.watchOf(frontendToken(dev));
+  return dev.frontendDropped + (watch === null ? 0 : watch.dropped);
+}
+
+/** Every change under the frontend's directory but `state` (the bus brings that), as QEMU's frontend watch. */
+class FrontendWatch extends XsWatchHandler {
+  constructor(readonly dev: BackendDevice) {
+    super();
+  }
+
+  onEvent(path: string, token: string): void {
+    const dev = this.dev;
+    const below = pathBelow(dev.otherendPath, path);
+    // The directory itself names no node (QEMU ignores it too).
+    if (below !== null && below.length > 0 && below != "/state") queueFrontendNode(dev, below.substring(1));
+    // More events of this watch right behind: take them in first, so that a node written again and again is told once.
+    const watch = dev.store.watchOf(token);
+    if ((watch !== null && watch.pending > 0) || dev.frontendNodes.length == 0) return;
+    tellFrontendNodes(dev);
+    checkState(dev);
+  }
+}
+
+function frontendToken(dev: BackendDevice): string {
+  return `frontend:${dev.nodename}`;
+}
+
+/**
+ * Watches the frontend's directory, keeping at most FRONTEND_EVENTS_MAX of
+ * its events queued (the oldest dropped). 0, or -errno (reported, the
+ * device switched to Closing).
+ */
+function watchFrontend(dev: BackendDevice): i32 {
+  return watchPath(dev, dev.otherendPath, frontendToken(dev), new FrontendWatch(dev), FRONTEND_EVENTS_MAX);
+}
+
+/** Stops watching the frontend's directory (its drops still counted); the changes not yet told are forgotten. */
+function unwatchFrontend(dev: BackendDevice): void {
+  const token = frontendToken(dev);
+  const watch = dev.store.watchOf(token);
+  if (watch === null) return;
+  dev.frontendDropped += watch.dropped;
+  dev.store.unregisterWatch(token);
+  dev.frontendNodes.length = 0;
+}
+
+/** Keeps `node` to be told, once: beyond FRONTEND_EVENTS_MAX the oldest is dropped. */
+function queueFrontendNode(dev: BackendDevice, node: string): void {
+  const nodes = dev.frontendNodes;
+  if (nodes.includes(node)) return;
+  if (nodes.length >= FRONTEND_EVENTS_MAX) {
+    nodes.shift();
+    dev.frontendDropped++;
+  }
+  nodes.push(node);
+}
+
+/** Tells ops.frontendChanged of the frontend's changed nodes, oldest first. */
+function tellFrontendNodes(dev: BackendDevice): void {
+  while (dev.frontendNodes.length > 0) dev.ops.frontendChanged(dev, dev.frontendNodes.shift());
 }
 
 /** Each bound port's device, for the upcall's handler. */
@@ -320,6 +415,7 @@ function reset(dev: BackendDevice): bool {
 }
 
 function free(dev: BackendDevice): void {
+  unwatchFrontend(dev);
   unbindFrontendEvtchn(dev);
   dev.ops.free(dev);
   dev.freed = true;

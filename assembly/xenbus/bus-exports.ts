@@ -8,6 +8,7 @@ import { isUserPage } from "../xen/userpages";
 import {
   attachBackendBus, attachFrontendBus, BusDevice, currentBackendBus, currentFrontendBus, XenbusBus,
 } from "./bus";
+import { BackendDevice, frontendEventsDropped } from "./backend";
 
 const BUS_FRONTEND: u32 = 0;
 const BUS_BACKEND: u32 = 1;
@@ -90,6 +91,16 @@ export function xenbus_bus_device_otherend_id(kind: u32, index: i32): i32 {
 export function xenbus_bus_device_connecting(kind: u32, index: i32): i32 {
   const dev = deviceOf(kind, index);
   return dev === null ? -EINVAL : i32(dev.connecting);
+}
+
+/**
+ * The frontend node changes device `index`, one run by the backend
+ * lifecycle, dropped beyond FRONTEND_EVENTS_MAX (a flooding frontend's);
+ * -EINVAL for any other device.
+ */
+export function xenbus_bus_device_frontend_dropped(kind: u32, index: i32): i32 {
+  const dev = deviceOf(kind, index);
+  return dev instanceof BackendDevice ? i32(frontendEventsDropped(changetype<BackendDevice>(dev))) : -EINVAL;
 }
 
 /** `text` as UTF-8 into the page `out` (types and ids come from store paths, shorter than a page): its length. */

@@ -8,7 +8,7 @@ import type { Engine } from "../../runtime/engine.js";
 import { bootModule } from "../../runtime/boot.js";
 import type { Guest } from "../../runtime/guest.js";
 import type { XenbusExports } from "../../runtime/xenbus.js";
-import { xenstore } from "../../runtime/xenstore.js";
+import { xenstore, type XenStore } from "../../runtime/xenstore.js";
 
 /** What build/harness.wasm adds for booted guests: its test-only drivers' log. */
 export interface HarnessExports {
@@ -30,12 +30,13 @@ const decoder = new TextDecoder();
 /** A booted harness guest with its XenStore client up, and its test drivers' log. */
 export class HarnessGuest {
   readonly x: Harness["exports"];
+  readonly xs: XenStore;
   /** A page_alloc page for results. */
   protected readonly out: number;
 
   constructor(readonly guest: Harness) {
     this.x = guest.exports;
-    xenstore(guest);
+    this.xs = xenstore(guest);
     this.out = this.x.page_alloc();
   }
 
