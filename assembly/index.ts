@@ -6,15 +6,12 @@ export { xen_abi_layouts, xen_abi_constants } from "./xen/describe";
 import * as evtchn from "./evtchn/evtchn";
 import * as gnttab from "./gnttab/gnttab";
 import * as xenstore from "./xenstore/ring";
-import * as consoleFront from "./drivers/console";
+import { suspendDomain } from "./drivers/suspend";
 import { XsClient } from "./xenstore/client";
-import { resumeBuses, suspendBuses } from "./xenbus/bus";
 import { parsePerms, splitStrings } from "./xenstore/wire";
-import { sched_op } from "./xen/hypercall";
-import { sched_shutdown } from "./xen/layout";
 import { allocPage, freePage, PAGE_SIZE } from "./xen/pages";
 import { addUserPage, inMemory, isUserPage, mayAlias, removeUserPage, stringIn } from "./xen/userpages";
-import { EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, GNTST_bad_virt_addr, SCHEDOP_shutdown, SHUTDOWN_suspend } from "./xen/abi";
+import { EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, GNTST_bad_virt_addr } from "./xen/abi";
 
 /**
  * Maps shared_info and sets up the grant table. 0, or the -errno / GNTST_*
@@ -143,40 +140,9 @@ export function page_free(page: usize): i32 {
   return 0;
 }
 
-/**
- * Suspends the domain as a Xen guest does for save/restore or migration.
- * First the XenStore connection is drained: queued watch events are
- * dispatched, and while a request or a watch handler is under way the
- * suspend is refused with -EBUSY. Then SCHEDOP_shutdown(SHUTDOWN_suspend):
- * 1 when the toolstack cancelled (the same domain goes on, its connection
- * intact); 0 when the domain was resumed after save/restore, its store port
- * (and page) read again from the HVM params and the XenStore client started
- * over (watches registered again, open transactions stale), and the console,
- * if connected, on its new port and rings. -errno when the suspend was
- * refused or failed, or when after a resume the store or console params are
- * unusable or watches could not be registered again (xs_lost_watches).
- * The XenBus buses go along: their drivers suspend before, and after a
- * resume every device finds its other end again (its first error is
- * returned); after a cancel the drivers just resume.
- */
+/** Suspends the domain for save/restore or migration: drivers/suspend.ts's suspendDomain. */
 export function xen_suspend(): i32 {
-  const rc = xenstore.quiesce();
-  if (rc < 0) return rc;
-  suspendBuses();
-  const arg = memory.data(sched_shutdown.SIZE, 4);
-  store<u32>(arg + sched_shutdown.reason, SHUTDOWN_suspend);
-  const outcome = sched_op(SCHEDOP_shutdown, arg);
-  if (outcome != 0) {
-    if (outcome == 1) resumeBuses(true);
-    return outcome;
-  }
-  // The console first: it needs no store, so it works even when the store does not.
-  const consoleResumed = consoleFront.resume();
-  const resumed = xenstore.resume();
-  if (resumed < 0) return resumed;
-  const buses = resumeBuses(false);
-  if (buses < 0) return buses;
-  return consoleResumed < 0 ? consoleResumed : 0;
+  return suspendDomain();
 }
 
 // XenStore. Strings go in as pointer + length of UTF-8 (or raw value bytes)

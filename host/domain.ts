@@ -97,9 +97,16 @@ export abstract class Domain {
     return page;
   }
 
-  /** A restore finds each special page at the gfn it was populated at, wherever the guest had moved it. */
-  returnSpecialPages(): void {
+  /**
+   * The domain's pages as a restore leaves them, the restored domain being a
+   * new one to Xen: each special page back at the gfn it was populated at,
+   * wherever the guest had moved it, and shared_info and the grant frames
+   * out of its memory until the guest places them again (their content
+   * kept: this simulation keeps the domain's channels and grants).
+   */
+  restorePages(): void {
     for (const [gfn, page] of this.specialPages) this.placeXenPage(page, gfn);
+    for (const page of [this.sharedInfo, ...this.grantTable.frames]) page.unplace();
   }
 
   /** The page that is not the memory's own placed at `gfn`, if any: the only kind XENMAPSPACE_gmfn can move here. */

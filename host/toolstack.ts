@@ -145,8 +145,9 @@ export class XenstoreService {
    * drops its watches and transactions), the store page's rings start from
    * zero, a fresh port for xenstored replaces the old one in the domain
    * (HVM_PARAM_STORE_EVTCHN), the store and console pages are back at the
-   * gfns of their HVM params (the guest moves them in again), and the
-   * domain is introduced again; its
+   * gfns of their HVM params (the guest moves them in again), shared_info
+   * and the grant frames are out of its memory (the guest places them
+   * again), and the domain is introduced again; its
    * console gets a fresh channel and a cleared page the same way. Either
    * way XS_RESUME tells xenstored the domain runs again. The backends of
    * the domain's devices are recreated, as libxl adds the devices again for
@@ -172,8 +173,8 @@ export class XenstoreService {
     const console = this.consoles.get(domain.domid);
     const oldPorts = [domain.params.get(HVM_PARAM.STORE_EVTCHN), console?.guestPort];
     this.releaseRing(domain.domid);
-    // The restored domain finds its store and console pages where they were populated, wherever it had moved them.
-    domain.returnSpecialPages();
+    // The restored domain finds its store and console pages where they were populated, and must place shared_info and its grant frames again.
+    domain.restorePages();
     const page = domain.frame(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!.bytes();
     restartRings(new DataView(page.buffer, page.byteOffset, page.byteLength));
     this.allocateStorePort(domain);

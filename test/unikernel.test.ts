@@ -74,6 +74,36 @@ describe.each(engines)("under $name", ({ engine }) => {
     expect(service.tools.read(`${devicePaths(disk).backend}/state`)).toBe(CLOSED);
   });
 
+  test("xl save: suspends, and after the restore its disk connects again; then powers off", () => {
+    const { hv, service, unikernel, disk, lines } = setup();
+    const paths = service.devices.add(disk);
+    const ends = () => [paths.frontend, paths.backend].map((end) => service.tools.read(`${end}/state`));
+    const ring = () => service.tools.read(`${paths.frontend}/event-channel`);
+    let before = "";
+    let after: string[] = [];
+    hv.whenIdle(() => {
+      before = ring();
+      service.requestShutdown(unikernel.domid, "suspend");
+    });
+    hv.whenIdle(() => {
+      after = [...ends(), ring()];
+      service.requestShutdown(unikernel.domid, "poweroff");
+    });
+    runMain(hv, unikernel);
+    // Connected again after the restore, on a ring published anew.
+    expect(after.slice(0, 2)).toEqual(["4", "4"]);
+    expect(after[2]).not.toBe(before);
+    expect(lines().slice(1)).toEqual([
+      "Disk xvda (vbd 51712) connected: 1 MiB (1048576 bytes, 512-byte sectors).",
+      "Suspending.",
+      "Resumed.",
+      "Shutdown requested (poweroff): closing my disks.",
+      "Goodbye.",
+    ]);
+    expect(unikernel.exit).toMatchObject({ reason: "poweroff", code: 0 });
+    expect(service.tools.read(`${devicePaths(disk).backend}/state`)).toBe(CLOSED);
+  });
+
   test("with no disk it greets and waits; a domain without a store crashes naming the failed step", () => {
     const { hv, service, unikernel, lines } = setup();
     hv.whenIdle(() => service.requestShutdown(unikernel.domid, "halt"));

@@ -1,7 +1,8 @@
 // unikernel.wasm: the default application, and an example of how to write
 // one. It boots, says hello on its PV console, connects every disk the
 // toolstack gives it, and stays up until the toolstack asks it to stop
-// (`xl shutdown` / `xl reboot`); then it closes its disks and returns.
+// (`xl shutdown` / `xl reboot`); then it closes its disks and returns. It
+// also suspends when asked (`xl save`), and goes on after the restore.
 //
 // A host calls `main` once (see README, "what a host must provide"). Like a
 // kernel, the application is written in a blocking style: between events it
@@ -14,6 +15,7 @@ import * as gnttab from "../gnttab/gnttab";
 import * as xenstore from "../xenstore/ring";
 import * as consoleFront from "../drivers/console";
 import { BlkfrontDevice, close as closeDisk } from "../drivers/blkfront";
+import { suspendDomain } from "../drivers/suspend";
 import { SECTOR_SHIFT } from "../drivers/blkif";
 import {
   ENOENT, SHUTDOWN_poweroff, SHUTDOWN_reboot, XenbusStateClosed, XenbusStateUnknown,
@@ -23,9 +25,9 @@ import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client"
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { attachFrontendBus, currentFrontendBus } from "../xenbus/bus";
 
-/** Where the toolstack asks for a shutdown ("poweroff", "reboot", "halt"), relative to our home. */
+/** Where the toolstack asks for a shutdown ("poweroff", "reboot", "halt", "suspend"), relative to our home. */
 const SHUTDOWN_NODE = "control/shutdown";
-/** How long the disks get to close at shutdown (Xen's system time). */
+/** How long the disks get to close, and the console to take our last words, at shutdown (Xen's system time). */
 const CLOSE_TIMEOUT_NS: u64 = 5_000_000_000;
 
 /**
@@ -56,7 +58,9 @@ export function main(): i32 {
   if (rc < 0) return fail("cannot watch control/shutdown", rc);
   store.dispatchWatchEvents();
 
-  while (request.length == 0) {
+  // Up until the toolstack asks for a poweroff or a reboot; a suspend (xl save) comes back.
+  while (request.length == 0 || request == "suspend") {
+    if (request == "suspend") suspend();
     rc = evtchn.waitUntil(somethingToSay);
     if (rc < 0) return fail("cannot wait for events", rc);
     reportDisks();
@@ -65,7 +69,19 @@ export function main(): i32 {
   say(`Shutdown requested (${request}): closing my disks.`);
   closeDisks();
   say("Goodbye.");
+  // What we said should reach the console's log before the domain goes.
+  waitUntilDeadline(consoleFront.outputTaken, systemTime() + CLOSE_TIMEOUT_NS);
   return request == "reboot" ? SHUTDOWN_reboot : SHUTDOWN_poweroff;
+}
+
+/** Suspends the domain (xl save, migration); after a restore the disks connect again on their own. */
+function suspend(): void {
+  request = "";
+  say("Suspending.");
+  const rc = suspendDomain();
+  if (rc == 0) say("Resumed.");
+  else if (rc == 1) say("Suspend cancelled: going on.");
+  else say(`Suspend failed: error ${-rc}`);
 }
 
 function say(line: string): void {
@@ -82,7 +98,7 @@ function fail(what: string, rc: i32): i32 {
 // we take it and clear the node in one transaction, as Linux does, so that
 // a request is acted on once.
 
-/** The accepted request ("poweroff", "reboot", "halt"), or "" while there is none. */
+/** The accepted request ("poweroff", "reboot", "halt", "suspend"), or "" while there is none. */
 let request = "";
 
 class TakeRequest extends XsTransactionBody {
@@ -104,7 +120,7 @@ class ShutdownWatch extends XsWatchHandler {
     const rc = xenstore.currentClient()!.runTransaction(take);
     if (rc < 0) {
       say(`cannot read the shutdown request: error ${-rc}`);
-    } else if (take.taken == "poweroff" || take.taken == "halt" || take.taken == "reboot") {
+    } else if (take.taken == "poweroff" || take.taken == "halt" || take.taken == "reboot" || take.taken == "suspend") {
       request = take.taken;
     } else if (take.taken.length != 0) {
       say(`Ignoring shutdown request "${take.taken}".`);

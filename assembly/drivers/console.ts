@@ -41,6 +41,11 @@ export function connected(): bool {
   return output !== null;
 }
 
+/** Whether the backend has taken all we wrote (also when not connected, or when it broke the ring). */
+export function outputTaken(): bool {
+  return output === null || output!.readable() <= 0;
+}
+
 /**
  * After the domain was restored (xen_suspend): the toolstack gave it a fresh
  * console channel and cleared rings, maybe on another page, so both are read

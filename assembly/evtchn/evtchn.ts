@@ -46,6 +46,11 @@ export function mapSharedInfo(): i32 {
   return 0;
 }
 
+/** After a restore into a new domain (save/restore, migration): shared_info placed again on its page. 0 or -errno. */
+export function placeSharedInfoAgain(): i32 {
+  return sharedInfo == 0 ? 0 : addToPhysmap(XENMAPSPACE_shared_info, 0, sharedInfo);
+}
+
 /** Where shared_info sits (0 until mapped): the clock in it is read by xen/time. */
 export function sharedInfoAddress(): usize {
   return sharedInfo;

@@ -99,6 +99,18 @@ export function setup(): i32 {
   return 0;
 }
 
+/**
+ * After a restore into a new domain (save/restore, migration), which has no
+ * grant frames of its own yet: each frame is placed again on its page. 0 or -errno.
+ */
+export function placeFramesAgain(): i32 {
+  for (let i: u32 = 0; i < placedFrames; i++) {
+    const rc = placeFrame(i, frames[i]);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
 function placeFrame(index: u32, page: usize): i32 {
   return addToPhysmap(XENMAPSPACE_grant_table, index, page);
 }
