@@ -1,0 +1,45 @@
+#!/bin/busybox sh
+# dom0's /init: the system a Xen host runs (xenstored, xen-init-dom0,
+# xenconsoled, Linux's backends), then the rig's scenario, then power off.
+/bin/busybox --install -s
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+. /rig/lib.sh
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+# Without udev these are missing, and the block hotplug script's lock loops forever on them.
+ln -sf /proc/self/fd /dev/fd
+ln -sf fd/0 /dev/stdin
+ln -sf fd/1 /dev/stdout
+ln -sf fd/2 /dev/stderr
+stage "dom0 is up (Linux $(uname -r))"
+
+for module in xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc xen-blkback loop; do
+  insmod "/rig/modules/$module.ko" || fail dom0.modules "dom0 loads Xen's backend modules" "insmod $module failed"
+done
+mount -t xenfs xenfs /proc/xen
+
+# The trace records every request in order: the scenario reads state sequences from it.
+/usr/lib/xen-4.17/bin/xenstored --pid-file /var/run/xenstored.pid -T /var/log/xen/xenstored-trace.log
+if wait_for 30 xenstore-read /; then
+  stage "xenstored answers"
+else
+  fail dom0.xenstored "xenstored answers" "no answer in 30 s"
+fi
+/usr/lib/xen-4.17/bin/xen-init-dom0 >/var/log/xen/xen-init-dom0.log 2>&1 || fail dom0.init "xen-init-dom0 runs" "$(tail -n 1 /var/log/xen/xen-init-dom0.log)"
+/usr/lib/xen-4.17/bin/xenconsoled --pid-file=/var/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
+stage "xenconsoled started"
+
+sh /rig/scenario.sh
+
+# What Xen's tools logged, with the serial log for when something went wrong.
+for log in /var/log/xen/*.log; do
+  case $log in */xenstored-trace.log) continue ;; esac
+  while IFS= read -r line; do rig log "${log##*/}" "$line"; done <"$log"
+done
+rig end
+sync
+poweroff -f

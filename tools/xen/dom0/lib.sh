@@ -1,0 +1,159 @@
+# The rig's report lines and the waits the checks share. Every line meant for
+# the host starts with "RIG <dom0 uptime in s>" (dom0's clock is Xen's), so
+# the host can tell them from Xen's and Linux's own output on the serial line:
+#   RIG <t> stage <text>              a step of the boot or the scenario
+#   RIG <t> guest <name> <text>       what happens to a guest
+#   RIG <t> pass <id> <text>          a check that held
+#   RIG <t> fail <id> <text> :: <why> a check that did not
+#   RIG <t> skip <id> <text> :: <why> a check that could not run
+#   RIG <t> figure <name> <value> <unit>
+#   RIG <t> log <name> <line>         a guest's console, kept with the serial log
+#   RIG <t> end                       the scenario finished
+
+now() { read -r up _ </proc/uptime; echo "$up"; }
+rig() { echo "RIG $(now) $*"; }
+stage() { rig stage "$*"; }
+guest() { [ -n "$not_run" ] || rig guest "$@"; }
+pass() { rig pass "$1" "$2"; }
+fail() { rig fail "$1" "$2 :: $3"; }
+skip() { rig skip "$1" "$2 :: $3"; }
+figure() { [ -n "$not_run" ] || rig figure "$@"; }
+
+# Set to a reason, every check is reported as not run (its guest cannot be started).
+not_run=
+
+# check ID TEXT COMMAND...: passes when COMMAND succeeds; else fails with its
+# last line of output, and all of that output goes to the serial log.
+check() {
+  id=$1 text=$2
+  shift 2
+  if [ -n "$not_run" ]; then skip "$id" "$text" "$not_run"; return 0; fi
+  if out=$("$@" 2>&1); then pass "$id" "$text"; return 0; fi
+  echo "$out" | while IFS= read -r line; do rig log "$id" "$line"; done
+  fail "$id" "$text" "$(echo "$out" | tail -n 1)"
+  return 1
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s until it succeeds or time runs out.
+wait_for() {
+  limit=$1
+  shift
+  end=$(awk -v now="$(now)" -v limit="$limit" 'BEGIN { print now + limit }')
+  until "$@" >/dev/null 2>&1; do
+    awk -v now="$(now)" -v end="$end" 'BEGIN { exit !(now > end) }' && { "$@"; return 1; }
+    sleep 0.2
+  done
+}
+
+# elapsed FROM: seconds from uptime FROM to now, two decimals.
+elapsed() { awk -v from="$1" -v now="$(now)" 'BEGIN { printf "%.2f", now - from }'; }
+
+# xs_is PATH VALUE: XenStore node PATH holds VALUE.
+xs_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
+
+# console_has NAME TEXT: xenconsoled's log of guest NAME has a line containing TEXT.
+console_has() { grep -qF "$2" "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
+
+# domid_of NAME: the domain id xl knows guest NAME by.
+domid_of() { xl domid "$1" 2>/dev/null; }
+
+# states_of PATH: the values written to XenStore node PATH (/local/domain/N/...),
+# in order, from xenstored's trace. Linux's drivers write paths relative to
+# their domain's home ("device/vbd/51712/state"), the toolstack absolute ones.
+states_of() {
+  relative=${1#/local/domain/*/}
+  sed -n -e "s|.* WRITE ($1 \([0-9]*\)).*|\1|p" -e "s|.* WRITE ($relative \([0-9]*\)).*|\1|p" /var/log/xen/xenstored-trace.log |
+    tr '\n' ' ' | sed 's/ $//'
+}
+
+# start_event_log: every XenStore change under /local/domain, stamped with
+# dom0's uptime as it arrives (with the new value for .../state nodes), in
+# /var/log/xen/xs-events.log: the times of guest milestones come from it.
+start_event_log() {
+  xenstore-watch /local/domain | while read -r path _; do
+    read -r up _ </proc/uptime
+    case $path in */state) echo "$up $path $(xenstore-read "$path" 2>/dev/null)" ;; *) echo "$up $path" ;; esac
+  done >/var/log/xen/xs-events.log &
+}
+
+# first_time PATH [VALUE]: dom0's uptime when PATH first changed (to VALUE).
+first_time() {
+  awk -v path="$1" -v value="$2" '$2 == path && (value == "" || $3 == value) { print $1; exit }' /var/log/xen/xs-events.log
+}
+
+# since FROM TO: seconds from uptime FROM to uptime TO (empty if TO is).
+since() { [ -n "$2" ] && awk -v from="$1" -v to="$2" 'BEGIN { printf "%.2f", to - from }'; }
+
+# show_console NAME: the guest's console log, as log lines for the host.
+show_console() {
+  [ -f "/var/log/xen/console/guest-$1.log" ] || return 0
+  tr -d '\r' <"/var/log/xen/console/guest-$1.log" | while IFS= read -r line; do rig log "$1" "$line"; done
+}
+
+# --- Guests. Each has two 8 MiB disks: xvda served by Linux's xen-blkback
+# (file: over a loop device), xvdb by QEMU's qdisk. Devids: xvda 51712, xvdb 51728.
+images=/var/lib/rig
+
+# guest_disks NAME: makes NAME's disk images and prints the xl config's disk list.
+guest_disks() {
+  for disk in xvda xvdb; do dd if=/dev/zero of="$images/$1-$disk.img" bs=1M count=8 2>/dev/null; done
+  echo "[ 'file:$images/$1-xvda.img,xvda,w', 'format=raw,vdev=xvdb,access=rw,backendtype=qdisk,target=$images/$1-xvdb.img' ]"
+}
+
+# xl_create NAME: xl -vvv create, its output stamped with dom0's uptime into /var/log/xen/xl-create-NAME.log.
+xl_create() {
+  set -o pipefail
+  xl -vvv create "$images/$1.cfg" 2>&1 | while IFS= read -r line; do echo "$(now) $line"; done >"/var/log/xen/xl-create-$1.log" ||
+    { tail -n 1 "/var/log/xen/xl-create-$1.log"; return 1; }
+}
+
+# create_guest NAME TEXT: xl create with $images/NAME.cfg; sets domid and created (dom0 uptime at xl create).
+create_guest() {
+  [ -z "$not_run" ] || rig guest "$1" "not started: $not_run"
+  guest "$1" "xl create"
+  created=$(now)
+  check "$1.create" "$2" xl_create "$1" || return 1
+  [ -z "$not_run" ] || return 0
+  domid=$(domid_of "$1")
+  guest "$1" "domain $domid created; xl create took $(elapsed "$created") s"
+}
+
+# connected DEVID BACKEND: both ends of the guest's disk DEVID are Connected (XenbusStateConnected = 4).
+connected() { xs_is "/local/domain/$domid/device/vbd/$1/state" 4 && xs_is "/local/domain/0/backend/$2/$domid/$1/state" 4; }
+
+# disk_checks NAME: both disks Connected, and the times they took, from xl create.
+disk_checks() {
+  check "$1.blkback" "xvda (Linux's xen-blkback, file: over a loop device) is Connected at both ends" wait_for 60 connected 51712 vbd
+  check "$1.qdisk" "xvdb (QEMU's qdisk) is Connected at both ends" wait_for 60 connected 51728 qdisk
+  figure "${1}_xvda_connected" "$(since "$created" "$(first_time "/local/domain/$domid/device/vbd/51712/state" 4)")" "s after xl create began (dom0 clock, under TCG)"
+}
+
+# image_holds NAME DISK TEXT: the first 4 KiB of NAME's DISK image are TEXT repeated.
+image_holds() {
+  yes "$3" | head -c 4096 >/tmp/expected
+  head -c 4096 "$images/$1-$2.img" | cmp - /tmp/expected
+}
+
+# state_figures NAME: each disk's state sequence at both ends, from xenstored's trace.
+state_figures() {
+  figure "${1}_xvda_frontend_states" "$(states_of "/local/domain/$domid/device/vbd/51712/state")" sequence
+  figure "${1}_xvda_backend_states" "$(states_of "/local/domain/0/backend/vbd/$domid/51712/state")" sequence
+  figure "${1}_xvdb_frontend_states" "$(states_of "/local/domain/$domid/device/vbd/51728/state")" sequence
+  figure "${1}_xvdb_backend_states" "$(states_of "/local/domain/0/backend/qdisk/$domid/51728/state")" sequence
+}
+
+# gone NAME: the domain, its XenStore home and its disks' backend nodes are gone.
+gone() {
+  if xl domid "$1" >/dev/null 2>&1; then echo "xl still lists $1"; return 1; fi
+  for path in "/local/domain/$domid" "/local/domain/0/backend/vbd/$domid/51712" "/local/domain/0/backend/qdisk/$domid/51728"; do
+    if xenstore-exists "$path"; then echo "$path is still there"; return 1; fi
+  done
+}
+
+# shutdown_guest NAME TEXT: xl shutdown, then the domain must be gone (a crash
+# is preserved by the configs' on_crash, so it fails here).
+shutdown_guest() {
+  guest "$1" "xl shutdown"
+  check "$1.shutdown" "$2" timeout 90 xl shutdown -w "$1"
+  check "$1.gone" "its domain, XenStore home and backend nodes are gone" wait_for 20 gone "$1"
+}

@@ -1,0 +1,86 @@
+// The rig from end to end: get the packages, build the images (or reuse
+// them), boot Xen in QEMU once, and read the scenario's results off the
+// serial line. `npm run xen` (tools/xen/main.ts) and test/real-xen.test.ts run it.
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type GuestFiles, RIG_CACHE, dom0Initramfs, kernelElf, linuxGuestInitramfs, xenImage } from "./initramfs.js";
+import { dom0Packages, ensureHostTools } from "./packages.js";
+import { bootXen } from "./qemu.js";
+import { type RigEvent, RigReport } from "./report.js";
+
+/** The unikernel the rig boots when it has been built (npm run build). */
+export const UNIKERNEL_ELF = resolve("build/unikernel.pvh.elf");
+/** A whole run (every guest, every check) fits well inside this under TCG on a busy 2-core machine. */
+const RUN_TIMEOUT_MS = 9 * 60_000;
+/** Serial logs of this many runs are kept. */
+const KEPT_LOGS = 10;
+
+/** What the rig tells as it goes: preparation steps, then what the serial line means. */
+export type Progress = { kind: "host"; text: string } | (RigEvent & { hostSeconds: number });
+
+/** Images and paths for one boot. */
+export interface Prepared {
+  xen: string;
+  dom0Kernel: string;
+  dom0Initramfs: string;
+  /** Guests put into dom0 (the Linux test guest always; the unikernel when built). */
+  guests: string[];
+  /** Whether an image had to be built (false on a second run with nothing changed). */
+  rebuilt: boolean;
+}
+
+export interface RigRun {
+  report: RigReport;
+  serialLog: string;
+  /** Host wall time of the QEMU run, from start to power-off. */
+  bootSeconds: number;
+  qemuExit: number | null;
+  timedOut: boolean;
+}
+
+/** Fetches what is missing and builds the images; throws PeerUnavailable where that cannot be done. */
+export function prepareRig(say: (text: string) => void): Prepared {
+  ensureHostTools(say);
+  const packages = dom0Packages(say);
+  const vmlinux = kernelElf(packages);
+  const linux = linuxGuestInitramfs(packages);
+  const guests: GuestFiles[] = [{ name: "linux", files: { vmlinux, "linux-guest.cpio": linux.path } }];
+  if (existsSync(UNIKERNEL_ELF)) guests.push({ name: "unikernel", files: { "unikernel.pvh.elf": UNIKERNEL_ELF } });
+  else say("build/unikernel.pvh.elf is not built: its checks will be listed as not run");
+  const dom0 = dom0Initramfs(packages, guests);
+  say(dom0.rebuilt ? "built dom0's initramfs" : "reusing dom0's initramfs (nothing changed)");
+  return {
+    xen: xenImage(packages),
+    dom0Kernel: vmlinux,
+    dom0Initramfs: dom0.path,
+    guests: guests.map((guest) => guest.name),
+    rebuilt: linux.rebuilt || dom0.rebuilt,
+  };
+}
+
+/** A new serial log's path; older logs beyond the newest few are removed. */
+function newSerialLog(): string {
+  const dir = join(RIG_CACHE, "logs");
+  mkdirSync(dir, { recursive: true });
+  const logs = readdirSync(dir).filter((name) => name.startsWith("serial-")).sort();
+  for (const old of logs.slice(0, Math.max(0, logs.length - (KEPT_LOGS - 1)))) rmSync(join(dir, old));
+  return join(dir, `serial-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
+}
+
+/** Boots Xen once and runs the scenario; `onProgress` hears about every stage, guest and check as it happens. */
+export async function runRig(prepared: Prepared, onProgress: (progress: Progress) => void): Promise<RigRun> {
+  const report = new RigReport();
+  const serialLog = newSerialLog();
+  const started = Date.now();
+  const seconds = () => (Date.now() - started) / 1000;
+  const result = await bootXen(
+    { xen: prepared.xen, dom0Kernel: prepared.dom0Kernel, dom0Initramfs: prepared.dom0Initramfs, serialLog, timeoutMs: RUN_TIMEOUT_MS },
+    (line) => {
+      const event = report.read(line);
+      if (event) onProgress({ ...event, hostSeconds: seconds() });
+    },
+  );
+  if (result.timedOut) report.problems.push(`the run was cut off after ${RUN_TIMEOUT_MS / 60_000} minutes`);
+  else if (!report.ended) report.problems.push(`QEMU exited (code ${result.code}) before dom0 finished the scenario`);
+  return { report, serialLog, bootSeconds: seconds(), qemuExit: result.code, timedOut: result.timedOut };
+}
