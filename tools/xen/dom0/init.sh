@@ -38,7 +38,7 @@ sh /rig/scenario.sh
 # What Xen's tools logged, with the serial log for when something went wrong.
 for log in /var/log/xen/*.log; do
   case $log in */xenstored-trace.log) continue ;; esac
-  while IFS= read -r line; do rig log "${log##*/}" "$line"; done <"$log"
+  log_lines "${log##*/}" <"$log"
 done
 rig end
 sync
