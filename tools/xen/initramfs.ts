@@ -16,11 +16,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cachePath } from "../cache.js";
 import type { Dom0Packages } from "./packages.js";
 
-export const RIG_CACHE = resolve(".cache/xen");
-const HERE = resolve("tools/xen");
+export const RIG_CACHE = cachePath("xen");
+const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** Xen's daemons and tools that dom0 runs, in /usr/lib/xen-4.17/bin. */
 const XEN_BINARIES = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "libxl-save-helper"];

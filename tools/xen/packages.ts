@@ -1,7 +1,7 @@
 // What the rig needs from Debian. On the host: QEMU, a static busybox and cpio,
 // installed with apt-get when missing (the rig runs as root on CI machines).
 // For dom0: Xen, its tools and libraries, Debian's kernel and QEMU's Xen
-// backends, unpacked with dpkg -x into .cache/debian (tools/debian.ts).
+// backends, unpacked with dpkg -x into the cache (tools/debian.ts).
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -93,13 +93,10 @@ export interface Dom0Packages {
   kernelRelease: string;
 }
 
-/** Unpacks every package dom0 needs (once; later runs reuse .cache/debian). */
-export function dom0Packages(say: (line: string) => void): Dom0Packages {
+/** Unpacks every package dom0 needs (once; later runs reuse the cache's debian/). */
+export function dom0Packages(): Dom0Packages {
   const kernel = kernelPackage();
-  const roots = [...DOM0_PACKAGES, kernel].map((name) => {
-    if (!existsSync(join(".cache/debian", name, ".unpacked"))) say(`fetching ${name}`);
-    return debianPackage(name);
-  });
+  const roots = [...DOM0_PACKAGES, kernel].map((name) => debianPackage(name));
   const hypervisor = roots[0];
   const kernelRoot = roots[roots.length - 1];
   const xen = readdirSync(join(hypervisor, "boot")).find((file) => /^xen-4\.17.*\.gz$/.test(file));

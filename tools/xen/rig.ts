@@ -1,17 +1,21 @@
 // The rig from end to end: get the packages, build the images (or reuse
 // them), boot Xen in QEMU once, and read the scenario's results off the
 // serial line. `npm run xen` (tools/xen/main.ts) and test/real-xen.test.ts run it.
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { buildPvhElf } from "../pvh.js";
 import { join, resolve } from "node:path";
 import { type GuestFiles, RIG_CACHE, dom0Initramfs, kernelElf, linuxGuestInitramfs, xenImage } from "./initramfs.js";
 import { dom0Packages, ensureHostTools } from "./packages.js";
 import { bootXen } from "./qemu.js";
 import { type RigEvent, RigReport } from "./report.js";
 
-/** The unikernel the rig boots when it has been built (npm run build). */
-export const UNIKERNEL_ELF = resolve("build/unikernel.pvh.elf");
+/** The unikernel the rig boots, made from its module when that has been built (npm run build). */
+const UNIKERNEL_WASM = resolve("build/unikernel.wasm");
+const UNIKERNEL_ELF = resolve("build/unikernel.pvh.elf");
 /** A whole run (every guest, every check) fits well inside this under TCG on a busy 2-core machine. */
 const RUN_TIMEOUT_MS = 9 * 60_000;
+/** The last run's checks and figures, as JSON. */
+export const LAST_RUN = join(RIG_CACHE, "last-run.json");
 /** Serial logs of this many runs are kept. */
 const KEPT_LOGS = 10;
 
@@ -41,12 +45,16 @@ export interface RigRun {
 /** Fetches what is missing and builds the images; throws PeerUnavailable where that cannot be done. */
 export function prepareRig(say: (text: string) => void): Prepared {
   ensureHostTools(say);
-  const packages = dom0Packages(say);
+  const packages = dom0Packages();
   const vmlinux = kernelElf(packages);
   const linux = linuxGuestInitramfs(packages);
   const guests: GuestFiles[] = [{ name: "linux", files: { vmlinux, "linux-guest.cpio": linux.path } }];
-  if (existsSync(UNIKERNEL_ELF)) guests.push({ name: "unikernel", files: { "unikernel.pvh.elf": UNIKERNEL_ELF } });
-  else say("build/unikernel.pvh.elf is not built: its checks will be listed as not run");
+  if (existsSync(UNIKERNEL_WASM)) {
+    if (buildPvhElf(UNIKERNEL_WASM, UNIKERNEL_ELF, say).built) say("built build/unikernel.pvh.elf");
+    guests.push({ name: "unikernel", files: { "unikernel.pvh.elf": UNIKERNEL_ELF } });
+  } else {
+    say("build/unikernel.wasm is not built: the unikernel's checks will be listed as not run");
+  }
   const dom0 = dom0Initramfs(packages, guests);
   say(dom0.rebuilt ? "built dom0's initramfs" : "reusing dom0's initramfs (nothing changed)");
   return {
@@ -82,5 +90,9 @@ export async function runRig(prepared: Prepared, onProgress: (progress: Progress
   );
   if (result.timedOut) report.problems.push(`the run was cut off after ${RUN_TIMEOUT_MS / 60_000} minutes`);
   else if (!report.ended) report.problems.push(`QEMU exited (code ${result.code}) before dom0 finished the scenario`);
-  return { report, serialLog, bootSeconds: seconds(), qemuExit: result.code, timedOut: result.timedOut };
+  const run = { report, serialLog, bootSeconds: seconds(), qemuExit: result.code, timedOut: result.timedOut };
+  // The last run's results, for what reads them later (figures for npm run bench).
+  const { checks, figures, problems } = report;
+  writeFileSync(LAST_RUN, `${JSON.stringify({ checks, figures, problems, bootSeconds: run.bootSeconds, serialLog }, null, 2)}\n`);
+  return run;
 }

@@ -32,5 +32,6 @@ disk_checks $name
 check $name.xvda.bytes "dom0 reads back from xvda's image the bytes the guest wrote" holds_pattern xvda
 check $name.xvdb.bytes "dom0 reads back from xvdb's image the bytes the guest wrote" holds_pattern xvdb
 shutdown_guest $name "xl shutdown ends the guest"
+time_figures $name
 state_figures $name
 show_console $name

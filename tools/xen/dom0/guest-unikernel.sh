@@ -4,7 +4,7 @@
 . /rig/lib.sh
 name=unikernel
 kernel=/rig/guests/$name/unikernel.pvh.elf
-[ -f $kernel ] || not_run="build/unikernel.pvh.elf was not built"
+[ -f $kernel ] || not_run="build/unikernel.wasm was not built"
 
 [ -n "$not_run" ] || cat >$images/$name.cfg <<CFG
 name = "$name"
@@ -16,10 +16,16 @@ on_poweroff = "destroy"
 on_crash = "preserve"
 CFG
 
-# Its XenStore nodes: what a blkfront publishes for blkback to map its ring.
+# Its XenStore nodes: what a blkfront publishes for blkback to map its ring
+# (one page at ring-ref, or 2^ring-page-order pages at ring-ref0...).
 frontend_nodes() {
-  for node in ring-ref event-channel protocol state; do xenstore-exists "/local/domain/$domid/device/vbd/51712/$node" || return 1; done
+  vbd=/local/domain/$domid/device/vbd/51712
+  xenstore-exists $vbd/ring-ref || xenstore-exists $vbd/ring-ref0 || { echo "$vbd has neither ring-ref nor ring-ref0"; return 1; }
+  for node in event-channel protocol; do xenstore-exists $vbd/$node || { echo "$vbd/$node is missing"; return 1; }; done
+  [ "$(xenstore-read $vbd/protocol)" = x86_64-abi ] || { echo "$vbd/protocol is $(xenstore-read $vbd/protocol)"; return 1; }
 }
+# It took the shutdown request and closed its disks before returning from main.
+said_goodbye() { console_has $name "Shutdown requested (poweroff): closing my disks." && console_has $name "Goodbye."; }
 # Every state each end went through ends in Closed (6): the guest closed its devices before exiting.
 closed_at_both_ends() {
   for path in "/local/domain/$domid/device/vbd/51712/state" "/local/domain/0/backend/vbd/$domid/51712/state"; do
@@ -28,10 +34,15 @@ closed_at_both_ends() {
 }
 
 create_guest $name "xl create starts the unikernel (type pvh, memory 512, two disks)" || exit 0
-check $name.greeting "it greets on its PV console (xenconsoled's log has the line)" wait_for 60 console_has $name "xenbus-wasm"
-check $name.store "its blkfront's XenStore nodes are there (ring-ref, event-channel, protocol, state)" frontend_nodes
+check $name.greeting "it greets on its PV console with its domid read from XenStore (xenconsoled's log has the line)" \
+  wait_for 90 console_has $name "Hello from a Wasm unikernel on Xen: I am domain $domid." && greeted=$(now)
+check $name.store "its blkfront published its ring, event channel and protocol (x86_64-abi) in XenStore" frontend_nodes
+figure ${name}_xvda_ring_pages "$((1 << $(xenstore-read /local/domain/$domid/device/vbd/51712/ring-page-order 2>/dev/null || echo 0)))" pages
 disk_checks $name
+check $name.xvda.said "it says xvda connected, 8 MiB" wait_for 30 console_has $name "Disk xvda (vbd 51712) connected: 8 MiB"
+check $name.xvdb.said "it says xvdb connected, 8 MiB" wait_for 30 console_has $name "Disk xvdb (vbd 51728) connected: 8 MiB"
 skip $name.xvda.bytes "dom0 reads back from xvda's image the bytes the unikernel wrote" "${not_run:-the unikernel writes no pattern yet}"
 shutdown_guest $name "xl shutdown reaches the unikernel and it exits"
 check $name.closed "both ends of xvda went Closing then Closed" closed_at_both_ends
-[ -n "$not_run" ] || { state_figures $name; show_console $name; }
+check $name.goodbye "it took the request and closed its disks before exiting (its console says so)" said_goodbye
+[ -n "$not_run" ] || { time_figures $name "$greeted"; state_figures $name; show_console $name; }

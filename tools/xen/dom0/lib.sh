@@ -64,12 +64,24 @@ console_has() { grep -qF "$2" "/var/log/xen/console/guest-$1.log" 2>/dev/null; }
 domid_of() { xl domid "$1" 2>/dev/null; }
 
 # states_of PATH: the values written to XenStore node PATH (/local/domain/N/...),
-# in order, from xenstored's trace. Linux's drivers write paths relative to
-# their domain's home ("device/vbd/51712/state"), the toolstack absolute ones.
+# in order, from xenstored's trace. The toolstack writes absolute paths, Linux's
+# drivers and ours paths relative to their domain's home ("device/vbd/51712/state"):
+# a relative write under a guest's home counts from that guest's INTRODUCE on
+# (guests run one after the other, so no other guest writes in between).
 states_of() {
   relative=${1#/local/domain/*/}
-  sed -n -e "s|.* WRITE ($1 \([0-9]*\)).*|\1|p" -e "s|.* WRITE ($relative \([0-9]*\)).*|\1|p" /var/log/xen/xenstored-trace.log |
-    tr '\n' ' ' | sed 's/ $//'
+  dom=${1#/local/domain/}
+  dom=${dom%%/*}
+  awk -v abs="$1" -v rel="$relative" -v dom="$dom" '
+    index($0, " INTRODUCE (") { on = index($0, " INTRODUCE (" dom " ") > 0 }
+    {
+      for (i = 0; i < 2; i++) {
+        if (i == 1 && dom != 0 && !on) continue
+        key = " WRITE (" (i == 0 ? abs : rel) " "
+        at = index($0, key)
+        if (at) { value = substr($0, at + length(key)); sub(/\).*/, "", value); printf "%s ", value }
+      }
+    }' /var/log/xen/xenstored-trace.log | sed 's/ $//'
 }
 
 # start_event_log: every XenStore change under /local/domain, stamped with
@@ -82,9 +94,10 @@ start_event_log() {
   done >/var/log/xen/xs-events.log &
 }
 
-# first_time PATH [VALUE]: dom0's uptime when PATH first changed (to VALUE).
+# first_time PATH [VALUE]: dom0's uptime when PATH (or, without VALUE, a node under it) first changed (to VALUE).
 first_time() {
-  awk -v path="$1" -v value="$2" '$2 == path && (value == "" || $3 == value) { print $1; exit }' /var/log/xen/xs-events.log
+  awk -v path="$1" -v value="$2" '($2 == path && (value == "" || $3 == value)) || (value == "" && index($2, path "/") == 1) { print $1; exit }' \
+    /var/log/xen/xs-events.log
 }
 
 # since FROM TO: seconds from uptime FROM to uptime TO (empty if TO is).
@@ -125,6 +138,20 @@ create_guest() {
   [ -z "$not_run" ] || return 0
   domid=$(domid_of "$1")
   guest "$1" "domain $domid created; xl create took $(elapsed "$created") s"
+  figure "${1}_xl_create" "$(elapsed "$created")" "s (dom0 clock, under TCG)"
+}
+
+# time_figures NAME [GREETED]: from the moment the domain's XenStore home
+# appeared, the time to its frontend's first state write (Initialised: it is
+# connected to XenStore by then), to the greeting (uptime GREETED, when dom0
+# saw it), and to xvda Connected; dom0's clock, from the event log.
+time_figures() {
+  born=$(first_time "/local/domain/$domid")
+  [ -n "$born" ] || return 0
+  unit="s after the domain's XenStore home appeared (dom0 clock, under TCG)"
+  [ -z "$2" ] || figure "${1}_greeting_seen" "$(since "$born" "$2")" "$unit"
+  figure "${1}_xvda_initialised" "$(since "$born" "$(first_time "/local/domain/$domid/device/vbd/51712/state" 3)")" "$unit"
+  figure "${1}_xvda_connected" "$(since "$born" "$(first_time "/local/domain/$domid/device/vbd/51712/state" 4)")" "$unit"
 }
 
 # connected DEVID BACKEND: both ends of the guest's disk DEVID are Connected (XenbusStateConnected = 4).
@@ -134,7 +161,6 @@ connected() { xs_is "/local/domain/$domid/device/vbd/$1/state" 4 && xs_is "/loca
 disk_checks() {
   check "$1.blkback" "xvda (Linux's xen-blkback, file: over a loop device) is Connected at both ends" wait_for 60 connected 51712 vbd
   check "$1.qdisk" "xvdb (QEMU's qdisk) is Connected at both ends" wait_for 60 connected 51728 qdisk
-  figure "${1}_xvda_connected" "$(since "$created" "$(first_time "/local/domain/$domid/device/vbd/51712/state" 4)")" "s after xl create began (dom0 clock, under TCG)"
 }
 
 # image_holds NAME DISK TEXT: the first 4 KiB of NAME's DISK image are TEXT repeated.
