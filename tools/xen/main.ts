@@ -33,7 +33,7 @@ function show(progress: Progress): void {
       return console.log(`${at}    ${MARK[outcome]} ${text}${note}`);
     }
     case "figure":
-      return console.log(`${at}    ${progress.figure.name} = ${progress.figure.value} (${progress.figure.unit})`);
+      return console.log(`${at}    ${progress.figure.name} = ${progress.figure.value} ${progress.figure.unit}`);
     case "guest-output":
       return console.log(`${at}    (${progress.domain}) ${progress.text}`);
     case "problem":

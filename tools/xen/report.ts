@@ -87,9 +87,8 @@ export class RigReport {
         return { kind: "check", check };
       }
       case "figure": {
-        const [name, valueAndUnit] = firstWord(rest);
-        const at = valueAndUnit.lastIndexOf(" ");
-        const figure = { name, value: valueAndUnit.slice(0, Math.max(at, 0)), unit: valueAndUnit.slice(at + 1) };
+        const [name, value] = firstWord(head);
+        const figure = { name, value, unit: why ?? "" };
         this.figures.push(figure);
         return { kind: "figure", figure };
       }

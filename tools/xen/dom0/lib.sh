@@ -6,7 +6,7 @@
 #   RIG <t> pass <id> <text>          a check that held
 #   RIG <t> fail <id> <text> :: <why> a check that did not
 #   RIG <t> skip <id> <text> :: <why> a check that could not run
-#   RIG <t> figure <name> <value> <unit>
+#   RIG <t> figure <name> <value> :: <unit>
 #   RIG <t> log <name> <line>         a guest's console, kept with the serial log
 #   RIG <t> end                       the scenario finished
 
@@ -18,7 +18,7 @@ guest() { [ -n "$not_run" ] || rig guest "$@"; }
 pass() { rig pass "$1" "$2"; }
 fail() { rig fail "$1" "$2 :: $3"; }
 skip() { rig skip "$1" "$2 :: $3"; }
-figure() { [ -n "$not_run" ] || rig figure "$@"; }
+figure() { [ -n "$not_run" ] || rig figure "$1" "$2 :: $3"; }
 
 # Set to a reason, every check is reported as not run (its guest cannot be started).
 not_run=
@@ -171,10 +171,10 @@ image_holds() {
 
 # state_figures NAME: each disk's state sequence at both ends, from xenstored's trace.
 state_figures() {
-  figure "${1}_xvda_frontend_states" "$(states_of "/local/domain/$domid/device/vbd/51712/state")" sequence
-  figure "${1}_xvda_backend_states" "$(states_of "/local/domain/0/backend/vbd/$domid/51712/state")" sequence
-  figure "${1}_xvdb_frontend_states" "$(states_of "/local/domain/$domid/device/vbd/51728/state")" sequence
-  figure "${1}_xvdb_backend_states" "$(states_of "/local/domain/0/backend/qdisk/$domid/51728/state")" sequence
+  figure "${1}_xvda_frontend_states" "$(states_of "/local/domain/$domid/device/vbd/51712/state")" "(XenBus states, in order)"
+  figure "${1}_xvda_backend_states" "$(states_of "/local/domain/0/backend/vbd/$domid/51712/state")" "(XenBus states, in order)"
+  figure "${1}_xvdb_frontend_states" "$(states_of "/local/domain/$domid/device/vbd/51728/state")" "(XenBus states, in order)"
+  figure "${1}_xvdb_backend_states" "$(states_of "/local/domain/0/backend/qdisk/$domid/51728/state")" "(XenBus states, in order)"
 }
 
 # gone NAME: the domain, its XenStore home and its disks' backend nodes are gone.
