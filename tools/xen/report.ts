@@ -33,8 +33,8 @@ const MILESTONES: [RegExp, string][] = [
   [/\(XEN\).*\*\*\* Building a PV dom0 \*\*\*|\(XEN\).*Dom0 has maximum/, "Xen builds dom0"],
   [/\(XEN\).*Freed \d+kB init memory/, "Xen hands over to dom0's kernel"],
 ];
-/** Lines that mean the run is lost. */
-const PROBLEMS = [/Panic on CPU/, /Kernel panic/, /\(XEN\).*FATAL/, /Reboot in five seconds/];
+/** Lines that mean the run is lost, or a guest died in a way no check asked for. */
+const PROBLEMS = [/Panic on CPU/, /Kernel panic/, /\(XEN\).*FATAL/, /Reboot in five seconds/, /\(XEN\).*Triple fault/, /\(XEN\).*crashed on cpu/];
 
 const RIG_LINE = /RIG (\d+(?:\.\d+)?) (\w+)(?: (.*))?$/;
 /** A domU's own output to Xen's console (I/O port 0xE9, shown with guest_loglvl=all). */

@@ -20,6 +20,7 @@ vcpus = 1
 disk = $(guest_disks $name)
 on_poweroff = "destroy"
 on_crash = "preserve"
+on_reboot = "preserve"
 CFG
 
 # The guest wrote its pattern to DISK, and the image file in dom0 holds it.

@@ -14,6 +14,7 @@ memory = 512
 disk = $(guest_disks $name)
 on_poweroff = "destroy"
 on_crash = "preserve"
+on_reboot = "preserve"
 CFG
 
 # Its XenStore nodes: what a blkfront publishes for blkback to map its ring

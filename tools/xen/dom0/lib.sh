@@ -73,7 +73,7 @@ states_of() {
   dom=${1#/local/domain/}
   dom=${dom%%/*}
   awk -v abs="$1" -v rel="$relative" -v dom="$dom" '
-    index($0, " INTRODUCE (") { on = index($0, " INTRODUCE (" dom " ") > 0 }
+    /^IN / && index($0, " INTRODUCE (") { on = index($0, " INTRODUCE (" dom " ") > 0 }
     {
       for (i = 0; i < 2; i++) {
         if (i == 1 && dom != 0 && !on) continue
@@ -186,7 +186,7 @@ gone() {
 }
 
 # shutdown_guest NAME TEXT: xl shutdown, then the domain must be gone (a crash
-# is preserved by the configs' on_crash, so it fails here).
+# or a reboot is preserved by the configs' on_crash and on_reboot: it fails here).
 shutdown_guest() {
   guest "$1" "xl shutdown"
   check "$1.shutdown" "$2" timeout 90 xl shutdown -w "$1"
