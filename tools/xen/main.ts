@@ -1,6 +1,7 @@
 // `npm run xen`: boots real Xen 4.17 in QEMU with a Debian dom0 running Xen's
 // own tools, starts the guests with xl and prints what each check found.
 // Exits 1 when a check fails or the run breaks down, 2 for a usage mistake.
+import { buildStale } from "../build.js";
 import { PeerUnavailable } from "../debian.js";
 import type { CheckResult } from "./report.js";
 import { type Progress, prepareRig, runRig } from "./rig.js";
@@ -10,8 +11,8 @@ const USAGE = `usage: npm run xen
 Fetches Debian's Xen, kernel and QEMU packages into .cache/ (installing
 qemu-system-x86, busybox-static and cpio with apt-get where missing), builds
 dom0's initramfs, boots Xen in QEMU and runs the scenario: a Linux PVH guest
-and, when built, build/unikernel.pvh.elf, each started with xl and checked
-from dom0. Serial logs are kept in .cache/xen/logs/.`;
+and build/unikernel.pvh.elf (built first if stale), each started with xl and
+checked from dom0. Serial logs are kept in .cache/xen/logs/.`;
 
 const MARK: Record<CheckResult["outcome"], string> = { pass: "ok  ", fail: "FAIL", skip: "--  " };
 
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const preparing = Date.now();
+  await buildStale(["unikernel"]);
   console.log("preparing the rig");
   const prepared = prepareRig((text) => show({ kind: "host", text }));
   console.log(`  ready in ${((Date.now() - preparing) / 1000).toFixed(1)} s; booting Xen in QEMU (TCG)`);
