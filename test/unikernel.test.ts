@@ -9,10 +9,13 @@ import { startBlkbackDomain } from "../host/blkback-domain.js";
 import { devicePaths, type DeviceSpec } from "../host/devices.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore } from "../host/toolstack.js";
+import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { loadUnikernel, runMain } from "../runtime/unikernel.js";
 import { engines } from "./support/engines.js";
 
 const CLOSED = "6";
+const checksWasm = readFileSync(new URL("../build/checks.wasm", import.meta.url));
 const XVDA = 51712;
 
 describe.each(engines)("under $name", ({ engine }) => {
@@ -102,6 +105,54 @@ describe.each(engines)("under $name", ({ engine }) => {
     ]);
     expect(unikernel.exit).toMatchObject({ reason: "poweroff", code: 0 });
     expect(service.tools.read(`${devicePaths(disk).backend}/state`)).toBe(CLOSED);
+  });
+
+  test("checks.wasm: its self-check passes against our xenstored and block backend, dom0 acting as the rig does", () => {
+    const hv = new Hypervisor();
+    const service = startXenstore(hv);
+    const back = startBlkbackDomain(service, { engine, sectors: 2048 });
+    const checks = loadUnikernel(hv, "checks", engine, checksWasm);
+    const disk: DeviceSpec = { type: "vbd", devid: XVDA, frontend: checks.domid, backend: back.domid, backendParams: back.disk.params };
+    service.devices.add(disk);
+    const log = service.console(checks.domid)!.log;
+    const base = `/local/domain/${checks.domid}/data/check`;
+    const exists = (path: string) => service.tools.directory(dirname(path)).includes(path.slice(path.lastIndexOf("/") + 1));
+    const dom0Saw: boolean[] = [];
+    // dom0's part, each at the moment the guest waits for it.
+    hv.whenIdle(() => {
+      dom0Saw.push(exists(`${base}/ready/long`));
+      for (let i = 0; i < 120; i++) service.tools.write(`${base}/long/a-node-name-long-enough-that-120-of-them-pass-4096-bytes-${i}`, "");
+      service.tools.write(`${base}/long-done`, "1");
+    });
+    hv.whenIdle(() => {
+      dom0Saw.push(exists(`${base}/ready/watch`));
+      service.tools.write(`${base}/from-dom0`, "hello");
+    });
+    hv.whenIdle(() => {
+      dom0Saw.push(exists(`${base}/ready/conflict`));
+      service.tools.write(`${base}/conflict`, "dom0");
+    });
+    hv.whenIdle(() => service.requestShutdown(checks.domid, "poweroff"));
+    runMain(hv, checks);
+
+    expect(dom0Saw).toEqual([true, true, true]);
+    const results = log.lines().filter((line) => line.startsWith("check "));
+    expect(results.filter((line) => !/^check [a-z0-9.-]+: ok/.test(line))).toEqual([]);
+    expect(results.map((line) => line.split(":")[0])).toEqual([
+      "check xenstore.write-read", "check xenstore.mkdir-directory", "check xenstore.rm", "check xenstore.directory-long",
+      "check xenstore.perms", "check xenstore.eacces", "check xenstore.watch-registration", "check xenstore.watch-dom0-write",
+      "check xenstore.unwatch", "check xenstore.transaction-conflict", "check xenstore.get-domain-path", "check xenstore.features",
+      "check xvda.pattern",
+    ]);
+    expect(log.lines()).toContain("checks: 13 passed, 0 failed");
+    expect(service.tools.read(`${base}/conflict`)).toBe("guest after dom0");
+    // What dom0 finds in the image: each sector starts with its line of the pattern.
+    const image = back.disk.image();
+    for (const sector of [0, 1, 777, 2047]) {
+      const text = new TextDecoder().decode(image.subarray(sector * 512, sector * 512 + 40));
+      expect(text).toBe(`xenbus-wasm xvda sector ${sector}\n`.padEnd(40, "."));
+    }
+    expect(checks.exit).toMatchObject({ reason: "poweroff" });
   });
 
   test("with no disk it greets and waits; a domain without a store crashes naming the failed step", () => {

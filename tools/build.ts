@@ -3,7 +3,8 @@
 // files its entry imports from assembly/, its asconfig, wit/ for the
 // component, this file, and the installed compilers' package.json, which an
 // install rewrites). Each target built is said on stderr, with its time.
-//   xenbus, unikernel, harness   asc (release) → wasm-opt -Oz → build/<name>.wasm
+//   xenbus, unikernel, checks,   asc (release) → wasm-opt -Oz → build/<name>.wasm
+//   harness
 //   <name>.debug                 asc (debug) → build/<name>.debug.wasm and its source map
 //   xenstore-client              the XenStore client component (assembly/component,
 //                                wit/xenstore.wit): build/xenstore-client.wasm, and
@@ -91,6 +92,7 @@ const component: Target = {
 const TARGETS = {
   ...guestTargets("xenbus", "assembly/index.ts"),
   ...guestTargets("unikernel", "assembly/apps/unikernel.ts"),
+  ...guestTargets("checks", "assembly/apps/checks.ts"),
   ...guestTargets("harness", "assembly/harness.ts"),
   "xenstore-client": component,
 };
@@ -214,6 +216,8 @@ Targets (default: all):
   xenbus.debug      build/xenbus.debug.wasm, with a source map
   unikernel         build/unikernel.wasm, the default application (assembly/apps)
   unikernel.debug   build/unikernel.debug.wasm, with a source map
+  checks            build/checks.wasm, the unikernel with the real-Xen rig's self-check
+  checks.debug      build/checks.debug.wasm, with a source map
   harness           build/harness.wasm, ring math and bench loops for the tests
   harness.debug     build/harness.debug.wasm, with a source map
   xenstore-client   build/xenstore-client.wasm, the XenStore client component,
