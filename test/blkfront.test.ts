@@ -37,6 +37,18 @@ describe.each(engines)("under $name", ({ engine }) => {
       return { back, blk };
     }
 
+    test("a disk whose backend closes before it connects no longer holds the boot wait (its Closed goes through frontend_closed)", () => {
+      const paths = service.devices.add({ type: "vbd", devid: DEVID, frontend: guest.domid, backend: 0 });
+      new BlkFront(guest).start();
+      service.tools.write(`${paths.backend}/state`, String(XENBUS_STATE.InitWait));
+      hv.runUntilIdle();
+      service.tools.write(`${paths.backend}/state`, String(XENBUS_STATE.Closing));
+      hv.runUntilIdle();
+      expect(service.tools.read(`${paths.frontend}/state`)).toBe(String(Closed));
+      expect(guest.exports.xenbus_bus_boot_wait(0, 1000)).toBe(0);
+      expect(hv.now).toBe(0);
+    });
+
     test("connects as Linux does: ring refs, event-channel and protocol published, the disk read back", () => {
       const { back, blk } = plug();
       const front = (name: string) => service.tools.read(`${back.paths.frontend}/${name}`);

@@ -225,6 +225,15 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(v.front.x.xenbus_device_state(v.front.dev)).toBe(Unknown);
     });
 
+    test("a state node this end may no longer read is left alone and nothing is reported, as for a removed one", () => {
+      v.dom0.setPerms(`${v.frontPath}/state`, ["n0"]);
+      expect(v.front.switchState(Connected)).toBe(0);
+      expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(EACCES);
+      expect(v.dom0.read(`${v.frontPath}/state`)).toBe(String(Initialising));
+      expect(v.dom0.directory(`/local/domain/${v.front.guest.domid}/error`)).toEqual([]);
+      expect(v.front.x.xenbus_device_state(v.front.dev)).toBe(Unknown);
+    });
+
     test("overwrites a garbage state: the node is there, and it is ours", () => {
       v.dom0.write(`${v.frontPath}/state`, "garbage");
       expect(v.front.switchState(Connected)).toBe(0);

@@ -32,7 +32,7 @@ import { log, readDriverState, strstate, switchState, watchPath, watchPathJoined
 export class BusDevice extends XenbusDevice {
   /** The other end's state as the bus last read it. */
   otherendState: i32 = XenbusStateUnknown;
-  /** Holds bootWait until this end writes Connected or Closed. */
+  /** Holds bootWait until this end writes Connected or Closed, by whichever helper. */
   connecting: bool = true;
   /** The watches the bus registered for the device; null until it attached. */
   otherendWatch: OtherendWatch | null = null;
@@ -52,6 +52,10 @@ export class BusDevice extends XenbusDevice {
     super(bus.store, nodename, otherendPath, otherendId);
     // The bus takes devices on only in this state.
     this.state = XenbusStateInitialising;
+  }
+
+  stateWritten(state: i32): void {
+    if (state == XenbusStateConnected || state == XenbusStateClosed) this.connecting = false;
   }
 }
 
@@ -222,7 +226,6 @@ export class XenbusBus {
    */
   setState(dev: BusDevice, state: i32): i32 {
     switchState(dev, state);
-    if (dev.state == XenbusStateConnected || dev.state == XenbusStateClosed) dev.connecting = false;
     return dev.switchError == -ENOENT ? 0 : dev.switchError;
   }
 

@@ -36,13 +36,17 @@ export class XenbusDevice {
   /**
    * How the last switchState went, for callers that need to know (it
    * returns nothing, as the seed's returns 0): 0 when the state was written
-   * or was that state already; -ENOENT when the node was gone, so nothing
-   * was written or reported; any other -errno was reported and the device
-   * switched to Closing.
+   * or was that state already; the read's -errno when the node could not be
+   * read (-ENOENT: gone; -EACCES: no longer ours), so nothing was written or
+   * reported; any other -errno was reported and the device switched to
+   * Closing.
    */
   switchError: i32 = 0;
   /** frontendClosed ran: the bus's removal, which waits for the frontend to close, may go on. */
   down: bool = false;
+
+  /** Runs after switchState wrote `state` to the store (the bus's boot wait listens here). */
+  stateWritten(state: i32): void {}
 
   constructor(
     /** The XenStore connection the device's nodes are reached through. */
@@ -93,7 +97,8 @@ export function watchPathJoined(
  * last wrote (so nobody's watch fires for nothing). It reads the node and
  * writes in one transaction, retried on conflicts, so a node removed
  * meanwhile (the device is being torn down) is never created again, and
- * that is not reported. Any other failure is reported and the device
+ * that is not reported, nor is a node this end may no longer read (the
+ * seed gives up silently on any failed read). Any other failure is reported and the device
  * switched to Closing. Nothing is returned, so that no caller reports a
  * failure twice or a vanished device at all: dev.state and dev.switchError
  * say how it went.
@@ -348,10 +353,15 @@ function writeState(dev: XenbusDevice, state: i32, afterFailure: bool): i32 {
     // Only whether the node is there matters: a garbage value is still our node to overwrite.
     step = "reading state";
     rc = store.read(tx, path);
-    if (rc == -ENOENT) {
-      // The device is being torn down: nothing to write, and nothing gone wrong.
-      store.transactionEnd(tx, false);
-      return rc;
+    if (rc < 0 && rc != -EAGAIN) {
+      // The node is gone or no longer ours to read: the device is being torn
+      // down, so nothing is written and, as in the seed, nothing reported,
+      // unless even abandoning the transaction fails.
+      step = "ending transaction";
+      const ended = store.transactionEnd(tx, false);
+      if (ended == 0) return rc;
+      rc = ended;
+      break;
     }
     if (rc == 0) {
       step = "writing new state";
@@ -364,8 +374,10 @@ function writeState(dev: XenbusDevice, state: i32, afterFailure: bool): i32 {
     step = "ending transaction";
     rc = store.transactionEnd(tx, true);
   }
-  if (rc == 0) dev.state = state;
-  else failedSwitch(dev, rc, step, afterFailure);
+  if (rc == 0) {
+    dev.state = state;
+    dev.stateWritten(state);
+  } else failedSwitch(dev, rc, step, afterFailure);
   return rc;
 }
 
