@@ -2,7 +2,7 @@
 // Where QEMU and Debian's packages cannot be had (no apt-get, not root) it
 // skips with the reason; under CI=true that is a failure (test/support/peer.ts).
 import { describe, expect, it } from "vitest";
-import type { RigReport } from "../tools/xen/report.js";
+import { RigReport } from "../tools/xen/report.js";
 import { type Prepared, prepareRig, runRig } from "../tools/xen/rig.js";
 import { peer } from "./support/peer.js";
 
@@ -67,5 +67,48 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
     } else {
       for (const check of unikernel) expect(check.outcome, check.id).toBe("skip");
     }
+  });
+});
+
+describe("reading the rig's serial line", () => {
+  it("takes dom0's RIG lines, Xen's milestones and guests' own output, and counts a Triple fault as a problem", () => {
+    const report = new RigReport();
+    const events = [
+      "(XEN) [000000009dcccad2] Xen version 4.17.5 (Debian 4.17.5+72-g01140da4e8-1)",
+      "(XEN) [    3.095483] *** Building a PV Dom0 ***",
+      "RIG 18.44 stage dom0 is up (Linux 6.1.0-57-amd64)",
+      "RIG 27.08 pass xen.info xl info answers: Xen 4.17 with HAP",
+      "RIG 30.00 fail linux.qdisk xvdb is Connected at both ends :: /local/domain/1/device/vbd/51728/state is 3",
+      "RIG 31.00 skip unikernel.xvda.bytes dom0 reads back the bytes :: the unikernel writes no pattern yet",
+      "RIG 32.00 figure linux_xvda_backend_states 1 2 4 5 6 :: (XenBus states, in order)",
+      "RIG 33.00 log unikernel Hello from a Wasm unikernel on Xen: I am domain 2.",
+      "(d2) [  237.953419] pvh: starting unikernel.wasm",
+      "(XEN) [  238.611040] d2v0 Triple fault - invoking HVM shutdown action 1",
+      "an ordinary line of Linux's",
+    ].map((line) => report.read(line));
+    expect(events.map((event) => event?.kind)).toEqual([
+      "stage", "stage", "stage", "check", "check", "check", "figure", undefined, "guest-output", "problem", undefined,
+    ]);
+    expect(report.checks).toEqual([
+      { id: "xen.info", text: "xl info answers: Xen 4.17 with HAP", outcome: "pass" },
+      { id: "linux.qdisk", text: "xvdb is Connected at both ends", outcome: "fail", why: "/local/domain/1/device/vbd/51728/state is 3" },
+      { id: "unikernel.xvda.bytes", text: "dom0 reads back the bytes", outcome: "skip", why: "the unikernel writes no pattern yet" },
+    ]);
+    expect(report.figures).toEqual([{ name: "linux_xvda_backend_states", value: "1 2 4 5 6", unit: "(XenBus states, in order)" }]);
+    expect(report.consoles.get("unikernel")).toEqual(["Hello from a Wasm unikernel on Xen: I am domain 2."]);
+    expect(report.problems).toHaveLength(1);
+    expect(report.ended).toBe(false);
+    expect(report.ok).toBe(false);
+  });
+
+  it("is ok only once the scenario ended with checks passed, none failed and no problem", () => {
+    const report = new RigReport();
+    report.read("RIG 27.08 pass xen.info xl info answers");
+    expect(report.ok).toBe(false);
+    report.read("RIG 99.00 end");
+    expect(report.ended).toBe(true);
+    expect(report.ok).toBe(true);
+    report.read("RIG 99.10 fail late.check something :: broke");
+    expect(report.ok).toBe(false);
   });
 });

@@ -30,7 +30,7 @@ export type RigEvent =
 /** Milestones of Xen's and dom0's boot that have no RIG line (dom0's /init is not running yet). */
 const MILESTONES: [RegExp, string][] = [
   [/\(XEN\).*Xen version 4\.\d+/, "Xen starts"],
-  [/\(XEN\).*\*\*\* Building a PV dom0 \*\*\*|\(XEN\).*Dom0 has maximum/, "Xen builds dom0"],
+  [/\(XEN\).*\*\*\* Building a PV Dom0 \*\*\*/, "Xen builds dom0"],
   [/\(XEN\).*Freed \d+kB init memory/, "Xen hands over to dom0's kernel"],
 ];
 /** Lines that mean the run is lost, or a guest died in a way no check asked for. */
