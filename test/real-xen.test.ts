@@ -31,6 +31,8 @@ const UNIKERNEL_CHECKS = [
   "unikernel.qdisk",
   "unikernel.xvda.said",
   "unikernel.xvdb.said",
+  "unikernel.detach",
+  "unikernel.attach",
   "unikernel.shutdown",
   "unikernel.gone",
   "unikernel.closed",
@@ -41,7 +43,9 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
   let report: RigReport;
 
   it("boots Xen and dom0 and runs the scenario to its end in one QEMU run", { timeout: 10 * 60_000 }, async () => {
-    const run = await runRig(prepared as Prepared, () => {});
+    const run = await runRig(prepared as Prepared, (progress) => {
+      if (progress.kind === "host") console.warn(progress.text);
+    });
     report = run.report;
     expect(report.problems, `serial log: ${run.serialLog}`).toEqual([]);
     expect(report.ended).toBe(true);
@@ -84,10 +88,11 @@ describe("reading the rig's serial line", () => {
       "RIG 33.00 log unikernel Hello from a Wasm unikernel on Xen: I am domain 2.",
       "(d2) [  237.953419] pvh: starting unikernel.wasm",
       "(XEN) [  238.611040] d2v0 Triple fault - invoking HVM shutdown action 1",
+      "(d2) [  240.1] pvh: wasm trap: out of bounds memory access",
       "an ordinary line of Linux's",
     ].map((line) => report.read(line));
     expect(events.map((event) => event?.kind)).toEqual([
-      "stage", "stage", "stage", "check", "check", "check", "figure", undefined, "guest-output", "problem", undefined,
+      "stage", "stage", "stage", "check", "check", "check", "figure", undefined, "guest-output", "problem", "problem", undefined,
     ]);
     expect(report.checks).toEqual([
       { id: "xen.info", text: "xl info answers: Xen 4.17 with HAP", outcome: "pass" },
@@ -96,7 +101,7 @@ describe("reading the rig's serial line", () => {
     ]);
     expect(report.figures).toEqual([{ name: "linux_xvda_backend_states", value: "1 2 4 5 6", unit: "(XenBus states, in order)" }]);
     expect(report.consoles.get("unikernel")).toEqual(["Hello from a Wasm unikernel on Xen: I am domain 2."]);
-    expect(report.problems).toHaveLength(1);
+    expect(report.problems).toHaveLength(2);
     expect(report.ended).toBe(false);
     expect(report.ok).toBe(false);
   });

@@ -59,6 +59,7 @@ async function main(): Promise<number> {
   console.log(`  ready in ${((Date.now() - preparing) / 1000).toFixed(1)} s; booting Xen in QEMU (TCG)`);
   const run = await runRig(prepared, show);
   const { report } = run;
+  if (run.retriedAfter) console.log(`(this was the second boot: the first ended in ${run.retriedAfter})`);
   for (const problem of report.problems) console.log(`!! ${problem}`);
   console.log(
     `\n${report.count("pass")} checks passed, ${report.count("fail")} failed, ${report.count("skip")} not run; ` +

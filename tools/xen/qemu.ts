@@ -18,6 +18,8 @@ export interface BootResult {
   /** QEMU's exit code (null if it was killed). */
   code: number | null;
   timedOut: boolean;
+  /** The caller stopped the run (onLine said "stop"). */
+  stopped: boolean;
 }
 
 /** QEMU's arguments: the CPU model with SVM and NPT is the one Xen and Debian's dom0 both boot on. */
@@ -34,11 +36,15 @@ export function qemuArguments(boot: Boot): string[] {
   ];
 }
 
-/** Runs QEMU until it exits (dom0 powers the machine off) or the timeout; `onLine` sees every serial line. */
-export function bootXen(boot: Boot, onLine: (line: string) => void): Promise<BootResult> {
+/**
+ * Runs QEMU until it exits (dom0 powers the machine off), the timeout, or
+ * `onLine`, which sees every serial line, says "stop".
+ */
+export function bootXen(boot: Boot, onLine: (line: string) => "stop" | undefined): Promise<BootResult> {
   const log = createWriteStream(boot.serialLog);
   const qemu = spawn("qemu-system-x86_64", qemuArguments(boot), { stdio: ["ignore", "pipe", "pipe"] });
   let timedOut = false;
+  let stopped = false;
   const timer = setTimeout(() => {
     timedOut = true;
     qemu.kill("SIGKILL");
@@ -47,7 +53,10 @@ export function bootXen(boot: Boot, onLine: (line: string) => void): Promise<Boo
   lines.on("line", (raw) => {
     const line = raw.replace(/\r$/, "");
     log.write(`${line}\n`);
-    onLine(line);
+    if (onLine(line) === "stop" && !stopped) {
+      stopped = true;
+      qemu.kill("SIGKILL");
+    }
   });
   qemu.stderr.on("data", (chunk: Buffer) => log.write(`[qemu stderr] ${chunk}`));
   return new Promise((resolve, reject) => {
@@ -57,7 +66,7 @@ export function bootXen(boot: Boot, onLine: (line: string) => void): Promise<Boo
     });
     qemu.on("close", (code) => {
       clearTimeout(timer);
-      log.end(() => resolve({ code, timedOut }));
+      log.end(() => resolve({ code, timedOut, stopped }));
     });
   });
 }

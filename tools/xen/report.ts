@@ -34,7 +34,16 @@ const MILESTONES: [RegExp, string][] = [
   [/\(XEN\).*Freed \d+kB init memory/, "Xen hands over to dom0's kernel"],
 ];
 /** Lines that mean the run is lost, or a guest died in a way no check asked for. */
-const PROBLEMS = [/Panic on CPU/, /Kernel panic/, /\(XEN\).*FATAL/, /Reboot in five seconds/, /\(XEN\).*Triple fault/, /\(XEN\).*crashed on cpu/];
+const PROBLEMS = [
+  /Panic on CPU/,
+  /Kernel panic/,
+  /\(XEN\).*FATAL/,
+  /Reboot in five seconds/,
+  /\(XEN\).*Triple fault/,
+  /\(XEN\).*crashed on cpu/,
+  // The PVH host's last words before it ends its domain as crashed.
+  /\(d[1-9]\d*\).*pvh: (crash|main failed|wasm trap)/,
+];
 
 const RIG_LINE = /RIG (\d+(?:\.\d+)?) (\w+)(?: (.*))?$/;
 /** A domU's own output to Xen's console (I/O port 0xE9, shown with guest_loglvl=all). */

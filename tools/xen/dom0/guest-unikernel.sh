@@ -25,6 +25,19 @@ frontend_nodes() {
   for node in event-channel protocol; do xenstore-exists $vbd/$node || { echo "$vbd/$node is missing"; return 1; }; done
   [ "$(xenstore-read $vbd/protocol)" = x86_64-abi ] || { echo "$vbd/protocol is $(xenstore-read $vbd/protocol)"; return 1; }
 }
+# Hot-unplug: xl block-detach xvda; the guest lets it go (says so) and its backend is gone.
+detach_xvda() {
+  xl block-detach $name xvda || return 1
+  wait_for 60 console_has $name "Disk xvda (vbd 51712) disconnected." || { echo "it never said xvda disconnected"; return 1; }
+  wait_for 30 sh -c "! xenstore-exists /local/domain/0/backend/vbd/$domid/51712" || { echo "xvda's backend is still there"; return 1; }
+}
+# Re-plug: xl block-attach the same image; the guest connects it again (a second "connected" line).
+attach_xvda() {
+  xl block-attach $name "file:$images/$name-xvda.img,xvda,w" || return 1
+  wait_for 60 connected 51712 vbd || return 1
+  wait_for 30 said_connected_twice || { echo "it did not say xvda connected again"; return 1; }
+}
+said_connected_twice() { [ "$(grep -c 'Disk xvda (vbd 51712) connected' /var/log/xen/console/guest-$name.log)" -ge 2 ]; }
 # It took the shutdown request and closed its disks before returning from main.
 said_goodbye() { console_has $name "Shutdown requested (poweroff): closing my disks." && console_has $name "Goodbye."; }
 # Every state each end went through ends in Closed (6): the guest closed its devices before exiting.
@@ -42,6 +55,8 @@ figure ${name}_xvda_ring_pages "$((1 << $(xenstore-read /local/domain/$domid/dev
 disk_checks $name
 check $name.xvda.said "it says xvda connected, 8 MiB" wait_for 30 console_has $name "Disk xvda (vbd 51712) connected: 8 MiB"
 check $name.xvdb.said "it says xvdb connected, 8 MiB" wait_for 30 console_has $name "Disk xvdb (vbd 51728) connected: 8 MiB"
+check $name.detach "xl block-detach xvda: it lets the disk go and says so, and the backend is removed" detach_xvda
+check $name.attach "xl block-attach xvda again: it connects the disk again and says so" attach_xvda
 skip $name.xvda.bytes "dom0 reads back from xvda's image the bytes the unikernel wrote" "${not_run:-the unikernel writes no pattern yet}"
 shutdown_guest $name "xl shutdown reaches the unikernel and it exits"
 check $name.closed "both ends of xvda went Closing then Closed" closed_at_both_ends
