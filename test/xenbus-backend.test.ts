@@ -11,6 +11,7 @@ import type { LocalClient } from "../host/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { xenstore, type XenStore } from "../runtime/xenstore.js";
 import { heapHighWater } from "../bench/memory.js";
+import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
 import { engines } from "./support/engines.js";
 import { bootHarness, type Harness, HarnessGuest } from "./support/xenbus.js";
 
@@ -452,6 +453,38 @@ describe.each(engines)("under $name", ({ engine }) => {
         s.run();
         expect(s.back.log()).toContain(`event ${s.node} 5`);
       }
+    });
+
+    test("a switch to Connected that fails (reported, Closing written) tears the connection down and stands until the frontend resets", () => {
+      const s = setup();
+      s.front.publish(s.frontPath);
+      s.back.log();
+      // Every commit of the backend's switch to Connected conflicts; its switch to Closing then goes through.
+      beforeCommits(s.service, s.back.guest.domid, TRANSACTION_ATTEMPTS, () => s.dom0.write(`${s.backPath}/state`, String(InitWait)));
+      frontendWrites(s, { state: String(Initialised) });
+      expect(backendState(s)).toBe(Closing);
+      expect(s.dom0.read(`/local/domain/${s.back.guest.domid}/error/${s.node}/error`)).toBe("11 ending transaction");
+      // It had initialised (ring mapped, channel bound): both are given back, the channel first.
+      const log = s.back.log();
+      expect(log.filter((line) => line.startsWith(`initialise ${s.node} pages 1 port`))).toHaveLength(1);
+      expect(log).toContain(`disconnect ${s.node} port -1 mapped true`);
+      // The frontend carries on: its Connected does not connect the backend, nor map the ring again.
+      frontendWrites(s, { state: String(Connected) });
+      expect(backendState(s)).toBe(Closing);
+      expect(s.back.log().filter((line) => line.startsWith("initialise") || line.startsWith("connected"))).toEqual([]);
+      // Closed, then a new frontend instance: now it connects.
+      frontendWrites(s, { state: String(Closed) });
+      expect(backendState(s)).toBe(Closed);
+      frontendWrites(s, { state: String(Initialising) });
+      expect(backendState(s)).toBe(InitWait);
+      s.front.switchState(Initialised);
+      s.run();
+      s.front.switchState(Connected);
+      s.run();
+      expect(backendState(s)).toBe(Connected);
+      s.front.kick(6);
+      s.run();
+      expect(s.back.log()).toContain(`event ${s.node} 6`);
     });
 
     test("ring refs that are not numbers, or a ring-page-order beyond the offer, fail initialise", () => {

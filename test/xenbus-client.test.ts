@@ -8,10 +8,10 @@ import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import type { LocalClient } from "../host/xenstored/client.js";
-import { XsType } from "../host/xenstored/wire.js";
 import { GNTST, XENBUS_STATE } from "../host/xen/abi.js";
 import type { Engine } from "../runtime/engine.js";
 import { engines } from "./support/engines.js";
+import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
 import { HelperGuest } from "./support/helper-guest.js";
 import { bootXenbus } from "./support/xenbus.js";
 
@@ -25,8 +25,6 @@ const ENOSPC = -28;
 const ERANGE = -34;
 /** Refs in the module's 4 grant frames, minus the toolstack's 8. */
 const USABLE_REFS = 4 * 512 - 8;
-/** The client's bound on attempts at one transaction. */
-const TRANSACTION_ATTEMPTS = 8;
 const { Unknown, Initialising, Connected, Closing, Closed } = XENBUS_STATE;
 
 interface Vif {
@@ -93,26 +91,6 @@ function dom0Watch(dom0: LocalClient, path: string): () => string[] {
   const take = () => dom0.takeEvents().filter((event) => event.token === token).map((event) => event.path);
   take();
   return take;
-}
-
-/**
- * Runs `action` (once per commit, up to `times`) when domain `domid` asks
- * xenstored to commit a transaction, just before xenstored sees the request:
- * what another party does between the guest's writes and its commit.
- * Returns how many commits the domain asked for.
- */
-function beforeCommits(service: XenstoreService, domid: number, times: number, action: () => void): () => number {
-  const xenstored = service.xenstored;
-  const receive = xenstored.receive.bind(xenstored);
-  let commits = 0;
-  xenstored.receive = (conn, bytes) => {
-    const header = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (conn.domid === domid && bytes.length >= 16 && header.getUint32(0, true) === XsType.TRANSACTION_END) {
-      if (commits++ < times) action();
-    }
-    receive(conn, bytes);
-  };
-  return () => commits;
 }
 
 describe.each(engines)("under $name", ({ engine }) => {

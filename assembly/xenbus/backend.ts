@@ -335,7 +335,24 @@ function checkState(dev: BackendDevice): void {
       advanced = false;
     } else if (state == XenbusStateClosed) advanced = reset(dev);
     else advanced = false;
+    if (dev.state == XenbusStateClosing && stopAfterReportedFailure(dev)) advanced = false;
   }
+}
+
+/**
+ * This end says Closing though the frontend did not ask: a failure reported
+ * with devFatal (by a step, an op, or a state write that failed) told the
+ * frontend so, and that stands until the frontend resets, as in Linux. The
+ * connection is torn down and the lifecycle is Closing, so no later step
+ * writes InitWait or Connected over it. True when it stopped the lifecycle
+ * now.
+ */
+function stopAfterReportedFailure(dev: BackendDevice): bool {
+  const current = dev.lifecycleState;
+  if (current == XenbusStateClosing || current == XenbusStateClosed) return false;
+  teardown(dev);
+  dev.lifecycleState = XenbusStateClosing;
+  return true;
 }
 
 /** The bus found the device in Initialising, with its frontend known and watched: read `online`. */
@@ -362,24 +379,14 @@ function initialise(dev: BackendDevice): bool {
   const rc = dev.ops.initialise(dev);
   if (rc < 0) {
     log(`${dev.nodename}: initialise failed (${-rc}) with the frontend ${strstate(frontend)}`);
-    failedInitialise(dev);
+    // No event may reach a ring that is not mapped. A failure ops.initialise
+    // reported stops the lifecycle in Closing (stopAfterReportedFailure; QEMU
+    // would try again and could connect after saying Closing); one it did
+    // not report is tried again at the frontend's next change.
+    unbindFrontendEvtchn(dev);
     return false;
   }
   return setLifecycleState(dev, XenbusStateConnected);
-}
-
-/**
- * After ops.initialise failed. A failure it reported with devFatal told the
- * frontend Closing, and that stands (as in Linux; QEMU would try again at
- * the frontend's next state, and connect after saying Closing): the
- * lifecycle is Closing too, and connects again only once the frontend has
- * closed and come back in Initialising (reset). A failure it did not report
- * leaves the device in InitWait, to try again at the next change.
- */
-function failedInitialise(dev: BackendDevice): void {
-  // A channel bound before the failure: no event may reach a ring that is not mapped.
-  unbindFrontendEvtchn(dev);
-  if (dev.state == XenbusStateClosing) dev.lifecycleState = XenbusStateClosing;
 }
 
 /** ops.connected, once per connection, when the frontend is Connected too. */
