@@ -422,6 +422,28 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(backendState(s)).toBe(Connected);
     });
 
+    /**
+     * The backend stayed Closing through the frontend's states so far, with
+     * nothing initialised or connected; once the frontend closes and a new
+     * instance comes (Initialising), it connects and serves the ring.
+     */
+    function expectClosingUntilReset(s: Setup): void {
+      expect(backendState(s)).toBe(Closing);
+      expect(s.back.log().filter((line) => line.startsWith("initialise") || line.startsWith("connected"))).toEqual([]);
+      frontendWrites(s, { state: String(Closed) });
+      expect(backendState(s)).toBe(Closed);
+      frontendWrites(s, { state: String(Initialising) });
+      expect(backendState(s)).toBe(InitWait);
+      s.front.switchState(Initialised);
+      s.run();
+      s.front.switchState(Connected);
+      s.run();
+      expect(backendState(s)).toBe(Connected);
+      s.front.kick(5);
+      s.run();
+      expect(s.back.log()).toContain(`event ${s.node} 5`);
+    }
+
     test("after a failed initialise (Closing written), the frontend's next states do not connect the backend until it resets", () => {
       // A ring that does not map, and a channel that does not bind: both reported with dev_fatal.
       const failures: Record<string, string>[] = [{ "ring-ref": "123456", "event-channel": "1" }, { "event-channel": "4095" }];
@@ -437,21 +459,7 @@ describe.each(engines)("under $name", ({ engine }) => {
         frontendWrites(s, { state: String(Connected) });
         frontendWrites(s, { state: String(Initialised) });
         frontendWrites(s, { state: String(Connected) });
-        expect(backendState(s)).toBe(Closing);
-        expect(s.back.log().filter((line) => line.startsWith("initialise") || line.startsWith("connected"))).toEqual([]);
-        // Closed, then a new frontend instance: now it connects.
-        frontendWrites(s, { state: String(Closed) });
-        expect(backendState(s)).toBe(Closed);
-        frontendWrites(s, { state: String(Initialising) });
-        expect(backendState(s)).toBe(InitWait);
-        s.front.switchState(Initialised);
-        s.run();
-        s.front.switchState(Connected);
-        s.run();
-        expect(backendState(s)).toBe(Connected);
-        s.front.kick(5);
-        s.run();
-        expect(s.back.log()).toContain(`event ${s.node} 5`);
+        expectClosingUntilReset(s);
       }
     });
 
@@ -470,21 +478,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(log).toContain(`disconnect ${s.node} port -1 mapped true`);
       // The frontend carries on: its Connected does not connect the backend, nor map the ring again.
       frontendWrites(s, { state: String(Connected) });
-      expect(backendState(s)).toBe(Closing);
-      expect(s.back.log().filter((line) => line.startsWith("initialise") || line.startsWith("connected"))).toEqual([]);
-      // Closed, then a new frontend instance: now it connects.
-      frontendWrites(s, { state: String(Closed) });
-      expect(backendState(s)).toBe(Closed);
-      frontendWrites(s, { state: String(Initialising) });
-      expect(backendState(s)).toBe(InitWait);
-      s.front.switchState(Initialised);
-      s.run();
-      s.front.switchState(Connected);
-      s.run();
-      expect(backendState(s)).toBe(Connected);
-      s.front.kick(6);
-      s.run();
-      expect(s.back.log()).toContain(`event ${s.node} 6`);
+      expectClosingUntilReset(s);
     });
 
     test("ring refs that are not numbers, or a ring-page-order beyond the offer, fail initialise", () => {

@@ -4,7 +4,25 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+typedef uint64_t (*workload_fn)(uint64_t);
+
+/* The workload argv[1] names, of the two every bench program runs; NULL, said on stderr, for a bad command line. */
+static workload_fn chosen_workload(int argc, char **argv, workload_fn blkif_ring_roundtrip, workload_fn xenstore_ring_msg)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s blkif_ring_roundtrip|xenstore_ring_msg [iterations]\n", argv[0]);
+        return NULL;
+    }
+    if (strcmp(argv[1], "blkif_ring_roundtrip") == 0)
+        return blkif_ring_roundtrip;
+    if (strcmp(argv[1], "xenstore_ring_msg") == 0)
+        return xenstore_ring_msg;
+    fprintf(stderr, "unknown workload %s\n", argv[1]);
+    return NULL;
+}
 
 static double now(void)
 {
@@ -14,7 +32,7 @@ static double now(void)
 }
 
 /* Prints the best ops/s of `workload(n)`, which returns the ops done (0 when its self-check failed); 1 on failure. */
-static int print_best_ops_per_second(uint64_t (*workload)(uint64_t))
+static int print_best_ops_per_second(workload_fn workload)
 {
     uint64_t n = 1 << 16;
     double elapsed;

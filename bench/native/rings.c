@@ -173,20 +173,9 @@ static uint64_t xenstore_ring_msg(uint64_t messages)
 
 int main(int argc, char **argv)
 {
-    uint64_t (*workload)(uint64_t);
-
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s blkif_ring_roundtrip|xenstore_ring_msg [iterations]\n", argv[0]);
+    workload_fn workload = chosen_workload(argc, argv, blkif_ring_roundtrip, xenstore_ring_msg);
+    if (workload == NULL)
         return 2;
-    }
-    if (strcmp(argv[1], "blkif_ring_roundtrip") == 0)
-        workload = blkif_ring_roundtrip;
-    else if (strcmp(argv[1], "xenstore_ring_msg") == 0)
-        workload = xenstore_ring_msg;
-    else {
-        fprintf(stderr, "unknown workload %s\n", argv[1]);
-        return 2;
-    }
     if (argc > 2) {
         printf("%llu\n", (unsigned long long)workload(strtoull(argv[2], NULL, 10)));
         return 0;
