@@ -35,11 +35,14 @@ stage "xenconsoled started"
 
 sh /rig/scenario.sh
 
-# What Xen's tools logged, with the serial log for when something went wrong.
-for log in /var/log/xen/*.log; do
-  case $log in */xenstored-trace.log) continue ;; esac
-  log_lines "${log##*/}" <"$log"
-done
 rig end
-sync
+# When a check failed, what Xen's tools logged goes to the serial log too.
+if [ -f /tmp/rig-failed ]; then
+  for log in /var/log/xen/*.log; do
+    case $log in */xenstored-trace.log) continue ;; esac
+    log_lines "${log##*/}" <"$log"
+  done
+fi
+# Let the console drain before the machine goes: poweroff -f does not wait for it.
+sleep 2
 poweroff -f
