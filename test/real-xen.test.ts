@@ -61,6 +61,13 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
     const states = Object.fromEntries(report.figures.map((figure) => [figure.name, figure.value]));
     expect(states.linux_xvda_frontend_states).toBe("1 3 4 5 6");
     expect(states.linux_xvda_backend_states).toBe("1 2 4 5 6");
+    if (!(prepared as Prepared).guests.includes("unikernel")) return;
+    // xvda was unplugged and plugged again: at the backend's Closing the unikernel
+    // closes at once (4 -> 6, as Linux's blkfront does), then connects anew.
+    expect(states.unikernel_xvda_frontend_states).toBe("1 3 4 6 1 3 4 5 6");
+    expect(states.unikernel_xvda_backend_states).toBe("1 2 4 5 6 1 2 4 5 6");
+    expect(states.unikernel_xvdb_frontend_states).toBe("1 3 4 5 6");
+    expect(states.unikernel_xvdb_backend_states).toBe("1 2 4 5 6");
   });
 
   it("runs the unikernel's checks when build/unikernel.wasm is built, and lists them as not run when it is not", () => {
