@@ -4,8 +4,9 @@
 // granted pages, flush, errors, and a close followed by a reconnect.
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
-import { XENBUS_STATE } from "../host/xen/abi.js";
+import { STORE_GFN, startXenstore, type XenstoreService } from "../host/toolstack.js";
+import { XsType } from "../host/xenstored/wire.js";
+import { XENBUS_STATE, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
 import { BlkFront } from "../runtime/blk.js";
 import { pattern } from "./support/blk.js";
 import { HostileBlkback } from "./support/hostile-blkback.js";
@@ -47,6 +48,30 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(service.tools.read(`${paths.frontend}/state`)).toBe(String(Closed));
       expect(guest.exports.xenbus_bus_boot_wait(0, 1000)).toBe(0);
       expect(hv.now).toBe(0);
+    });
+
+    test("a restart of the XenStore connection under the bus's check of a device keeps the device", () => {
+      const { back, blk } = plug();
+      const state = `device/vbd/${DEVID}/state`;
+      const xenstored = service.xenstored;
+      const receive = xenstored.receive.bind(xenstored);
+      let restarted = false;
+      // Right after xenstored takes the guest's look at its state node, the guest's connection is restarted under it.
+      xenstored.receive = (conn, bytes) => {
+        receive(conn, bytes);
+        const type = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+        if (restarted || conn.domid !== guest.domid || type !== XsType.DIRECTORY) return;
+        if (!new TextDecoder().decode(bytes.subarray(16)).startsWith(state)) return;
+        restarted = true;
+        const ring = guest.domain.specialPages.get(STORE_GFN)!.view;
+        ring.setUint32(xenstore_domain_interface.fields.connection, XENSTORE.RECONNECT, true);
+        hv.evtchn.setPending(hv.dom0, service.ring(guest.domid)!.localPort);
+      };
+      service.tools.write(`${back.paths.frontend}/x`, "1");
+      hv.runUntilIdle();
+      expect(restarted).toBe(true);
+      expect(blk.info(DEVID)).toMatchObject({ state: Connected, backendState: Connected });
+      expect(blk.read(DEVID, 0, 1)).toEqual(back.disk.subarray(0, 512));
     });
 
     test("connects as Linux does: ring refs, event-channel and protocol published, the disk read back", () => {

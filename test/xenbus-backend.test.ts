@@ -221,6 +221,20 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toHaveLength(1);
     });
 
+    test("a Closing the toolstack writes (unplug asking the frontend to close) does not stop the backend: it serves until the frontend closes", () => {
+      const s = setup();
+      connect(s);
+      s.back.log();
+      s.dom0.write(`${s.backPath}/state`, String(Closing));
+      s.run();
+      s.front.kick(7);
+      s.run();
+      expect(s.back.log()).toEqual([`event ${s.node} 7`]);
+      s.front.switchState(Closing);
+      s.run();
+      expect(s.back.log().filter((line) => line.startsWith("disconnect"))).toHaveLength(1);
+    });
+
     test("hot-unplug: online 0 and the frontend Closed → disconnect, Closed, free; removal detaches nothing more", () => {
       const s = setup();
       connect(s);

@@ -335,19 +335,21 @@ function checkState(dev: BackendDevice): void {
       advanced = false;
     } else if (state == XenbusStateClosed) advanced = reset(dev);
     else advanced = false;
-    if (dev.state == XenbusStateClosing && stopAfterReportedFailure(dev)) advanced = false;
+    if (stopAfterReportedFailure(dev)) advanced = false;
   }
 }
 
 /**
- * This end says Closing though the frontend did not ask: a failure reported
- * with devFatal (by a step, an op, or a state write that failed) told the
- * frontend so, and that stands until the frontend resets, as in Linux. The
- * connection is torn down and the lifecycle is Closing, so no later step
- * writes InitWait or Connected over it. True when it stopped the lifecycle
- * now.
+ * A failure reported with devFatal (by a step, an op, or a state write that
+ * failed) told the frontend Closing, and that stands until the frontend
+ * resets, as in Linux: the connection is torn down and the lifecycle is
+ * Closing, so no later step writes InitWait or Connected over it. (A Closing
+ * the toolstack writes, as unplug does, is not this: the backend serves
+ * until the frontend closes.) True when it stopped the lifecycle now.
  */
 function stopAfterReportedFailure(dev: BackendDevice): bool {
+  if (!dev.fatalReported) return false;
+  dev.fatalReported = false;
   const current = dev.lifecycleState;
   if (current == XenbusStateClosing || current == XenbusStateClosed) return false;
   teardown(dev);

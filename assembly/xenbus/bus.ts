@@ -20,7 +20,7 @@
 // `state` and the device's own directory. Every driver callback runs from
 // the upcall (watch events) or from the bus's own calls, never nested.
 import {
-  EINVAL, ENOENT, ETIMEDOUT, XenbusStateClosed, XenbusStateConnected, XenbusStateInitialising,
+  EACCES, EINVAL, ENOENT, ETIMEDOUT, XenbusStateClosed, XenbusStateConnected, XenbusStateInitialising,
   XenbusStateUnknown,
 } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
@@ -54,7 +54,7 @@ export class BusDevice extends XenbusDevice {
     this.state = XenbusStateInitialising;
   }
 
-  stateWritten(state: i32): void {
+  stateChanged(state: i32): void {
     if (state == XenbusStateConnected || state == XenbusStateClosed) this.connecting = false;
   }
 }
@@ -139,6 +139,7 @@ class LocalWatch extends XsWatchHandler {
     // stored is what a later switch compares with. A vanished node reads as
     // Unknown, and the bus root's watch tears the device down.
     dev.state = readDriverState(dev.store, dev.nodename);
+    dev.stateChanged(dev.state);
     dev.driver.localChanged(dev, below);
   }
 }
@@ -383,10 +384,14 @@ export class XenbusBus {
 
   /**
    * Tears a known device down when its state node is gone (the toolstack
-   * removed it), or cannot be read: a device we cannot see is not kept.
+   * removed it), or cannot be read: a device we cannot see is not kept. A
+   * request that a restart of the connection cut off (-EAGAIN), or a broken
+   * connection, says nothing about the device: it is kept, and looked at
+   * again at the next event or the rescan after the restart.
    */
   private verify(dev: BusDevice): void {
-    if (this.store.exists(XS_NO_TRANSACTION, `${dev.nodename}/state`) == 1) return;
+    const rc = this.store.directory(XS_NO_TRANSACTION, `${dev.nodename}/state`);
+    if (rc >= 0 || (rc != -ENOENT && rc != -EACCES)) return;
     this.forget(dev);
     dev.driver.detach(dev);
   }

@@ -45,8 +45,15 @@ export class XenbusDevice {
   /** frontendClosed ran: the bus's removal, which waits for the frontend to close, may go on. */
   down: bool = false;
 
-  /** Runs after switchState wrote `state` to the store (the bus's boot wait listens here). */
-  stateWritten(state: i32): void {}
+  /**
+   * A failure was reported and asked for Closing (devFatal, a switch that
+   * failed) since the backend lifecycle last looked: Closing that nobody else
+   * asked for, which the lifecycle holds to until the frontend resets.
+   */
+  fatalReported: bool = false;
+
+  /** This end's state became `state`: switchState wrote it, or the bus found the toolstack had (the boot wait listens here). */
+  stateChanged(state: i32): void {}
 
   constructor(
     /** The XenStore connection the device's nodes are reached through. */
@@ -128,6 +135,7 @@ export function devError(dev: XenbusDevice, err: i32, message: string): void {
 /** devError, then a switch to Closing: an orderly close of both ends. */
 export function devFatal(dev: XenbusDevice, err: i32, message: string): void {
   devError(dev, err, message);
+  dev.fatalReported = true;
   switchState(dev, XenbusStateClosing);
 }
 
@@ -376,13 +384,14 @@ function writeState(dev: XenbusDevice, state: i32, afterFailure: bool): i32 {
   }
   if (rc == 0) {
     dev.state = state;
-    dev.stateWritten(state);
+    dev.stateChanged(state);
   } else failedSwitch(dev, rc, step, afterFailure);
   return rc;
 }
 
 function failedSwitch(dev: XenbusDevice, err: i32, step: string, afterFailure: bool): void {
   devError(dev, err, step);
+  dev.fatalReported = true;
   if (!afterFailure) writeState(dev, XenbusStateClosing, true);
 }
 
