@@ -3,7 +3,7 @@
 // workloads: the module's code as a native unikernel runs it, without Xen.
 // Rebuilt only when the module, the program or the tools are newer.
 import { execFileSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { cachePath } from "../tools/cache.js";
 import { compileC } from "../tools/debian.js";
@@ -18,6 +18,7 @@ export function harnessWasm2c(): string {
   const binary = cachePath("native", NAME);
   if (existsSync(binary) && statSync(binary).mtimeMs > Math.max(...INPUTS.map((path) => statSync(path).mtimeMs))) return binary;
   const converter = wasm2c();
+  mkdirSync(cachePath("native"), { recursive: true });
   const source = cachePath("native", "harness.c");
   converter.convert(HARNESS_WASM, source, "harness");
   const include = ["-I", converter.include, "-I", cachePath("native")];

@@ -3,18 +3,15 @@
 // Xen (README, "what a host must provide"): `main` runs the application and
 // returns a SHUTDOWN_* reason, which goes to SCHEDOP_shutdown; a negative
 // result is the -errno of a failed boot, and the domain crashes.
-import { readFileSync } from "node:fs";
 import type { Hypervisor } from "../host/hypervisor.js";
 import { SHUTDOWN, shutdownReasonName } from "../host/xen/abi.js";
 import type { Engine } from "./engine.js";
 import { loadGuest, type Guest } from "./guest.js";
 
-export const unikernelWasm: Uint8Array = readFileSync(new URL("../build/unikernel.wasm", import.meta.url));
-
 export type Unikernel = Guest<{ main(): number }>;
 
-/** Loads `wasm` (default build/unikernel.wasm) as a new domain, to be started with runMain. */
-export function loadUnikernel(hv: Hypervisor, name: string, engine?: Engine, wasm: Uint8Array = unikernelWasm): Unikernel {
+/** Loads the unikernel module `wasm` (build/unikernel.wasm, or one of your own) as a new domain, to be started with runMain. */
+export function loadUnikernel(hv: Hypervisor, name: string, wasm: Uint8Array, engine?: Engine): Unikernel {
   return loadGuest<{ main(): number }>(hv, wasm, { name, engine });
 }
 

@@ -15,6 +15,7 @@ import { loadUnikernel, runMain } from "../runtime/unikernel.js";
 import { engines } from "./support/engines.js";
 
 const CLOSED = "6";
+const unikernelWasm = readFileSync(new URL("../build/unikernel.wasm", import.meta.url));
 const checksWasm = readFileSync(new URL("../build/checks.wasm", import.meta.url));
 const XVDA = 51712;
 
@@ -23,7 +24,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     const hv = new Hypervisor();
     const service = startXenstore(hv);
     const back = startBlkbackDomain(service, { engine, sectors });
-    const unikernel = loadUnikernel(hv, "unikernel", engine);
+    const unikernel = loadUnikernel(hv, "unikernel", unikernelWasm, engine);
     const disk: DeviceSpec = { type: "vbd", devid: XVDA, frontend: unikernel.domid, backend: back.domid, backendParams: back.disk.params };
     // xenconsoled's log of the unikernel, which outlives the domain.
     const log = service.console(unikernel.domid)!.log;
@@ -111,7 +112,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     const hv = new Hypervisor();
     const service = startXenstore(hv);
     const back = startBlkbackDomain(service, { engine, sectors: 2048 });
-    const checks = loadUnikernel(hv, "checks", engine, checksWasm);
+    const checks = loadUnikernel(hv, "checks", checksWasm, engine);
     const disk: DeviceSpec = { type: "vbd", devid: XVDA, frontend: checks.domid, backend: back.domid, backendParams: back.disk.params };
     service.devices.add(disk);
     const log = service.console(checks.domid)!.log;
@@ -167,7 +168,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     expect(unikernel.exit).toMatchObject({ reason: "poweroff", code: 0 });
 
     const bare = new Hypervisor(); // no xenstored: the store page is there, its port is not
-    const lonely = loadUnikernel(bare, "lonely", engine);
+    const lonely = loadUnikernel(bare, "lonely", unikernelWasm, engine);
     runMain(bare, lonely);
     expect(lonely.exit).toMatchObject({ reason: "crash", message: "main failed: -19" });
   });

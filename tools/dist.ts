@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseCommandLine } from "../runtime/command-line.js";
 
 /** Rebuilds `root`/dist from the sources and the release build/xenbus.wasm; throws with tsc's output when it fails. */
 export function buildDist(root: string): void {
@@ -35,7 +36,15 @@ export function buildDist(root: string): void {
   }
 }
 
+const HELP = `usage: npm run dist
+
+Makes the package's dist/: runtime/, host/ and cli/ compiled to JavaScript
+with .d.ts files and source maps, beside the release xenbus.wasm, the
+XenStore client component and its bindings (dist/build/). npm pack runs it
+after the build; run npm run build first when calling it yourself.`;
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  parseCommandLine("npm run dist", HELP, {});
   try {
     buildDist(".");
   } catch (error) {

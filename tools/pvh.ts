@@ -36,9 +36,14 @@ const KERNEL_FLAGS = [
 const LINK_FLAGS = ["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none,--no-warn-rwx-segments", "-z", "max-page-size=4096"];
 
 function checkModule(wasm: string): void {
-  const module = new WebAssembly.Module(readFileSync(wasm));
-  const exports = new Map(WebAssembly.Module.exports(module).map((entry) => [entry.name, entry.kind]));
   const file = relative(".", wasm);
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(readFileSync(wasm));
+  } catch {
+    throw new NotAUnikernel(`${file} is not a core Wasm module`);
+  }
+  const exports = new Map(WebAssembly.Module.exports(module).map((entry) => [entry.name, entry.kind]));
   if (exports.get("main") !== "function") throw new NotAUnikernel(`${file} exports no main() for the PVH host to call`);
   if (exports.get("memory") !== "memory") throw new NotAUnikernel(`${file} exports no memory`);
   for (const entry of WebAssembly.Module.imports(module)) {

@@ -3,6 +3,7 @@
 // --enable-threads takes them. Its binary needs trixie's C and C++
 // libraries, so it runs through trixie's own loader; nothing is installed.
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { debianPackage } from "./debian.js";
 
@@ -29,6 +30,8 @@ export function wasm2c(): Wasm2c {
     convert(input, output, name) {
       const args = ["--library-path", libraryPath, join(wabt, "usr/bin/wasm2c"), "--enable-threads", input, "-o", output, "-n", name];
       execFileSync(loader, args, { stdio: "pipe" });
+      // wasm2c exits 0 when it could not write its output.
+      if (!existsSync(output)) throw new Error(`wasm2c wrote no ${output} from ${input}`);
     },
   };
 }
