@@ -25,7 +25,7 @@ import { exitWithUsageError, parseCommandLine } from "../runtime/command-line.js
 import { wasmtimeEngine } from "../runtime/wasmtime.js";
 import { type TargetName, buildStale } from "../tools/build.js";
 import { compileC, debianPackage } from "../tools/debian.js";
-import { wasmtimePython } from "../tools/wasmtime.js";
+import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import type { BlockGuest } from "./blk.js";
 import { harnessIn, loadHarness } from "./harness.js";
 import { harnessWasm2c } from "./harness-wasm2c.js";
@@ -170,7 +170,7 @@ let wasmtime: Engine | undefined | null = null;
 function wasmtimeOrSkip(): Engine | undefined {
   if (wasmtime === null) {
     try {
-      wasmtime = wasmtimeEngine(wasmtimePython());
+      wasmtime = wasmtimeEngine(wasmtimeLibrary());
     } catch (error) {
       console.error(`skipping the wasmtime workloads: ${(error as Error).message.split("\n")[0]}`);
       wasmtime = undefined;

@@ -19,7 +19,7 @@ import type { GuestDomain } from "./guest-domain.js";
 import { Hypervisor } from "./hypervisor.js";
 import { startXenstore } from "./toolstack.js";
 import { buildStale } from "../tools/build.js";
-import { wasmtimePython } from "../tools/wasmtime.js";
+import { wasmtimeLibrary } from "../tools/wasmtime.js";
 
 const COMMAND = "npm start";
 const TRACE_LEVELS = ["summary", "steps", "states"] as const;
@@ -69,7 +69,7 @@ Options:
                                device state transition
   --engine ENGINE   the Wasm engine the domains run in (default v8):
                       v8        this Node process's WebAssembly
-                      wasmtime  wasmtime 49 through its Python embedding
+                      wasmtime  wasmtime 49 in this process, through its C API
                                 (.cache/venv, made on first use)
   -h, --help        this text
 
@@ -105,10 +105,10 @@ function parseOptions(): Options {
   return { guests, diskBytes, trace: values.trace as TraceLevel, engine: values.engine === "wasmtime" ? wasmtime() : v8Engine };
 }
 
-/** wasmtime through its Python embedding, or a clear exit when it cannot be had. */
+/** wasmtime, or a clear exit when it cannot be had. */
 function wasmtime(): Engine {
   try {
-    return wasmtimeEngine(wasmtimePython());
+    return wasmtimeEngine(wasmtimeLibrary());
   } catch (error) {
     exitWithError(COMMAND, `--engine wasmtime: ${(error as Error).message.split("\n")[0]}`);
   }

@@ -1,8 +1,8 @@
-// Guest memory as the hypervisor sees it. A Wasm guest's linear memory is
-// replaced by memory.grow, which detaches the old buffer (every view of it
-// then has length 0), so views are kept only until that happens and then
-// derived afresh from the source. Struct access is bounds-checked up front, as
-// Xen's copy_from_guest is: a struct that does not fit is a fault (-EFAULT).
+// Guest memory as the hypervisor sees it. The engine's view of a Wasm guest's
+// linear memory is replaced (a new object) when memory.grow replaces the
+// memory, so views derived from it are kept only until the source gives
+// another. Struct access is bounds-checked up front, as Xen's
+// copy_from_guest is: a struct that does not fit is a fault (-EFAULT).
 import { PAGE_SIZE, type StructLayout } from "./xen/abi.js";
 
 export class GuestMemory {
@@ -14,11 +14,12 @@ export class GuestMemory {
 
   /** The whole memory, as a view valid until the guest next runs. */
   bytes(): Uint8Array {
-    if (this.view.byteLength === 0) {
-      this.view = this.source();
+    const view = this.source();
+    if (view !== this.view) {
+      this.view = view;
       this.pages = [];
     }
-    return this.view;
+    return view;
   }
 
   get size(): number {

@@ -1,6 +1,6 @@
 // What the runtime needs from a Wasm engine. Synchronous, and only Wasm
-// values (numbers and bigints) and byte views cross it, so an engine in
-// another process (wasmtime) fits too.
+// values (numbers and bigints) and byte views cross it, so any engine that
+// can show a guest's linear memory as a view fits (V8, wasmtime).
 
 /** A Wasm value as the WebAssembly JS API passes it: i32, f32 and f64 as numbers, i64 as a bigint (runtime/blk.ts's sectors). */
 export type WasmValue = number | bigint;
@@ -21,7 +21,7 @@ export interface EngineInstance {
    * through unchanged.
    */
   call(name: string, args: WasmValue[]): number | undefined;
-  /** The exported linear memory, as a fresh view each time (memory.grow replaces the buffer). */
+  /** The exported linear memory: the same view until memory.grow replaces the memory, then a new one. */
   memoryBytes(): Uint8Array;
   /** The value of an exported global. */
   global(name: string): number;

@@ -41,12 +41,13 @@ export interface Guest<E = GuestExports> {
 }
 
 const UPCALL = "xen_upcall";
+const NO_MEMORY = new Uint8Array(0);
 
 export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, options: LoadOptions = {}): Guest<E> {
   const engine = options.engine ?? v8Engine;
   let instance: EngineInstance | null = null;
   // Until instantiation returns there is no memory: a hypercall from a start function gets -EFAULT.
-  const memory = new GuestMemory(() => instance?.memoryBytes() ?? new Uint8Array(0));
+  const memory = new GuestMemory(() => instance?.memoryBytes() ?? NO_MEMORY);
   const domain = hv.createWasmDomain(options.name ?? "guest", memory);
   try {
     instance = engine.instantiate(wasm, { xen: hv.hypercalls(domain) }, domain.name);

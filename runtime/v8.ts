@@ -3,6 +3,7 @@ import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type Wa
 
 class V8Instance implements EngineInstance {
   private disposed = false;
+  private view = new Uint8Array(0);
 
   constructor(
     private readonly exports: WebAssembly.Exports,
@@ -24,7 +25,8 @@ class V8Instance implements EngineInstance {
 
   memoryBytes(): Uint8Array {
     const memory = this.exports.memory;
-    return memory instanceof WebAssembly.Memory ? new Uint8Array(memory.buffer) : new Uint8Array(0);
+    if (memory instanceof WebAssembly.Memory && this.view.buffer !== memory.buffer) this.view = new Uint8Array(memory.buffer);
+    return this.view;
   }
 
   global(name: string): number {

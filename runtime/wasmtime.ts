@@ -1,285 +1,333 @@
-// The wasmtime engine adapter: guests run in wasmtime (its official Python
-// embedding, runtime/wasmtime_host.py) in one child process per engine, while
-// the hypervisor stays in this process and synchronous.
+// The wasmtime engine adapter: guests run in wasmtime in this process,
+// through its C API (runtime/wasmtime-capi.ts) driven by koffi, so a call
+// into a guest and a hypercall out of it are plain nested native calls and
+// the hypervisor sees a guest's linear memory through a live view of it, as
+// under V8.
 //
-// Control passes back and forth over two FIFOs with blocking reads and writes
-// (fs.readSync/writeSync), so the two processes form one call stack: a call
-// into the guest is a message to the child, and this process then serves the
-// guest's hypercalls (each a message, answered by calling the import) until
-// the call's result arrives. Nested runs (an upcall of another guest during a
-// hypercall) are nested messages in the same way.
+// What the C API asks of its caller:
+// - an exception must never unwind through wasmtime's frames: the one
+//   callback all host functions share catches it, keeps it, and returns a
+//   trap; the call that gets that trap back rethrows the kept error;
+// - Wasm runs on koffi's stack for synchronous calls, so wasmtime's stack
+//   limit is set well below it: deep recursion traps instead of overrunning
+//   it, even with guests nested in each other's hypercalls;
+// - linear memory's view is taken again whenever the memory may have grown
+//   (after a call, and when a hypercall starts), and becomes a new object
+//   then, which is how GuestMemory notices.
 //
-// Guest memory: this process keeps a mirror of each guest's linear memory,
-// which is what the hypervisor, GuestMemory and page coherence see. At every
-// crossing (call, hypercall, reply, return) the side giving up control sends
-// the pages that changed since the last crossing, so both copies are equal
-// whenever either side runs:
-// - the child learns the guest's writes from the module itself: before it is
-//   sent, the module is rewritten (runtime/dirty-pages.ts) so that every
-//   store, atomic write, memory.fill, memory.copy and memory.init also marks
-//   its pages in a bitmap memory; the child sends the marked pages and clears
-//   the marks, reading a byte per page instead of the whole memory. Pages it
-//   receives from here are not marked, so they do not come back. A module the
-//   rewrite cannot read runs unchanged and is compared with a shadow copy;
-// - this process finds its own writes (the hypervisor's, tests writing
-//   arguments through any view) by comparing the mirror with a shadow copy of
-//   what the child has, a chunk of pages at a time.
-// When the guest's memory grows the mirror is replaced and the old buffer
-// detached, as memory.grow does in V8.
-//
-// Releasing guests: the child holds each guest's store (its linear memory)
-// until told to drop it. dispose() does that at once (runtime/guest.ts calls
-// it when the domain is destroyed). A guest nobody can reach any more (its
-// hypervisor was dropped, as tests do) is dropped when it is garbage
-// collected: this process's table of guests holds them weakly (a strong
-// entry would keep the guest, its imports and through them its hypervisor
-// alive for good), and a FinalizationRegistry sends the drop. Finalizers run
-// between jobs, never inside a call, so the drop never interleaves with one;
-// the flip side is that a synchronous loop booting guests frees none of them
-// before it returns unless it destroys their domains.
-import { execFileSync, spawn } from "node:child_process";
+// Releasing guests: dispose() deletes the guest's store at once (its linear
+// memory goes; the last contents stay readable, copied). A guest never
+// disposed is deleted when its instance is garbage collected: the table the
+// shared callback reads holds guests weakly, so it never keeps a guest's
+// imports (and through them its hypervisor) alive.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { trackDirtyPages } from "./dirty-pages.js";
+import koffi, { type TypeObject } from "koffi";
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
-import { PAGE, syncChangedPages } from "./page-diff.js";
+import {
+  type CApi, EXTERN_FUNC, EXTERN_GLOBAL, EXTERN_MEMORY, EXTERN_OF, EXTERN_SIZE, F32, F64, I32, I64,
+  INSTANCE_SIZE, loadCApi, RAW_SIZE, VAL_OF,
+} from "./wasmtime-capi.js";
 
-const HOST_SCRIPT = new URL("./wasmtime_host.py", import.meta.url).pathname;
+/** The environment variable naming the library wasmtimeEngine() loads when given none. */
+const LIBRARY_VARIABLE = "XENBUS_WASM_WASMTIME";
+/** koffi's stack for synchronous calls, raised when this module is first to load a library through koffi. */
+const KOFFI_STACK = 16 * 1024 * 1024;
+/** Room for this many nested guest calls, each at wasmtime's own stack limit, on koffi's stack. */
+const NESTING = 8;
+/** Bounds of an import's index in a host function's `env` (guest id * IMPORTS + index). */
+const IMPORTS = 4096;
+/** Parameters and results of one call, at most. */
+const MAX_VALUES = 64;
 
-interface Message {
-  op: string;
-  id?: number;
-  name?: string;
-  args?: WasmValue[];
-  value?: number;
-  message?: string;
-  exports?: string[];
-  size?: number;
-  wasm?: string;
-}
+type Pointer = bigint;
 
-/** Linear memory as this process sees it, and as the child last saw it. */
-class Mirror {
-  bytes = new Uint8Array(0);
-  private shadow = new Uint8Array(0);
+/** The library and what came of loading it, shared by every engine naming the same file. */
+const loaded = new Map<string, Native | Error>();
 
-  /** The guest's memory now has `size` bytes (it only grows). */
-  resize(size: number): void {
-    if (size <= this.bytes.byteLength) return;
-    const old = this.bytes;
-    this.bytes = new Uint8Array(size);
-    this.bytes.set(old);
-    const shadow = new Uint8Array(size);
-    shadow.set(this.shadow);
-    this.shadow = shadow;
-    // Views of the old buffer must see length 0, as after memory.grow, so GuestMemory derives fresh ones.
-    structuredClone(old.buffer, { transfer: [old.buffer] });
+/** An error a host function threw, kept while the trap it became unwinds the guest. */
+let raised: { error: unknown } | null = null;
+
+/** A loaded C API and what is shared across its engines: scratch memory for calls and the callback of every host function. */
+class Native {
+  readonly callback: Pointer;
+  /** Each guest's host functions, by guest id (see "Releasing guests"). */
+  readonly guests = new Map<number, WeakRef<GuestState>>();
+  /** Arguments and results of the call being made (a callee reads them on entry and writes on return, so nested calls may share it). */
+  readonly values: Pointer;
+  readonly valueView: DataView;
+  /** Out-parameters of single C calls, read right after each. */
+  readonly cell: Pointer;
+  readonly cellView: DataView;
+  readonly maxWasmStack: number;
+  private nextGuest = 1;
+
+  constructor(readonly api: CApi, koffiStack: number) {
+    this.maxWasmStack = Math.min(512 * 1024, Math.floor(koffiStack / NESTING / 2));
+    this.values = koffi.alloc("uint8", MAX_VALUES * RAW_SIZE) as Pointer;
+    this.valueView = new DataView(koffi.view(this.values, MAX_VALUES * RAW_SIZE));
+    this.cell = koffi.alloc("uint8", 64) as Pointer;
+    this.cellView = new DataView(koffi.view(this.cell, 64));
+    this.callback = koffi.register(
+      (env: Pointer, _caller: Pointer, values: Pointer, length: number) => this.hostCall(Number(env), values, length),
+      koffi.pointer(api.callbackType),
+    );
   }
 
-  apply(gfn: number, content: Uint8Array): void {
-    this.bytes.set(content, gfn * PAGE);
-    this.shadow.set(content, gfn * PAGE);
-  }
-
-  /** The pages written here since the child last saw them; the shadow now records them as seen. */
-  changedPages(): number[] {
-    return syncChangedPages(this.bytes, this.shadow);
-  }
-}
-
-/** What this process keeps of a guest: its memory's mirror and its imports (held by the WasmtimeInstance). */
-interface GuestState {
-  readonly mirror: Mirror;
-  readonly imports: Record<string, HostFunction>;
-}
-
-class WasmtimeChild {
-  readonly pid: number;
-  private readonly toChild: number;
-  private readonly fromChild: number;
-  private readonly dir: string;
-  /** Held weakly: see "Releasing guests" above. */
-  private readonly guests = new Map<number, WeakRef<GuestState>>();
-  private readonly collected = new FinalizationRegistry<number>((id) => this.collect(id));
-  private nextId = 1;
-
-  constructor(python: string) {
-    checkPython(python);
-    this.dir = mkdtempSync(join(tmpdir(), "xenbus-wasmtime-"));
-    const down = join(this.dir, "down");
-    const up = join(this.dir, "up");
-    execFileSync("mkfifo", [down, up]);
-    const child = spawn(python, [HOST_SCRIPT, down, up], { stdio: ["ignore", "inherit", "inherit"] });
-    child.unref();
-    this.pid = child.pid!;
-    // Opening a FIFO blocks until the other end opens it; the child opens them in the same order.
-    this.toChild = openSync(down, "w");
-    this.fromChild = openSync(up, "r");
-    rmSync(down);
-    rmSync(up);
-    process.once("exit", () => rmSync(this.dir, { recursive: true, force: true }));
-  }
-
-  /** Guests the child holds: instantiated, and neither disposed nor collected. */
-  get guestCount(): number {
-    return this.guests.size;
-  }
-
-  instantiate(wasm: Uint8Array, imports: Record<string, HostFunction>, name: string): EngineInstance {
-    const path = join(this.dir, `${createHash("sha256").update(wasm).digest("hex")}.wasm`);
-    if (!existsSync(path)) writeFileSync(path, trackDirtyPages(wasm) ?? wasm);
-    const id = this.nextId++;
-    const state: GuestState = { mirror: new Mirror(), imports };
+  newGuest(state: GuestState): number {
+    const id = this.nextGuest++;
     this.guests.set(id, new WeakRef(state));
-    let answer: Message;
+    return id;
+  }
+
+  /** Runs a host function for wasmtime; whatever it throws is kept and becomes a trap. */
+  private hostCall(env: number, values: Pointer, length: number): Pointer | null {
     try {
-      answer = this.request({ op: "load", id, wasm: path }, id);
+      const state = this.guests.get(Math.floor(env / IMPORTS))?.deref();
+      const host = state?.imports[env % IMPORTS];
+      if (!state || !host) throw new Error("wasmtime called a host function of a guest that is gone");
+      state.memoryMayHaveGrown();
+      const raw = new DataView((koffi.decode(values, rawArray(length)) as Uint8Array).buffer);
+      const args: number[] = host.params.map((kind, i) => readValue(raw, i * RAW_SIZE, kind));
+      const result = host.fn(...args);
+      if (host.result !== undefined) {
+        koffi.encode(values, host.result === I64 ? "int64_t" : RESULT_TYPES[host.result]!, host.result === I64 ? BigInt(result) : result);
+      }
+      return null;
     } catch (error) {
-      this.guests.delete(id);
-      throw error;
-    }
-    if (answer.op !== "loaded") {
-      this.guests.delete(id);
-      throw new Error(`wasmtime could not instantiate the module: ${answer.message}`);
-    }
-    const instance = new WasmtimeInstance(this, id, name, state, answer.exports!);
-    this.collected.register(instance, id, instance);
-    return instance;
-  }
-
-  /** Tells the child to drop guest `id` (its store and linear memory); it sends no answer. */
-  drop(id: number, instance: WasmtimeInstance): void {
-    this.collected.unregister(instance);
-    this.guests.delete(id);
-    this.send({ op: "drop", id }, id);
-  }
-
-  call(id: number, name: string, args: WasmValue[]): number | undefined {
-    const answer = this.request({ op: "call", id, name, args }, id);
-    if (answer.op === "trap") throw new GuestTrap(answer.message);
-    return answer.value ?? undefined;
-  }
-
-  global(id: number, name: string): number {
-    return this.request({ op: "global", id, name }, id).value!;
-  }
-
-  /**
-   * Sends `message` (with guest `id`'s changed pages) and serves the child's
-   * hypercalls until its answer arrives. An import's error is rethrown once
-   * the guest's frames have unwound.
-   */
-  request(message: Message, id: number): Message {
-    this.send(message, id);
-    for (;;) {
-      const answer = this.receive();
-      if (answer.op !== "hypercall") {
-        return answer;
-      }
-      const guest = this.guests.get(answer.id!)!.deref()!;
-      let value: number;
-      try {
-        // Every `xen` import takes i32s: the child sends them as JSON numbers.
-        value = guest.imports[answer.name!]!(...(answer.args as number[]));
-      } catch (error) {
-        this.send({ op: "raise", id: answer.id }, answer.id!);
-        const unwound = this.receive();
-        if (unwound.op === "hypercall" || unwound.op === "value") throw new Error(`wasmtime child: unexpected ${unwound.op}`);
-        throw error;
-      }
-      this.send({ op: "reply", id: answer.id, value }, answer.id!);
+      raised = { error };
+      const message = "host function threw";
+      return this.api.wasmtime_trap_new(message, message.length);
     }
   }
 
-  private send(message: Message, id: number): void {
-    const mirror = this.guests.get(id)?.deref()?.mirror;
-    const pages = mirror?.changedPages() ?? [];
-    // i64 arguments may come as BigInt (runtime/blk.ts's sectors): sent as decimal strings.
-    const body = Buffer.from(JSON.stringify(message, (_, value: unknown) => (typeof value === "bigint" ? value.toString() : value)));
-    const frame = Buffer.alloc(8 + body.byteLength + pages.length * (4 + PAGE));
-    frame.writeUInt32LE(body.byteLength, 0);
-    frame.writeUInt32LE(pages.length, 4);
-    body.copy(frame, 8);
-    let offset = 8 + body.byteLength;
-    for (const gfn of pages) {
-      frame.writeUInt32LE(gfn, offset);
-      frame.set(mirror!.bytes.subarray(gfn * PAGE, (gfn + 1) * PAGE), offset + 4);
-      offset += 4 + PAGE;
-    }
-    for (let written = 0; written < frame.byteLength; ) written += writeSync(this.toChild, frame, written);
+  /** The text of a wasm_byte_vec_t the C API wrote into the cell, which is then freed (a wasm_message_t ends in a NUL). */
+  cellText(): string {
+    const size = Number(this.cellView.getBigUint64(0, true));
+    const data = this.cellView.getBigUint64(8, true);
+    const text = size ? Buffer.from(koffi.view(data, size)).toString() : "";
+    this.api.wasm_byte_vec_delete(this.cell);
+    return text.replace(/\0+$/, "");
   }
 
-  private receive(): Message {
-    const header = this.read(8);
-    const message = JSON.parse(this.read(header.readUInt32LE(0)).toString()) as Message;
-    const count = header.readUInt32LE(4);
-    const mirror = message.id === undefined ? undefined : this.guests.get(message.id)?.deref()?.mirror;
-    if (mirror && message.size !== undefined) mirror.resize(message.size);
-    for (let i = 0; i < count; i++) {
-      const page = this.read(4 + PAGE);
-      mirror?.apply(page.readUInt32LE(0), page.subarray(4));
-    }
-    return message;
+  /** wasmtime's error as an exception (the error is freed): a host function's own error, else GuestTrap. */
+  failure(error: Pointer): Error {
+    this.api.wasmtime_error_message(error, this.cell);
+    const message = this.cellText();
+    this.api.wasmtime_error_delete(error);
+    return this.thrown() ?? new GuestTrap(cause(message));
   }
 
-  private read(length: number): Buffer {
-    const buffer = Buffer.alloc(length);
-    for (let got = 0; got < length; ) {
-      const n = readSync(this.fromChild, buffer, got, length - got, null);
-      if (n === 0) throw new Error("the wasmtime child process exited");
-      got += n;
-    }
-    return buffer;
+  /** A trap as an exception (the trap is freed). */
+  trapFailure(trap: Pointer): Error {
+    this.api.wasm_trap_message(trap, this.cell);
+    const message = this.cellText();
+    this.api.wasm_trap_delete(trap);
+    return this.thrown() ?? new GuestTrap(cause(message));
   }
 
-  /** A guest was garbage collected; a child that has gone away has nothing left to free. */
-  private collect(id: number): void {
-    this.guests.delete(id);
-    try {
-      this.send({ op: "drop", id }, id);
-    } catch {
-      // The child exited (EPIPE): its memory went with it.
-    }
+  private thrown(): Error | undefined {
+    const kept = raised;
+    raised = null;
+    if (!kept) return undefined;
+    // Rethrown as it was; a thrown non-Error is wrapped so the return type holds, keeping it as the cause.
+    return kept.error instanceof Error ? kept.error : new Error(String(kept.error), { cause: kept.error });
   }
 }
+
+const rawArrays: TypeObject[] = [];
+/** The koffi type of `length` wasmtime_val_raw_t, as bytes. */
+function rawArray(length: number): TypeObject {
+  return (rawArrays[length] ??= koffi.array("uint8", length * RAW_SIZE));
+}
+
+const RESULT_TYPES: Record<number, string> = { [I32]: "int32_t", [F32]: "float", [F64]: "double" };
+
+function readValue(view: DataView, offset: number, kind: number): number {
+  switch (kind) {
+    case I32: return view.getInt32(offset, true);
+    case I64: return Number(view.getBigInt64(offset, true));
+    case F32: return view.getFloat32(offset, true);
+    case F64: return view.getFloat64(offset, true);
+    default: throw new Error(`wasmtime: unsupported value type ${kind}`);
+  }
+}
+
+/** The line of a wasmtime message that says what happened (it ends the message, after any backtrace). */
+function cause(message: string): string {
+  const lines = message.split("\n").map((line) => line.trim()).filter(Boolean);
+  return lines.at(-1) ?? "wasmtime trap";
+}
+
+/** A host function as wasmtime calls it. */
+interface HostImport {
+  readonly fn: HostFunction;
+  readonly params: number[];
+  /** The result's kind, if it has one. */
+  readonly result: number | undefined;
+}
+
+/** What the shared callback needs of a guest. */
+interface GuestState {
+  readonly imports: HostImport[];
+  memoryMayHaveGrown(): void;
+}
+
+interface Signature {
+  readonly params: number[];
+  readonly results: number[];
+}
+
+/** A compiled module, with what every instance of it shares. */
+interface CompiledModule {
+  readonly module: Pointer;
+  readonly imports: { module: string; name: string; type: Pointer; signature: Signature }[];
+  /** Export functions' signatures, by name, found at their first call. */
+  readonly signatures: Map<string, Signature>;
+  /** How many exports an instance has, found at the first instantiation. */
+  exportCount?: number;
+  /** The exports' names and kinds, in order, read from the first instance. */
+  exports?: { name: string; kind: number }[];
+}
+
+/** Kinds of the values in a wasm_valtype_vec_t. */
+function valueKinds(api: CApi, vec: Pointer): number[] {
+  const [size, data] = readWords(vec, 2);
+  if (!size) return [];
+  return readWords(data!, Number(size)).map((valType) => api.wasm_valtype_kind(valType));
+}
+
+function signatureOf(api: CApi, funcType: Pointer): Signature {
+  return { params: valueKinds(api, api.wasm_functype_params(funcType)), results: valueKinds(api, api.wasm_functype_results(funcType)) };
+}
+
+/** `count` 64-bit words at `pointer`. */
+function readWords(pointer: Pointer, count: number): bigint[] {
+  return [...new BigUint64Array(koffi.view(pointer, count * 8).slice(0))];
+}
+
+function readName(vec: Pointer): string {
+  const [size, data] = readWords(vec, 2);
+  return size ? Buffer.from(koffi.view(data!, Number(size))).toString() : "";
+}
+
+interface Release {
+  readonly native: Native;
+  readonly id: number;
+  readonly store: Pointer;
+  /** Native memory holding the guest's handles. */
+  readonly blocks: Pointer[];
+}
+
+function release({ native, id, store, blocks }: Release): void {
+  native.guests.delete(id);
+  native.api.wasmtime_store_delete(store);
+  for (const block of blocks) koffi.free(block);
+}
+
+const collected = new FinalizationRegistry<Release>(release);
 
 class WasmtimeInstance implements EngineInstance {
+  private view = new Uint8Array(0);
   private disposed = false;
+  private readonly exports = new Map<string, { kind: number; handle: Pointer }>();
+  private memory: Pointer | null = null;
 
   constructor(
-    private readonly child: WasmtimeChild,
-    private readonly id: number,
+    private readonly native: Native,
+    private readonly compiled: CompiledModule,
+    private readonly context: Pointer,
+    /** Keeps the shared callback's weak entry for this guest alive exactly as long as the instance. */
+    readonly state: GuestState,
+    private readonly resources: Release,
+    instance: Pointer,
+    exportsBlock: Pointer,
+    exportCount: number,
     private readonly name: string,
-    /** Keeps the child's weak entry for this guest alive exactly as long as the instance. */
-    private readonly state: GuestState,
-    private readonly names: string[],
-  ) {}
+  ) {
+    const { api, cell, cellView } = native;
+    // Every instance of a module has the same exports: their names and kinds are read once (koffi.view is slow).
+    const first = !compiled.exports;
+    const exports = (compiled.exports ??= []);
+    for (let index = 0; index < exportCount; index++) {
+      const item = exportsBlock + BigInt(index * EXTERN_SIZE);
+      api.wasmtime_instance_export_nth(context, instance, index, cell, cell + 8n, item);
+      if (first) {
+        const name = Buffer.from(koffi.view(cellView.getBigUint64(0, true), Number(cellView.getBigUint64(8, true)))).toString();
+        exports.push({ name, kind: Number(readWords(item, 1)[0]! & 0xffn) });
+      }
+      const { name, kind } = exports[index]!;
+      this.exports.set(name, { kind, handle: item + BigInt(EXTERN_OF) });
+    }
+    const memory = this.exports.get("memory");
+    if (memory?.kind === EXTERN_MEMORY) this.memory = memory.handle;
+    this.memoryMayHaveGrown();
+    collected.register(this, resources, this);
+  }
 
   call(name: string, args: WasmValue[]): number | undefined {
     this.checkAlive(name);
-    if (!this.names.includes(name)) throw new Error(`the module exports no function ${name}`);
-    return this.child.call(this.id, name, args);
+    const fn = this.exports.get(name);
+    if (fn?.kind !== EXTERN_FUNC) throw new Error(`the module exports no function ${name}`);
+    const { api, values, valueView, cell, cellView } = this.native;
+    const signature = this.signature(name, fn.handle);
+    signature.params.forEach((kind, i) => writeArg(valueView, i * RAW_SIZE, kind, args[i] ?? 0));
+    cellView.setBigUint64(0, 0n, true);
+    const error = api.wasmtime_func_call_unchecked(this.context, fn.handle, values, Math.max(signature.params.length, signature.results.length), cell);
+    // Read before anything else can call into a guest.
+    const trap = cellView.getBigUint64(0, true);
+    const result = signature.results.length ? readValue(valueView, 0, signature.results[0]!) : undefined;
+    this.memoryMayHaveGrown();
+    if (error) throw this.native.failure(error);
+    if (trap) throw this.native.trapFailure(trap);
+    return result;
   }
 
   memoryBytes(): Uint8Array {
-    return this.state.mirror.bytes;
+    return this.view;
   }
 
   global(name: string): number {
     this.checkAlive(name);
-    return this.child.global(this.id, name);
+    const global = this.exports.get(name);
+    if (global?.kind !== EXTERN_GLOBAL) throw new Error(`the module exports no global ${name}`);
+    const { api, cell, cellView } = this.native;
+    api.wasmtime_global_get(this.context, global.handle, cell);
+    return readValue(cellView, VAL_OF, cellView.getUint8(0));
   }
 
   exportNames(): string[] {
-    return [...this.names];
+    return [...this.exports.keys()];
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.child.drop(this.id, this);
+    // The store takes the memory with it; what was in it stays readable.
+    this.view = this.view.slice();
+    collected.unregister(this);
+    release(this.resources);
+  }
+
+  /** A new view when the memory's size changed (it only grows). */
+  memoryMayHaveGrown(): void {
+    if (this.memory === null || this.disposed) return;
+    const { api } = this.native;
+    const size = api.wasmtime_memory_data_size(this.context, this.memory);
+    if (size !== this.view.byteLength) this.view = new Uint8Array(koffi.view(api.wasmtime_memory_data(this.context, this.memory), size));
+  }
+
+  private signature(name: string, handle: Pointer): Signature {
+    let signature = this.compiled.signatures.get(name);
+    if (!signature) {
+      const { api } = this.native;
+      const funcType = api.wasmtime_func_type(this.context, handle);
+      signature = signatureOf(api, funcType);
+      api.wasm_functype_delete(funcType);
+      if (Math.max(signature.params.length, signature.results.length) > MAX_VALUES) throw new Error(`${name} has too many parameters`);
+      this.compiled.signatures.set(name, signature);
+    }
+    return signature;
   }
 
   private checkAlive(what: string): void {
@@ -287,47 +335,177 @@ class WasmtimeInstance implements EngineInstance {
   }
 }
 
-/** Fails clearly, instead of leaving the FIFOs' open waiting for a child that died at once. */
-function checkPython(python: string): void {
+/** An argument as the WebAssembly JS API converts it: i32 wraps (ToInt32), i64 wraps (ToBigInt64). */
+function writeArg(view: DataView, offset: number, kind: number, value: WasmValue): void {
+  switch (kind) {
+    case I32: view.setInt32(offset, typeof value === "bigint" ? Number(BigInt.asIntN(32, value)) : value | 0, true); break;
+    case I64: view.setBigInt64(offset, BigInt.asIntN(64, BigInt(value)), true); break;
+    case F32: view.setFloat32(offset, Number(value), true); break;
+    case F64: view.setFloat64(offset, Number(value), true); break;
+    default: throw new Error(`wasmtime: unsupported parameter type ${kind}`);
+  }
+}
+
+/** One engine's wasmtime: its wasm_engine_t (made at the first guest) and the modules compiled in it. */
+class WasmtimeRuntime {
+  private engine: Pointer | null = null;
+  private readonly modules = new Map<string, CompiledModule>();
+
+  constructor(readonly native: Native) {}
+
+  instantiate(wasm: Uint8Array, imports: Record<string, HostFunction>, name: string): EngineInstance {
+    const { api, cell, cellView } = this.native;
+    this.engine ??= this.newEngine();
+    const compiled = this.compile(wasm);
+    const store = api.wasmtime_store_new(this.engine, null, null);
+    const context = api.wasmtime_store_context(store);
+    const hostImports = compiled.imports.map(({ module, name: importName, signature }) => {
+      const fn = imports[importName];
+      if (module !== "xen" || !fn) throw new Error(`wasmtime could not instantiate the module: no import ${module}.${importName}`);
+      return { fn, params: signature.params, result: signature.results[0] };
+    });
+    // Until instantiation returns (a start function's hypercalls) there is no instance whose memory could have grown.
+    let instance: WasmtimeInstance | undefined;
+    const state: GuestState = { imports: hostImports, memoryMayHaveGrown: () => instance?.memoryMayHaveGrown() };
+    const id = this.native.newGuest(state);
+    // One block per guest: its imports and exports (wasmtime_extern_t each) and its wasmtime_instance_t.
+    const importsSize = compiled.imports.length * EXTERN_SIZE;
+    const block = koffi.alloc("uint8", importsSize + INSTANCE_SIZE) as Pointer;
+    const resources: Release = { native: this.native, id, store, blocks: [block] };
+    try {
+      const view = new DataView(koffi.view(block, importsSize + INSTANCE_SIZE));
+      compiled.imports.forEach(({ type }, index) => {
+        view.setUint8(index * EXTERN_SIZE, EXTERN_FUNC);
+        api.wasmtime_func_new_unchecked(context, type, this.native.callback, BigInt(id * IMPORTS + index), null, block + BigInt(index * EXTERN_SIZE + EXTERN_OF));
+      });
+      const instancePointer = block + BigInt(importsSize);
+      cellView.setBigUint64(0, 0n, true);
+      const error = api.wasmtime_instance_new(context, compiled.module, block, compiled.imports.length, instancePointer, cell);
+      const trap = cellView.getBigUint64(0, true);
+      if (error) throw this.native.failure(error);
+      if (trap) throw this.native.trapFailure(trap);
+      compiled.exportCount ??= this.countExports(context, instancePointer);
+      const exportsBlock = koffi.alloc("uint8", Math.max(1, compiled.exportCount) * EXTERN_SIZE) as Pointer;
+      resources.blocks.push(exportsBlock);
+      instance = new WasmtimeInstance(this.native, compiled, context, state, resources, instancePointer, exportsBlock, compiled.exportCount, name);
+      return instance;
+    } catch (error) {
+      release(resources);
+      throw error;
+    }
+  }
+
+  private countExports(context: Pointer, instance: Pointer): number {
+    const { api, cell } = this.native;
+    const item = koffi.alloc("uint8", EXTERN_SIZE) as Pointer;
+    let count = 0;
+    while (api.wasmtime_instance_export_nth(context, instance, count, cell, cell + 8n, item)) count++;
+    koffi.free(item);
+    return count;
+  }
+
+  private newEngine(): Pointer {
+    const { api } = this.native;
+    const config = api.wasm_config_new();
+    api.wasmtime_config_max_wasm_stack_set(config, this.native.maxWasmStack);
+    return api.wasm_engine_new_with_config(config);
+  }
+
+  /** Compiled once per engine and kept: a module's code is shared by every guest running it. */
+  private compile(wasm: Uint8Array): CompiledModule {
+    const key = createHash("sha256").update(wasm).digest("hex");
+    let compiled = this.modules.get(key);
+    if (compiled) return compiled;
+    const { api, cell, cellView } = this.native;
+    const error = api.wasmtime_module_new(this.engine!, wasm, wasm.byteLength, cell);
+    if (error) throw new Error(`wasmtime could not compile the module: ${this.native.failure(error).message}`);
+    const module = cellView.getBigUint64(0, true);
+    api.wasmtime_module_imports(module, cell);
+    // The vector is kept with the module: its function types are what host functions are made with.
+    const [count, data] = [Number(cellView.getBigUint64(0, true)), cellView.getBigUint64(8, true)];
+    const importTypes = count ? readWords(data, count) : [];
+    const imports = importTypes.map((importType) => {
+      const funcType = api.wasm_externtype_as_functype(api.wasm_importtype_type(importType));
+      const module = readName(api.wasm_importtype_module(importType));
+      const name = readName(api.wasm_importtype_name(importType));
+      if (!funcType) throw new Error(`wasmtime could not instantiate the module: import ${module}.${name} is not a function`);
+      return { module, name, type: funcType, signature: signatureOf(api, funcType) };
+    });
+    compiled = { module, imports, signatures: new Map() };
+    this.modules.set(key, compiled);
+    return compiled;
+  }
+}
+
+/** Loads the library once per process and path; a failure is kept and thrown again, naming `source`. */
+function loadNative(library: string, source: string): Native {
+  let native = loaded.get(library);
+  if (!native) {
+    try {
+      native = new Native(loadCApi(library), raiseKoffiStack());
+    } catch (error) {
+      native = new Error(
+        `wasmtime engine: cannot use ${library} (${source}): ${(error as Error).message}; ` +
+          `give wasmtimeEngine() or $${LIBRARY_VARIABLE} the _libwasmtime.so of the wasmtime wheel 49.x (pip install 'wasmtime==49.*')`,
+      );
+    }
+    loaded.set(library, native);
+  }
+  if (native instanceof Error) throw native;
+  return native;
+}
+
+/** koffi's synchronous stack, raised to KOFFI_STACK if koffi has loaded no library yet (it refuses afterwards). */
+function raiseKoffiStack(): number {
+  const config = koffi.config();
+  if ((config.sync_stack_size ?? 0) < KOFFI_STACK) {
+    try {
+      koffi.config({ ...config, sync_stack_size: KOFFI_STACK });
+    } catch {
+      // Another library came first: wasmtime's stack limit is sized to what koffi has.
+    }
+  }
+  return koffi.config().sync_stack_size ?? 0;
+}
+
+/** The library of the `wasmtime` wheel that `python3` imports, or why there is none. */
+function libraryOfPython(python: string): string {
   try {
-    execFileSync(python, ["-c", "import wasmtime"], { stdio: "pipe" });
+    return execFileSync(python, ["-c", "import wasmtime._ffi as f; print(f.dll._name)"], { stdio: "pipe" }).toString().trim();
   } catch (error) {
     const output = (error as { stderr?: Buffer }).stderr?.toString().trim().split("\n").pop();
     throw new Error(
-      `wasmtime engine: ${python} cannot import wasmtime (${output || (error as Error).message}); ` +
-        `give wasmtimeEngine or ${PYTHON_VARIABLE} a Python with the wasmtime wheel 49.x (pip install 'wasmtime==49.*')`,
+      `wasmtime engine: no library given, $${LIBRARY_VARIABLE} unset, and ${python} cannot import wasmtime (${output || (error as Error).message}); ` +
+        `give wasmtimeEngine() or $${LIBRARY_VARIABLE} the _libwasmtime.so of the wasmtime wheel 49.x (pip install 'wasmtime==49.*')`,
     );
   }
 }
 
-/** The environment variable naming the Python that wasmtimeEngine() uses when given none. */
-const PYTHON_VARIABLE = "XENBUS_WASM_PYTHON";
-
 export interface WasmtimeEngine extends Engine {
-  /** The child process running wasmtime, once the first guest started it (its memory use: /proc/<pid>/status). */
-  readonly pid: number | undefined;
-  /** Guests the child holds: instantiated, and neither disposed nor garbage collected. */
+  /** Guests instantiated and neither disposed nor garbage collected, across every engine of the same library. */
   readonly guestCount: number;
 }
 
 /**
- * An engine running guests in wasmtime, in a child process of `python`: an
- * interpreter with the `wasmtime` wheel (49.x) installed. Without `python`,
- * $XENBUS_WASM_PYTHON, else `python3`. Checked when the first guest starts the child.
+ * An engine running guests in wasmtime 49 in this process, through the C API
+ * library `library` (the `_libwasmtime.so` inside the `wasmtime` wheel).
+ * Without `library`, $XENBUS_WASM_WASMTIME, else the wheel that `python3`
+ * imports. Loaded when the first guest is instantiated.
  */
-export function wasmtimeEngine(python: string = process.env[PYTHON_VARIABLE] ?? "python3"): WasmtimeEngine {
-  let child: WasmtimeChild | null = null;
+export function wasmtimeEngine(library?: string): WasmtimeEngine {
+  let runtime: WasmtimeRuntime | null = null;
   return {
     name: "wasmtime",
     instantiate(wasm, imports, name = "guest") {
-      child ??= new WasmtimeChild(python);
-      return child.instantiate(wasm, imports.xen, name);
-    },
-    get pid() {
-      return child?.pid;
+      if (!runtime) {
+        const given = library ?? process.env[LIBRARY_VARIABLE];
+        const source = library !== undefined ? "given to wasmtimeEngine()" : given !== undefined ? `$${LIBRARY_VARIABLE}` : "python3's wasmtime wheel";
+        runtime = new WasmtimeRuntime(loadNative(given ?? libraryOfPython("python3"), source));
+      }
+      return runtime.instantiate(wasm, imports.xen, name);
     },
     get guestCount() {
-      return child?.guestCount ?? 0;
+      return runtime?.native.guests.size ?? 0;
     },
   };
 }

@@ -8,7 +8,7 @@
 // it rebuilds only dist/ (which no other test reads) and packs without
 // `prepack`, which would rewrite build/ under the tests running beside it.
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,14 +18,14 @@ import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { buildDist } from "../tools/dist.js";
-import { wasmtimePython } from "../tools/wasmtime.js";
+import { wasmtimeLibrary, wasmtimePython } from "../tools/wasmtime.js";
 import { peer } from "./support/peer.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
 const examples = join(repo, "examples");
 
-/** What each example prints; the wasmtime one needs XENBUS_WASM_PYTHON, the socket one a xenstored at XENSTORED_PATH. */
+/** What each example prints; the wasmtime one needs XENBUS_WASM_WASMTIME, the socket one a xenstored at XENSTORED_PATH. */
 const EXPECTED: Record<string, string> = {
   "own-module.ts": "world\n",
   "wasmtime.ts": "wasmtime\nguests left in wasmtime: 0\n",
@@ -35,6 +35,7 @@ const EXPECTED: Record<string, string> = {
 };
 
 const python = peer("wasmtime", wasmtimePython);
+const library = python && wasmtimeLibrary();
 
 describe("the npm package", () => {
   const scratch = mkdtempSync(join(tmpdir(), "xenbus-wasm-pack-"));
@@ -55,6 +56,11 @@ describe("the npm package", () => {
     execFileSync("tar", ["-xzf", join(scratch, tarball!.filename), "-C", installed, "--strip-components=1"]);
     writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
     cpSync(examples, join(consumer, "examples"), { recursive: true });
+    // The package's dependency, as npm install would bring it (this repo's copy: the test stays offline).
+    for (const dependency of ["koffi", "@koromix"]) {
+      mkdirSync(dirname(join(consumer, "node_modules", dependency)), { recursive: true });
+      symlinkSync(join(repo, "node_modules", dependency), join(consumer, "node_modules", dependency));
+    }
   });
 
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -232,15 +238,14 @@ describe("the npm package", () => {
       }
     });
 
-    it.skipIf(!python)("wasmtime.ts, with the Python named by XENBUS_WASM_PYTHON", async () => {
-      expect(await run("wasmtime.ts", { XENBUS_WASM_PYTHON: python! })).toEqual({ stdout: EXPECTED["wasmtime.ts"], stderr: "" });
+    it.skipIf(!library)("wasmtime.ts, with the library named by XENBUS_WASM_WASMTIME", async () => {
+      expect(await run("wasmtime.ts", { XENBUS_WASM_WASMTIME: library! })).toEqual({ stdout: EXPECTED["wasmtime.ts"], stderr: "" });
     });
 
-    it("wasmtime.ts fails naming the Python it tried when XENBUS_WASM_PYTHON names none with wasmtime", async () => {
-      const missing = join(scratch, "no-such-python");
-      const failed = await run("wasmtime.ts", { XENBUS_WASM_PYTHON: missing }).then(() => undefined, (error: { stderr: string }) => error);
-      expect(failed?.stderr).toContain(`wasmtime engine: ${missing} cannot import wasmtime`);
-      expect(failed?.stderr).toContain("XENBUS_WASM_PYTHON");
+    it("wasmtime.ts fails naming the library it tried when XENBUS_WASM_WASMTIME names none", async () => {
+      const missing = join(scratch, "no such library.so");
+      const failed = await run("wasmtime.ts", { XENBUS_WASM_WASMTIME: missing }).then(() => undefined, (error: { stderr: string }) => error);
+      expect(failed?.stderr).toContain(`wasmtime engine: cannot use ${missing} ($XENBUS_WASM_WASMTIME): `);
     });
   });
 });

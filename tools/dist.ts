@@ -2,8 +2,8 @@
 // to JavaScript with .d.ts and source maps (the TypeScript inside them) in
 // dist/, beside the release xenbus.wasm and the component's bindings
 // (build/component/) at dist/build/, where dist/runtime finds them as
-// runtime/ finds build/, and the Python scripts of runtime/ (the wasmtime
-// adapter's child, the component's wasmtime runner). Run by `npm run dist`
+// runtime/ finds build/, and the Python script of runtime/ (the component's
+// wasmtime runner). Run by `npm run dist`
 // (prepack runs it after the build) and by test/package.test.ts before it
 // packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
@@ -29,11 +29,8 @@ export function buildDist(root: string): void {
   cpSync(join(root, "build/component"), join(dist, "build/component"), { recursive: true });
   // The package's bin, run by its #! line.
   chmodSync(join(dist, "cli/xenbus-wasm.js"), 0o755);
-  // The wasmtime adapter's child process, found beside runtime/wasmtime.js, and
-  // the component's wasmtime runner, which finds the component at ../build/ as in the repo.
-  for (const script of ["wasmtime_host.py", "wasmtime_component.py"]) {
-    copyFileSync(join(root, "runtime", script), join(dist, "runtime", script));
-  }
+  // The component's wasmtime runner, which finds the component at ../build/ as in the repo.
+  copyFileSync(join(root, "runtime/wasmtime_component.py"), join(dist, "runtime/wasmtime_component.py"));
 }
 
 const HELP = `usage: npm run dist

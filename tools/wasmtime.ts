@@ -1,8 +1,9 @@
-// wasmtime for the tests and the bench: its official Python embedding (the
-// `wasmtime` wheel, 49.x) in a virtual environment at .cache/venv (see
-// tools/cache.ts), made on first use with `python3 -m venv` and pip (the
-// machine's configured index).
-//   tsx tools/wasmtime.ts   makes it if missing and prints its Python
+// wasmtime for the tests and the bench: the `wasmtime` wheel (49.x) in a
+// virtual environment at .cache/venv (see tools/cache.ts), made on first use
+// with `python3 -m venv` and pip (the machine's configured index). The wheel
+// carries wasmtime's C API library, which wasmtimeEngine loads, and the
+// Python embedding, which runs the XenStore component.
+//   tsx tools/wasmtime.ts   makes it if missing and prints the library's path
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +27,11 @@ export function wasmtimePython(): string {
   const python = join(venv, "bin", "python");
   if (works(python)) return python;
   return slowStep(`making ${venv}: python3 -m venv, pip install ${WHEEL}`, "about 20 s", () => makeVenv(venv, python));
+}
+
+/** The C API library (_libwasmtime.so) of the wheel in .cache/venv (made if missing), for wasmtimeEngine. */
+export function wasmtimeLibrary(): string {
+  return execFileSync(wasmtimePython(), ["-c", "import wasmtime._ffi as f; print(f.dll._name)"]).toString().trim();
 }
 
 function makeVenv(venv: string, python: string): string {
@@ -52,4 +58,4 @@ function makeVenv(venv: string, python: string): string {
   return python;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(wasmtimePython());
+if (import.meta.url === `file://${process.argv[1]}`) console.log(wasmtimeLibrary());

@@ -5,7 +5,7 @@
 // outcome, and at each crossing between guest and host the pages of the
 // guest's linear memory that changed since its previous crossing.
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "../../runtime/engine.js";
-import { PAGE, syncChangedPages } from "../../runtime/page-diff.js";
+import { PAGE, syncChangedPages } from "./page-diff.js";
 
 /** A call into a guest or a hypercall out of it, numbered in the order they started (nested ones included). */
 export interface Step {

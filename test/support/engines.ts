@@ -4,12 +4,12 @@
 import type { Engine } from "../../runtime/engine.js";
 import { v8Engine } from "../../runtime/v8.js";
 import { wasmtimeEngine } from "../../runtime/wasmtime.js";
-import { wasmtimePython } from "../../tools/wasmtime.js";
+import { wasmtimeLibrary } from "../../tools/wasmtime.js";
 import { peer } from "./peer.js";
 
-const python = peer("wasmtime", wasmtimePython);
+const library = peer("wasmtime", wasmtimeLibrary);
 
 export const engines: { name: string; engine: Engine }[] = [
   { name: "v8", engine: v8Engine },
-  ...(python ? [{ name: "wasmtime", engine: wasmtimeEngine(python) }] : []),
+  ...(library ? [{ name: "wasmtime", engine: wasmtimeEngine(library) }] : []),
 ];

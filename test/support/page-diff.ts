@@ -1,6 +1,5 @@
 // Which 4 KiB pages of a linear memory changed since a copy was taken: the
-// wasmtime adapter's mirror against what its child last saw, and the tests'
-// engine traces against a guest's previous crossing.
+// engine traces' guest memory against its previous crossing.
 
 export const PAGE = 4096;
 /** Compared a chunk at a time; only a differing chunk is compared page by page. */
