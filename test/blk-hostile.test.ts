@@ -129,7 +129,7 @@ const answer = (request: BlkRequest, change: Partial<BlkResponse>): BlkResponse 
   id: request.id, operation: request.operation, status: BLKIF_RSP.OKAY, ...change,
 });
 
-describe.each(engines)("blkfront against a hostile backend under $name", ({ name, engine }) => {
+describe.each(engines)("blkfront against a hostile backend under $name", ({ engine }) => {
   test("an honest backend first: data written reads back, and the backend's disk holds it", () => {
     const rig = new HostileBackendRig(engine);
     rig.roundTrip(1);
@@ -283,8 +283,7 @@ describe.each(engines)("blkfront against a hostile backend under $name", ({ name
         rig.expectRecovers();
         rig.expectIntact();
       }),
-      // Fewer under wasmtime, whose crossings make a run (a guest booted and connected, then attacked) several times dearer.
-      { numRuns: name === "v8" ? 40 : 10 },
+      { numRuns: 40 },
     );
   });
 });
@@ -368,7 +367,7 @@ class HostileFrontendRig {
   }
 }
 
-describe.each(engines)("blkback against a hostile frontend under $name", ({ name, engine }) => {
+describe.each(engines)("blkback against a hostile frontend under $name", ({ engine }) => {
   test("an honest frontend first: a native domain's ring, requests and pages are served", () => {
     const rig = new HostileFrontendRig(engine);
     rig.front.connect({ ringPages: 2 });
@@ -558,8 +557,7 @@ describe.each(engines)("blkback against a hostile frontend under $name", ({ name
         rig.expectIntact();
         rig.expectRecovers();
       }),
-      // Fewer under wasmtime, whose crossings make a run (a guest booted and connected, then attacked) several times dearer.
-      { numRuns: name === "v8" ? 40 : 10 },
+      { numRuns: 40 },
     );
   });
 });

@@ -13,12 +13,8 @@ import { engines } from "./support/engines.js";
  * The warm-up is enough for the garbage collector to have gone through full
  * cycles, so the heap has reached its steady size (after about 500 reads and
  * as many writes, in either engine: the guests allocate the same in both).
- * wasmtime gets shorter runs, as its crossings make each request dearer.
  */
-const COUNTS = {
-  v8: { warmUp: 5_000, requests: 10_000 },
-  wasmtime: { warmUp: 550, requests: 150 },
-};
+const COUNTS = { warmUp: 5_000, requests: 10_000 };
 
 function footprint(guest: BlockGuest) {
   return {
@@ -28,8 +24,8 @@ function footprint(guest: BlockGuest) {
   };
 }
 
-describe.each(engines)("under $name", ({ name, engine }) => {
-  const { warmUp, requests } = COUNTS[name as keyof typeof COUNTS];
+describe.each(engines)("under $name", ({ engine }) => {
+  const { warmUp, requests } = COUNTS;
 
   test(`${requests} block reads and as many writes after a warm-up leave both domains' memory as large as it was`, () => {
     const guest = new BlockGuest(engine);

@@ -97,7 +97,7 @@ function snapshot(domain: Domain): unknown {
   };
 }
 
-describe.each(engines)("under $name", ({ name, engine }) => {
+describe.each(engines)("under $name", ({ engine }) => {
   describe("random hypercalls", () => {
     it("never throw out of the hypervisor and never touch another domain", () => {
       fc.assert(
@@ -132,8 +132,7 @@ describe.each(engines)("under $name", ({ name, engine }) => {
           }
           expect([snapshot(victim.domain), snapshot(hv.dom0)]).toEqual(before);
         }),
-        // Fewer under wasmtime, whose crossings make a run (two guests, a sequence of hypercalls) several times dearer.
-      { numRuns: name === "v8" ? 400 : 100 },
+      { numRuns: 400 },
       );
     });
   });

@@ -42,14 +42,10 @@ const byNumber = (ids: Iterable<number>): string[] => [...ids].sort((a, b) => a 
 /**
  * Events of the floods: a warm-up that fills every watch's queue to its
  * bound (the heap's high water is then reached), and a larger one measured.
- * wasmtime's are fewer, as its crossings make each event dearer.
  */
-const FLOOD: Record<string, { warmUp: number; events: number }> = {
-  v8: { warmUp: 3000, events: 12_000 },
-  wasmtime: { warmUp: 3000, events: 4000 },
-};
+const FLOOD = { warmUp: 3000, events: 12_000 };
 
-describe.each(engines)("under $name", ({ name, engine }) => {
+describe.each(engines)("under $name", ({ engine }) => {
   function setup() {
     const hv = new Hypervisor();
     const service = startXenstore(hv);
@@ -114,9 +110,9 @@ describe.each(engines)("under $name", ({ name, engine }) => {
         expect(front.ids().sort()).toEqual(byNumber(present).sort());
         front.log(); // the test drivers' log, kept in the guest until read
       };
-      flood(FLOOD[name]!.warmUp);
+      flood(FLOOD.warmUp);
       const heap = heapHighWater(front.guest.memory());
-      flood(FLOOD[name]!.events);
+      flood(FLOOD.events);
       expect(heapHighWater(front.guest.memory())).toBe(heap);
       // Past its bound the bus watch's events collapsed into a rescan, which lost nothing.
       const stats = xenstore(front.guest).watchStats("bus:device");

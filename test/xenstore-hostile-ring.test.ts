@@ -522,15 +522,14 @@ class HostileWorld {
   }
 }
 
-describe.each(engines)("under $name", ({ name, engine }) => {
+describe.each(engines)("under $name", ({ engine }) => {
   test("a hostile xenstored on the store ring gets errors or well-formed results from every export, never a trap or a stray write", () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => {
         const world = new HostileWorld(engine);
         for (const { call, script } of steps) if (!world.perform(call, script)) break;
       }),
-      // Fewer under wasmtime, whose crossings make a run (a guest booted, up to 10 scripted exchanges) several times dearer.
-      { numRuns: name === "v8" ? 1000 : 100 },
+      { numRuns: 1000 },
     );
   });
 });

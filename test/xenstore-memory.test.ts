@@ -12,15 +12,11 @@ import { engines } from "./support/engines.js";
  * The warm-up is enough for the garbage collector to have gone through full
  * cycles, so the heap has reached its steady size (after about 2,000 to 2,500
  * operations, in either engine: the guest allocates the same in both).
- * wasmtime gets shorter runs, as its crossings make each operation dearer.
  */
-const COUNTS = {
-  v8: { warmUp: 10_000, operations: 20_000 },
-  wasmtime: { warmUp: 3_000, operations: 600 },
-};
+const COUNTS = { warmUp: 10_000, operations: 20_000 };
 
-describe.each(engines)("under $name", ({ name, engine }) => {
-  const { warmUp, operations } = COUNTS[name as keyof typeof COUNTS];
+describe.each(engines)("under $name", ({ engine }) => {
+  const { warmUp, operations } = COUNTS;
 
   test(`${operations} mixed XenStore operations after a warm-up leave the guest's memory and heap as large as they were`, () => {
     const guest = new XenstoreGuest(engine);
