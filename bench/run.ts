@@ -5,9 +5,10 @@
 // client through its store ring (round trips, and its memory under a long
 // mixed load); block requests through blkfront, the hypervisor and a Wasm
 // blkback, and how long guests take from creation to a Connected disk; the
-// size of xenbus.wasm. The ring workloads and xenstore_read_roundtrip also
-// run with the guest in wasmtime (runtime/wasmtime.ts), as NAME_wasmtime, with
-// their ratios to the same native baseline; they are skipped, saying so, where
+// size of xenbus.wasm. The ring workloads, the XenStore round trips, 4 KiB
+// block reads and the 100 guests' boot also run with the guests in wasmtime
+// (runtime/wasmtime.ts), as NAME_wasmtime, the ring workloads with their
+// ratios to the same native baseline; they are skipped, saying so, where
 // wasmtime cannot be had. The ring workloads run a third way as NAME_wasm2c:
 // the harness turned into C by wasm2c and compiled by gcc -O2, natively, as
 // the PVH host runs a module (bench/harness-wasm2c.ts), with its ratio too.
@@ -54,17 +55,21 @@ const XENSTORE_ROUNDTRIPS: Record<string, (guest: XenstoreGuest, n: number) => b
   xenstore_write_roundtrip: (guest, n) => guest.writeRoundtrips(n),
 };
 /** The round trips also measured under wasmtime. */
-const XENSTORE_ROUNDTRIPS_WASMTIME = ["xenstore_read_roundtrip"];
+const XENSTORE_ROUNDTRIPS_WASMTIME = ["xenstore_read_roundtrip", "xenstore_write_roundtrip"];
 /** A guest's 4 KiB block requests, each a round trip through blkfront, the ring and the Wasm blkback domain. */
 const BLOCK_REQUESTS: Record<string, (guest: BlockGuest, n: number) => number> = {
   blk_read_4k: (guest, n) => guest.reads(n),
   blk_write_4k: (guest, n) => guest.writes(n),
 };
+/** The block requests also measured under wasmtime (both domains in it). */
+const BLOCK_REQUESTS_WASMTIME = ["blk_read_4k"];
 /** Guests created at once → the workload timing them from creation until every disk is Connected. */
 const BOOT_TO_CONNECTED: Record<string, number> = {
   boot_to_connected_ms: 1,
   boot_to_connected_ms_100_guests: 100,
 };
+/** The boots also timed under wasmtime (every Wasm domain in it). */
+const BOOT_TO_CONNECTED_WASMTIME = ["boot_to_connected_ms_100_guests"];
 /** Boots are timed this many times, the best reported (the first pays for compiling the module). */
 const BOOT_RUNS = 3;
 
@@ -93,10 +98,9 @@ function emit(name: string, value: number, unit: string): void {
 
 /**
  * Ops/s of `run(n)`, which does `n` operations and returns how many it did (0
- * when its self-check failed). Calibration starts at `n = first`: small for
- * workloads whose every operation crosses to the wasmtime child.
+ * when its self-check failed). Calibration starts at `n = 2^14`.
  */
-function opsPerSecond(run: (n: number) => number, name: string, first = 1 << 14): number {
+function opsPerSecond(run: (n: number) => number, name: string): number {
   const timed = (n: number): { ops: number; seconds: number } => {
     const start = performance.now();
     const ops = run(n) >>> 0;
@@ -105,7 +109,7 @@ function opsPerSecond(run: (n: number) => number, name: string, first = 1 << 14)
     return { ops, seconds };
   };
   // Calibrating also warms the engine up to its optimising tier.
-  let n = first;
+  let n = 1 << 14;
   let probe = timed(n);
   while (probe.seconds < 0.1) {
     n *= 4;
@@ -185,7 +189,8 @@ const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
   "xenstore-client": [COMPONENT_READ, COMPONENT_READ_RATIO],
   xenbus: [
     ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
-    ...Object.keys(BLOCK_REQUESTS), ...Object.keys(BOOT_TO_CONNECTED), SIZE,
+    ...Object.keys(BLOCK_REQUESTS), ...BLOCK_REQUESTS_WASMTIME.map((name) => name + WASMTIME),
+    ...Object.keys(BOOT_TO_CONNECTED), ...BOOT_TO_CONNECTED_WASMTIME.map((name) => name + WASMTIME), SIZE,
   ],
 };
 /** libxenstore's is native code alone. */
@@ -282,7 +287,7 @@ for (const name of XENSTORE_ROUNDTRIPS_WASMTIME.filter((name) => wanted(name + W
   console.error(`${name}${WASMTIME}: the guest's client, in wasmtime, against the simulated xenstored…`);
   const guest = new XenstoreGuest(engine);
   const roundtrips = XENSTORE_ROUNDTRIPS[name]!;
-  emit(name + WASMTIME, Math.round(opsPerSecond((n) => (roundtrips(guest, n) ? n : 0), name + WASMTIME, 1)), "ops/s");
+  emit(name + WASMTIME, Math.round(opsPerSecond((n) => (roundtrips(guest, n) ? n : 0), name + WASMTIME)), "ops/s");
 }
 if (MEMORY_RESULTS.some(wanted)) {
   const { XenstoreGuest } = await import("./xenstore.js");
@@ -306,11 +311,25 @@ for (const [name, requests] of Object.entries(BLOCK_REQUESTS).filter(([name]) =>
   const guest = new BlockGuest();
   emit(name, Math.round(opsPerSecond((n) => requests(guest, n), name)), "requests/s");
 }
-for (const [name, guests] of Object.entries(BOOT_TO_CONNECTED).filter(([name]) => wanted(name))) {
+for (const name of BLOCK_REQUESTS_WASMTIME.filter((name) => wanted(name + WASMTIME))) {
+  const engine = wasmtimeOrSkip();
+  if (!engine) break;
+  const { BlockGuest } = await import("./blk.js");
+  console.error(`${name}${WASMTIME}: the same, both domains in wasmtime…`);
+  const guest = new BlockGuest(engine);
+  emit(name + WASMTIME, Math.round(opsPerSecond((n) => BLOCK_REQUESTS[name]!(guest, n), name + WASMTIME)), "requests/s");
+}
+const boots = Object.entries(BOOT_TO_CONNECTED).flatMap(([name, guests]) => [
+  { name, guests, inWasmtime: false },
+  ...(BOOT_TO_CONNECTED_WASMTIME.includes(name) ? [{ name: name + WASMTIME, guests, inWasmtime: true }] : []),
+]);
+for (const { name, guests, inWasmtime } of boots.filter(({ name }) => wanted(name))) {
+  const engine = inWasmtime ? wasmtimeOrSkip() : undefined;
+  if (inWasmtime && !engine) continue;
   const { bootToConnectedMs } = await import("./blk.js");
   console.error(`${name}: ${guests} guest(s) from creation to a Connected disk, best of ${BOOT_RUNS}…`);
   let best = Infinity;
-  for (let run = 0; run < BOOT_RUNS; run++) best = Math.min(best, bootToConnectedMs(guests));
+  for (let run = 0; run < BOOT_RUNS; run++) best = Math.min(best, bootToConnectedMs(guests, engine));
   emit(name, Number(best.toFixed(1)), "ms");
 }
 if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");

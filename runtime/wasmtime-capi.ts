@@ -58,6 +58,8 @@ export interface CApi {
   wasm_trap_delete(trap: Pointer): void;
   wasmtime_trap_new(message: string, length: number): Pointer;
   wasm_byte_vec_delete(vec: Pointer): void;
+  /** The C library's, found through the wasmtime library's dependencies: moving a callback's values costs one call, where koffi.decode/encode cost several. */
+  memcpy(to: Pointer, from: Pointer, length: number): Pointer;
   /** A host function's callback (wasmtime_func_unchecked_callback_t), to register with koffi. */
   readonly callbackType: TypeObject;
 }
@@ -93,6 +95,7 @@ const DECLARATIONS = [
   "void wasm_trap_delete(void *trap)",
   "void *wasmtime_trap_new(const char *message, size_t length)",
   "void wasm_byte_vec_delete(void *vec)",
+  "void *memcpy(void *to, void *from, size_t length)",
 ];
 
 let callbackType: TypeObject | undefined;

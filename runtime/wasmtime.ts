@@ -22,7 +22,7 @@
 // imports (and through them its hypervisor) alive.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import koffi, { type TypeObject } from "koffi";
+import koffi from "koffi";
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 import {
   type CApi, EXTERN_FUNC, EXTERN_GLOBAL, EXTERN_MEMORY, EXTERN_OF, EXTERN_SIZE, F32, F64, I32, I64,
@@ -56,6 +56,9 @@ class Native {
   /** Arguments and results of the call being made (a callee reads them on entry and writes on return, so nested calls may share it). */
   readonly values: Pointer;
   readonly valueView: DataView;
+  /** A host function's arguments, copied here from wasmtime's values, and its result, copied back (before and after the function runs, so nested ones may share it). */
+  readonly hostValues: Pointer;
+  readonly hostValueView: DataView;
   /** Out-parameters of single C calls, read right after each. */
   readonly cell: Pointer;
   readonly cellView: DataView;
@@ -66,6 +69,8 @@ class Native {
     this.maxWasmStack = Math.min(512 * 1024, Math.floor(koffiStack / NESTING / 2));
     this.values = koffi.alloc("uint8", MAX_VALUES * RAW_SIZE) as Pointer;
     this.valueView = new DataView(koffi.view(this.values, MAX_VALUES * RAW_SIZE));
+    this.hostValues = koffi.alloc("uint8", MAX_VALUES * RAW_SIZE) as Pointer;
+    this.hostValueView = new DataView(koffi.view(this.hostValues, MAX_VALUES * RAW_SIZE));
     this.cell = koffi.alloc("uint8", 64) as Pointer;
     this.cellView = new DataView(koffi.view(this.cell, 64));
     this.callback = koffi.register(
@@ -87,11 +92,14 @@ class Native {
       const host = state?.imports[env % IMPORTS];
       if (!state || !host) throw new Error("wasmtime called a host function of a guest that is gone");
       state.memoryMayHaveGrown();
-      const raw = new DataView((koffi.decode(values, rawArray(length)) as Uint8Array).buffer);
-      const args: number[] = host.params.map((kind, i) => readValue(raw, i * RAW_SIZE, kind));
+      const { api, hostValues, hostValueView } = this;
+      if (length > MAX_VALUES) throw new Error("wasmtime: a host function with too many parameters");
+      api.memcpy(hostValues, values, length * RAW_SIZE);
+      const args: number[] = host.params.map((kind, i) => readValue(hostValueView, i * RAW_SIZE, kind));
       const result = host.fn(...args);
       if (host.result !== undefined) {
-        koffi.encode(values, host.result === I64 ? "int64_t" : RESULT_TYPES[host.result]!, host.result === I64 ? BigInt(result) : result);
+        writeArg(hostValueView, 0, host.result, result);
+        api.memcpy(values, hostValues, RAW_SIZE);
       }
       return null;
     } catch (error) {
@@ -134,14 +142,6 @@ class Native {
     return kept.error instanceof Error ? kept.error : new Error(String(kept.error), { cause: kept.error });
   }
 }
-
-const rawArrays: TypeObject[] = [];
-/** The koffi type of `length` wasmtime_val_raw_t, as bytes. */
-function rawArray(length: number): TypeObject {
-  return (rawArrays[length] ??= koffi.array("uint8", length * RAW_SIZE));
-}
-
-const RESULT_TYPES: Record<number, string> = { [I32]: "int32_t", [F32]: "float", [F64]: "double" };
 
 function readValue(view: DataView, offset: number, kind: number): number {
   switch (kind) {
@@ -229,6 +229,8 @@ const collected = new FinalizationRegistry<Release>(release);
 
 class WasmtimeInstance implements EngineInstance {
   private view = new Uint8Array(0);
+  /** Whether the guest ran since the view was checked. */
+  private memoryMoved = true;
   private disposed = false;
   private readonly exports = new Map<string, { kind: number; handle: Pointer }>();
   private memory: Pointer | null = null;
@@ -284,6 +286,7 @@ class WasmtimeInstance implements EngineInstance {
   }
 
   memoryBytes(): Uint8Array {
+    if (this.memoryMoved) this.retakeView();
     return this.view;
   }
 
@@ -302,15 +305,21 @@ class WasmtimeInstance implements EngineInstance {
 
   dispose(): void {
     if (this.disposed) return;
-    this.disposed = true;
     // The store takes the memory with it; what was in it stays readable.
-    this.view = this.view.slice();
+    this.view = this.memoryBytes().slice();
+    this.disposed = true;
     collected.unregister(this);
     release(this.resources);
   }
 
-  /** A new view when the memory's size changed (it only grows). */
+  /** The guest ran: its memory may have grown, which the next memoryBytes() checks (a crossing that never looks at memory pays nothing). */
   memoryMayHaveGrown(): void {
+    this.memoryMoved = true;
+  }
+
+  /** A new view when the memory's size changed (it only grows). */
+  private retakeView(): void {
+    this.memoryMoved = false;
     if (this.memory === null || this.disposed) return;
     const { api } = this.native;
     const size = api.wasmtime_memory_data_size(this.context, this.memory);
