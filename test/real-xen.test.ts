@@ -39,6 +39,9 @@ const UNIKERNEL_CHECKS = [
   "unikernel.goodbye",
 ];
 
+/** What the self-checking unikernel must show: it finished, and dom0 found its pattern in both images. */
+const SELF_CHECKS = ["checks.create", "checks.finished", "checks.xvda.bytes", "checks.xvdb.bytes", "checks.shutdown", "checks.gone"];
+
 describe.skipIf(!prepared)("real Xen in QEMU", () => {
   let report: RigReport;
 
@@ -55,6 +58,14 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
     const failed = report.checks.filter((check) => check.outcome === "fail").map((check) => `${check.id}: ${check.why}`);
     expect(failed).toEqual([]);
     for (const id of RIG_CHECKS) expect(report.outcomeOf(id), id).toBe("pass");
+  });
+
+  it("runs the self-checking unikernel: each of its own checks passes and dom0 finds its pattern", () => {
+    if (!(prepared as Prepared).guests.includes("checks")) return;
+    for (const id of SELF_CHECKS) expect(report.outcomeOf(id), id).toBe("pass");
+    const own = report.checks.filter((check) => check.id.startsWith("checks.xenstore."));
+    expect(own.length).toBeGreaterThan(5);
+    for (const check of own) expect(check.outcome, `${check.id}: ${check.why}`).toBe("pass");
   });
 
   it("records each disk's XenBus states at both ends", () => {

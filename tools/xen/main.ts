@@ -11,8 +11,8 @@ const USAGE = `usage: npm run xen
 Fetches Debian's Xen, kernel and QEMU packages into .cache/ (installing
 qemu-system-x86, busybox-static and cpio with apt-get where missing), builds
 dom0's initramfs, boots Xen in QEMU and runs the scenario: a Linux PVH guest
-and build/unikernel.pvh.elf (built first if stale), each started with xl and
-checked from dom0. Serial logs are kept in .cache/xen/logs/.`;
+build/unikernel.pvh.elf and build/checks.pvh.elf (its self-checking variant;
+both built first if stale), each started with xl and checked from dom0. Serial logs are kept in .cache/xen/logs/.`;
 
 const MARK: Record<CheckResult["outcome"], string> = { pass: "ok  ", fail: "FAIL", skip: "--  " };
 
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const preparing = Date.now();
-  await buildStale(["unikernel"]);
+  await buildStale(["unikernel", "checks"]);
   console.log("preparing the rig");
   const prepared = prepareRig((text) => show({ kind: "host", text }));
   console.log(`  ready in ${((Date.now() - preparing) / 1000).toFixed(1)} s; booting Xen in QEMU (TCG)`);

@@ -9,9 +9,8 @@ import { dom0Packages, ensureHostTools } from "./packages.js";
 import { bootXen } from "./qemu.js";
 import { type RigEvent, RigReport } from "./report.js";
 
-/** The unikernel the rig boots, made from its module when that has been built (npm run build). */
-const UNIKERNEL_WASM = resolve("build/unikernel.wasm");
-const UNIKERNEL_ELF = resolve("build/unikernel.pvh.elf");
+/** The unikernels the rig boots (each made from its module when that has been built: npm run build). */
+const UNIKERNELS = ["unikernel", "checks"];
 /** A whole run (every guest, every check) fits well inside this under TCG on a busy 2-core machine. */
 const RUN_TIMEOUT_MS = 9 * 60_000;
 /** The last run's checks and figures, as JSON. */
@@ -52,11 +51,15 @@ export function prepareRig(say: (text: string) => void): Prepared {
   const vmlinux = kernelElf(packages);
   const linux = linuxGuestInitramfs(packages);
   const guests: GuestFiles[] = [{ name: "linux", files: { vmlinux, "linux-guest.cpio": linux.path } }];
-  if (existsSync(UNIKERNEL_WASM)) {
-    if (buildPvhElf(UNIKERNEL_WASM, UNIKERNEL_ELF, say).built) say("built build/unikernel.pvh.elf");
-    guests.push({ name: "unikernel", files: { "unikernel.pvh.elf": UNIKERNEL_ELF } });
-  } else {
-    say("build/unikernel.wasm is not built: the unikernel's checks will be listed as not run");
+  for (const name of UNIKERNELS) {
+    const wasm = resolve("build", `${name}.wasm`);
+    const elf = resolve("build", `${name}.pvh.elf`);
+    if (!existsSync(wasm)) {
+      say(`build/${name}.wasm is not built: its checks will be listed as not run`);
+      continue;
+    }
+    if (buildPvhElf(wasm, elf, say).built) say(`built build/${name}.pvh.elf`);
+    guests.push({ name, files: { [`${name}.pvh.elf`]: elf } });
   }
   const dom0 = dom0Initramfs(packages, guests);
   say(dom0.rebuilt ? "built dom0's initramfs" : "reusing dom0's initramfs (nothing changed)");

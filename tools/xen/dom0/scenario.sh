@@ -1,6 +1,6 @@
 # The rig's scenario, run by dom0's /init once Xen's daemons are up: checks
 # on dom0 itself, then each guest, one after the other: the Linux guest first
-# (it proves the rig), then our unikernel.
+# (it proves the rig), then our unikernel, then its self-checking variant.
 . /rig/lib.sh
 
 # Xen answers xl, is 4.17, and offers HAP (PVH guests need it: Debian's Xen has no shadow paging).
@@ -16,3 +16,4 @@ check xen.info "xl info answers: Xen 4.17 with HAP" xen_info
 check dom0.store "xen-init-dom0 wrote dom0's name into XenStore" xs_is /local/domain/0/name Domain-0
 sh /rig/guest-linux.sh
 sh /rig/guest-unikernel.sh
+sh /rig/guest-checks.sh
