@@ -366,18 +366,18 @@ class WasmtimeRuntime {
     const { api, cell, cellView } = this.native;
     this.engine ??= this.newEngine();
     const compiled = this.compile(wasm);
-    const store = api.wasmtime_store_new(this.engine, null, null);
-    const context = api.wasmtime_store_context(store);
     const hostImports = compiled.imports.map(({ module, name: importName, signature }) => {
       const fn = imports[importName];
       if (module !== "xen" || !fn) throw new Error(`wasmtime could not instantiate the module: no import ${module}.${importName}`);
       return { fn, params: signature.params, result: signature.results[0] };
     });
+    const store = api.wasmtime_store_new(this.engine, null, null);
+    const context = api.wasmtime_store_context(store);
     // Until instantiation returns (a start function's hypercalls) there is no instance whose memory could have grown.
     let instance: WasmtimeInstance | undefined;
     const state: GuestState = { imports: hostImports, memoryMayHaveGrown: () => instance?.memoryMayHaveGrown() };
     const id = this.native.newGuest(state);
-    // One block per guest: its imports and exports (wasmtime_extern_t each) and its wasmtime_instance_t.
+    // The guest's handles: its imports (a wasmtime_extern_t each) and its wasmtime_instance_t; its exports get a block of their own.
     const importsSize = compiled.imports.length * EXTERN_SIZE;
     const block = koffi.alloc("uint8", importsSize + INSTANCE_SIZE) as Pointer;
     const resources: Release = { native: this.native, id, store, blocks: [block] };

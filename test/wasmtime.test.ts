@@ -84,6 +84,13 @@ describe.skipIf(!library)("wasmtime in this process", () => {
     guest.dispose();
   });
 
+  test("a module whose import is not given, or does not compile, fails to instantiate in one clear error, holding nothing", () => {
+    const before = engine.guestCount;
+    expect(() => engine.instantiate(guestWasm, { xen: {} })).toThrow("wasmtime could not instantiate the module: no import xen.host_call");
+    expect(() => engine.instantiate(Uint8Array.of(0, 0x61, 0x73, 0x6d, 2, 0, 0, 0), { xen: {} })).toThrow(/^wasmtime could not compile the module: /);
+    expect(engine.guestCount).toBe(before);
+  });
+
   test("an exception thrown by a host function comes back as itself, and the guest is still usable", () => {
     const original = new RangeError("from the host");
     let throwIt = true;
