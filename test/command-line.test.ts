@@ -20,6 +20,7 @@ const COMMANDS: Array<{ script: string; name: string; mistakes: string[][] }> = 
   { script: "tools/build.ts", name: "build", mistakes: [["--bogus"], ["no_such_target"]] },
   { script: "tools/pvh.ts", name: "npm run pvh", mistakes: [["--bogus"], ["../xenbus"]] },
   { script: "tools/dist.ts", name: "npm run dist", mistakes: [["--bogus"], ["extra"]] },
+  { script: "tools/xen/main.ts", name: "npm run xen", mistakes: [["--bogus"], ["extra"]] },
 ];
 
 describe.concurrent.each(COMMANDS)("$script", ({ script, name, mistakes }) => {

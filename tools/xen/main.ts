@@ -1,6 +1,7 @@
 // `npm run xen`: boots real Xen 4.17 in QEMU with a Debian dom0 running Xen's
 // own tools, starts the guests with xl and prints what each check found.
 // Exits 1 when a check fails or the run breaks down, 2 for a usage mistake.
+import { exitWithError, parseCommandLine } from "../../runtime/command-line.js";
 import { buildStale } from "../build.js";
 import { PeerUnavailable } from "../debian.js";
 import type { CheckResult } from "./report.js";
@@ -42,16 +43,10 @@ function show(progress: Progress): void {
   }
 }
 
+const COMMAND = "npm run xen";
+
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (args.length > 0) {
-    console.error(`unknown argument: ${args[0]} (npm run xen takes none)`);
-    return 2;
-  }
+  parseCommandLine(COMMAND, USAGE, {});
   const preparing = Date.now();
   await buildStale(["unikernel", "checks"]);
   console.log("preparing the rig");
@@ -73,7 +68,6 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     const message = error instanceof PeerUnavailable ? `the rig cannot run here: ${error.message}` : (error as Error).message;
-    console.error(message.split("\n")[0]);
-    process.exit(1);
+    exitWithError(COMMAND, message.split("\n")[0]!);
   },
 );
