@@ -7,19 +7,7 @@
 # reads the pattern back from the images.
 . /rig/lib.sh
 name=checks
-kernel=/rig/guests/$name/checks.pvh.elf
-[ -f $kernel ] || not_run="build/checks.wasm was not built"
-
-[ -n "$not_run" ] || cat >$images/$name.cfg <<CFG
-name = "$name"
-type = "pvh"
-kernel = "$kernel"
-memory = 512
-disk = $(guest_disks $name)
-on_poweroff = "destroy"
-on_crash = "preserve"
-on_reboot = "preserve"
-CFG
+unikernel_config $name
 
 # dom0's part, in the background: each step once the guest says it is ready for it.
 LONG_NAME=a-node-name-long-enough-that-120-of-them-pass-4096-bytes-

@@ -3,19 +3,7 @@
 # any guest, and checked from dom0's side.
 . /rig/lib.sh
 name=unikernel
-kernel=/rig/guests/$name/unikernel.pvh.elf
-[ -f $kernel ] || not_run="build/unikernel.wasm was not built"
-
-[ -n "$not_run" ] || cat >$images/$name.cfg <<CFG
-name = "$name"
-type = "pvh"
-kernel = "$kernel"
-memory = 512
-disk = $(guest_disks $name)
-on_poweroff = "destroy"
-on_crash = "preserve"
-on_reboot = "preserve"
-CFG
+unikernel_config $name
 
 # Its XenStore nodes: what a blkfront publishes for blkback to map its ring
 # (one page at ring-ref, or 2^ring-page-order pages at ring-ref0...).

@@ -124,6 +124,23 @@ guest_disks() {
   echo "[ 'file:$images/$1-xvda.img,xvda,w', 'format=raw,vdev=xvdb,access=rw,backendtype=qdisk,target=$images/$1-xvdb.img' ]"
 }
 
+# unikernel_config NAME: the xl config of our unikernel build/NAME.pvh.elf, a plain PVH
+# guest with the two disks; sets not_run instead when the ELF was not built.
+unikernel_config() {
+  kernel=/rig/guests/$1/$1.pvh.elf
+  [ -f "$kernel" ] || { not_run="build/$1.wasm was not built"; return 0; }
+  cat >"$images/$1.cfg" <<CFG
+name = "$1"
+type = "pvh"
+kernel = "$kernel"
+memory = 512
+disk = $(guest_disks "$1")
+on_poweroff = "destroy"
+on_crash = "preserve"
+on_reboot = "preserve"
+CFG
+}
+
 # xl_create NAME: xl -vvv create, its output kept in /var/log/xen/xl-create-NAME.log.
 xl_create() {
   xl -vvv create "$images/$1.cfg" >"/var/log/xen/xl-create-$1.log" 2>&1 || { tail -n 1 "/var/log/xen/xl-create-$1.log"; return 1; }
