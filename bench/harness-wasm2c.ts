@@ -3,9 +3,9 @@
 // workloads: the module's code as a native unikernel runs it, without Xen.
 // Rebuilt only when the module, the program or the tools are newer.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { cachePath } from "../tools/cache.js";
+import { cachePath, upToDate } from "../tools/cache.js";
 import { compileC } from "../tools/debian.js";
 import { wasm2c } from "../tools/wasm2c.js";
 import { HARNESS_WASM } from "./harness.js";
@@ -16,7 +16,7 @@ const INPUTS = [HARNESS_WASM, "bench/native/harness_wasm2c.c", "bench/native/mea
 /** The program's path, built if stale (PeerUnavailable where wasm2c or gcc cannot be had). */
 export function harnessWasm2c(): string {
   const binary = cachePath("native", NAME);
-  if (existsSync(binary) && statSync(binary).mtimeMs > Math.max(...INPUTS.map((path) => statSync(path).mtimeMs))) return binary;
+  if (upToDate(binary, INPUTS)) return binary;
   const converter = wasm2c();
   mkdirSync(cachePath("native"), { recursive: true });
   const source = cachePath("native", "harness.c");

@@ -2,11 +2,17 @@
 // kept (Debian's packages, the wasmtime environment, compiled C peers):
 // .cache, or the directory XENBUS_WASM_CACHE names; and how filling it is
 // reported, since a first run waits on downloads with nothing else to show.
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 
 /** `parts` inside the cache directory. */
 export function cachePath(...parts: string[]): string {
   return resolve(process.env.XENBUS_WASM_CACHE ?? ".cache", ...parts);
+}
+
+/** `output` exists and is newer than every one of `inputs`: there is nothing to make again. */
+export function upToDate(output: string, inputs: readonly string[]): boolean {
+  return existsSync(output) && statSync(output).mtimeMs > Math.max(...inputs.map((path) => statSync(path).mtimeMs));
 }
 
 /**

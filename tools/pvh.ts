@@ -10,7 +10,7 @@ import { basename, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
 import { buildStale, isTargetName } from "./build.js";
-import { cachePath } from "./cache.js";
+import { cachePath, upToDate } from "./cache.js";
 import { PeerUnavailable, debianPackage } from "./debian.js";
 import { wasm2c } from "./wasm2c.js";
 
@@ -53,9 +53,9 @@ function checkModule(wasm: string): void {
   }
 }
 
-function newestInput(wasm: string): number {
-  const hostFiles = readdirSync(HOST).map((file) => join(HOST, file));
-  return Math.max(...[wasm, ...hostFiles, ...TOOLS].map((path) => statSync(path).mtimeMs));
+/** What an ELF is made from: the module, the host's sources and these tools. */
+function elfInputs(wasm: string): string[] {
+  return [wasm, ...readdirSync(HOST).map((file) => join(HOST, file)), ...TOOLS];
 }
 
 function gcc(args: string[]): void {
@@ -80,7 +80,7 @@ export interface PvhBuild {
 export function buildPvhElf(wasm: string, elf: string, say: (line: string) => void = () => {}): PvhBuild {
   const name = basename(wasm, ".wasm");
   if (!existsSync(wasm)) throw new NotAUnikernel(`${relative(".", wasm)} does not exist (npm run build makes it)`);
-  if (existsSync(elf) && statSync(elf).mtimeMs > newestInput(wasm)) return { elf, built: false };
+  if (upToDate(elf, elfInputs(wasm))) return { elf, built: false };
   checkModule(wasm);
 
   const work = cachePath("pvh", name);
