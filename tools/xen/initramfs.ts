@@ -227,7 +227,15 @@ export function kernelElf(packages: Dom0Packages): string {
     const start = bzImage.indexOf(XZ_MAGIC);
     if (start < 0) throw new Error(`${basename(packages.vmlinuz)} holds no xz stream`);
     mkdirSync(RIG_CACHE, { recursive: true });
-    writeFileSync(path, execFileSync("xz", ["-dc", "--single-stream"], { input: bzImage.subarray(start), maxBuffer: 1 << 30 }));
+    // From a file, not a pipe: xz stops reading after the first stream, and the
+    // bytes after it left unread in a pipe fail the write with EPIPE.
+    const stream = `${path}.xz`;
+    writeFileSync(stream, bzImage.subarray(start));
+    try {
+      writeFileSync(path, execFileSync("xz", ["-dc", "--single-stream", stream], { maxBuffer: 1 << 30 }));
+    } finally {
+      rmSync(stream, { force: true });
+    }
   });
   return path;
 }
