@@ -172,6 +172,10 @@ export class Scheduler {
 
   private waitUntil(domain: Domain, ready: () => boolean, wakeTime: () => number | null, what: string): void {
     let steps = 0;
+    // What the waiting domain wrote into its mapped copies reaches the granters
+    // before anyone acts (an outside action runs without entering a domain),
+    // and when it wakes its copies show what the others wrote meanwhile.
+    this.coherence.flush(domain);
     while (!ready()) {
       if (!this.step() && !this.actOutside()) {
         const time = wakeTime();
@@ -190,6 +194,7 @@ export class Scheduler {
         throw new SimulationError(`${domain} ${what} for ${steps} steps while others kept running; runnable: ${this.describeRunnable()}`);
       }
     }
+    this.coherence.update(domain);
   }
 
   /** Runs the outside world's next action, if there is one and none is running. */
