@@ -12,11 +12,16 @@ import { startXenstore } from "../host/toolstack.js";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { loadUnikernel, runMain } from "../runtime/unikernel.js";
+import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
+import { rw } from "./support/blkif-ring.js";
+import { HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
+import { execFileSync } from "node:child_process";
 
 const CLOSED = "6";
 const unikernelWasm = readFileSync(new URL("../build/unikernel.wasm", import.meta.url));
 const checksWasm = readFileSync(new URL("../build/checks.wasm", import.meta.url));
+const blkbackWasm = readFileSync(new URL("../build/blkback.wasm", import.meta.url));
 const XVDA = 51712;
 
 describe.each(engines)("under $name", ({ engine }) => {
@@ -154,6 +159,61 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(text).toBe(`xenbus-wasm xvda sector ${sector}\n`.padEnd(40, "."));
     }
     expect(checks.exit).toMatchObject({ reason: "poweroff" });
+  });
+
+  test("blkback.wasm: a driver domain serves its disk to a frontend and says what the frontend wrote (cksum), as the rig checks", () => {
+    const hv = new Hypervisor();
+    const service = startXenstore(hv);
+    const blkback = loadUnikernel(hv, "blkback", blkbackWasm, engine);
+    const front = new HostileBlkfront(hv, service, { backend: blkback.domid, backendParams: { params: "0" } });
+    const log = service.console(blkback.domid)!.log;
+    const written = new TextEncoder().encode("rig-linux-xvda\n".repeat(274)).subarray(0, 4096);
+    const target = front.allocPage();
+    const states: (number | null)[] = [];
+    // The frontend's steps, each once the driver domain has nothing left to do.
+    hv.whenIdle(() => {
+      states.push(front.backendState);
+      front.connect();
+    });
+    hv.whenIdle(() => {
+      states.push(front.backendState);
+      const source = front.allocPage();
+      front.page(source).set(written);
+      front.submit(rw(BLKIF_OP.WRITE, 1n, 0n, [front.grant(source, blkback.domid, true)]));
+    });
+    // The disk's last sector (8 MiB: sector 16383), read into the first 512 bytes of a page.
+    hv.whenIdle(() => {
+      const request = rw(BLKIF_OP.READ, 2n, 16383n, [front.grant(target)]);
+      front.submit({ ...request, segments: [{ ...request.segments[0], lastSect: 0 }] });
+    });
+    hv.whenIdle(() => {
+      front.run(); // takes the responses
+      front.switchState(XENBUS_STATE.Closing);
+    });
+    hv.whenIdle(() => {
+      states.push(front.backendState);
+      front.switchState(XENBUS_STATE.Closed);
+    });
+    hv.whenIdle(() => service.requestShutdown(blkback.domid, "poweroff"));
+    runMain(hv, blkback);
+
+    expect(states).toEqual([XENBUS_STATE.InitWait, XENBUS_STATE.Connected, XENBUS_STATE.Closing]);
+    expect(front.responses).toEqual([
+      { id: 1n, operation: BLKIF_OP.WRITE, status: BLKIF_RSP.OKAY },
+      { id: 2n, operation: BLKIF_OP.READ, status: BLKIF_RSP.OKAY },
+    ]);
+    expect(new TextDecoder().decode(front.page(target).subarray(0, 44))).toBe("xenbus-wasm blkback disk 0, last sector\n\0\0\0\0");
+    // What dom0's cksum says of the bytes the frontend wrote.
+    const [expectedCksum] = execFileSync("cksum", { input: written, encoding: "utf8" }).split(" ");
+    expect(log.lines()).toEqual([
+      `Hello from a Wasm unikernel on Xen: I am domain ${blkback.domid}.`,
+      "Serving disk 0 (8 MiB) to the frontends the toolstack gives me.",
+      `Serving xvda (vbd 51712) of domain ${front.domid}: ring of 1 page(s).`,
+      `xvda (vbd 51712) of domain ${front.domid} went after 2 requests (4608 bytes, 0 flushes); its disk's first 4096 bytes have cksum ${expectedCksum}.`,
+      "Shutdown requested (poweroff): closing my disks.",
+      "Goodbye.",
+    ]);
+    expect(blkback.exit).toMatchObject({ reason: "poweroff", code: 0 });
   });
 
   test("with no disk it greets and waits; a domain without a store crashes naming the failed step", () => {

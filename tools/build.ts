@@ -4,7 +4,7 @@
 // component, this file, and the installed compilers' package.json, which an
 // install rewrites). Each target built is said on stderr, with its time.
 //   xenbus, unikernel, checks,   asc (release) → wasm-opt -Oz → build/<name>.wasm
-//   harness
+//   blkback, harness
 //   <name>.debug                 asc (debug) → build/<name>.debug.wasm and its source map
 //   xenstore-client              the XenStore client component (assembly/component,
 //                                wit/xenstore.wit): build/xenstore-client.wasm, and
@@ -93,6 +93,7 @@ const TARGETS = {
   ...guestTargets("xenbus", "assembly/index.ts"),
   ...guestTargets("unikernel", "assembly/apps/unikernel.ts"),
   ...guestTargets("checks", "assembly/apps/checks.ts"),
+  ...guestTargets("blkback", "assembly/apps/blkback.ts"),
   ...guestTargets("harness", "assembly/harness.ts"),
   "xenstore-client": component,
 };
@@ -218,6 +219,8 @@ Targets (default: all):
   unikernel.debug   build/unikernel.debug.wasm, with a source map
   checks            build/checks.wasm, the unikernel with the real-Xen rig's self-check
   checks.debug      build/checks.debug.wasm, with a source map
+  blkback           build/blkback.wasm, a block-backend driver domain (assembly/apps)
+  blkback.debug     build/blkback.debug.wasm, with a source map
   harness           build/harness.wasm, ring math and bench loops for the tests
   harness.debug     build/harness.debug.wasm, with a source map
   xenstore-client   build/xenstore-client.wasm, the XenStore client component,

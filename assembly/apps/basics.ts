@@ -65,7 +65,7 @@ export function serve(): i32 {
     if (request == "suspend") suspend();
     const rc = evtchn.waitUntil(somethingToSay);
     if (rc < 0) return fail("cannot wait for events", rc);
-    reportDisks();
+    for (let i = 0; i < reporters.length; i++) reporters[i].report();
   }
 
   say(`Shutdown requested (${request}): closing my disks.`);
@@ -130,10 +130,32 @@ class ShutdownWatch extends XsWatchHandler {
   }
 }
 
-// Disks: what we said about each, so that we speak when that changes.
+// What serve() speaks of: each reporter says what changed since it last spoke.
 
-/** Devids of the disks we said are connected. */
-let announced = new Set<string>();
+/** Something the application tells its console about as it changes (a disk connecting, say). */
+export abstract class Reporter {
+  /** Whether something changed since report() last ran. */
+  abstract changed(): bool;
+  /** Says what changed. */
+  abstract report(): void;
+}
+
+/** Our disks (frontends); an application adds its own reporters with addReporter. */
+const reporters: Reporter[] = [];
+
+/** From now on serve() asks `reporter` after each event whether it has something to say. */
+export function addReporter(reporter: Reporter): void {
+  reporters.push(reporter);
+}
+
+/** A shutdown request, or a change a reporter has to speak of. */
+function somethingToSay(): bool {
+  if (request.length != 0) return true;
+  for (let i = 0; i < reporters.length; i++) if (reporters[i].changed()) return true;
+  return false;
+}
+
+// Our disks: what we said about each, so that we speak when that changes.
 
 export function disks(): BlkfrontDevice[] {
   const found = new Array<BlkfrontDevice>();
@@ -146,36 +168,41 @@ export function disks(): BlkfrontDevice[] {
   return found;
 }
 
-/** A shutdown request, or a disk that connected or went since we last spoke. */
-function somethingToSay(): bool {
-  if (request.length != 0) return true;
-  const current = disks();
-  let connected = 0;
-  for (let i = 0; i < current.length; i++) {
-    const dev = current[i];
-    if (dev.isConnected() != announced.has(dev.id)) return true;
-    if (dev.isConnected()) connected++;
-  }
-  return connected != announced.size;
-}
+/** Says when one of our disks connects (with its size) or goes. */
+class OurDisks extends Reporter {
+  /** Devids of the disks we said are connected. */
+  announced: Set<string> = new Set<string>();
 
-function reportDisks(): void {
-  const current = disks();
-  const connected = new Set<string>();
-  for (let i = 0; i < current.length; i++) {
-    const dev = current[i];
-    if (!dev.isConnected()) continue;
-    connected.add(dev.id);
-    if (announced.has(dev.id)) continue;
-    const bytes = dev.sectors << SECTOR_SHIFT;
-    say(`Disk ${diskName(dev.id)} connected: ${bytes >> 20} MiB (${bytes} bytes, ${dev.sectorSize}-byte sectors).`);
+  changed(): bool {
+    const current = disks();
+    let connected = 0;
+    for (let i = 0; i < current.length; i++) {
+      const dev = current[i];
+      if (dev.isConnected() != this.announced.has(dev.id)) return true;
+      if (dev.isConnected()) connected++;
+    }
+    return connected != this.announced.size;
   }
-  const before = announced.values();
-  for (let i = 0; i < before.length; i++) {
-    if (!connected.has(before[i])) say(`Disk ${diskName(before[i])} disconnected.`);
+
+  report(): void {
+    const current = disks();
+    const connected = new Set<string>();
+    for (let i = 0; i < current.length; i++) {
+      const dev = current[i];
+      if (!dev.isConnected()) continue;
+      connected.add(dev.id);
+      if (this.announced.has(dev.id)) continue;
+      const bytes = dev.sectors << SECTOR_SHIFT;
+      say(`Disk ${diskName(dev.id)} connected: ${bytes >> 20} MiB (${bytes} bytes, ${dev.sectorSize}-byte sectors).`);
+    }
+    const before = this.announced.values();
+    for (let i = 0; i < before.length; i++) {
+      if (!connected.has(before[i])) say(`Disk ${diskName(before[i])} disconnected.`);
+    }
+    this.announced = connected;
   }
-  announced = connected;
 }
+addReporter(new OurDisks());
 
 /** Linux's name for a vbd devid: 51712 (major 202, minor 0) is xvda; others keep their number. */
 export function diskName(id: string): string {
