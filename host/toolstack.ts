@@ -10,7 +10,7 @@ import { XenError } from "./native.js";
 import { LocalClient } from "./xenstored/client.js";
 import { XsError } from "./xenstored/errors.js";
 import { RingConnection, restartRings } from "./xenstored/ring.js";
-import { XenStored } from "./xenstored/server.js";
+import { XenStored, type XenStoredOptions } from "./xenstored/server.js";
 import { XsType, strings } from "./xenstored/wire.js";
 import { HVM_PARAM } from "./xen/abi.js";
 
@@ -43,6 +43,8 @@ export interface XenstoreOptions {
   privilegedDomid?: number;
   /** Watch events xenstored queues for a domain that does not read them before it drops more (1024). */
   maxQueuedWatchEvents?: number;
+  /** Hears each request xenstored serves and its reply (XenStoredOptions.trace). */
+  trace?: XenStoredOptions["trace"];
 }
 
 /** xenstored running in dom0, with the toolstack's own connection to it, and the domains' console backends. */
@@ -64,6 +66,7 @@ export class XenstoreService {
       release: (domid) => this.releaseRing(domid),
       privilegedDomid: options.privilegedDomid,
       maxQueuedWatchEvents: options.maxQueuedWatchEvents,
+      trace: options.trace,
     });
     this.tools = new LocalClient(this.xenstored, 0);
     this.devices = new DeviceManager(hv, this.tools);

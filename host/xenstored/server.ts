@@ -53,6 +53,8 @@ export interface XenStoredOptions {
   privilegedDomid?: number;
   /** Watch events queued for an unprivileged connection that does not read beyond this are dropped. */
   maxQueuedWatchEvents?: number;
+  /** Hears each request served, with its connection's domid and the reply, as C xenstored's trace (-T) records them. */
+  trace?(domid: number, request: XsMessage, reply: XsMessage): void;
 }
 
 /**
@@ -299,7 +301,11 @@ export class XenStored {
   }
 
   private process(conn: Connection, message: XsMessage): void {
-    const reply = (type: number, payload: Uint8Array) => this.queue(conn, { type, reqId: message.reqId, txId: message.txId, payload });
+    const reply = (type: number, payload: Uint8Array) => {
+      const answer = { type, reqId: message.reqId, txId: message.txId, payload };
+      this.options.trace?.(conn.domid, message, answer);
+      this.queue(conn, answer);
+    };
     try {
       const handler = HANDLERS.get(message.type);
       if (!handler) throw new XsError("ENOSYS");
