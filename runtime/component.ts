@@ -37,8 +37,8 @@ export interface WatchEvent {
   token: string;
 }
 
-/** The component's client interface, as jco's bindings give it. */
-type ClientExports = ReturnType<typeof instantiate>["client"];
+/** The component's client interface, as jco's bindings give it (and runtime/wasmtime-component.ts after them): an xs-error is thrown as an error whose `payload` is the case. */
+export type XenstoreClientExports = ReturnType<typeof instantiate>["client"];
 
 const COMPONENT_DIRECTORY = new URL("../build/component/", import.meta.url);
 const compiled = new Map<string, WebAssembly.Module>();
@@ -58,14 +58,14 @@ function coreModule(name: string): WebAssembly.Module {
  * is the error case. Any other exception from the stream is a bug there, and
  * goes through the component as a trap.
  */
-class TransportFailure extends Error {
+export class TransportFailure extends Error {
   constructor(readonly payload: StreamError["kind"]) {
     super(`stream ${payload}`);
   }
 }
 
-/** The transport imports over `stream`: StreamErrors become stream-errors; a recv breaking its contract is an io error. */
-function transportOver(stream: ByteStream) {
+/** The transport imports over `stream`: StreamErrors become stream-errors (TransportFailure); a recv breaking its contract is an io error. */
+export function transportOver(stream: ByteStream) {
   const failures = <T>(call: () => T): T => {
     try {
       return call();
@@ -104,7 +104,7 @@ function errnoOf(xsError: string): number {
 export class ComponentXenstore {
   /** @internal Made by openXenstoreComponent. */
   constructor(
-    private readonly client: ClientExports,
+    private readonly client: XenstoreClientExports,
     private readonly stream: ByteStream,
   ) {}
 

@@ -12,6 +12,7 @@ export {
   openXenstoreComponent, ComponentXenstore, StreamError, type ByteStream, type Permission,
   type WatchEvent as ComponentWatchEvent,
 } from "./component.js";
+export { openXenstoreComponentInWasmtime, type WasmtimeComponentOptions } from "./wasmtime-component.js";
 export { connectXenstored, xenstoredPaths } from "./socket-stream.js";
 export { guestConsole, ConsoleError, type Console } from "./console.js";
 export { BlkFront, BlkBack, Disk, BlkError, SECTOR_SIZE, type BlkInfo, type BlkbackInfo, type DiskOptions } from "./blk.js";

@@ -1,5 +1,5 @@
-// wasmtime's C API (wasm.h, wasmtime.h; the library the `wasmtime` wheel
-// carries, 49.x) as koffi declares it: only the functions the adapter uses.
+// wasmtime's C API (wasm.h, wasmtime.h, wasmtime/component/*.h; the library
+// the `wasmtime` wheel carries, 49.x) as koffi declares it: only the functions the adapter uses.
 // Pointers are bigints (koffi's representation); handles the C API passes by
 // value in caller memory (wasmtime_func_t, wasmtime_extern_t, ...) live in
 // memory the adapter allocates, at the offsets and sizes below.
@@ -24,6 +24,21 @@ export const F32 = 2;
 export const F64 = 3;
 /** wasmtime_instance_t. (A wasm_byte_vec_t, as every wasm_*_vec_t, is a size and a data pointer: 16 bytes.) */
 export const INSTANCE_SIZE = 16;
+/** wasmtime_component_val_t: a u8 kind, then a 24-byte union at offset 8 (a vec or a name is a size and a pointer). */
+export const COMPONENT_VAL_SIZE = 32;
+/** wasmtime_component_valrecord_entry_t: a name, then the value. */
+export const RECORD_ENTRY_SIZE = 16 + COMPONENT_VAL_SIZE;
+/** wasmtime_component_valkind_t, those the XenStore component's interfaces use. */
+export const COMPONENT_BOOL = 0;
+export const COMPONENT_U8 = 2;
+export const COMPONENT_U32 = 6;
+export const COMPONENT_STRING = 12;
+export const COMPONENT_LIST = 13;
+export const COMPONENT_RECORD = 14;
+export const COMPONENT_ENUM = 17;
+export const COMPONENT_RESULT = 19;
+/** Room for a wasmtime_component_instance_t (16 bytes) or a wasmtime_component_func_t (32 bytes in 49.0: a store id and a u32, padded; a u32; a pointer). */
+export const COMPONENT_HANDLE_SIZE = 32;
 
 type Pointer = bigint;
 
@@ -58,10 +73,33 @@ export interface CApi {
   wasm_trap_delete(trap: Pointer): void;
   wasmtime_trap_new(message: string, length: number): Pointer;
   wasm_byte_vec_delete(vec: Pointer): void;
+  /** Also wasm_name_new: copies `length` bytes into a new vector written to `out`. */
+  wasm_byte_vec_new(out: Pointer, length: number, bytes: Uint8Array | Pointer): void;
+  wasmtime_error_new(message: string): Pointer;
+  wasmtime_component_new(engine: Pointer, wasm: Uint8Array, length: number, out: Pointer): Pointer | null;
+  wasmtime_component_linker_new(engine: Pointer): Pointer;
+  wasmtime_component_linker_root(linker: Pointer): Pointer;
+  wasmtime_component_linker_instance_add_instance(instance: Pointer, name: string, nameLength: number, out: Pointer): Pointer | null;
+  wasmtime_component_linker_instance_add_func(instance: Pointer, name: string, nameLength: number, callback: unknown, env: Pointer, finalizer: null): Pointer | null;
+  wasmtime_component_linker_instance_delete(instance: Pointer): void;
+  wasmtime_component_linker_instantiate(linker: Pointer, context: Pointer, component: Pointer, out: Pointer): Pointer | null;
+  wasmtime_component_linker_delete(linker: Pointer): void;
+  wasmtime_component_instance_get_export_index(instance: Pointer, context: Pointer, within: Pointer | null, name: string, nameLength: number): Pointer | null;
+  wasmtime_component_export_index_delete(index: Pointer): void;
+  wasmtime_component_instance_get_func(instance: Pointer, context: Pointer, index: Pointer, out: Pointer): boolean;
+  wasmtime_component_func_call(func: Pointer, context: Pointer, args: Pointer, argCount: number, results: Pointer, resultCount: number): Pointer | null;
+  wasmtime_component_func_post_return(func: Pointer, context: Pointer): Pointer | null;
+  /** Moves the value at `val` to a new heap value (for a result's or variant's payload). */
+  wasmtime_component_val_new(val: Pointer): Pointer;
+  wasmtime_component_val_delete(val: Pointer): void;
+  wasmtime_component_vallist_new_uninit(out: Pointer, length: number): void;
+  wasmtime_component_valrecord_new_uninit(out: Pointer, length: number): void;
   /** The C library's, found through the wasmtime library's dependencies: moving a callback's values costs one call, where koffi.decode/encode cost several. */
   memcpy(to: Pointer, from: Pointer, length: number): Pointer;
   /** A host function's callback (wasmtime_func_unchecked_callback_t), to register with koffi. */
   readonly callbackType: TypeObject;
+  /** A component's host function (wasmtime_component_func_callback_t), to register with koffi. */
+  readonly componentCallbackType: TypeObject;
 }
 
 const DECLARATIONS = [
@@ -95,10 +133,30 @@ const DECLARATIONS = [
   "void wasm_trap_delete(void *trap)",
   "void *wasmtime_trap_new(const char *message, size_t length)",
   "void wasm_byte_vec_delete(void *vec)",
+  "void wasm_byte_vec_new(void *out, size_t length, const void *bytes)",
+  "void *wasmtime_error_new(const char *message)",
+  "void *wasmtime_component_new(void *engine, const uint8_t *wasm, size_t length, void *out)",
+  "void *wasmtime_component_linker_new(void *engine)",
+  "void *wasmtime_component_linker_root(void *linker)",
+  "void *wasmtime_component_linker_instance_add_instance(void *instance, const char *name, size_t nameLength, void *out)",
+  "void *wasmtime_component_linker_instance_add_func(void *instance, const char *name, size_t nameLength, ComponentHostCallback *callback, void *env, void *finalizer)",
+  "void wasmtime_component_linker_instance_delete(void *instance)",
+  "void *wasmtime_component_linker_instantiate(void *linker, void *context, void *component, void *out)",
+  "void wasmtime_component_linker_delete(void *linker)",
+  "void *wasmtime_component_instance_get_export_index(void *instance, void *context, void *within, const char *name, size_t nameLength)",
+  "void wasmtime_component_export_index_delete(void *index)",
+  "bool wasmtime_component_instance_get_func(void *instance, void *context, void *index, void *out)",
+  "void *wasmtime_component_func_call(void *func, void *context, void *args, size_t argCount, void *results, size_t resultCount)",
+  "void *wasmtime_component_func_post_return(void *func, void *context)",
+  "void *wasmtime_component_val_new(void *val)",
+  "void wasmtime_component_val_delete(void *val)",
+  "void wasmtime_component_vallist_new_uninit(void *out, size_t length)",
+  "void wasmtime_component_valrecord_new_uninit(void *out, size_t length)",
   "void *memcpy(void *to, void *from, size_t length)",
 ];
 
 let callbackType: TypeObject | undefined;
+let componentCallbackType: TypeObject | undefined;
 
 /**
  * Loads the C API from `library`, or throws a one-line error saying why
@@ -112,7 +170,10 @@ export function loadCApi(library: string): CApi {
   } catch (error) {
     throw new Error(firstLine(error));
   }
-  const api: Record<string, unknown> = { callbackType };
+  componentCallbackType ??= koffi.proto(
+    "void *ComponentHostCallback(void *env, void *context, void *type, void *args, size_t argCount, void *results, size_t resultCount)",
+  );
+  const api: Record<string, unknown> = { callbackType, componentCallbackType };
   for (const declaration of DECLARATIONS) {
     try {
       api[/(\w+)\(/.exec(declaration)![1]!] = handle.func(declaration);

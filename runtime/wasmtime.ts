@@ -42,14 +42,14 @@ const MAX_VALUES = 64;
 
 type Pointer = bigint;
 
-/** The library and what came of loading it, shared by every engine naming the same file. */
-const loaded = new Map<string, Native | Error>();
+/** The library and what came of loading it (or why it failed), shared by every engine naming the same file. */
+const loaded = new Map<string, Native | string>();
 
 /** An error a host function threw, kept while the trap it became unwinds the guest. */
 let raised: { error: unknown } | null = null;
 
 /** A loaded C API and what is shared across its engines: scratch memory for calls and the callback of every host function. */
-class Native {
+export class Native {
   readonly callback: Pointer;
   /** Each guest's host functions, by guest id (see "Releasing guests"). */
   readonly guests = new Map<number, WeakRef<GuestState>>();
@@ -103,10 +103,22 @@ class Native {
       }
       return null;
     } catch (error) {
-      raised = { error };
+      this.keep(error);
       const message = "host function threw";
       return this.api.wasmtime_trap_new(message, message.length);
     }
+  }
+
+  /** Keeps what a host function threw, to rethrow from the call whose failure it becomes (see failure). */
+  keep(error: unknown): void {
+    raised = { error };
+  }
+
+  /** A wasm_engine_t whose stack limit fits koffi's stack (see the head of this file). */
+  newEngine(): Pointer {
+    const config = this.api.wasm_config_new();
+    this.api.wasmtime_config_max_wasm_stack_set(config, this.maxWasmStack);
+    return this.api.wasm_engine_new_with_config(config);
   }
 
   /** The text of a wasm_byte_vec_t the C API wrote into the cell, which is then freed (a wasm_message_t ends in a NUL). */
@@ -364,7 +376,7 @@ class WasmtimeRuntime {
 
   instantiate(wasm: Uint8Array, imports: Record<string, HostFunction>, name: string): EngineInstance {
     const { api, cell, cellView } = this.native;
-    this.engine ??= this.newEngine();
+    this.engine ??= this.native.newEngine();
     const compiled = this.compile(wasm);
     const hostImports = compiled.imports.map(({ module, name: importName, signature }) => {
       const fn = imports[importName];
@@ -413,13 +425,6 @@ class WasmtimeRuntime {
     return count;
   }
 
-  private newEngine(): Pointer {
-    const { api } = this.native;
-    const config = api.wasm_config_new();
-    api.wasmtime_config_max_wasm_stack_set(config, this.native.maxWasmStack);
-    return api.wasm_engine_new_with_config(config);
-  }
-
   /** Compiled once per engine and kept: a module's code is shared by every guest running it. */
   private compile(wasm: Uint8Array): CompiledModule {
     const key = createHash("sha256").update(wasm).digest("hex");
@@ -446,22 +451,23 @@ class WasmtimeRuntime {
   }
 }
 
-/** Loads the library once per process and path; a failure is kept and thrown again, naming `source`. */
-function loadNative(library: string, source: string): Native {
+/** Loads the library once per process and path; a failure is kept and thrown again, naming `source` and how to give another (`caller`). */
+function loadNative(library: string, source: string, caller: string): Native {
   let native = loaded.get(library);
   if (!native) {
     try {
       native = new Native(loadCApi(library), raiseKoffiStack());
     } catch (error) {
-      native = new Error(
-        `wasmtime engine: cannot use ${library} (${source}): ${(error as Error).message}; ` +
-          `give wasmtimeEngine() or $${LIBRARY_VARIABLE} the _libwasmtime.so of the wasmtime wheel 49.x (pip install 'wasmtime==49.*')`,
-      );
+      native = (error as Error).message;
     }
     loaded.set(library, native);
   }
-  if (native instanceof Error) throw native;
+  if (typeof native === "string") throw new Error(`wasmtime engine: cannot use ${library} (${source}): ${native}; ${howToGive(caller)}`);
   return native;
+}
+
+function howToGive(caller: string): string {
+  return `give ${caller} or $${LIBRARY_VARIABLE} the _libwasmtime.so of the wasmtime wheel 49.x (pip install 'wasmtime==49.*')`;
 }
 
 /** koffi's synchronous stack, raised to KOFFI_STACK if koffi has loaded no library yet (it refuses afterwards). */
@@ -478,16 +484,22 @@ function raiseKoffiStack(): number {
 }
 
 /** The library of the `wasmtime` wheel that `python3` imports, or why there is none. */
-function libraryOfPython(python: string): string {
+function libraryOfPython(python: string, caller: string): string {
   try {
     return execFileSync(python, ["-c", "import wasmtime._ffi as f; print(f.dll._name)"], { stdio: "pipe" }).toString().trim();
   } catch (error) {
     const output = (error as { stderr?: Buffer }).stderr?.toString().trim().split("\n").pop();
     throw new Error(
-      `wasmtime engine: no library given, $${LIBRARY_VARIABLE} unset, and ${python} cannot import wasmtime (${output || (error as Error).message}); ` +
-        `give wasmtimeEngine() or $${LIBRARY_VARIABLE} the _libwasmtime.so of the wasmtime wheel 49.x (pip install 'wasmtime==49.*')`,
+      `wasmtime engine: no library given, $${LIBRARY_VARIABLE} unset, and ${python} cannot import wasmtime (${output || (error as Error).message}); ${howToGive(caller)}`,
     );
   }
+}
+
+/** The C API library `library`, else $XENBUS_WASM_WASMTIME's, else python3's wheel's, loaded once per process (`caller` names who was given `library` in errors). */
+export function wasmtimeNative(library: string | undefined, caller: string): Native {
+  const given = library ?? process.env[LIBRARY_VARIABLE];
+  const source = library !== undefined ? `given to ${caller}` : given !== undefined ? `$${LIBRARY_VARIABLE}` : "python3's wasmtime wheel";
+  return loadNative(given ?? libraryOfPython("python3", caller), source, caller);
 }
 
 export interface WasmtimeEngine extends Engine {
@@ -506,11 +518,7 @@ export function wasmtimeEngine(library?: string): WasmtimeEngine {
   return {
     name: "wasmtime",
     instantiate(wasm, imports, name = "guest") {
-      if (!runtime) {
-        const given = library ?? process.env[LIBRARY_VARIABLE];
-        const source = library !== undefined ? "given to wasmtimeEngine()" : given !== undefined ? `$${LIBRARY_VARIABLE}` : "python3's wasmtime wheel";
-        runtime = new WasmtimeRuntime(loadNative(given ?? libraryOfPython("python3"), source));
-      }
+      runtime ??= new WasmtimeRuntime(wasmtimeNative(library, "wasmtimeEngine()"));
       return runtime.instantiate(wasm, imports.xen, name);
     },
     get guestCount() {

@@ -10,9 +10,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { XenStored } from "../host/xenstored/server.js";
 import { XsType, encodeMessage, strings, textToBytes } from "../host/xenstored/wire.js";
-import { type ByteStream, StreamError, openXenstoreComponent } from "../runtime/component.js";
+import { type ByteStream, type ComponentXenstore, StreamError } from "../runtime/component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 import { CoreClient, type Result } from "./support/component-core.js";
+import { componentHosts } from "./support/component-hosts.js";
 
 type Mutation =
   | { kind: "none" }
@@ -153,8 +154,8 @@ describe("the component against a hostile xenstored", () => {
     );
   });
 
-  it("through the jco bindings: every call returns or throws a XenStoreError", () => {
-    const runs: { name: string; call(xs: ReturnType<typeof openXenstoreComponent>): unknown }[] = [
+  it.each(componentHosts)("in $host: every call returns or throws a XenStoreError", ({ open }) => {
+    const runs: { name: string; call(xs: ComponentXenstore): unknown }[] = [
       { name: "read", call: (xs) => xs.read("/a") },
       { name: "write", call: (xs) => xs.write("/a", "v") },
       { name: "directory", call: (xs) => xs.directory("/") },
@@ -166,7 +167,7 @@ describe("the component against a hostile xenstored", () => {
     ];
     fc.assert(
       fc.property(fc.array(mutation, { maxLength: 8 }), fc.array(fc.constantFrom(...runs), { minLength: 1, maxLength: 8 }), (mutations, calls) => {
-        const xs = openXenstoreComponent(hostileStream(mutations));
+        const xs = open(hostileStream(mutations));
         for (const { call } of calls) {
           try {
             call(xs);
@@ -174,6 +175,7 @@ describe("the component against a hostile xenstored", () => {
             expect(error).toBeInstanceOf(XenStoreError);
           }
         }
+        xs.close();
       }),
       { numRuns: 100 },
     );

@@ -1,6 +1,6 @@
 // The XenStore client component against Debian's libxenstore: for one fixed
-// sequence of operations, the requests the component sends, under wasmtime
-// and under Node, equal byte for byte those libxenstore sends (all recorded
+// sequence of operations, the requests the component sends, in wasmtime
+// and in V8, equal byte for byte those libxenstore sends (all recorded
 // at the simulated xenstored's Unix socket), and the results agree. Then the
 // component's operations under wasmtime, checked against what dom0 sees in
 // the same xenstored.
@@ -12,14 +12,14 @@ import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { HEADER_SIZE, bytesToText } from "../host/xenstored/wire.js";
-import { wasmtimePython } from "../tools/wasmtime.js";
+import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import { peer } from "./support/peer.js";
 import {
   type Driver, type Operation, type Reply, buildLibxenstoreOps, libxenstoreDriver, nodeComponentDriver, wasmtimeComponentDriver,
 } from "./support/xenstore-drivers.js";
 
 const libxenstore = peer("Debian's libxenstore", buildLibxenstoreOps);
-const python = peer("wasmtime", wasmtimePython);
+const library = peer("wasmtime", wasmtimeLibrary);
 
 /** In SEQUENCE, the transaction the last transaction-start began. */
 const STARTED = -1;
@@ -111,10 +111,10 @@ async function runSequence(driver: Driver): Promise<Reply[]> {
   return replies;
 }
 
-/** The component's hosts: wasmtime's component API, and Node with jco's bindings over a blocking socket. */
+/** The component's hosts, each in a Node child over a blocking socket: wasmtime's component model (through its C API), and V8 with jco's bindings. */
 const hosts: { host: string; open: (socketPath: string) => Driver }[] = [
-  ...(python ? [{ host: "wasmtime", open: (socketPath: string) => wasmtimeComponentDriver(python, socketPath) }] : []),
-  { host: "Node", open: nodeComponentDriver },
+  ...(library ? [{ host: "wasmtime", open: (socketPath: string) => wasmtimeComponentDriver(library, socketPath) }] : []),
+  { host: "V8", open: nodeComponentDriver },
 ];
 
 describe.skipIf(!libxenstore)("the component and Debian's libxenstore, same operations", () => {
@@ -134,10 +134,10 @@ describe.skipIf(!libxenstore)("the component and Debian's libxenstore, same oper
   });
 });
 
-describe.skipIf(!python)("the component under wasmtime's component API", () => {
+describe.skipIf(!library)("the component under wasmtime's component API", () => {
   async function connected(): Promise<{ xs: Driver; dom0: LocalClient; xenstored: XenStored; hangUp: () => Promise<void> }> {
     const { xenstored, socketPath, hangUp } = await session();
-    const xs = opened(wasmtimeComponentDriver(python!, socketPath));
+    const xs = opened(wasmtimeComponentDriver(library!, socketPath));
     return { xs, dom0: new LocalClient(xenstored, 0), xenstored, hangUp };
   }
 

@@ -1,13 +1,18 @@
-// The XenStore client component (build/xenstore-client.wasm through its jco
-// bindings, runtime/component.ts) against the simulated xenstored, over the
-// in-process stream: every operation of the WIT's client interface, and
-// xenstored's errors as XenStoreErrors.
-import { describe, expect, it } from "vitest";
+// The XenStore client component (build/xenstore-client.wasm) in each of its
+// hosts (V8 through jco's bindings, runtime/component.ts; wasmtime in this
+// process, runtime/wasmtime-component.ts) against the simulated xenstored,
+// over the in-process stream: every operation of the WIT's client interface,
+// xenstored's errors as XenStoreErrors, and a stream's failures.
+import { beforeAll, describe, expect, it } from "vitest";
 import { XenStored } from "../host/xenstored/server.js";
 import { xenstoredStream } from "../host/xenstored/stream.js";
 import { XsType, encodeMessage, strings } from "../host/xenstored/wire.js";
-import { type ByteStream, type ComponentXenstore, StreamError, openXenstoreComponent } from "../runtime/component.js";
+import { type ByteStream, type ComponentXenstore, StreamError } from "../runtime/component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
+import { componentHosts } from "./support/component-hosts.js";
+
+/** The host the tests below run the component in (describe.each sets it). */
+let openXenstoreComponent: (stream: ByteStream) => ComponentXenstore;
 
 function open(domid = 0, xenstored = new XenStored()): { xenstored: XenStored; xs: ComponentXenstore; types: number[] } {
   const stream = xenstoredStream(xenstored, domid);
@@ -35,7 +40,11 @@ function codeOf(run: () => unknown): string {
   throw new Error("expected a XenStoreError, got a result");
 }
 
-describe("the XenStore client component over the simulated xenstored", () => {
+describe.each(componentHosts)("the XenStore client component in $host over the simulated xenstored", ({ open: openInHost }) => {
+  beforeAll(() => {
+    openXenstoreComponent = openInHost;
+  });
+
   it("writes and reads values: text, every byte value, empty", () => {
     const { xs } = open();
     xs.write("/data/text", "hello ✓");
@@ -186,6 +195,18 @@ describe("the XenStore client component over the simulated xenstored", () => {
       expect(codeOf(() => xs.read("/x"))).toBe("EIO");
       expect(codeOf(() => xs.read("/x"))).toBe("EIO");
     }
+  });
+
+  it("rethrows an exception of the stream's that is not a StreamError (a bug there) as itself", () => {
+    const bug = new TypeError("the stream's own bug");
+    const stream: ByteStream = {
+      send: () => {
+        throw bug;
+      },
+      recv: () => new Uint8Array(0),
+      close: () => {},
+    };
+    expect(() => openXenstoreComponent(stream).mkdir("/x")).toThrow(bug);
   });
 
   it("passes a stream's own failure kinds through as EIO", () => {

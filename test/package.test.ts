@@ -18,7 +18,7 @@ import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
 import { buildDist } from "../tools/dist.js";
-import { wasmtimeLibrary, wasmtimePython } from "../tools/wasmtime.js";
+import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import { peer } from "./support/peer.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
@@ -28,14 +28,13 @@ const examples = join(repo, "examples");
 /** What each example prints; the wasmtime one needs XENBUS_WASM_WASMTIME, the socket one a xenstored at XENSTORED_PATH. */
 const EXPECTED: Record<string, string> = {
   "own-module.ts": "world\n",
-  "wasmtime.ts": "wasmtime\nguests left in wasmtime: 0\n",
+  "wasmtime.ts": "wasmtime\nwasmtime\nguests left in wasmtime: 0\n",
   "block.ts": "hello, disk true\n",
   "component-in-process.ts": "hello\n{ path: '/data', token: 'token' }\n",
   "component-socket.ts": "/local/domain/0\n[ 'example' ] through the component\n",
 };
 
-const python = peer("wasmtime", wasmtimePython);
-const library = python && wasmtimeLibrary();
+const library = peer("wasmtime", wasmtimeLibrary);
 
 describe("the npm package", () => {
   const scratch = mkdtempSync(join(tmpdir(), "xenbus-wasm-pack-"));
@@ -114,7 +113,7 @@ describe("the npm package", () => {
     for (const path of [
       "dist/build/xenstore-client.wasm", "dist/build/component/xenstore-client.js", "dist/build/component/xenstore-client.d.ts",
       "dist/runtime/component.js", "dist/runtime/component.d.ts", "dist/runtime/socket-stream.js", "dist/runtime/socket-stream.d.ts",
-      "dist/runtime/socket-worker.js", "dist/runtime/wasmtime_component.py", "wit/xenstore.wit", "dist/cli/xenbus-wasm.js",
+      "dist/runtime/socket-worker.js", "dist/runtime/wasmtime-component.js", "wit/xenstore.wit", "dist/cli/xenbus-wasm.js",
     ]) {
       expect(files).toContain(path);
     }
@@ -161,34 +160,6 @@ describe("the npm package", () => {
       expect((await promisify(execFile)(command, ["xs", "read", "/standalone"], { cwd: consumer, env: { ...env, XENSTORED_PATH: socket } })).stdout).toBe("up\n");
     } finally {
       xenstored.kill();
-    }
-  });
-
-  it.skipIf(!python)("runs the packed component under wasmtime's component API (the packed runner) against a simulated xenstored's socket", async () => {
-    const xenstored = new XenStored();
-    const socket = join(scratch, "component.socket");
-    const listener = await listenUnix(xenstored, socket);
-    const runner = join(installed, "dist/runtime/wasmtime_component.py");
-    const operations = [
-      { op: "write", path: "/packed/component", value: "through wasmtime" },
-      { op: "read", path: "/packed/component" },
-      { op: "read", path: "/packed/missing" },
-    ];
-    try {
-      const child = execFile(python!, [runner, socket]);
-      child.stdin!.end(operations.map((operation) => JSON.stringify(operation)).join("\n") + "\n");
-      let stdout = "";
-      child.stdout!.on("data", (chunk: string) => (stdout += chunk));
-      const status = await new Promise<number | null>((done) => child.on("close", done));
-      expect(status).toBe(0);
-      expect(stdout.trim().split("\n").map((line) => JSON.parse(line) as unknown)).toEqual([
-        { ok: null },
-        { ok: "through wasmtime" },
-        { error: "enoent" },
-      ]);
-      expect(new LocalClient(xenstored, 0).read("/packed/component")).toBe("through wasmtime");
-    } finally {
-      await listener.close();
     }
   });
 

@@ -2,8 +2,7 @@
 // to JavaScript with .d.ts and source maps (the TypeScript inside them) in
 // dist/, beside the release xenbus.wasm and the component's bindings
 // (build/component/) at dist/build/, where dist/runtime finds them as
-// runtime/ finds build/, and the Python script of runtime/ (the component's
-// wasmtime runner). Run by `npm run dist`
+// runtime/ finds build/. Run by `npm run dist`
 // (prepack runs it after the build) and by test/package.test.ts before it
 // packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
@@ -24,13 +23,11 @@ export function buildDist(root: string): void {
   }
   mkdirSync(join(dist, "build"));
   copyFileSync(join(root, "build/xenbus.wasm"), join(dist, "build/xenbus.wasm"));
-  // The XenStore client component itself, for engines with a component model (wasmtime), and its bindings, which dist/runtime/component.js imports as runtime/component.ts does.
+  // The XenStore client component itself, which dist/runtime/wasmtime-component.js runs in wasmtime, and its bindings, which dist/runtime/component.js imports as runtime/component.ts does.
   copyFileSync(join(root, "build/xenstore-client.wasm"), join(dist, "build/xenstore-client.wasm"));
   cpSync(join(root, "build/component"), join(dist, "build/component"), { recursive: true });
   // The package's bin, run by its #! line.
   chmodSync(join(dist, "cli/xenbus-wasm.js"), 0o755);
-  // The component's wasmtime runner, which finds the component at ../build/ as in the repo.
-  copyFileSync(join(root, "runtime/wasmtime_component.py"), join(dist, "runtime/wasmtime_component.py"));
 }
 
 const HELP = `usage: npm run dist

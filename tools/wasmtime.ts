@@ -1,8 +1,8 @@
 // wasmtime for the tests and the bench: the `wasmtime` wheel (49.x) in a
 // virtual environment at .cache/venv (see tools/cache.ts), made on first use
 // with `python3 -m venv` and pip (the machine's configured index). The wheel
-// carries wasmtime's C API library, which wasmtimeEngine loads, and the
-// Python embedding, which runs the XenStore component.
+// carries wasmtime's C API library, which wasmtimeEngine and
+// openXenstoreComponentInWasmtime load.
 //   tsx tools/wasmtime.ts   makes it if missing and prints the library's path
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";

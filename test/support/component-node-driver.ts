@@ -1,19 +1,25 @@
-// The component in Node (runtime/component.ts over runtime/socket-stream.ts's
-// blocking stream) as a child process speaking runtime/wasmtime_component.py's
-// line protocol, so the interop test drives both hosts alike. A child, since
-// the stream blocks its caller's thread and xenstored runs in the test's.
-//   tsx test/support/component-node-driver.ts XENSTORED
+// The component in Node over runtime/socket-stream.ts's blocking stream, in V8
+// (runtime/component.ts) or with --wasmtime in wasmtime
+// (runtime/wasmtime-component.ts, the library from $XENBUS_WASM_WASMTIME), as
+// a child process answering each operation (a JSON line on stdin, see
+// ./xenstore-drivers.ts) with one JSON line, so the interop test drives every
+// client alike. A child, since the stream blocks its caller's thread and
+// xenstored runs in the test's.
+//   tsx test/support/component-node-driver.ts [--wasmtime] XENSTORED
 import { createInterface } from "node:readline";
 import { openXenstoreComponent } from "../../runtime/component.js";
 import { connectXenstored } from "../../runtime/socket-stream.js";
+import { openXenstoreComponentInWasmtime } from "../../runtime/wasmtime-component.js";
 import { XenStoreError } from "../../runtime/xenstore.js";
 import type { Operation } from "./xenstore-drivers.js";
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("latin1");
 
-const xs = openXenstoreComponent(connectXenstored(process.argv[2]!));
+const inWasmtime = process.argv[2] === "--wasmtime";
+const stream = connectXenstored(process.argv[inWasmtime ? 3 : 2]!);
+const xs = inWasmtime ? openXenstoreComponentInWasmtime(stream) : openXenstoreComponent(stream);
 
-/** The operation's ok value, as the Python runner gives it. */
+/** The operation's ok value: byte values as latin-1 strings. */
 function run(operation: Operation): unknown {
   switch (operation.op) {
     case "read":

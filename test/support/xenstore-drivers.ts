@@ -1,8 +1,8 @@
 // XenStore clients driven an operation at a time from a test, each a child
 // process that answers every stdin line with one JSON line: Debian's
 // libxenstore (test/native/libxenstore_ops.c, tab-separated operations), and
-// the component (JSON operations) under wasmtime's component API
-// (runtime/wasmtime_component.py) or in Node (./component-node-driver.ts).
+// the component (JSON operations) in V8 or in wasmtime
+// (./component-node-driver.ts).
 // All run outside this process, so a XenStored served here on a Unix socket
 // answers them while the test awaits.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
@@ -22,7 +22,7 @@ export type Operation =
   | { op: "transaction-end"; tx: number; commit: boolean }
   | { op: "get-domain-path"; domid: number };
 
-/** What a driver answers: the operation's value, or xenstored's error name ("enoent"). */
+/** What a driver answers: the operation's value (a byte value as a latin-1 string), or xenstored's error name ("enoent"). */
 export type Reply = { ok: unknown } | { error: string };
 
 export interface Driver {
@@ -111,16 +111,15 @@ export function libxenstoreDriver(binary: string, socketPath: string): Driver {
   return lineDriver(child, tabbed);
 }
 
-const RUNNER = new URL("../../runtime/wasmtime_component.py", import.meta.url).pathname;
-
-/** The component under wasmtime's component API, connected to `socketPath`. */
-export function wasmtimeComponentDriver(python: string, socketPath: string): Driver {
-  return lineDriver(spawn(python, [RUNNER, socketPath]), (operation) => JSON.stringify(operation));
-}
-
 const NODE_DRIVER = new URL("./component-node-driver.ts", import.meta.url).pathname;
 
-/** The component in Node (runtime/component.ts over runtime/socket-stream.ts), connected to `socketPath`. */
+/** The component in V8 (runtime/component.ts over runtime/socket-stream.ts), connected to `socketPath`. */
 export function nodeComponentDriver(socketPath: string): Driver {
   return lineDriver(spawn("node_modules/.bin/tsx", [NODE_DRIVER, socketPath]), (operation) => JSON.stringify(operation));
+}
+
+/** The component in wasmtime (runtime/wasmtime-component.ts, C API library `library`), connected to `socketPath`. */
+export function wasmtimeComponentDriver(library: string, socketPath: string): Driver {
+  const env = { ...process.env, XENBUS_WASM_WASMTIME: library };
+  return lineDriver(spawn("node_modules/.bin/tsx", [NODE_DRIVER, "--wasmtime", socketPath], { env }), (operation) => JSON.stringify(operation));
 }
