@@ -60,6 +60,35 @@ function isFrontendOf(path: string, type: string, frontendDomid: number | string
   return path === `/local/domain/${frontendDomid}/device/${type}/${devid}`;
 }
 
+/**
+ * What libxl (4.17) also writes in a disk's frontend dir, as the rig saw it:
+ * its devid, that it is a disk (not a cdrom), and that its backend is
+ * trusted (a frontend may then skip bouncing data through its own pages).
+ */
+function libxlDiskFrontendNodes(devid: number): Record<string, string> {
+  return { "virtual-device": String(devid), "device-type": "disk", trusted: "1" };
+}
+
+/**
+ * What libxl (4.17) also writes in a disk's backend dir, as the rig saw it
+ * (a `phy` disk served by a driver domain): how the disk is reached (type,
+ * script, params, which the device's backendParams give), that it is
+ * writable (mode "w"; access=ro writes "r"), a fixed disk, bootable, its
+ * name, a disk rather than a cdrom, discard allowed, the Xen (not virtio)
+ * protocol.
+ */
+function libxlDiskBackendNodes(devid: number): Record<string, string> {
+  return {
+    type: "phy", script: "/etc/xen/scripts/block", mode: "w", removable: "0", bootable: "1", dev: diskName(devid),
+    "device-type": "disk", "discard-enable": "1", specification: "xen",
+  };
+}
+
+/** xl's name for a disk's devid (xen-vbd-interface.txt): 51712 (major 202, minor 0) is xvda, 16 minors each. */
+function diskName(devid: number): string {
+  return devid >> 8 === 202 && (devid & 0xff) < 16 * 26 ? `xvd${String.fromCharCode(0x61 + ((devid & 0xff) >> 4))}` : String(devid);
+}
+
 export function devicePaths(device: DeviceId): DevicePaths {
   return {
     frontend: `/local/domain/${device.frontend}/device/${device.type}/${device.devid}`,
@@ -90,7 +119,10 @@ export class DeviceManager {
       this.tools.mkdir(paths.frontend, tx);
       this.tools.setPerms(paths.frontend, [`n${device.frontend}`, `r${device.backend}`], tx);
       // The nodes below inherit their dir's perms (dom0 creates them as privileged).
-      const frontendNodes = { backend: paths.backend, "backend-id": String(device.backend), state: String(XenbusState.Initialising) };
+      const frontendNodes = {
+        backend: paths.backend, "backend-id": String(device.backend), state: String(XenbusState.Initialising),
+        ...(device.type === "vbd" ? libxlDiskFrontendNodes(device.devid) : {}),
+      };
       for (const [name, value] of Object.entries(frontendNodes)) this.tools.write(`${paths.frontend}/${name}`, value, tx);
       this.writeBackend(device, paths, tx);
     });
@@ -131,6 +163,7 @@ export class DeviceManager {
       "frontend-id": String(device.frontend),
       online: "1",
       state: String(XenbusState.Initialising),
+      ...(device.type === "vbd" ? libxlDiskBackendNodes(device.devid) : {}),
       ...device.backendParams,
     };
     for (const [name, value] of Object.entries(backendNodes)) this.tools.write(`${paths.backend}/${name}`, value, tx);

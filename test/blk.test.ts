@@ -147,6 +147,20 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(front.read(DEVID, 0, 1)).toEqual(new Uint8Array(512).fill(0x5a));
     });
 
+    test("a vbd the toolstack grants read-only (mode r, xl's access=ro) is served read-only from a writable disk", () => {
+      back.start(4);
+      const disk = back.createDisk(64);
+      disk.image().fill(0x5a);
+      service.devices.add({
+        type: "vbd", devid: DEVID, frontend: frontDomain.domid, backend: backDomain.domid, backendParams: { ...disk.params, mode: "r" },
+      });
+      front.open(DEVID);
+      hv.runUntilIdle();
+      expect(front.info(DEVID).info).toBe(4); // VDISK_READONLY
+      expect(() => front.write(DEVID, 0, pattern(512, 1))).toThrow(expect.objectContaining({ code: "EROFS" }));
+      expect(front.read(DEVID, 0, 1)).toEqual(new Uint8Array(512).fill(0x5a));
+    });
+
     test("the frontend closes with the backend, which lets the ring go; opened again, it reconnects to the same disk", () => {
       const { disk, paths } = connect(256, {}, 1);
       front.write(DEVID, 8, pattern(8192, 4));

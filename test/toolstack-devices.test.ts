@@ -69,11 +69,14 @@ describe.each(engines)("under $name", ({ engine }) => {
         frontend: `/local/domain/${domid}/device/vbd/51712`,
         backend: `/local/domain/0/backend/vbd/${domid}/51712`,
       });
-      expect(dom0.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "state"]);
+      expect(dom0.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "device-type", "state", "trusted", "virtual-device"]);
       expect(dom0.read(`${paths.frontend}/backend`)).toBe(paths.backend);
       expect(dom0.read(`${paths.frontend}/backend-id`)).toBe("0");
       expect(dom0.read(`${paths.frontend}/state`)).toBe("1");
-      expect(dom0.directory(paths.backend).sort()).toEqual(["frontend", "frontend-id", "mode", "online", "params", "state", "type"]);
+      expect(dom0.directory(paths.backend).sort()).toEqual([
+        "bootable", "dev", "device-type", "discard-enable", "frontend", "frontend-id", "mode", "online", "params", "removable",
+        "script", "specification", "state", "type",
+      ]);
       expect(dom0.read(`${paths.backend}/frontend`)).toBe(paths.frontend);
       expect(dom0.read(`${paths.backend}/frontend-id`)).toBe(String(domid));
       expect(dom0.read(`${paths.backend}/online`)).toBe("1");
@@ -87,7 +90,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       const { service, guests, stores } = setup("front");
       const [guest, xs] = [guests[0]!, stores[0]!];
       const paths = service.devices.add(disk(guest.domid));
-      expect(xs.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "state"]);
+      expect(xs.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "device-type", "state", "trusted", "virtual-device"]);
       expect(xs.read(`${paths.frontend}/backend`)).toBe(paths.backend);
       expect(xs.read(`${paths.backend}/state`)).toBe("1");
       expect(xs.read(`${paths.backend}/mode`)).toBe("w");
@@ -112,10 +115,13 @@ describe.each(engines)("under $name", ({ engine }) => {
       dom0.write(`${stale.backend}/hotplug-status`, "connected");
       dom0.write(`${stale.backend}/state`, "4");
       const paths = service.devices.add(disk(domid));
-      expect(dom0.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "state"]);
+      expect(dom0.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "device-type", "state", "trusted", "virtual-device"]);
       expect(dom0.read(`${paths.frontend}/state`)).toBe("1");
       expect(dom0.getPerms(`${paths.frontend}/state`)).toEqual([`n${domid}`, "r0"]);
-      expect(dom0.directory(paths.backend).sort()).toEqual(["frontend", "frontend-id", "mode", "online", "params", "state", "type"]);
+      expect(dom0.directory(paths.backend).sort()).toEqual([
+        "bootable", "dev", "device-type", "discard-enable", "frontend", "frontend-id", "mode", "online", "params", "removable",
+        "script", "specification", "state", "type",
+      ]);
       expect(dom0.read(`${paths.backend}/state`)).toBe("1");
     });
 

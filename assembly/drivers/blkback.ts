@@ -27,8 +27,8 @@ import { BackendDevice, BackendDriver, BackendOps, bindFrontendEvtchn, notifyFro
 import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
 import { devFatal, mapRingValloc, MAX_RING_PAGE_ORDER, readRingRefs, RingMapping, unmapRingVfree } from "../xenbus/client";
 import {
-  BLKIF_ENTRY_SIZE, BLKIF_PROTOCOL, checkRequest, copyRequest, encodeResponse, parseDecimal64, requestId,
-  requestOperation, requestSector, requestSegments, SECTOR_SHIFT, segmentFirst, segmentGref, segmentLast,
+  BLKIF_ENTRY_SIZE, BLKIF_PROTOCOL, checkRequest, copyRequest, DiskGeometry, encodeResponse, parseDecimal64, requestId,
+  requestOperation, requestSector, requestSegments, SECTOR_SHIFT, segmentFirst, segmentGref, segmentLast, VDISK_READONLY,
 } from "./blkif";
 import { diskAt, MAX_DISKS, MemDisk } from "./memdisk";
 
@@ -38,6 +38,8 @@ let offeredRingOrder: u32 = MAX_RING_PAGE_ORDER;
 /** A vbd as the backend serves it. */
 export class BlkbackDevice extends BackendDevice {
   disk: MemDisk | null = null;
+  /** The disk as this vbd serves it: read-only when the toolstack's `mode` says so, whatever the disk allows. */
+  geometry: DiskGeometry | null = null;
   /** Our end of the frontend's ring while connected; unmanaged, freed at disconnect. */
   ring: BackRing | null = null;
   readonly mapping: RingMapping = new RingMapping();
@@ -62,7 +64,7 @@ class PublishDisk extends XsTransactionBody {
     const disk = this.dev.disk!;
     let rc = store.writeInt(tx, `${node}/sectors`, i64(disk.geometry.sectors));
     if (rc == 0) rc = store.writeInt(tx, `${node}/sector-size`, disk.geometry.sectorSize);
-    if (rc == 0) rc = store.writeInt(tx, `${node}/info`, disk.info);
+    if (rc == 0) rc = store.writeInt(tx, `${node}/info`, disk.info | (this.dev.geometry!.readOnly ? VDISK_READONLY : 0));
     if (rc == 0) rc = store.writeInt(tx, `${node}/feature-flush-cache`, disk.geometry.flush ? 1 : 0);
     if (rc == 0) rc = store.writeInt(tx, `${node}/max-ring-page-order`, offeredRingOrder);
     return rc;
@@ -92,6 +94,16 @@ class BlkbackOps extends BackendOps {
       devFatal(blk, -ENODEV, `no disk "${store.value}"`);
       return -ENODEV;
     }
+    // The access the toolstack grants (xl's access=ro writes "r"): without a
+    // 'w' the vbd is read-only, as in Linux's blkback; no mode is "w", as in QEMU's.
+    rc = store.read(XS_NO_TRANSACTION, `${blk.nodename}/mode`);
+    if (rc < 0 && rc != -ENOENT) {
+      devFatal(blk, rc, "reading mode");
+      return rc;
+    }
+    const disk = blk.disk!.geometry;
+    const readOnly = disk.readOnly || (rc == 0 && !store.value.includes("w"));
+    blk.geometry = new DiskGeometry(disk.sectors, disk.sectorSize, readOnly, disk.flush);
     rc = store.runTransaction(new PublishDisk(blk));
     if (rc < 0) devFatal(blk, rc, "publishing disk");
     return rc < 0 ? rc : 0;
@@ -197,7 +209,7 @@ function serve(blk: BlkbackDevice): void {
     for (; ready > 0; ready--) {
       copyRequest(request, ring.slot(ring.reqCons));
       ring.reqCons++;
-      let status = checkRequest(request, blk.disk!.geometry);
+      let status = checkRequest(request, blk.geometry!);
       if (status == BLKIF_RSP_OKAY) status = carryOut(blk, request);
       encodeResponse(ring.slot(ring.rspProdPvt), requestId(request), requestOperation(request), status);
       ring.rspProdPvt++;
