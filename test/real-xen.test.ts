@@ -1,9 +1,11 @@
 // The rig (npm run xen) on real Xen 4.17 in QEMU: one boot runs every check.
 // Where QEMU and Debian's packages cannot be had (no apt-get, not root) it
 // skips with the reason; under CI=true that is a failure (test/support/peer.ts).
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { RigReport } from "../tools/xen/report.js";
 import { type Prepared, prepareRig, runRig } from "../tools/xen/rig.js";
+import { simulateChecks, simulateUnikernel } from "../tools/xen/simulated.js";
 import { peer } from "./support/peer.js";
 
 const prepared = peer("QEMU and Debian's Xen packages", () => prepareRig(() => {}));
@@ -22,7 +24,7 @@ const RIG_CHECKS = [
   "linux.gone",
 ];
 
-/** The unikernel's checks that its features today make pass (xvda.bytes waits for it to write a pattern). */
+/** The unikernel's checks (the pattern written over its disks is checks.wasm's). */
 const UNIKERNEL_CHECKS = [
   "unikernel.create",
   "unikernel.greeting",
@@ -41,6 +43,58 @@ const UNIKERNEL_CHECKS = [
 
 /** What the self-checking unikernel must show: it finished, and dom0 found its pattern in both images. */
 const SELF_CHECKS = ["checks.create", "checks.finished", "checks.xvda.bytes", "checks.xvdb.bytes", "checks.shutdown", "checks.gone"];
+
+/**
+ * Our Wasm blkback as a driver domain: a Linux guest's blkfront writes, reads
+ * back and reads our label through it, and dom0's cksum of what it wrote is
+ * what the driver domain says its disk holds.
+ */
+const DRIVER_DOMAIN_CHECKS = [
+  "blkback.create",
+  "blkback.serving",
+  "linux-dd.create",
+  "linux-dd.boot",
+  "linux-dd.connected",
+  "blkback.said",
+  "linux-dd.bytes",
+  "linux-dd.label",
+  "linux-dd.shutdown",
+  "linux-dd.gone",
+  "blkback.data",
+  "linux-dd.closed",
+  "blkback.shutdown",
+  "blkback.gone",
+  "blkback.goodbye",
+];
+
+/**
+ * The rig's figures the simulated run is compared with, by the simulated
+ * figure's name: the same name, except that the simulated xvda's backend
+ * (our Wasm blkback) is compared with the real driver domain's (also ours),
+ * not with Linux's xen-blkback.
+ */
+const COMPARED: Record<string, string> = {
+  unikernel_xvda_frontend_nodes: "unikernel_xvda_frontend_nodes",
+  unikernel_xvda_backend_nodes: "linux-dd_xvda_backend_nodes",
+  unikernel_xvda_frontend_states: "unikernel_xvda_frontend_states",
+  unikernel_xvda_backend_states: "unikernel_xvda_backend_states",
+  unikernel_xvdb_frontend_states: "unikernel_xvdb_frontend_states",
+  unikernel_xvdb_backend_states: "unikernel_xvdb_backend_states",
+};
+
+/** Where the simulated run differs from the real one; each is explained in the README ("How the simulation behaves"). */
+const KNOWN_DIFFERENCES: { what: string; real: string; simulated: string }[] = [
+  {
+    what: "checks console",
+    real: "check xenstore.features: ok (server features 0x0)",
+    simulated: "check xenstore.features: ok (server features 0xf)",
+  },
+];
+
+/** A check's line with the domids in a backend path made neutral: the real rig's backend is dom0, the simulated one a driver domain. */
+function neutralDomids(line: string): string {
+  return line.replace(/\/local\/domain\/\d+\/backend\/vbd\/\d+\//g, "/local/domain/B/backend/vbd/F/");
+}
 
 describe.skipIf(!prepared)("real Xen in QEMU", () => {
   let report: RigReport;
@@ -67,6 +121,31 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
     const own = report.checks.filter((check) => check.id.startsWith("checks.xenstore."));
     expect(own.length).toBeGreaterThan(5);
     for (const check of own) expect(check.outcome, `${check.id}: ${check.why}`).toBe("pass");
+  });
+
+  it("serves a Linux guest's disk from our Wasm blkback in a driver domain", () => {
+    if (!(prepared as Prepared).guests.includes("blkback")) return;
+    for (const id of DRIVER_DOMAIN_CHECKS) expect(report.outcomeOf(id), id).toBe("pass");
+    const states = Object.fromEntries(report.figures.map((figure) => [figure.name, figure.value]));
+    expect(states["linux-dd_xvda_frontend_states"]).toBe("1 3 4 5 6");
+    expect(states["linux-dd_xvda_backend_states"]).toBe("1 2 4 5 6");
+  });
+
+  it("and the same scenario on the simulated Xen differ only where the README says why", () => {
+    const guests = (prepared as Prepared).guests;
+    if (!guests.includes("unikernel") || !guests.includes("checks") || !guests.includes("blkback")) return;
+    const real = new Map(report.figures.map((figure) => [figure.name, figure.value]));
+    const differences: { what: string; real: string; simulated: string }[] = [];
+    for (const figure of simulateUnikernel(readFileSync("build/unikernel.wasm"))) {
+      const realValue = real.get(COMPARED[figure.name]!) ?? "(not recorded)";
+      if (realValue !== figure.value) differences.push({ what: figure.name, real: realValue, simulated: figure.value });
+    }
+    const realLines = (report.consoles.get("checks") ?? []).filter((line) => line.startsWith("check")).map(neutralDomids);
+    const simulatedLines = simulateChecks(readFileSync("build/checks.wasm")).map(neutralDomids);
+    for (let i = 0; i < Math.max(realLines.length, simulatedLines.length); i++) {
+      if (realLines[i] !== simulatedLines[i]) differences.push({ what: "checks console", real: realLines[i] ?? "", simulated: simulatedLines[i] ?? "" });
+    }
+    expect(differences).toEqual(KNOWN_DIFFERENCES);
   });
 
   it("records each disk's XenBus states at both ends", () => {

@@ -26,8 +26,12 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** Xen's daemons and tools that dom0 runs, in /usr/lib/xen-4.17/bin. */
 const XEN_BINARIES = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "libxl-save-helper"];
-/** Host programs busybox does not replace well enough: the hotplug scripts are bash and lock with flock. */
-const HOST_BINARIES = ["/bin/bash", "/usr/bin/flock"];
+/**
+ * Host programs busybox does not replace well enough: the hotplug scripts are
+ * bash and lock with flock; busybox has no POSIX cksum, which checks what the
+ * driver domain says its disk holds.
+ */
+const HOST_BINARIES = ["/bin/bash", "/usr/bin/flock", "/usr/bin/cksum"];
 /** glibc dlopens it for pthread_cancel; ldd cannot see that, and without it `xl create` aborts. */
 const DLOPENED = ["/lib/x86_64-linux-gnu/libgcc_s.so.1"];
 /** dom0's kernel modules, in the order they must be loaded. */

@@ -3,25 +3,7 @@
 # backends) before our unikernel runs.
 . /rig/lib.sh
 name=linux
-# A distribution kernel probes for hardware a PVH guest does not have, slowly
-# under TCG: skip TSC calibration against a PIT (the frequency comes from Xen),
-# PCI, serial ports and the crypto self-tests.
-tsc_khz=$(awk '/^cpu_mhz/ { printf "%d", $3 * 1000 }' /var/log/xen/xl-info.txt)
-fast_boot="tsc_early_khz=$tsc_khz pci=off 8250.nr_uarts=0 cryptomgr.notests mitigations=off"
-
-cat >$images/$name.cfg <<CFG
-name = "$name"
-type = "pvh"
-kernel = "/rig/guests/$name/vmlinux"
-ramdisk = "/rig/guests/$name/linux-guest.cpio"
-extra = "console=hvc0 $fast_boot"
-memory = 256
-vcpus = 1
-disk = $(guest_disks $name)
-on_poweroff = "destroy"
-on_crash = "preserve"
-on_reboot = "preserve"
-CFG
+linux_config $name "$(guest_disks $name)" xvda,xvdb
 
 # The guest wrote its pattern to DISK, and the image file in dom0 holds it.
 holds_pattern() { console_has $name "$1 wrote and read back" && image_holds $name "$1" "rig-linux-$1"; }

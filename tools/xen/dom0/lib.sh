@@ -66,14 +66,16 @@ domid_of() { xl domid "$1" 2>/dev/null; }
 # states_of PATH: the values written to XenStore node PATH (/local/domain/N/...),
 # in order, from xenstored's trace. The toolstack writes absolute paths, Linux's
 # drivers and ours paths relative to their domain's home ("device/vbd/51712/state"):
-# a relative write under a guest's home counts from that guest's INTRODUCE on
-# (guests run one after the other, so no other guest writes in between).
+# a relative write under a guest's home counts from that guest's INTRODUCE to its
+# RELEASE (no two guests alive at once write the same relative path here: the
+# driver domain's nodes are backend/..., its frontend's device/...).
 states_of() {
   relative=${1#/local/domain/*/}
   dom=${1#/local/domain/}
   dom=${dom%%/*}
   awk -v abs="$1" -v rel="$relative" -v dom="$dom" '
-    /^IN / && index($0, " INTRODUCE (") { on = index($0, " INTRODUCE (" dom " ") > 0 }
+    /^IN / && index($0, " INTRODUCE (" dom " ") { on = 1 }
+    /^IN / && index($0, " RELEASE (" dom " ") { on = 0 }
     {
       for (i = 0; i < 2; i++) {
         if (i == 1 && dom != 0 && !on) continue
@@ -83,6 +85,9 @@ states_of() {
       }
     }' /var/log/xen/xenstored-trace.log | sed 's/ $//'
 }
+
+# nodes_of PATH: the names of PATH's children, sorted, on one line.
+nodes_of() { xenstore-list "$1" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'; }
 
 # start_event_log: every XenStore change under /local/domain, stamped with
 # dom0's uptime as it arrives (with the new value for .../state nodes), in
@@ -114,18 +119,20 @@ show_console() {
   [ -f "/var/log/xen/console/guest-$1.log" ] && log_lines "$1" <"/var/log/xen/console/guest-$1.log"
 }
 
-# --- Guests. Each has two 8 MiB disks: xvda served by Linux's xen-blkback
-# (file: over a loop device), xvdb by QEMU's qdisk. Devids: xvda 51712, xvdb 51728.
+# --- Guests. Each has two disks (8 MiB unless said): xvda served by Linux's
+# xen-blkback (file: over a loop device), xvdb by QEMU's qdisk. Devids: xvda
+# 51712, xvdb 51728.
 images=/var/lib/rig
 
-# guest_disks NAME: makes NAME's disk images and prints the xl config's disk list.
+# guest_disks NAME [MIB]: makes NAME's disk images and prints the xl config's disk list.
 guest_disks() {
-  for disk in xvda xvdb; do dd if=/dev/zero of="$images/$1-$disk.img" bs=1M count=8 2>/dev/null; done
+  for disk in xvda xvdb; do dd if=/dev/zero of="$images/$1-$disk.img" bs=1M count="${2:-8}" 2>/dev/null; done
   echo "[ 'file:$images/$1-xvda.img,xvda,w', 'format=raw,vdev=xvdb,access=rw,backendtype=qdisk,target=$images/$1-xvdb.img' ]"
 }
 
-# unikernel_config NAME: the xl config of our unikernel build/NAME.pvh.elf, a plain PVH
-# guest with the two disks; sets not_run instead when the ELF was not built.
+# unikernel_config NAME [DISKS [LINE]]: the xl config of our unikernel build/NAME.pvh.elf,
+# a plain PVH guest with the two disks (or the xl disk list DISKS, and one more
+# config LINE); sets not_run instead when the ELF was not built.
 unikernel_config() {
   kernel=/rig/guests/$1/$1.pvh.elf
   [ -f "$kernel" ] || { not_run="build/$1.wasm was not built"; return 0; }
@@ -134,7 +141,32 @@ name = "$1"
 type = "pvh"
 kernel = "$kernel"
 memory = 512
-disk = $(guest_disks "$1")
+disk = ${2:-$(guest_disks "$1")}
+on_poweroff = "destroy"
+on_crash = "preserve"
+on_reboot = "preserve"
+$3
+CFG
+}
+
+# linux_config NAME DISKS RIG_DISKS: the xl config of a Linux PVH guest (the
+# rig's kernel and /init) with the xl disk list DISKS, whose /init uses the
+# disks RIG_DISKS (comma-separated).
+linux_config() {
+  # A distribution kernel probes for hardware a PVH guest does not have, slowly
+  # under TCG: skip TSC calibration against a PIT (the frequency comes from Xen),
+  # PCI, serial ports and the crypto self-tests.
+  tsc_khz=$(awk '/^cpu_mhz/ { printf "%d", $3 * 1000 }' /var/log/xen/xl-info.txt)
+  fast_boot="tsc_early_khz=$tsc_khz pci=off 8250.nr_uarts=0 cryptomgr.notests mitigations=off"
+  cat >"$images/$1.cfg" <<CFG
+name = "$1"
+type = "pvh"
+kernel = "/rig/guests/linux/vmlinux"
+ramdisk = "/rig/guests/linux/linux-guest.cpio"
+extra = "console=hvc0 $fast_boot rig_disks=$3"
+memory = 256
+vcpus = 1
+disk = $2
 on_poweroff = "destroy"
 on_crash = "preserve"
 on_reboot = "preserve"
@@ -194,18 +226,25 @@ state_figures() {
   figure "${1}_xvdb_backend_states" "$(states_of "/local/domain/0/backend/qdisk/$domid/51728/state")" "(XenBus states, in order)"
 }
 
-# gone NAME: the domain, its XenStore home and its disks' backend nodes are gone.
+# gone NAME [BACKEND...]: the domain, its XenStore home and its disks' backend
+# nodes (dom0's for xvda and xvdb, or the BACKEND paths given) are gone.
 gone() {
-  if xl domid "$1" >/dev/null 2>&1; then echo "xl still lists $1"; return 1; fi
-  for path in "/local/domain/$domid" "/local/domain/0/backend/vbd/$domid/51712" "/local/domain/0/backend/qdisk/$domid/51728"; do
+  local name=$1
+  shift
+  [ $# -gt 0 ] || set -- "/local/domain/0/backend/vbd/$domid/51712" "/local/domain/0/backend/qdisk/$domid/51728"
+  if xl domid "$name" >/dev/null 2>&1; then echo "xl still lists $name"; return 1; fi
+  for path in "/local/domain/$domid" "$@"; do
     if xenstore-exists "$path"; then echo "$path is still there"; return 1; fi
   done
 }
 
-# shutdown_guest NAME TEXT: xl shutdown, then the domain must be gone (a crash
-# or a reboot is preserved by the configs' on_crash and on_reboot: it fails here).
+# shutdown_guest NAME TEXT [BACKEND...]: xl shutdown, then the domain must be gone, with
+# its backend nodes (see gone; a crash or a reboot is preserved by the configs'
+# on_crash and on_reboot: it fails here).
 shutdown_guest() {
-  guest "$1" "xl shutdown"
-  check "$1.shutdown" "$2" timeout 90 xl shutdown -w "$1"
-  check "$1.gone" "its domain, XenStore home and backend nodes are gone" wait_for 90 gone "$1"
+  local name=$1 what=$2
+  shift 2
+  guest "$name" "xl shutdown"
+  check "$name.shutdown" "$what" timeout 90 xl shutdown -w "$name"
+  check "$name.gone" "its domain, XenStore home and backend nodes are gone" wait_for 90 gone "$name" "$@"
 }

@@ -17,3 +17,4 @@ check dom0.store "xen-init-dom0 wrote dom0's name into XenStore" xs_is /local/do
 sh /rig/guest-linux.sh
 sh /rig/guest-unikernel.sh
 sh /rig/guest-checks.sh
+sh /rig/guest-driver-domain.sh

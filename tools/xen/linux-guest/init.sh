@@ -1,7 +1,9 @@
 #!/bin/busybox sh
-# /init of the Linux test guest: finds its disks, writes a pattern over the
-# first 4 KiB of each and reads it back, says so on its console, then waits
-# for dom0's shutdown request (Linux runs /sbin/poweroff for it).
+# /init of the Linux test guest: finds its disks (xvda and xvdb, or those
+# its xl config lists in the kernel parameter rig_disks=xvda,...), writes a
+# pattern over the first 4 KiB of each and reads it back, says so and what
+# the disk's last sector begins with on its console, then waits for dom0's
+# shutdown request (Linux runs /sbin/poweroff for it).
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
@@ -11,7 +13,8 @@ say() { read -r up _ </proc/uptime; echo "rig-guest: [$up] $*"; }
 say up
 insmod /xen-blkfront.ko
 
-for disk in xvda xvdb; do
+# Linux hands init the kernel parameters it does not know as environment variables.
+for disk in $(echo "${rig_disks:-xvda,xvdb}" | tr , ' '); do
   tries=0
   while [ ! -b "/dev/$disk" ] && [ $tries -lt 150 ]; do sleep 0.2; tries=$((tries + 1)); done
   if [ ! -b "/dev/$disk" ]; then say "$disk missing"; continue; fi
@@ -19,7 +22,9 @@ for disk in xvda xvdb; do
   dd if=/tmp/pattern of="/dev/$disk" bs=4096 count=1 conv=fsync 2>/dev/null
   echo 3 >/proc/sys/vm/drop_caches
   if dd if="/dev/$disk" bs=4096 count=1 2>/dev/null | cmp -s - /tmp/pattern; then
-    say "$disk wrote and read back 4096 bytes ($(cat /sys/block/$disk/size) sectors)"
+    sectors=$(cat /sys/block/$disk/size)
+    say "$disk wrote and read back 4096 bytes ($sectors sectors)"
+    say "$disk last sector begins: $(dd if=/dev/$disk bs=512 skip=$((sectors - 1)) count=1 2>/dev/null | tr -d '\0' | head -n 1)"
   else
     say "$disk read back differs"
   fi
