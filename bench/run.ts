@@ -5,7 +5,9 @@
 // client through its store ring (round trips, and its memory under a long
 // mixed load); block requests through blkfront, the hypervisor and a Wasm
 // blkback, and how long guests take from creation to a Connected disk; the
-// size of xenbus.wasm. The ring workloads, the XenStore round trips, 4 KiB
+// size of xenbus.wasm; and on real Xen in QEMU (bench/xen.ts), the
+// unikernel's PVH ELF size and how long guests take to greet and connect
+// their disks. The ring workloads, the XenStore round trips, 4 KiB
 // block reads and the 100 guests' boot also run with the guests in wasmtime
 // (runtime/wasmtime.ts), as NAME_wasmtime, the ring workloads with their
 // ratios to the same native baseline; they are skipped, saying so, where
@@ -31,6 +33,7 @@ import type { BlockGuest } from "./blk.js";
 import { harnessIn, loadHarness } from "./harness.js";
 import { harnessWasm2c } from "./harness-wasm2c.js";
 import type { XenstoreGuest } from "./xenstore.js";
+import { rigFigures, unikernelElfSize, XEN_ELF_SIZE, XEN_TIMES, xenTime } from "./xen.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
 const WORKLOADS: Record<string, string> = {
@@ -192,9 +195,13 @@ const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
     ...Object.keys(BLOCK_REQUESTS), ...BLOCK_REQUESTS_WASMTIME.map((name) => name + WASMTIME),
     ...Object.keys(BOOT_TO_CONNECTED), ...BOOT_TO_CONNECTED_WASMTIME.map((name) => name + WASMTIME), SIZE,
   ],
+  // The rig boots every unikernel (tools/xen/rig.ts).
+  unikernel: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
+  checks: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
+  blkback: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
 };
 /** libxenstore's is native code alone. */
-const known = [...Object.values(RUNS_MODULE).flat(), SOCKET_READ];
+const known = [...new Set([...Object.values(RUNS_MODULE).flat(), SOCKET_READ])];
 
 const HELP = `npm run bench [-- NAME...]
 
@@ -333,3 +340,13 @@ for (const { name, guests, inWasmtime } of boots.filter(({ name }) => wanted(nam
   emit(name, Number(best.toFixed(1)), "ms");
 }
 if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");
+if ([XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)].some(wanted)) {
+  const figures = await rigFigures();
+  const size = unikernelElfSize();
+  if (figures && size !== undefined && wanted(XEN_ELF_SIZE)) emit(XEN_ELF_SIZE, size, "bytes");
+  for (const name of Object.keys(XEN_TIMES).filter(wanted)) {
+    const time = figures && xenTime(figures, name);
+    if (time) emit(name, time.value, time.unit);
+    else if (figures) console.error(`${name}: the rig's run has no such figure (a check before it failed?)`);
+  }
+}
