@@ -22,7 +22,7 @@ import {
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { attachFrontendBus, currentFrontendBus } from "../xenbus/bus";
+import { attachFrontendBus, currentFrontendBus, XenbusBus } from "../xenbus/bus";
 
 /** Where the toolstack asks for a shutdown ("poweroff", "reboot", "halt", "suspend"), relative to our home. */
 const SHUTDOWN_NODE = "control/shutdown";
@@ -157,13 +157,18 @@ function somethingToSay(): bool {
 
 // Our disks: what we said about each, so that we speak when that changes.
 
+/** Our disks, connected or not. */
 export function disks(): BlkfrontDevice[] {
-  const found = new Array<BlkfrontDevice>();
-  const bus = currentFrontendBus();
+  return devicesOf<BlkfrontDevice>(currentFrontendBus(), "vbd");
+}
+
+/** The devices of `type` on `bus` (none without a bus), as T: the class its driver makes them. */
+export function devicesOf<T>(bus: XenbusBus | null, type: string): T[] {
+  const found = new Array<T>();
   if (bus === null) return found;
   for (let i = 0; i < bus.devices.length; i++) {
     const dev = bus.devices[i];
-    if (dev.type == "vbd") found.push(dev as BlkfrontDevice);
+    if (dev.type == type) found.push(dev as T);
   }
   return found;
 }

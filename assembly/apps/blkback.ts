@@ -16,7 +16,7 @@ import { createDisk, diskAt } from "../drivers/memdisk";
 import { XenbusStateConnected } from "../xen/abi";
 import * as xenstore from "../xenstore/ring";
 import { attachBackendBus, currentBackendBus } from "../xenbus/bus";
-import { addReporter, diskName, Reporter, say, serve, start } from "./basics";
+import { addReporter, devicesOf, diskName, Reporter, say, serve, start } from "./basics";
 
 const DISK_MIB: u32 = 8;
 const SECTOR_SIZE: u32 = 512;
@@ -93,14 +93,7 @@ function name(dev: BlkbackDevice): string {
 }
 
 function served(): BlkbackDevice[] {
-  const found = new Array<BlkbackDevice>();
-  const bus = currentBackendBus();
-  if (bus === null) return found;
-  for (let i = 0; i < bus.devices.length; i++) {
-    const dev = bus.devices[i];
-    if (dev.type == "vbd") found.push(dev as BlkbackDevice);
-  }
-  return found;
+  return devicesOf<BlkbackDevice>(currentBackendBus(), "vbd");
 }
 
 /** POSIX cksum of `length` bytes at `at` (CRC-32, polynomial 0x04C11DB7, over the bytes then the length): what `cksum` prints first. */
