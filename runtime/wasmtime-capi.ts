@@ -73,8 +73,8 @@ export interface CApi {
   wasm_trap_delete(trap: Pointer): void;
   wasmtime_trap_new(message: string, length: number): Pointer;
   wasm_byte_vec_delete(vec: Pointer): void;
-  /** Also wasm_name_new: copies `length` bytes into a new vector written to `out`. */
-  wasm_byte_vec_new(out: Pointer, length: number, bytes: Uint8Array | Pointer): void;
+  /** Also wasm_name_new_uninitialized: a new vector of `length` bytes written to `out`. */
+  wasm_byte_vec_new_uninitialized(out: Pointer, length: number): void;
   wasmtime_error_new(message: string): Pointer;
   wasmtime_component_new(engine: Pointer, wasm: Uint8Array, length: number, out: Pointer): Pointer | null;
   wasmtime_component_linker_new(engine: Pointer): Pointer;
@@ -133,7 +133,7 @@ const DECLARATIONS = [
   "void wasm_trap_delete(void *trap)",
   "void *wasmtime_trap_new(const char *message, size_t length)",
   "void wasm_byte_vec_delete(void *vec)",
-  "void wasm_byte_vec_new(void *out, size_t length, const void *bytes)",
+  "void wasm_byte_vec_new_uninitialized(void *out, size_t length)",
   "void *wasmtime_error_new(const char *message)",
   "void *wasmtime_component_new(void *engine, const uint8_t *wasm, size_t length, void *out)",
   "void *wasmtime_component_linker_new(void *engine)",

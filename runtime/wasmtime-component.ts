@@ -65,6 +65,8 @@ class ClientError extends Error {
 /** One engine and the compiled component per library, and the callback every component's host functions share. */
 interface Runtime {
   readonly native: Native;
+  readonly memory: NativeMemory;
+  readonly values: Values;
   readonly engine: Pointer;
   readonly callback: Pointer;
   readonly components: Map<string, Pointer>;
@@ -81,18 +83,19 @@ function runtimeOf(native: Native): Runtime {
     const transports: Runtime["transports"] = new Map();
     const callback = koffi.register(
       (env: Pointer, _context: Pointer, _type: Pointer, args: Pointer, _argCount: number, results: Pointer) =>
-        hostCall(native, transports, Number(env), args, results),
+        hostCall(values, transports, Number(env), args, results),
       koffi.pointer(native.api.componentCallbackType),
     ) as Pointer;
-    runtime = { native, engine: native.newEngine(), callback, components: new Map(), transports, nextId: 1 };
+    const memory = new NativeMemory(native);
+    const values = new Values(native, memory);
+    runtime = { native, memory, values, engine: native.newEngine(), callback, components: new Map(), transports, nextId: 1 };
     runtimes.set(native, runtime);
   }
   return runtime;
 }
 
 /** Serves send or recv: a stream's failure is the stream-error; anything else is kept and fails the call into the component. */
-function hostCall(native: Native, transports: Runtime["transports"], env: number, args: Pointer, results: Pointer): Pointer | null {
-  const values = new Values(native);
+function hostCall(values: Values, transports: Runtime["transports"], env: number, args: Pointer, results: Pointer): Pointer | null {
   try {
     const transport = transports.get(Math.floor(env / TRANSPORT.length));
     if (!transport) throw new Error("wasmtime called the transport of a component that is closed");
@@ -112,25 +115,77 @@ function hostCall(native: Native, transports: Runtime["transports"], env: number
     }
     return null;
   } catch (error) {
-    native.keep(error);
-    return native.api.wasmtime_error_new("host function threw");
+    values.native.keep(error);
+    return values.native.api.wasmtime_error_new("host function threw");
   }
 }
 
-/** Reads and writes component values in native memory (views of it are taken per value: each costs a call into koffi). */
+/**
+ * Moves bytes between JavaScript and native memory through one block of
+ * scratch memory and a view of it taken once: a koffi.view per value, or a
+ * typed array given to a native call, costs koffi a buffer that is freed only
+ * by a collection after the running job ends, so a long synchronous run of
+ * calls would grow without bound.
+ */
+class NativeMemory {
+  private static readonly SIZE = 64 * 1024;
+  private readonly scratch: Pointer;
+  private readonly view: Uint8Array;
+
+  constructor(private readonly native: Native) {
+    this.scratch = koffi.alloc("uint8", NativeMemory.SIZE) as Pointer;
+    this.view = new Uint8Array(koffi.view(this.scratch, NativeMemory.SIZE));
+  }
+
+  /** A copy of the `length` bytes at `at`. */
+  peek(at: Pointer, length: number): Uint8Array {
+    const bytes = new Uint8Array(length);
+    for (let done = 0; done < length; done += NativeMemory.SIZE) {
+      const chunk = Math.min(NativeMemory.SIZE, length - done);
+      this.native.api.memcpy(this.scratch, at + BigInt(done), chunk);
+      bytes.set(this.view.subarray(0, chunk), done);
+    }
+    return bytes;
+  }
+
+  poke(at: Pointer, bytes: Uint8Array): void {
+    for (let done = 0; done < bytes.length; done += NativeMemory.SIZE) {
+      const chunk = Math.min(NativeMemory.SIZE, bytes.length - done);
+      this.view.set(bytes.subarray(done, done + chunk));
+      this.native.api.memcpy(at + BigInt(done), this.scratch, chunk);
+    }
+  }
+
+  /** The pointer stored at `at`. */
+  pointerAt(at: Pointer): Pointer {
+    return new DataView(this.peek(at, 8).buffer).getBigUint64(0, true);
+  }
+
+  /** A new wasm_name_t (a wasm_byte_vec_t) at `at` holding `text`'s UTF-8, allocated by wasmtime. */
+  newName(at: Pointer, text: string): void {
+    const bytes = Buffer.from(text);
+    this.native.api.wasm_byte_vec_new_uninitialized(at, bytes.length);
+    if (bytes.length) this.poke(this.pointerAt(at + 8n), bytes);
+  }
+}
+
+/** Reads and writes component values in native memory. */
 class Values {
-  constructor(private readonly native: Native) {}
+  constructor(
+    readonly native: Native,
+    private readonly memory: NativeMemory,
+  ) {}
 
   /** The value at `at`, of type `type`. */
   read(at: Pointer, type: ValueType): Value {
-    const view = this.view(at, COMPONENT_VAL_SIZE);
+    const view = new DataView(this.memory.peek(at, COMPONENT_VAL_SIZE).buffer);
     const word = (offset: number): bigint => view.getBigUint64(offset, true);
     if (type === "bool") return view.getUint8(8) !== 0;
     if (type === "u32") return view.getUint32(8, true);
     if (type === "string" || type === "enum") return this.name(at + 8n);
     if (type === "bytes") {
       const count = Number(word(8));
-      const elements = this.bytes(word(16), count * COMPONENT_VAL_SIZE);
+      const elements = this.memory.peek(word(16), count * COMPONENT_VAL_SIZE);
       return Uint8Array.from({ length: count }, (_, i) => elements[i * COMPONENT_VAL_SIZE + 8]!);
     }
     if ("list" in type) {
@@ -159,7 +214,6 @@ class Values {
 
   /** Writes `value` at `at` (COMPONENT_VAL_SIZE bytes), its vectors allocated by wasmtime. */
   write(at: Pointer, type: ValueType, value: Value): void {
-    const { api } = this.native;
     const head = new DataView(new ArrayBuffer(16));
     if (type === "bool") {
       head.setUint8(0, COMPONENT_BOOL);
@@ -169,8 +223,7 @@ class Values {
       head.setUint32(8, value as number, true);
     } else if (type === "string" || type === "enum") {
       this.poke(at, new Uint8Array([type === "string" ? COMPONENT_STRING : COMPONENT_ENUM]));
-      const bytes = Buffer.from(value as string);
-      api.wasm_byte_vec_new(at + 8n, bytes.length, bytes);
+      this.memory.newName(at + 8n, value as string);
       return;
     } else if (type === "bytes") {
       const bytes = value as Uint8Array;
@@ -195,8 +248,7 @@ class Values {
       const data = this.newVector(at, "record", fields.length);
       fields.forEach(([name, fieldType], i) => {
         const entry = data + BigInt(i * RECORD_ENTRY_SIZE);
-        const bytes = Buffer.from(name);
-        api.wasm_byte_vec_new(entry, bytes.length, bytes);
+        this.memory.newName(entry, name);
         this.write(entry + 16n, fieldType, record[name] ?? null);
       });
       return;
@@ -229,25 +281,17 @@ class Values {
     const { api } = this.native;
     if (kind === "list") api.wasmtime_component_vallist_new_uninit(at + 8n, count);
     else api.wasmtime_component_valrecord_new_uninit(at + 8n, count);
-    return this.view(at, 24).getBigUint64(16, true);
+    return this.memory.pointerAt(at + 16n);
   }
 
   private poke(at: Pointer, bytes: Uint8Array): void {
-    if (bytes.length) this.native.api.memcpy(at, bytes as unknown as Pointer, bytes.length);
+    this.memory.poke(at, bytes);
   }
 
   /** The text of the wasm_name_t at `at`. */
   private name(at: Pointer): string {
-    const view = this.view(at, 16);
-    return Buffer.from(this.bytes(view.getBigUint64(8, true), Number(view.getBigUint64(0, true)))).toString();
-  }
-
-  private bytes(at: Pointer, length: number): Uint8Array {
-    return length ? new Uint8Array(koffi.view(at, length)) : new Uint8Array(0);
-  }
-
-  private view(at: Pointer, length: number): DataView {
-    return new DataView(koffi.view(at, length));
+    const view = new DataView(this.memory.peek(at, 16).buffer);
+    return Buffer.from(this.memory.peek(view.getBigUint64(8, true), Number(view.getBigUint64(0, true)))).toString();
   }
 }
 
@@ -280,7 +324,7 @@ function compiledComponent(runtime: Runtime, wasm: Uint8Array): Pointer {
     try {
       const error = api.wasmtime_component_new(runtime.engine, wasm, wasm.byteLength, out);
       if (error) throw new Error(`wasmtime could not compile the component: ${runtime.native.failure(error).message}`);
-      component = new DataView(koffi.view(out, 8)).getBigUint64(0, true);
+      component = runtime.memory.pointerAt(out);
     } finally {
       koffi.free(out);
     }
@@ -324,7 +368,7 @@ export function openXenstoreComponentInWasmtime(stream: ByteStream, options: Was
     runtime.transports.set(id, transportOver(stream));
     instantiate(runtime, id, context, component, block);
     const funcs = new Map(names.map((name, i) => [name, exportedFunc(native, context, block, block + BigInt(COMPONENT_HANDLE_SIZE * (1 + i)), name)]));
-    const values = new Values(native);
+    const { values } = runtime;
     const call = (name: string, args: Value[]): Value => {
       if (resources.released) throw new ClientError("eio");
       const [params, okType] = CLIENT[name]!;
@@ -393,7 +437,7 @@ function instantiate(runtime: Runtime, id: number, context: Pointer, component: 
       api.wasmtime_component_linker_instance_delete(root);
       check(native, added);
     }
-    const transport = new DataView(koffi.view(cell, 8)).getBigUint64(0, true);
+    const transport = runtime.memory.pointerAt(cell);
     let error: Pointer | null = null;
     TRANSPORT.forEach((fn, index) => {
       error ??= api.wasmtime_component_linker_instance_add_func(transport, fn, fn.length, runtime.callback, BigInt(id * TRANSPORT.length + index), null);

@@ -9,9 +9,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import binaryen from "binaryen";
 import { afterAll, describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
@@ -19,6 +16,7 @@ import { bootXenbus, xenbusWasm } from "../runtime/boot.js";
 import { GuestTrap, type HostFunction } from "../runtime/engine.js";
 import { wasmtimeEngine } from "../runtime/wasmtime.js";
 import { wasmtimeLibrary } from "../tools/wasmtime.js";
+import { collectGarbage } from "./support/memory.js";
 import { peer } from "./support/peer.js";
 
 const library = peer("wasmtime", wasmtimeLibrary);
@@ -46,16 +44,6 @@ function assemble(text: string): Uint8Array {
 }
 
 const guestWasm = assemble(GUEST);
-
-/** A full collection, with the finalizers it queued run. */
-async function collectGarbage(): Promise<void> {
-  setFlagsFromString("--expose-gc");
-  const gc = runInNewContext("gc") as () => void;
-  for (let round = 0; round < 3; round++) {
-    gc();
-    await sleep(10);
-  }
-}
 
 /**
  * This process's mapped address space, in bytes: a guest's linear memory is a
