@@ -3,10 +3,13 @@
 // component over connectXenstored in place of libxenstore. Connects as Xen's
 // tools do (XENSTORED_PATH, else the standard socket), writes one node, reads
 // it back in a loop calibrated to >= 0.5 s, and prints the best reads/s of 5
-// runs. A child process of bench/run.ts, whose event loop serves xenstored.
-//   tsx bench/component-read.ts PATH
+// runs. With --wasmtime the component runs in wasmtime
+// (component_socket_read_wasmtime; the library from $XENBUS_WASM_WASMTIME).
+// A child process of bench/run.ts, whose event loop serves xenstored.
+//   tsx bench/component-read.ts [--wasmtime] PATH
 import { type ComponentXenstore, openXenstoreComponent } from "../runtime/component.js";
 import { connectXenstored } from "../runtime/socket-stream.js";
+import { openXenstoreComponentInWasmtime } from "../runtime/wasmtime-component.js";
 
 const VALUE = "a value of some thirty-two bytes";
 
@@ -23,12 +26,13 @@ function timed(xs: ComponentXenstore, path: string, n: number): number {
   return (performance.now() - start) / 1000;
 }
 
-const path = process.argv[2];
+const inWasmtime = process.argv[2] === "--wasmtime";
+const path = process.argv[inWasmtime ? 3 : 2];
 if (path === undefined) {
-  console.error("usage: component-read PATH");
+  console.error("usage: component-read [--wasmtime] PATH");
   process.exit(2);
 }
-const xs = openXenstoreComponent(connectXenstored());
+const xs = (inWasmtime ? openXenstoreComponentInWasmtime : openXenstoreComponent)(connectXenstored());
 xs.write(path, VALUE);
 let n = 64;
 let seconds: number;

@@ -46,6 +46,8 @@ const SOCKET_READ = "xenstored_socket_read";
 /** The XenStore client component (in Node, over connectXenstored) in the same loop, same xenstored, same socket; and its ratio to libxenstore. */
 const COMPONENT_READ = "component_socket_read";
 const COMPONENT_READ_RATIO = "component_socket_read_ratio";
+/** The same, with the component in wasmtime (runtime/wasmtime-component.ts). */
+const COMPONENT_READ_RATIO_WASMTIME = "component_socket_read_wasmtime_ratio";
 
 /** Suffix of a workload run with its guest in wasmtime instead of V8. */
 const WASMTIME = "_wasmtime";
@@ -150,7 +152,7 @@ function libxenstoreClient(): string[] | undefined {
   }
 }
 
-/** The component's read loop (bench/component-read.ts), in a Node child. */
+/** The component's read loop (bench/component-read.ts), in a Node child; with --wasmtime, the component in wasmtime. */
 const COMPONENT_CLIENT = [process.execPath, "--import", "tsx", "bench/component-read.ts"];
 
 /**
@@ -158,13 +160,13 @@ const COMPONENT_CLIENT = [process.execPath, "--import", "tsx", "bench/component-
  * against a fresh simulated xenstored on a Unix socket. xenstored runs in
  * this process's event loop, so the client runs as an asynchronous child.
  */
-async function socketReadsPerSecond(client: string[]): Promise<number> {
+async function socketReadsPerSecond(client: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
   const directory = mkdtempSync(join(tmpdir(), "xenstored-bench-"));
   const socket = join(directory, "socket");
   const listener = await listenUnix(new XenStored(), socket);
   try {
     const [command, ...args] = client;
-    const { stdout } = await promisify(execFile)(command!, [...args, "/bench/node"], { env: { ...process.env, XENSTORED_PATH: socket } });
+    const { stdout } = await promisify(execFile)(command!, [...args, "/bench/node"], { env: { ...process.env, ...env, XENSTORED_PATH: socket } });
     return Number(stdout.trim());
   } finally {
     await listener.close();
@@ -172,12 +174,12 @@ async function socketReadsPerSecond(client: string[]): Promise<number> {
   }
 }
 
-/** wasmtime, made on first use; undefined (said once on stderr) where it cannot be had. */
-let wasmtime: Engine | undefined | null = null;
-function wasmtimeOrSkip(): Engine | undefined {
+/** wasmtime's C API library, made on first use; undefined (said once on stderr) where it cannot be had. */
+let wasmtime: string | undefined | null = null;
+function wasmtimeLibraryOrSkip(): string | undefined {
   if (wasmtime === null) {
     try {
-      wasmtime = wasmtimeEngine(wasmtimeLibrary());
+      wasmtime = wasmtimeLibrary();
     } catch (error) {
       console.error(`skipping the wasmtime workloads: ${(error as Error).message.split("\n")[0]}`);
       wasmtime = undefined;
@@ -186,10 +188,16 @@ function wasmtimeOrSkip(): Engine | undefined {
   return wasmtime;
 }
 
+/** An engine running guests in wasmtime; undefined where wasmtime cannot be had. */
+function wasmtimeOrSkip(): Engine | undefined {
+  const library = wasmtimeLibraryOrSkip();
+  return library === undefined ? undefined : wasmtimeEngine(library);
+}
+
 /** The module each result runs: a target of tools/build.ts, built when stale before anything runs. */
 const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
   harness: Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME, name + WASM2C]),
-  "xenstore-client": [COMPONENT_READ, COMPONENT_READ_RATIO],
+  "xenstore-client": [COMPONENT_READ, COMPONENT_READ_RATIO, COMPONENT_READ + WASMTIME, COMPONENT_READ_RATIO_WASMTIME],
   xenbus: [
     ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
     ...Object.keys(BLOCK_REQUESTS), ...BLOCK_REQUESTS_WASMTIME.map((name) => name + WASMTIME),
@@ -264,8 +272,9 @@ if (rings.length > 0) {
 }
 // The ratio needs libxenstore's figure, so asking for it or the component measures both.
 const component = wanted(COMPONENT_READ) || wanted(COMPONENT_READ_RATIO);
+const componentInWasmtime = wanted(COMPONENT_READ + WASMTIME) || wanted(COMPONENT_READ_RATIO_WASMTIME);
 let libxenstoreReads: number | undefined;
-if (wanted(SOCKET_READ) || component) {
+if (wanted(SOCKET_READ) || component || componentInWasmtime) {
   const client = libxenstoreClient();
   if (client) {
     console.error(`${SOCKET_READ}: libxenstore through the socket…`);
@@ -278,6 +287,13 @@ if (component) {
   const reads = await socketReadsPerSecond(COMPONENT_CLIENT);
   if (wanted(COMPONENT_READ)) emit(COMPONENT_READ, Math.round(reads), "ops/s");
   if (libxenstoreReads !== undefined) emit(COMPONENT_READ_RATIO, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
+}
+const componentLibrary = componentInWasmtime ? wasmtimeLibraryOrSkip() : undefined;
+if (componentLibrary !== undefined) {
+  console.error(`${COMPONENT_READ}${WASMTIME}: the same component in wasmtime, in Node, through the same socket…`);
+  const reads = await socketReadsPerSecond([...COMPONENT_CLIENT, "--wasmtime"], { XENBUS_WASM_WASMTIME: componentLibrary });
+  if (wanted(COMPONENT_READ + WASMTIME)) emit(COMPONENT_READ + WASMTIME, Math.round(reads), "ops/s");
+  if (libxenstoreReads !== undefined) emit(COMPONENT_READ_RATIO_WASMTIME, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
 }
 // bench/xenstore.ts and bench/blk.ts read build/xenbus.wasm as they load: each is imported where it is
 // used, so that what needs no xenbus.wasm runs without it.
