@@ -6,6 +6,7 @@
 // Either index lives in memory the peer can write, so every operation checks
 // the pair before using it and answers -EIO for an impossible one.
 import { EIO } from "../xen/abi";
+import { storeMb } from "./store-mb";
 import { xenstore_domain_interface as xs, xencons_interface as cons } from "../xen/layout";
 
 /** Bytes that can be written from `prod` without wrapping or overtaking `cons` (indices checked first). */
@@ -125,8 +126,8 @@ export class ByteRing {
       p += chunk;
       done += chunk;
     }
-    // The atomic store publishes the index only after the data it covers.
-    if (done != 0) atomic.store<u32>(this.prodAt, p);
+    // Published only after the data it covers.
+    if (done != 0) storeMb(this.prodAt, p);
     return i32(done);
   }
 
@@ -150,7 +151,7 @@ export class ByteRing {
       done += chunk;
     }
     // Freeing the bytes only after copying them out keeps the producer off them.
-    if (done != 0) atomic.store<u32>(this.consAt, c);
+    if (done != 0) storeMb(this.consAt, c);
     return i32(done);
   }
 }

@@ -13,6 +13,7 @@
 // legally have produced, and an impossible index latches -EIO instead. Slot
 // addresses are masked, so no index value can reach outside the ring.
 import { EIO } from "../xen/abi";
+import { storeMb } from "./store-mb";
 import { blkif_sring as header } from "../xen/layout";
 import { PAGE_SHIFT } from "../xen/pages";
 
@@ -67,12 +68,12 @@ abstract class RingEnd {
   /**
    * Publishes our producer index (`prodField`) moving from `old` to `now`;
    * true when the peer's event index (`eventField`) lies in (old, now], i.e.
-   * the peer asked to be notified of one of these entries. Seq-cst store then
-   * load: the entries are visible before the index, and the index before we
-   * look at the event.
+   * the peer asked to be notified of one of these entries. A store with a
+   * full barrier, then the load: the entries are visible before the index,
+   * and the index before we look at the event.
    */
   protected publish(prodField: u32, eventField: u32, old: u32, now: u32): bool {
-    atomic.store<u32>(this.sring + prodField, now);
+    storeMb(this.sring + prodField, now);
     return now - atomic.load<u32>(this.sring + eventField) < now - old;
   }
 }
@@ -135,7 +136,7 @@ export class FrontRing extends RingEnd {
   finalCheckForResponses(): i32 {
     const ready = this.unconsumedResponses();
     if (ready != 0) return ready;
-    atomic.store<u32>(this.sring + header.rsp_event, this.rspCons + 1);
+    storeMb(this.sring + header.rsp_event, this.rspCons + 1);
     // A response that raced with arming the event would not notify: look again.
     return this.unconsumedResponses();
   }
@@ -183,7 +184,7 @@ export class BackRing extends RingEnd {
   finalCheckForRequests(): i32 {
     const ready = this.unconsumedRequests();
     if (ready != 0) return ready;
-    atomic.store<u32>(this.sring + header.req_event, this.reqCons + 1);
+    storeMb(this.sring + header.req_event, this.reqCons + 1);
     return this.unconsumedRequests();
   }
 }
