@@ -13,6 +13,9 @@ export interface PhysmapRequest {
   gpfn: number;
 }
 
+/** The first gfn beyond a 48-bit guest-physical address space. */
+const MAX_GFN = 2 ** 36;
+
 export function addToPhysmap(directory: DomainDirectory, coherence: PageCoherence, caller: Domain, request: PhysmapRequest): number {
   const domain = request.domid === DOMID.SELF ? caller : directory.domain(request.domid);
   if (!domain) return -ERRNO.ESRCH;
@@ -42,7 +45,9 @@ export function addToPhysmap(directory: DomainDirectory, coherence: PageCoherenc
     default:
       return -ERRNO.EINVAL;
   }
-  if (!domain.memory.page(request.gpfn)) return -ERRNO.EINVAL;
+  // Beyond linear memory the page keeps its content in its own buffer (a guest parks the store
+  // and console pages back at their HVM params' gfns before a suspend); Xen's p2m ends at 2^36 pages.
+  if (!Number.isSafeInteger(request.gpfn) || request.gpfn < 0 || request.gpfn >= MAX_GFN) return -ERRNO.EINVAL;
   // A frame holding a grant mapping is taken; replacing it would tear the mapping apart.
   if (coherence.holdsAt(domain, request.gpfn * PAGE_SIZE)) return -ERRNO.EBUSY;
   domain.placeXenPage(page, request.gpfn);

@@ -12,7 +12,7 @@ import { XsError } from "./xenstored/errors.js";
 import { RingConnection, restartRings } from "./xenstored/ring.js";
 import { XenStored, type XenStoredOptions } from "./xenstored/server.js";
 import { XsType, strings } from "./xenstored/wire.js";
-import { HVM_PARAM } from "./xen/abi.js";
+import { HVM_PARAM, SHUTDOWN } from "./xen/abi.js";
 
 /**
  * Where libxenguest puts a PVH guest's store and console pages: special
@@ -167,7 +167,18 @@ export class XenstoreService {
     // A domain without a store (never introduced) has no connection to save.
     if (!this.xenstored.isIntroduced(domain.domid)) return outcome;
     this.xenstored.domainShutdown(domain.domid);
-    if (outcome === "resumed") this.restore(domain);
+    if (outcome === "resumed") {
+      // The image holds what is at the params' gfns; xenstored and xenconsoled look for the rings only there.
+      const away = [...domain.specialPages].find(([gfn, page]) => page.gfn !== gfn);
+      if (away) {
+        // As `xl restore` on Xen 4.17: xenconsoled finds no console, libxl times out and destroys the domain.
+        this.hv.scheduler.exitRunning(domain, {
+          reason: "crash", code: SHUTDOWN.crash,
+          message: `xl restore failed: the special page of gfn ${away[0]} was at ${away[1].gfn ?? "no gfn"} when the domain suspended`,
+        });
+      }
+      this.restore(domain);
+    }
     this.tools.call(XsType.RESUME, strings(String(domain.domid)));
     return outcome;
   }
@@ -176,7 +187,7 @@ export class XenstoreService {
     const console = this.consoles.get(domain.domid);
     const oldPorts = [domain.params.get(HVM_PARAM.STORE_EVTCHN), console?.guestPort];
     this.releaseRing(domain.domid);
-    // The restored domain finds its store and console pages where they were populated, and must place shared_info and its grant frames again.
+    // The restored domain finds its store and console pages at their params' gfns, and must place shared_info and its grant frames again.
     domain.restorePages();
     const page = domain.frame(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!.bytes();
     restartRings(new DataView(page.buffer, page.byteOffset, page.byteLength));

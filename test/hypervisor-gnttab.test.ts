@@ -225,7 +225,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(place(granter, XENMAPSPACE.grant_table, 0x80000000, 30)).toBe(-ERRNO.EINVAL);
       expect(place(granter, XENMAPSPACE.shared_info, 1, 30)).toBe(-ERRNO.EINVAL);
       expect(place(granter, 9, 0, 30)).toBe(-ERRNO.EINVAL);
-      expect(place(granter, XENMAPSPACE.grant_table, 0, 64)).toBe(-ERRNO.EINVAL);
+      expect(place(granter, XENMAPSPACE.grant_table, 0, 2 ** 36)).toBe(-ERRNO.EINVAL);
       expect(place(granter, XENMAPSPACE.grant_table, 0, 30, mapper.domid)).toBe(-ERRNO.EPERM);
       expect(place(granter, XENMAPSPACE.grant_table, 0, 30, 99)).toBe(-ERRNO.ESRCH);
       expect(place(granter, XENMAPSPACE.grant_table, 0, 31)).toBe(0);

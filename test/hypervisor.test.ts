@@ -267,14 +267,26 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(guest.domain.params.get(HVM_PARAM.STORE_PFN)).toBe(BigInt(STORE_GFN));
     });
 
-    it("refuses a hole, a page of the memory itself, a destination outside memory, and another domain's pages", () => {
+    it("refuses a hole, a page of the memory itself, a destination beyond the physical address space, and another domain's pages", () => {
       expect(move(0x12345, STORE_TARGET)).toBe(-ERRNO.EINVAL);
       expect(move(STORE_TARGET, STORE_TARGET + 1)).toBe(-ERRNO.EINVAL);
-      expect(move(STORE_GFN, 0x10000)).toBe(-ERRNO.EINVAL);
+      expect(move(STORE_GFN, 2 ** 36)).toBe(-ERRNO.EINVAL);
       expect(move(STORE_GFN, 2 ** 53)).toBe(-ERRNO.EINVAL);
       const other = loadTestGuest(hv, "other", engine);
       expect(move(STORE_GFN, STORE_TARGET, other.domid)).toBe(-ERRNO.EPERM);
       expect(guest.domain.frame(STORE_GFN)).toBe(guest.domain.specialPages.get(STORE_GFN));
+    });
+
+    it("a page moved into memory and parked back at its gfn beyond memory (before a suspend) keeps its content", () => {
+      const store = guest.domain.specialPages.get(STORE_GFN)!;
+      expect(move(STORE_GFN, STORE_TARGET)).toBe(0);
+      page(STORE_TARGET).fill(7);
+      expect(move(STORE_TARGET, STORE_GFN)).toBe(0);
+      expect(store.gfn).toBe(STORE_GFN);
+      expect(guest.domain.frame(STORE_GFN)).toBe(store);
+      expect(store.bytes().every((byte) => byte === 7)).toBe(true);
+      expect(move(STORE_GFN, STORE_TARGET)).toBe(0);
+      expect(page(STORE_TARGET).every((byte) => byte === 7)).toBe(true);
     });
 
     it("a page moved over another special page displaces it back to its buffer, content kept", () => {

@@ -8,13 +8,17 @@ import * as xenstore from "../xenstore/ring";
 import { SCHEDOP_shutdown, SHUTDOWN_suspend } from "../xen/abi";
 import { sched_op } from "../xen/hypercall";
 import { sched_shutdown } from "../xen/layout";
+import { parkSpecialPages, unparkSpecialPages } from "../xen/hvm";
 import { resumeBuses, suspendBuses } from "../xenbus/bus";
 
 /**
  * Suspends the domain as a Xen guest does for save/restore or migration.
  * First the XenStore connection is drained: queued watch events are
  * dispatched, and while a request or a watch handler is under way the
- * suspend is refused with -EBUSY. Then SCHEDOP_shutdown(SHUTDOWN_suspend):
+ * suspend is refused with -EBUSY. The store and console pages go back to
+ * their HVM params' gfns (parkSpecialPages), where the toolstack saves them
+ * and the restored domain's xenstored and xenconsoled look for them. Then
+ * SCHEDOP_shutdown(SHUTDOWN_suspend):
  * 1 when the toolstack cancelled (the same domain goes on, its connection
  * intact); 0 when the domain was resumed after save/restore, its
  * shared_info and grant frames placed again, its store port (and page)
@@ -28,15 +32,22 @@ import { resumeBuses, suspendBuses } from "../xenbus/bus";
  * returned); after a cancel the drivers just resume.
  */
 export function suspendDomain(): i32 {
-  const rc = xenstore.quiesce();
+  let rc = xenstore.quiesce();
   if (rc < 0) return rc;
   suspendBuses();
+  // From here to the shutdown, nothing may use the store or console rings: their pages are away.
+  rc = parkSpecialPages();
+  if (rc < 0) {
+    resumeBuses(true);
+    return rc;
+  }
   const arg = memory.data(sched_shutdown.SIZE, 4);
   store<u32>(arg + sched_shutdown.reason, SHUTDOWN_suspend);
   const outcome = sched_op(SCHEDOP_shutdown, arg);
   if (outcome != 0) {
+    const back = unparkSpecialPages();
     if (outcome == 1) resumeBuses(true);
-    return outcome;
+    return back < 0 ? back : outcome;
   }
   // The restored domain is a new one to Xen, without our shared_info and grant frames: they go back on their pages.
   let placed = evtchn.placeSharedInfoAgain();

@@ -31,8 +31,12 @@ export class SpecialRing {
   port: u32 = 0;
   /** The gfn the page was moved from (its HVM param then); 0 before it was. */
   private movedFrom: u64 = 0;
+  /** Where park() put the page back (its HVM param's gfn) until unpark(); 0 while not parked. */
+  private parkedAt: u64 = 0;
 
-  constructor(readonly reserved: usize) {}
+  constructor(readonly reserved: usize) {
+    specialRings.push(this);
+  }
 
   /**
    * Reads the page and port from HVM params `pfnIndex` and `portIndex` and
@@ -61,5 +65,59 @@ export class SpecialRing {
   /** After a restore the page is back at its HVM param's gfn: the next read moves it again. */
   restored(): void {
     this.movedFrom = 0;
+    this.parkedAt = 0;
   }
+
+  /** Puts a page we moved back at its HVM param's gfn. 0 or Xen's error. */
+  park(): i32 {
+    if (this.movedFrom == 0) return 0;
+    // The param's gfn as an address for addToPhysmap: Xen puts special pages below 4 GiB.
+    if (this.movedFrom > u64(<usize>-1 >> PAGE_SHIFT)) return -EINVAL;
+    const rc = addToPhysmap(XENMAPSPACE_gmfn, u64(this.reserved >> PAGE_SHIFT), usize(this.movedFrom) << PAGE_SHIFT);
+    if (rc < 0) return rc;
+    this.parkedAt = this.movedFrom;
+    this.movedFrom = 0;
+    return 0;
+  }
+
+  /** Brings a parked page back onto our reserved page. 0 or Xen's error. */
+  unpark(): i32 {
+    if (this.parkedAt == 0) return 0;
+    const rc = addToPhysmap(XENMAPSPACE_gmfn, this.parkedAt, this.reserved);
+    if (rc < 0) return rc;
+    this.movedFrom = this.parkedAt;
+    this.parkedAt = 0;
+    return 0;
+  }
+}
+
+const specialRings = new Array<SpecialRing>();
+
+/**
+ * Before a suspend: the store and console pages we moved go back to their
+ * HVM params' gfns, where the toolstack saves them, and where xenstored and
+ * xenconsoled, who know only the params, map them in the restored domain.
+ * Nothing may touch the rings until unparkSpecialPages or a restore.
+ * 0, or Xen's error (every page is then back on our pages, or the error of
+ * bringing it back is returned instead).
+ */
+export function parkSpecialPages(): i32 {
+  for (let i = 0; i < specialRings.length; i++) {
+    const rc = specialRings[i].park();
+    if (rc < 0) {
+      const back = unparkSpecialPages();
+      return back < 0 ? back : rc;
+    }
+  }
+  return 0;
+}
+
+/** After a suspend that was cancelled (the same domain goes on): the parked pages come back onto ours. 0 or the first error. */
+export function unparkSpecialPages(): i32 {
+  let first = 0;
+  for (let i = 0; i < specialRings.length; i++) {
+    const rc = specialRings[i].unpark();
+    if (rc < 0 && first == 0) first = rc;
+  }
+  return first;
 }
