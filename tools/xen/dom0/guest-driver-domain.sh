@@ -8,7 +8,7 @@
 . /rig/lib.sh
 backend=blkback
 frontend=linux-dd
-unikernel_config $backend "[]" "driver_domain = 1"
+unikernel_config $backend "[]" "driver_domain = 1" $backend 300
 
 # Both ends of the Linux guest's xvda are Connected.
 dd_connected() { xs_is "/local/domain/$fe/device/vbd/51712/state" 4 && xs_is "$backend_node/state" 4; }

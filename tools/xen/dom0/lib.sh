@@ -130,17 +130,18 @@ guest_disks() {
   echo "[ 'file:$images/$1-xvda.img,xvda,w', 'format=raw,vdev=xvdb,access=rw,backendtype=qdisk,target=$images/$1-xvdb.img' ]"
 }
 
-# unikernel_config NAME [DISKS [LINE]]: the xl config of our unikernel build/NAME.pvh.elf,
-# a plain PVH guest with the two disks (or the xl disk list DISKS, and one more
+# unikernel_config NAME [DISKS [LINE [MODULE [MIB]]]]: the xl config of guest NAME
+# running our unikernel build/MODULE.pvh.elf (MODULE: NAME), a plain PVH guest of
+# MIB MiB (512) with the two disks (or the xl disk list DISKS, and one more
 # config LINE); sets not_run instead when the ELF was not built.
 unikernel_config() {
-  kernel=/rig/guests/$1/$1.pvh.elf
-  [ -f "$kernel" ] || { not_run="build/$1.wasm was not built"; return 0; }
+  kernel=/rig/guests/${4:-$1}/${4:-$1}.pvh.elf
+  [ -f "$kernel" ] || { not_run="build/${4:-$1}.wasm was not built"; return 0; }
   cat >"$images/$1.cfg" <<CFG
 name = "$1"
 type = "pvh"
 kernel = "$kernel"
-memory = 512
+memory = ${5:-512}
 disk = ${2:-$(guest_disks "$1")}
 on_poweroff = "destroy"
 on_crash = "preserve"
