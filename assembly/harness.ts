@@ -2,9 +2,13 @@
 // It is built from the same sources as xenbus.wasm and never shipped.
 import "./xen/panic"; // the abort handler named in asconfig.json
 // Everything xenbus.wasm exports, so the harness boots as a guest too, with
-// the test-only drivers registered on its buses.
+// the test-only drivers registered on its buses, the tests' hooks, and the
+// ABI tables (`npm run layouts`), compiled from the same declarations.
 export * from "./index";
 export * from "./testing/bus-drivers";
+export * from "./testing/evtchn-hooks";
+export * from "./testing/xenbus-exports";
+export { xen_abi_layouts, xen_abi_constants } from "./xen/describe";
 import "./testing/backend-ops";
 import { BLKIF_OP_READ, BLKIF_RSP_OKAY, EINVAL, SCHEDOP_block } from "./xen/abi";
 import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";

@@ -1,7 +1,7 @@
 // xenbus.wasm: the guest-side Xen driver stack. Everything exported here is the
-// module's interface to the unikernel and to the host runtime.
+// module's interface to the unikernel and to the host runtime; what only the
+// tests use (hooks, the ABI tables) is in build/harness.wasm (assembly/harness.ts).
 import "./xen/panic"; // the abort handler named in asconfig.json
-export { xen_abi_layouts, xen_abi_constants } from "./xen/describe";
 
 import * as evtchn from "./evtchn/evtchn";
 import * as gnttab from "./gnttab/gnttab";
@@ -68,30 +68,6 @@ export function evtchn_status_remote_port(): u32 {
 
 export function evtchn_event_count(port: u32): u32 {
   return evtchn.eventCount(port);
-}
-
-function echo(port: u32): void {
-  evtchn.send(port);
-}
-
-/** Every event on `port` is answered with an event back on the same port. */
-export function evtchn_bind_echo(port: u32): i32 {
-  return evtchn.setHandler(port, echo);
-}
-
-let waitPort: u32 = 0;
-let waitCount: u32 = 0;
-
-function waitReached(): bool {
-  return evtchn.eventCount(waitPort) >= waitCount;
-}
-
-/** Blocks (SCHEDOP_block) until `port` has seen `count` events in all. 0 or -errno. */
-export function evtchn_wait(port: u32, count: u32): i32 {
-  if (port >= evtchn.NR_PORTS) return -EINVAL;
-  waitPort = port;
-  waitCount = count;
-  return evtchn.waitUntil(waitReached);
 }
 
 export function gnttab_grant_access(domid: u32, gfn: u32, readonly: bool): i32 {
@@ -463,8 +439,6 @@ export function xs_watch_stats(token: usize, token_len: u32, out: usize): i32 {
   return 12;
 }
 
-// The XenBus driver helpers, for the host and the tests.
-export * from "./xenbus/exports";
 // The XenBus buses.
 export * from "./xenbus/bus-exports";
 

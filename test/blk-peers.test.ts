@@ -1,6 +1,6 @@
 // The hostile block peers of test/support (a dom0 backend and a native
 // frontend domain) checked against the other end built from the real
-// module's xenbus_* helpers, with the test writing that end's ring by hand:
+// module's xenbus_* helpers (build/harness.wasm), with the test writing that end's ring by hand:
 // the peers must speak Xen's blkif protocol before the tests that use them
 // against the guest's block drivers mean anything.
 import { beforeEach, describe, expect, test } from "vitest";
@@ -12,7 +12,7 @@ import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
 import { HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";
-import { bootXenbus } from "./support/xenbus.js";
+import { bootHarness } from "./support/xenbus.js";
 
 const PAGE = 4096;
 const EINVAL = -22;
@@ -42,7 +42,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     beforeEach(() => {
       hv = new Hypervisor();
       service = startXenstore(hv);
-      front = new HelperEnd(bootXenbus(hv, "front", engine));
+      front = new HelperEnd(bootHarness(hv, "front", engine));
       const f = front.guest.domid;
       service.devices.add({ type: "vbd", devid: 51712, frontend: f, backend: 0 });
       back = new HostileBlkback(hv, service, { frontend: f, maxRingPageOrder: 2, sectors: 64 }).start();
@@ -145,7 +145,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     beforeEach(() => {
       hv = new Hypervisor();
       service = startXenstore(hv);
-      back = new HelperEnd(bootXenbus(hv, "back", engine));
+      back = new HelperEnd(bootHarness(hv, "back", engine));
       front = new HostileBlkfront(hv, service, { backend: back.guest.domid });
       back.device(`backend/vbd/${front.domid}/51712`, front.paths.frontend, front.domid);
       back.xs.write(`backend/vbd/${front.domid}/51712/max-ring-page-order`, "1");

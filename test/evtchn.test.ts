@@ -1,11 +1,12 @@
-// Event channels end to end: build/xenbus.wasm guests on the simulated Xen,
-// driven only through the module's exports; every error is Xen's exact errno.
+// Event channels end to end: build/harness.wasm guests (xenbus.wasm with the
+// tests' evtchn_bind_echo and evtchn_wait) on the simulated Xen, driven only
+// through the module's exports; every error is Xen's exact errno.
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor, type HypervisorOptions } from "../host/hypervisor.js";
 import { loadGuest } from "../runtime/index.js";
-import type { XenbusExports } from "../runtime/xenbus.js";
 import { engines } from "./support/engines.js";
-import { bootXenbus, xenbusWasm, type Xenbus } from "./support/xenbus.js";
+import { bootHarness, type Harness, type HarnessExports, harnessWasm } from "./support/xenbus.js";
+import type { XenbusExports } from "../runtime/xenbus.js";
 
 const EINVAL = -22;
 const ESRCH = -3;
@@ -16,7 +17,7 @@ const EVTCHNSTAT_unbound = 1;
 const EVTCHNSTAT_interdomain = 2;
 
 /** A channel from `a` (which allocates) to `b` (which binds), with the bind-time event delivered. */
-function connect(hv: Hypervisor, a: Xenbus, b: Xenbus): { pa: number; pb: number } {
+function connect(hv: Hypervisor, a: Harness, b: Harness): { pa: number; pb: number } {
   const pa = a.exports.evtchn_alloc_unbound(b.domid);
   expect(pa).toBeGreaterThan(0);
   const pb = b.exports.evtchn_bind_interdomain(a.domid, pa);
@@ -25,14 +26,14 @@ function connect(hv: Hypervisor, a: Xenbus, b: Xenbus): { pa: number; pb: number
   return { pa, pb };
 }
 
-function counts(a: Xenbus, pa: number, b: Xenbus, pb: number): [number, number] {
+function counts(a: Harness, pa: number, b: Harness, pb: number): [number, number] {
   return [a.exports.evtchn_event_count(pa), b.exports.evtchn_event_count(pb)];
 }
 
 describe.each(engines)("under $name", ({ engine }) => {
-  function setup(options: HypervisorOptions = {}): { hv: Hypervisor; a: Xenbus; b: Xenbus } {
+  function setup(options: HypervisorOptions = {}): { hv: Hypervisor; a: Harness; b: Harness } {
     const hv = new Hypervisor(options);
-    return { hv, a: bootXenbus(hv, "a", engine), b: bootXenbus(hv, "b", engine) };
+    return { hv, a: bootHarness(hv, "a", engine), b: bootHarness(hv, "b", engine) };
   }
 
   describe("boot", () => {
@@ -45,7 +46,7 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     test("before xen_boot, operations on shared_info say -ENODEV and nothing traps", () => {
       const hv = new Hypervisor();
-      const guest = loadGuest<XenbusExports>(hv, xenbusWasm, { name: "early", engine });
+      const guest = loadGuest<XenbusExports & HarnessExports>(hv, harnessWasm, { name: "early", engine });
       expect(guest.exports.evtchn_mask(1)).toBe(ENODEV);
       expect(guest.exports.evtchn_unmask(1)).toBe(ENODEV);
       expect(guest.exports.evtchn_wait(1, 1)).toBe(ENODEV);
@@ -57,8 +58,8 @@ describe.each(engines)("under $name", ({ engine }) => {
 
   describe("interdomain channel between two Wasm guests", () => {
     let hv: Hypervisor;
-    let a: Xenbus;
-    let b: Xenbus;
+    let a: Harness;
+    let b: Harness;
     beforeEach(() => ({ hv, a, b } = setup()));
 
     test("alloc_unbound then bind: status on both ends names the peer", () => {
@@ -227,8 +228,8 @@ describe.each(engines)("under $name", ({ engine }) => {
   });
 
   describe("hostile ports and domains get Xen's errors", () => {
-    let a: Xenbus;
-    let b: Xenbus;
+    let a: Harness;
+    let b: Harness;
     beforeEach(() => ({ a, b } = setup({ maxPorts: 1024 })));
 
     test.each([0, 5, 1023, 1024, 4095, 4096, 0x7fffffff, 0xffffffff])("send/close/status of port %i (nothing open)", (port) => {
@@ -292,7 +293,7 @@ describe.each(engines)("under $name", ({ engine }) => {
   describe("a Wasm guest and a native dom0 service", () => {
     test("dom0 offers a port, the guest binds; both directions count exactly", () => {
       const hv = new Hypervisor();
-      const guest = bootXenbus(hv, "guest", engine);
+      const guest = bootHarness(hv, "guest", engine);
       const dom0 = hv.dom0;
       const served: number[] = [];
       const port0 = dom0.evtchn.bindUnboundPort(guest.domid);
@@ -324,7 +325,7 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     test("a guest-offered port bound by dom0; the guest echoes dom0's notifications", () => {
       const hv = new Hypervisor();
-      const guest = bootXenbus(hv, "guest", engine);
+      const guest = bootHarness(hv, "guest", engine);
       const dom0 = hv.dom0;
       const port = guest.exports.evtchn_alloc_unbound(0);
       expect(guest.exports.evtchn_bind_echo(port)).toBe(0);

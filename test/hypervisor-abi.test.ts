@@ -4,9 +4,8 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { HOST_CONSTANTS, HOST_LAYOUTS } from "../host/xen/abi.js";
-import { readModuleAbi } from "../tools/abi.js";
+import { ABI_WASM as WASM, readModuleAbi } from "../tools/abi.js";
 
-const WASM = "build/xenbus.wasm";
 
 describe.skipIf(!existsSync(WASM))("host and guest ABI tables", () => {
   const guest = readModuleAbi(WASM);

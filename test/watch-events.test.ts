@@ -153,7 +153,7 @@ describe.each(engines)("under $name", ({ engine }) => {
   describe("a new watch's first event", () => {
     test("xenbus_watch_path's handler runs once with no further store change", () => {
       const { hv, dom0 } = setup();
-      const front = new HelperGuest(bootXenbus(hv, "front", engine));
+      const front = new HelperGuest(bootHarness(hv, "front", engine));
       const other = "/local/domain/0/backend/vif/1/0";
       dom0.write(other, "");
       dom0.setPerms(other, ["n0", `r${front.guest.domid}`]);

@@ -1,6 +1,6 @@
-// The XenBus driver helpers end to end: build/xenbus.wasm guests as a
-// frontend and a backend of one device, on the simulated Xen with its dom0
-// xenstored, driven through the module's xenbus_* exports. Each behaviour of
+// The XenBus driver helpers end to end: build/harness.wasm guests (xenbus.wasm
+// with the helpers as xenbus_* exports) as a frontend and a backend of one
+// device, on the simulated Xen with its dom0 xenstored. Each behaviour of
 // seeds/linux-xenbus_client.c.txt is checked where the seed puts it: in the
 // store (state and error nodes, as dom0 sees them), on the console, and in
 // the event channel and grant tables.
@@ -13,7 +13,7 @@ import type { Engine } from "../runtime/engine.js";
 import { engines } from "./support/engines.js";
 import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
 import { HelperGuest } from "./support/helper-guest.js";
-import { bootXenbus } from "./support/xenbus.js";
+import { bootHarness } from "./support/xenbus.js";
 
 const PAGE = 4096;
 const ENOENT = -2;
@@ -51,8 +51,8 @@ function vif(engine: Engine): Vif {
   const hv = new Hypervisor();
   const service = startXenstore(hv);
   const dom0 = service.tools;
-  const front = new HelperGuest(bootXenbus(hv, "front", engine));
-  const back = new HelperGuest(bootXenbus(hv, "back", engine));
+  const front = new HelperGuest(bootHarness(hv, "front", engine));
+  const back = new HelperGuest(bootHarness(hv, "back", engine));
   const [f, b] = [front.guest.domid, back.guest.domid];
   const frontPath = `/local/domain/${f}/device/vif/0`;
   const backPath = `/local/domain/${b}/backend/vif/${f}/0`;

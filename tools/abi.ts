@@ -1,4 +1,6 @@
-// Reads the ABI table a built guest module carries (assembly/xen/describe.ts).
+// Reads the ABI table a built guest module carries (assembly/xen/describe.ts):
+// build/harness.wasm's, compiled from the declarations (assembly/xen/layout.ts,
+// abi.ts) xenbus.wasm is compiled from; the release module leaves the table out.
 // No hypervisor is needed: every `xen` import answers -ENOSYS.
 import { readFileSync } from "node:fs";
 
@@ -19,7 +21,10 @@ export function noHypervisor(overrides: Record<string, Hypercall> = {}): Record<
   return { ...Object.fromEntries(HYPERCALLS.map((name) => [name, () => -ENOSYS])), ...overrides };
 }
 
-export function readModuleAbi(wasmPath: string): { layouts: Layouts; constants: Constants } {
+/** The module that carries the table. */
+export const ABI_WASM = "build/harness.wasm";
+
+export function readModuleAbi(wasmPath: string = ABI_WASM): { layouts: Layouts; constants: Constants } {
   const module = new WebAssembly.Module(readFileSync(wasmPath));
   const instance = new WebAssembly.Instance(module, { xen: noHypervisor() });
   const exports = instance.exports as Record<string, unknown>;

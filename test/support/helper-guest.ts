@@ -1,7 +1,7 @@
 // A guest driven through the xenbus_* helper exports from a test: its XenStore
 // client, pages for arguments and results, and its device.
 import { expect } from "vitest";
-import type { Xenbus } from "../../runtime/boot.js";
+import type { Harness } from "./xenbus.js";
 import { xenstore, type XenStore } from "../../runtime/xenstore.js";
 
 const encoder = new TextEncoder();
@@ -10,13 +10,13 @@ const decoder = new TextDecoder();
 /** One guest's side: its XenStore client, pages for arguments and results, and its device. */
 export class HelperGuest {
   readonly xs: XenStore;
-  readonly x: Xenbus["exports"];
+  readonly x: Harness["exports"];
   private readonly argumentPages: number[];
   private readonly listPage: number;
   readonly out: number;
   dev = -1;
 
-  constructor(readonly guest: Xenbus) {
+  constructor(readonly guest: Harness) {
     this.xs = xenstore(guest);
     this.x = guest.exports;
     this.argumentPages = [this.page(), this.page(), this.page()];

@@ -1,5 +1,6 @@
 // The real guest module, booted in a domain of a simulated hypervisor (the helper is vitest-free so the bench shares it).
 export { bootXenbus, xenbusWasm, type Xenbus } from "../../runtime/boot.js";
+export type { HarnessExports } from "./harness-exports.js";
 
 import { readFileSync } from "node:fs";
 import { HARNESS_WASM } from "../../bench/harness.js";
@@ -8,19 +9,15 @@ import type { Engine } from "../../runtime/engine.js";
 import { bootModule } from "../../runtime/boot.js";
 import type { Guest } from "../../runtime/guest.js";
 import type { XenbusExports } from "../../runtime/xenbus.js";
+import type { HarnessExports } from "./harness-exports.js";
 import { xenstore, type XenStore } from "../../runtime/xenstore.js";
 
-/** What build/harness.wasm adds for booted guests: its test-only drivers' log. */
-export interface HarnessExports {
-  /** The oldest entries of the test drivers' log that fit in `out` (a page_alloc page), one per line: the byte count. */
-  harness_bus_log(out: number): number;
-}
 
 export type Harness = Guest<XenbusExports & HarnessExports>;
 
-const harnessWasm: Uint8Array = readFileSync(HARNESS_WASM);
+export const harnessWasm: Uint8Array = readFileSync(HARNESS_WASM);
 
-/** Boots build/harness.wasm (xenbus.wasm plus the test-only drivers) as a new domain (in V8 unless `engine` says otherwise). */
+/** Boots build/harness.wasm (xenbus.wasm plus the test-only drivers and hooks) as a new domain (in V8 unless `engine` says otherwise). */
 export function bootHarness(hv: Hypervisor, name: string, engine?: Engine): Harness {
   return bootModule<XenbusExports & HarnessExports>(hv, harnessWasm, name, engine);
 }

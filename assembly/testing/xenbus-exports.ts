@@ -1,7 +1,8 @@
-// The XenBus helpers as exports (xenbus_*), for the host and the tests, on
-// the conventions of the xs_* exports: strings as pointer + byte length
-// anywhere in linear memory, results only into page_alloc pages, and every
-// bad argument an error, never a trap. Devices are made here, before the
+// The XenBus driver helpers (assembly/xenbus/client.ts) as exports
+// (xenbus_*), for the tests only (build/harness.wasm): a unikernel calls the
+// helpers themselves. On the conventions of the xs_* exports: strings as
+// pointer + byte length anywhere in linear memory, results only into
+// page_alloc pages, and every bad argument an error, never a trap. Devices are made here, before the
 // bus exists to find them, and named by a handle (their index).
 import * as xenstore from "../xenstore/ring";
 import { EFAULT, EINVAL, ENODEV } from "../xen/abi";
@@ -12,7 +13,7 @@ import {
   allocEvtchn, bindEvtchn, devError, devFatal, freeEvtchn, frontendClosed, grantRing, mapRing, mapRingValloc,
   readDriverState, readRingRefs, RingMapping, strstate, switchState, unmapRing, unmapRingVfree, watchPath,
   watchPathJoined, writeRingRefs, XenbusDevice,
-} from "./client";
+} from "../xenbus/client";
 
 /** Runs a device's watch events by counting them (the tests' view of dispatch). */
 class CountingWatch extends XsWatchHandler {
