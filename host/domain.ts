@@ -101,8 +101,8 @@ export abstract class Domain {
    * The domain's pages as a restore leaves them, the restored domain being a
    * new one to Xen: each special page back at the gfn it was populated at,
    * wherever the guest had moved it, and shared_info and the grant frames
-   * out of its memory until the guest places them again (their content
-   * kept: this simulation keeps the domain's channels and grants).
+   * out of its memory until the guest places them again (the toolstack
+   * closes its channels and empties its grant table, XenstoreService.restore).
    */
   restorePages(): void {
     for (const [gfn, page] of this.specialPages) this.placeXenPage(page, gfn);

@@ -40,6 +40,11 @@ export class GrantTable {
     while (this.frames.length < nrFrames) this.frames.push(new XenPage());
   }
 
+  /** A restored domain's table is a new one: every entry empty. */
+  clearEntries(): void {
+    for (const frame of this.frames) frame.bytes().fill(0);
+  }
+
   /** Entry `ref`, which the caller checked is below nrEntries. */
   entry(ref: number): GrantEntry {
     const bytes = this.frames[Math.floor(ref / GRANT_ENTRIES_PER_FRAME)]!.bytes();

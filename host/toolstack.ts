@@ -185,17 +185,19 @@ export class XenstoreService {
 
   private restore(domain: Domain): void {
     const console = this.consoles.get(domain.domid);
-    const oldPorts = [domain.params.get(HVM_PARAM.STORE_EVTCHN), console?.guestPort];
     this.releaseRing(domain.domid);
-    // The restored domain finds its store and console pages at their params' gfns, and must place shared_info and its grant frames again.
+    // The restored domain is a new one to Xen: none of the old event channels (their peers'
+    // ends wait, unbound, as when a domain dies), its store and console pages at their params'
+    // gfns, shared_info and its grant frames to be placed again.
+    for (const [port] of domain.ports.bound()) this.hv.evtchn.close(domain, port);
     domain.restorePages();
     const page = domain.frame(Number(domain.params.get(HVM_PARAM.STORE_PFN)))!.bytes();
     restartRings(new DataView(page.buffer, page.byteOffset, page.byteLength));
     this.allocateStorePort(domain);
     console?.reconnect();
-    // The restored domain has no such channels; the fresh ones were taken first so their numbers differ.
-    for (const port of oldPorts) if (port !== undefined) this.hv.evtchn.close(domain, Number(port));
     this.devices.recreate(domain.domid);
+    // Once the backends let go of the old grants: the new domain's grant table is empty.
+    domain.grantTable.clearEntries();
     this.introduceStore(domain);
   }
 

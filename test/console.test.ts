@@ -205,14 +205,12 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     it("after suspend and resume the guest finds the new port and rings, and output and input keep flowing", () => {
       const { hv, guest, backend, console, consolePort } = introducedGuest();
-      const oldPort = consolePort();
       backend.send("before\n");
       hv.runUntilIdle();
       // Written, and the backend not yet run: it must still arrive.
       console.write("last words before suspend\n");
       expect(guest.exports.xen_suspend()).toBe(0);
-      expect(consolePort()).not.toBe(oldPort);
-      expect(guest.exports.evtchn_status(oldPort)).toBe(EVTCHNSTAT.closed);
+      // The restored domain's channels are all new (on Xen their numbers repeat: store 1, console 2).
       expect(guest.exports.evtchn_status(consolePort())).toBe(EVTCHNSTAT.interdomain);
 
       console.write("after resume\n");

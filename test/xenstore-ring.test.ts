@@ -481,11 +481,10 @@ describe.each(engines)("under $name", ({ engine }) => {
     });
 
     it("a resumed domain returns 0 with a new store port: watches fire again, old transactions are stale", () => {
-      const { hv, dom0, guest, xs, home, tx, port, oldPort } = suspendable();
+      const { hv, dom0, guest, xs, home, tx, port } = suspendable();
       expect(guest.exports.xen_suspend()).toBe(0);
       expect(guest.exit).toBeNull();
-      expect(port()).not.toBe(oldPort);
-      expect(guest.exports.evtchn_status(oldPort)).toBe(EVTCHNSTAT.closed);
+      // A channel of the restored domain (on Xen its number repeats: the store's is 1 again).
       expect(guest.exports.evtchn_status(port())).toBe(EVTCHNSTAT.interdomain);
       expect(dom0.takeEvents()).toEqual([{ path: "@releaseDomain", token: "released" }]);
 

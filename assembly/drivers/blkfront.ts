@@ -246,7 +246,8 @@ function closeFrontend(dev: BlkfrontDevice): void {
 function teardown(dev: BlkfrontDevice): void {
   if (dev.inFlight && !dev.answered) finish(dev, -EIO);
   if (dev.port >= 0) {
-    byPort.delete(u32(dev.port));
+    // After a restore the port's number may already name another device's new channel.
+    if (byPort.has(u32(dev.port)) && byPort.get(u32(dev.port)) === dev) byPort.delete(u32(dev.port));
     freeEvtchn(dev, u32(dev.port));
     dev.port = -1;
   }

@@ -49,7 +49,8 @@ export function suspendDomain(): i32 {
     if (outcome == 1) resumeBuses(true);
     return back < 0 ? back : outcome;
   }
-  // The restored domain is a new one to Xen, without our shared_info and grant frames: they go back on their pages.
+  // The restored domain is a new one to Xen, without our channels, shared_info and grant frames: these go back on their pages.
+  evtchn.forgetChannels();
   let placed = evtchn.placeSharedInfoAgain();
   if (placed == 0) placed = gnttab.placeFramesAgain();
   if (placed < 0) return placed;

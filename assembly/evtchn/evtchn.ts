@@ -181,6 +181,27 @@ export function raise(port: u32): i32 {
   return unmask(port);
 }
 
+/** Restores so far: a channel bound before the last one belonged to the domain that was saved. */
+let restores: u32 = 0;
+
+/** Which domain (counted in restores) the channels bound from now on belong to. */
+export function epoch(): u32 {
+  return restores;
+}
+
+/**
+ * After a restore: the domain is a new one to Xen, with none of the old
+ * channels (closing one would fail, or close a new channel that got its
+ * number): every handler goes, and ports bound before are stale (epoch).
+ */
+export function forgetChannels(): void {
+  for (let port: u32 = 0; port < u32(NR_PORTS); port++) {
+    handlers[port] = null;
+    delivered[port] = 0;
+  }
+  restores++;
+}
+
 /** Installs (or with null removes) the handler for a port. 0 or -EINVAL. */
 export function setHandler(port: u32, handler: Handler | null): i32 {
   if (port >= NR_PORTS) return -EINVAL;

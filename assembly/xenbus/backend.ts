@@ -37,7 +37,7 @@ import {
 } from "../xen/abi";
 import { XsWatchHandler } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { bindEvtchn, devFatal, freeEvtchn, log, strstate, watchPath } from "./client";
+import { bindEvtchn, devFatal, evtchnStale, freeEvtchn, log, strstate, watchPath } from "./client";
 import { BusDevice, pathBelow, XenbusBus, XenbusDriver } from "./bus";
 
 /** Frontend node changes kept per device until told, and queued per device in the store client. */
@@ -229,8 +229,10 @@ export function unbindFrontendEvtchn(dev: BackendDevice): void {
   if (dev.localPort < 0) return;
   const port = u32(dev.localPort);
   dev.localPort = -1;
+  // After a restore the port's number may already name another device's new channel.
+  if (portDevices.has(port) && portDevices.get(port) === dev) portDevices.delete(port);
+  if (evtchnStale(dev)) return;
   evtchn.setHandler(port, null);
-  portDevices.delete(port);
   freeEvtchn(dev, port);
 }
 

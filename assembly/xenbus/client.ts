@@ -42,6 +42,8 @@ export class XenbusDevice {
    * Closing.
    */
   switchError: i32 = 0;
+  /** evtchn.epoch() when allocEvtchn or bindEvtchn made the device's channel (see evtchnStale). */
+  evtchnEpoch: u32 = 0;
   /** frontendClosed ran: the bus's removal, which waits for the frontend to close, may go on. */
   down: bool = false;
 
@@ -215,6 +217,7 @@ export function readRingRefs(dev: XenbusDevice, tx: u32, maxOrder: u32, refs: u3
 export function allocEvtchn(dev: XenbusDevice): i32 {
   const port = evtchn.allocUnbound(dev.otherendId);
   if (port < 0) devFatal(dev, port, "allocating event channel");
+  else dev.evtchnEpoch = evtchn.epoch();
   return port;
 }
 
@@ -225,11 +228,18 @@ export function allocEvtchn(dev: XenbusDevice): i32 {
 export function bindEvtchn(dev: XenbusDevice, remotePort: u32): i32 {
   const port = evtchn.bindInterdomain(dev.otherendId, remotePort);
   if (port < 0) devFatal(dev, port, `binding to event channel ${remotePort} from domain ${dev.otherendId}`);
+  else dev.evtchnEpoch = evtchn.epoch();
   return port;
 }
 
-/** Closes `port`: 0, or -errno, reported. */
+/** The device's channel (from allocEvtchn or bindEvtchn) went with the domain that was saved: after a restore it is not ours to close. */
+export function evtchnStale(dev: XenbusDevice): bool {
+  return dev.evtchnEpoch != evtchn.epoch();
+}
+
+/** Closes `port`, the device's channel: 0 (also when it went with a restore: evtchnStale), or -errno, reported. */
 export function freeEvtchn(dev: XenbusDevice, port: u32): i32 {
+  if (evtchnStale(dev)) return 0;
   const rc = evtchn.close(port);
   if (rc < 0) devError(dev, rc, `freeing event channel ${port}`);
   return rc;
