@@ -92,11 +92,14 @@ describe.skipIf(!library)("the component in wasmtime", () => {
     await collectGarbage();
     const baseline = mallocInUse();
     // Measured before the run ends: memory that only a finalizer after it would give back (koffi's views of native memory) counts.
-    flood(16_000);
+    // A leak of the kind this guards against held ~2 KiB a call (+64 MiB here); the bound leaves
+    // room for what V8 mallocs meanwhile on its own (compiler zones on a loaded machine: one run
+    // of the whole suite went past a 6 MiB bound).
+    flood(32_000);
     collectGarbageNow();
     const growth = mallocInUse() - baseline;
-    console.log(`wasmtime component: +${(growth / 1024).toFixed(0)} KiB of C heap in use after 16000 more calls`);
-    expect(growth).toBeLessThan(6 * 1024 * 1024);
+    console.log(`wasmtime component: +${(growth / 1024).toFixed(0)} KiB of C heap in use after 32000 more calls`);
+    expect(growth).toBeLessThan(16 * 1024 * 1024);
     xs.close();
   });
 });
