@@ -104,6 +104,7 @@ const SAVE_RESTORE_CHECKS = [
   "saved.restore",
   "saved.resumed",
   "saved.reconnected",
+  "saved.noerror",
   "saved.shutdown",
   "saved.gone",
 ];

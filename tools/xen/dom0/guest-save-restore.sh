@@ -13,6 +13,7 @@ save() { xl save $name "$images/$name.save" >/var/log/xen/xl-save.log 2>&1 || { 
 restore() { xl restore "$images/$name.save" >/var/log/xen/xl-restore.log 2>&1 || { tail -n 1 /var/log/xen/xl-restore.log; return 1; }; }
 said_resumed() { console_has $name "Resumed."; }
 connected_again() { connected 51712 vbd; }
+no_device_error() { ! xenstore-exists "/local/domain/$domid/error/device" || { xenstore-ls -f "/local/domain/$domid/error"; return 1; }; }
 
 create_guest $name "xl create starts the unikernel to save (memory 300, one disk)" || exit 0
 check $name.connected "xvda is Connected at both ends" wait_for 90 connected 51712 vbd
@@ -23,5 +24,6 @@ check $name.restore "xl restore starts it again from the image" restore
 [ -n "$not_run" ] || { figure ${name}_xl_restore "$(elapsed "$started")" "s (dom0 clock, under TCG)"; domid=$(domid_of $name); guest $name "restored as domain $domid"; }
 check $name.resumed "it says it resumed (its console, through the console page it found again)" wait_for 60 said_resumed
 check $name.reconnected "xvda is Connected again at both ends, in the restored domain" wait_for 60 connected_again
+check $name.noerror "it reported no device error (its old event channels went with the old domain)" no_device_error
 shutdown_guest $name "xl shutdown reaches the restored unikernel and it exits" "/local/domain/0/backend/vbd/$domid/51712"
 [ -n "$not_run" ] || show_console $name
