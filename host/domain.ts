@@ -21,6 +21,14 @@ export interface DomainExitInfo {
   message: string;
 }
 
+/** Domain.pageAccounting. */
+export interface PageAccounting {
+  /** Gfns of the memory with no page behind them. */
+  holes: number[];
+  /** Pages counted to the domain that no gfn reaches, never freed until it dies. */
+  orphanedPages: number;
+}
+
 export interface DomainDirectory {
   domain(domid: number): Domain | undefined;
 }
@@ -39,6 +47,18 @@ export abstract class Domain {
   /** HVM params (HVMOP_get_param / set_param), by index. */
   readonly params = new Map<number, bigint>();
   readonly console = new ConsoleLog();
+  /**
+   * Gfns of the memory with no page behind them, as Xen's p2m leaves them
+   * after a decrease_reservation, a grant unmap or a page moved away. A Wasm
+   * memory cannot lose a page, so a hole is the memory's page kept zeroed.
+   */
+  private readonly holes = new Set<number>();
+  /**
+   * RAM pages Xen still counts for the domain (tot_pages) that no gfn
+   * reaches: a grant mapped, or a page populated, over a populated gfn drops
+   * the page from the p2m without freeing it, until the domain dies.
+   */
+  private orphaned = 0;
   /** Calls into this domain currently on the host stack; an upcall is only delivered at depth 0. */
   depth = 0;
   exit: DomainExitInfo | null = null;
@@ -109,6 +129,36 @@ export abstract class Domain {
     for (const page of [this.sharedInfo, ...this.grantTable.frames]) page.unplace();
   }
 
+  /** What Xen's p2m and page counts would show of the memory: its holes (by gfn, ascending) and orphaned pages. */
+  get pageAccounting(): PageAccounting {
+    return { holes: [...this.holes].sort((a, b) => a - b), orphanedPages: this.orphaned };
+  }
+
+  /** Whether `gfn` of the memory has no page behind it. */
+  isHole(gfn: number): boolean {
+    return this.holes.has(gfn);
+  }
+
+  /** Takes the page at `gfn` (inside the memory) out of the p2m: a zeroed hole from now on. */
+  punchHole(gfn: number): void {
+    this.memory.page(gfn)!.fill(0);
+    this.holes.add(gfn);
+  }
+
+  /** A page Xen owns is placed at `gfn` (add_to_physmap, which frees any RAM that was there): no hole now. */
+  fillHole(gfn: number): void {
+    this.holes.delete(gfn);
+  }
+
+  /**
+   * A grant mapping or fresh RAM is put at `gfn`, as Xen's p2m_add_page does
+   * it: a hole is filled, and a RAM page there leaves the p2m but stays the
+   * domain's (orphaned).
+   */
+  addPage(gfn: number): void {
+    if (!this.holes.delete(gfn)) this.orphaned++;
+  }
+
   /** The page that is not the memory's own placed at `gfn`, if any: the only kind XENMAPSPACE_gmfn can move here. */
   xenPageAt(gfn: number): XenPage | undefined {
     return this.xenPages().find((page) => page.gfn === gfn);
@@ -122,7 +172,7 @@ export abstract class Domain {
   frame(gfn: number): Frame | null {
     const placed = this.xenPageAt(gfn);
     if (placed) return placed;
-    return this.memory.page(gfn) ? new MemoryFrame(this.memory, gfn) : null;
+    return this.memory.page(gfn) && !this.holes.has(gfn) ? new MemoryFrame(this.memory, gfn) : null;
   }
 
   private xenPages(): XenPage[] {

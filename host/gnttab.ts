@@ -3,6 +3,11 @@
 // from (and GTF_reading/GTF_writing written to) the granter's own memory.
 // Like Xen, each granted entry has an active record with per-mode pin counts
 // while it is mapped; the flags are cleared when the last pin goes.
+//
+// A mapping at host_addr goes into the mapper's p2m as Xen's
+// create_grant_p2m_mapping puts it (p2m_add_page): a hole there is filled, a
+// RAM page there is orphaned; unmapping (replace_grant_p2m_mapping, that is
+// p2m_remove_page) leaves a hole, not the RAM that was there before.
 import type { GrantMapping, PageCoherence } from "./coherence.js";
 import type { Domain, DomainDirectory } from "./domain.js";
 import { StructView, XenPage } from "./memory.js";
@@ -59,6 +64,12 @@ export class GrantTable {
 
   mapping(handle: number): GrantMapping | undefined {
     return Number.isInteger(handle) && handle >= 0 ? this.maptrack[handle] : undefined;
+  }
+
+  /** Whether some peer maps our frame `gfn` through a grant. */
+  isFrameMapped(gfn: number): boolean {
+    for (const active of this.active.values()) if (active.frame === gfn) return true;
+    return false;
   }
 
   track(mapping: GrantMapping): void {
@@ -130,6 +141,7 @@ export class GrantTables {
       handle, mapper: caller, granter, ref: request.ref, frame: active.frame, writable: !readonly, hostAddr: request.hostAddr,
     };
     caller.grantTable.track(mapping);
+    if (request.hostAddr !== null) caller.addPage(request.hostAddr / PAGE_SIZE);
     this.coherence.add(mapping);
     return { status: GNTST.okay, mapping };
   }
@@ -144,9 +156,10 @@ export class GrantTables {
     return GNTST.okay;
   }
 
-  /** Drops a mapping: the copy is synced back and zeroed, the pins and flags come off. */
+  /** Drops a mapping: the copy is synced back and leaves a hole, the pins and flags come off. */
   release(mapping: GrantMapping): void {
     this.coherence.remove(mapping);
+    if (mapping.hostAddr !== null) mapping.mapper.punchHole(mapping.hostAddr / PAGE_SIZE);
     mapping.mapper.grantTable.untrack(mapping);
     const active = mapping.granter.grantTable.active.get(mapping.ref)!;
     if (mapping.writable) active.writers--;
@@ -214,19 +227,22 @@ export class GrantTables {
       if (write && flags & GTF.readonly) return GNTST.general_error;
     }
     const frame = active?.frame ?? entry.u32("frame");
-    if (!granter.memory.page(frame)) return GNTST.bad_page;
+    if (!granter.memory.page(frame) || granter.isHole(frame)) return GNTST.bad_page;
     return { frame };
   }
 
   private copyPage(caller: Domain, side: CopySide, byRef: boolean, write: boolean): { domain: Domain; frame: number } | number {
     const domain = this.anyDomain(caller, side.domid);
     if (!domain) return GNTST.bad_domain;
-    if (!byRef) return caller.memory.page(side.refOrFrame) ? { domain: caller, frame: side.refOrFrame } : GNTST.bad_page;
+    if (!byRef) {
+      const frame = side.refOrFrame;
+      return caller.memory.page(frame) && !caller.isHole(frame) ? { domain: caller, frame } : GNTST.bad_page;
+    }
     const pinned = this.pin(caller, domain, side.refOrFrame, write);
     return typeof pinned === "number" ? pinned : { domain, frame: pinned.frame };
   }
 
-  /** A page of the caller's memory that can take a mapping: aligned, inside, and not already a mapping or Xen page. */
+  /** A page of the caller's memory that can take a mapping (a hole or RAM): aligned, inside, and not already a mapping or Xen page. */
   private isFreeHostPage(caller: Domain, hostAddr: number): boolean {
     if (!Number.isSafeInteger(hostAddr) || hostAddr % PAGE_SIZE !== 0 || !caller.memory.page(hostAddr / PAGE_SIZE)) return false;
     const gfn = hostAddr / PAGE_SIZE;

@@ -12,7 +12,7 @@ import {
   CONSOLEIO, ERRNO, EVTCHNOP, GNTCOPY, GNTST, GNTTABOP, HVMOP, SCHEDOP, SHUTDOWN, XENMEM, XENVER, XEN_LIMITS,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_close, evtchn_send, evtchn_status, evtchn_unmask,
   gnttab_copy, gnttab_map_grant_ref, gnttab_query_size, gnttab_setup_table, gnttab_unmap_grant_ref,
-  sched_poll, sched_shutdown, shutdownReasonName, xen_add_to_physmap, xen_hvm_param,
+  sched_poll, sched_shutdown, shutdownReasonName, xen_add_to_physmap, xen_hvm_param, xen_memory_reservation,
 } from "./xen/abi.js";
 
 export type Hypercall = (...args: number[]) => number;
@@ -23,6 +23,10 @@ export const XEN_VERSION = (4 << 16) | 17;
 export const XEN_EXTRAVERSION = ".0-xenbus-sim";
 /** SCHEDOP_poll takes at most this many ports, as Xen. */
 const POLL_PORTS_MAX = 128;
+
+/** memory_op's command: the sub-command in the low bits, the extent a continuation starts from above. */
+const MEMOP_EXTENT_SHIFT = 6;
+const MEMOP_CMD_MASK = (1 << MEMOP_EXTENT_SHIFT) - 1;
 
 const EFAULT = -ERRNO.EFAULT;
 const ENOSYS = -ERRNO.ENOSYS;
@@ -154,12 +158,31 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
   }
 
   function memoryOp(cmd: number, arg: number): number {
-    if (cmd !== XENMEM.add_to_physmap) return ENOSYS;
-    const op = memory.struct(arg, xen_add_to_physmap);
-    if (!op) return EFAULT;
-    return addToPhysmap(hv, hv.coherence, domain, {
-      domid: op.u16("domid"), space: op.u32("space"), idx: toAddress(op.u64("idx")), gpfn: toAddress(op.u64("gpfn")),
-    });
+    // The bits above the sub-command are where a continuation starts (MEMOP_EXTENT_SHIFT).
+    const op = cmd & MEMOP_CMD_MASK;
+    const startExtent = cmd >>> MEMOP_EXTENT_SHIFT;
+    switch (op) {
+      case XENMEM.decrease_reservation:
+      case XENMEM.populate_physmap: {
+        const reservation = memory.struct(arg, xen_memory_reservation);
+        if (!reservation) return startExtent; // Xen's answer to a reservation it cannot read: nothing done
+        return hv.reservations.change(domain, {
+          op, domid: reservation.u16("domid"), extentStart: toAddress(reservation.u64("extent_start")),
+          nrExtents: toAddress(reservation.u64("nr_extents")), extentOrder: reservation.u32("extent_order"),
+          memFlags: reservation.u32("mem_flags"), startExtent,
+        });
+      }
+      case XENMEM.add_to_physmap: {
+        const physmap = memory.struct(arg, xen_add_to_physmap);
+        if (!physmap) return EFAULT;
+        return addToPhysmap(hv, hv.coherence, domain, {
+          domid: physmap.u16("domid"), space: physmap.u32("space"), idx: toAddress(physmap.u64("idx")),
+          gpfn: toAddress(physmap.u64("gpfn")),
+        });
+      }
+      default:
+        return ENOSYS;
+    }
   }
 
   function hvmOp(cmd: number, arg: number): number {

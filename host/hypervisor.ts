@@ -9,6 +9,7 @@ import { GrantTables } from "./gnttab.js";
 import { createHypercalls, type XenImports } from "./hypercalls.js";
 import { GuestMemory } from "./memory.js";
 import { NativeDomain } from "./native.js";
+import { Reservations } from "./reservation.js";
 import { Scheduler, type SchedulerOptions } from "./sched.js";
 import { DOMID, PAGE_SIZE, XEN_LIMITS } from "./xen/abi.js";
 
@@ -44,6 +45,7 @@ export class Hypervisor implements DomainDirectory {
   readonly scheduler: Scheduler;
   readonly evtchn: EventChannels;
   readonly gnttab: GrantTables;
+  readonly reservations: Reservations;
   readonly dom0: NativeDomain;
   private readonly byId = new Map<number, Domain>();
   private readonly exitListeners: ((domain: Domain) => void)[] = [];
@@ -65,6 +67,7 @@ export class Hypervisor implements DomainDirectory {
     });
     this.evtchn = new EventChannels(this, () => this.scheduler.noteEvent());
     this.gnttab = new GrantTables(this, this.coherence);
+    this.reservations = new Reservations(this, this.coherence, (domain, message) => this.crash(domain, message));
     this.dom0 = this.createNativeDomain("Domain-0", { privileged: true });
   }
 
@@ -136,6 +139,13 @@ export class Hypervisor implements DomainDirectory {
     for (const [port] of domain.ports.bound()) this.evtchn.close(domain, port);
     this.byId.delete(domid);
     if (domain instanceof WasmDomain) domain.release?.();
+  }
+
+  /** Xen's domain_crash: the domain dies; if it is the one running, it unwinds now. */
+  private crash(domain: Domain, message: string): void {
+    const info = { reason: "crash", code: -1, message };
+    if (this.scheduler.current === domain) this.scheduler.exitRunning(domain, info);
+    this.scheduler.kill(domain, info);
   }
 
   private allocateDomid(): number {

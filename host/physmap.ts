@@ -1,6 +1,8 @@
 // XENMEM_add_to_physmap: the guest chooses the frame of its memory where
 // shared_info or a grant-table frame appears, or where a page the toolstack
-// populated beyond its memory (the store or console page) moves to.
+// populated beyond its memory (the store or console page) moves to. As in
+// Xen's xenmem_add_to_physmap_one, the page may go onto a hole (which it
+// fills) or onto RAM (which Xen frees), and the gfn it leaves becomes a hole.
 import type { PageCoherence } from "./coherence.js";
 import type { Domain, DomainDirectory } from "./domain.js";
 import type { XenPage } from "./memory.js";
@@ -50,6 +52,9 @@ export function addToPhysmap(directory: DomainDirectory, coherence: PageCoherenc
   if (!Number.isSafeInteger(request.gpfn) || request.gpfn < 0 || request.gpfn >= MAX_GFN) return -ERRNO.EINVAL;
   // A frame holding a grant mapping is taken; replacing it would tear the mapping apart.
   if (coherence.holdsAt(domain, request.gpfn * PAGE_SIZE)) return -ERRNO.EBUSY;
+  const left = page.gfn;
   domain.placeXenPage(page, request.gpfn);
+  domain.fillHole(request.gpfn);
+  if (left !== null && left !== request.gpfn && domain.memory.page(left)) domain.punchHole(left);
   return 0;
 }

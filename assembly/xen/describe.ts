@@ -117,6 +117,12 @@ export function xen_abi_layouts(): string {
     .number("space", layout.xen_add_to_physmap.space)
     .number("idx", layout.xen_add_to_physmap.idx)
     .number("gpfn", layout.xen_add_to_physmap.gpfn)));
+  table.set("xen_memory_reservation", struct(layout.xen_memory_reservation.SIZE, new JsonObject()
+    .number("extent_start", layout.xen_memory_reservation.extent_start)
+    .number("nr_extents", layout.xen_memory_reservation.nr_extents)
+    .number("extent_order", layout.xen_memory_reservation.extent_order)
+    .number("mem_flags", layout.xen_memory_reservation.mem_flags)
+    .number("domid", layout.xen_memory_reservation.domid)));
   table.set("xen_hvm_param", struct(layout.xen_hvm_param.SIZE, new JsonObject()
     .number("domid", layout.xen_hvm_param.domid)
     .number("index", layout.xen_hvm_param.index)
@@ -205,6 +211,8 @@ export function xen_abi_constants(): string {
     .number("GNTTABOP_setup_table", abi.GNTTABOP_setup_table)
     .number("GNTTABOP_copy", abi.GNTTABOP_copy)
     .number("GNTTABOP_query_size", abi.GNTTABOP_query_size)
+    .number("XENMEM_decrease_reservation", abi.XENMEM_decrease_reservation)
+    .number("XENMEM_populate_physmap", abi.XENMEM_populate_physmap)
     .number("XENMEM_add_to_physmap", abi.XENMEM_add_to_physmap)
     .number("XENMAPSPACE_shared_info", abi.XENMAPSPACE_shared_info)
     .number("XENMAPSPACE_grant_table", abi.XENMAPSPACE_grant_table)

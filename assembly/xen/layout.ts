@@ -142,6 +142,16 @@ export namespace xen_add_to_physmap {
   export const SIZE: u32 = 24;
 }
 
+/** XENMEM_decrease_reservation / populate_physmap: `extent_start` is a handle to `nr_extents` gfns. */
+export namespace xen_memory_reservation {
+  export const extent_start: u32 = 0;
+  export const nr_extents: u32 = 8;
+  export const extent_order: u32 = 16;
+  export const mem_flags: u32 = 20;
+  export const domid: u32 = 24;
+  export const SIZE: u32 = 32;
+}
+
 export namespace xen_hvm_param {
   export const domid: u32 = 0;
   export const index: u32 = 4;

@@ -18,7 +18,7 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
 // Hypercall sub-commands
 export const EVTCHNOP = { bind_interdomain: 0, close: 3, send: 4, status: 5, alloc_unbound: 6, unmask: 9 } as const;
 export const GNTTABOP = { map_grant_ref: 0, unmap_grant_ref: 1, setup_table: 2, copy: 5, query_size: 6 } as const;
-export const XENMEM = { add_to_physmap: 7 } as const;
+export const XENMEM = { decrease_reservation: 1, populate_physmap: 6, add_to_physmap: 7 } as const;
 export const XENMAPSPACE = { shared_info: 0, grant_table: 1, gmfn: 2 } as const;
 export const XENMAPIDX = { grant_table_status: 0x80000000 } as const;
 export const HVMOP = { set_param: 0, get_param: 1 } as const;
@@ -96,6 +96,7 @@ export const gnttab_copy = struct(40, {
   len: 32, flags: 34, status: 36,
 });
 export const xen_add_to_physmap = struct(24, { domid: 0, size: 2, space: 4, idx: 8, gpfn: 16 });
+export const xen_memory_reservation = struct(32, { extent_start: 0, nr_extents: 8, extent_order: 16, mem_flags: 20, domid: 24 });
 export const xen_hvm_param = struct(16, { domid: 0, index: 4, value: 8 });
 export const sched_poll = struct(24, { ports: 0, nr_ports: 8, timeout: 16 });
 export const sched_shutdown = struct(4, { reason: 0 });
@@ -131,7 +132,7 @@ export const HOST_LAYOUTS: Record<string, StructLayout> = {
   vcpu_info, vcpu_time_info, shared_info,
   evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_send, evtchn_close, evtchn_unmask, evtchn_status,
   grant_entry_v1, gnttab_map_grant_ref, gnttab_unmap_grant_ref, gnttab_setup_table, gnttab_query_size, gnttab_copy,
-  xen_add_to_physmap, xen_hvm_param, sched_poll, sched_shutdown, xenstore_domain_interface, xencons_interface,
+  xen_add_to_physmap, xen_memory_reservation, xen_hvm_param, sched_poll, sched_shutdown, xenstore_domain_interface, xencons_interface,
   blkif_request_segment, blkif_request, blkif_response, blkif_sring,
 };
 
