@@ -82,6 +82,11 @@ export function gnttab_free_refs(): u32 {
   return gnttab.freeRefCount();
 }
 
+/** Pages a mapping left with no RAM because Xen would not populate them again: never reused. */
+export function gnttab_hole_pages(): u32 {
+  return gnttab.holeCount();
+}
+
 export function gnttab_map(domid: u32, ref: u32, host_addr: usize, readonly: bool): i32 {
   if (!mayAlias(host_addr)) return GNTST_bad_virt_addr;
   return gnttab.mapGrant(domid, ref, host_addr, readonly);

@@ -45,6 +45,8 @@ export interface XenbusExports {
   gnttab_end_access(ref: number): number;
   /** Refs still available to gnttab_grant_access. */
   gnttab_free_refs(): number;
+  /** Pages left as holes after an unmap because Xen refused to populate them again (0 normally); never reused. */
+  gnttab_hole_pages(): number;
   /**
    * Maps `domid`'s grant `ref` at `host_addr`, which must be a page_alloc page
    * (or lie beyond linear memory, which Xen then refuses): the handle (≥ 0),

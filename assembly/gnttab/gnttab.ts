@@ -4,11 +4,19 @@
 // The table's frames are shared with Xen and the peers; an entry's flags word is
 // published and retired with atomics so nobody sees a half-written entry and a
 // peer's GTF_reading/GTF_writing can never be overwritten unseen.
+//
+// A mapping takes the place of our page at host_addr in the p2m, and an
+// unmap leaves a hole there (Xen: create_grant_p2m_mapping and
+// replace_grant_p2m_mapping), so, as Linux maps grants on ballooned pages,
+// the page's RAM goes back to Xen before the map and comes back after the
+// unmap: otherwise each map would leave Xen a page of ours it never frees,
+// and each unmap a hole that crashes us when the pool hands it out again.
 import { grant_table_op } from "../xen/hypercall";
 import { addToPhysmap } from "../xen/physmap";
+import { populatePage, releasePage } from "../xen/reservation";
 import {
   DOMID_SELF, EBUSY, EINVAL, ENODEV, ENOSPC, GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP_host_map, GNTMAP_readonly,
-  GNTST_bad_copy_arg, GNTST_bad_domain, GNTST_okay, GNTTABOP_copy, GNTTABOP_map_grant_ref, GNTTABOP_query_size,
+  GNTST_bad_copy_arg, GNTST_bad_domain, GNTST_bad_virt_addr, GNTST_okay, GNTTABOP_copy, GNTTABOP_map_grant_ref, GNTTABOP_query_size,
   GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, GTF_permit_access, GTF_readonly, GTF_reading,
   GTF_writing, XENMAPSPACE_grant_table,
 } from "../xen/abi";
@@ -16,7 +24,7 @@ import {
   gnttab_copy, gnttab_map_grant_ref, gnttab_query_size, gnttab_setup_table, gnttab_unmap_grant_ref,
   grant_entry_v1,
 } from "../xen/layout";
-import { allocPage, freePage, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
+import { allocPage, freePage, isPageAligned, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 
 /** Frames we ask for: 2048 refs, enough for a block ring's worth of segments and more. */
 export const WANTED_FRAMES: u32 = 4;
@@ -41,9 +49,20 @@ let freeHead: u32 = NONE;
 let freeCount: u32 = 0;
 /** Pages of ours that hold a foreign mapping (host_addr of each mapGrant not yet unmapped). */
 const mappedPages = new Set<usize>();
+/**
+ * Pages of ours with no RAM behind them: Xen did not populate them again
+ * after a mapping left them. Never reused (a touch would crash us); a
+ * later mapGrant may still map a grant there, which fills the hole.
+ */
+const holes = new Set<usize>();
 
 export function freeRefCount(): u32 {
   return freeCount;
+}
+
+/** Pages lost as holes (see `holes`): 0 unless Xen refused to populate a page again. */
+export function holeCount(): u32 {
+  return holes.size;
 }
 
 /**
@@ -160,11 +179,19 @@ export function endAccess(ref: u32): i32 {
 }
 
 /**
- * Maps grant `ref` of `domid` at `hostAddr` (page-aligned; Xen checks). The
- * handle (≥ 0) for unmap, or the negative GNTST_* status (or -errno) Xen gave.
+ * Maps grant `ref` of `domid` at our page `hostAddr`, whose RAM goes back to
+ * Xen meanwhile. The handle (≥ 0) for unmap; GNTST_bad_virt_addr when
+ * `hostAddr` is not a page Xen takes back (unaligned, beyond memory, already
+ * a mapping); or the negative GNTST_* status (or -errno) of the map, after
+ * which the page is RAM again (or, if Xen would not populate it, a hole).
  */
 export function mapGrant(domid: u32, ref: u32, hostAddr: usize, readonly: bool): i32 {
   if (domid > DOMID_MAX) return GNTST_bad_domain;
+  if (!isPageAligned(hostAddr)) return GNTST_bad_virt_addr;
+  if (!holes.has(hostAddr)) {
+    if (!releasePage(hostAddr)) return GNTST_bad_virt_addr;
+    holes.add(hostAddr);
+  }
   const op = memory.data(gnttab_map_grant_ref.SIZE, 8);
   memory.fill(op, 0, gnttab_map_grant_ref.SIZE);
   store<u64>(op + gnttab_map_grant_ref.host_addr, hostAddr);
@@ -172,14 +199,21 @@ export function mapGrant(domid: u32, ref: u32, hostAddr: usize, readonly: bool):
   store<u32>(op + gnttab_map_grant_ref.ref, ref);
   store<u16>(op + gnttab_map_grant_ref.dom, domid);
   const rc = grant_table_op(GNTTABOP_map_grant_ref, op, 1);
-  if (rc < 0) return rc;
-  const st = load<i16>(op + gnttab_map_grant_ref.status);
-  if (st != GNTST_okay) return st;
+  const st = rc < 0 ? rc : i32(load<i16>(op + gnttab_map_grant_ref.status));
+  if (st != GNTST_okay) {
+    refill(hostAddr);
+    return st;
+  }
+  holes.delete(hostAddr);
   mappedPages.add(hostAddr);
   return i32(load<u32>(op + gnttab_map_grant_ref.handle));
 }
 
-/** Undoes a mapGrant. GNTST_okay, or the GNTST_* status (or -errno) Xen gave. */
+/**
+ * Undoes a mapGrant: GNTST_okay, or the GNTST_* status (or -errno) Xen gave.
+ * After an unmap the page gets RAM again; if Xen refuses, the unmap still
+ * succeeded, and the page is counted in holeCount and never reused.
+ */
 export function unmapGrant(hostAddr: usize, handle: u32): i32 {
   const op = memory.data(gnttab_unmap_grant_ref.SIZE, 8);
   memory.fill(op, 0, gnttab_unmap_grant_ref.SIZE);
@@ -188,17 +222,25 @@ export function unmapGrant(hostAddr: usize, handle: u32): i32 {
   const rc = grant_table_op(GNTTABOP_unmap_grant_ref, op, 1);
   if (rc < 0) return rc;
   const st = load<i16>(op + gnttab_unmap_grant_ref.status);
-  if (st == GNTST_okay) mappedPages.delete(hostAddr);
+  if (st == GNTST_okay && mappedPages.delete(hostAddr)) {
+    holes.add(hostAddr);
+    refill(hostAddr);
+  }
   return st;
 }
 
+/** Puts RAM back at `page`, a hole of ours; one Xen will not populate stays in `holes`. */
+function refill(page: usize): void {
+  if (populatePage(page)) holes.delete(page);
+}
+
 /**
- * Whether a page is still in use by a peer: it holds a foreign mapping, or one
- * of our live grants names its frame. Such a page must not be reused: the peer
- * would go on reading or writing whatever it held next.
+ * Whether a page must not be reused: it holds a foreign mapping, or one of
+ * our live grants names its frame (the peer would go on reading or writing
+ * whatever it held next), or it is a hole (touching it would crash us).
  */
 export function pageInUse(page: usize): bool {
-  if (mappedPages.has(page)) return true;
+  if (mappedPages.has(page) || holes.has(page)) return true;
   const gfn = u32(page >> PAGE_SHIFT);
   for (let ref = NR_RESERVED; ref < nrRefs; ref++) {
     if (next[ref] == ALLOCATED && load<u32>(entry(ref) + grant_entry_v1.frame) == gfn) return true;
