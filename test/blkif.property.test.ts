@@ -73,6 +73,7 @@ function modelCheck(request: Request, disk: Disk): number {
   if (op !== READ && op !== WRITE && !(op === FLUSH && disk.flush)) return EOPNOTSUPP;
   if (nrSegments > MAX_SEGMENTS || (nrSegments === 0 && op !== FLUSH)) return ERROR;
   if (op !== READ && nrSegments > 0 && disk.readOnly) return ERROR;
+  if (nrSegments === 0) return OKAY; // an empty flush: no range to check, whatever its sector
   const align = disk.sectorSize / 512;
   if (request.sector % BigInt(align) !== 0n) return ERROR;
   let total = 0n;
@@ -130,6 +131,12 @@ describe("requests", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("an empty flush at sector 2^64-1, as Linux's blkfront sends the block layer's flushes, is served", () => {
+    const empty: Request = { op: FLUSH, nrSegments: 0, handle: 0, id: 7n, sector: 2n ** 64n - 1n, segments: [] };
+    expect(check(empty, { sectors: 16384n, sectorSize: 512, readOnly: false, flush: true })).toBe(OKAY);
+    expect(check(empty, { sectors: 16384n, sectorSize: 512, readOnly: false, flush: false })).toBe(EOPNOTSUPP);
   });
 
   it("the backend's check agrees with the model for any request and disk", () => {

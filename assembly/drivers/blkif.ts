@@ -135,6 +135,9 @@ export function checkRequest(req: usize, disk: DiskGeometry): i32 {
   const count = requestSegments(req);
   if (count > MAX_SEGMENTS || (count == 0 && op != BLKIF_OP_FLUSH_DISKCACHE)) return BLKIF_RSP_ERROR;
   if (op != BLKIF_OP_READ && count != 0 && disk.readOnly) return BLKIF_RSP_ERROR;
+  // An empty flush names no sectors: Linux's block layer sends it at sector (sector_t)-1, and
+  // Linux's blkback checks the range only of requests that have one.
+  if (count == 0) return BLKIF_RSP_OKAY;
   // Logical sectors in 512-byte units, a power of two: `align - 1` masks a misaligned sector.
   const align = disk.sectorSize >> SECTOR_SHIFT;
   const start = requestSector(req);
