@@ -58,6 +58,7 @@ const DRIVER_DOMAIN_CHECKS = [
   "blkback.said",
   "linux-dd.bytes",
   "linux-dd.label",
+  "linux-dd.flush",
   "linux-dd.shutdown",
   "linux-dd.gone",
   "blkback.data",

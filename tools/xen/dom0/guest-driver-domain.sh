@@ -17,6 +17,8 @@ same_cksum() {
   expected=$(yes rig-linux-xvda | head -c 4096 | cksum | cut -d ' ' -f 1)
   wait_for 30 console_has $backend "first 4096 bytes have cksum $expected." || { echo "the driver domain never said cksum $expected"; return 1; }
 }
+# Linux's blkfront turns flushes off, saying so, when the backend fails one.
+no_failed_flush() { ! console_has $frontend "op failed" || { grep -F "op failed" "/var/log/xen/console/guest-$frontend.log"; return 1; }; }
 # Every state each end of xvda went through ends in Closing, Closed.
 dd_closed() {
   for path in "/local/domain/$fe/device/vbd/51712/state" "$backend_node/state"; do
@@ -40,6 +42,7 @@ check $frontend.bytes "Linux's blkfront wrote its pattern through our backend an
   console_has $frontend "xvda wrote and read back 4096 bytes (16384 sectors)"
 check $frontend.label "it reads the label our backend put in the disk's last sector" \
   console_has $frontend "xvda last sector begins: xenbus-wasm blkback disk 0, last sector"
+check $frontend.flush "its flushes (fsync) went through: its blkfront never said a flush op failed" no_failed_flush
 figure ${frontend}_xvda_frontend_nodes "$(nodes_of /local/domain/$fe/device/vbd/51712)" "(XenStore nodes)"
 figure ${frontend}_xvda_backend_nodes "$(nodes_of $backend_node)" "(XenStore nodes)"
 [ -n "$not_run" ] || figure ${frontend}_xvda_connected "$(since "$(first_time "/local/domain/$fe")" "$(first_time "/local/domain/$fe/device/vbd/51712/state" 4)")" \
