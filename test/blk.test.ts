@@ -10,11 +10,11 @@ import { startBlkbackDomain } from "../host/blkback-domain.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkBack, BlkFront, type Disk, type DiskOptions } from "../runtime/blk.js";
-import { pattern } from "./support/blk.js";
+import { blkPair, pattern } from "./support/blk.js";
 import type { BlkRequest } from "./support/blkif-ring.js";
 import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
-import { bootXenbus, type Xenbus } from "./support/xenbus.js";
+import type { Xenbus } from "./support/xenbus.js";
 
 const DEVID = 51712;
 const { InitWait, Connected, Closing, Closed } = XENBUS_STATE;
@@ -31,13 +31,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     let front: BlkFront;
 
     beforeEach(() => {
-      hv = new Hypervisor();
-      service = startXenstore(hv);
-      backDomain = bootXenbus(hv, "blkback", engine);
-      frontDomain = bootXenbus(hv, "guest", engine);
-      expect([backDomain.exports.xs_init(), frontDomain.exports.xs_init()]).toEqual([0, 0]);
-      back = new BlkBack(backDomain);
-      front = new BlkFront(frontDomain).start();
+      ({ hv, service, backDomain, frontDomain, back, front } = blkPair(engine));
     });
 
     /** Serves `disk` options with `order` offered, plugs the vbd and opens it. */

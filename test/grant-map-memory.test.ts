@@ -9,10 +9,10 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import type { ReservationRequest } from "../host/reservation.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import type { XenstoreService } from "../host/toolstack.js";
 import { GNTST, XENBUS_STATE, XENMEM } from "../host/xen/abi.js";
 import { BlkBack, BlkFront } from "../runtime/blk.js";
-import { pattern } from "./support/blk.js";
+import { blkPair, pattern } from "./support/blk.js";
 import { engines } from "./support/engines.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
@@ -47,13 +47,8 @@ describe.each(engines)("under $name", ({ engine }) => {
     const backAccounting = () => hv.domain(backDomain.domid)!.pageAccounting;
 
     beforeEach(() => {
-      hv = new Hypervisor();
-      service = startXenstore(hv);
-      backDomain = bootXenbus(hv, "blkback", engine);
-      frontDomain = bootXenbus(hv, "guest", engine);
-      expect([backDomain.exports.xs_init(), frontDomain.exports.xs_init()]).toEqual([0, 0]);
-      back = new BlkBack(backDomain).start(4);
-      front = new BlkFront(frontDomain).start();
+      ({ hv, service, backDomain, frontDomain, back, front } = blkPair(engine));
+      back.start(4);
     });
 
     /** Plugs the vbd on `disk`'s params and opens it. */

@@ -1,5 +1,34 @@
-// What the block tests share: data to move and the errno a call failed with.
-import { BlkError } from "../../runtime/blk.js";
+// What the block tests share: a backend and a frontend domain, data to move
+// and the errno a call failed with.
+import { Hypervisor } from "../../host/hypervisor.js";
+import { startXenstore, type XenstoreService } from "../../host/toolstack.js";
+import { BlkBack, BlkError, BlkFront } from "../../runtime/blk.js";
+import type { Engine } from "../../runtime/engine.js";
+import { bootXenbus, type Xenbus } from "./xenbus.js";
+
+export interface BlkPair {
+  hv: Hypervisor;
+  service: XenstoreService;
+  backDomain: Xenbus;
+  frontDomain: Xenbus;
+  /** Not started: the test chooses the ring order it offers. */
+  back: BlkBack;
+  /** Started: its bus takes the vbds plugged for it. */
+  front: BlkFront;
+}
+
+/** A simulated Xen with xenstored and two guests of build/xenbus.wasm on its store: a block backend and a frontend. */
+export function blkPair(engine: Engine): BlkPair {
+  const hv = new Hypervisor();
+  const service = startXenstore(hv);
+  const backDomain = bootXenbus(hv, "blkback", engine);
+  const frontDomain = bootXenbus(hv, "guest", engine);
+  for (const domain of [backDomain, frontDomain]) {
+    const rc = domain.exports.xs_init();
+    if (rc !== 0) throw new Error(`${domain.name}: xs_init returned ${rc}`);
+  }
+  return { hv, service, backDomain, frontDomain, back: new BlkBack(backDomain), front: new BlkFront(frontDomain).start() };
+}
 
 /** `length` bytes of a pattern unique to `seed`. */
 export function pattern(length: number, seed: number): Uint8Array {
