@@ -24,9 +24,7 @@ export interface BootResult {
 
 /** QEMU's arguments: the CPU model with SVM and NPT is the one Xen and Debian's dom0 both boot on. */
 export function qemuArguments(boot: Boot): string[] {
-  // dom0's files live in its memory (the initramfs), and `xl save` writes a guest's whole
-  // memory there: 2 GiB for dom0, and 1 GiB for the guests (at most two run at once).
-  const xen = "console=com1 com1=115200,8n1 dom0_mem=2048M,max:2048M loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=false";
+  const xen = "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=false";
   // Under TCG, the crypto self-tests and speculation mitigations only cost time.
   const dom0 = "console=hvc0 earlyprintk=xen quiet rdinit=/init cryptomgr.notests mitigations=off";
   // The multiboot loader separates modules with commas: none may appear inside one.
@@ -35,7 +33,7 @@ export function qemuArguments(boot: Boot): string[] {
   // instruction early in its boot on every run of an idle machine (4 of 4; it passed when load
   // happened to serialise the threads); one thread for both vCPUs passed every check.
   return [
-    ...["-accel", "tcg,thread=single", "-cpu", "qemu64,+svm,+npt", "-m", "3072", "-smp", "2", "-machine", "pc"],
+    ...["-accel", "tcg,thread=single", "-cpu", "qemu64,+svm,+npt", "-m", "2048", "-smp", "2", "-machine", "pc"],
     ...["-nographic", "-no-reboot", "-serial", "stdio", "-monitor", "none", "-display", "none", "-net", "none"],
     ...["-kernel", boot.xen, "-append", xen, "-initrd", `${boot.dom0Kernel} ${dom0},${boot.dom0Initramfs}`],
   ];

@@ -9,8 +9,12 @@ name=saved
 unikernel_config $name "[ 'file:$images/$name-xvda.img,xvda,w' ]" "" unikernel 300
 [ -n "$not_run" ] || dd if=/dev/zero of="$images/$name-xvda.img" bs=1M count=8 2>/dev/null
 
-save() { xl save $name "$images/$name.save" >/var/log/xen/xl-save.log 2>&1 || { tail -n 1 /var/log/xen/xl-save.log; return 1; }; }
-restore() { xl restore "$images/$name.save" >/var/log/xen/xl-restore.log 2>&1 || { tail -n 1 /var/log/xen/xl-restore.log; return 1; }; }
+# xl writes the whole guest into the image: a tmpfs of its own, since dom0's root (its
+# initramfs) is too full for it (ENOSPC at 200 MiB).
+saved=/var/lib/rig-save
+mkdir -p $saved && mount -t tmpfs -o size=400m tmpfs $saved
+save() { xl save $name "$saved/$name.save" >/var/log/xen/xl-save.log 2>&1 || { tail -n 1 /var/log/xen/xl-save.log; return 1; }; }
+restore() { xl restore "$saved/$name.save" >/var/log/xen/xl-restore.log 2>&1 || { tail -n 1 /var/log/xen/xl-restore.log; return 1; }; }
 said_resumed() { console_has $name "Resumed."; }
 connected_again() { connected 51712 vbd; }
 no_device_error() { ! xenstore-exists "/local/domain/$domid/error/device" || { xenstore-ls -f "/local/domain/$domid/error"; return 1; }; }
