@@ -3,6 +3,11 @@
 # through control/shutdown, it suspends (SCHEDOP_shutdown, SHUTDOWN_suspend),
 # xl writes its image; restored, it is a new domain to Xen and xenstored, and
 # it must find its store and console again, say so, and connect its disk anew.
+# Not in scenario.sh yet: it passed 3 runs of 4, and in the fourth (a clean-clone
+# CI run) the restored unikernel took xl shutdown ("closing my disks") but
+# never finished closing its disk nor returned. Add it back once that is
+# understood (does the restored domain's Xen clock move for its 5 s deadline?
+# does blkback answer Closing?).
 . /rig/lib.sh
 name=saved
 # 300 MiB, the least the kernel's placement allows with room to spare: xl saves every page into dom0's memory.
