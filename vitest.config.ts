@@ -11,7 +11,12 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "simulated", include: ["test/**/*.test.ts"], exclude: ["test/real-xen.test.ts"], sequence: { groupOrder: 0 } },
+        test: {
+          name: "simulated",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/real-xen.test.ts"],
+          sequence: { groupOrder: 0 },
+        },
       },
       { extends: true, test: { name: "real-xen", include: ["test/real-xen.test.ts"], sequence: { groupOrder: 1 } } },
     ],

@@ -1,6 +1,7 @@
 // harness.wasm: ring math and benchmark loops exposed to tests and `npm run bench`.
 // It is built from the same sources as xenbus.wasm and never shipped.
 import "./xen/panic"; // the abort handler named in asconfig.json
+
 // Everything xenbus.wasm exports, so the harness boots as a guest too, with
 // the test-only drivers registered on its buses, the tests' hooks, and the
 // ABI tables (`npm run layouts`), compiled from the same declarations.
@@ -8,21 +9,37 @@ export * from "./index";
 export * from "./testing/bus-drivers";
 export * from "./testing/evtchn-hooks";
 export * from "./testing/xenbus-exports";
-export { xen_abi_layouts, xen_abi_constants } from "./xen/describe";
+export { xen_abi_constants, xen_abi_layouts } from "./xen/describe";
+
 import "./testing/backend-ops";
-import { BLKIF_OP_READ, BLKIF_RSP_OKAY, EINVAL, SCHEDOP_block } from "./xen/abi";
-import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";
-import { PAGE_SIZE } from "./xen/pages";
-import { ByteRing, inputChunk, outputChunk } from "./ring/bytes";
-import { BackRing, FrontRing, ringEntries } from "./ring/shared";
-import { sched_op } from "./xen/hypercall";
 import * as blkif from "./drivers/blkif";
 import { send as sendEvent } from "./evtchn/evtchn";
-import { XsRingTransport } from "./xenstore/transport";
+import { ByteRing, inputChunk, outputChunk } from "./ring/bytes";
+import { BackRing, FrontRing, ringEntries } from "./ring/shared";
+import { BLKIF_OP_READ, BLKIF_RSP_OKAY, EINVAL, SCHEDOP_block } from "./xen/abi";
+import { sched_op } from "./xen/hypercall";
+import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";
+import { PAGE_SIZE } from "./xen/pages";
 import { XS_NO_DOMID, XsClient, XsTransactionBody, XsWatchHandler } from "./xenstore/client";
+import { XsRingTransport } from "./xenstore/transport";
 import {
-  PayloadWriter, Perm, WatchEventFields, XS_NO_TRANSACTION, checkHeader, countStrings, encodeHeader, errnoOfError,
-  errorName, headerLength, headerReqId, headerTxId, headerType, parseDecimal, parsePerms, parseWatchEvent, splitStrings,
+  checkHeader,
+  countStrings,
+  encodeHeader,
+  errnoOfError,
+  errorName,
+  headerLength,
+  headerReqId,
+  headerTxId,
+  headerType,
+  PayloadWriter,
+  Perm,
+  parseDecimal,
+  parsePerms,
+  parseWatchEvent,
+  splitStrings,
+  WatchEventFields,
+  XS_NO_TRANSACTION,
 } from "./xenstore/wire";
 
 /** Page-aligned memory the tests lay rings out in (with guard bytes around them). */
@@ -41,10 +58,13 @@ function useByteRing(ring: ByteRing): void {
 /** Selects the ring under test: 0 xenstore req, 1 xenstore rsp, 2 console in, 3 console out, in the page at `page`. */
 export function byte_ring_select(kind: i32, page: usize): void {
   useByteRing(
-    kind == 0 ? ByteRing.xenstoreRequests(page)
-    : kind == 1 ? ByteRing.xenstoreResponses(page)
-    : kind == 2 ? ByteRing.consoleInput(page)
-    : ByteRing.consoleOutput(page),
+    kind == 0
+      ? ByteRing.xenstoreRequests(page)
+      : kind == 1
+        ? ByteRing.xenstoreResponses(page)
+        : kind == 2
+          ? ByteRing.consoleInput(page)
+          : ByteRing.consoleOutput(page),
   );
 }
 
@@ -229,12 +249,18 @@ export function blkif_check_response(rsp: usize, op: i32): i32 {
 /** Parses a negotiation value: 0 feature flag, 1 sector-size, 2 sectors, 3 info, 4 max-ring-page-order. */
 export function blkif_parse(kind: i32, at: usize, length: u32): i64 {
   switch (kind) {
-    case 0: return blkif.parseFlag(at, length);
-    case 1: return blkif.parseSectorSize(at, length);
-    case 2: return blkif.parseSectors(at, length);
-    case 3: return blkif.parseInfo(at, length);
-    case 4: return blkif.parseRingPageOrder(at, length);
-    default: return -EINVAL;
+    case 0:
+      return blkif.parseFlag(at, length);
+    case 1:
+      return blkif.parseSectorSize(at, length);
+    case 2:
+      return blkif.parseSectors(at, length);
+    case 3:
+      return blkif.parseInfo(at, length);
+    case 4:
+      return blkif.parseRingPageOrder(at, length);
+    default:
+      return -EINVAL;
   }
 }
 
@@ -248,8 +274,6 @@ const BLKIF_ENTRY: u32 = blkif_sring.SIZE - blkif_sring.ring;
  * 8-byte moves: memory.copy is a call into the engine, which at 112 bytes
  * costs more than the copy.
  */
-// @ts-ignore: decorator
-@inline
 function copyBlkifRequest(target: usize, source: usize): void {
   store<u64>(target, load<u64>(source, 0), 0);
   store<u64>(target, load<u64>(source, 8), 8);
@@ -330,7 +354,8 @@ function blkifRoundtrip(f: FrontRing, b: BackRing, requests: u32): u32 {
     cons = f.rspCons;
     for (; ready != 0; ready--) {
       const rsp = slots + usize(cons++ & mask) * entrySize;
-      if (load<u64>(rsp + blkif_response.id) != u64(cons) || load<i16>(rsp + blkif_response.status) != BLKIF_RSP_OKAY) return 0;
+      if (load<u64>(rsp + blkif_response.id) != u64(cons) || load<i16>(rsp + blkif_response.status) != BLKIF_RSP_OKAY)
+        return 0;
       answered++;
     }
     f.rspCons = cons;
@@ -463,7 +488,13 @@ export function xs_perm_at(index: i32): u32 {
 }
 
 /** Builds a payload of NUL-terminated strings (then `value` unterminated) at `target`; its length or -E2BIG. */
-export function xs_build_payload(target: usize, strings: usize, stringsLength: u32, value: usize, valueLength: u32): i32 {
+export function xs_build_payload(
+  target: usize,
+  strings: usize,
+  stringsLength: u32,
+  value: usize,
+  valueLength: u32,
+): i32 {
   const writer = new PayloadWriter(target);
   const parts = splitStrings(strings, stringsLength);
   if (parts === null) return -1;
@@ -584,7 +615,7 @@ export function xs_client_pending_events(): i32 {
 export function xs_client_next_event(target: usize, capacity: u32): i32 {
   const event = xsClient!.nextEvent();
   if (event === null) return -1;
-  return copyOut(event.path + "\0" + event.token + "\0", target, capacity);
+  return copyOut(`${event.path}\0${event.token}\0`, target, capacity);
 }
 
 /** The last read's raw value (or get_domain_path's path) at `target`; its length. */
@@ -707,7 +738,14 @@ class ScriptedBody extends XsTransactionBody {
 
 let transactionBody: ScriptedBody | null = null;
 
-export function xs_client_run_transaction(path: usize, pathLength: u32, value: usize, valueLength: u32, result: i32, attempts: i32): i32 {
+export function xs_client_run_transaction(
+  path: usize,
+  pathLength: u32,
+  value: usize,
+  valueLength: u32,
+  result: i32,
+  attempts: i32,
+): i32 {
   const body = new ScriptedBody(text(path, pathLength), text(value, valueLength), result);
   transactionBody = body;
   return xsClient!.runTransaction(body, attempts);
@@ -720,7 +758,7 @@ export function xs_client_transaction_runs(): i32 {
 
 // Watch handlers: each logs its events; some also act from inside the callback.
 
-const HANDLER_LOG: i32 = 1;
+const _HANDLER_LOG: i32 = 1;
 /** Also calls dispatchWatchEvents from inside the callback (which must return 0 at once). */
 const HANDLER_NESTED_DISPATCH: i32 = 2;
 /** Also reads the event's path, so a request runs (and may queue events) during dispatch. */
@@ -736,7 +774,7 @@ class TestHandler extends XsWatchHandler {
   }
 
   onEvent(path: string, token: string): void {
-    handled.push(path + "\0" + token + "\0");
+    handled.push(`${path}\0${token}\0`);
     if (this.mode == HANDLER_NESTED_DISPATCH) {
       nestedDispatches++;
       nestedDispatched += xsClient!.dispatchWatchEvents();
@@ -747,7 +785,14 @@ class TestHandler extends XsWatchHandler {
 }
 
 /** `mode` 0 registers without a handler (events for nextEvent), else a TestHandler of that mode. */
-export function xs_client_register_watch(path: usize, pathLength: u32, token: usize, tokenLength: u32, maxPending: i32, mode: i32): i32 {
+export function xs_client_register_watch(
+  path: usize,
+  pathLength: u32,
+  token: usize,
+  tokenLength: u32,
+  maxPending: i32,
+  mode: i32,
+): i32 {
   const handler: XsWatchHandler | null = mode == 0 ? null : new TestHandler(mode);
   return xsClient!.registerWatch(text(path, pathLength), text(token, tokenLength), handler, maxPending);
 }

@@ -3,15 +3,15 @@
 // tests use (hooks, the ABI tables) is in build/harness.wasm (assembly/harness.ts).
 import "./xen/panic"; // the abort handler named in asconfig.json
 
+import { suspendDomain } from "./drivers/suspend";
 import * as evtchn from "./evtchn/evtchn";
 import * as gnttab from "./gnttab/gnttab";
-import * as xenstore from "./xenstore/ring";
-import { suspendDomain } from "./drivers/suspend";
-import { XsClient } from "./xenstore/client";
-import { parsePerms, splitStrings } from "./xenstore/wire";
+import { EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, GNTST_bad_virt_addr } from "./xen/abi";
 import { allocPage, freePage, PAGE_SIZE } from "./xen/pages";
 import { addUserPage, inMemory, isUserPage, mayAlias, removeUserPage, stringIn } from "./xen/userpages";
-import { EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, GNTST_bad_virt_addr } from "./xen/abi";
+import { XsClient } from "./xenstore/client";
+import * as xenstore from "./xenstore/ring";
+import { parsePerms, splitStrings } from "./xenstore/wire";
 
 /**
  * Maps shared_info and sets up the grant table. 0, or the -errno / GNTST_*
@@ -444,11 +444,10 @@ export function xs_watch_stats(token: usize, token_len: u32, out: usize): i32 {
   return 12;
 }
 
-// The XenBus buses.
-export * from "./xenbus/bus-exports";
+// The block frontend.
+export * from "./drivers/blk-exports";
 
 // The PV console frontend.
 export * from "./drivers/console-exports";
-
-// The block frontend.
-export * from "./drivers/blk-exports";
+// The XenBus buses.
+export * from "./xenbus/bus-exports";

@@ -33,7 +33,10 @@ class BlockHost {
 
   constructor(private readonly engine?: Engine) {
     this.backend = startBlkbackDomain(this.service, {
-      sectors: DISK_SECTORS, maxRingPageOrder: MAX_RING_PAGE_ORDER, quotas: DRIVER_DOMAIN_QUOTAS, engine,
+      sectors: DISK_SECTORS,
+      maxRingPageOrder: MAX_RING_PAGE_ORDER,
+      quotas: DRIVER_DOMAIN_QUOTAS,
+      engine,
     });
   }
 
@@ -44,7 +47,11 @@ class BlockHost {
     if (rc !== 0) throw new Error(`${name}: xs_init returned ${rc}`);
     const blk = new BlkFront(guest, 1).start();
     this.service.devices.add({
-      type: "vbd", devid: DEVID, frontend: guest.domid, backend: this.backend.domid, backendParams: this.backend.disk.params,
+      type: "vbd",
+      devid: DEVID,
+      frontend: guest.domid,
+      backend: this.backend.domid,
+      backendParams: this.backend.disk.params,
     });
     return blk;
   }
@@ -72,12 +79,16 @@ export class BlockGuest {
 
   /** `n` 4 KiB reads, each a round trip to the backend: `n`, or 0 when one failed. */
   reads(n: number): number {
-    return this.requests(n, (sector) => this.blk.guest.exports.blk_read(DEVID, sector, REQUEST_SECTORS, this.blk.buffer));
+    return this.requests(n, (sector) =>
+      this.blk.guest.exports.blk_read(DEVID, sector, REQUEST_SECTORS, this.blk.buffer),
+    );
   }
 
   /** `n` 4 KiB writes, each a round trip to the backend: `n`, or 0 when one failed. */
   writes(n: number): number {
-    return this.requests(n, (sector) => this.blk.guest.exports.blk_write(DEVID, sector, REQUEST_SECTORS, this.blk.buffer));
+    return this.requests(n, (sector) =>
+      this.blk.guest.exports.blk_write(DEVID, sector, REQUEST_SECTORS, this.blk.buffer),
+    );
   }
 
   private requests(n: number, request: (sector: bigint) => number): number {

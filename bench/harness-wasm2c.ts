@@ -11,7 +11,13 @@ import { wasm2c } from "../tools/wasm2c.js";
 import { HARNESS_WASM } from "./harness.js";
 
 const NAME = "harness_wasm2c";
-const INPUTS = [HARNESS_WASM, "bench/native/harness_wasm2c.c", "bench/native/measure.h", "bench/harness-wasm2c.ts", "tools/wasm2c.ts"];
+const INPUTS = [
+  HARNESS_WASM,
+  "bench/native/harness_wasm2c.c",
+  "bench/native/measure.h",
+  "bench/harness-wasm2c.ts",
+  "tools/wasm2c.ts",
+];
 
 /** The program's path, built if stale (PeerUnavailable where wasm2c or gcc cannot be had). */
 export function harnessWasm2c(): string {
@@ -23,7 +29,10 @@ export function harnessWasm2c(): string {
   converter.convert(HARNESS_WASM, source, "harness");
   const include = ["-I", converter.include, "-I", cachePath("native")];
   // wasm2c's output and runtime are not written for -Wall -Werror (thousands of unused values): objects built apart.
-  const objects = [source, ...["wasm-rt-impl.c", "wasm-rt-mem-impl.c"].map((file) => join(converter.runtime, file))].map((file) => {
+  const objects = [
+    source,
+    ...["wasm-rt-impl.c", "wasm-rt-mem-impl.c"].map((file) => join(converter.runtime, file)),
+  ].map((file) => {
     const object = cachePath("native", `${basename(file, ".c")}.o`);
     execFileSync("gcc", ["-O2", "-w", ...include, "-c", file, "-o", object], { stdio: "pipe" });
     return object;

@@ -4,14 +4,18 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Engine, EngineInstance } from "../runtime/engine.js";
-import { noHypervisor, type Hypercall } from "../tools/abi.js";
+import { type Hypercall, noHypervisor } from "../tools/abi.js";
 
 export const HARNESS_WASM = fileURLToPath(new URL("../build/harness.wasm", import.meta.url));
 
 /** The harness's exports: numbers in and out (u32 results come back as signed i32). */
 export type Harness = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
 
-export function loadHarness(hypercalls: Record<string, Hypercall> = {}): { harness: Harness; scratch: number; scratchBytes: number } {
+export function loadHarness(hypercalls: Record<string, Hypercall> = {}): {
+  harness: Harness;
+  scratch: number;
+  scratchBytes: number;
+} {
   const xen = noHypervisor(hypercalls);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(HARNESS_WASM)), { xen });
   const exports = instance.exports as Record<string, unknown>;

@@ -23,17 +23,17 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
-import type { Engine } from "../runtime/engine.js";
 import { exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
+import type { Engine } from "../runtime/engine.js";
 import { wasmtimeEngine } from "../runtime/wasmtime.js";
-import { type TargetName, buildStale } from "../tools/build.js";
+import { buildStale, type TargetName } from "../tools/build.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import type { BlockGuest } from "./blk.js";
 import { harnessIn, loadHarness } from "./harness.js";
 import { harnessWasm2c } from "./harness-wasm2c.js";
-import type { XenstoreGuest } from "./xenstore.js";
 import { rigFigures, unikernelElfSize, XEN_ELF_SIZE, XEN_TIMES, xenTime } from "./xen.js";
+import type { XenstoreGuest } from "./xenstore.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
 const WORKLOADS: Record<string, string> = {
@@ -145,7 +145,13 @@ function libxenstoreClient(): string[] | undefined {
   try {
     const lib = join(debianPackage("libxen-dev"), "usr/lib/x86_64-linux-gnu");
     const include = join(debianPackage("libxen-dev"), "usr/include");
-    return [compileC("xenstore_read", ["bench/native/xenstore_read.c", join(lib, "libxenstore.a"), join(lib, "libxentoolcore.a")], ["-I", include])];
+    return [
+      compileC(
+        "xenstore_read",
+        ["bench/native/xenstore_read.c", join(lib, "libxenstore.a"), join(lib, "libxentoolcore.a")],
+        ["-I", include],
+      ),
+    ];
   } catch (error) {
     console.error(`skipping ${SOCKET_READ}: ${(error as Error).message.split("\n")[0]}`);
     return undefined;
@@ -166,7 +172,9 @@ async function socketReadsPerSecond(client: string[], env: NodeJS.ProcessEnv = {
   const listener = await listenUnix(new XenStored(), socket);
   try {
     const [command, ...args] = client;
-    const { stdout } = await promisify(execFile)(command!, [...args, "/bench/node"], { env: { ...process.env, ...env, XENSTORED_PATH: socket } });
+    const { stdout } = await promisify(execFile)(command!, [...args, "/bench/node"], {
+      env: { ...process.env, ...env, XENSTORED_PATH: socket },
+    });
     return Number(stdout.trim());
   } finally {
     await listener.close();
@@ -199,9 +207,14 @@ const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
   harness: Object.keys(WORKLOADS).flatMap((name) => [name, name + WASMTIME, name + WASM2C]),
   "xenstore-client": [COMPONENT_READ, COMPONENT_READ_RATIO, COMPONENT_READ + WASMTIME, COMPONENT_READ_RATIO_WASMTIME],
   xenbus: [
-    ...Object.keys(XENSTORE_ROUNDTRIPS), ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME), ...MEMORY_RESULTS,
-    ...Object.keys(BLOCK_REQUESTS), ...BLOCK_REQUESTS_WASMTIME.map((name) => name + WASMTIME),
-    ...Object.keys(BOOT_TO_CONNECTED), ...BOOT_TO_CONNECTED_WASMTIME.map((name) => name + WASMTIME), SIZE,
+    ...Object.keys(XENSTORE_ROUNDTRIPS),
+    ...XENSTORE_ROUNDTRIPS_WASMTIME.map((name) => name + WASMTIME),
+    ...MEMORY_RESULTS,
+    ...Object.keys(BLOCK_REQUESTS),
+    ...BLOCK_REQUESTS_WASMTIME.map((name) => name + WASMTIME),
+    ...Object.keys(BOOT_TO_CONNECTED),
+    ...BOOT_TO_CONNECTED_WASMTIME.map((name) => name + WASMTIME),
+    SIZE,
   ],
   // The rig boots every unikernel (tools/xen/rig.ts).
   unikernel: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
@@ -228,7 +241,11 @@ const unknown = selected.filter((name) => !known.includes(name));
 if (unknown.length > 0) exitWithUsageError("npm run bench", `unknown workload ${unknown.join(", ")}`);
 const wanted = (name: string): boolean => selected.length === 0 || selected.includes(name);
 
-await buildStale(Object.entries(RUNS_MODULE).filter(([, names]) => names.some(wanted)).map(([target]) => target as TargetName));
+await buildStale(
+  Object.entries(RUNS_MODULE)
+    .filter(([, names]) => names.some(wanted))
+    .map(([target]) => target as TargetName),
+);
 
 /** The wasm2c-compiled harness, built when stale; undefined (said on stderr) where it cannot be. */
 function wasm2cHarnessOrSkip(): string | undefined {
@@ -256,7 +273,10 @@ if (rings.length > 0) {
     }
     if (wasmtimeHarness && wanted(name + WASMTIME)) {
       console.error(`${name}${WASMTIME}: wasm in wasmtime…`);
-      results.push([name + WASMTIME, opsPerSecond((n) => wasmtimeHarness.call(WORKLOADS[name]!, [n])!, name + WASMTIME)]);
+      results.push([
+        name + WASMTIME,
+        opsPerSecond((n) => wasmtimeHarness.call(WORKLOADS[name]!, [n])!, name + WASMTIME),
+      ]);
     }
     if (wasm2cHarness && wanted(name + WASM2C)) {
       console.error(`${name}${WASM2C}: wasm2c's C, native…`);
@@ -286,14 +306,18 @@ if (component) {
   console.error(`${COMPONENT_READ}: the XenStore client component in Node through the same socket…`);
   const reads = await socketReadsPerSecond(COMPONENT_CLIENT);
   if (wanted(COMPONENT_READ)) emit(COMPONENT_READ, Math.round(reads), "ops/s");
-  if (libxenstoreReads !== undefined) emit(COMPONENT_READ_RATIO, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
+  if (libxenstoreReads !== undefined)
+    emit(COMPONENT_READ_RATIO, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
 }
 const componentLibrary = componentInWasmtime ? wasmtimeLibraryOrSkip() : undefined;
 if (componentLibrary !== undefined) {
   console.error(`${COMPONENT_READ}${WASMTIME}: the same component in wasmtime, in Node, through the same socket…`);
-  const reads = await socketReadsPerSecond([...COMPONENT_CLIENT, "--wasmtime"], { XENBUS_WASM_WASMTIME: componentLibrary });
+  const reads = await socketReadsPerSecond([...COMPONENT_CLIENT, "--wasmtime"], {
+    XENBUS_WASM_WASMTIME: componentLibrary,
+  });
   if (wanted(COMPONENT_READ + WASMTIME)) emit(COMPONENT_READ + WASMTIME, Math.round(reads), "ops/s");
-  if (libxenstoreReads !== undefined) emit(COMPONENT_READ_RATIO_WASMTIME, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
+  if (libxenstoreReads !== undefined)
+    emit(COMPONENT_READ_RATIO_WASMTIME, Number((reads / libxenstoreReads).toFixed(3)), "component/libxenstore");
 }
 // bench/xenstore.ts and bench/blk.ts read build/xenbus.wasm as they load: each is imported where it is
 // used, so that what needs no xenbus.wasm runs without it.
@@ -314,7 +338,9 @@ for (const name of XENSTORE_ROUNDTRIPS_WASMTIME.filter((name) => wanted(name + W
 }
 if (MEMORY_RESULTS.some(wanted)) {
   const { XenstoreGuest } = await import("./xenstore.js");
-  console.error(`xenstore_guest_memory: ${MEMORY_WARM_UP} mixed XenStore operations to warm up, then ${MEMORY_OPERATIONS}…`);
+  console.error(
+    `xenstore_guest_memory: ${MEMORY_WARM_UP} mixed XenStore operations to warm up, then ${MEMORY_OPERATIONS}…`,
+  );
   const guest = new XenstoreGuest();
   guest.mixed(MEMORY_WARM_UP);
   const [before, heapBefore] = [guest.memoryBytes(), guest.heapHighWater()];
@@ -340,7 +366,11 @@ for (const name of BLOCK_REQUESTS_WASMTIME.filter((name) => wanted(name + WASMTI
   const { BlockGuest } = await import("./blk.js");
   console.error(`${name}${WASMTIME}: the same, both domains in wasmtime…`);
   const guest = new BlockGuest(engine);
-  emit(name + WASMTIME, Math.round(opsPerSecond((n) => BLOCK_REQUESTS[name]!(guest, n), name + WASMTIME)), "requests/s");
+  emit(
+    name + WASMTIME,
+    Math.round(opsPerSecond((n) => BLOCK_REQUESTS[name]!(guest, n), name + WASMTIME)),
+    "requests/s",
+  );
 }
 const boots = Object.entries(BOOT_TO_CONNECTED).flatMap(([name, guests]) => [
   { name, guests, inWasmtime: false },

@@ -28,17 +28,24 @@ const elf = (name: string): string => `build/${name}.pvh.elf`;
 /** The rig's figures, from its last run if that is newer than every unikernel ELF, else from a new run; undefined where the rig cannot run. */
 export async function rigFigures(): Promise<Figure[] | undefined> {
   const elves = UNIKERNELS.map(elf);
-  const fresh = existsSync(LAST_RUN) && elves.every((path) => existsSync(path) && statSync(path).mtimeMs < statSync(LAST_RUN).mtimeMs);
+  const fresh =
+    existsSync(LAST_RUN) &&
+    elves.every((path) => existsSync(path) && statSync(path).mtimeMs < statSync(LAST_RUN).mtimeMs);
   if (fresh) {
     console.error(`real Xen: the rig's run of ${statSync(LAST_RUN).mtime.toISOString()} (${LAST_RUN})`);
     return (JSON.parse(readFileSync(LAST_RUN, "utf8")) as { figures: Figure[] }).figures;
   }
   console.error("real Xen: running the rig (npm run xen), about 5 minutes…");
   try {
-    const run = await runRig(prepareRig((text) => console.error(`  ${text}`)), (progress) => {
-      if (progress.kind === "stage" || progress.kind === "guest") console.error(`  ${progress.kind === "guest" ? `[${progress.guest}] ` : ""}${progress.text}`);
-    });
-    if (!run.report.ok) console.error(`real Xen: the rig's run did not pass (serial log ${run.serialLog}); figures as far as it went`);
+    const run = await runRig(
+      prepareRig((text) => console.error(`  ${text}`)),
+      (progress) => {
+        if (progress.kind === "stage" || progress.kind === "guest")
+          console.error(`  ${progress.kind === "guest" ? `[${progress.guest}] ` : ""}${progress.text}`);
+      },
+    );
+    if (!run.report.ok)
+      console.error(`real Xen: the rig's run did not pass (serial log ${run.serialLog}); figures as far as it went`);
     return run.report.figures;
   } catch (error) {
     if (!(error instanceof PeerUnavailable)) throw error;

@@ -5,8 +5,8 @@
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { bootXenbus, type Xenbus } from "../runtime/boot.js";
-import { allocPage } from "../runtime/errors.js";
 import type { Engine } from "../runtime/engine.js";
+import { allocPage } from "../runtime/errors.js";
 import { heapHighWater } from "./memory.js";
 
 const PAGE_SIZE = 4096;
@@ -134,29 +134,45 @@ export class XenstoreGuest {
     this.check("transaction_start", x.xs_transaction_start());
     const tx = x.xs_transaction_id() >>> 0;
     this.check("read in transaction", x.xs_read(tx, this.pathPage, this.path(ROUNDTRIP_NODE), this.out));
-    this.check("write in transaction", x.xs_write(tx, this.pathPage, this.path("data/tx"), this.argPage, this.arg(String(step))));
+    this.check(
+      "write in transaction",
+      x.xs_write(tx, this.pathPage, this.path("data/tx"), this.argPage, this.arg(String(step))),
+    );
     this.check("transaction_end", x.xs_transaction_end(tx, true));
   }
 
   private write(path: string, value: string): void {
-    this.check(`write ${path}`, this.guest.exports.xs_write(0, this.pathPage, this.path(path), this.argPage, this.arg(value)));
+    this.check(
+      `write ${path}`,
+      this.guest.exports.xs_write(0, this.pathPage, this.path(path), this.argPage, this.arg(value)),
+    );
   }
 
   private read(path: string): string {
-    return this.result(this.check(`read ${path}`, this.guest.exports.xs_read(0, this.pathPage, this.path(path), this.out)));
+    return this.result(
+      this.check(`read ${path}`, this.guest.exports.xs_read(0, this.pathPage, this.path(path), this.out)),
+    );
   }
 
   private directory(path: string): string[] {
-    const listing = this.result(this.check(`directory ${path}`, this.guest.exports.xs_directory(0, this.pathPage, this.path(path), this.out)));
+    const listing = this.result(
+      this.check(`directory ${path}`, this.guest.exports.xs_directory(0, this.pathPage, this.path(path), this.out)),
+    );
     return listing.split("\0").slice(0, -1);
   }
 
   private watch(path: string, token: string): void {
-    this.check(`watch ${path}`, this.guest.exports.xs_watch(this.pathPage, this.path(path), this.argPage, this.arg(token)));
+    this.check(
+      `watch ${path}`,
+      this.guest.exports.xs_watch(this.pathPage, this.path(path), this.argPage, this.arg(token)),
+    );
   }
 
   private unwatch(path: string, token: string): void {
-    this.check(`unwatch ${path}`, this.guest.exports.xs_unwatch(this.pathPage, this.path(path), this.argPage, this.arg(token)));
+    this.check(
+      `unwatch ${path}`,
+      this.guest.exports.xs_unwatch(this.pathPage, this.path(path), this.argPage, this.arg(token)),
+    );
   }
 
   /** The oldest queued watch event's path, or null when none is queued. */

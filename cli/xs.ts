@@ -4,9 +4,9 @@
 // what Xen's xenstore-read, -write, -ls, -watch and -rm do, with their exit
 // status for a failure: 1.
 import { childPath } from "../host/xenstored/paths.js";
-import { type ComponentXenstore, StreamError, openXenstoreComponent } from "../runtime/component.js";
-import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";
 import { exitWithError, exitWithUsageError } from "../runtime/command-line.js";
+import { type ComponentXenstore, openXenstoreComponent, StreamError } from "../runtime/component.js";
+import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 
 const COMMAND = "xenbus-wasm";
@@ -48,7 +48,8 @@ function inTransaction<T>(xs: ComponentXenstore, body: (tx: number) => T): T {
       xs.transactionEnd(tx, true);
       return result;
     } catch (error) {
-      if (!(error instanceof XenStoreError && error.code === "EAGAIN")) throw failed("could not commit the transaction", error);
+      if (!(error instanceof XenStoreError && error.code === "EAGAIN"))
+        throw failed("could not commit the transaction", error);
     }
   }
 }
@@ -57,7 +58,10 @@ function inTransaction<T>(xs: ComponentXenstore, body: (tx: number) => T): T {
 function shown(value: Uint8Array): string {
   let text = "";
   for (const byte of value) {
-    text += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\${byte.toString(8).padStart(3, "0")}`;
+    text +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\${byte.toString(8).padStart(3, "0")}`;
   }
   return text;
 }
@@ -125,9 +129,11 @@ function run(command: string, args: string[], options: XsOptions): void {
   let count = Infinity;
   if (options.count !== undefined) {
     count = Number(options.count);
-    if (!Number.isInteger(count) || count < 1) exitWithUsageError(COMMAND, `-n wants a positive count, not ${options.count}`);
+    if (!Number.isInteger(count) || count < 1)
+      exitWithUsageError(COMMAND, `-n wants a positive count, not ${options.count}`);
   }
-  if ((command === "ls" || command === "watch") && args.length > 1) exitWithUsageError(COMMAND, `${command} takes one PATH`);
+  if ((command === "ls" || command === "watch") && args.length > 1)
+    exitWithUsageError(COMMAND, `${command} takes one PATH`);
   const writes = command === "write" ? pairs(args) : [];
 
   let xs: ComponentXenstore;

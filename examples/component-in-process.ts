@@ -5,4 +5,4 @@ const xs = openXenstoreComponent(xenstoredStream(new XenStored())); // any ByteS
 xs.write("/data/greeting", "hello");
 console.log(xs.readString("/data/greeting")); // hello; xs.read gives the bytes
 xs.watch("/data", "token");
-console.log(xs.nextEvent());                  // { path: '/data', token: 'token' }: a watch fires once when set
+console.log(xs.nextEvent()); // { path: '/data', token: 'token' }: a watch fires once when set

@@ -67,7 +67,14 @@ export class PageCoherence {
     if (!pages) this.granted.set(mapping.granter, (pages = new Map()));
     let page = pages.get(mapping.frame);
     if (!page) {
-      page = { granter: mapping.granter, frame: mapping.frame, mappings: new Map(), version: 0, granterVersion: 0, holder: null };
+      page = {
+        granter: mapping.granter,
+        frame: mapping.frame,
+        mappings: new Map(),
+        version: 0,
+        granterVersion: 0,
+        holder: null,
+      };
       pages.set(mapping.frame, page);
     }
     let held = this.held.get(mapping.mapper);

@@ -13,14 +13,19 @@
 import { type ByteRingLayout, putBytes, takeBytes } from "./byte-ring.js";
 import { ConsoleLog } from "./console.js";
 import type { Domain } from "./domain.js";
-import type { Frame } from "./memory.js";
 import type { Hypervisor } from "./hypervisor.js";
+import type { Frame } from "./memory.js";
 import type { NativeDomain } from "./native.js";
 import { HVM_PARAM, xencons_interface } from "./xen/abi.js";
 
 const RING = xencons_interface.fields;
 const INPUT: ByteRingLayout = { data: RING.in, size: RING.out - RING.in, cons: RING.in_cons, prod: RING.in_prod };
-const OUTPUT: ByteRingLayout = { data: RING.out, size: RING.in_cons - RING.out, cons: RING.out_cons, prod: RING.out_prod };
+const OUTPUT: ByteRingLayout = {
+  data: RING.out,
+  size: RING.in_cons - RING.out,
+  cons: RING.out_cons,
+  prod: RING.out_prod,
+};
 
 export class ConsoleBackend {
   /** What the guest wrote, in lines. */
@@ -39,7 +44,11 @@ export class ConsoleBackend {
   /** The console page as the backend found it at `gfn`. */
   readonly frame: Frame;
 
-  constructor(private readonly dom0: NativeDomain, readonly guest: Domain, readonly gfn: number) {
+  constructor(
+    private readonly dom0: NativeDomain,
+    readonly guest: Domain,
+    readonly gfn: number,
+  ) {
     const frame = guest.frame(gfn);
     if (!frame) throw new Error(`${guest}: no console page at gfn ${gfn}`);
     this.frame = frame;

@@ -13,13 +13,13 @@ import type { Engine } from "../runtime/engine.js";
 import { v8Engine } from "../runtime/v8.js";
 import { wasmtimeEngine } from "../runtime/wasmtime.js";
 import { xenstore } from "../runtime/xenstore.js";
+import { buildStale } from "../tools/build.js";
+import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import { DeviceStateMonitor, describeTransition, stateName } from "./device-monitor.js";
-import { type DeviceId, type UnplugOutcome, devicePaths } from "./devices.js";
+import { type DeviceId, devicePaths, type UnplugOutcome } from "./devices.js";
 import type { GuestDomain } from "./guest-domain.js";
 import { Hypervisor } from "./hypervisor.js";
 import { startXenstore } from "./toolstack.js";
-import { buildStale } from "../tools/build.js";
-import { wasmtimeLibrary } from "../tools/wasmtime.js";
 
 const COMMAND = "npm start";
 const TRACE_LEVELS = ["summary", "steps", "states"] as const;
@@ -97,12 +97,26 @@ function parseOptions(): Options {
   }
   const diskBytes = parseSize(values["disk-size"]);
   if (diskBytes === null || diskBytes === 0 || diskBytes % (4 * KiB) !== 0 || diskBytes > MAX_DISK) {
-    exitWithUsageError(COMMAND, `--disk-size wants a multiple of 4K up to 256M, such as 512K or 4M, not ${values["disk-size"]}`);
+    exitWithUsageError(
+      COMMAND,
+      `--disk-size wants a multiple of 4K up to 256M, such as 512K or 4M, not ${values["disk-size"]}`,
+    );
   }
-  if (guests * diskBytes > MAX_TOTAL_DISK) exitWithUsageError(COMMAND, `--guests × --disk-size must stay within 1G in all: the disks live in blkback's memory`);
-  if (!TRACE_LEVELS.includes(values.trace as TraceLevel)) exitWithUsageError(COMMAND, `--trace wants one of ${TRACE_LEVELS.join(", ")}, not ${values.trace}`);
-  if (!ENGINES.includes(values.engine as (typeof ENGINES)[number])) exitWithUsageError(COMMAND, `--engine wants one of ${ENGINES.join(", ")}, not ${values.engine}`);
-  return { guests, diskBytes, trace: values.trace as TraceLevel, engine: values.engine === "wasmtime" ? wasmtime() : v8Engine };
+  if (guests * diskBytes > MAX_TOTAL_DISK)
+    exitWithUsageError(
+      COMMAND,
+      `--guests × --disk-size must stay within 1G in all: the disks live in blkback's memory`,
+    );
+  if (!TRACE_LEVELS.includes(values.trace as TraceLevel))
+    exitWithUsageError(COMMAND, `--trace wants one of ${TRACE_LEVELS.join(", ")}, not ${values.trace}`);
+  if (!ENGINES.includes(values.engine as (typeof ENGINES)[number]))
+    exitWithUsageError(COMMAND, `--engine wants one of ${ENGINES.join(", ")}, not ${values.engine}`);
+  return {
+    guests,
+    diskBytes,
+    trace: values.trace as TraceLevel,
+    engine: values.engine === "wasmtime" ? wasmtime() : v8Engine,
+  };
 }
 
 /** wasmtime, or a clear exit when it cannot be had. */
@@ -162,7 +176,10 @@ const monitor = new DeviceStateMonitor(toolstack, {
   onTransition: (transition) => show("states", "xenbus", describeTransition(transition)),
 });
 hv.onExit((domain) => step(`dom${domain.domid}`, `exited (${domain.exit?.reason}) ${domain.exit?.message ?? ""}`));
-step("dom0", `xenstored, the toolstack and the console backends are up; watching every device's state; Wasm domains run in ${options.engine.name}`);
+step(
+  "dom0",
+  `xenstored, the toolstack and the console backends are up; watching every device's state; Wasm domains run in ${options.engine.name}`,
+);
 
 /** A domain the toolstack made, connected to xenstored, its console lines shown as they arrive. */
 function createDomain(name: string, role: string): GuestDomain {
@@ -205,7 +222,10 @@ const machines: Machine[] = [];
 function createMachine(index: number): Machine {
   const domain = createDomain(`guest${index}`, "block frontend");
   const disk = blkback.createDisk(options.diskBytes / 512);
-  step(`dom${backendDomain.guest.domid}`, `disk ${disk.number}: ${size(options.diskBytes)} image in blkback's memory, for dom${domain.guest.domid}`);
+  step(
+    `dom${backendDomain.guest.domid}`,
+    `disk ${disk.number}: ${size(options.diskBytes)} image in blkback's memory, for dom${domain.guest.domid}`,
+  );
   return {
     domain,
     front: new BlkFront(domain.guest).start(),
@@ -229,8 +249,11 @@ function plug(machine: Machine): void {
   machine.connectMs.push(elapsed() - pluggedAt);
   const info = machine.front.info(XVDA);
   machine.ringPages = info.ringPages;
-  step(who, `xvda Connected ${machine.connectMs.at(-1)!.toFixed(1)} ms after the plug: ${size(Number(info.sectors) * 512)}, ` +
-    `${info.ringPages}-page ring, flush ${info.flush ? "offered" : "not offered"}`);
+  step(
+    who,
+    `xvda Connected ${machine.connectMs.at(-1)!.toFixed(1)} ms after the plug: ${size(Number(info.sectors) * 512)}, ` +
+      `${info.ringPages}-page ring, flush ${info.flush ? "offered" : "not offered"}`,
+  );
 }
 
 const io = { written: 0, read: 0, writeMs: 0, readMs: 0 };
@@ -238,7 +261,8 @@ const io = { written: 0, read: 0, writeMs: 0, readMs: 0 };
 /** Writes `data` over the whole disk through blkfront, a chunk at a time, timing only the I/O. */
 function writeDisk(machine: Machine, data: Uint8Array): number {
   const start = performance.now();
-  for (let offset = 0; offset < data.length; offset += CHUNK) machine.front.write(XVDA, offset / 512, data.subarray(offset, offset + CHUNK));
+  for (let offset = 0; offset < data.length; offset += CHUNK)
+    machine.front.write(XVDA, offset / 512, data.subarray(offset, offset + CHUNK));
   const ms = performance.now() - start;
   io.written += data.length;
   io.writeMs += ms;
@@ -269,8 +293,11 @@ function writeAndVerify(machine: Machine): void {
   machine.verified.written = equal(data, expected);
   // The bytes are in the backend's image, not just somewhere in the guest.
   machine.verified.image = equal(machine.disk.image(), expected);
-  step(who, `read it back (${ms.toFixed(1)} ms): ${machine.verified.written ? "every byte as written" : "MISMATCH"}; ` +
-    `blkback's image ${machine.verified.image ? "holds the same bytes" : "DIFFERS"}`);
+  step(
+    who,
+    `read it back (${ms.toFixed(1)} ms): ${machine.verified.written ? "every byte as written" : "MISMATCH"}; ` +
+      `blkback's image ${machine.verified.image ? "holds the same bytes" : "DIFFERS"}`,
+  );
 }
 
 function unplugAndReplug(machine: Machine): void {
@@ -280,11 +307,17 @@ function unplugAndReplug(machine: Machine): void {
   step("dom0", `hot-unplugs ${who}'s xvda: online 0 and Closing for the backend, then the device entries go`);
   machine.unplugged = toolstack.devices.unplug(machine.vbd);
   hv.runUntilIdle();
-  step("dom0", `${who}'s xvda is gone (${machine.unplugged === "closed" ? "the backend closed it" : "removed without the backend closing it"})`);
+  step(
+    "dom0",
+    `${who}'s xvda is gone (${machine.unplugged === "closed" ? "the backend closed it" : "removed without the backend closing it"})`,
+  );
   plug(machine);
   const { data, ms } = readDisk(machine);
   machine.verified.replugged = equal(data, pattern(machine.vbd.frontend, 0, options.diskBytes));
-  step(who, `read xvda back after the re-plug (${ms.toFixed(1)} ms): ${machine.verified.replugged ? "the data survived" : "MISMATCH"}`);
+  step(
+    who,
+    `read xvda back after the re-plug (${ms.toFixed(1)} ms): ${machine.verified.replugged ? "the data survived" : "MISMATCH"}`,
+  );
   machine.requests += machine.front.info(XVDA).requests;
 }
 
@@ -304,13 +337,19 @@ monitor.stop();
 
 /** The states one end of a vbd went through, from the monitor's record. */
 function history(domid: number, device: string): string {
-  const states = monitor.transitions.filter((t) => t.domid === domid && t.device === device).map((t) => stateName(t.to));
+  const states = monitor.transitions
+    .filter((t) => t.domid === domid && t.device === device)
+    .map((t) => stateName(t.to));
   return states.join(" → ");
 }
 
 const domains = [backendDomain, ...machines.map((machine) => machine.domain)];
-const greeted = domains.filter(({ guest, console }) => console.log.lines().some((line) => line.startsWith(`hello dom0, this is ${guest.name} `)));
-const answered = domains.filter(({ guest, console }) => console.log.lines().includes(`dom0 said: welcome, ${guest.name}`));
+const greeted = domains.filter(({ guest, console }) =>
+  console.log.lines().some((line) => line.startsWith(`hello dom0, this is ${guest.name} `)),
+);
+const answered = domains.filter(({ guest, console }) =>
+  console.log.lines().includes(`dom0 said: welcome, ${guest.name}`),
+);
 const connected = (machine: Machine): boolean => {
   const { frontend, backend } = devicePaths(machine.vbd);
   const front = monitor.state(`${frontend}/state`);
@@ -318,9 +357,15 @@ const connected = (machine: Machine): boolean => {
   return stateName(front) === "Connected" && stateName(back) === "Connected";
 };
 const allVerified = machines.every((m) => m.verified.written && m.verified.image && m.verified.replugged);
-const ok = failure === null && greeted.length === domains.length && answered.length === domains.length && machines.every(connected) && allVerified &&
+const ok =
+  failure === null &&
+  greeted.length === domains.length &&
+  answered.length === domains.length &&
+  machines.every(connected) &&
+  allVerified &&
   domains.every(({ guest }) => guest.exit === null);
-const rate = (bytes: number, ms: number): string => (ms > 0 ? `${(bytes / MiB / (ms / 1000)).toFixed(1)} MiB/s` : "n/a");
+const rate = (bytes: number, ms: number): string =>
+  ms > 0 ? `${(bytes / MiB / (ms / 1000)).toFixed(1)} MiB/s` : "n/a";
 const requests = machines.reduce((sum, machine) => sum + machine.requests, 0n);
 const backendId = backendDomain.guest.domid;
 
@@ -328,7 +373,9 @@ const summary = [
   "",
   "Summary",
   `  domains        dom0 (native: xenstored, toolstack, console backends), dom${backendId} "blkback" (Wasm block backend), ` +
-    (machines.length === 1 ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)` : `${machines.length} Wasm guests dom${machines[0]?.vbd.frontend}–dom${machines.at(-1)?.vbd.frontend}`),
+    (machines.length === 1
+      ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)`
+      : `${machines.length} Wasm guests dom${machines[0]?.vbd.frontend}–dom${machines.at(-1)?.vbd.frontend}`),
   `  engine         the Wasm domains ran in ${options.engine.name}`,
   `  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends; ${answered.length} of ${domains.length} domains read dom0's reply and echoed it`,
   ...machines.flatMap((m) => [

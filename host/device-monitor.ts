@@ -62,7 +62,10 @@ export class DeviceStateMonitor {
   private readonly states = new Map<string, string>();
   private readonly clock: () => number;
 
-  constructor(service: XenstoreService, private readonly options: MonitorOptions = {}) {
+  constructor(
+    service: XenstoreService,
+    private readonly options: MonitorOptions = {},
+  ) {
     this.clock = options.clock ?? (() => service.hv.now);
     this.reader = new LocalClient(service.xenstored, 0);
     this.watcher = new LocalClient(service.xenstored, 0);
@@ -134,7 +137,8 @@ export class DeviceStateMonitor {
       }
       for (const type of this.list(`${home}/backend`)) {
         for (const frontend of this.list(`${home}/backend/${type}`)) {
-          for (const id of this.list(`${home}/backend/${type}/${frontend}`)) paths.push(`${home}/backend/${type}/${frontend}/${id}/state`);
+          for (const id of this.list(`${home}/backend/${type}/${frontend}`))
+            paths.push(`${home}/backend/${type}/${frontend}/${id}/state`);
         }
       }
     }

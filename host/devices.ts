@@ -79,14 +79,23 @@ function libxlDiskFrontendNodes(devid: number): Record<string, string> {
  */
 function libxlDiskBackendNodes(devid: number): Record<string, string> {
   return {
-    type: "phy", script: "/etc/xen/scripts/block", mode: "w", removable: "0", bootable: "1", dev: diskName(devid),
-    "device-type": "disk", "discard-enable": "1", specification: "xen",
+    type: "phy",
+    script: "/etc/xen/scripts/block",
+    mode: "w",
+    removable: "0",
+    bootable: "1",
+    dev: diskName(devid),
+    "device-type": "disk",
+    "discard-enable": "1",
+    specification: "xen",
   };
 }
 
 /** xl's name for a disk's devid (xen-vbd-interface.txt): 51712 (major 202, minor 0) is xvda, 16 minors each. */
 function diskName(devid: number): string {
-  return devid >> 8 === 202 && (devid & 0xff) < 16 * 26 ? `xvd${String.fromCharCode(0x61 + ((devid & 0xff) >> 4))}` : String(devid);
+  return devid >> 8 === 202 && (devid & 0xff) < 16 * 26
+    ? `xvd${String.fromCharCode(0x61 + ((devid & 0xff) >> 4))}`
+    : String(devid);
 }
 
 export function devicePaths(device: DeviceId): DevicePaths {
@@ -120,10 +129,13 @@ export class DeviceManager {
       this.tools.setPerms(paths.frontend, [`n${device.frontend}`, `r${device.backend}`], tx);
       // The nodes below inherit their dir's perms (dom0 creates them as privileged).
       const frontendNodes = {
-        backend: paths.backend, "backend-id": String(device.backend), state: String(XenbusState.Initialising),
+        backend: paths.backend,
+        "backend-id": String(device.backend),
+        state: String(XenbusState.Initialising),
         ...(device.type === "vbd" ? libxlDiskFrontendNodes(device.devid) : {}),
       };
-      for (const [name, value] of Object.entries(frontendNodes)) this.tools.write(`${paths.frontend}/${name}`, value, tx);
+      for (const [name, value] of Object.entries(frontendNodes))
+        this.tools.write(`${paths.frontend}/${name}`, value, tx);
       this.writeBackend(device, paths, tx);
     });
     this.added.set(paths.frontend, { ...device });

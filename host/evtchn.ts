@@ -3,8 +3,8 @@
 // or interdomain (connected to a remote port). Delivery writes the domain's
 // shared_info exactly as Xen does, so the guest's own upcall code reads it.
 import type { Domain, DomainDirectory } from "./domain.js";
-import { DOMID, ERRNO, EVTCHNSTAT, shared_info, vcpu_info } from "./xen/abi.js";
 import type { XenPage } from "./memory.js";
+import { DOMID, ERRNO, EVTCHNSTAT, shared_info, vcpu_info } from "./xen/abi.js";
 
 export type Channel =
   | { state: "reserved" }
@@ -84,7 +84,10 @@ export class SharedInfoEvents {
 export class EventChannelTable {
   private readonly channels: (Channel | undefined)[];
 
-  constructor(readonly limit: number, readonly events: SharedInfoEvents) {
+  constructor(
+    readonly limit: number,
+    readonly events: SharedInfoEvents,
+  ) {
     this.channels = new Array<Channel | undefined>(limit);
     this.channels[0] = { state: "reserved" }; // as Xen: port 0 is never handed out
   }

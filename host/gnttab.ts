@@ -11,7 +11,7 @@
 import type { GrantMapping, PageCoherence } from "./coherence.js";
 import type { Domain, DomainDirectory } from "./domain.js";
 import { StructView, XenPage } from "./memory.js";
-import { DOMID, GNTCOPY, GNTMAP, GNTST, GTF, PAGE_SHIFT, PAGE_SIZE, grant_entry_v1 } from "./xen/abi.js";
+import { DOMID, GNTCOPY, GNTMAP, GNTST, GTF, grant_entry_v1, PAGE_SHIFT, PAGE_SIZE } from "./xen/abi.js";
 
 export const GRANT_ENTRIES_PER_FRAME = PAGE_SIZE / grant_entry_v1.sizeof;
 /** xen_pfn_t for "not in the guest's physical memory" (INVALID_GFN). */
@@ -34,7 +34,10 @@ export class GrantTable {
   /** Mappings this domain holds, by handle (Xen's maptrack). */
   private readonly maptrack: (GrantMapping | undefined)[] = [];
 
-  constructor(readonly maxFrames: number, readonly maxMappings: number) {}
+  constructor(
+    readonly maxFrames: number,
+    readonly maxMappings: number,
+  ) {}
 
   get nrEntries(): number {
     return this.frames.length * GRANT_ENTRIES_PER_FRAME;
@@ -54,7 +57,10 @@ export class GrantTable {
   entry(ref: number): GrantEntry {
     const bytes = this.frames[Math.floor(ref / GRANT_ENTRIES_PER_FRAME)]!.bytes();
     const offset = (ref % GRANT_ENTRIES_PER_FRAME) * grant_entry_v1.sizeof;
-    return new StructView(new DataView(bytes.buffer, bytes.byteOffset + offset, grant_entry_v1.sizeof), grant_entry_v1.fields);
+    return new StructView(
+      new DataView(bytes.buffer, bytes.byteOffset + offset, grant_entry_v1.sizeof),
+      grant_entry_v1.fields,
+    );
   }
 
   freeHandle(): number | null {
@@ -105,7 +111,10 @@ export interface CopyRequest {
 
 /** Grant operations with Xen's checks, in Xen's order; results are GNTST_* codes. */
 export class GrantTables {
-  constructor(private readonly directory: DomainDirectory, private readonly coherence: PageCoherence) {}
+  constructor(
+    private readonly directory: DomainDirectory,
+    private readonly coherence: PageCoherence,
+  ) {}
 
   /** rcu_lock_domain_by_any_id: DOMID_SELF names the caller. */
   private anyDomain(caller: Domain, domid: number): Domain | undefined {
@@ -116,7 +125,8 @@ export class GrantTables {
     const { flags } = request;
     if ((flags & (GNTMAP.device_map | GNTMAP.host_map)) === 0) return { status: GNTST.bad_gntref };
     // Every domain here is translated (HVM-like): no device or page-table mappings, as Xen refuses them.
-    if (flags & (GNTMAP.device_map | GNTMAP.application_map | GNTMAP.contains_pte)) return { status: GNTST.general_error };
+    if (flags & (GNTMAP.device_map | GNTMAP.application_map | GNTMAP.contains_pte))
+      return { status: GNTST.general_error };
     const granter = this.directory.domain(request.dom);
     if (!granter) return { status: GNTST.bad_domain };
     // A page aliased twice inside one memory cannot be emulated by copying.
@@ -126,7 +136,8 @@ export class GrantTables {
     const readonly = (flags & GNTMAP.readonly) !== 0;
     const pinned = this.pin(caller, granter, request.ref, !readonly);
     if (typeof pinned === "number") return { status: pinned };
-    if (request.hostAddr !== null && !this.isFreeHostPage(caller, request.hostAddr)) return { status: GNTST.bad_virt_addr };
+    if (request.hostAddr !== null && !this.isFreeHostPage(caller, request.hostAddr))
+      return { status: GNTST.bad_virt_addr };
 
     const table = granter.grantTable;
     let active = table.active.get(request.ref);
@@ -138,7 +149,13 @@ export class GrantTables {
     else active.writers++;
     this.updateFlags(granter, request.ref, active);
     const mapping: GrantMapping = {
-      handle, mapper: caller, granter, ref: request.ref, frame: active.frame, writable: !readonly, hostAddr: request.hostAddr,
+      handle,
+      mapper: caller,
+      granter,
+      ref: request.ref,
+      frame: active.frame,
+      writable: !readonly,
+      hostAddr: request.hostAddr,
     };
     caller.grantTable.track(mapping);
     if (request.hostAddr !== null) caller.addPage(request.hostAddr / PAGE_SIZE);
@@ -204,7 +221,8 @@ export class GrantTables {
   querySize(caller: Domain, dom: number): { status: number; nrFrames: number; maxNrFrames: number } {
     const domain = this.anyDomain(caller, dom);
     if (!domain) return { status: GNTST.bad_domain, nrFrames: 0, maxNrFrames: 0 };
-    if (domain !== caller && !caller.privileged) return { status: GNTST.permission_denied, nrFrames: 0, maxNrFrames: 0 };
+    if (domain !== caller && !caller.privileged)
+      return { status: GNTST.permission_denied, nrFrames: 0, maxNrFrames: 0 };
     return { status: GNTST.okay, nrFrames: domain.grantTable.frames.length, maxNrFrames: domain.grantTable.maxFrames };
   }
 
@@ -231,7 +249,12 @@ export class GrantTables {
     return { frame };
   }
 
-  private copyPage(caller: Domain, side: CopySide, byRef: boolean, write: boolean): { domain: Domain; frame: number } | number {
+  private copyPage(
+    caller: Domain,
+    side: CopySide,
+    byRef: boolean,
+    write: boolean,
+  ): { domain: Domain; frame: number } | number {
     const domain = this.anyDomain(caller, side.domid);
     if (!domain) return GNTST.bad_domain;
     if (!byRef) {
@@ -244,7 +267,8 @@ export class GrantTables {
 
   /** A page of the caller's memory that can take a mapping (a hole or RAM): aligned, inside, and not already a mapping or Xen page. */
   private isFreeHostPage(caller: Domain, hostAddr: number): boolean {
-    if (!Number.isSafeInteger(hostAddr) || hostAddr % PAGE_SIZE !== 0 || !caller.memory.page(hostAddr / PAGE_SIZE)) return false;
+    if (!Number.isSafeInteger(hostAddr) || hostAddr % PAGE_SIZE !== 0 || !caller.memory.page(hostAddr / PAGE_SIZE))
+      return false;
     const gfn = hostAddr / PAGE_SIZE;
     if (this.coherence.holdsAt(caller, hostAddr)) return false;
     return caller.xenPageAt(gfn) === undefined;

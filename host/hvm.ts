@@ -11,13 +11,24 @@ function target(directory: DomainDirectory, caller: Domain, domid: number, index
   return domain;
 }
 
-export function getParam(directory: DomainDirectory, caller: Domain, domid: number, index: number): { rc: number; value: bigint } {
+export function getParam(
+  directory: DomainDirectory,
+  caller: Domain,
+  domid: number,
+  index: number,
+): { rc: number; value: bigint } {
   const domain = target(directory, caller, domid, index);
   if (typeof domain === "number") return { rc: domain, value: 0n };
   return { rc: 0, value: domain.params.get(index) ?? 0n };
 }
 
-export function setParam(directory: DomainDirectory, caller: Domain, domid: number, index: number, value: bigint): number {
+export function setParam(
+  directory: DomainDirectory,
+  caller: Domain,
+  domid: number,
+  index: number,
+  value: bigint,
+): number {
   const domain = target(directory, caller, domid, index);
   if (typeof domain === "number") return domain;
   // A guest may choose its own callback; the ring pages and ports are the toolstack's to set.

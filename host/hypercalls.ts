@@ -9,10 +9,35 @@ import { toAddress } from "./memory.js";
 import { addToPhysmap } from "./physmap.js";
 import { DomainExit } from "./sched.js";
 import {
-  CONSOLEIO, ERRNO, EVTCHNOP, GNTCOPY, GNTST, GNTTABOP, HVMOP, SCHEDOP, SHUTDOWN, XENMEM, XENVER, XEN_LIMITS,
-  evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_close, evtchn_send, evtchn_status, evtchn_unmask,
-  gnttab_copy, gnttab_map_grant_ref, gnttab_query_size, gnttab_setup_table, gnttab_unmap_grant_ref,
-  sched_poll, sched_shutdown, shutdownReasonName, xen_add_to_physmap, xen_hvm_param, xen_memory_reservation,
+  CONSOLEIO,
+  ERRNO,
+  EVTCHNOP,
+  evtchn_alloc_unbound,
+  evtchn_bind_interdomain,
+  evtchn_close,
+  evtchn_send,
+  evtchn_status,
+  evtchn_unmask,
+  GNTCOPY,
+  GNTST,
+  GNTTABOP,
+  gnttab_copy,
+  gnttab_map_grant_ref,
+  gnttab_query_size,
+  gnttab_setup_table,
+  gnttab_unmap_grant_ref,
+  HVMOP,
+  SCHEDOP,
+  SHUTDOWN,
+  sched_poll,
+  sched_shutdown,
+  shutdownReasonName,
+  XEN_LIMITS,
+  XENMEM,
+  XENVER,
+  xen_add_to_physmap,
+  xen_hvm_param,
+  xen_memory_reservation,
 } from "./xen/abi.js";
 
 export type Hypercall = (...args: number[]) => number;
@@ -35,7 +60,8 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
   const memory = domain.memory;
 
   /** Wraps a handler: a dead domain's frames keep unwinding; pointers and counts are read unsigned. */
-  const entry = (handler: (...args: number[]) => number): Hypercall =>
+  const entry =
+    (handler: (...args: number[]) => number): Hypercall =>
     (...args: number[]) => {
       if (!domain.alive) throw new DomainExit(domain.domid, domain.exit!);
       return handler(...args.map((arg) => arg >>> 0));
@@ -79,7 +105,8 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
         if (typeof status === "number") return status;
         op.setU32("status", status.status);
         op.setU32("vcpu", 0);
-        if (status.remoteDomid !== undefined) op.setU16(status.remotePort === undefined ? "u.unbound.dom" : "u.interdomain.dom", status.remoteDomid);
+        if (status.remoteDomid !== undefined)
+          op.setU16(status.remotePort === undefined ? "u.unbound.dom" : "u.interdomain.dom", status.remoteDomid);
         if (status.remotePort !== undefined) op.setU32("u.interdomain.port", status.remotePort);
         return 0;
       }
@@ -97,7 +124,10 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
           const op = memory.struct(uop + i * gnttab_map_grant_ref.sizeof, gnttab_map_grant_ref);
           if (!op) return EFAULT;
           const { status, mapping } = ops.map(domain, {
-            dom: op.u16("dom"), ref: op.u32("ref"), flags: op.u32("flags"), hostAddr: toAddress(op.u64("host_addr")),
+            dom: op.u16("dom"),
+            ref: op.u32("ref"),
+            flags: op.u32("flags"),
+            hostAddr: toAddress(op.u64("host_addr")),
           });
           op.setI16("status", status);
           if (mapping) {
@@ -110,7 +140,10 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
         for (let i = 0; i < count; i++) {
           const op = memory.struct(uop + i * gnttab_unmap_grant_ref.sizeof, gnttab_unmap_grant_ref);
           if (!op) return EFAULT;
-          op.setI16("status", ops.unmap(domain, op.u32("handle"), toAddress(op.u64("host_addr")), op.u64("dev_bus_addr")));
+          op.setI16(
+            "status",
+            ops.unmap(domain, op.u32("handle"), toAddress(op.u64("host_addr")), op.u64("dev_bus_addr")),
+          );
         }
         return 0;
       case GNTTABOP.copy:
@@ -121,11 +154,15 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
           // u is a union: a 32-bit grant ref, or a 64-bit frame of the caller's own memory.
           const source = flags & GNTCOPY.source_gref ? op.u32("source.u.ref") : toAddress(op.u64("source.u.gmfn"));
           const dest = flags & GNTCOPY.dest_gref ? op.u32("dest.u.ref") : toAddress(op.u64("dest.u.gmfn"));
-          op.setI16("status", ops.copy(domain, {
-            source: { refOrFrame: source, domid: op.u16("source.domid"), offset: op.u16("source.offset") },
-            dest: { refOrFrame: dest, domid: op.u16("dest.domid"), offset: op.u16("dest.offset") },
-            len: op.u16("len"), flags,
-          }));
+          op.setI16(
+            "status",
+            ops.copy(domain, {
+              source: { refOrFrame: source, domid: op.u16("source.domid"), offset: op.u16("source.offset") },
+              dest: { refOrFrame: dest, domid: op.u16("dest.domid"), offset: op.u16("dest.offset") },
+              len: op.u16("len"),
+              flags,
+            }),
+          );
         }
         return 0;
       case GNTTABOP.setup_table: {
@@ -167,16 +204,22 @@ export function createHypercalls(hv: Hypervisor, domain: Domain): XenImports {
         const reservation = memory.struct(arg, xen_memory_reservation);
         if (!reservation) return startExtent; // Xen's answer to a reservation it cannot read: nothing done
         return hv.reservations.change(domain, {
-          op, domid: reservation.u16("domid"), extentStart: toAddress(reservation.u64("extent_start")),
-          nrExtents: toAddress(reservation.u64("nr_extents")), extentOrder: reservation.u32("extent_order"),
-          memFlags: reservation.u32("mem_flags"), startExtent,
+          op,
+          domid: reservation.u16("domid"),
+          extentStart: toAddress(reservation.u64("extent_start")),
+          nrExtents: toAddress(reservation.u64("nr_extents")),
+          extentOrder: reservation.u32("extent_order"),
+          memFlags: reservation.u32("mem_flags"),
+          startExtent,
         });
       }
       case XENMEM.add_to_physmap: {
         const physmap = memory.struct(arg, xen_add_to_physmap);
         if (!physmap) return EFAULT;
         return addToPhysmap(hv, hv.coherence, domain, {
-          domid: physmap.u16("domid"), space: physmap.u32("space"), idx: toAddress(physmap.u64("idx")),
+          domid: physmap.u16("domid"),
+          space: physmap.u32("space"),
+          idx: toAddress(physmap.u64("idx")),
           gpfn: toAddress(physmap.u64("gpfn")),
         });
       }

@@ -62,9 +62,14 @@ export class Hypervisor implements DomainDirectory {
     if (!(this.options.maxPorts > 0 && this.options.maxPorts <= XEN_LIMITS.EVTCHN_2L_NR_CHANNELS)) {
       throw new RangeError(`maxPorts must be 1..${XEN_LIMITS.EVTCHN_2L_NR_CHANNELS} for the 2-level ABI`);
     }
-    this.scheduler = new Scheduler(() => this.domains(), this.coherence, this.options, (domain) => {
-      for (const listener of this.exitListeners) listener(domain);
-    });
+    this.scheduler = new Scheduler(
+      () => this.domains(),
+      this.coherence,
+      this.options,
+      (domain) => {
+        for (const listener of this.exitListeners) listener(domain);
+      },
+    );
     this.evtchn = new EventChannels(this, () => this.scheduler.noteEvent());
     this.gnttab = new GrantTables(this, this.coherence);
     this.reservations = new Reservations(this, this.coherence, (domain, message) => this.crash(domain, message));
@@ -93,7 +98,16 @@ export class Hypervisor implements DomainDirectory {
   createNativeDomain(name: string, options: { privileged?: boolean; pages?: number } = {}): NativeDomain {
     const bytes = new Uint8Array((options.pages ?? this.options.nativePages) * PAGE_SIZE);
     const services = { evtchn: this.evtchn, gnttab: this.gnttab, scheduler: this.scheduler };
-    return this.add(new NativeDomain(services, this.allocateDomid(), name, options.privileged ?? false, new GuestMemory(() => bytes), this.options));
+    return this.add(
+      new NativeDomain(
+        services,
+        this.allocateDomid(),
+        name,
+        options.privileged ?? false,
+        new GuestMemory(() => bytes),
+        this.options,
+      ),
+    );
   }
 
   /** The `xen` import object for a Wasm guest's module. */

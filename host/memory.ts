@@ -29,8 +29,11 @@ export class GuestMemory {
   /** Whether [address, address + length) lies inside memory (non-negative integers only). */
   contains(address: number, length: number): boolean {
     return (
-      Number.isSafeInteger(address) && Number.isSafeInteger(length) &&
-      address >= 0 && length >= 0 && address + length <= this.size
+      Number.isSafeInteger(address) &&
+      Number.isSafeInteger(length) &&
+      address >= 0 &&
+      length >= 0 &&
+      address + length <= this.size
     );
   }
 
@@ -59,7 +62,10 @@ export class GuestMemory {
 
 /** Typed, little-endian access to one struct's named fields. */
 export class StructView<F extends string> {
-  constructor(private readonly view: DataView, private readonly fields: Record<F, number>) {}
+  constructor(
+    private readonly view: DataView,
+    private readonly fields: Record<F, number>,
+  ) {}
 
   u8(field: F): number {
     return this.view.getUint8(this.fields[field]);
@@ -110,7 +116,10 @@ export interface Frame {
 
 /** A page of a Wasm memory itself: it stays at its gfn (a Wasm memory cannot remap its pages). */
 export class MemoryFrame implements Frame {
-  constructor(private readonly memory: GuestMemory, readonly gfn: number) {}
+  constructor(
+    private readonly memory: GuestMemory,
+    readonly gfn: number,
+  ) {}
 
   bytes(): Uint8Array {
     return this.memory.page(this.gfn)!;

@@ -4,7 +4,7 @@
 // libxenevtchn, `gnttab` follows libxengnttab. The checks and errors are the
 // hypercalls' own; failures throw XenError / GrantError instead of returning.
 import { Domain, type DomainLimits } from "./domain.js";
-import type { EventChannels, ChannelStatus } from "./evtchn.js";
+import type { ChannelStatus, EventChannels } from "./evtchn.js";
 import type { GrantTables } from "./gnttab.js";
 import type { GuestMemory } from "./memory.js";
 import type { Scheduler } from "./sched.js";
@@ -16,7 +16,10 @@ function nameOf(table: Record<string, number>, code: number): string {
 
 /** An event channel operation failed; `errno` is Xen's (positive). */
 export class XenError extends Error {
-  constructor(readonly errno: number, operation: string) {
+  constructor(
+    readonly errno: number,
+    operation: string,
+  ) {
     super(`${operation}: ${nameOf(ERRNO, errno)}`);
     this.name = "XenError";
   }
@@ -24,7 +27,10 @@ export class XenError extends Error {
 
 /** A grant operation failed with GNTST_<status>. */
 export class GrantError extends Error {
-  constructor(readonly status: number, operation: string) {
+  constructor(
+    readonly status: number,
+    operation: string,
+  ) {
     super(`${operation}: GNTST_${nameOf(GNTST, status)}`);
     this.name = "GrantError";
   }
@@ -57,7 +63,10 @@ export type EventHandler = (port: number) => void;
 export class NativeEvtchn {
   readonly handlers = new Map<number, EventHandler>();
 
-  constructor(private readonly domain: NativeDomain, private readonly ops: EventChannels) {}
+  constructor(
+    private readonly domain: NativeDomain,
+    private readonly ops: EventChannels,
+  ) {}
 
   /** xenevtchn_bind_unbound_port: a local port that `remoteDomid` may bind to. */
   bindUnboundPort(remoteDomid: number): number {
@@ -107,7 +116,10 @@ export class NativeEvtchn {
 
 /** libxengnttab for a native domain: maps are live views, never copies. */
 export class NativeGnttab {
-  constructor(private readonly domain: NativeDomain, private readonly ops: GrantTables) {}
+  constructor(
+    private readonly domain: NativeDomain,
+    private readonly ops: GrantTables,
+  ) {}
 
   mapGrantRef(domid: number, ref: number, writable: boolean): NativeGrantMapping {
     const flags = GNTMAP.host_map | (writable ? 0 : GNTMAP.readonly);
@@ -116,7 +128,9 @@ export class NativeGnttab {
     const ops = this.ops;
     const domain = this.domain;
     return {
-      domid, ref, writable,
+      domid,
+      ref,
+      writable,
       bytes: () => mapping.granter.memory.page(mapping.frame)!,
       unmap(): void {
         const result = ops.unmap(domain, mapping.handle, null, 0n);
@@ -133,7 +147,11 @@ export class NativeDomain extends Domain {
 
   constructor(
     private readonly services: NativeServices,
-    domid: number, name: string, privileged: boolean, memory: GuestMemory, limits: DomainLimits,
+    domid: number,
+    name: string,
+    privileged: boolean,
+    memory: GuestMemory,
+    limits: DomainLimits,
   ) {
     super(domid, name, privileged, memory, limits);
     this.evtchn = new NativeEvtchn(this, services.evtchn);

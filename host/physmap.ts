@@ -18,7 +18,12 @@ export interface PhysmapRequest {
 /** The first gfn beyond a 48-bit guest-physical address space. */
 const MAX_GFN = 2 ** 36;
 
-export function addToPhysmap(directory: DomainDirectory, coherence: PageCoherence, caller: Domain, request: PhysmapRequest): number {
+export function addToPhysmap(
+  directory: DomainDirectory,
+  coherence: PageCoherence,
+  caller: Domain,
+  request: PhysmapRequest,
+): number {
   const domain = request.domid === DOMID.SELF ? caller : directory.domain(request.domid);
   if (!domain) return -ERRNO.ESRCH;
   if (domain !== caller && !caller.privileged) return -ERRNO.EPERM;

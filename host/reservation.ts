@@ -67,7 +67,8 @@ export class Reservations {
       const first = list.getBigUint64((i - startExtent) * 8, true);
       if (first > BigInt(Number.MAX_SAFE_INTEGER)) return i;
       const gfn = Number(first);
-      const done = op === XENMEM.decrease_reservation ? this.decrease(domain, gfn, pages) : this.populate(domain, gfn, pages);
+      const done =
+        op === XENMEM.decrease_reservation ? this.decrease(domain, gfn, pages) : this.populate(domain, gfn, pages);
       if (!done) return i;
     }
     return nrExtents;

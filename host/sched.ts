@@ -13,7 +13,10 @@ import type { Domain, DomainExitInfo } from "./domain.js";
 
 /** Thrown through a guest's stack when it shut down or was killed; the runtime catches it at the call boundary. */
 export class DomainExit extends Error {
-  constructor(readonly domid: number, readonly info: DomainExitInfo) {
+  constructor(
+    readonly domid: number,
+    readonly info: DomainExitInfo,
+  ) {
     super(`dom${domid} exited (${info.reason})${info.message ? `: ${info.message}` : ""}`);
     this.name = "DomainExit";
   }
@@ -120,7 +123,9 @@ export class Scheduler {
     let steps = 0;
     while (this.step()) {
       if (++steps >= this.options.maxSteps) {
-        throw new SimulationError(`runUntilIdle: still busy after ${steps} steps; runnable: ${this.describeRunnable()}`);
+        throw new SimulationError(
+          `runUntilIdle: still busy after ${steps} steps; runnable: ${this.describeRunnable()}`,
+        );
       }
     }
     return steps;
@@ -142,7 +147,12 @@ export class Scheduler {
     const events = domain.ports.events;
     events.upcallMasked = false;
     this.checkSpin(domain, "yields, blocks or polls");
-    this.waitUntil(domain, () => events.upcallPending, () => null, "blocked");
+    this.waitUntil(
+      domain,
+      () => events.upcallPending,
+      () => null,
+      "blocked",
+    );
     return 0;
   }
 
@@ -151,7 +161,8 @@ export class Scheduler {
     const events = domain.ports.events;
     this.checkSpin(domain, "yields, blocks or polls");
     const ready = (): boolean =>
-      (events.upcallPending && !events.upcallMasked) || ports.some((port) => events.isPending(port)) ||
+      (events.upcallPending && !events.upcallMasked) ||
+      ports.some((port) => events.isPending(port)) ||
       (timeout !== 0 && this.now >= timeout);
     this.waitUntil(domain, ready, () => (timeout !== 0 ? timeout : null), `polled ports [${ports.join(", ")}]`);
     return 0;
@@ -181,7 +192,8 @@ export class Scheduler {
         const time = wakeTime();
         if (time === null) {
           this.exitRunning(domain, {
-            reason: "crash", code: -1,
+            reason: "crash",
+            code: -1,
             message: `${domain} ${what} with no event pending and nothing else able to run, so it can never wake; ${this.describeWaits(domain)}`,
           });
         }
@@ -191,7 +203,9 @@ export class Scheduler {
       }
       if (!domain.alive) throw new DomainExit(domain.domid, domain.exit!);
       if (++steps >= this.options.maxSteps) {
-        throw new SimulationError(`${domain} ${what} for ${steps} steps while others kept running; runnable: ${this.describeRunnable()}`);
+        throw new SimulationError(
+          `${domain} ${what} for ${steps} steps while others kept running; runnable: ${this.describeRunnable()}`,
+        );
       }
     }
     this.coherence.update(domain);
@@ -223,7 +237,8 @@ export class Scheduler {
       this.runs++;
       if (domain.kind === "wasm" && this.isStalled(this.upcallStalls, domain, this.events)) {
         this.kill(domain, {
-          reason: "crash", code: -1,
+          reason: "crash",
+          code: -1,
           message: `${domain} is spinning: its upcall returned ${this.options.spinLimit} times with the upcall still pending and no new event`,
         });
       } else {
@@ -241,7 +256,8 @@ export class Scheduler {
   private checkSpin(domain: Domain, what: string): void {
     if (this.isStalled(this.waitStalls, domain, this.events + this.runs)) {
       this.exitRunning(domain, {
-        reason: "crash", code: -1,
+        reason: "crash",
+        code: -1,
         message: `${domain} is spinning: ${this.options.spinLimit} consecutive ${what} while nothing happened anywhere`,
       });
     }
@@ -263,11 +279,13 @@ export class Scheduler {
   }
 
   private describeWaits(domain: Domain): string {
-    const ports = domain.ports.bound().map(([port, channel]) =>
-      channel.state === "interdomain"
-        ? `${port}→dom${channel.remoteDomid}:${channel.remotePort}`
-        : `${port} (unbound, for dom${channel.state === "unbound" ? channel.remoteDomid : "?"})`,
-    );
+    const ports = domain.ports
+      .bound()
+      .map(([port, channel]) =>
+        channel.state === "interdomain"
+          ? `${port}→dom${channel.remoteDomid}:${channel.remotePort}`
+          : `${port} (unbound, for dom${channel.state === "unbound" ? channel.remoteDomid : "?"})`,
+      );
     const below = this.stack.filter((other) => other !== domain && other.alive);
     return (
       `its ports: ${ports.length ? ports.join(", ") : "none bound"}` +

@@ -3,16 +3,16 @@
 // backend (xenconsoled's part), and what the toolstack does when a domain
 // suspends itself.
 import { type ConsoleBackend, startConsoleBackend } from "./console-backend.js";
-import { type DevicePaths, DeviceManager } from "./devices.js";
+import { DeviceManager, type DevicePaths } from "./devices.js";
 import type { Domain } from "./domain.js";
 import type { Hypervisor, SuspendOutcome } from "./hypervisor.js";
 import { XenError } from "./native.js";
+import { HVM_PARAM, SHUTDOWN } from "./xen/abi.js";
 import { LocalClient } from "./xenstored/client.js";
 import { XsError } from "./xenstored/errors.js";
 import { RingConnection, restartRings } from "./xenstored/ring.js";
 import { XenStored, type XenStoredOptions } from "./xenstored/server.js";
-import { XsType, strings } from "./xenstored/wire.js";
-import { HVM_PARAM, SHUTDOWN } from "./xen/abi.js";
+import { strings, XsType } from "./xenstored/wire.js";
 
 /**
  * Where libxenguest puts a PVH guest's store and console pages: special
@@ -59,7 +59,10 @@ export class XenstoreService {
   private readonly rings = new Map<number, RingConnection>();
   private readonly consoles = new Map<number, ConsoleBackend>();
 
-  constructor(readonly hv: Hypervisor, options: XenstoreOptions = {}) {
+  constructor(
+    readonly hv: Hypervisor,
+    options: XenstoreOptions = {},
+  ) {
     this.xenstored = new XenStored({
       domainExists: (domid) => hv.domain(domid) !== undefined,
       introduce: (domid, gfn, port) => this.connectRing(domid, gfn, port),
@@ -173,7 +176,8 @@ export class XenstoreService {
       if (away) {
         // As `xl restore` on Xen 4.17: xenconsoled finds no console, libxl times out and destroys the domain.
         this.hv.scheduler.exitRunning(domain, {
-          reason: "crash", code: SHUTDOWN.crash,
+          reason: "crash",
+          code: SHUTDOWN.crash,
           message: `xl restore failed: the special page of gfn ${away[0]} was at ${away[1].gfn ?? "no gfn"} when the domain suspended`,
         });
       }

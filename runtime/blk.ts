@@ -3,7 +3,7 @@
 // written as byte arrays through a buffer of contiguous page_alloc pages, and
 // a backend driver domain's disks, whose images the host sees in the
 // domain's memory. Failures throw BlkError carrying the errno.
-import { GuestCallError, type ResultCheck, allocPage, resultCheck } from "./errors.js";
+import { allocPage, GuestCallError, type ResultCheck, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -37,13 +37,17 @@ export class BlkFront {
 
   private readonly check: ResultCheck;
 
-  constructor(readonly guest: Guest<XenbusExports>, readonly bufferPages = 16) {
+  constructor(
+    readonly guest: Guest<XenbusExports>,
+    readonly bufferPages = 16,
+  ) {
     this.x = guest.exports;
     this.check = resultCheck(guest, BlkError);
     this.infoPage = this.page();
     this.buffer = this.page();
     for (let i = 1; i < bufferPages; i++) {
-      if (this.page() !== this.buffer + i * PAGE_SIZE) throw new Error(`${guest.name}: page_alloc gave no run of ${bufferPages} pages`);
+      if (this.page() !== this.buffer + i * PAGE_SIZE)
+        throw new Error(`${guest.name}: page_alloc gave no run of ${bufferPages} pages`);
     }
   }
 
@@ -96,7 +100,10 @@ export class BlkFront {
     if (data.length % SECTOR_SIZE !== 0) throw new RangeError(`${data.length} bytes are not whole sectors`);
     this.fits(data.length);
     this.guest.memory().set(data, this.buffer);
-    this.check(this.x.blk_write(devid, BigInt(sector), data.length / SECTOR_SIZE, this.buffer), `blk_write ${devid} ${sector}+${data.length / SECTOR_SIZE}`);
+    this.check(
+      this.x.blk_write(devid, BigInt(sector), data.length / SECTOR_SIZE, this.buffer),
+      `blk_write ${devid} ${sector}+${data.length / SECTOR_SIZE}`,
+    );
   }
 
   flush(devid: number): void {
@@ -104,7 +111,8 @@ export class BlkFront {
   }
 
   private fits(bytes: number): void {
-    if (bytes > this.bufferPages * PAGE_SIZE) throw new RangeError(`${bytes} bytes do not fit the ${this.bufferPages}-page buffer`);
+    if (bytes > this.bufferPages * PAGE_SIZE)
+      throw new RangeError(`${bytes} bytes do not fit the ${this.bufferPages}-page buffer`);
   }
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Hypervisor } from "../host/hypervisor.js";
 import type { Engine } from "./engine.js";
-import { loadGuest, type Guest } from "./guest.js";
+import { type Guest, loadGuest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
 export const xenbusWasm: Uint8Array = readFileSync(new URL("../build/xenbus.wasm", import.meta.url));
@@ -16,9 +16,15 @@ export function bootXenbus(hv: Hypervisor, name: string, engine?: Engine): Xenbu
 }
 
 /** Loads a module built from assembly/ (xenbus.wasm, or one with more exports such as the test harness) and boots it. */
-export function bootModule<E extends XenbusExports>(hv: Hypervisor, wasm: Uint8Array, name: string, engine?: Engine): Guest<E> {
+export function bootModule<E extends XenbusExports>(
+  hv: Hypervisor,
+  wasm: Uint8Array,
+  name: string,
+  engine?: Engine,
+): Guest<E> {
   const guest = loadGuest<E>(hv, wasm, { name, engine });
   const rc = guest.exports.xen_boot();
-  if (rc !== 0) throw new Error(`${name}: xen_boot returned ${rc ?? `nothing (${guest.exit?.message ?? "the guest died"})`}`);
+  if (rc !== 0)
+    throw new Error(`${name}: xen_boot returned ${rc ?? `nothing (${guest.exit?.message ?? "the guest died"})`}`);
   return guest;
 }

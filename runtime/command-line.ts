@@ -9,10 +9,17 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
  * -h/--help added: help prints `help` and exits 0; an unknown option, a
  * missing value or an argument the command does not take exits 2.
  */
-export function parseCommandLine<T extends ParseArgsConfig>(command: string, help: string, config: T): ReturnType<typeof parseArgs<T>> {
+export function parseCommandLine<T extends ParseArgsConfig>(
+  command: string,
+  help: string,
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
   let parsed: ReturnType<typeof parseArgs<T>> & { values: { help?: boolean } };
   try {
-    parsed = parseArgs({ ...config, options: { ...config.options, help: { type: "boolean", short: "h" } } }) as typeof parsed;
+    parsed = parseArgs({
+      ...config,
+      options: { ...config.options, help: { type: "boolean", short: "h" } },
+    }) as typeof parsed;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!code?.startsWith("ERR_PARSE_ARGS")) throw error;

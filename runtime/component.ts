@@ -79,7 +79,8 @@ export function transportOver(stream: ByteStream) {
     recv: (max: number): Uint8Array =>
       failures(() => {
         const bytes = stream.recv(max);
-        if (bytes.length === 0 || bytes.length > max) throw new StreamError("io", `recv gave ${bytes.length} bytes, asked for 1 to ${max}`);
+        if (bytes.length === 0 || bytes.length > max)
+          throw new StreamError("io", `recv gave ${bytes.length} bytes, asked for 1 to ${max}`);
         return bytes;
       }),
   };

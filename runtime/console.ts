@@ -1,7 +1,7 @@
 // Typed PV console over a booted xenbus guest's exports (see runtime/xenbus.ts
 // for the raw convention): what the unikernel's own code would do with its
 // console, driven from the host. Failures throw ConsoleError carrying the errno.
-import { GuestCallError, allocPage, resultCheck } from "./errors.js";
+import { allocPage, GuestCallError, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 

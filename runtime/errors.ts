@@ -13,7 +13,10 @@ export function errnoName(errno: number): string {
 export class GuestCallError extends Error {
   readonly code: string;
 
-  constructor(readonly errno: number, operation: string) {
+  constructor(
+    readonly errno: number,
+    operation: string,
+  ) {
     const code = errnoName(errno);
     super(`${operation}: ${code}`);
     this.name = new.target.name;
@@ -25,7 +28,10 @@ export class GuestCallError extends Error {
 export type ResultCheck = (rc: number | undefined, operation: string) => number;
 
 /** A checker for `guest`'s export results: undefined (the guest exited) and -errno (thrown as `failure`) are errors. */
-export function resultCheck(guest: Guest<object>, failure: new (errno: number, operation: string) => GuestCallError): ResultCheck {
+export function resultCheck(
+  guest: Guest<object>,
+  failure: new (errno: number, operation: string) => GuestCallError,
+): ResultCheck {
   return (rc, operation) => {
     if (rc === undefined) throw new Error(`${guest.name} exited during ${operation}: ${guest.exit?.message ?? ""}`);
     if (rc < 0) throw new failure(-rc, operation);

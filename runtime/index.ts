@@ -1,18 +1,32 @@
 // The runtime's public surface: load a guest module into a simulated domain,
 // boot the packaged xenbus.wasm, and drive it through typed wrappers.
-export { loadGuest, type Guest, type GuestExports, type LoadOptions } from "./guest.js";
-export { type Engine, type EngineInstance, type HostFunction, type WasmValue, GuestTrap } from "./engine.js";
-export { v8Engine } from "./v8.js";
-export { wasmtimeEngine, type WasmtimeEngine } from "./wasmtime.js";
-export { bootXenbus, xenbusWasm, type Xenbus } from "./boot.js";
-export type { XenbusExports } from "./xenbus.js";
-export { errnoName, GuestCallError } from "./errors.js";
-export { xenstore, XenStoreError, type XenStore, type WatchEvent, type WatchStats } from "./xenstore.js";
+
 export {
-  openXenstoreComponent, ComponentXenstore, StreamError, type ByteStream, type Permission,
+  BlkBack,
+  type BlkbackInfo,
+  BlkError,
+  BlkFront,
+  type BlkInfo,
+  Disk,
+  type DiskOptions,
+  SECTOR_SIZE,
+} from "./blk.js";
+export { bootXenbus, type Xenbus, xenbusWasm } from "./boot.js";
+export {
+  type ByteStream,
+  ComponentXenstore,
+  openXenstoreComponent,
+  type Permission,
+  StreamError,
   type WatchEvent as ComponentWatchEvent,
 } from "./component.js";
-export { openXenstoreComponentInWasmtime, type WasmtimeComponentOptions } from "./wasmtime-component.js";
+export { type Console, ConsoleError, guestConsole } from "./console.js";
+export { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
+export { errnoName, GuestCallError } from "./errors.js";
+export { type Guest, type GuestExports, type LoadOptions, loadGuest } from "./guest.js";
 export { connectXenstored, xenstoredPaths } from "./socket-stream.js";
-export { guestConsole, ConsoleError, type Console } from "./console.js";
-export { BlkFront, BlkBack, Disk, BlkError, SECTOR_SIZE, type BlkInfo, type BlkbackInfo, type DiskOptions } from "./blk.js";
+export { v8Engine } from "./v8.js";
+export { type WasmtimeEngine, wasmtimeEngine } from "./wasmtime.js";
+export { openXenstoreComponentInWasmtime, type WasmtimeComponentOptions } from "./wasmtime-component.js";
+export type { XenbusExports } from "./xenbus.js";
+export { type WatchEvent, type WatchStats, type XenStore, XenStoreError, xenstore } from "./xenstore.js";

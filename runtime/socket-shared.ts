@@ -32,7 +32,12 @@ export const SharedLayout = {
 } as const;
 
 /** The areas of a SocketStream's shared buffer. */
-export function sharedAreas(shared: SharedArrayBuffer): { words: Int32Array; error: Uint8Array; send: Uint8Array; ring: Uint8Array } {
+export function sharedAreas(shared: SharedArrayBuffer): {
+  words: Int32Array;
+  error: Uint8Array;
+  send: Uint8Array;
+  ring: Uint8Array;
+} {
   const { wordBytes, errorBytes, sendBytes, ringBytes } = SharedLayout;
   return {
     words: new Int32Array(shared, 0, wordBytes / 4),

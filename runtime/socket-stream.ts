@@ -56,7 +56,10 @@ export function connectXenstored(paths: string | readonly string[] = xenstoredPa
     }
     return isSocket ? new SocketStream(path) : new DeviceStream(path);
   }
-  throw new StreamError("io", tried.length > 0 ? `cannot reach xenstored at ${tried.join(", ")}` : "cannot reach xenstored: no path given");
+  throw new StreamError(
+    "io",
+    tried.length > 0 ? `cannot reach xenstored at ${tried.join(", ")}` : "cannot reach xenstored: no path given",
+  );
 }
 
 function errorCode(error: unknown): string {
@@ -115,11 +118,15 @@ function checkedMax(max: number): number {
 
 /** A worker running socket-worker: the compiled JavaScript beside this file, or (running from the sources) the TypeScript through tsx. */
 function startWorker(workerData: { path: string; shared: SharedArrayBuffer }): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./socket-worker.js", import.meta.url), { workerData });
+  if (!import.meta.url.endsWith(".ts"))
+    return new Worker(new URL("./socket-worker.js", import.meta.url), { workerData });
   // tsx's require hook, which works inside the worker; its ESM loader waits for the main thread, which is blocked.
   const tsx = createRequire(import.meta.url).resolve("tsx/cjs/api");
   const script = fileURLToPath(new URL("./socket-worker.ts", import.meta.url));
-  return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(script)});`, { eval: true, workerData });
+  return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(script)});`, {
+    eval: true,
+    workerData,
+  });
 }
 
 /** A Unix socket owned by a worker thread; the caller blocks until the worker has done what it asked. */
@@ -141,7 +148,10 @@ class SocketStream implements ByteStream {
     this.waitFor(() => this.state() !== SharedLayout.state.connecting, Date.now() + CONNECT_TIMEOUT_MS);
     if (this.state() !== SharedLayout.state.open) {
       void this.worker.terminate();
-      throw new StreamError("io", `cannot connect to xenstored at ${path}: ${this.failure() || (this.state() === SharedLayout.state.connecting ? "timed out" : "closed at once")}`);
+      throw new StreamError(
+        "io",
+        `cannot connect to xenstored at ${path}: ${this.failure() || (this.state() === SharedLayout.state.connecting ? "timed out" : "closed at once")}`,
+      );
     }
   }
 
@@ -164,7 +174,8 @@ class SocketStream implements ByteStream {
     checkedMax(max);
     if (this.closedHere) this.throwEnded("reading");
     const { words } = SharedLayout;
-    const available = (): number => (Atomics.load(this.words, words.ringHead) - Atomics.load(this.words, words.ringTail)) | 0;
+    const available = (): number =>
+      (Atomics.load(this.words, words.ringHead) - Atomics.load(this.words, words.ringTail)) | 0;
     // What arrived before the peer closed is still given, then the close.
     this.waitFor(() => available() > 0 || this.state() !== SharedLayout.state.open);
     const length = Math.min(max, available());
@@ -205,7 +216,8 @@ class SocketStream implements ByteStream {
 
   private throwEnded(doing: string): never {
     if (this.closedHere) throw new StreamError("closed", `the stream to ${this.path} was closed`);
-    if (this.state() === SharedLayout.state.closed) throw new StreamError("closed", `xenstored at ${this.path} closed the connection`);
+    if (this.state() === SharedLayout.state.closed)
+      throw new StreamError("closed", `xenstored at ${this.path} closed the connection`);
     throw new StreamError("io", `${doing} xenstored's socket ${this.path}: ${this.failure()}`);
   }
 

@@ -2,7 +2,7 @@
 // net.Socket to xenstored, writes what the blocked caller put in the send
 // area, and copies what arrives into the ring, pausing the socket while the
 // ring is full. Every change is announced by bumping the `events` word.
-import { type Socket, connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { workerData } from "node:worker_threads";
 import { SharedLayout, sharedAreas } from "./socket-shared.js";
 
@@ -11,8 +11,11 @@ const { words, error, send, ring } = sharedAreas(shared);
 const { words: word, state } = SharedLayout;
 
 /** Atomics.waitAsync (Node 16 and later), which TypeScript's ES2022 library does not declare. */
-const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string } })
-  .waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(array: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync;
 
 /** Received bytes that did not fit in the ring yet. */
 const pending: Uint8Array[] = [];

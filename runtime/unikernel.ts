@@ -6,7 +6,7 @@
 import type { Hypervisor } from "../host/hypervisor.js";
 import { SHUTDOWN, shutdownReasonName } from "../host/xen/abi.js";
 import type { Engine } from "./engine.js";
-import { loadGuest, type Guest } from "./guest.js";
+import { type Guest, loadGuest } from "./guest.js";
 
 export type Unikernel = Guest<{ main(): number }>;
 

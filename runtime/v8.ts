@@ -25,7 +25,8 @@ class V8Instance implements EngineInstance {
 
   memoryBytes(): Uint8Array {
     const memory = this.exports.memory;
-    if (memory instanceof WebAssembly.Memory && this.view.buffer !== memory.buffer) this.view = new Uint8Array(memory.buffer);
+    if (memory instanceof WebAssembly.Memory && this.view.buffer !== memory.buffer)
+      this.view = new Uint8Array(memory.buffer);
     return this.view;
   }
 

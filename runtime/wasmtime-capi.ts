@@ -59,11 +59,38 @@ export interface CApi {
   wasmtime_store_new(engine: Pointer, data: null, finalizer: null): Pointer;
   wasmtime_store_context(store: Pointer): Pointer;
   wasmtime_store_delete(store: Pointer): void;
-  wasmtime_func_new_unchecked(context: Pointer, type: Pointer, callback: unknown, env: Pointer, finalizer: null, out: Pointer): void;
+  wasmtime_func_new_unchecked(
+    context: Pointer,
+    type: Pointer,
+    callback: unknown,
+    env: Pointer,
+    finalizer: null,
+    out: Pointer,
+  ): void;
   wasmtime_func_type(context: Pointer, func: Pointer): Pointer;
-  wasmtime_func_call_unchecked(context: Pointer, func: Pointer, argsAndResults: Pointer, length: number, trap: Pointer): Pointer | null;
-  wasmtime_instance_new(context: Pointer, module: Pointer, imports: Pointer, count: number, out: Pointer, trap: Pointer): Pointer | null;
-  wasmtime_instance_export_nth(context: Pointer, instance: Pointer, index: number, name: Pointer, nameLength: Pointer, item: Pointer): boolean;
+  wasmtime_func_call_unchecked(
+    context: Pointer,
+    func: Pointer,
+    argsAndResults: Pointer,
+    length: number,
+    trap: Pointer,
+  ): Pointer | null;
+  wasmtime_instance_new(
+    context: Pointer,
+    module: Pointer,
+    imports: Pointer,
+    count: number,
+    out: Pointer,
+    trap: Pointer,
+  ): Pointer | null;
+  wasmtime_instance_export_nth(
+    context: Pointer,
+    instance: Pointer,
+    index: number,
+    name: Pointer,
+    nameLength: Pointer,
+    item: Pointer,
+  ): boolean;
   wasmtime_global_get(context: Pointer, global: Pointer, out: Pointer): void;
   wasmtime_memory_data(context: Pointer, memory: Pointer): Pointer;
   wasmtime_memory_data_size(context: Pointer, memory: Pointer): number;
@@ -79,15 +106,45 @@ export interface CApi {
   wasmtime_component_new(engine: Pointer, wasm: Uint8Array, length: number, out: Pointer): Pointer | null;
   wasmtime_component_linker_new(engine: Pointer): Pointer;
   wasmtime_component_linker_root(linker: Pointer): Pointer;
-  wasmtime_component_linker_instance_add_instance(instance: Pointer, name: string, nameLength: number, out: Pointer): Pointer | null;
-  wasmtime_component_linker_instance_add_func(instance: Pointer, name: string, nameLength: number, callback: unknown, env: Pointer, finalizer: null): Pointer | null;
+  wasmtime_component_linker_instance_add_instance(
+    instance: Pointer,
+    name: string,
+    nameLength: number,
+    out: Pointer,
+  ): Pointer | null;
+  wasmtime_component_linker_instance_add_func(
+    instance: Pointer,
+    name: string,
+    nameLength: number,
+    callback: unknown,
+    env: Pointer,
+    finalizer: null,
+  ): Pointer | null;
   wasmtime_component_linker_instance_delete(instance: Pointer): void;
-  wasmtime_component_linker_instantiate(linker: Pointer, context: Pointer, component: Pointer, out: Pointer): Pointer | null;
+  wasmtime_component_linker_instantiate(
+    linker: Pointer,
+    context: Pointer,
+    component: Pointer,
+    out: Pointer,
+  ): Pointer | null;
   wasmtime_component_linker_delete(linker: Pointer): void;
-  wasmtime_component_instance_get_export_index(instance: Pointer, context: Pointer, within: Pointer | null, name: string, nameLength: number): Pointer | null;
+  wasmtime_component_instance_get_export_index(
+    instance: Pointer,
+    context: Pointer,
+    within: Pointer | null,
+    name: string,
+    nameLength: number,
+  ): Pointer | null;
   wasmtime_component_export_index_delete(index: Pointer): void;
   wasmtime_component_instance_get_func(instance: Pointer, context: Pointer, index: Pointer, out: Pointer): boolean;
-  wasmtime_component_func_call(func: Pointer, context: Pointer, args: Pointer, argCount: number, results: Pointer, resultCount: number): Pointer | null;
+  wasmtime_component_func_call(
+    func: Pointer,
+    context: Pointer,
+    args: Pointer,
+    argCount: number,
+    results: Pointer,
+    resultCount: number,
+  ): Pointer | null;
   wasmtime_component_func_post_return(func: Pointer, context: Pointer): Pointer | null;
   /** Moves the value at `val` to a new heap value (for a result's or variant's payload). */
   wasmtime_component_val_new(val: Pointer): Pointer;

@@ -16,17 +16,40 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import koffi from "koffi";
-import { type ByteStream, ComponentXenstore, type XenstoreClientExports, transportOver, TransportFailure } from "./component.js";
+import {
+  type ByteStream,
+  ComponentXenstore,
+  TransportFailure,
+  transportOver,
+  type XenstoreClientExports,
+} from "./component.js";
 import { type Native, wasmtimeNative } from "./wasmtime.js";
 import {
-  COMPONENT_BOOL, COMPONENT_ENUM, COMPONENT_HANDLE_SIZE, COMPONENT_LIST, COMPONENT_RECORD, COMPONENT_RESULT, COMPONENT_STRING,
-  COMPONENT_U32, COMPONENT_U8, COMPONENT_VAL_SIZE, RECORD_ENTRY_SIZE,
+  COMPONENT_BOOL,
+  COMPONENT_ENUM,
+  COMPONENT_HANDLE_SIZE,
+  COMPONENT_LIST,
+  COMPONENT_RECORD,
+  COMPONENT_RESULT,
+  COMPONENT_STRING,
+  COMPONENT_U8,
+  COMPONENT_U32,
+  COMPONENT_VAL_SIZE,
+  RECORD_ENTRY_SIZE,
 } from "./wasmtime-capi.js";
 
 type Pointer = bigint;
 
 /** The component's types that cross, as wit/xenstore.wit spells them (`bytes` is list<u8>; a result's err is always an enum). */
-type ValueType = "bool" | "u32" | "string" | "bytes" | "enum" | { list: ValueType } | { record: Record<string, ValueType> } | { result: ValueType | null };
+type ValueType =
+  | "bool"
+  | "u32"
+  | "string"
+  | "bytes"
+  | "enum"
+  | { list: ValueType }
+  | { record: Record<string, ValueType> }
+  | { result: ValueType | null };
 type Value = boolean | number | string | Uint8Array | Value[] | { [field: string]: Value } | null;
 
 const PACKAGE = "xenbus-wasm:xenstore/{}@0.1.0";
@@ -37,15 +60,15 @@ const WATCH_EVENT: ValueType = { record: { path: "string", token: "string" } };
 
 /** The `client` interface: each function's parameters, and its result's ok type (err is xs-error). */
 const CLIENT: Record<string, [ValueType[], ValueType | null]> = {
-  "read": [["u32", "string"], "bytes"],
-  "write": [["u32", "string", "bytes"], null],
-  "mkdir": [["u32", "string"], null],
-  "rm": [["u32", "string"], null],
-  "directory": [["u32", "string"], { list: "string" }],
+  read: [["u32", "string"], "bytes"],
+  write: [["u32", "string", "bytes"], null],
+  mkdir: [["u32", "string"], null],
+  rm: [["u32", "string"], null],
+  directory: [["u32", "string"], { list: "string" }],
   "get-perms": [["u32", "string"], { list: PERMISSION }],
   "set-perms": [["u32", "string", { list: PERMISSION }], null],
-  "watch": [["string", "string"], null],
-  "unwatch": [["string", "string"], null],
+  watch: [["string", "string"], null],
+  unwatch: [["string", "string"], null],
   "next-event": [[], WATCH_EVENT],
   "transaction-start": [[], "u32"],
   "transaction-end": [["u32", "bool"], null],
@@ -88,14 +111,29 @@ function runtimeOf(native: Native): Runtime {
     ) as Pointer;
     const memory = new NativeMemory(native);
     const values = new Values(native, memory);
-    runtime = { native, memory, values, engine: native.newEngine(), callback, components: new Map(), transports, nextId: 1 };
+    runtime = {
+      native,
+      memory,
+      values,
+      engine: native.newEngine(),
+      callback,
+      components: new Map(),
+      transports,
+      nextId: 1,
+    };
     runtimes.set(native, runtime);
   }
   return runtime;
 }
 
 /** Serves send or recv: a stream's failure is the stream-error; anything else is kept and fails the call into the component. */
-function hostCall(values: Values, transports: Runtime["transports"], env: number, args: Pointer, results: Pointer): Pointer | null {
+function hostCall(
+  values: Values,
+  transports: Runtime["transports"],
+  env: number,
+  args: Pointer,
+  results: Pointer,
+): Pointer | null {
   try {
     const transport = transports.get(Math.floor(env / TRANSPORT.length));
     if (!transport) throw new Error("wasmtime called the transport of a component that is closed");
@@ -207,7 +245,8 @@ class Values {
     const payload = word(16);
     const ok = view.getUint8(8) !== 0;
     const payloadType = ok ? type.result : "enum";
-    if ((payload === 0n) !== (payloadType === null)) throw new Error("wasmtime component: a result whose payload does not match its type");
+    if ((payload === 0n) !== (payloadType === null))
+      throw new Error("wasmtime component: a result whose payload does not match its type");
     const value = payloadType === null ? null : this.read(payload, payloadType);
     return ok ? { ok: value } : { err: value };
   }
@@ -352,7 +391,10 @@ export interface WasmtimeComponentOptions {
  * process, talking over `stream`: the same interface as
  * openXenstoreComponent's, which runs it in V8 through jco's bindings.
  */
-export function openXenstoreComponentInWasmtime(stream: ByteStream, options: WasmtimeComponentOptions = {}): ComponentXenstore {
+export function openXenstoreComponentInWasmtime(
+  stream: ByteStream,
+  options: WasmtimeComponentOptions = {},
+): ComponentXenstore {
   const runtime = runtimeOf(wasmtimeNative(options.library, "openXenstoreComponentInWasmtime()"));
   const { native } = runtime;
   const { api } = native;
@@ -367,7 +409,12 @@ export function openXenstoreComponentInWasmtime(stream: ByteStream, options: Was
   try {
     runtime.transports.set(id, transportOver(stream));
     instantiate(runtime, id, context, component, block);
-    const funcs = new Map(names.map((name, i) => [name, exportedFunc(native, context, block, block + BigInt(COMPONENT_HANDLE_SIZE * (1 + i)), name)]));
+    const funcs = new Map(
+      names.map((name, i) => [
+        name,
+        exportedFunc(native, context, block, block + BigInt(COMPONENT_HANDLE_SIZE * (1 + i)), name),
+      ]),
+    );
     const { values } = runtime;
     const call = (name: string, args: Value[]): Value => {
       if (resources.released) throw new ClientError("eio");
@@ -377,7 +424,8 @@ export function openXenstoreComponentInWasmtime(stream: ByteStream, options: Was
       const result = koffi.alloc("uint8", COMPONENT_VAL_SIZE) as Pointer;
       let written = 0;
       try {
-        for (; written < params.length; written++) values.write(argsBlock + BigInt(written * COMPONENT_VAL_SIZE), params[written]!, args[written]!);
+        for (; written < params.length; written++)
+          values.write(argsBlock + BigInt(written * COMPONENT_VAL_SIZE), params[written]!, args[written]!);
         check(native, api.wasmtime_component_func_call(func, context, argsBlock, params.length, result, 1));
         const outcome = values.read(result, { result: okType }) as { ok: Value } | { err: string };
         api.wasmtime_component_val_delete(result);
@@ -440,7 +488,14 @@ function instantiate(runtime: Runtime, id: number, context: Pointer, component: 
     const transport = runtime.memory.pointerAt(cell);
     let error: Pointer | null = null;
     TRANSPORT.forEach((fn, index) => {
-      error ??= api.wasmtime_component_linker_instance_add_func(transport, fn, fn.length, runtime.callback, BigInt(id * TRANSPORT.length + index), null);
+      error ??= api.wasmtime_component_linker_instance_add_func(
+        transport,
+        fn,
+        fn.length,
+        runtime.callback,
+        BigInt(id * TRANSPORT.length + index),
+        null,
+      );
     });
     api.wasmtime_component_linker_instance_delete(transport);
     api.wasmtime_component_linker_instance_delete(root);
@@ -456,9 +511,21 @@ function instantiate(runtime: Runtime, id: number, context: Pointer, component: 
 function exportedFunc(native: Native, context: Pointer, instance: Pointer, out: Pointer, name: string): Pointer {
   const { api } = native;
   const client = interfaceName("client");
-  const within = api.wasmtime_component_instance_get_export_index(instance, context, null, client, Buffer.byteLength(client));
+  const within = api.wasmtime_component_instance_get_export_index(
+    instance,
+    context,
+    null,
+    client,
+    Buffer.byteLength(client),
+  );
   if (!within) throw new Error(`the component exports no ${client}`);
-  const index = api.wasmtime_component_instance_get_export_index(instance, context, within, name, Buffer.byteLength(name));
+  const index = api.wasmtime_component_instance_get_export_index(
+    instance,
+    context,
+    within,
+    name,
+    Buffer.byteLength(name),
+  );
   api.wasmtime_component_export_index_delete(within);
   if (!index) throw new Error(`the component's ${client} has no function ${name}`);
   const found = api.wasmtime_component_instance_get_func(instance, context, index, out);

@@ -25,8 +25,20 @@ import { createHash } from "node:crypto";
 import koffi from "koffi";
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 import {
-  type CApi, EXTERN_FUNC, EXTERN_GLOBAL, EXTERN_MEMORY, EXTERN_OF, EXTERN_SIZE, F32, F64, I32, I64,
-  INSTANCE_SIZE, loadCApi, RAW_SIZE, VAL_OF,
+  type CApi,
+  EXTERN_FUNC,
+  EXTERN_GLOBAL,
+  EXTERN_MEMORY,
+  EXTERN_OF,
+  EXTERN_SIZE,
+  F32,
+  F64,
+  I32,
+  I64,
+  INSTANCE_SIZE,
+  loadCApi,
+  RAW_SIZE,
+  VAL_OF,
 } from "./wasmtime-capi.js";
 
 /** The environment variable naming the library wasmtimeEngine() loads when given none. */
@@ -65,7 +77,10 @@ export class Native {
   readonly maxWasmStack: number;
   private nextGuest = 1;
 
-  constructor(readonly api: CApi, koffiStack: number) {
+  constructor(
+    readonly api: CApi,
+    koffiStack: number,
+  ) {
     this.maxWasmStack = Math.min(512 * 1024, Math.floor(koffiStack / NESTING / 2));
     this.values = koffi.alloc("uint8", MAX_VALUES * RAW_SIZE) as Pointer;
     this.valueView = new DataView(koffi.view(this.values, MAX_VALUES * RAW_SIZE));
@@ -157,17 +172,25 @@ export class Native {
 
 function readValue(view: DataView, offset: number, kind: number): number {
   switch (kind) {
-    case I32: return view.getInt32(offset, true);
-    case I64: return Number(view.getBigInt64(offset, true));
-    case F32: return view.getFloat32(offset, true);
-    case F64: return view.getFloat64(offset, true);
-    default: throw new Error(`wasmtime: unsupported value type ${kind}`);
+    case I32:
+      return view.getInt32(offset, true);
+    case I64:
+      return Number(view.getBigInt64(offset, true));
+    case F32:
+      return view.getFloat32(offset, true);
+    case F64:
+      return view.getFloat64(offset, true);
+    default:
+      throw new Error(`wasmtime: unsupported value type ${kind}`);
   }
 }
 
 /** The line of a wasmtime message that says what happened (it ends the message, after any backtrace). */
 function cause(message: string): string {
-  const lines = message.split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = message
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines.at(-1) ?? "wasmtime trap";
 }
 
@@ -210,7 +233,10 @@ function valueKinds(api: CApi, vec: Pointer): number[] {
 }
 
 function signatureOf(api: CApi, funcType: Pointer): Signature {
-  return { params: valueKinds(api, api.wasm_functype_params(funcType)), results: valueKinds(api, api.wasm_functype_results(funcType)) };
+  return {
+    params: valueKinds(api, api.wasm_functype_params(funcType)),
+    results: valueKinds(api, api.wasm_functype_results(funcType)),
+  };
 }
 
 /** `count` 64-bit words at `pointer`. */
@@ -267,7 +293,9 @@ class WasmtimeInstance implements EngineInstance {
       const item = exportsBlock + BigInt(index * EXTERN_SIZE);
       api.wasmtime_instance_export_nth(context, instance, index, cell, cell + 8n, item);
       if (first) {
-        const name = Buffer.from(koffi.view(cellView.getBigUint64(0, true), Number(cellView.getBigUint64(8, true)))).toString();
+        const name = Buffer.from(
+          koffi.view(cellView.getBigUint64(0, true), Number(cellView.getBigUint64(8, true))),
+        ).toString();
         exports.push({ name, kind: Number(readWords(item, 1)[0]! & 0xffn) });
       }
       const { name, kind } = exports[index]!;
@@ -287,7 +315,13 @@ class WasmtimeInstance implements EngineInstance {
     const signature = this.signature(name, fn.handle);
     signature.params.forEach((kind, i) => writeArg(valueView, i * RAW_SIZE, kind, args[i] ?? 0));
     cellView.setBigUint64(0, 0n, true);
-    const error = api.wasmtime_func_call_unchecked(this.context, fn.handle, values, Math.max(signature.params.length, signature.results.length), cell);
+    const error = api.wasmtime_func_call_unchecked(
+      this.context,
+      fn.handle,
+      values,
+      Math.max(signature.params.length, signature.results.length),
+      cell,
+    );
     // Read before anything else can call into a guest.
     const trap = cellView.getBigUint64(0, true);
     const result = signature.results.length ? readValue(valueView, 0, signature.results[0]!) : undefined;
@@ -335,7 +369,8 @@ class WasmtimeInstance implements EngineInstance {
     if (this.memory === null || this.disposed) return;
     const { api } = this.native;
     const size = api.wasmtime_memory_data_size(this.context, this.memory);
-    if (size !== this.view.byteLength) this.view = new Uint8Array(koffi.view(api.wasmtime_memory_data(this.context, this.memory), size));
+    if (size !== this.view.byteLength)
+      this.view = new Uint8Array(koffi.view(api.wasmtime_memory_data(this.context, this.memory), size));
   }
 
   private signature(name: string, handle: Pointer): Signature {
@@ -345,7 +380,8 @@ class WasmtimeInstance implements EngineInstance {
       const funcType = api.wasmtime_func_type(this.context, handle);
       signature = signatureOf(api, funcType);
       api.wasm_functype_delete(funcType);
-      if (Math.max(signature.params.length, signature.results.length) > MAX_VALUES) throw new Error(`${name} has too many parameters`);
+      if (Math.max(signature.params.length, signature.results.length) > MAX_VALUES)
+        throw new Error(`${name} has too many parameters`);
       this.compiled.signatures.set(name, signature);
     }
     return signature;
@@ -359,11 +395,20 @@ class WasmtimeInstance implements EngineInstance {
 /** An argument as the WebAssembly JS API converts it: i32 wraps (ToInt32), i64 wraps (ToBigInt64). */
 function writeArg(view: DataView, offset: number, kind: number, value: WasmValue): void {
   switch (kind) {
-    case I32: view.setInt32(offset, typeof value === "bigint" ? Number(BigInt.asIntN(32, value)) : value | 0, true); break;
-    case I64: view.setBigInt64(offset, BigInt.asIntN(64, BigInt(value)), true); break;
-    case F32: view.setFloat32(offset, Number(value), true); break;
-    case F64: view.setFloat64(offset, Number(value), true); break;
-    default: throw new Error(`wasmtime: unsupported parameter type ${kind}`);
+    case I32:
+      view.setInt32(offset, typeof value === "bigint" ? Number(BigInt.asIntN(32, value)) : value | 0, true);
+      break;
+    case I64:
+      view.setBigInt64(offset, BigInt.asIntN(64, BigInt(value)), true);
+      break;
+    case F32:
+      view.setFloat32(offset, Number(value), true);
+      break;
+    case F64:
+      view.setFloat64(offset, Number(value), true);
+      break;
+    default:
+      throw new Error(`wasmtime: unsupported parameter type ${kind}`);
   }
 }
 
@@ -380,7 +425,8 @@ class WasmtimeRuntime {
     const compiled = this.compile(wasm);
     const hostImports = compiled.imports.map(({ module, name: importName, signature }) => {
       const fn = imports[importName];
-      if (module !== "xen" || !fn) throw new Error(`wasmtime could not instantiate the module: no import ${module}.${importName}`);
+      if (module !== "xen" || !fn)
+        throw new Error(`wasmtime could not instantiate the module: no import ${module}.${importName}`);
       return { fn, params: signature.params, result: signature.results[0] };
     });
     const store = api.wasmtime_store_new(this.engine, null, null);
@@ -397,18 +443,42 @@ class WasmtimeRuntime {
       const view = new DataView(koffi.view(block, importsSize + INSTANCE_SIZE));
       compiled.imports.forEach(({ type }, index) => {
         view.setUint8(index * EXTERN_SIZE, EXTERN_FUNC);
-        api.wasmtime_func_new_unchecked(context, type, this.native.callback, BigInt(id * IMPORTS + index), null, block + BigInt(index * EXTERN_SIZE + EXTERN_OF));
+        api.wasmtime_func_new_unchecked(
+          context,
+          type,
+          this.native.callback,
+          BigInt(id * IMPORTS + index),
+          null,
+          block + BigInt(index * EXTERN_SIZE + EXTERN_OF),
+        );
       });
       const instancePointer = block + BigInt(importsSize);
       cellView.setBigUint64(0, 0n, true);
-      const error = api.wasmtime_instance_new(context, compiled.module, block, compiled.imports.length, instancePointer, cell);
+      const error = api.wasmtime_instance_new(
+        context,
+        compiled.module,
+        block,
+        compiled.imports.length,
+        instancePointer,
+        cell,
+      );
       const trap = cellView.getBigUint64(0, true);
       if (error) throw this.native.failure(error);
       if (trap) throw this.native.trapFailure(trap);
       compiled.exportCount ??= this.countExports(context, instancePointer);
       const exportsBlock = koffi.alloc("uint8", Math.max(1, compiled.exportCount) * EXTERN_SIZE) as Pointer;
       resources.blocks.push(exportsBlock);
-      instance = new WasmtimeInstance(this.native, compiled, context, state, resources, instancePointer, exportsBlock, compiled.exportCount, name);
+      instance = new WasmtimeInstance(
+        this.native,
+        compiled,
+        context,
+        state,
+        resources,
+        instancePointer,
+        exportsBlock,
+        compiled.exportCount,
+        name,
+      );
       return instance;
     } catch (error) {
       release(resources);
@@ -442,7 +512,8 @@ class WasmtimeRuntime {
       const funcType = api.wasm_externtype_as_functype(api.wasm_importtype_type(importType));
       const module = readName(api.wasm_importtype_module(importType));
       const name = readName(api.wasm_importtype_name(importType));
-      if (!funcType) throw new Error(`wasmtime could not instantiate the module: import ${module}.${name} is not a function`);
+      if (!funcType)
+        throw new Error(`wasmtime could not instantiate the module: import ${module}.${name} is not a function`);
       return { module, name, type: funcType, signature: signatureOf(api, funcType) };
     });
     compiled = { module, imports, signatures: new Map() };
@@ -462,7 +533,8 @@ function loadNative(library: string, source: string, caller: string): Native {
     }
     loaded.set(library, native);
   }
-  if (typeof native === "string") throw new Error(`wasmtime engine: cannot use ${library} (${source}): ${native}; ${howToGive(caller)}`);
+  if (typeof native === "string")
+    throw new Error(`wasmtime engine: cannot use ${library} (${source}): ${native}; ${howToGive(caller)}`);
   return native;
 }
 
@@ -486,7 +558,9 @@ function raiseKoffiStack(): number {
 /** The library of the `wasmtime` wheel that `python3` imports, or why there is none. */
 function libraryOfPython(python: string, caller: string): string {
   try {
-    return execFileSync(python, ["-c", "import wasmtime._ffi as f; print(f.dll._name)"], { stdio: "pipe" }).toString().trim();
+    return execFileSync(python, ["-c", "import wasmtime._ffi as f; print(f.dll._name)"], { stdio: "pipe" })
+      .toString()
+      .trim();
   } catch (error) {
     const output = (error as { stderr?: Buffer }).stderr?.toString().trim().split("\n").pop();
     throw new Error(
@@ -498,7 +572,12 @@ function libraryOfPython(python: string, caller: string): string {
 /** The C API library `library`, else $XENBUS_WASM_WASMTIME's, else python3's wheel's, loaded once per process (`caller` names who was given `library` in errors). */
 export function wasmtimeNative(library: string | undefined, caller: string): Native {
   const given = library ?? process.env[LIBRARY_VARIABLE];
-  const source = library !== undefined ? `given to ${caller}` : given !== undefined ? `$${LIBRARY_VARIABLE}` : "python3's wasmtime wheel";
+  const source =
+    library !== undefined
+      ? `given to ${caller}`
+      : given !== undefined
+        ? `$${LIBRARY_VARIABLE}`
+        : "python3's wasmtime wheel";
   return loadNative(given ?? libraryOfPython("python3", caller), source, caller);
 }
 

@@ -2,7 +2,7 @@
 // for the raw convention). Failures throw XenStoreError carrying the errno,
 // so callers branch on `errno` (e.g. EAGAIN: retry the transaction).
 import { constants } from "node:os";
-import { GuestCallError, allocPage, resultCheck } from "./errors.js";
+import { allocPage, GuestCallError, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
@@ -97,10 +97,15 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     guest.memory().set(bytes, at);
     return bytes.length;
   };
-  const path = (text: string, operation: string): [number, number] => [pathPage, put(pathPage, encoder.encode(text), operation)];
+  const path = (text: string, operation: string): [number, number] => [
+    pathPage,
+    put(pathPage, encoder.encode(text), operation),
+  ];
   /** `texts` as NUL-terminated strings in the argument page. */
-  const list = (texts: string[], operation: string): [number, number] =>
-    [argPage, put(argPage, encoder.encode(texts.map((text) => `${text}\0`).join("")), operation)];
+  const list = (texts: string[], operation: string): [number, number] => [
+    argPage,
+    put(argPage, encoder.encode(texts.map((text) => `${text}\0`).join("")), operation),
+  ];
   /** The whole result of `length` bytes: the first page from `out`, the rest page by page through xs_result. */
   const result = (length: number, operation: string): Uint8Array => {
     const bytes = new Uint8Array(length);
@@ -157,7 +162,10 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
       check(x.xs_watch(...path(name, "watch"), argPage, put(argPage, encoder.encode(token), "watch")), `watch ${name}`);
     },
     unwatch(name, token) {
-      check(x.xs_unwatch(...path(name, "unwatch"), argPage, put(argPage, encoder.encode(token), "unwatch")), `unwatch ${name}`);
+      check(
+        x.xs_unwatch(...path(name, "unwatch"), argPage, put(argPage, encoder.encode(token), "unwatch")),
+        `unwatch ${name}`,
+      );
     },
     resetWatches() {
       check(x.xs_reset_watches(), "reset_watches");
@@ -190,7 +198,10 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     },
     control(command, parameters = []) {
       const operation = `control ${command}`;
-      return text(check(x.xs_control(...path(command, "control"), ...list(parameters, "control"), out), operation), operation);
+      return text(
+        check(x.xs_control(...path(command, "control"), ...list(parameters, "control"), out), operation),
+        operation,
+      );
     },
     getFeature(domid) {
       check(x.xs_get_feature(domidOrNone(domid)), `get_feature ${domid ?? ""}`);
@@ -211,7 +222,7 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     },
     takeEvents() {
       const events: WatchEvent[] = [];
-      for (let length; (length = check(x.xs_next_event(out), "next_event")) > 0; ) {
+      for (let length: number; (length = check(x.xs_next_event(out), "next_event")) > 0; ) {
         const [eventPath = "", token = ""] = names(length, "next_event");
         events.push({ path: eventPath, token });
       }

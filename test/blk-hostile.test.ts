@@ -9,21 +9,21 @@
 // moves data correctly afterwards.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
 import { createGuestDomain } from "../host/guest-domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { GrantError } from "../host/native.js";
-import { XsError } from "../host/xenstored/errors.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
+import { XsError } from "../host/xenstored/errors.js";
 import { BlkError, BlkFront } from "../runtime/blk.js";
+import type { Engine } from "../runtime/engine.js";
+import { errnoOf, pattern } from "./support/blk.js";
 import { type BlkRequest, type BlkResponse, rw } from "./support/blkif-ring.js";
-import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
+import { engines } from "./support/engines.js";
 import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
 import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
-import type { Engine } from "../runtime/engine.js";
 import { GuardedScratch } from "./support/scratch.js";
-import { engines } from "./support/engines.js";
-import { errnoOf, pattern } from "./support/blk.js";
 import type { Xenbus } from "./support/xenbus.js";
 
 const PAGE = 4096;
@@ -57,7 +57,11 @@ class HostileBackendRig {
     this.blk = new BlkFront(this.guest, 4);
     sentinel();
     this.service.devices.add({ type: "vbd", devid: DEVID, frontend: this.guest.domid, backend: 0 });
-    this.back = new HostileBlkback(this.hv, this.service, { frontend: this.guest.domid, sectors: 256, ...options }).start();
+    this.back = new HostileBlkback(this.hv, this.service, {
+      frontend: this.guest.domid,
+      sectors: 256,
+      ...options,
+    }).start();
     this.errorNode = `/local/domain/${this.guest.domid}/error/device/vbd/${DEVID}/error`;
     this.blk.start();
     this.blk.open(DEVID);
@@ -73,7 +77,9 @@ class HostileBackendRig {
     const ring = new Set(this.ringRefs());
     for (const gref of new Set(this.back.requests.flatMap((request) => request.segments.map((seg) => seg.gref)))) {
       if (ring.has(gref)) continue;
-      expect(() => this.hv.dom0.gnttab.mapGrantRef(this.guest.domid, gref, false), `data grant ${gref}`).toThrow(GrantError);
+      expect(() => this.hv.dom0.gnttab.mapGrantRef(this.guest.domid, gref, false), `data grant ${gref}`).toThrow(
+        GrantError,
+      );
     }
   }
 
@@ -126,14 +132,22 @@ class HostileBackendRig {
 type Scenario = (request: BlkRequest, back: HostileBlkback) => void;
 
 const answer = (request: BlkRequest, change: Partial<BlkResponse>): BlkResponse => ({
-  id: request.id, operation: request.operation, status: BLKIF_RSP.OKAY, ...change,
+  id: request.id,
+  operation: request.operation,
+  status: BLKIF_RSP.OKAY,
+  ...change,
 });
 
 describe.each(engines)("blkfront against a hostile backend under $name", ({ engine }) => {
   test("an honest backend first: data written reads back, and the backend's disk holds it", () => {
     const rig = new HostileBackendRig(engine);
     rig.roundTrip(1);
-    expect(rig.blk.info(DEVID)).toMatchObject({ state: Connected, backendState: Connected, sectors: 256n, sectorSize: 512 });
+    expect(rig.blk.info(DEVID)).toMatchObject({
+      state: Connected,
+      backendState: Connected,
+      sectors: 256n,
+      sectorSize: 512,
+    });
     rig.expectIntact();
   });
 
@@ -142,21 +156,33 @@ describe.each(engines)("blkfront against a hostile backend under $name", ({ engi
     ["a response with another operation", (r, b) => b.respond(answer(r, { operation: r.operation ^ 1 }))],
     ["a response with an undefined status", (r, b) => b.respond(answer(r, { status: 1234 }))],
     ["a response with status -3", (r, b) => b.respond(answer(r, { status: -3 }))],
-    ["a response answered twice", (r, b) => {
-      b.respond(b.serve(r));
-      b.respond(b.serve(r));
-    }],
-    ["a response index one beyond the requests pushed", (r, b) => {
-      b.respond(b.serve(r));
-      b.ring!.rspProdPvt += 1;
-    }],
-    ["a response index a ring and more beyond", (_r, b) => {
-      b.ring!.rspProdPvt += 1000;
-    }],
-    ["a response index that runs backwards", (r, b) => {
-      b.respond(b.serve(r));
-      b.ring!.rspProdPvt -= 5;
-    }],
+    [
+      "a response answered twice",
+      (r, b) => {
+        b.respond(b.serve(r));
+        b.respond(b.serve(r));
+      },
+    ],
+    [
+      "a response index one beyond the requests pushed",
+      (r, b) => {
+        b.respond(b.serve(r));
+        b.ring!.rspProdPvt += 1;
+      },
+    ],
+    [
+      "a response index a ring and more beyond",
+      (_r, b) => {
+        b.ring!.rspProdPvt += 1000;
+      },
+    ],
+    [
+      "a response index that runs backwards",
+      (r, b) => {
+        b.respond(b.serve(r));
+        b.ring!.rspProdPvt -= 5;
+      },
+    ],
   ];
 
   test.each(breaking)("%s breaks the device: -EIO, a device error, Closing; then it reconnects", (_name, scenario) => {
@@ -195,16 +221,19 @@ describe.each(engines)("blkfront against a hostile backend under $name", ({ engi
   test.each([
     ["Closed", String(Closed)],
     ["Closing", String(Closing)],
-  ])("the backend going %s while a request is on the ring: it fails cleanly, and the device reconnects", (_name, state) => {
-    const rig = new HostileBackendRig(engine);
-    rig.back.followFrontend = false;
-    rig.back.onRequest = (_r, b) => b.writeState(state);
-    expect(errnoOf(() => rig.blk.read(DEVID, 0, 8))).toBe(EIO);
-    rig.hv.runUntilIdle();
-    expect(rig.blk.info(DEVID).state).toBe(Closed);
-    rig.expectIntact();
-    rig.expectRecovers();
-  });
+  ])(
+    "the backend going %s while a request is on the ring: it fails cleanly, and the device reconnects",
+    (_name, state) => {
+      const rig = new HostileBackendRig(engine);
+      rig.back.followFrontend = false;
+      rig.back.onRequest = (_r, b) => b.writeState(state);
+      expect(errnoOf(() => rig.blk.read(DEVID, 0, 8))).toBe(EIO);
+      rig.hv.runUntilIdle();
+      expect(rig.blk.info(DEVID).state).toBe(Closed);
+      rig.expectIntact();
+      rig.expectRecovers();
+    },
+  );
 
   test("states that mean nothing (Unknown, 99, garbage, Initialising) while connected are survived", () => {
     const rig = new HostileBackendRig(engine);
@@ -246,8 +275,15 @@ describe.each(engines)("blkfront against a hostile backend under $name", ({ engi
       status: fc.oneof(fc.constantFrom(0, -1, -2), fc.integer({ min: -32768, max: 32767 })),
     });
     const step = fc.oneof(
-      fc.record({ kind: fc.constant("responses" as const), responses: fc.array(response, { maxLength: 4 }), skew: fc.integer({ min: -40, max: 40 }) }),
-      fc.record({ kind: fc.constant("state" as const), state: fc.oneof(fc.integer({ min: 0, max: 9 }).map(String), fc.string({ maxLength: 6 })) }),
+      fc.record({
+        kind: fc.constant("responses" as const),
+        responses: fc.array(response, { maxLength: 4 }),
+        skew: fc.integer({ min: -40, max: 40 }),
+      }),
+      fc.record({
+        kind: fc.constant("state" as const),
+        state: fc.oneof(fc.integer({ min: 0, max: 9 }).map(String), fc.string({ maxLength: 6 })),
+      }),
       fc.record({ kind: fc.constant("serve" as const) }),
     );
     const operation = fc.constantFrom("read", "write", "flush");
@@ -300,11 +336,18 @@ class HostileFrontendRig {
   constructor(engine: Engine) {
     this.backend = startBlkbackDomain(this.service, { sectors: 256, maxRingPageOrder: 1, engine });
     for (let i = 0; i < 2; i++) {
-      const scratch = new GuardedScratch(() => this.backend.guest.memory(), this.backend.guest.exports.page_alloc(), PAGE);
+      const scratch = new GuardedScratch(
+        () => this.backend.guest.memory(),
+        this.backend.guest.exports.page_alloc(),
+        PAGE,
+      );
       scratch.fill(i + 1);
       this.sentinels.push({ scratch, guard: scratch.snapshot() });
     }
-    this.front = new HostileBlkfront(this.hv, this.service, { backend: this.backend.domid, backendParams: this.backend.disk.params });
+    this.front = new HostileBlkfront(this.hv, this.service, {
+      backend: this.backend.domid,
+      backendParams: this.backend.disk.params,
+    });
     this.hv.runUntilIdle();
     expect(this.front.backendState).toBe(XENBUS_STATE.InitWait);
     this.errorNode = `/local/domain/${this.backend.domid}/error/backend/vbd/${this.front.domid}/${DEVID}/error`;
@@ -361,7 +404,11 @@ class HostileFrontendRig {
     expect(this.ask(rw(BLKIF_OP.WRITE, 77n, 24n, [source.gref])).status).toBe(BLKIF_RSP.OKAY);
     expect(this.image().subarray(24 * SECTOR_SIZE, 32 * SECTOR_SIZE)).toEqual(data);
     const target = this.dataPage();
-    expect(this.ask(rw(BLKIF_OP.READ, 78n, 24n, [target.gref]))).toEqual({ id: 78n, operation: BLKIF_OP.READ, status: BLKIF_RSP.OKAY });
+    expect(this.ask(rw(BLKIF_OP.READ, 78n, 24n, [target.gref]))).toEqual({
+      id: 78n,
+      operation: BLKIF_OP.READ,
+      status: BLKIF_RSP.OKAY,
+    });
     expect(this.front.page(target.gfn)).toEqual(data);
     this.expectIntact();
   }
@@ -398,7 +445,10 @@ describe.each(engines)("blkback against a hostile frontend under $name", ({ engi
       ["sector 2^63", { ...rw(BLKIF_OP.WRITE, 0n, 1n << 63n, [page.gref]) }],
       ["first after last", { ...rw(BLKIF_OP.WRITE, 0n, 0n, []), nrSegments: 1, segments: [segment(page.gref, 5, 2)] }],
       ["last sect 8", { ...rw(BLKIF_OP.WRITE, 0n, 0n, []), nrSegments: 1, segments: [segment(page.gref, 0, 8)] }],
-      ["sects 200..255", { ...rw(BLKIF_OP.WRITE, 0n, 0n, []), nrSegments: 1, segments: [segment(page.gref, 200, 255)] }],
+      [
+        "sects 200..255",
+        { ...rw(BLKIF_OP.WRITE, 0n, 0n, []), nrSegments: 1, segments: [segment(page.gref, 200, 255)] },
+      ],
       ["a ref beyond the table", { ...rw(BLKIF_OP.WRITE, 0n, 0n, [99_999]) }],
       ["a ref never granted", { ...rw(BLKIF_OP.WRITE, 0n, 0n, [ungranted]) }],
       ["a ref granted to another domain", { ...rw(BLKIF_OP.WRITE, 0n, 0n, [foreign]) }],
@@ -433,13 +483,16 @@ describe.each(engines)("blkback against a hostile frontend under $name", ({ engi
     ["an event-channel that is not offered to the backend", { eventChannel: "999" }],
     ["an event-channel that is no number", { eventChannel: "-1" }],
     ["another protocol", { protocol: "x86_32-abi" }],
-  ])("%s: the backend reports it and closes, survives, and serves the frontend once it starts over honestly", (_name, lies) => {
-    const rig = new HostileFrontendRig(engine);
-    rig.front.connect(lies);
-    rig.expectDeviceError();
-    rig.expectIntact();
-    rig.expectRecovers();
-  });
+  ])(
+    "%s: the backend reports it and closes, survives, and serves the frontend once it starts over honestly",
+    (_name, lies) => {
+      const rig = new HostileFrontendRig(engine);
+      rig.front.connect(lies);
+      rig.expectDeviceError();
+      rig.expectIntact();
+      rig.expectRecovers();
+    },
+  );
 
   test("a ring-ref granted to another domain, or a port bound elsewhere, is refused the same way", () => {
     const rig = new HostileFrontendRig(engine);
@@ -460,41 +513,53 @@ describe.each(engines)("blkback against a hostile frontend under $name", ({ engi
   test.each([
     ["forced", true],
     ["graceful", false],
-  ])("hot-unplug (%s) with requests on the ring not yet served: the backend lets go without trapping, and serves another frontend", (_name, force) => {
-    const rig = new HostileFrontendRig(engine);
-    rig.front.connect();
-    const page = rig.dataPage(true);
-    rig.front.page(page.gfn).set(pattern(PAGE, 11));
-    const ring = rig.front.ring!;
-    for (let i = 0; i < 8; i++) ring.submit(rw(BLKIF_OP.WRITE, BigInt(i), BigInt(8 * i), [page.gref]));
-    ring.push(); // published, the backend not told yet
-    const image = rig.image();
-    rig.service.devices.unplug({ type: "vbd", devid: DEVID, frontend: rig.front.domid, backend: rig.backend.domid }, { force });
-    rig.front.kick(); // the event arrives after the device went (or is a dead port by now)
-    rig.hv.runUntilIdle();
-    expect(rig.backend.back.info.bind(rig.backend.back, rig.front.domid, DEVID)).toThrow(BlkError);
-    // Served before it went, or not at all: never half a request, never anywhere else.
-    const served = rig.front.responses.filter((r) => r.status === BLKIF_RSP.OKAY).length;
-    const after = rig.image();
-    expect(after.subarray(8 * 8 * SECTOR_SIZE)).toEqual(image.subarray(8 * 8 * SECTOR_SIZE));
-    for (let i = 0; i < 8; i++) {
-      const sectors = after.subarray(i * PAGE, (i + 1) * PAGE);
-      expect(sectors, `request ${i}`).toEqual(i < served ? pattern(PAGE, 11) : image.subarray(i * PAGE, (i + 1) * PAGE));
-    }
-    rig.expectIntact();
-    // Grants the backend held are released: the frontend can revoke its ring and data pages.
-    for (const ref of [...rig.front.ringRefs, page.gref]) expect(rig.front.endGrant(ref), `ref ${ref}`).toBe(true);
+  ])(
+    "hot-unplug (%s) with requests on the ring not yet served: the backend lets go without trapping, and serves another frontend",
+    (_name, force) => {
+      const rig = new HostileFrontendRig(engine);
+      rig.front.connect();
+      const page = rig.dataPage(true);
+      rig.front.page(page.gfn).set(pattern(PAGE, 11));
+      const ring = rig.front.ring!;
+      for (let i = 0; i < 8; i++) ring.submit(rw(BLKIF_OP.WRITE, BigInt(i), BigInt(8 * i), [page.gref]));
+      ring.push(); // published, the backend not told yet
+      const image = rig.image();
+      rig.service.devices.unplug(
+        { type: "vbd", devid: DEVID, frontend: rig.front.domid, backend: rig.backend.domid },
+        { force },
+      );
+      rig.front.kick(); // the event arrives after the device went (or is a dead port by now)
+      rig.hv.runUntilIdle();
+      expect(rig.backend.back.info.bind(rig.backend.back, rig.front.domid, DEVID)).toThrow(BlkError);
+      // Served before it went, or not at all: never half a request, never anywhere else.
+      const served = rig.front.responses.filter((r) => r.status === BLKIF_RSP.OKAY).length;
+      const after = rig.image();
+      expect(after.subarray(8 * 8 * SECTOR_SIZE)).toEqual(image.subarray(8 * 8 * SECTOR_SIZE));
+      for (let i = 0; i < 8; i++) {
+        const sectors = after.subarray(i * PAGE, (i + 1) * PAGE);
+        expect(sectors, `request ${i}`).toEqual(
+          i < served ? pattern(PAGE, 11) : image.subarray(i * PAGE, (i + 1) * PAGE),
+        );
+      }
+      rig.expectIntact();
+      // Grants the backend held are released: the frontend can revoke its ring and data pages.
+      for (const ref of [...rig.front.ringRefs, page.gref]) expect(rig.front.endGrant(ref), `ref ${ref}`).toBe(true);
 
-    const other = new HostileBlkfront(rig.hv, rig.service, { backend: rig.backend.domid, devid: DEVID + 16, backendParams: rig.backend.disk.params });
-    other.run();
-    other.connect();
-    expect(other.backendState).toBe(Connected);
-    const target = other.allocPage();
-    other.submit(rw(BLKIF_OP.READ, 1n, 0n, [other.grant(target)]));
-    expect(other.responses).toEqual([{ id: 1n, operation: BLKIF_OP.READ, status: BLKIF_RSP.OKAY }]);
-    expect(other.page(target)).toEqual(after.subarray(0, PAGE));
-    rig.expectIntact();
-  });
+      const other = new HostileBlkfront(rig.hv, rig.service, {
+        backend: rig.backend.domid,
+        devid: DEVID + 16,
+        backendParams: rig.backend.disk.params,
+      });
+      other.run();
+      other.connect();
+      expect(other.backendState).toBe(Connected);
+      const target = other.allocPage();
+      other.submit(rw(BLKIF_OP.READ, 1n, 0n, [other.grant(target)]));
+      expect(other.responses).toEqual([{ id: 1n, operation: BLKIF_OP.READ, status: BLKIF_RSP.OKAY }]);
+      expect(other.page(target)).toEqual(after.subarray(0, PAGE));
+      rig.expectIntact();
+    },
+  );
 
   test("impossible ring indices: the backend stops serving that ring with a device error, and serves a new one", () => {
     const rig = new HostileFrontendRig(engine);
@@ -509,7 +574,10 @@ describe.each(engines)("blkback against a hostile frontend under $name", ({ engi
 
   test("generated garbage on the ring: every request answered once or the ring given up, no trap, no stray write, service after", () => {
     const request = fc.record({
-      operation: fc.oneof(fc.constantFrom(BLKIF_OP.READ, BLKIF_OP.WRITE, BLKIF_OP.FLUSH_DISKCACHE), fc.integer({ min: 0, max: 255 })),
+      operation: fc.oneof(
+        fc.constantFrom(BLKIF_OP.READ, BLKIF_OP.WRITE, BLKIF_OP.FLUSH_DISKCACHE),
+        fc.integer({ min: 0, max: 255 }),
+      ),
       nrSegments: fc.oneof(fc.integer({ min: 0, max: 11 }), fc.integer({ min: 0, max: 255 })),
       sector: fc.oneof(fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
       segments: fc.array(
@@ -521,7 +589,10 @@ describe.each(engines)("blkback against a hostile frontend under $name", ({ engi
         { maxLength: 11 },
       ),
     });
-    const batch = fc.record({ requests: fc.array(request, { minLength: 1, maxLength: 40 }), skew: fc.oneof(fc.constant(0), fc.integer({ min: -50, max: 2000 })) });
+    const batch = fc.record({
+      requests: fc.array(request, { minLength: 1, maxLength: 40 }),
+      skew: fc.oneof(fc.constant(0), fc.integer({ min: -50, max: 2000 })),
+    });
     fc.assert(
       fc.property(fc.array(batch, { minLength: 1, maxLength: 3 }), fc.boolean(), (batches, twoPages) => {
         const rig = new HostileFrontendRig(engine);

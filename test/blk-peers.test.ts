@@ -8,10 +8,10 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, GNTST, XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkifSharedRing, type BlkRequest, FrontRing, rw } from "./support/blkif-ring.js";
-import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
-import { HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";
+import { HostileBlkback, SECTOR_SIZE } from "./support/hostile-blkback.js";
+import { HostileBlkfront } from "./support/hostile-blkfront.js";
 import { bootHarness } from "./support/xenbus.js";
 
 const PAGE = 4096;
@@ -22,7 +22,11 @@ const { InitWait, Initialised, Connected, Closing, Closed } = XENBUS_STATE;
 class HelperEnd extends HelperGuest {
   /** The blkif ring on `pages` pages of this guest's memory from `address`. */
   ring(address: number, pages: number): BlkifSharedRing {
-    return new BlkifSharedRing(() => Array.from({ length: pages }, (_, i) => this.guest.memory().subarray(address + i * PAGE, address + (i + 1) * PAGE)));
+    return new BlkifSharedRing(() =>
+      Array.from({ length: pages }, (_, i) =>
+        this.guest.memory().subarray(address + i * PAGE, address + (i + 1) * PAGE),
+      ),
+    );
   }
 }
 
@@ -72,7 +76,12 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     test("publishes its features, maps the ring, binds the channel and goes Connected", () => {
       const node = (name: string) => service.tools.read(`${back.paths.backend}/${name}`);
-      expect([node("feature-flush-cache"), node("max-ring-page-order"), node("sectors"), node("sector-size")]).toEqual(["1", "2", "64", "512"]);
+      expect([node("feature-flush-cache"), node("max-ring-page-order"), node("sectors"), node("sector-size")]).toEqual([
+        "1",
+        "2",
+        "64",
+        "512",
+      ]);
       expect(back.state).toBe(Connected);
       expect(back.faults).toEqual([]);
       expect(back.port).not.toBeNull();
@@ -85,15 +94,23 @@ describe.each(engines)("under $name", ({ engine }) => {
       const events = front.x.evtchn_event_count(port);
       expect(roundTrip(read(8n, [gref], 77n))).toEqual([{ id: 77n, operation: BLKIF_OP.READ, status: BLKIF_RSP.OKAY }]);
       expect(front.x.evtchn_event_count(port)).toBeGreaterThan(events);
-      expect(front.guest.memory().subarray(data, data + PAGE).every((byte) => byte === 0xa5)).toBe(true);
+      expect(
+        front.guest
+          .memory()
+          .subarray(data, data + PAGE)
+          .every((byte) => byte === 0xa5),
+      ).toBe(true);
 
       front.guest.memory().fill(0x3c, data, data + PAGE);
       const write = { ...read(16n, [gref], 78n), operation: BLKIF_OP.WRITE };
       expect(roundTrip(write)[0]!.status).toBe(BLKIF_RSP.OKAY);
       expect(back.disk.subarray(16 * SECTOR_SIZE, 24 * SECTOR_SIZE).every((byte) => byte === 0x3c)).toBe(true);
       // Beyond the disk, an unknown operation, a ref that was never granted.
-      expect(roundTrip(read(60n, [gref], 1n), { ...read(0n, [gref], 2n), operation: 200 }, read(0n, [4000], 3n)).map((r) => r.status))
-        .toEqual([BLKIF_RSP.ERROR, BLKIF_RSP.EOPNOTSUPP, BLKIF_RSP.ERROR]);
+      expect(
+        roundTrip(read(60n, [gref], 1n), { ...read(0n, [gref], 2n), operation: 200 }, read(0n, [4000], 3n)).map(
+          (r) => r.status,
+        ),
+      ).toEqual([BLKIF_RSP.ERROR, BLKIF_RSP.EOPNOTSUPP, BLKIF_RSP.ERROR]);
     });
 
     test("answers as a scenario says: wrong ids, duplicates, statuses and operations, indices beyond what it wrote", () => {
@@ -188,7 +205,12 @@ describe.each(engines)("under $name", ({ engine }) => {
     test("lies as told: an order beyond the offer, refs that are not granted, a channel that is not bound", () => {
       front.connect({ ringPageOrder: "3", ringRefs: [front.grant(front.allocPage(), 0), 7777], eventChannel: "999" });
       const node = (name: string) => front.readText(`${front.paths.frontend}/${name}`);
-      expect([node("ring-page-order"), node("ring-ref0"), node("ring-ref1"), node("event-channel")]).toEqual(["3", "8", "7777", "999"]);
+      expect([node("ring-page-order"), node("ring-ref0"), node("ring-ref1"), node("event-channel")]).toEqual([
+        "3",
+        "8",
+        "7777",
+        "999",
+      ]);
       expect(back.x.xenbus_read_ring_refs(0, back.dev, 1, back.out)).toBe(EINVAL);
       // The first ref is granted to dom0, not to the backend.
       expect(back.x.xenbus_map_ring_valloc(back.dev, ...back.u32s([8]))).toBe(GNTST.general_error);

@@ -4,16 +4,16 @@
 // toolstack plugging the vbd between them. What each end publishes is checked
 // in the store, data in the backend's disk image from the host.
 import { beforeEach, describe, expect, test } from "vitest";
+import { startBlkbackDomain } from "../host/blkback-domain.js";
 import type { DevicePaths } from "../host/devices.js";
 import { Hypervisor } from "../host/hypervisor.js";
-import { startBlkbackDomain } from "../host/blkback-domain.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
-import { BlkBack, BlkFront, type Disk, type DiskOptions } from "../runtime/blk.js";
+import type { BlkBack, BlkFront, Disk, DiskOptions } from "../runtime/blk.js";
 import { blkPair, pattern } from "./support/blk.js";
 import type { BlkRequest } from "./support/blkif-ring.js";
-import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
+import { type ConnectLies, HostileBlkfront } from "./support/hostile-blkfront.js";
 import type { Xenbus } from "./support/xenbus.js";
 
 const DEVID = 51712;
@@ -39,7 +39,11 @@ describe.each(engines)("under $name", ({ engine }) => {
       back.start(order);
       const disk = back.createDisk(sectors, options);
       const paths = service.devices.add({
-        type: "vbd", devid: DEVID, frontend: frontDomain.domid, backend: backDomain.domid, backendParams: disk.params,
+        type: "vbd",
+        devid: DEVID,
+        frontend: frontDomain.domid,
+        backend: backDomain.domid,
+        backendParams: disk.params,
       });
       front.open(DEVID);
       hv.runUntilIdle();
@@ -59,18 +63,37 @@ describe.each(engines)("under $name", ({ engine }) => {
       const backend = (name: string) => node(`${paths.backend}/${name}`);
       const frontend = (name: string) => node(`${paths.frontend}/${name}`);
       expect([backend("state"), frontend("state")]).toEqual([String(Connected), String(Connected)]);
-      expect(["sectors", "sector-size", "info", "feature-flush-cache", "max-ring-page-order", "hotplug-status"].map(backend))
-        .toEqual(["2048", "512", "0", "1", "2", "connected"]);
-      expect([frontend("protocol"), frontend("ring-page-order"), frontend("ring-ref")]).toEqual(["x86_64-abi", "2", null]);
+      expect(
+        ["sectors", "sector-size", "info", "feature-flush-cache", "max-ring-page-order", "hotplug-status"].map(backend),
+      ).toEqual(["2048", "512", "0", "1", "2", "connected"]);
+      expect([frontend("protocol"), frontend("ring-page-order"), frontend("ring-ref")]).toEqual([
+        "x86_64-abi",
+        "2",
+        null,
+      ]);
       expect(Number(frontend("event-channel"))).toBeGreaterThan(0);
-      expect(front.info(DEVID)).toMatchObject({ sectors: 2048n, sectorSize: 512, info: 0, flush: true, ringPages: 4, backendId: backDomain.domid });
-      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({ state: Connected, frontendState: Connected, ringPages: 4 });
+      expect(front.info(DEVID)).toMatchObject({
+        sectors: 2048n,
+        sectorSize: 512,
+        info: 0,
+        flush: true,
+        ringPages: 4,
+        backendId: backDomain.domid,
+      });
+      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({
+        state: Connected,
+        frontendState: Connected,
+        ringPages: 4,
+      });
       expect(node(`/local/domain/${backDomain.domid}/error/backend`)).toBeNull();
     });
 
     test("a single-page ring when the backend offers order 0; eight pages for order 3", () => {
       const { paths } = connect(256, {}, 0);
-      expect([node(`${paths.frontend}/ring-page-order`), node(`${paths.frontend}/ring-ref`) !== null]).toEqual([null, true]);
+      expect([node(`${paths.frontend}/ring-page-order`), node(`${paths.frontend}/ring-ref`) !== null]).toEqual([
+        null,
+        true,
+      ]);
       expect(front.info(DEVID).ringPages).toBe(1);
       expect(back.info(frontDomain.domid, DEVID).ringPages).toBe(1);
       front.write(DEVID, 0, pattern(4096, 1));
@@ -80,7 +103,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       back.start(3);
       front.open(DEVID);
       expect(node(`${paths.frontend}/ring-page-order`)).toBe("3");
-      expect(Array.from({ length: 8 }, (_, i) => node(`${paths.frontend}/ring-ref${i}`) !== null)).toEqual(Array(8).fill(true));
+      expect(Array.from({ length: 8 }, (_, i) => node(`${paths.frontend}/ring-ref${i}`) !== null)).toEqual(
+        Array(8).fill(true),
+      );
       expect(back.info(frontDomain.domid, DEVID).ringPages).toBe(8);
       expect(front.read(DEVID, 0, 8)).toEqual(pattern(4096, 1));
     });
@@ -90,13 +115,21 @@ describe.each(engines)("under $name", ({ engine }) => {
       const data = pattern(16 * 4096, 3); // an 11-segment request and a 5-segment one
       front.write(DEVID, 1000, data);
       expect(disk.image().subarray(1000 * 512, 1000 * 512 + data.length)).toEqual(data);
-      expect(disk.image().subarray(0, 1000 * 512).every((byte) => byte === 0)).toBe(true);
+      expect(
+        disk
+          .image()
+          .subarray(0, 1000 * 512)
+          .every((byte) => byte === 0),
+      ).toBe(true);
       expect(front.read(DEVID, 1000, 128)).toEqual(data);
       expect(front.read(DEVID, 1003, 5)).toEqual(data.subarray(3 * 512, 8 * 512));
       // What the host puts in the image is what the guest reads.
       disk.image().set(pattern(512, 9), 4095 * 512);
       expect(front.read(DEVID, 4095, 1)).toEqual(pattern(512, 9));
-      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({ requests: 6n, bytes: BigInt(2 * data.length + 6 * 512) });
+      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({
+        requests: 6n,
+        bytes: BigInt(2 * data.length + 6 * 512),
+      });
       expect(front.info(DEVID)).toMatchObject({ requests: 6n, bytes: BigInt(2 * data.length + 6 * 512) });
     });
 
@@ -110,12 +143,16 @@ describe.each(engines)("under $name", ({ engine }) => {
 
       const other = back.createDisk(64, { flush: false });
       const paths = service.devices.add({
-        type: "vbd", devid: DEVID + 16, frontend: frontDomain.domid, backend: backDomain.domid, backendParams: other.params,
+        type: "vbd",
+        devid: DEVID + 16,
+        frontend: frontDomain.domid,
+        backend: backDomain.domid,
+        backendParams: other.params,
       });
       front.open(DEVID + 16);
       expect(node(`${paths.backend}/feature-flush-cache`)).toBe("0");
       expect(front.info(DEVID + 16).flush).toBe(false);
-      expect(() => front.flush(DEVID + 16)).toThrow(expect.objectContaining({ errno: 95 })) // EOPNOTSUPP;
+      expect(() => front.flush(DEVID + 16)).toThrow(expect.objectContaining({ errno: 95 })); // EOPNOTSUPP;
       expect(other.flushes()).toBe(0);
     });
 
@@ -146,7 +183,11 @@ describe.each(engines)("under $name", ({ engine }) => {
       const disk = back.createDisk(64);
       disk.image().fill(0x5a);
       service.devices.add({
-        type: "vbd", devid: DEVID, frontend: frontDomain.domid, backend: backDomain.domid, backendParams: { ...disk.params, mode: "r" },
+        type: "vbd",
+        devid: DEVID,
+        frontend: frontDomain.domid,
+        backend: backDomain.domid,
+        backendParams: { ...disk.params, mode: "r" },
       });
       front.open(DEVID);
       hv.runUntilIdle();
@@ -160,13 +201,20 @@ describe.each(engines)("under $name", ({ engine }) => {
       front.write(DEVID, 8, pattern(8192, 4));
       const freeRefs = frontDomain.exports.gnttab_free_refs();
       front.close(DEVID);
-      expect([node(`${paths.frontend}/state`), node(`${paths.backend}/state`)]).toEqual([String(Closed), String(Closed)]);
+      expect([node(`${paths.frontend}/state`), node(`${paths.backend}/state`)]).toEqual([
+        String(Closed),
+        String(Closed),
+      ]);
       expect(back.info(frontDomain.domid, DEVID)).toMatchObject({ ringPages: 0, state: Closed });
       expect(frontDomain.exports.gnttab_free_refs()).toBe(freeRefs + 2);
       expect(() => front.read(DEVID, 8, 16)).toThrow(expect.objectContaining({ code: "ENODEV" }));
 
       front.open(DEVID);
-      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({ state: Connected, frontendState: Connected, ringPages: 2 });
+      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({
+        state: Connected,
+        frontendState: Connected,
+        ringPages: 2,
+      });
       expect(front.read(DEVID, 8, 16)).toEqual(pattern(8192, 4));
       front.write(DEVID, 0, pattern(4096, 5));
       expect(disk.image().subarray(0, 4096)).toEqual(pattern(4096, 5));
@@ -222,8 +270,15 @@ describe.each(engines)("under $name", ({ engine }) => {
 
       expect(frontDomain.exports.xen_suspend()).toBe(0);
       hv.runUntilIdle();
-      expect([node(`${paths.frontend}/state`), node(`${paths.backend}/state`)]).toEqual([String(Connected), String(Connected)]);
-      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({ state: Connected, frontendState: Connected, ringPages: 16 });
+      expect([node(`${paths.frontend}/state`), node(`${paths.backend}/state`)]).toEqual([
+        String(Connected),
+        String(Connected),
+      ]);
+      expect(back.info(frontDomain.domid, DEVID)).toMatchObject({
+        state: Connected,
+        frontendState: Connected,
+        ringPages: 16,
+      });
       expect(front.read(DEVID, 16, 16)).toEqual(pattern(8192, 7));
       front.write(DEVID, 64, pattern(4096, 8));
       expect(disk.image().subarray(64 * 512, 64 * 512 + 4096)).toEqual(pattern(4096, 8));
@@ -237,10 +292,16 @@ describe.each(engines)("under $name", ({ engine }) => {
     test("a vbd naming no disk is refused by the backend and never connects", () => {
       back.start(0);
       const paths = service.devices.add({
-        type: "vbd", devid: DEVID, frontend: frontDomain.domid, backend: backDomain.domid, backendParams: { params: "7" },
+        type: "vbd",
+        devid: DEVID,
+        frontend: frontDomain.domid,
+        backend: backDomain.domid,
+        backendParams: { params: "7" },
       });
       hv.runUntilIdle();
-      expect(node(`/local/domain/${backDomain.domid}/error/backend/vbd/${frontDomain.domid}/${DEVID}/error`)).toBe('19 no disk "7"');
+      expect(node(`/local/domain/${backDomain.domid}/error/backend/vbd/${frontDomain.domid}/${DEVID}/error`)).toBe(
+        '19 no disk "7"',
+      );
       expect(node(`${paths.backend}/state`)).not.toBe(String(InitWait));
       expect(frontDomain.exports.blk_open(DEVID, 1000)).toBeLessThan(0);
     });
@@ -276,7 +337,13 @@ describe.each(engines)("under $name", ({ engine }) => {
       const gref = front.grant(page);
       const segment = { gref, firstSect: 0, lastSect: 7 };
       const request = (id: bigint, operation: number, fields: Partial<BlkRequest> = {}): BlkRequest => ({
-        operation, nrSegments: 1, handle: 0, id, sector: 0n, segments: [segment], ...fields,
+        operation,
+        nrSegments: 1,
+        handle: 0,
+        id,
+        sector: 0n,
+        segments: [segment],
+        ...fields,
       });
       front.submit(
         request(1n, WRITE),
@@ -285,14 +352,36 @@ describe.each(engines)("under $name", ({ engine }) => {
         request(4n, READ, { nrSegments: 12 }),
         request(5n, READ, { sector: 60n }), // past the disk's end
         request(6n, READ, { segments: [{ gref, firstSect: 5, lastSect: 2 }] }),
-        request(7n, WRITE, { segments: [{ gref: front.grant(page, backDomain.domid, true), firstSect: 0, lastSect: 0 }], sector: 9n }),
-        request(8n, READ, { segments: [{ gref: front.grant(page, backDomain.domid, true), firstSect: 0, lastSect: 0 }] }), // read into a read-only grant
+        request(7n, WRITE, {
+          segments: [{ gref: front.grant(page, backDomain.domid, true), firstSect: 0, lastSect: 0 }],
+          sector: 9n,
+        }),
+        request(8n, READ, {
+          segments: [{ gref: front.grant(page, backDomain.domid, true), firstSect: 0, lastSect: 0 }],
+        }), // read into a read-only grant
       );
       expect(front.responses.map(({ id, status }) => [id, status])).toEqual([
-        [1n, OKAY], [2n, ERROR], [3n, EOPNOTSUPP], [4n, ERROR], [5n, ERROR], [6n, ERROR], [7n, OKAY], [8n, ERROR],
+        [1n, OKAY],
+        [2n, ERROR],
+        [3n, EOPNOTSUPP],
+        [4n, ERROR],
+        [5n, ERROR],
+        [6n, ERROR],
+        [7n, OKAY],
+        [8n, ERROR],
       ]);
-      expect(disk.image().subarray(0, 4096).every((byte) => byte === 0x77)).toBe(true);
-      expect(disk.image().subarray(9 * 512, 10 * 512).every((byte) => byte === 0x77)).toBe(true);
+      expect(
+        disk
+          .image()
+          .subarray(0, 4096)
+          .every((byte) => byte === 0x77),
+      ).toBe(true);
+      expect(
+        disk
+          .image()
+          .subarray(9 * 512, 10 * 512)
+          .every((byte) => byte === 0x77),
+      ).toBe(true);
       expect(front.backendState).toBe(Connected);
     });
 

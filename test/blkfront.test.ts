@@ -5,12 +5,12 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { STORE_GFN, startXenstore, type XenstoreService } from "../host/toolstack.js";
-import { XsType } from "../host/xenstored/wire.js";
 import { XENBUS_STATE, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
+import { XsType } from "../host/xenstored/wire.js";
 import { BlkFront } from "../runtime/blk.js";
 import { pattern } from "./support/blk.js";
-import { HostileBlkback } from "./support/hostile-blkback.js";
 import { engines } from "./support/engines.js";
+import { HostileBlkback } from "./support/hostile-blkback.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
 const DEVID = 51712;
@@ -80,7 +80,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(front("protocol")).toBe("x86_64-abi");
       expect(Number(front("ring-ref"))).toBeGreaterThanOrEqual(8);
       expect(Number(front("event-channel"))).toBeGreaterThan(0);
-      expect(blk.info(DEVID)).toMatchObject({ sectors: 256n, sectorSize: 512, flush: true, state: Connected, backendState: Connected, ringPages: 1 });
+      expect(blk.info(DEVID)).toMatchObject({
+        sectors: 256n,
+        sectorSize: 512,
+        flush: true,
+        state: Connected,
+        backendState: Connected,
+        ringPages: 1,
+      });
       expect(back.faults).toEqual([]);
     });
 

@@ -93,7 +93,11 @@ const segment = fc.record({
 /** Mostly plausible requests near the disk's end, with every field sometimes hostile. */
 const request = fc
   .record({
-    op: fc.oneof(fc.constantFrom(READ, WRITE, FLUSH), fc.constantFrom(BARRIER, DISCARD, INDIRECT), fc.integer({ min: 0, max: 255 })),
+    op: fc.oneof(
+      fc.constantFrom(READ, WRITE, FLUSH),
+      fc.constantFrom(BARRIER, DISCARD, INDIRECT),
+      fc.integer({ min: 0, max: 255 }),
+    ),
     nrSegments: fc.oneof(fc.integer({ min: 0, max: MAX_SEGMENTS }), fc.integer({ min: 0, max: 255 })),
     handle: fc.integer({ min: 0, max: 0xffff }),
     id: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
@@ -122,11 +126,21 @@ describe("requests", () => {
         h.blkif_encode_request(REQ, r.op, r.nrSegments, r.handle, r.id, r.sector);
         r.segments.forEach((s, i) => h.blkif_encode_segment(REQ, i, s.gref, s.first, s.last));
         const v = view();
-        expect([v.getUint8(REQ), v.getUint8(REQ + 1), v.getUint16(REQ + 2, true), v.getUint32(REQ + 4, true)]).toEqual([r.op, r.nrSegments, r.handle, 0]);
+        expect([v.getUint8(REQ), v.getUint8(REQ + 1), v.getUint16(REQ + 2, true), v.getUint32(REQ + 4, true)]).toEqual([
+          r.op,
+          r.nrSegments,
+          r.handle,
+          0,
+        ]);
         expect([v.getBigUint64(REQ + 8, true), v.getBigUint64(REQ + 16, true)]).toEqual([r.id, r.sector]);
         r.segments.forEach((s, i) => {
           const at = REQ + 24 + 8 * i;
-          expect([v.getUint32(at, true), v.getUint8(at + 4), v.getUint8(at + 5), v.getUint16(at + 6, true)]).toEqual([s.gref, s.first, s.last, 0]);
+          expect([v.getUint32(at, true), v.getUint8(at + 4), v.getUint8(at + 5), v.getUint16(at + 6, true)]).toEqual([
+            s.gref,
+            s.first,
+            s.last,
+            0,
+          ]);
         });
       }),
       { numRuns: 300 },
@@ -149,7 +163,10 @@ describe("requests", () => {
   });
 
   it("a request ending exactly at the disk's end is served; one sector more is an error, even where the sum would overflow u64", () => {
-    const segments = [{ gref: 8, first: 0, last: 7 }, { gref: 9, first: 0, last: 3 }];
+    const segments = [
+      { gref: 8, first: 0, last: 7 },
+      { gref: 9, first: 0, last: 3 },
+    ];
     const d: Disk = { sectors: 100n, sectorSize: 512, readOnly: false, flush: false };
     const r: Request = { op: READ, nrSegments: 2, handle: 0, id: 1n, sector: 88n, segments };
     expect(check(r, d)).toBe(OKAY);
@@ -161,8 +178,20 @@ describe("requests", () => {
   it("operations: READ/WRITE need data; FLUSH only when offered (with or without data); others are EOPNOTSUPP", () => {
     const d: Disk = { sectors: 64n, sectorSize: 512, readOnly: false, flush: true };
     const one = [{ gref: 8, first: 0, last: 7 }];
-    const r = (op: number, nrSegments: number): Request => ({ op, nrSegments, handle: 0, id: 7n, sector: 0n, segments: one });
-    expect([check(r(READ, 0), d), check(r(WRITE, 0), d), check(r(FLUSH, 0), d), check(r(FLUSH, 1), d)]).toEqual([ERROR, ERROR, OKAY, OKAY]);
+    const r = (op: number, nrSegments: number): Request => ({
+      op,
+      nrSegments,
+      handle: 0,
+      id: 7n,
+      sector: 0n,
+      segments: one,
+    });
+    expect([check(r(READ, 0), d), check(r(WRITE, 0), d), check(r(FLUSH, 0), d), check(r(FLUSH, 1), d)]).toEqual([
+      ERROR,
+      ERROR,
+      OKAY,
+      OKAY,
+    ]);
     expect(check(r(FLUSH, 0), { ...d, flush: false })).toBe(EOPNOTSUPP);
     for (const op of [BARRIER, DISCARD, INDIRECT, 4, 255]) expect(check(r(op, 1), d)).toBe(EOPNOTSUPP);
     expect(check(r(WRITE, 1), { ...d, readOnly: true })).toBe(ERROR);
@@ -172,9 +201,19 @@ describe("requests", () => {
   it("4 KiB logical sectors take only whole-page, aligned transfers", () => {
     const d: Disk = { sectors: 64n, sectorSize: 4096, readOnly: false, flush: false };
     const r = (sector: bigint, first: number, last: number): Request => ({
-      op: WRITE, nrSegments: 1, handle: 0, id: 1n, sector, segments: [{ gref: 8, first, last }],
+      op: WRITE,
+      nrSegments: 1,
+      handle: 0,
+      id: 1n,
+      sector,
+      segments: [{ gref: 8, first, last }],
     });
-    expect([check(r(8n, 0, 7), d), check(r(4n, 0, 7), d), check(r(8n, 0, 3), d), check(r(8n, 1, 7), d)]).toEqual([OKAY, ERROR, ERROR, ERROR]);
+    expect([check(r(8n, 0, 7), d), check(r(4n, 0, 7), d), check(r(8n, 0, 3), d), check(r(8n, 1, 7), d)]).toEqual([
+      OKAY,
+      ERROR,
+      ERROR,
+      ERROR,
+    ]);
   });
 });
 
@@ -183,25 +222,40 @@ describe("responses", () => {
 
   it("encode at io/blkif.h's offsets: id at 0, operation at 8, status at 10", () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: -32768, max: 32767 }), (id, op, status) => {
-        new Uint8Array(h.memory.buffer, RSP, 16).fill(0xa5);
-        h.blkif_encode_response(RSP, id, op, status);
-        const v = view();
-        expect([v.getBigUint64(RSP, true), v.getUint8(RSP + 8), v.getUint8(RSP + 9), v.getInt16(RSP + 10, true)]).toEqual([id, op, 0, status]);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: -32768, max: 32767 }),
+        (id, op, status) => {
+          new Uint8Array(h.memory.buffer, RSP, 16).fill(0xa5);
+          h.blkif_encode_response(RSP, id, op, status);
+          const v = view();
+          expect([
+            v.getBigUint64(RSP, true),
+            v.getUint8(RSP + 8),
+            v.getUint8(RSP + 9),
+            v.getInt16(RSP + 10, true),
+          ]).toEqual([id, op, 0, status]);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it("the frontend takes a defined status for its own operation and nothing else", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.oneof(fc.integer({ min: -3, max: 1 }), fc.integer({ min: -32768, max: 32767 })), (sent, answered, status) => {
-        const v = view();
-        v.setUint8(RSP + 8, answered);
-        v.setInt16(RSP + 10, status, true);
-        const expected = answered !== sent || ![OKAY, ERROR, EOPNOTSUPP].includes(status) ? EIO : status;
-        expect(h.blkif_check_response(RSP, sent)).toBe(expected);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.oneof(fc.integer({ min: -3, max: 1 }), fc.integer({ min: -32768, max: 32767 })),
+        (sent, answered, status) => {
+          const v = view();
+          v.setUint8(RSP + 8, answered);
+          v.setInt16(RSP + 10, status, true);
+          const expected = answered !== sent || ![OKAY, ERROR, EOPNOTSUPP].includes(status) ? EIO : status;
+          expect(h.blkif_check_response(RSP, sent)).toBe(expected);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -229,26 +283,61 @@ describe("negotiation values", () => {
 
   const text = fc.oneof(
     fc.bigInt({ min: 0n, max: 2n ** 70n }).map((n) => String(n)),
-    fc.constantFrom("512", "4096", "0", "1", "7", "8", "31", "32", String(2n ** 54n), String(2n ** 54n + 1n), String(2n ** 64n), "00001"),
+    fc.constantFrom(
+      "512",
+      "4096",
+      "0",
+      "1",
+      "7",
+      "8",
+      "31",
+      "32",
+      String(2n ** 54n),
+      String(2n ** 54n + 1n),
+      String(2n ** 64n),
+      "00001",
+    ),
     fc.string({ maxLength: 24 }),
     fc.constantFrom("", " 1", "1 ", "+1", "-1", "1\0", "0x10", "１"),
   );
 
   it("agree with the strict model for any bytes", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 4 }), fc.oneof(text.map((t) => encoder.encode(t)), fc.uint8Array({ maxLength: 24 })), (kind, bytes) => {
-        expect(parse(kind, bytes)).toBe(model(kind, bytes));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 4 }),
+        fc.oneof(
+          text.map((t) => encoder.encode(t)),
+          fc.uint8Array({ maxLength: 24 }),
+        ),
+        (kind, bytes) => {
+          expect(parse(kind, bytes)).toBe(model(kind, bytes));
+        },
+      ),
       { numRuns: 5000 },
     );
   });
 
   it("examples: flags, sector sizes, the largest disk, info bits, ring orders", () => {
     expect([parse(FLAG, "1"), parse(FLAG, "0"), parse(FLAG, "2"), parse(FLAG, "")]).toEqual([1n, 0n, EINVAL, EINVAL]);
-    expect([parse(SECTOR_SIZE, "512"), parse(SECTOR_SIZE, "4096"), parse(SECTOR_SIZE, "8192"), parse(SECTOR_SIZE, "768"), parse(SECTOR_SIZE, "256")]).toEqual([512n, 4096n, EINVAL, EINVAL, EINVAL]);
-    expect([parse(SECTORS, "18446744073709551615"), parse(SECTORS, "18014398509481984"), parse(SECTORS, "99999999999999999999")]).toEqual([EINVAL, 2n ** 54n, EINVAL]);
+    expect([
+      parse(SECTOR_SIZE, "512"),
+      parse(SECTOR_SIZE, "4096"),
+      parse(SECTOR_SIZE, "8192"),
+      parse(SECTOR_SIZE, "768"),
+      parse(SECTOR_SIZE, "256"),
+    ]).toEqual([512n, 4096n, EINVAL, EINVAL, EINVAL]);
+    expect([
+      parse(SECTORS, "18446744073709551615"),
+      parse(SECTORS, "18014398509481984"),
+      parse(SECTORS, "99999999999999999999"),
+    ]).toEqual([EINVAL, 2n ** 54n, EINVAL]);
     expect([parse(INFO, "4"), parse(INFO, "8")]).toEqual([4n, EINVAL]);
-    expect([parse(RING_ORDER, "4"), parse(RING_ORDER, "31"), parse(RING_ORDER, "32"), parse(RING_ORDER, "4\n")]).toEqual([4n, 31n, EINVAL, EINVAL]);
+    expect([
+      parse(RING_ORDER, "4"),
+      parse(RING_ORDER, "31"),
+      parse(RING_ORDER, "32"),
+      parse(RING_ORDER, "4\n"),
+    ]).toEqual([4n, 31n, EINVAL, EINVAL]);
     expect(h.blkif_parse(9, TEXT, 1)).toBe(EINVAL);
   });
 });

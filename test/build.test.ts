@@ -9,7 +9,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type Outcome, runCommand } from "./support/command.js";
 
 /** What tools/build.ts reads, and what it imports. */
-const INPUTS = ["assembly", "wit", "asconfig.json", "package.json", "tools/build.ts", "runtime/command-line.ts", "build"];
+const INPUTS = [
+  "assembly",
+  "wit",
+  "asconfig.json",
+  "package.json",
+  "tools/build.ts",
+  "runtime/command-line.ts",
+  "build",
+];
 
 /** The targets a build said it built, each with its reason: "harness.debug (assembly/harness.ts changed)". */
 function built(outcome: Outcome): string[] {

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
-import { type SocketListener, listenUnix } from "../host/xenstored/socket.js";
-import { type Outcome, commandEnv, runCommand } from "./support/command.js";
+import { listenUnix, type SocketListener } from "../host/xenstored/socket.js";
+import { commandEnv, type Outcome, runCommand } from "./support/command.js";
 
 /** Runs the command with `args` and XENSTORED_PATH set to `xenstoredPath` (unset when undefined). */
 function cli(args: string[], xenstoredPath?: string): Promise<Outcome> {
@@ -67,9 +67,13 @@ describe("the xenbus-wasm command", () => {
   });
 
   it("prints each watch event's path as it comes, the watch's own first, and stops after -n", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "cli/xenbus-wasm.ts", "xs", "watch", "/cli/watched", "-n", "3", "--socket", socket], {
-      env: commandEnv(),
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "cli/xenbus-wasm.ts", "xs", "watch", "/cli/watched", "-n", "3", "--socket", socket],
+      {
+        env: commandEnv(),
+      },
+    );
     let stdout = "";
     const lines = async (count: number): Promise<string[]> => {
       while (stdout.split("\n").length <= count) await new Promise((resolve) => child.stdout.once("data", resolve));
@@ -98,11 +102,17 @@ describe("the xenbus-wasm command", () => {
 
   it("says a mistake in the command line in one line, with exit 2, before connecting", async () => {
     const usage = await cli(["xs", "write", "/cli/odd"], socket);
-    expect(usage).toEqual({ status: 2, stdout: "", stderr: "xenbus-wasm: write wants PATH VALUE pairs (see --help)\n" });
+    expect(usage).toEqual({
+      status: 2,
+      stdout: "",
+      stderr: "xenbus-wasm: write wants PATH VALUE pairs (see --help)\n",
+    });
     expect(dom0.directory("/cli")).not.toContain("odd");
     const help = await cli(["--help"]);
     expect(help).toMatchObject({ status: 0, stderr: "" });
-    expect(help.stdout).toMatch(/^usage: xenbus-wasm xs COMMAND[\s\S]*xenbus-wasm xenstored --socket PATH[\s\S]*--version/);
+    expect(help.stdout).toMatch(
+      /^usage: xenbus-wasm xs COMMAND[\s\S]*xenbus-wasm xenstored --socket PATH[\s\S]*--version/,
+    );
   });
 
   it("prints the package's version", async () => {
@@ -114,7 +124,10 @@ describe("the xenbus-wasm command", () => {
     dom0.write("/cli/where", "here");
     const absent = join(directory, "absent");
     expect(await cli(["xs", "read", "/cli/where"], socket)).toMatchObject({ status: 0, stdout: "here\n" });
-    expect(await cli(["xs", "read", "/cli/where", "--socket", socket], absent)).toMatchObject({ status: 0, stdout: "here\n" });
+    expect(await cli(["xs", "read", "/cli/where", "--socket", socket], absent)).toMatchObject({
+      status: 0,
+      stdout: "here\n",
+    });
     expect(await cli(["xs", "read", "/cli/where"], absent)).toEqual({
       status: 1,
       stdout: "",

@@ -8,12 +8,27 @@ import { runCommand } from "./support/command.js";
 /** Each command: its entry point, how its messages name it, and mistakes in its command line. */
 const COMMANDS: Array<{ script: string; name: string; mistakes: string[][] }> = [
   { script: "host/demo.ts", name: "npm start", mistakes: [["--bogus"], ["--guests"], ["extra"]] },
-  { script: "host/xenstored/main.ts", name: "npm run xenstored", mistakes: [[], ["--bogus"], ["--socket"], ["--socket", "/tmp/s", "extra"]] },
+  {
+    script: "host/xenstored/main.ts",
+    name: "npm run xenstored",
+    mistakes: [[], ["--bogus"], ["--socket"], ["--socket", "/tmp/s", "extra"]],
+  },
   {
     script: "cli/xenbus-wasm.ts",
     name: "xenbus-wasm",
-    mistakes: [[], ["--bogus"], ["frobnicate"], ["xs"], ["xs", "frobnicate"], ["xs", "read"], ["xs", "read", "--socket"], ["xs", "ls", "/a", "-n", "2"],
-      ["xenstored"], ["xenstored", "--socket"], ["xenstored", "--socket", "/tmp/s", "extra"]],
+    mistakes: [
+      [],
+      ["--bogus"],
+      ["frobnicate"],
+      ["xs"],
+      ["xs", "frobnicate"],
+      ["xs", "read"],
+      ["xs", "read", "--socket"],
+      ["xs", "ls", "/a", "-n", "2"],
+      ["xenstored"],
+      ["xenstored", "--socket"],
+      ["xenstored", "--socket", "/tmp/s", "extra"],
+    ],
   },
   { script: "bench/run.ts", name: "npm run bench", mistakes: [["--bogus"], ["no_such_workload"]] },
   { script: "tools/layouts.ts", name: "npm run layouts", mistakes: [["--bogus"], ["extra"]] },
@@ -32,10 +47,13 @@ describe.concurrent.each(COMMANDS)("$script", ({ script, name, mistakes }) => {
     }
   });
 
-  it.each(mistakes.map((args) => [args.join(" ") || "(no arguments)", args] as const))("refuses %s in one line with exit 2", async (_, args) => {
-    const outcome = await runCommand(script, args);
-    expect(outcome.status).toBe(2);
-    expect(outcome.stdout).toBe("");
-    expect(outcome.stderr).toMatch(new RegExp(`^${name}: [^\\n]+ \\(see --help\\)\\n$`));
-  });
+  it.each(mistakes.map((args) => [args.join(" ") || "(no arguments)", args] as const))(
+    "refuses %s in one line with exit 2",
+    async (_, args) => {
+      const outcome = await runCommand(script, args);
+      expect(outcome.status).toBe(2);
+      expect(outcome.stdout).toBe("");
+      expect(outcome.stderr).toMatch(new RegExp(`^${name}: [^\\n]+ \\(see --help\\)\\n$`));
+    },
+  );
 });

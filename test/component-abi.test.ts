@@ -5,17 +5,28 @@
 // the cabi_post_ frees that keep its memory from growing.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { instantiate } from "../build/component/xenstore-client.js";
 import { heapHighWater } from "../bench/memory.js";
+import { instantiate } from "../build/component/xenstore-client.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { xenstoredStream } from "../host/xenstored/stream.js";
 import { XsType } from "../host/xenstored/wire.js";
 import type { ByteStream } from "../runtime/component.js";
-import { CLIENT, CoreClient, TRANSPORT, XS_ERRORS, coreModule } from "./support/component-core.js";
+import { CLIENT, CoreClient, coreModule, TRANSPORT, XS_ERRORS } from "./support/component-core.js";
 
 const FUNCTIONS = [
-  "read", "write", "mkdir", "rm", "directory", "get-perms", "set-perms", "watch", "unwatch",
-  "next-event", "transaction-start", "transaction-end", "get-domain-path",
+  "read",
+  "write",
+  "mkdir",
+  "rm",
+  "directory",
+  "get-perms",
+  "set-perms",
+  "watch",
+  "unwatch",
+  "next-event",
+  "transaction-start",
+  "transaction-end",
+  "get-domain-path",
 ];
 /** The functions whose results hand out memory, freed by their cabi_post_. */
 const POSTED = ["read", "directory", "get-perms", "next-event", "get-domain-path"];
@@ -39,7 +50,12 @@ function recordedStream(xenstored = new XenStored()): { stream: ByteStream; requ
 
 function header(request: Uint8Array): { type: number; reqId: number; txId: number; length: number } {
   const view = new DataView(request.buffer, request.byteOffset);
-  return { type: view.getUint32(0, true), reqId: view.getUint32(4, true), txId: view.getUint32(8, true), length: view.getUint32(12, true) };
+  return {
+    type: view.getUint32(0, true),
+    reqId: view.getUint32(4, true),
+    txId: view.getUint32(8, true),
+    length: view.getUint32(12, true),
+  };
 }
 
 describe("the component's core module", () => {
@@ -48,9 +64,16 @@ describe("the component's core module", () => {
       { module: TRANSPORT, name: "send", kind: "function" },
       { module: TRANSPORT, name: "recv", kind: "function" },
     ]);
-    const exports = WebAssembly.Module.exports(coreModule).map((entry) => entry.name).sort();
+    const exports = WebAssembly.Module.exports(coreModule)
+      .map((entry) => entry.name)
+      .sort();
     expect(exports).toEqual(
-      ["memory", "cabi_realloc", ...FUNCTIONS.map((name) => `${CLIENT}#${name}`), ...POSTED.map((name) => `cabi_post_${CLIENT}#${name}`)].sort(),
+      [
+        "memory",
+        "cabi_realloc",
+        ...FUNCTIONS.map((name) => `${CLIENT}#${name}`),
+        ...POSTED.map((name) => `cabi_post_${CLIENT}#${name}`),
+      ].sort(),
     );
   });
 
@@ -101,8 +124,18 @@ describe("the component's core module", () => {
     expect(core.write(0, "/d/a", new TextEncoder().encode("1"))).toEqual({ ok: null });
     expect(core.mkdir(0, "/d/second_name")).toEqual({ ok: null });
     expect(core.directory(0, "/d")).toEqual({ ok: ["a", "second_name"] });
-    expect(core.setPerms(0, "/d/a", [{ domid: 0, access: 3 }, { domid: 9, access: 1 }])).toEqual({ ok: null });
-    expect(core.getPerms(0, "/d/a")).toEqual({ ok: [{ domid: 0, access: "both" }, { domid: 9, access: "read" }] });
+    expect(
+      core.setPerms(0, "/d/a", [
+        { domid: 0, access: 3 },
+        { domid: 9, access: 1 },
+      ]),
+    ).toEqual({ ok: null });
+    expect(core.getPerms(0, "/d/a")).toEqual({
+      ok: [
+        { domid: 0, access: "both" },
+        { domid: 9, access: "read" },
+      ],
+    });
     // An access case past the enum's is refused, not sent.
     expect(core.setPerms(0, "/d/a", [{ domid: 0, access: 4 }])).toEqual({ err: "einval" });
     expect(core.watch("/d", "tok")).toEqual({ ok: null });
@@ -146,7 +179,10 @@ describe("the component's core module", () => {
       core.read(0, path);
       core.directory(0, "/m");
       core.getPerms(0, path);
-      core.setPerms(0, path, [{ domid: 0, access: 1 }, { domid: 4, access: 2 }]);
+      core.setPerms(0, path, [
+        { domid: 0, access: 1 },
+        { domid: 4, access: 2 },
+      ]);
       core.getDomainPath(i);
       core.read(0, "/m/missing");
       const tx = core.transactionStart();
@@ -188,7 +224,10 @@ describe("the component's core module", () => {
       client.getDomainPath(5);
     };
     for (let i = 0; i < 2000; i++) round();
-    const state = () => ({ memoryBytes: memory!.buffer.byteLength, heapHighWater: heapHighWater(new Uint8Array(memory!.buffer)) });
+    const state = () => ({
+      memoryBytes: memory!.buffer.byteLength,
+      heapHighWater: heapHighWater(new Uint8Array(memory!.buffer)),
+    });
     const before = state();
     for (let i = 0; i < 4000; i++) round();
     expect(state()).toEqual(before);

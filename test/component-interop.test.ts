@@ -11,11 +11,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { listenUnix } from "../host/xenstored/socket.js";
-import { HEADER_SIZE, bytesToText } from "../host/xenstored/wire.js";
+import { bytesToText, HEADER_SIZE } from "../host/xenstored/wire.js";
 import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import { peer } from "./support/peer.js";
 import {
-  type Driver, type Operation, type Reply, buildLibxenstoreOps, libxenstoreDriver, nodeComponentDriver, wasmtimeComponentDriver,
+  buildLibxenstoreOps,
+  type Driver,
+  libxenstoreDriver,
+  nodeComponentDriver,
+  type Operation,
+  type Reply,
+  wasmtimeComponentDriver,
 } from "./support/xenstore-drivers.js";
 
 const libxenstore = peer("Debian's libxenstore", buildLibxenstoreOps);
@@ -31,7 +37,15 @@ const SEQUENCE: Operation[] = [
   { op: "mkdir", tx: 0, path: "/cmp/dir" },
   { op: "directory", tx: 0, path: "/cmp" },
   { op: "get-perms", tx: 0, path: "/cmp/a" },
-  { op: "set-perms", tx: 0, path: "/cmp/a", perms: [{ domid: 0, access: "read" }, { domid: 5, access: "both" }] },
+  {
+    op: "set-perms",
+    tx: 0,
+    path: "/cmp/a",
+    perms: [
+      { domid: 0, access: "read" },
+      { domid: 5, access: "both" },
+    ],
+  },
   { op: "get-perms", tx: 0, path: "/cmp/a" },
   { op: "rm", tx: 0, path: "/cmp/dir" },
   { op: "read", tx: 0, path: "/cmp/missing" },
@@ -104,7 +118,9 @@ async function runSequence(driver: Driver): Promise<Reply[]> {
   const replies: Reply[] = [];
   let started = 0;
   for (const operation of SEQUENCE) {
-    const reply = await driver.run("tx" in operation && operation.tx === STARTED ? { ...operation, tx: started } : operation);
+    const reply = await driver.run(
+      "tx" in operation && operation.tx === STARTED ? { ...operation, tx: started } : operation,
+    );
     if (operation.op === "transaction-start" && "ok" in reply) started = reply.ok as number;
     replies.push(reply);
   }
@@ -113,7 +129,9 @@ async function runSequence(driver: Driver): Promise<Reply[]> {
 
 /** The component's hosts, each in a Node child over a blocking socket: wasmtime's component model (through its C API), and V8 with jco's bindings. */
 const hosts: { host: string; open: (socketPath: string) => Driver }[] = [
-  ...(library ? [{ host: "wasmtime", open: (socketPath: string) => wasmtimeComponentDriver(library, socketPath) }] : []),
+  ...(library
+    ? [{ host: "wasmtime", open: (socketPath: string) => wasmtimeComponentDriver(library, socketPath) }]
+    : []),
   { host: "V8", open: nodeComponentDriver },
 ];
 
@@ -135,7 +153,12 @@ describe.skipIf(!libxenstore)("the component and Debian's libxenstore, same oper
 });
 
 describe.skipIf(!library)("the component under wasmtime's component API", () => {
-  async function connected(): Promise<{ xs: Driver; dom0: LocalClient; xenstored: XenStored; hangUp: () => Promise<void> }> {
+  async function connected(): Promise<{
+    xs: Driver;
+    dom0: LocalClient;
+    xenstored: XenStored;
+    hangUp: () => Promise<void>;
+  }> {
     const { xenstored, socketPath, hangUp } = await session();
     const xs = opened(wasmtimeComponentDriver(library!, socketPath));
     return { xs, dom0: new LocalClient(xenstored, 0), xenstored, hangUp };
@@ -174,14 +197,20 @@ describe.skipIf(!library)("the component under wasmtime's component API", () => 
   it("sets permissions that bind other domains, and reads them back", async () => {
     const { xs, dom0, xenstored } = await connected();
     dom0.write("/p/node", "v");
-    const perms = [{ domid: 0, access: "none" }, { domid: 5, access: "read" }] as const;
+    const perms = [
+      { domid: 0, access: "none" },
+      { domid: 5, access: "read" },
+    ] as const;
     expect(await xs.run({ op: "set-perms", tx: 0, path: "/p/node", perms: [...perms] })).toEqual({ ok: null });
     expect(dom0.getPerms("/p/node")).toEqual(["n0", "r5"]);
     expect(new LocalClient(xenstored, 5).read("/p/node")).toBe("v");
     expect(() => new LocalClient(xenstored, 6).read("/p/node")).toThrow("EACCES");
     dom0.setPerms("/p/node", ["r3", "b9"]);
     expect(await xs.run({ op: "get-perms", tx: 0, path: "/p/node" })).toEqual({
-      ok: [{ domid: 3, access: "read" }, { domid: 9, access: "both" }],
+      ok: [
+        { domid: 3, access: "read" },
+        { domid: 9, access: "both" },
+      ],
     });
   });
 

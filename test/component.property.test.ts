@@ -9,11 +9,21 @@ import { XsError } from "../host/xenstored/errors.js";
 import { XenStored } from "../host/xenstored/server.js";
 import { xenstoredStream } from "../host/xenstored/stream.js";
 import { XsType } from "../host/xenstored/wire.js";
-import { type ComponentXenstore, type Permission, openXenstoreComponent } from "../runtime/component.js";
+import { type ComponentXenstore, openXenstoreComponent, type Permission } from "../runtime/component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 
 const GUEST = 3;
-const PATHS = ["/", "/tool/a", "/tool/a/b", `/local/domain/${GUEST}`, `/local/domain/${GUEST}/data`, `/local/domain/${GUEST}/data/x`, "data", "data/y", "bad//name"];
+const PATHS = [
+  "/",
+  "/tool/a",
+  "/tool/a/b",
+  `/local/domain/${GUEST}`,
+  `/local/domain/${GUEST}/data`,
+  `/local/domain/${GUEST}/data/x`,
+  "data",
+  "data/y",
+  "bad//name",
+];
 const LETTERS = { none: "n", read: "r", write: "w", both: "b" } as const;
 const ACCESSES = Object.keys(LETTERS) as Permission["access"][];
 
@@ -87,12 +97,19 @@ type Step =
 const path = fc.constantFrom(...PATHS);
 const tx = fc.nat(3);
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ op: fc.constantFrom("read" as const, "mkdir" as const, "rm" as const, "directory" as const, "getPerms" as const), path, tx }),
+  fc.record({
+    op: fc.constantFrom("read" as const, "mkdir" as const, "rm" as const, "directory" as const, "getPerms" as const),
+    path,
+    tx,
+  }),
   fc.record({ op: fc.constant("write" as const), path, value: fc.string({ maxLength: 12 }), tx }),
   fc.record({
     op: fc.constant("setPerms" as const),
     path,
-    perms: fc.array(fc.record({ domid: fc.constantFrom(0, GUEST, 7), access: fc.constantFrom(...ACCESSES) }), { minLength: 1, maxLength: 3 }),
+    perms: fc.array(fc.record({ domid: fc.constantFrom(0, GUEST, 7), access: fc.constantFrom(...ACCESSES) }), {
+      minLength: 1,
+      maxLength: 3,
+    }),
     tx,
   }),
   fc.constant({ op: "transactionStart" as const }),

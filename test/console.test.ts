@@ -53,7 +53,10 @@ describe.each(engines)("under $name", ({ engine }) => {
 
   /** `count` numbered lines, so a lost, repeated or reordered byte shows. */
   function numberedLines(count: number, prefix: string): string[] {
-    return Array.from({ length: count }, (_, index) => `${prefix} ${String(index).padStart(4, "0")} ${"x".repeat(index % 50)}`);
+    return Array.from(
+      { length: count },
+      (_, index) => `${prefix} ${String(index).padStart(4, "0")} ${"x".repeat(index % 50)}`,
+    );
   }
 
   /** Where the guest moved its console page. */
@@ -167,7 +170,9 @@ describe.each(engines)("under $name", ({ engine }) => {
     it("the typed wrapper throws ConsoleError with the errno", () => {
       const hv = new Hypervisor();
       const guest = bootXenbus(hv, "alpha", engine);
-      expect(() => guestConsole(guest)).toThrow(expect.objectContaining({ name: "ConsoleError", errno: ENODEV, code: "ENODEV" }));
+      expect(() => guestConsole(guest)).toThrow(
+        expect.objectContaining({ name: "ConsoleError", errno: ENODEV, code: "ENODEV" }),
+      );
     });
 
     it("console_init gives -ENODEV when the toolstack placed no console page", () => {

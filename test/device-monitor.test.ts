@@ -5,7 +5,7 @@ import { DeviceStateMonitor, describeTransition, type StateTransition } from "..
 import type { DeviceSpec } from "../host/devices.js";
 import { createGuestDomain } from "../host/guest-domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
-import { XenstoreService, startXenstore } from "../host/toolstack.js";
+import { startXenstore, XenstoreService } from "../host/toolstack.js";
 import { guestConsole } from "../runtime/console.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
@@ -28,7 +28,9 @@ describe.each(engines)("under $name", ({ engine }) => {
     it("reports every transition of both ends as it happens, with the domain, device and end", () => {
       const { hv, service, guest, xs } = setup();
       const seen: string[] = [];
-      const monitor = new DeviceStateMonitor(service, { onTransition: (transition) => seen.push(describeTransition(transition)) });
+      const monitor = new DeviceStateMonitor(service, {
+        onTransition: (transition) => seen.push(describeTransition(transition)),
+      });
       const paths = service.devices.add(disk(guest.domid));
       const [fe, be] = [`dom${guest.domid} vbd/51712 frontend`, `dom0 vbd/${guest.domid}/51712 backend`];
       expect(seen).toEqual([`${fe}: (new) → Initialising`, `${be}: (new) → Initialising`]);
@@ -45,7 +47,13 @@ describe.each(engines)("under $name", ({ engine }) => {
         `${fe}: Initialised → Connected`,
       ]);
       expect(lines(monitor.transitions)).toEqual(seen);
-      expect(monitor.transitions[2]).toMatchObject({ domid: 0, device: `vbd/${guest.domid}/51712`, end: "backend", from: "1", to: "2" });
+      expect(monitor.transitions[2]).toMatchObject({
+        domid: 0,
+        device: `vbd/${guest.domid}/51712`,
+        end: "backend",
+        from: "1",
+        to: "2",
+      });
       expect(monitor.state(`${paths.frontend}/state`)).toBe("4");
     });
 

@@ -91,9 +91,16 @@ describe.each(engines)("under $name", ({ engine }) => {
     expect(filled.every((byte) => byte === 0x3c)).toBe(true);
     expect(guest.memoryBytes()[13 * PAGE + 1]).toBe(0);
     guest.call("copy", [150 * PAGE - 10, 10 * PAGE, 2 * PAGE]);
-    expect(guest.memoryBytes().subarray(150 * PAGE - 10, 152 * PAGE - 10).every((byte) => byte === 0x3c)).toBe(true);
+    expect(
+      guest
+        .memoryBytes()
+        .subarray(150 * PAGE - 10, 152 * PAGE - 10)
+        .every((byte) => byte === 0x3c),
+    ).toBe(true);
     guest.call("init", [120 * PAGE - 4]);
-    expect(new TextDecoder().decode(guest.memoryBytes().subarray(120 * PAGE - 4, 120 * PAGE - 4 + SEGMENT.length))).toBe(SEGMENT);
+    expect(
+      new TextDecoder().decode(guest.memoryBytes().subarray(120 * PAGE - 4, 120 * PAGE - 4 + SEGMENT.length)),
+    ).toBe(SEGMENT);
     // The same page written again after the host saw it.
     guest.call("store8", [FAR[0]!, 0x42]);
     expect(guest.memoryBytes()[FAR[0]!]).toBe(0x42);

@@ -42,11 +42,18 @@ function blockScenario(engine: Engine): void {
   const back = new BlkBack(backDomain!).start(2);
   const front = new BlkFront(frontDomain!).start();
   const disk = back.createDisk(256, { flush: true });
-  service.devices.add({ type: "vbd", devid: 51712, frontend: frontDomain!.domid, backend: backDomain!.domid, backendParams: disk.params });
+  service.devices.add({
+    type: "vbd",
+    devid: 51712,
+    frontend: frontDomain!.domid,
+    backend: backDomain!.domid,
+    backendParams: disk.params,
+  });
   front.open(51712);
   const data = pattern(6 * 4096, 1);
   front.write(51712, 16, data);
-  if (Buffer.compare(front.read(51712, 16, data.length / 512), data) !== 0) throw new Error("the disk read back something else");
+  if (Buffer.compare(front.read(51712, 16, data.length / 512), data) !== 0)
+    throw new Error("the disk read back something else");
   front.flush(51712);
   front.close(51712);
 }
@@ -78,33 +85,40 @@ describe("the divergence report", () => {
     const seen = new Set(reference.steps.map((step) => `${step.guest} ${step.kind}`));
     expect([...seen].sort()).toEqual(["alpha call", "alpha hypercall", "beta call", "beta hypercall"]);
     expect(reference.steps.some((step) => step.guest === "beta" && step.name === "xen_upcall")).toBe(true);
-    expect(reference.crossings.filter((crossing) => crossing.memory.pages.size > 0).length).toBeGreaterThan(reference.crossings.length / 4);
-  });
-
-  test.each(engines)("a memory word changed under $name before a hypercall is named with its address and both values", ({ engine }) => {
-    let address = 0;
-    let original = 0;
-    const changed = perturbed(engine, "beta", NTH, (memory) => {
-      address = memory.byteLength - 64;
-      const view = new DataView(memory.buffer);
-      original = view.getUint32(address, true);
-      view.setUint32(address, original ^ 0x00010000, true);
-    });
-    const report = firstDivergence(reference, traceRun(changed, xenstoreScenario));
-    const hex = (value: number) => `0x${value.toString(16).padStart(8, "0")}`;
-    expect(report).toBe(
-      `before hypercall #${target.number} (${target.name}), guest "beta" memory word at 0x${address.toString(16)} differs: ` +
-        `v8 ${hex(original)} vs ${changed.name} ${hex((original ^ 0x00010000) >>> 0)}`,
+    expect(reference.crossings.filter((crossing) => crossing.memory.pages.size > 0).length).toBeGreaterThan(
+      reference.crossings.length / 4,
     );
   });
+
+  test.each(engines)(
+    "a memory word changed under $name before a hypercall is named with its address and both values",
+    ({ engine }) => {
+      let address = 0;
+      let original = 0;
+      const changed = perturbed(engine, "beta", NTH, (memory) => {
+        address = memory.byteLength - 64;
+        const view = new DataView(memory.buffer);
+        original = view.getUint32(address, true);
+        view.setUint32(address, original ^ 0x00010000, true);
+      });
+      const report = firstDivergence(reference, traceRun(changed, xenstoreScenario));
+      const hex = (value: number) => `0x${value.toString(16).padStart(8, "0")}`;
+      expect(report).toBe(
+        `before hypercall #${target.number} (${target.name}), guest "beta" memory word at 0x${address.toString(16)} differs: ` +
+          `v8 ${hex(original)} vs ${changed.name} ${hex((original ^ 0x00010000) >>> 0)}`,
+      );
+    },
+  );
 
   test("a changed hypercall argument is named with the hypercall's number, both calls and both results", () => {
     const changed = perturbed(v8Engine, "beta", NTH, (_, args) => void (args[0]! += 1));
     const report = firstDivergence(reference, traceRun(changed, xenstoreScenario));
     const args = target.args.map((arg, i) => (i === 0 ? String(Number(arg) + 1) : arg));
     expect(report).toMatch(
-      new RegExp(`^hypercall #${target.number} \\(${target.name}\\) of guest "beta" differs: ` +
-        `v8 ${escape(call(target))} ${escape(target.outcome!)} vs v8 \\(perturbed\\) ${escape(call(target, args))} (= -?\\d+|threw .*)$`),
+      new RegExp(
+        `^hypercall #${target.number} \\(${target.name}\\) of guest "beta" differs: ` +
+          `v8 ${escapeText(call(target))} ${escapeText(target.outcome!)} vs v8 \\(perturbed\\) ${escapeText(call(target, args))} (= -?\\d+|threw .*)$`,
+      ),
     );
   });
 
@@ -119,12 +133,19 @@ describe("the divergence report", () => {
         `${call(next)} ${next.outcome}`,
     );
     const failed: Trace = { ...reference, engine: "failed", error: "Error: boom" };
-    expect(firstDivergence(reference, failed)).toBe("the scenario ends differently: v8 completes vs failed throws Error: boom");
+    expect(firstDivergence(reference, failed)).toBe(
+      "the scenario ends differently: v8 completes vs failed throws Error: boom",
+    );
   });
 });
 
 /** `engine`, except that guest `guest`'s hypercall number `nth` (from 0) first goes through `perturb`, which may change its memory or arguments. */
-function perturbed(engine: Engine, guest: string, nth: number, perturb: (memory: Uint8Array, args: number[]) => void): Engine {
+function perturbed(
+  engine: Engine,
+  guest: string,
+  nth: number,
+  perturb: (memory: Uint8Array, args: number[]) => void,
+): Engine {
   return {
     name: `${engine.name} (perturbed)`,
     instantiate(wasm, imports, name) {
@@ -146,6 +167,6 @@ function perturbed(engine: Engine, guest: string, nth: number, perturb: (memory:
   };
 }
 
-function escape(text: string): string {
+function escapeText(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -4,11 +4,11 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
+import type { Engine } from "../runtime/engine.js";
 import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";
-import type { Engine } from "../runtime/engine.js";
 import { engines } from "./support/engines.js";
-import { xenbusWasm, type Xenbus } from "./support/xenbus.js";
+import { type Xenbus, xenbusWasm } from "./support/xenbus.js";
 
 const PAGE = 4096;
 
@@ -29,14 +29,27 @@ const domid = fc.oneof(
 /** An address: one of the caller's page_alloc pages (plus an offset), or a raw value. */
 const address = fc.oneof(
   { weight: 3, arbitrary: fc.record({ page: fc.nat(7), offset: fc.constantFrom(0, 0, 0, 1, 8, PAGE - 1) }) },
-  { weight: 1, arbitrary: fc.constantFrom(0, 8, PAGE, 0x10000, 0x7ffff000, 0xfffff000, ...U32_EDGES).map((value) => ({ raw: value })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(0, 8, PAGE, 0x10000, 0x7ffff000, 0xfffff000, ...U32_EDGES)
+      .map((value) => ({ raw: value })),
+  },
 );
 const guest = fc.constantFrom(0, 1);
 
 const op = fc.oneof(
   // Well-formed steps, so that later hostile ones meet live channels, grants and mappings.
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("connect" as const), guest }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("share" as const), guest, readonly: fc.boolean(), mapReadonly: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("share" as const),
+      guest,
+      readonly: fc.boolean(),
+      mapReadonly: fc.boolean(),
+    }),
+  },
   fc.record({ kind: fc.constant("alloc_unbound" as const), guest, domid }),
   fc.record({ kind: fc.constant("bind_interdomain" as const), guest, domid, port }),
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("send" as const), guest, port }) },
@@ -49,8 +62,13 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant("map" as const), guest, domid, ref, at: address, readonly: fc.boolean() }),
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("unmap" as const), guest, at: address, handle }) },
   fc.record({
-    kind: fc.constant("copy_from" as const), guest, domid, ref,
-    offset: fc.constantFrom(0, 100, PAGE - 1, PAGE, 0xffff, 0x10000), at: address, len: fc.constantFrom(0, 1, 16, PAGE, 0x10000),
+    kind: fc.constant("copy_from" as const),
+    guest,
+    domid,
+    ref,
+    offset: fc.constantFrom(0, 100, PAGE - 1, PAGE, 0xffff, 0x10000),
+    at: address,
+    len: fc.constantFrom(0, 1, 16, PAGE, 0x10000),
   }),
   fc.record({ kind: fc.constant("page_alloc" as const), guest }),
   fc.record({ kind: fc.constant("page_free" as const), guest, at: address }),
@@ -110,7 +128,9 @@ class World {
     switch (step.kind) {
       case "connect": {
         const offered = this.remember(this.ports[g]!, x.evtchn_alloc_unbound(peer.domid));
-        return offered! < 0 ? offered : this.remember(this.ports[other]!, peer.exports.evtchn_bind_interdomain(self.domid, offered!));
+        return offered! < 0
+          ? offered
+          : this.remember(this.ports[other]!, peer.exports.evtchn_bind_interdomain(self.domid, offered!));
       }
       case "share": {
         const page = this.newPage(g);
@@ -118,21 +138,46 @@ class World {
         if (page === 0 || target === 0) return 0;
         const granted = this.remember(this.refs[g]!, x.gnttab_grant_access(peer.domid, page / PAGE, step.readonly));
         if (granted! < 0) return granted;
-        return this.remember(this.handles[other]!, peer.exports.gnttab_map(self.domid, granted!, target, step.mapReadonly));
+        return this.remember(
+          this.handles[other]!,
+          peer.exports.gnttab_map(self.domid, granted!, target, step.mapReadonly),
+        );
       }
-      case "alloc_unbound": return this.remember(this.ports[g]!, x.evtchn_alloc_unbound(step.domid));
-      case "bind_interdomain": return this.remember(this.ports[g]!, x.evtchn_bind_interdomain(step.domid, this.pick(this.ports[other]!, step.port)));
-      case "send": return x.evtchn_send(this.pick(this.ports[g]!, step.port));
-      case "close": return x.evtchn_close(this.pick(this.ports[g]!, step.port));
-      case "mask": return x.evtchn_mask(this.pick(this.ports[g]!, step.port));
-      case "unmask": return x.evtchn_unmask(this.pick(this.ports[g]!, step.port));
-      case "status": return x.evtchn_status(this.pick(this.ports[g]!, step.port));
-      case "grant_access": return this.remember(this.refs[g]!, x.gnttab_grant_access(step.domid, Math.floor(this.resolve(g, step.gfn) / PAGE), step.readonly));
-      case "end_access": return x.gnttab_end_access(this.pick(this.refs[g]!, step.ref));
-      case "map": return this.remember(this.handles[g]!, x.gnttab_map(step.domid, peerRef(step.ref), this.resolve(g, step.at), step.readonly));
-      case "unmap": return x.gnttab_unmap(this.resolve(g, step.at), this.pick(this.handles[g]!, step.handle));
-      case "copy_from": return x.gnttab_copy_from(step.domid, peerRef(step.ref), step.offset, this.resolve(g, step.at), step.len);
-      case "page_alloc": return this.newPage(g);
+      case "alloc_unbound":
+        return this.remember(this.ports[g]!, x.evtchn_alloc_unbound(step.domid));
+      case "bind_interdomain":
+        return this.remember(
+          this.ports[g]!,
+          x.evtchn_bind_interdomain(step.domid, this.pick(this.ports[other]!, step.port)),
+        );
+      case "send":
+        return x.evtchn_send(this.pick(this.ports[g]!, step.port));
+      case "close":
+        return x.evtchn_close(this.pick(this.ports[g]!, step.port));
+      case "mask":
+        return x.evtchn_mask(this.pick(this.ports[g]!, step.port));
+      case "unmask":
+        return x.evtchn_unmask(this.pick(this.ports[g]!, step.port));
+      case "status":
+        return x.evtchn_status(this.pick(this.ports[g]!, step.port));
+      case "grant_access":
+        return this.remember(
+          this.refs[g]!,
+          x.gnttab_grant_access(step.domid, Math.floor(this.resolve(g, step.gfn) / PAGE), step.readonly),
+        );
+      case "end_access":
+        return x.gnttab_end_access(this.pick(this.refs[g]!, step.ref));
+      case "map":
+        return this.remember(
+          this.handles[g]!,
+          x.gnttab_map(step.domid, peerRef(step.ref), this.resolve(g, step.at), step.readonly),
+        );
+      case "unmap":
+        return x.gnttab_unmap(this.resolve(g, step.at), this.pick(this.handles[g]!, step.handle));
+      case "copy_from":
+        return x.gnttab_copy_from(step.domid, peerRef(step.ref), step.offset, this.resolve(g, step.at), step.len);
+      case "page_alloc":
+        return this.newPage(g);
       case "page_free": {
         const page = this.resolve(g, step.at);
         const rc = x.page_free(page);

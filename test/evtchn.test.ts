@@ -4,9 +4,9 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor, type HypervisorOptions } from "../host/hypervisor.js";
 import { loadGuest } from "../runtime/index.js";
+import type { XenbusExports } from "../runtime/xenbus.js";
 import { engines } from "./support/engines.js";
 import { bootHarness, type Harness, type HarnessExports, harnessWasm } from "./support/xenbus.js";
-import type { XenbusExports } from "../runtime/xenbus.js";
 
 const EINVAL = -22;
 const ESRCH = -3;
@@ -232,13 +232,16 @@ describe.each(engines)("under $name", ({ engine }) => {
     let b: Harness;
     beforeEach(() => ({ a, b } = setup({ maxPorts: 1024 })));
 
-    test.each([0, 5, 1023, 1024, 4095, 4096, 0x7fffffff, 0xffffffff])("send/close/status of port %i (nothing open)", (port) => {
-      expect(a.exports.evtchn_send(port)).toBe(EINVAL);
-      expect(a.exports.evtchn_close(port)).toBe(EINVAL);
-      const inRange = port < 1024;
-      expect(a.exports.evtchn_status(port)).toBe(inRange ? EVTCHNSTAT_closed : EINVAL);
-      expect(a.exit).toBeNull();
-    });
+    test.each([0, 5, 1023, 1024, 4095, 4096, 0x7fffffff, 0xffffffff])(
+      "send/close/status of port %i (nothing open)",
+      (port) => {
+        expect(a.exports.evtchn_send(port)).toBe(EINVAL);
+        expect(a.exports.evtchn_close(port)).toBe(EINVAL);
+        const inRange = port < 1024;
+        expect(a.exports.evtchn_status(port)).toBe(inRange ? EVTCHNSTAT_closed : EINVAL);
+        expect(a.exit).toBeNull();
+      },
+    );
 
     test("ports the 2-level ABI cannot name are refused before anything is indexed", () => {
       for (const port of [4096, 65536, 0xffffffff]) {
@@ -276,7 +279,6 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(a.exports.evtchn_status(port)).toBe(EVTCHNSTAT_unbound);
       expect(a.exports.evtchn_status_remote_dom()).toBe(999);
     });
-
   });
 
   describe("port limits", () => {
@@ -306,7 +308,11 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(port).toBeGreaterThan(0);
       expect(guest.exports.evtchn_status(port)).toBe(EVTCHNSTAT_interdomain);
       expect([guest.exports.evtchn_status_remote_dom(), guest.exports.evtchn_status_remote_port()]).toEqual([0, port0]);
-      expect(dom0.evtchn.status(DOMID_SELF, port0)).toEqual({ status: EVTCHNSTAT_interdomain, remoteDomid: guest.domid, remotePort: port });
+      expect(dom0.evtchn.status(DOMID_SELF, port0)).toEqual({
+        status: EVTCHNSTAT_interdomain,
+        remoteDomid: guest.domid,
+        remotePort: port,
+      });
       hv.runUntilIdle();
       expect(guest.exports.evtchn_event_count(port)).toBe(1); // the bind-time event
 

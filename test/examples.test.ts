@@ -21,7 +21,10 @@ describe("the README's examples", () => {
   it("shows each file of examples/ once, as it is", () => {
     for (const file of files) {
       const text = readFileSync(join(repo, "examples", file), "utf8");
-      expect(blocks.filter((block) => block === text), `examples/${file} in the README`).toHaveLength(1);
+      expect(
+        blocks.filter((block) => block === text),
+        `examples/${file} in the README`,
+      ).toHaveLength(1);
     }
   });
 

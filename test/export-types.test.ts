@@ -13,10 +13,14 @@ import { HARNESS_WASM } from "../bench/harness.js";
 /** The methods of interface `name` in the TypeScript file `path`: name → parameter count. */
 function interfaceMethods(path: string, name: string): Map<string, number> {
   const source = ts.createSourceFile(path, readFileSync(path, "utf8"), ts.ScriptTarget.Latest);
-  const declaration = source.statements.find((node): node is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(node) && node.name.text === name);
+  const declaration = source.statements.find(
+    (node): node is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(node) && node.name.text === name,
+  );
   if (declaration === undefined) throw new Error(`${path} declares no interface ${name}`);
   return new Map(
-    declaration.members.filter(ts.isMethodSignature).map((method) => [method.name.getText(source), method.parameters.length] as const),
+    declaration.members
+      .filter(ts.isMethodSignature)
+      .map((method) => [method.name.getText(source), method.parameters.length] as const),
   );
 }
 

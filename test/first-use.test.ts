@@ -18,38 +18,51 @@ const python = peer("wasmtime", wasmtimePython);
 /** Runs a tools/ script with its cache in `cache`. */
 function tool(cache: string, script: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
   const { NODE_OPTIONS: _, ...env } = process.env;
-  return promisify(execFile)(process.execPath, ["--import", "tsx", script, ...args], { env: { ...env, XENBUS_WASM_CACHE: cache } });
+  return promisify(execFile)(process.execPath, ["--import", "tsx", script, ...args], {
+    env: { ...env, XENBUS_WASM_CACHE: cache },
+  });
 }
 
 describe("the first use of an empty cache", () => {
   const cache = mkdtempSync(join(tmpdir(), "xenbus-wasm-cache-"));
   afterAll(() => rmSync(cache, { recursive: true, force: true }));
 
-  it.skipIf(!debian)("says it is fetching a Debian package and how long it took, then nothing once it is there", async () => {
-    const first = await tool(cache, "tools/debian.ts", "libxen-dev");
-    expect(first.stdout).toBe(`${join(cache, "debian/libxen-dev")}\n`);
-    const what = `fetching Debian's libxen-dev into ${join(cache, "debian")}`;
-    expect(first.stderr.split("\n")).toEqual([
-      `${what} (about 5 s)...`,
-      expect.stringMatching(new RegExp(`^${escape(what)}: done in \\d+\\.\\d s$`)),
-      "",
-    ]);
-    expect(await tool(cache, "tools/debian.ts", "libxen-dev")).toEqual({ stdout: first.stdout, stderr: "" });
-  });
+  it.skipIf(!debian)(
+    "says it is fetching a Debian package and how long it took, then nothing once it is there",
+    async () => {
+      const first = await tool(cache, "tools/debian.ts", "libxen-dev");
+      expect(first.stdout).toBe(`${join(cache, "debian/libxen-dev")}\n`);
+      const what = `fetching Debian's libxen-dev into ${join(cache, "debian")}`;
+      expect(first.stderr.split("\n")).toEqual([
+        `${what} (about 5 s)...`,
+        expect.stringMatching(new RegExp(`^${escapeText(what)}: done in \\d+\\.\\d s$`)),
+        "",
+      ]);
+      expect(await tool(cache, "tools/debian.ts", "libxen-dev")).toEqual({ stdout: first.stdout, stderr: "" });
+    },
+  );
 
-  it.skipIf(!python)("says it is making the wasmtime environment and how long it took, then nothing once it works", async () => {
-    const first = await tool(cache, "tools/wasmtime.ts");
-    expect(first.stdout).toMatch(new RegExp(`^${escape(join(cache, "venv/lib/"))}python3\\.\\d+/site-packages/wasmtime/linux-x86_64/_libwasmtime\\.so\\n$`));
-    const what = `making ${join(cache, "venv")}: python3 -m venv, pip install wasmtime==49.*`;
-    expect(first.stderr.split("\n")).toEqual([
-      `${what} (about 20 s)...`,
-      expect.stringMatching(new RegExp(`^${escape(what)}: done in \\d+\\.\\d s$`)),
-      "",
-    ]);
-    expect(await tool(cache, "tools/wasmtime.ts")).toEqual({ stdout: first.stdout, stderr: "" });
-  }, 300_000);
+  it.skipIf(!python)(
+    "says it is making the wasmtime environment and how long it took, then nothing once it works",
+    async () => {
+      const first = await tool(cache, "tools/wasmtime.ts");
+      expect(first.stdout).toMatch(
+        new RegExp(
+          `^${escapeText(join(cache, "venv/lib/"))}python3\\.\\d+/site-packages/wasmtime/linux-x86_64/_libwasmtime\\.so\\n$`,
+        ),
+      );
+      const what = `making ${join(cache, "venv")}: python3 -m venv, pip install wasmtime==49.*`;
+      expect(first.stderr.split("\n")).toEqual([
+        `${what} (about 20 s)...`,
+        expect.stringMatching(new RegExp(`^${escapeText(what)}: done in \\d+\\.\\d s$`)),
+        "",
+      ]);
+      expect(await tool(cache, "tools/wasmtime.ts")).toEqual({ stdout: first.stdout, stderr: "" });
+    },
+    300_000,
+  );
 });
 
-function escape(text: string): string {
+function escapeText(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -5,20 +5,25 @@ import { Hypervisor, type HypervisorOptions } from "../host/hypervisor.js";
 import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";
 import { engines } from "./support/engines.js";
-import { bootXenbus, xenbusWasm, type Xenbus } from "./support/xenbus.js";
+import { bootXenbus, type Xenbus, xenbusWasm } from "./support/xenbus.js";
 
 const EINVAL = -22;
 const EBUSY = -16;
 const ENOSPC = -28;
 const ENODEV = -19;
 const GNTST = {
-  okay: 0, general_error: -1, bad_domain: -2, bad_gntref: -3, bad_handle: -4, bad_virt_addr: -5,
-  permission_denied: -8, bad_copy_arg: -10,
+  okay: 0,
+  general_error: -1,
+  bad_domain: -2,
+  bad_gntref: -3,
+  bad_handle: -4,
+  bad_virt_addr: -5,
+  permission_denied: -8,
+  bad_copy_arg: -10,
 } as const;
 const PAGE = 4096;
 /** Refs in 4 frames (the table the module asks for), minus the 8 the toolstack keeps. */
 const USABLE_REFS = 4 * 512 - 8;
-
 
 /**
  * Writes into a guest's memory as if the guest had: the write is followed by

@@ -11,7 +11,7 @@ import { Hypervisor } from "../host/hypervisor.js";
 import type { ReservationRequest } from "../host/reservation.js";
 import type { XenstoreService } from "../host/toolstack.js";
 import { GNTST, XENBUS_STATE, XENMEM } from "../host/xen/abi.js";
-import { BlkBack, BlkFront } from "../runtime/blk.js";
+import type { BlkBack, BlkFront } from "../runtime/blk.js";
 import { blkPair, pattern } from "./support/blk.js";
 import { engines } from "./support/engines.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
@@ -97,7 +97,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       service.devices.add({ ...id(), backendParams: disk.params });
       hv.runUntilIdle();
       const [b, f] = [backDomain.domid, frontDomain.domid];
-      expect(service.tools.read(`/local/domain/${b}/error/backend/vbd/${f}/${DEVID}/error`)).toMatch(/^5 mapping in shared page \d+ from domain \d+$/);
+      expect(service.tools.read(`/local/domain/${b}/error/backend/vbd/${f}/${DEVID}/error`)).toMatch(
+        /^5 mapping in shared page \d+ from domain \d+$/,
+      );
       expect(back.info(f, DEVID)).toMatchObject({ ringPages: 0 });
       expect(back.info(f, DEVID).state).toBeGreaterThanOrEqual(Closing);
       expect(backAccounting()).toEqual(NOTHING_LOST);

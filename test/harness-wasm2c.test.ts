@@ -3,8 +3,8 @@
 // count the same operations and leave the same bytes in their ring pages.
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { harnessWasm2c } from "../bench/harness-wasm2c.js";
 import { loadHarness } from "../bench/harness.js";
+import { harnessWasm2c } from "../bench/harness-wasm2c.js";
 import { peer } from "./support/peer.js";
 
 const binary = peer("Debian trixie's wasm2c and gcc", harnessWasm2c);
@@ -22,7 +22,9 @@ describe.skipIf(!binary)("the harness compiled by wasm2c", () => {
   for (const [workload, exportName] of Object.entries(WORKLOADS)) {
     for (const iterations of [1, 31, 1000]) {
       it(`${workload} × ${iterations}: the same count and ring pages as in V8`, () => {
-        const [ops, digest] = execFileSync(binary!, [workload, String(iterations)], { encoding: "utf8" }).trim().split(" ");
+        const [ops, digest] = execFileSync(binary!, [workload, String(iterations)], { encoding: "utf8" })
+          .trim()
+          .split(" ");
         const { harness, scratch, scratchBytes } = loadHarness();
         const v8Ops = harness[exportName]!(iterations) >>> 0;
         expect(v8Ops).toBeGreaterThan(0);
@@ -33,6 +35,8 @@ describe.skipIf(!binary)("the harness compiled by wasm2c", () => {
   }
 
   it("refuses an unknown workload with exit status 2", () => {
-    expect(() => execFileSync(binary!, ["ring_of_fire"], { stdio: "pipe" })).toThrow(expect.objectContaining({ status: 2 }));
+    expect(() => execFileSync(binary!, ["ring_of_fire"], { stdio: "pipe" })).toThrow(
+      expect.objectContaining({ status: 2 }),
+    );
   });
 });

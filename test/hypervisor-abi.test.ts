@@ -4,8 +4,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { HOST_CONSTANTS, HOST_LAYOUTS } from "../host/xen/abi.js";
-import { ABI_WASM as WASM, readModuleAbi } from "../tools/abi.js";
-
+import { readModuleAbi, ABI_WASM as WASM } from "../tools/abi.js";
 
 describe.skipIf(!existsSync(WASM))("host and guest ABI tables", () => {
   const guest = readModuleAbi(WASM);

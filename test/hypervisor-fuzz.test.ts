@@ -6,10 +6,21 @@ import { describe, expect, it } from "vitest";
 import type { Domain } from "../host/domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import {
-  DOMID, EVTCHNOP, GNTTABOP, GTF, HOST_LAYOUTS, HVMOP, SCHEDOP, XENMAPSPACE, XENMEM, shared_info, vcpu_info,
-  vcpu_time_info, type StructLayout,
+  DOMID,
+  EVTCHNOP,
+  GNTTABOP,
+  GTF,
+  HOST_LAYOUTS,
+  HVMOP,
+  SCHEDOP,
+  type StructLayout,
+  shared_info,
+  vcpu_info,
+  vcpu_time_info,
+  XENMAPSPACE,
+  XENMEM,
 } from "../host/xen/abi.js";
-import { SCRATCH, loadTestGuest, view, type TestExports, type TestGuest } from "./hypervisor-guest.js";
+import { loadTestGuest, SCRATCH, type TestExports, type TestGuest, view } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 
 type Hypercall = keyof TestExports;
@@ -49,8 +60,19 @@ const STRUCTURED = fc.record({
 
 const RAW = fc.record({
   kind: fc.constant("raw" as const),
-  hypercall: fc.constantFrom<Hypercall>("hc_evtchn", "hc_gnttab", "hc_memory", "hc_hvm", "hc_sched", "hc_console", "hc_version"),
-  args: fc.array(fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constant(SCRATCH), fc.integer()), { minLength: 3, maxLength: 3 }),
+  hypercall: fc.constantFrom<Hypercall>(
+    "hc_evtchn",
+    "hc_gnttab",
+    "hc_memory",
+    "hc_hvm",
+    "hc_sched",
+    "hc_console",
+    "hc_version",
+  ),
+  args: fc.array(fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constant(SCRATCH), fc.integer()), {
+    minLength: 3,
+    maxLength: 3,
+  }),
   bytes: fc.uint8Array({ minLength: 64, maxLength: 64 }),
 });
 
@@ -101,38 +123,42 @@ describe.each(engines)("under $name", ({ engine }) => {
   describe("random hypercalls", () => {
     it("never throw out of the hypervisor and never touch another domain", () => {
       fc.assert(
-        fc.property(fc.array(fc.oneof({ weight: 3, arbitrary: STRUCTURED }, { weight: 1, arbitrary: RAW }), { maxLength: 30 }), (calls) => {
-          const hv = new Hypervisor({ spinLimit: 20, maxSteps: 1000 });
-          const victim = loadTestGuest(hv, "victim", engine);
-          place(victim, XENMAPSPACE.shared_info, 16);
-          place(victim, XENMAPSPACE.grant_table, 17);
-          // The victim grants a page to dom0 and has ports open to dom0; nothing is offered to the attacker.
-          view(victim).setUint32(17 * 4096 + 8 * 8 + 4, 20, true);
-          view(victim).setUint16(17 * 4096 + 8 * 8, GTF.permit_access, true);
-          victim.memory().fill(0x3c, 20 * 4096, 21 * 4096);
-          hv.dom0.evtchn.bindUnboundPort(victim.domid);
-          hv.dom0.evtchn.allocUnbound(victim.domid, 0);
-          const attacker = loadTestGuest(hv, "attacker", engine);
-          const before = [snapshot(victim.domain), snapshot(hv.dom0)];
+        fc.property(
+          fc.array(fc.oneof({ weight: 3, arbitrary: STRUCTURED }, { weight: 1, arbitrary: RAW }), { maxLength: 30 }),
+          (calls) => {
+            const hv = new Hypervisor({ spinLimit: 20, maxSteps: 1000 });
+            const victim = loadTestGuest(hv, "victim", engine);
+            place(victim, XENMAPSPACE.shared_info, 16);
+            place(victim, XENMAPSPACE.grant_table, 17);
+            // The victim grants a page to dom0 and has ports open to dom0; nothing is offered to the attacker.
+            view(victim).setUint32(17 * 4096 + 8 * 8 + 4, 20, true);
+            view(victim).setUint16(17 * 4096 + 8 * 8, GTF.permit_access, true);
+            victim.memory().fill(0x3c, 20 * 4096, 21 * 4096);
+            hv.dom0.evtchn.bindUnboundPort(victim.domid);
+            hv.dom0.evtchn.allocUnbound(victim.domid, 0);
+            const attacker = loadTestGuest(hv, "attacker", engine);
+            const before = [snapshot(victim.domain), snapshot(hv.dom0)];
 
-          for (const call of calls) {
-            if (attacker.exit) break;
-            let result: number | undefined;
-            if (call.kind === "structured") {
-              const [hypercall, cmd, layout] = OPERATIONS[call.operation]!;
-              for (let i = 0; i < call.count; i++) writeStruct(attacker, SCRATCH + i * layout.sizeof, layout, call.values.slice(i));
-              const fn = attacker.exports[hypercall] as (...args: number[]) => number | undefined;
-              result = fn(cmd, SCRATCH, call.count);
-            } else {
-              attacker.memory().set(call.bytes, SCRATCH);
-              const fn = attacker.exports[call.hypercall] as (...args: number[]) => number | undefined;
-              result = fn(...call.args.map((arg) => arg | 0));
+            for (const call of calls) {
+              if (attacker.exit) break;
+              let result: number | undefined;
+              if (call.kind === "structured") {
+                const [hypercall, cmd, layout] = OPERATIONS[call.operation]!;
+                for (let i = 0; i < call.count; i++)
+                  writeStruct(attacker, SCRATCH + i * layout.sizeof, layout, call.values.slice(i));
+                const fn = attacker.exports[hypercall] as (...args: number[]) => number | undefined;
+                result = fn(cmd, SCRATCH, call.count);
+              } else {
+                attacker.memory().set(call.bytes, SCRATCH);
+                const fn = attacker.exports[call.hypercall] as (...args: number[]) => number | undefined;
+                result = fn(...call.args.map((arg) => arg | 0));
+              }
+              if (!attacker.exit) expect(Number.isInteger(result)).toBe(true);
             }
-            if (!attacker.exit) expect(Number.isInteger(result)).toBe(true);
-          }
-          expect([snapshot(victim.domain), snapshot(hv.dom0)]).toEqual(before);
-        }),
-      { numRuns: 400 },
+            expect([snapshot(victim.domain), snapshot(hv.dom0)]).toEqual(before);
+          },
+        ),
+        { numRuns: 400 },
       );
     });
   });

@@ -6,11 +6,25 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { GuestMemory } from "../host/memory.js";
 import { GrantError } from "../host/native.js";
 import {
-  DOMID, ERRNO, EVTCHNOP, GNTCOPY, GNTMAP, GNTST, GNTTABOP, GTF, XENMAPSPACE, XENMEM,
-  gnttab_copy, gnttab_map_grant_ref, gnttab_query_size, gnttab_setup_table, gnttab_unmap_grant_ref, xen_add_to_physmap,
+  DOMID,
+  ERRNO,
+  EVTCHNOP,
+  GNTCOPY,
+  GNTMAP,
+  GNTST,
+  GNTTABOP,
+  GTF,
+  gnttab_copy,
+  gnttab_map_grant_ref,
+  gnttab_query_size,
+  gnttab_setup_table,
+  gnttab_unmap_grant_ref,
   type StructLayout,
+  XENMAPSPACE,
+  XENMEM,
+  xen_add_to_physmap,
 } from "../host/xen/abi.js";
-import { SCRATCH, loadTestGuest, view, type TestGuest } from "./hypervisor-guest.js";
+import { loadTestGuest, SCRATCH, type TestGuest, view } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 
 const TABLE_GFN = 17;
@@ -43,7 +57,14 @@ function grant(guest: TestGuest, ref: number, domid: number, frame: number, flag
 
 const entryFlags = (guest: TestGuest, ref: number) => view(guest).getUint16(TABLE_GFN * 4096 + ref * 8, true);
 
-function map(mapper: TestGuest, dom: number, ref: number, hostAddr: number, flags: number = GNTMAP.host_map, at = SCRATCH) {
+function map(
+  mapper: TestGuest,
+  dom: number,
+  ref: number,
+  hostAddr: number,
+  flags: number = GNTMAP.host_map,
+  at = SCRATCH,
+) {
   const op = struct(mapper, gnttab_map_grant_ref, at);
   op.setU64("host_addr", BigInt(hostAddr));
   op.setU32("flags", flags);
@@ -124,7 +145,9 @@ describe.each(engines)("under $name", ({ engine }) => {
     it("checks flags, domain, ref, and host_addr before mapping", () => {
       grant(granter, REF, mapper.domid, PAGE_GFN);
       expect(map(mapper, granter.domid, REF, HOST, 0).status).toBe(GNTST.bad_gntref);
-      expect(map(mapper, granter.domid, REF, HOST, GNTMAP.host_map | GNTMAP.device_map).status).toBe(GNTST.general_error);
+      expect(map(mapper, granter.domid, REF, HOST, GNTMAP.host_map | GNTMAP.device_map).status).toBe(
+        GNTST.general_error,
+      );
       expect(map(mapper, 99, REF, HOST).status).toBe(GNTST.bad_domain);
       expect(map(mapper, DOMID.SELF, REF, HOST).status).toBe(GNTST.bad_domain);
       expect(map(mapper, granter.domid, 4096, HOST).status).toBe(GNTST.bad_gntref);
@@ -148,7 +171,12 @@ describe.each(engines)("under $name", ({ engine }) => {
       mapper.exports.store_byte(HOST + 3, 0x33);
       expect(unmap(mapper, handle, HOST)).toBe(GNTST.okay);
       expect(granter.memory()[PAGE_GFN * 4096 + 3]).toBe(0x33);
-      expect(mapper.memory().subarray(HOST, HOST + 4096).every((b) => b === 0)).toBe(true);
+      expect(
+        mapper
+          .memory()
+          .subarray(HOST, HOST + 4096)
+          .every((b) => b === 0),
+      ).toBe(true);
       expect(entryFlags(granter, REF)).toBe(GTF.permit_access);
       expect(unmap(mapper, handle, HOST)).toBe(GNTST.bad_handle);
     });
@@ -238,7 +266,10 @@ describe.each(engines)("under $name", ({ engine }) => {
   });
 
   describe("copy", () => {
-    function copy(caller: TestGuest, fields: { src: [number, number, number]; dst: [number, number, number]; len: number; flags: number }) {
+    function copy(
+      caller: TestGuest,
+      fields: { src: [number, number, number]; dst: [number, number, number]; len: number; flags: number },
+    ) {
       const op = struct(caller, gnttab_copy);
       op.setU64("source.u.gmfn", BigInt(fields.src[0]));
       op.setU16("source.domid", fields.src[1]);
@@ -256,15 +287,35 @@ describe.each(engines)("under $name", ({ engine }) => {
       grant(granter, REF, mapper.domid, PAGE_GFN);
       grant(granter, REF + 1, mapper.domid, PAGE_GFN + 1, GTF.permit_access | GTF.readonly);
       const self = DOMID.SELF;
-      expect(copy(mapper, { src: [REF, granter.domid, 4000], dst: [50, self, 0], len: 100, flags: GNTCOPY.source_gref })).toBe(GNTST.bad_copy_arg);
-      expect(copy(mapper, { src: [PAGE_GFN, granter.domid, 0], dst: [50, self, 0], len: 10, flags: 0 })).toBe(GNTST.permission_denied);
-      expect(copy(mapper, { src: [REF, 99, 0], dst: [50, self, 0], len: 10, flags: GNTCOPY.source_gref })).toBe(GNTST.bad_domain);
-      expect(copy(mapper, { src: [REF, granter.domid, 0], dst: [999, self, 0], len: 10, flags: GNTCOPY.source_gref })).toBe(GNTST.bad_page);
-      expect(copy(mapper, { src: [50, self, 0], dst: [REF + 1, granter.domid, 0], len: 10, flags: GNTCOPY.dest_gref })).toBe(GNTST.general_error);
-      expect(copy(mapper, { src: [REF, granter.domid, 16], dst: [50, self, 32], len: 8, flags: GNTCOPY.source_gref })).toBe(GNTST.okay);
-      expect([...mapper.memory().subarray(50 * 4096 + 30, 50 * 4096 + 42)]).toEqual([0, 0, ...Array(8).fill(0x5a), 0, 0]);
+      expect(
+        copy(mapper, { src: [REF, granter.domid, 4000], dst: [50, self, 0], len: 100, flags: GNTCOPY.source_gref }),
+      ).toBe(GNTST.bad_copy_arg);
+      expect(copy(mapper, { src: [PAGE_GFN, granter.domid, 0], dst: [50, self, 0], len: 10, flags: 0 })).toBe(
+        GNTST.permission_denied,
+      );
+      expect(copy(mapper, { src: [REF, 99, 0], dst: [50, self, 0], len: 10, flags: GNTCOPY.source_gref })).toBe(
+        GNTST.bad_domain,
+      );
+      expect(
+        copy(mapper, { src: [REF, granter.domid, 0], dst: [999, self, 0], len: 10, flags: GNTCOPY.source_gref }),
+      ).toBe(GNTST.bad_page);
+      expect(
+        copy(mapper, { src: [50, self, 0], dst: [REF + 1, granter.domid, 0], len: 10, flags: GNTCOPY.dest_gref }),
+      ).toBe(GNTST.general_error);
+      expect(
+        copy(mapper, { src: [REF, granter.domid, 16], dst: [50, self, 32], len: 8, flags: GNTCOPY.source_gref }),
+      ).toBe(GNTST.okay);
+      expect([...mapper.memory().subarray(50 * 4096 + 30, 50 * 4096 + 42)]).toEqual([
+        0,
+        0,
+        ...Array(8).fill(0x5a),
+        0,
+        0,
+      ]);
       mapper.memory().fill(0x11, 50 * 4096, 50 * 4096 + 8);
-      expect(copy(mapper, { src: [50, self, 0], dst: [REF, granter.domid, 0], len: 8, flags: GNTCOPY.dest_gref })).toBe(GNTST.okay);
+      expect(copy(mapper, { src: [50, self, 0], dst: [REF, granter.domid, 0], len: 8, flags: GNTCOPY.dest_gref })).toBe(
+        GNTST.okay,
+      );
       expect(granter.memory()[PAGE_GFN * 4096 + 7]).toBe(0x11);
       expect(entryFlags(granter, REF)).toBe(GTF.permit_access); // no pin outlives the copy
     });

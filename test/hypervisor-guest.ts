@@ -3,7 +3,7 @@
 // decides what it does. Compiled once from WAT with binaryen.
 import binaryen from "binaryen";
 import type { Hypervisor } from "../host/hypervisor.js";
-import { loadGuest, type Engine, type Guest } from "../runtime/index.js";
+import { type Engine, type Guest, loadGuest } from "../runtime/index.js";
 
 /** Memory words the upcall reads (all i32). */
 export const UPCALL_COUNT = 0x100; // incremented on each upcall

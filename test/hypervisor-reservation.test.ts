@@ -5,11 +5,22 @@
 // an unmap leaves a hole), and grant copy and add_to_physmap around holes.
 import { beforeEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
-import { DOMID, GNTCOPY, GNTST, GNTTABOP, XENMAPSPACE, XENMEM, gnttab_copy } from "../host/xen/abi.js";
+import { DOMID, GNTCOPY, GNTST, GNTTABOP, gnttab_copy, XENMAPSPACE, XENMEM } from "../host/xen/abi.js";
 import { SCRATCH, type TestGuest } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 import {
-  GFNS, GRANTED_GFN, PAGE, REF, copyFrames, decrease, grantingPair, map, place, populate, struct, unmap,
+  copyFrames,
+  decrease,
+  GFNS,
+  GRANTED_GFN,
+  grantingPair,
+  map,
+  PAGE,
+  place,
+  populate,
+  REF,
+  struct,
+  unmap,
 } from "./support/memory-ops.js";
 
 describe.each(engines)("under $name", ({ engine }) => {
@@ -72,7 +83,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(decrease(peer, [30], { domid: guest.domid })).toBe(0); // XSM: not its own, not privileged
       expect(populate(guest, [30], { flags: 12 })).toBe(0); // address bits <= PAGE_SHIFT
       expect(populate(guest, [30], { flags: 1 << 16 })).toBe(0); // populate-on-demand on oneself
-      expect(populate(guest, [30], { flags: (3 + 1) << 8 | 1 << 17 })).toBe(0); // an exact node, unprivileged
+      expect(populate(guest, [30], { flags: ((3 + 1) << 8) | (1 << 17) })).toBe(0); // an exact node, unprivileged
       expect(decrease(guest, [2 ** 40])).toBe(0);
       expect(accounting(guest)).toEqual({ holes: [], orphanedPages: 0 });
       expect(accounting(peer)).toEqual({ holes: [], orphanedPages: 0 });

@@ -2,14 +2,27 @@
 // idle guests, spin and deadlock detection, step bounds, determinism.
 import { beforeEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
+import { GuestMemory } from "../host/memory.js";
 import { SimulationError } from "../host/sched.js";
 import {
-  DOMID, ERRNO, EVTCHNOP, SCHEDOP, XENMAPSPACE, XENMEM, sched_poll, xen_add_to_physmap,
+  DOMID,
+  ERRNO,
+  EVTCHNOP,
+  SCHEDOP,
+  sched_poll,
+  XENMAPSPACE,
+  XENMEM,
+  xen_add_to_physmap,
 } from "../host/xen/abi.js";
-import { GuestMemory } from "../host/memory.js";
 import type { Engine } from "../runtime/engine.js";
 import {
-  SCRATCH, UPCALL_CLEAR_AT, UPCALL_COUNT, UPCALL_SEND_PORT, loadTestGuest, view, type TestGuest,
+  loadTestGuest,
+  SCRATCH,
+  type TestGuest,
+  UPCALL_CLEAR_AT,
+  UPCALL_COUNT,
+  UPCALL_SEND_PORT,
+  view,
 } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 
@@ -52,7 +65,13 @@ function send(guest: TestGuest, port: number): number {
   return guest.exports.hc_evtchn(EVTCHNOP.send, SCRATCH + 64);
 }
 
-function poll(guest: TestGuest, ports: number[], timeout: bigint, count = ports.length, list = SCRATCH + 128): number | undefined {
+function poll(
+  guest: TestGuest,
+  ports: number[],
+  timeout: bigint,
+  count = ports.length,
+  list = SCRATCH + 128,
+): number | undefined {
   const v = view(guest);
   ports.forEach((port, i) => v.setUint32(list + i * 4, port, true));
   const op = new GuestMemory(() => guest.memory()).struct(SCRATCH, sched_poll)!;
@@ -112,7 +131,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       connect(hv, guest, null);
       expect(guest.exports.hc_sched(SCHEDOP.block, 0)).toBeUndefined();
       expect(guest.exit?.reason).toBe("crash");
-      expect(guest.exit?.message).toMatch(/^dom1 \(lonely\) blocked with no event pending .* can never wake; its ports: 1→dom0:1$/);
+      expect(guest.exit?.message).toMatch(
+        /^dom1 \(lonely\) blocked with no event pending .* can never wake; its ports: 1→dom0:1$/,
+      );
     });
 
     it("with nothing able to run, lets the outside world act, one action per idle moment, never nested", () => {

@@ -5,11 +5,27 @@ import { Hypervisor } from "../host/hypervisor.js";
 import { GuestMemory } from "../host/memory.js";
 import { CONSOLE_GFN, STORE_GFN } from "../host/toolstack.js";
 import {
-  CONSOLEIO, DOMID, ERRNO, EVTCHNOP, EVTCHNSTAT, HVM_PARAM, HVMOP, SCHEDOP, SHUTDOWN, XENMAPSPACE, XENMEM, XENVER,
-  evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_status, sched_shutdown, xen_add_to_physmap, xen_hvm_param,
+  CONSOLEIO,
+  DOMID,
+  ERRNO,
+  EVTCHNOP,
+  EVTCHNSTAT,
+  evtchn_alloc_unbound,
+  evtchn_bind_interdomain,
+  evtchn_status,
+  HVM_PARAM,
+  HVMOP,
+  SCHEDOP,
+  SHUTDOWN,
   type StructLayout,
+  sched_shutdown,
+  XENMAPSPACE,
+  XENMEM,
+  XENVER,
+  xen_add_to_physmap,
+  xen_hvm_param,
 } from "../host/xen/abi.js";
-import { SCRATCH, loadTestGuest, view, type TestGuest } from "./hypervisor-guest.js";
+import { loadTestGuest, SCRATCH, type TestGuest, view } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 
 const SHARED_INFO_GFN = 16;
@@ -120,7 +136,11 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(status.u32("status")).toBe(EVTCHNSTAT.interdomain);
       expect(status.u16("u.interdomain.dom")).toBe(0);
       expect(status.u32("u.interdomain.port")).toBe(offered);
-      expect(hv.dom0.evtchn.status(0, offered)).toEqual({ status: EVTCHNSTAT.interdomain, remoteDomid: guest.domid, remotePort: local });
+      expect(hv.dom0.evtchn.status(0, offered)).toEqual({
+        status: EVTCHNSTAT.interdomain,
+        remoteDomid: guest.domid,
+        remotePort: local,
+      });
 
       status.setU16("dom", 0); // another domain's port: not for an unprivileged guest
       expect(guest.exports.hc_evtchn(EVTCHNOP.status, SCRATCH)).toBe(-ERRNO.EPERM);
@@ -194,7 +214,12 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     it("keeps events in Xen's page until shared_info is placed, then the guest sees them", () => {
       const local = bindInterdomain(guest, 0, hv.dom0.evtchn.bindUnboundPort(guest.domid));
-      expect(guest.memory().subarray(SI, SI + 4096).every((b) => b === 0)).toBe(true);
+      expect(
+        guest
+          .memory()
+          .subarray(SI, SI + 4096)
+          .every((b) => b === 0),
+      ).toBe(true);
       placeSharedInfo(guest);
       expect(bit(guest, SI + 2048, local)).toBe(true);
       expect(guest.memory()[SI]).toBe(1);

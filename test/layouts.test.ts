@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HOST_CONSTANTS, HOST_LAYOUTS } from "../host/xen/abi.js";
-import { readModuleAbi, type Constants, type Layouts } from "../tools/abi.js";
+import { type Constants, type Layouts, readModuleAbi } from "../tools/abi.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
 
@@ -31,13 +31,15 @@ function layoutMismatches(truth: Layouts, actual: Layouts): string[] {
     }
     if (ours.sizeof !== struct.sizeof) problems.push(`${name}: sizeof ${ours.sizeof}, Xen says ${struct.sizeof}`);
     for (const [field, offset] of Object.entries(struct.fields)) {
-      if (ours.fields[field] !== offset) problems.push(`${name}.${field}: offset ${ours.fields[field]}, Xen says ${offset}`);
+      if (ours.fields[field] !== offset)
+        problems.push(`${name}.${field}: offset ${ours.fields[field]}, Xen says ${offset}`);
     }
     for (const field of Object.keys(ours.fields)) {
       if (!(field in struct.fields)) problems.push(`${name}.${field}: not a field in Xen's header`);
     }
   }
-  for (const name of Object.keys(actual)) if (!(name in truth)) problems.push(`${name}: not checked against Xen's headers`);
+  for (const name of Object.keys(actual))
+    if (!(name in truth)) problems.push(`${name}: not checked against Xen's headers`);
   return problems;
 }
 

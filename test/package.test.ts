@@ -72,13 +72,16 @@ describe("the npm package", () => {
     }
     const packedWasm = readFileSync(join(installed, "dist/build/xenbus.wasm"));
     expect(packedWasm.equals(readFileSync(join(repo, "build/xenbus.wasm")))).toBe(true);
-    const unwanted = /^(test|assembly|tools|bench|build|examples|\.cache)\/|harness|testing|debug|\.d\.ts\.map$|(?<!\.d)\.ts$/;
+    const unwanted =
+      /^(test|assembly|tools|bench|build|examples|\.cache)\/|harness|testing|debug|\.d\.ts\.map$|(?<!\.d)\.ts$/;
     expect(files.filter((path) => unwanted.test(path))).toEqual([]);
   });
 
   it("holds the MIT LICENSE, and package.json says where the sources are and which Node it needs", () => {
     expect(files).toContain("LICENSE");
-    expect(readFileSync(join(installed, "LICENSE"), "utf8")).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} the xenbus-wasm authors\n/);
+    expect(readFileSync(join(installed, "LICENSE"), "utf8")).toMatch(
+      /^MIT License\n\nCopyright \(c\) \d{4} the xenbus-wasm authors\n/,
+    );
     const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as Record<string, unknown>;
     expect(manifest).toMatchObject({ license: "MIT", engines: { node: ">=20.6" }, repository: { type: "git" } });
     expect(manifest.keywords).toEqual(expect.arrayContaining(["xen", "xenstore", "webassembly", "unikernel"]));
@@ -90,8 +93,13 @@ describe("the npm package", () => {
     for (const path of compiled) {
       expect(files).toContain(`${path}.map`);
       const name = path.split("/").pop()!;
-      expect(readFileSync(join(installed, path), "utf8").trimEnd().endsWith(`//# sourceMappingURL=${name}.map`)).toBe(true);
-      const map = JSON.parse(readFileSync(join(installed, `${path}.map`), "utf8")) as { sources: string[]; sourcesContent: string[] };
+      expect(readFileSync(join(installed, path), "utf8").trimEnd().endsWith(`//# sourceMappingURL=${name}.map`)).toBe(
+        true,
+      );
+      const map = JSON.parse(readFileSync(join(installed, `${path}.map`), "utf8")) as {
+        sources: string[];
+        sourcesContent: string[];
+      };
       // sources are relative to the map, as in the repository's dist/: they name the TypeScript it was compiled from.
       const source = join(repo, dirname(path), map.sources[0]!);
       expect(map.sourcesContent).toEqual([readFileSync(source, "utf8")]);
@@ -101,30 +109,51 @@ describe("the npm package", () => {
   it("shows the TypeScript's file and line in a stack trace from the packed JavaScript (node --enable-source-maps)", () => {
     const { NODE_OPTIONS: _, ...env } = process.env;
     const script = `import { connectXenstored } from "xenbus-wasm"; connectXenstored(${JSON.stringify(join(scratch, "absent"))});`;
-    const run = spawnSync(process.execPath, ["--enable-source-maps", "--input-type=module", "-e", script], { cwd: consumer, env, encoding: "utf8" });
+    const run = spawnSync(process.execPath, ["--enable-source-maps", "--input-type=module", "-e", script], {
+      cwd: consumer,
+      env,
+      encoding: "utf8",
+    });
     expect(run.status).not.toBe(0);
     const source = readFileSync(join(repo, "runtime/socket-stream.ts"), "utf8").split("\n");
-    const line = source.findIndex((text) => text.includes("cannot reach xenstored at ")) + 1;
+    const message = source.findIndex((text) => text.includes("cannot reach xenstored at "));
+    const line = source.slice(0, message + 1).findLastIndex((text) => text.includes("throw ")) + 1;
     expect(line).toBeGreaterThan(0);
     expect(run.stderr).toContain(`node_modules/xenbus-wasm/runtime/socket-stream.ts:${line}:`);
   });
 
   it("holds the XenStore client component, its Node bindings with declarations, the WIT files and the xenbus-wasm bin", () => {
     for (const path of [
-      "dist/build/xenstore-client.wasm", "dist/build/component/xenstore-client.js", "dist/build/component/xenstore-client.d.ts",
-      "dist/runtime/component.js", "dist/runtime/component.d.ts", "dist/runtime/socket-stream.js", "dist/runtime/socket-stream.d.ts",
-      "dist/runtime/socket-worker.js", "dist/runtime/wasmtime-component.js", "wit/xenstore.wit", "dist/cli/xenbus-wasm.js",
+      "dist/build/xenstore-client.wasm",
+      "dist/build/component/xenstore-client.js",
+      "dist/build/component/xenstore-client.d.ts",
+      "dist/runtime/component.js",
+      "dist/runtime/component.d.ts",
+      "dist/runtime/socket-stream.js",
+      "dist/runtime/socket-stream.d.ts",
+      "dist/runtime/socket-worker.js",
+      "dist/runtime/wasmtime-component.js",
+      "wit/xenstore.wit",
+      "dist/cli/xenbus-wasm.js",
     ]) {
       expect(files).toContain(path);
     }
     const packedComponent = readFileSync(join(installed, "dist/build/xenstore-client.wasm"));
     expect(packedComponent.equals(readFileSync(join(repo, "build/xenstore-client.wasm")))).toBe(true);
-    const { bin } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { bin: Record<string, string> };
+    const { bin } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+    };
     expect(bin).toEqual({ "xenbus-wasm": "dist/cli/xenbus-wasm.js" });
     const { NODE_OPTIONS: _, ...env } = process.env;
     const resolve = (specifier: string): string =>
-      execFileSync(process.execPath, ["--input-type=module", "-e", `console.log(import.meta.resolve(${JSON.stringify(specifier)}))`], { cwd: consumer, env, encoding: "utf8" }).trim();
-    expect(resolve("xenbus-wasm/xenstore-client.wasm")).toBe(pathToFileURL(join(installed, "dist/build/xenstore-client.wasm")).href);
+      execFileSync(
+        process.execPath,
+        ["--input-type=module", "-e", `console.log(import.meta.resolve(${JSON.stringify(specifier)}))`],
+        { cwd: consumer, env, encoding: "utf8" },
+      ).trim();
+    expect(resolve("xenbus-wasm/xenstore-client.wasm")).toBe(
+      pathToFileURL(join(installed, "dist/build/xenstore-client.wasm")).href,
+    );
     expect(resolve("xenbus-wasm/wit/xenstore.wit")).toBe(pathToFileURL(join(installed, "wit/xenstore.wit")).href);
   });
 
@@ -133,12 +162,20 @@ describe("the npm package", () => {
     const socket = join(scratch, "xenstored.socket");
     const listener = await listenUnix(xenstored, socket);
     const { NODE_OPTIONS: _, ...env } = process.env;
-    const { bin } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { bin: Record<string, string> };
+    const { bin } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+    };
     // The bin as npm links it: run by its #! line; xenstored is served by this process, so the bin runs asynchronously.
     const xenbusWasm = (...args: string[]) =>
-      promisify(execFile)(join(installed, bin["xenbus-wasm"]!), args, { cwd: consumer, env: { ...env, XENSTORED_PATH: socket } });
+      promisify(execFile)(join(installed, bin["xenbus-wasm"]!), args, {
+        cwd: consumer,
+        env: { ...env, XENSTORED_PATH: socket },
+      });
     try {
-      expect(await xenbusWasm("xs", "write", "/packed/greeting", "from the packed bin")).toEqual({ stdout: "", stderr: "" });
+      expect(await xenbusWasm("xs", "write", "/packed/greeting", "from the packed bin")).toEqual({
+        stdout: "",
+        stderr: "",
+      });
       expect(new LocalClient(xenstored, 0).read("/packed/greeting")).toBe("from the packed bin");
       expect((await xenbusWasm("xs", "read", "/packed/greeting")).stdout).toBe("from the packed bin\n");
     } finally {
@@ -148,16 +185,33 @@ describe("the npm package", () => {
 
   it("runs the packed bin's xenstored (xenbus-wasm xenstored --socket PATH) and says the package's version", async () => {
     const { NODE_OPTIONS: _, ...env } = process.env;
-    const { bin, version } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { bin: Record<string, string>; version: string };
+    const { bin, version } = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+      version: string;
+    };
     const command = join(installed, bin["xenbus-wasm"]!);
     expect((await promisify(execFile)(command, ["--version"], { cwd: consumer, env })).stdout).toBe(`${version}\n`);
     const socket = join(scratch, "standalone.socket");
-    const xenstored = spawn(command, ["xenstored", "--socket", socket], { cwd: consumer, env, stdio: ["ignore", "pipe", "inherit"] });
+    const xenstored = spawn(command, ["xenstored", "--socket", socket], {
+      cwd: consumer,
+      env,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     try {
       await new Promise((resolve) => xenstored.stdout.once("data", resolve));
-      const { stdout } = await promisify(execFile)(command, ["xs", "write", "/standalone", "up"], { cwd: consumer, env: { ...env, XENSTORED_PATH: socket } });
+      const { stdout } = await promisify(execFile)(command, ["xs", "write", "/standalone", "up"], {
+        cwd: consumer,
+        env: { ...env, XENSTORED_PATH: socket },
+      });
       expect(stdout).toBe("");
-      expect((await promisify(execFile)(command, ["xs", "read", "/standalone"], { cwd: consumer, env: { ...env, XENSTORED_PATH: socket } })).stdout).toBe("up\n");
+      expect(
+        (
+          await promisify(execFile)(command, ["xs", "read", "/standalone"], {
+            cwd: consumer,
+            env: { ...env, XENSTORED_PATH: socket },
+          })
+        ).stdout,
+      ).toBe("up\n");
     } finally {
       xenstored.kill();
     }
@@ -168,7 +222,10 @@ describe("the npm package", () => {
     const { NODE_OPTIONS: _, ...env } = process.env;
     /** Runs a compiled example with plain Node, asynchronously: the socket example's xenstored is served by this process. */
     const run = (example: string, extraEnv: Record<string, string> = {}) =>
-      promisify(execFile)(process.execPath, [join(built, example.replace(/\.ts$/, ".js"))], { cwd: consumer, env: { ...env, ...extraEnv } });
+      promisify(execFile)(process.execPath, [join(built, example.replace(/\.ts$/, ".js"))], {
+        cwd: consumer,
+        env: { ...env, ...extraEnv },
+      });
 
     beforeAll(() => {
       const tsconfig = {
@@ -185,8 +242,14 @@ describe("the npm package", () => {
         include: ["examples"],
       };
       writeFileSync(join(consumer, "tsconfig.json"), JSON.stringify(tsconfig));
-      const compile = spawnSync(join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: consumer, encoding: "utf8" });
-      if (compile.status !== 0) throw new Error(`the examples do not compile against the packed declarations:\n${compile.stdout}${compile.stderr}`);
+      const compile = spawnSync(join(repo, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], {
+        cwd: consumer,
+        encoding: "utf8",
+      });
+      if (compile.status !== 0)
+        throw new Error(
+          `the examples do not compile against the packed declarations:\n${compile.stdout}${compile.stderr}`,
+        );
     });
 
     it("are all here: each file of examples/ is run below", () => {
@@ -203,19 +266,28 @@ describe("the npm package", () => {
       const socket = join(scratch, "example.socket");
       const listener = await listenUnix(new XenStored(), socket);
       try {
-        expect(await run("component-socket.ts", { XENSTORED_PATH: socket })).toEqual({ stdout: EXPECTED["component-socket.ts"], stderr: "" });
+        expect(await run("component-socket.ts", { XENSTORED_PATH: socket })).toEqual({
+          stdout: EXPECTED["component-socket.ts"],
+          stderr: "",
+        });
       } finally {
         await listener.close();
       }
     });
 
     it.skipIf(!library)("wasmtime.ts, with the library named by XENBUS_WASM_WASMTIME", async () => {
-      expect(await run("wasmtime.ts", { XENBUS_WASM_WASMTIME: library! })).toEqual({ stdout: EXPECTED["wasmtime.ts"], stderr: "" });
+      expect(await run("wasmtime.ts", { XENBUS_WASM_WASMTIME: library! })).toEqual({
+        stdout: EXPECTED["wasmtime.ts"],
+        stderr: "",
+      });
     });
 
     it("wasmtime.ts fails naming the library it tried when XENBUS_WASM_WASMTIME names none", async () => {
       const missing = join(scratch, "no such library.so");
-      const failed = await run("wasmtime.ts", { XENBUS_WASM_WASMTIME: missing }).then(() => undefined, (error: { stderr: string }) => error);
+      const failed = await run("wasmtime.ts", { XENBUS_WASM_WASMTIME: missing }).then(
+        () => undefined,
+        (error: { stderr: string }) => error,
+      );
       expect(failed?.stderr).toContain(`wasmtime engine: cannot use ${missing} ($XENBUS_WASM_WASMTIME): `);
     });
   });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import binaryen from "binaryen";
 import { afterAll, describe, expect, it } from "vitest";
-import { NotAUnikernel, buildPvhElf } from "../tools/pvh.js";
+import { buildPvhElf, NotAUnikernel } from "../tools/pvh.js";
 import { wasm2c } from "../tools/wasm2c.js";
 import { peer } from "./support/peer.js";
 
@@ -79,11 +79,16 @@ function notes(file: Buffer, segment: Segment): { name: string; type: number; de
 describe.skipIf(!converter)("PVH host build", () => {
   it("refuses modules the host cannot run, saying why", () => {
     expect(() => buildPvhElf("build/xenbus.wasm", join(scratch, "xenbus.pvh.elf"))).toThrow(/exports no main\(\)/);
-    const foreign = moduleFile("foreign", `(module (import "env" "abort" (func)) (memory (export "memory") 1)
-      (func (export "main") (result i32) (i32.const 0)))`);
+    const foreign = moduleFile(
+      "foreign",
+      `(module (import "env" "abort" (func)) (memory (export "memory") 1)
+      (func (export "main") (result i32) (i32.const 0)))`,
+    );
     expect(() => buildPvhElf(foreign, join(scratch, "foreign.pvh.elf"))).toThrow(NotAUnikernel);
     expect(() => buildPvhElf(foreign, join(scratch, "foreign.pvh.elf"))).toThrow(/imports env\.abort/);
-    expect(() => buildPvhElf(join(scratch, "missing.wasm"), join(scratch, "missing.pvh.elf"))).toThrow(/does not exist/);
+    expect(() => buildPvhElf(join(scratch, "missing.wasm"), join(scratch, "missing.pvh.elf"))).toThrow(
+      /does not exist/,
+    );
   });
 
   it("makes an x86-64 kernel loaded at 256 MiB whose PHYS32_ENTRY note names its entry", () => {
@@ -105,7 +110,9 @@ describe.skipIf(!converter)("PVH host build", () => {
     // The note is loaded too: it lies inside the image.
     expect(noteSegment!.offset).toBeGreaterThanOrEqual(image.offset);
     expect(noteSegment!.offset + noteSegment!.filesz).toBeLessThanOrEqual(image.offset + image.filesz);
-    const entryNotes = notes(file, noteSegment!).filter((note) => note.name === "Xen\0" && note.type === XEN_ELFNOTE_PHYS32_ENTRY);
+    const entryNotes = notes(file, noteSegment!).filter(
+      (note) => note.name === "Xen\0" && note.type === XEN_ELFNOTE_PHYS32_ENTRY,
+    );
     expect(entryNotes).toHaveLength(1);
     expect(entryNotes[0]!.desc.length).toBe(4);
     const entry = BigInt(entryNotes[0]!.desc.readUInt32LE(0));

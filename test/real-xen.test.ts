@@ -42,7 +42,14 @@ const UNIKERNEL_CHECKS = [
 ];
 
 /** What the self-checking unikernel must show: it finished, and dom0 found its pattern in both images. */
-const SELF_CHECKS = ["checks.create", "checks.finished", "checks.xvda.bytes", "checks.xvdb.bytes", "checks.shutdown", "checks.gone"];
+const SELF_CHECKS = [
+  "checks.create",
+  "checks.finished",
+  "checks.xvda.bytes",
+  "checks.xvdb.bytes",
+  "checks.shutdown",
+  "checks.gone",
+];
 
 /**
  * Our Wasm blkback as a driver domain: a Linux guest's blkfront writes, reads
@@ -111,7 +118,9 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
   });
 
   it("passes every check of the rig's own Linux guest", () => {
-    const failed = report.checks.filter((check) => check.outcome === "fail").map((check) => `${check.id}: ${check.why}`);
+    const failed = report.checks
+      .filter((check) => check.outcome === "fail")
+      .map((check) => `${check.id}: ${check.why}`);
     expect(failed).toEqual([]);
     for (const id of RIG_CHECKS) expect(report.outcomeOf(id), id).toBe("pass");
   });
@@ -141,10 +150,13 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
       const realValue = real.get(COMPARED[figure.name]!) ?? "(not recorded)";
       if (realValue !== figure.value) differences.push({ what: figure.name, real: realValue, simulated: figure.value });
     }
-    const realLines = (report.consoles.get("checks") ?? []).filter((line) => line.startsWith("check")).map(neutralDomids);
+    const realLines = (report.consoles.get("checks") ?? [])
+      .filter((line) => line.startsWith("check"))
+      .map(neutralDomids);
     const simulatedLines = simulateChecks(readFileSync("build/checks.wasm")).map(neutralDomids);
     for (let i = 0; i < Math.max(realLines.length, simulatedLines.length); i++) {
-      if (realLines[i] !== simulatedLines[i]) differences.push({ what: "checks console", real: realLines[i] ?? "", simulated: simulatedLines[i] ?? "" });
+      if (realLines[i] !== simulatedLines[i])
+        differences.push({ what: "checks console", real: realLines[i] ?? "", simulated: simulatedLines[i] ?? "" });
     }
     expect(differences).toEqual(KNOWN_DIFFERENCES);
   });
@@ -191,14 +203,37 @@ describe("reading the rig's serial line", () => {
       "an ordinary line of Linux's",
     ].map((line) => report.read(line));
     expect(events.map((event) => event?.kind)).toEqual([
-      "stage", "stage", "stage", "check", "check", "check", "figure", undefined, "guest-output", "problem", "problem", undefined,
+      "stage",
+      "stage",
+      "stage",
+      "check",
+      "check",
+      "check",
+      "figure",
+      undefined,
+      "guest-output",
+      "problem",
+      "problem",
+      undefined,
     ]);
     expect(report.checks).toEqual([
       { id: "xen.info", text: "xl info answers: Xen 4.17 with HAP", outcome: "pass" },
-      { id: "linux.qdisk", text: "xvdb is Connected at both ends", outcome: "fail", why: "/local/domain/1/device/vbd/51728/state is 3" },
-      { id: "unikernel.xvda.bytes", text: "dom0 reads back the bytes", outcome: "skip", why: "the unikernel writes no pattern yet" },
+      {
+        id: "linux.qdisk",
+        text: "xvdb is Connected at both ends",
+        outcome: "fail",
+        why: "/local/domain/1/device/vbd/51728/state is 3",
+      },
+      {
+        id: "unikernel.xvda.bytes",
+        text: "dom0 reads back the bytes",
+        outcome: "skip",
+        why: "the unikernel writes no pattern yet",
+      },
     ]);
-    expect(report.figures).toEqual([{ name: "linux_xvda_backend_states", value: "1 2 4 5 6", unit: "(XenBus states, in order)" }]);
+    expect(report.figures).toEqual([
+      { name: "linux_xvda_backend_states", value: "1 2 4 5 6", unit: "(XenBus states, in order)" },
+    ]);
     expect(report.consoles.get("unikernel")).toEqual(["Hello from a Wasm unikernel on Xen: I am domain 2."]);
     expect(report.problems).toHaveLength(2);
     expect(report.ended).toBe(false);

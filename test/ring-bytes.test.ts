@@ -141,29 +141,37 @@ describe("byte ring transfers", () => {
 
   it("any legal pair of indices, left by the peer, is served without touching anything outside the ring", () => {
     fc.assert(
-      fc.property(kind, index, fc.integer({ min: 0, max: 2048 }), fc.integer({ min: 0, max: 2600 }), fc.boolean(), (k, cons, fillSeed, length, writing) => {
-        guards.fill(cons ^ length);
-        const fill = fillSeed % (k.size + 1);
-        selectRing(k, cons, u32(cons + fill));
-        const before = guards.snapshot();
-        if (writing) {
-          expect(h.byte_ring_write(SOURCE, length)).toBe(Math.min(length, k.size - fill));
-          guards.expectOnlyChanged(before, [
-            [RING_PAGE + k.data, RING_PAGE + k.data + k.size],
-            [RING_PAGE + k.prod, RING_PAGE + k.prod + 4],
-          ]);
-        } else {
-          const n = h.byte_ring_read(TARGET, length);
-          expect(n).toBe(Math.min(length, fill));
-          // What came out is the ring's bytes from cons on, wrapping at its end.
-          const memory = bytes();
-          for (let i = 0; i < n; i++) expect(memory[TARGET + i]).toBe(before[RING_PAGE - scratch + k.data + ((cons + i) & (k.size - 1))]);
-          guards.expectOnlyChanged(before, [
-            [TARGET, TARGET + n],
-            [RING_PAGE + k.cons, RING_PAGE + k.cons + 4],
-          ]);
-        }
-      }),
+      fc.property(
+        kind,
+        index,
+        fc.integer({ min: 0, max: 2048 }),
+        fc.integer({ min: 0, max: 2600 }),
+        fc.boolean(),
+        (k, cons, fillSeed, length, writing) => {
+          guards.fill(cons ^ length);
+          const fill = fillSeed % (k.size + 1);
+          selectRing(k, cons, u32(cons + fill));
+          const before = guards.snapshot();
+          if (writing) {
+            expect(h.byte_ring_write(SOURCE, length)).toBe(Math.min(length, k.size - fill));
+            guards.expectOnlyChanged(before, [
+              [RING_PAGE + k.data, RING_PAGE + k.data + k.size],
+              [RING_PAGE + k.prod, RING_PAGE + k.prod + 4],
+            ]);
+          } else {
+            const n = h.byte_ring_read(TARGET, length);
+            expect(n).toBe(Math.min(length, fill));
+            // What came out is the ring's bytes from cons on, wrapping at its end.
+            const memory = bytes();
+            for (let i = 0; i < n; i++)
+              expect(memory[TARGET + i]).toBe(before[RING_PAGE - scratch + k.data + ((cons + i) & (k.size - 1))]);
+            guards.expectOnlyChanged(before, [
+              [TARGET, TARGET + n],
+              [RING_PAGE + k.cons, RING_PAGE + k.cons + 4],
+            ]);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -185,17 +193,23 @@ describe("byte ring transfers", () => {
 describe("hostile indices", () => {
   it("prod - cons > size is rejected with -EIO and nothing is read or written", () => {
     fc.assert(
-      fc.property(kind, index, fc.integer({ min: 1, max: 0xffffffff }), fc.integer({ min: 0, max: 2600 }), (k, cons, excess, length) => {
-        const bad = k.size + 1 + (excess % (0xffffffff - k.size)); // size + 1 .. 2^32 - 1
-        guards.fill(cons ^ excess);
-        selectRing(k, cons, u32(cons + bad));
-        const before = guards.snapshot();
-        expect(h.byte_ring_readable()).toBe(-EIO);
-        expect(h.byte_ring_writable()).toBe(-EIO);
-        expect(h.byte_ring_write(SOURCE, length)).toBe(-EIO);
-        expect(h.byte_ring_read(TARGET, length)).toBe(-EIO);
-        guards.expectOnlyChanged(before, []);
-      }),
+      fc.property(
+        kind,
+        index,
+        fc.integer({ min: 1, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 2600 }),
+        (k, cons, excess, length) => {
+          const bad = k.size + 1 + (excess % (0xffffffff - k.size)); // size + 1 .. 2^32 - 1
+          guards.fill(cons ^ excess);
+          selectRing(k, cons, u32(cons + bad));
+          const before = guards.snapshot();
+          expect(h.byte_ring_readable()).toBe(-EIO);
+          expect(h.byte_ring_writable()).toBe(-EIO);
+          expect(h.byte_ring_write(SOURCE, length)).toBe(-EIO);
+          expect(h.byte_ring_read(TARGET, length)).toBe(-EIO);
+          guards.expectOnlyChanged(before, []);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -24,7 +24,12 @@ const write32 = (address: number, value: number): void => view().setUint32(addre
 
 /** The shared ring starts at scratch page 1; page 0 and the pages after the ring are guards. */
 const SRING = scratch + PAGE;
-const guards = new GuardedScratch(bytes, scratch, scratchBytes, (address) => `sring${address >= SRING ? "+" : ""}${address - SRING}`);
+const guards = new GuardedScratch(
+  bytes,
+  scratch,
+  scratchBytes,
+  (address) => `sring${address >= SRING ? "+" : ""}${address - SRING}`,
+);
 
 /** ring.h's __RD32 over (size - header) / entry size. */
 function modelEntries(pages: number, entrySize: number): number {
@@ -56,15 +61,20 @@ describe("ring geometry", () => {
 
   it("every index, however large, maps to a slot inside the ring", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.constantFrom(8, 12, 16, 24, 112), fc.integer({ min: 0, max: 0xffffffff }), (pages, entrySize, index) => {
-        const entries = modelEntries(pages, entrySize);
-        expect(h.front_attach(SRING, pages, entrySize, 0)).toBe(entries);
-        expect(h.back_attach(SRING, pages, entrySize, 0)).toBe(entries);
-        const expected = SRING + HEADER + (index & (entries - 1)) * entrySize;
-        expect(u32(h.front_slot(index))).toBe(expected);
-        expect(u32(h.back_slot(index))).toBe(expected);
-        expect(expected + entrySize).toBeLessThanOrEqual(SRING + pages * PAGE);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom(8, 12, 16, 24, 112),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (pages, entrySize, index) => {
+          const entries = modelEntries(pages, entrySize);
+          expect(h.front_attach(SRING, pages, entrySize, 0)).toBe(entries);
+          expect(h.back_attach(SRING, pages, entrySize, 0)).toBe(entries);
+          const expected = SRING + HEADER + (index & (entries - 1)) * entrySize;
+          expect(u32(h.front_slot(index))).toBe(expected);
+          expect(u32(h.back_slot(index))).toBe(expected);
+          expect(expected + entrySize).toBeLessThanOrEqual(SRING + pages * PAGE);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -77,7 +87,12 @@ describe("shared ring initialisation", () => {
     h.front_set_req_prod_pvt(1300);
     const before = guards.snapshot();
     h.front_init();
-    expect([read32(SRING + REQ_PROD), read32(SRING + REQ_EVENT), read32(SRING + RSP_PROD), read32(SRING + RSP_EVENT)]).toEqual([0, 1, 0, 1]);
+    expect([
+      read32(SRING + REQ_PROD),
+      read32(SRING + REQ_EVENT),
+      read32(SRING + RSP_PROD),
+      read32(SRING + RSP_EVENT),
+    ]).toEqual([0, 1, 0, 1]);
     expect([...bytes().subarray(SRING + 16, SRING + HEADER)].every((b) => b === 0)).toBe(true);
     guards.expectOnlyChanged(before, [[SRING, SRING + HEADER]]);
     expect(h.front_req_prod_pvt()).toBe(0);
@@ -159,7 +174,10 @@ const step = fc.oneof(
 );
 type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
 
-const start = fc.oneof(fc.integer({ min: 0xffffffff - 1200, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }));
+const start = fc.oneof(
+  fc.integer({ min: 0xffffffff - 1200, max: 0xffffffff }),
+  fc.integer({ min: 0, max: 0xffffffff }),
+);
 const geometry = fc.record({ pages: fc.integer({ min: 1, max: 3 }), entrySize: fc.constantFrom(8, 12, 16, 112) });
 
 /** Sets up a front and a back on one shared ring whose indices all start at `first`. */
@@ -260,17 +278,23 @@ function run(m: Model, s: Step): void {
 describe("front and back against the ring.h model", () => {
   it("requests and responses pass intact, counts and notifications match, nothing outside the ring changes", () => {
     fc.assert(
-      fc.property(geometry, start, fc.array(step, { maxLength: 40 }), fc.integer(), ({ pages, entrySize }, first, steps, seed) => {
-        guards.fill(seed);
-        const m = attach(pages, entrySize, first);
-        const before = guards.snapshot();
-        for (const s of steps) run(m, s);
-        // Entries, the four indices, and nothing else: padding and the guard pages stay.
-        guards.expectOnlyChanged(before, [
-          [SRING, SRING + 16],
-          [SRING + HEADER, SRING + HEADER + m.entries * entrySize],
-        ]);
-      }),
+      fc.property(
+        geometry,
+        start,
+        fc.array(step, { maxLength: 40 }),
+        fc.integer(),
+        ({ pages, entrySize }, first, steps, seed) => {
+          guards.fill(seed);
+          const m = attach(pages, entrySize, first);
+          const before = guards.snapshot();
+          for (const s of steps) run(m, s);
+          // Entries, the four indices, and nothing else: padding and the guard pages stay.
+          guards.expectOnlyChanged(before, [
+            [SRING, SRING + 16],
+            [SRING + HEADER, SRING + HEADER + m.entries * entrySize],
+          ]);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

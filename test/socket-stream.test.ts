@@ -5,17 +5,19 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { type Socket, createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MessageDecoder, type XsMessage, XsType, bytesToText, encodeMessage, strings } from "../host/xenstored/wire.js";
+import { bytesToText, encodeMessage, MessageDecoder, strings, type XsMessage, XsType } from "../host/xenstored/wire.js";
 import { type ByteStream, StreamError } from "../runtime/component.js";
 import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";
 
 /** A simulated xenstored in a child process, serving `socket` once it has said so. */
 async function xenstoredChild(socket: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "host/xenstored/main.ts", "--socket", socket], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "host/xenstored/main.ts", "--socket", socket], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once("data", () => resolve());
     child.once("exit", (code) => reject(new Error(`xenstored exited (${code}) before listening`)));
@@ -61,7 +63,10 @@ describe("a Unix socket to xenstored in another process", () => {
 
   it("carries requests and replies: a write, then its value read back on a second connection", () => {
     const writer = connectXenstored(socket);
-    const ack = roundtrip(writer, { type: XsType.WRITE, payload: strings("/tool/stream", "over the socket").subarray(0, -1) });
+    const ack = roundtrip(writer, {
+      type: XsType.WRITE,
+      payload: strings("/tool/stream", "over the socket").subarray(0, -1),
+    });
     expect(ack.type).toBe(XsType.WRITE);
     expect(bytesToText(ack.payload)).toBe("OK\0");
     writer.close();
@@ -147,7 +152,10 @@ describe("a Unix socket to xenstored in another process", () => {
     expect(() => connectXenstored(join(directory, "absent"))).toThrow(/absent: ENOENT/);
     // A socket file left behind by a server that is gone.
     const stale = join(directory, "stale");
-    execFileSync(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(stale)}, () => process.exit(0))`]);
+    execFileSync(process.execPath, [
+      "-e",
+      `require("net").createServer().listen(${JSON.stringify(stale)}, () => process.exit(0))`,
+    ]);
     expect(() => connectXenstored(stale)).toThrow(/stale: ECONNREFUSED/);
   });
 });
@@ -187,10 +195,13 @@ describe("where xenstored is, by libxenstore's rules", () => {
     stream.close();
   });
 
-  it.skipIf(devices.some((device) => existsSync(device)))("names every path it tried, with its errno, when none exists", () => {
-    const tried = xenstoredPaths(undefined, { XENSTORED_RUNDIR: rundir });
-    expect(() => connectXenstored(tried)).toThrow(
-      `cannot reach xenstored at ${join(rundir, "socket")}: ENOENT, /dev/xen/xenbus: ENOENT, /proc/xen/xenbus: ENOENT`,
-    );
-  });
+  it.skipIf(devices.some((device) => existsSync(device)))(
+    "names every path it tried, with its errno, when none exists",
+    () => {
+      const tried = xenstoredPaths(undefined, { XENSTORED_RUNDIR: rundir });
+      expect(() => connectXenstored(tried)).toThrow(
+        `cannot reach xenstored at ${join(rundir, "socket")}: ENOENT, /dev/xen/xenbus: ENOENT, /proc/xen/xenbus: ENOENT`,
+      );
+    },
+  );
 });

@@ -5,13 +5,13 @@
 // back, a backend domain that goes away and a new one that comes, and
 // hot-unplug while a request is on the ring.
 import { beforeEach, describe, expect, test } from "vitest";
-import { createGuestDomain } from "../host/guest-domain.js";
+import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
 import type { Domain } from "../host/domain.js";
+import { createGuestDomain } from "../host/guest-domain.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { BlkFront, SECTOR_SIZE } from "../runtime/blk.js";
-import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
 import type { Engine } from "../runtime/engine.js";
 import { errnoOf, pattern } from "./support/blk.js";
 import { engines } from "./support/engines.js";
@@ -64,7 +64,11 @@ class System {
   /** The toolstack plugs the backend's disk into `front` as vbd DEVID. */
   plug(front: Frontend, backend = this.backend): void {
     this.service.devices.add({
-      type: "vbd", devid: DEVID, frontend: front.guest.domid, backend: backend.domid, backendParams: backend.disk.params,
+      type: "vbd",
+      devid: DEVID,
+      frontend: front.guest.domid,
+      backend: backend.domid,
+      backendParams: backend.disk.params,
     });
   }
 
@@ -96,10 +100,19 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(front.guest.exports.xenbus_bus_boot_wait(0, 10_000)).toBe(0);
       expect(system.states(front)).toEqual([Connected, Connected]);
       expect(front.blk.info(DEVID)).toMatchObject({
-        sectors: 4096n, sectorSize: SECTOR_SIZE, flush: true, state: Connected, backendState: Connected, ringPages: 2,
+        sectors: 4096n,
+        sectorSize: SECTOR_SIZE,
+        flush: true,
+        state: Connected,
+        backendState: Connected,
+        ringPages: 2,
         backendId: system.backend.domid,
       });
-      expect(system.backend.back.info(front.guest.domid, DEVID)).toMatchObject({ state: Connected, frontendState: Connected, ringPages: 2 });
+      expect(system.backend.back.info(front.guest.domid, DEVID)).toMatchObject({
+        state: Connected,
+        frontendState: Connected,
+        ringPages: 2,
+      });
       system.expectAlive(front);
     });
 
@@ -131,7 +144,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       // Unaligned to pages: a single sector in the middle, read back through its own request.
       const sector = pattern(SECTOR_SIZE, 2);
       front.blk.write(DEVID, 67, sector);
-      expect(front.blk.read(DEVID, 66, 3)).toEqual(new Uint8Array([...data.subarray(2 * 512, 3 * 512), ...sector, ...data.subarray(4 * 512, 5 * 512)]));
+      expect(front.blk.read(DEVID, 66, 3)).toEqual(
+        new Uint8Array([...data.subarray(2 * 512, 3 * 512), ...sector, ...data.subarray(4 * 512, 5 * 512)]),
+      );
       const flushes = system.backend.disk.flushes();
       front.blk.flush(DEVID);
       expect(system.backend.disk.flushes()).toBe(flushes + 1);
@@ -231,7 +246,12 @@ describe.each(engines)("under $name", ({ engine }) => {
       evtchn.send = (caller: Domain, port: number) => {
         const rc = send(caller, port);
         const channel = caller.ports.get(port);
-        if (!done && caller.domid === front.guest.domid && channel?.state === "interdomain" && channel.remoteDomid === system.backend.domid) {
+        if (
+          !done &&
+          caller.domid === front.guest.domid &&
+          channel?.state === "interdomain" &&
+          channel.remoteDomid === system.backend.domid
+        ) {
           done = true;
           unplug();
         }

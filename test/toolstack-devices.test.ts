@@ -4,9 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { type DeviceSpec, devicePaths } from "../host/devices.js";
 import { Hypervisor } from "../host/hypervisor.js";
-import { type XenstoreService, startXenstore } from "../host/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/toolstack.js";
 import { LocalClient } from "../host/xenstored/client.js";
-import { XsType, encodeMessage, strings } from "../host/xenstored/wire.js";
+import { encodeMessage, strings, XsType } from "../host/xenstored/wire.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
 import { bootXenbus } from "./support/xenbus.js";
@@ -24,7 +24,13 @@ describe.each(engines)("under $name", ({ engine }) => {
 
   /** A disk in dom0 for the guest, as `xl block-attach` would describe it. */
   function disk(frontend: number): DeviceSpec {
-    return { type: "vbd", devid: 51712, frontend, backend: 0, backendParams: { params: "/dev/vg/disk", mode: "w", type: "phy" } };
+    return {
+      type: "vbd",
+      devid: 51712,
+      frontend,
+      backend: 0,
+      backendParams: { params: "/dev/vg/disk", mode: "w", type: "phy" },
+    };
   }
 
   /**
@@ -44,9 +50,13 @@ describe.each(engines)("under $name", ({ engine }) => {
       if (answersClosing) client.write(`${backend}/state`, "6");
     });
     const watcher = service.xenstored.connect(0, (bytes) => {
-      if (new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) === XsType.WATCH_EVENT) hv.evtchn.setPending(hv.dom0, port);
+      if (new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) === XsType.WATCH_EVENT)
+        hv.evtchn.setPending(hv.dom0, port);
     });
-    service.xenstored.receive(watcher, encodeMessage({ type: XsType.WATCH, reqId: 1, txId: 0, payload: strings(`${backend}/state`, "backend") }));
+    service.xenstored.receive(
+      watcher,
+      encodeMessage({ type: XsType.WATCH, reqId: 1, txId: 0, payload: strings(`${backend}/state`, "backend") }),
+    );
     hv.runUntilIdle(); // past the event every new watch fires at once
     return { onlineAtClosing };
   }
@@ -69,28 +79,56 @@ describe.each(engines)("under $name", ({ engine }) => {
         frontend: `/local/domain/${domid}/device/vbd/51712`,
         backend: `/local/domain/0/backend/vbd/${domid}/51712`,
       });
-      expect(dom0.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "device-type", "state", "trusted", "virtual-device"]);
+      expect(dom0.directory(paths.frontend).sort()).toEqual([
+        "backend",
+        "backend-id",
+        "device-type",
+        "state",
+        "trusted",
+        "virtual-device",
+      ]);
       expect(dom0.read(`${paths.frontend}/backend`)).toBe(paths.backend);
       expect(dom0.read(`${paths.frontend}/backend-id`)).toBe("0");
       expect(dom0.read(`${paths.frontend}/state`)).toBe("1");
       expect(dom0.directory(paths.backend).sort()).toEqual([
-        "bootable", "dev", "device-type", "discard-enable", "frontend", "frontend-id", "mode", "online", "params", "removable",
-        "script", "specification", "state", "type",
+        "bootable",
+        "dev",
+        "device-type",
+        "discard-enable",
+        "frontend",
+        "frontend-id",
+        "mode",
+        "online",
+        "params",
+        "removable",
+        "script",
+        "specification",
+        "state",
+        "type",
       ]);
       expect(dom0.read(`${paths.backend}/frontend`)).toBe(paths.frontend);
       expect(dom0.read(`${paths.backend}/frontend-id`)).toBe(String(domid));
       expect(dom0.read(`${paths.backend}/online`)).toBe("1");
       expect(dom0.read(`${paths.backend}/state`)).toBe("1");
       expect(dom0.read(`${paths.backend}/params`)).toBe("/dev/vg/disk");
-      for (const node of ["", "/backend", "/state"]) expect(dom0.getPerms(`${paths.frontend}${node}`)).toEqual([`n${domid}`, "r0"]);
-      for (const node of ["", "/frontend", "/state", "/mode"]) expect(dom0.getPerms(`${paths.backend}${node}`)).toEqual(["n0", `r${domid}`]);
+      for (const node of ["", "/backend", "/state"])
+        expect(dom0.getPerms(`${paths.frontend}${node}`)).toEqual([`n${domid}`, "r0"]);
+      for (const node of ["", "/frontend", "/state", "/mode"])
+        expect(dom0.getPerms(`${paths.backend}${node}`)).toEqual(["n0", `r${domid}`]);
     });
 
     it("lets the frontend guest read both dirs and write its own, but not the backend's", () => {
       const { service, guests, stores } = setup("front");
       const [guest, xs] = [guests[0]!, stores[0]!];
       const paths = service.devices.add(disk(guest.domid));
-      expect(xs.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "device-type", "state", "trusted", "virtual-device"]);
+      expect(xs.directory(paths.frontend).sort()).toEqual([
+        "backend",
+        "backend-id",
+        "device-type",
+        "state",
+        "trusted",
+        "virtual-device",
+      ]);
       expect(xs.read(`${paths.frontend}/backend`)).toBe(paths.backend);
       expect(xs.read(`${paths.backend}/state`)).toBe("1");
       expect(xs.read(`${paths.backend}/mode`)).toBe("w");
@@ -115,12 +153,31 @@ describe.each(engines)("under $name", ({ engine }) => {
       dom0.write(`${stale.backend}/hotplug-status`, "connected");
       dom0.write(`${stale.backend}/state`, "4");
       const paths = service.devices.add(disk(domid));
-      expect(dom0.directory(paths.frontend).sort()).toEqual(["backend", "backend-id", "device-type", "state", "trusted", "virtual-device"]);
+      expect(dom0.directory(paths.frontend).sort()).toEqual([
+        "backend",
+        "backend-id",
+        "device-type",
+        "state",
+        "trusted",
+        "virtual-device",
+      ]);
       expect(dom0.read(`${paths.frontend}/state`)).toBe("1");
       expect(dom0.getPerms(`${paths.frontend}/state`)).toEqual([`n${domid}`, "r0"]);
       expect(dom0.directory(paths.backend).sort()).toEqual([
-        "bootable", "dev", "device-type", "discard-enable", "frontend", "frontend-id", "mode", "online", "params", "removable",
-        "script", "specification", "state", "type",
+        "bootable",
+        "dev",
+        "device-type",
+        "discard-enable",
+        "frontend",
+        "frontend-id",
+        "mode",
+        "online",
+        "params",
+        "removable",
+        "script",
+        "specification",
+        "state",
+        "type",
       ]);
       expect(dom0.read(`${paths.backend}/state`)).toBe("1");
     });
@@ -213,7 +270,12 @@ describe.each(engines)("under $name", ({ engine }) => {
         { path: "@releaseDomain", token: "gone" },
         { path: "@releaseDomain", token: "gone" },
       ]);
-      for (const gone of [frontDisk.backend, devicePaths(clientNic).frontend, `/local/domain/${front}`, `/local/domain/${driver}`]) {
+      for (const gone of [
+        frontDisk.backend,
+        devicePaths(clientNic).frontend,
+        `/local/domain/${front}`,
+        `/local/domain/${driver}`,
+      ]) {
         expect(exists(dom0, gone)).toBe(false);
       }
       expect(hv.domain(front)).toBeUndefined();

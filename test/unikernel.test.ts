@@ -4,20 +4,21 @@
 // and with what size, stays up, and answers `xl shutdown` by closing its
 // disk and returning the reason. The toolstack acts while the unikernel is
 // blocked, through the hypervisor's outside-world queue (whenIdle).
-import { describe, expect, test } from "vitest";
-import { startBlkbackDomain } from "../host/blkback-domain.js";
-import { devicePaths, type DeviceSpec } from "../host/devices.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore } from "../host/toolstack.js";
-import { XsType } from "../host/xenstored/wire.js";
+
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { loadUnikernel, runMain } from "../runtime/unikernel.js";
+import { describe, expect, test } from "vitest";
+import { startBlkbackDomain } from "../host/blkback-domain.js";
+import { type DeviceSpec, devicePaths } from "../host/devices.js";
+import { Hypervisor } from "../host/hypervisor.js";
+import { startXenstore } from "../host/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
+import { XsType } from "../host/xenstored/wire.js";
+import { loadUnikernel, runMain } from "../runtime/unikernel.js";
 import { rw } from "./support/blkif-ring.js";
-import { HostileBlkfront } from "./support/hostile-blkfront.js";
 import { engines } from "./support/engines.js";
-import { execFileSync } from "node:child_process";
+import { HostileBlkfront } from "./support/hostile-blkfront.js";
 
 const CLOSED = "6";
 const unikernelWasm = readFileSync(new URL("../build/unikernel.wasm", import.meta.url));
@@ -33,12 +34,19 @@ describe.each(engines)("under $name", ({ engine }) => {
     const service = startXenstore(hv, {
       trace: (_domid, request, reply) => {
         const [path, value] = new TextDecoder().decode(request.payload).split("\0");
-        if (request.type === XsType.WRITE && reply.type !== XsType.ERROR && /(^|\/)error\//.test(path!)) errors.push(`${path}: ${value}`);
+        if (request.type === XsType.WRITE && reply.type !== XsType.ERROR && /(^|\/)error\//.test(path!))
+          errors.push(`${path}: ${value}`);
       },
     });
     const back = startBlkbackDomain(service, { engine, sectors });
     const unikernel = loadUnikernel(hv, "unikernel", unikernelWasm, engine);
-    const disk: DeviceSpec = { type: "vbd", devid: XVDA, frontend: unikernel.domid, backend: back.domid, backendParams: back.disk.params };
+    const disk: DeviceSpec = {
+      type: "vbd",
+      devid: XVDA,
+      frontend: unikernel.domid,
+      backend: back.domid,
+      backendParams: back.disk.params,
+    };
     // xenconsoled's log of the unikernel, which outlives the domain.
     const log = service.console(unikernel.domid)!.log;
     return { hv, service, back, unikernel, disk, errors, lines: () => log.lines() };
@@ -127,16 +135,24 @@ describe.each(engines)("under $name", ({ engine }) => {
     const service = startXenstore(hv);
     const back = startBlkbackDomain(service, { engine, sectors: 2048 });
     const checks = loadUnikernel(hv, "checks", checksWasm, engine);
-    const disk: DeviceSpec = { type: "vbd", devid: XVDA, frontend: checks.domid, backend: back.domid, backendParams: back.disk.params };
+    const disk: DeviceSpec = {
+      type: "vbd",
+      devid: XVDA,
+      frontend: checks.domid,
+      backend: back.domid,
+      backendParams: back.disk.params,
+    };
     service.devices.add(disk);
     const log = service.console(checks.domid)!.log;
     const base = `/local/domain/${checks.domid}/data/check`;
-    const exists = (path: string) => service.tools.directory(dirname(path)).includes(path.slice(path.lastIndexOf("/") + 1));
+    const exists = (path: string) =>
+      service.tools.directory(dirname(path)).includes(path.slice(path.lastIndexOf("/") + 1));
     const dom0Saw: boolean[] = [];
     // dom0's part, each at the moment the guest waits for it.
     hv.whenIdle(() => {
       dom0Saw.push(exists(`${base}/ready/long`));
-      for (let i = 0; i < 120; i++) service.tools.write(`${base}/long/a-node-name-long-enough-that-120-of-them-pass-4096-bytes-${i}`, "");
+      for (let i = 0; i < 120; i++)
+        service.tools.write(`${base}/long/a-node-name-long-enough-that-120-of-them-pass-4096-bytes-${i}`, "");
       service.tools.write(`${base}/long-done`, "1");
     });
     hv.whenIdle(() => {
@@ -154,9 +170,18 @@ describe.each(engines)("under $name", ({ engine }) => {
     const results = log.lines().filter((line) => line.startsWith("check "));
     expect(results.filter((line) => !/^check [a-z0-9.-]+: ok/.test(line))).toEqual([]);
     expect(results.map((line) => line.split(":")[0])).toEqual([
-      "check xenstore.write-read", "check xenstore.mkdir-directory", "check xenstore.rm", "check xenstore.directory-long",
-      "check xenstore.perms", "check xenstore.eacces", "check xenstore.watch-registration", "check xenstore.watch-dom0-write",
-      "check xenstore.unwatch", "check xenstore.transaction-conflict", "check xenstore.get-domain-path", "check xenstore.features",
+      "check xenstore.write-read",
+      "check xenstore.mkdir-directory",
+      "check xenstore.rm",
+      "check xenstore.directory-long",
+      "check xenstore.perms",
+      "check xenstore.eacces",
+      "check xenstore.watch-registration",
+      "check xenstore.watch-dom0-write",
+      "check xenstore.unwatch",
+      "check xenstore.transaction-conflict",
+      "check xenstore.get-domain-path",
+      "check xenstore.features",
       "check xvda.pattern",
     ]);
     expect(log.lines()).toContain("checks: 13 passed, 0 failed");
@@ -211,7 +236,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       { id: 1n, operation: BLKIF_OP.WRITE, status: BLKIF_RSP.OKAY },
       { id: 2n, operation: BLKIF_OP.READ, status: BLKIF_RSP.OKAY },
     ]);
-    expect(new TextDecoder().decode(front.page(target).subarray(0, 44))).toBe("xenbus-wasm blkback disk 0, last sector\n\0\0\0\0");
+    expect(new TextDecoder().decode(front.page(target).subarray(0, 44))).toBe(
+      "xenbus-wasm blkback disk 0, last sector\n\0\0\0\0",
+    );
     // What dom0's cksum says of the bytes the frontend wrote.
     const [expectedCksum] = execFileSync("cksum", { input: written, encoding: "utf8" }).split(" ");
     expect(log.lines()).toEqual([

@@ -14,8 +14,8 @@ import type { ByteStream } from "../runtime/component.js";
 import { wasmtimeEngine } from "../runtime/wasmtime.js";
 import { openXenstoreComponentInWasmtime } from "../runtime/wasmtime-component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
-import { collectGarbage, collectGarbageNow, mallocInUse } from "./support/memory.js";
 import { wasmtimeComponentLibrary as library } from "./support/component-hosts.js";
+import { collectGarbage, collectGarbageNow, mallocInUse } from "./support/memory.js";
 
 const dir = mkdtempSync(join(tmpdir(), "wasmtime-component-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,7 +43,9 @@ describe.skipIf(!library)("the component in wasmtime", () => {
       `^wasmtime engine: cannot use ${missing} \\(given to openXenstoreComponentInWasmtime\\(\\)\\): [^\\n]+; give openXenstoreComponentInWasmtime\\(\\) or \\$XENBUS_WASM_WASMTIME the _libwasmtime.so`,
     );
     expect(tried).toThrow(expected);
-    expect(() => wasmtimeEngine(missing).instantiate(new Uint8Array(8), { xen: {} })).toThrow("(given to wasmtimeEngine()): ");
+    expect(() => wasmtimeEngine(missing).instantiate(new Uint8Array(8), { xen: {} })).toThrow(
+      "(given to wasmtimeEngine()): ",
+    );
     expect(tried).toThrow(expected);
   });
 
@@ -84,7 +86,10 @@ describe.skipIf(!library)("the component in wasmtime", () => {
       for (let i = 0; i < calls; i += 4) {
         xs.write("/flood/node", value);
         xs.read("/flood/node");
-        xs.setPerms("/flood/node", [{ domid: 0, access: "none" }, { domid: i & 0xff, access: "both" }]);
+        xs.setPerms("/flood/node", [
+          { domid: 0, access: "none" },
+          { domid: i & 0xff, access: "both" },
+        ]);
         expect(() => xs.read("/flood/missing")).toThrow("ENOENT");
       }
     };

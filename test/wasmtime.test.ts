@@ -58,7 +58,8 @@ function mappedBytes(): number {
 
 describe.skipIf(!library)("wasmtime in this process", () => {
   const engine = wasmtimeEngine(library);
-  const load = (hostCall: HostFunction) => engine.instantiate(guestWasm, { xen: { host_call: hostCall } }, "test-guest");
+  const load = (hostCall: HostFunction) =>
+    engine.instantiate(guestWasm, { xen: { host_call: hostCall } }, "test-guest");
 
   test("calls, arguments and results as the WebAssembly JS API converts them; globals and export names", () => {
     const guest = load((x) => x * 2);
@@ -74,8 +75,12 @@ describe.skipIf(!library)("wasmtime in this process", () => {
 
   test("a module whose import is not given, or does not compile, fails to instantiate in one clear error, holding nothing", () => {
     const before = engine.guestCount;
-    expect(() => engine.instantiate(guestWasm, { xen: {} })).toThrow("wasmtime could not instantiate the module: no import xen.host_call");
-    expect(() => engine.instantiate(Uint8Array.of(0, 0x61, 0x73, 0x6d, 2, 0, 0, 0), { xen: {} })).toThrow(/^wasmtime could not compile the module: /);
+    expect(() => engine.instantiate(guestWasm, { xen: {} })).toThrow(
+      "wasmtime could not instantiate the module: no import xen.host_call",
+    );
+    expect(() => engine.instantiate(Uint8Array.of(0, 0x61, 0x73, 0x6d, 2, 0, 0, 0), { xen: {} })).toThrow(
+      /^wasmtime could not compile the module: /,
+    );
     expect(engine.guestCount).toBe(before);
   });
 
@@ -164,7 +169,9 @@ describe.skipIf(!library)("wasmtime releases guests", () => {
     expect(engine.guestCount).toBe(count);
     await collectGarbage();
     const growth = mappedBytes() - baseline;
-    console.log(`wasmtime: +${(liveGrowth / GiB).toFixed(1)} GiB mapped with 20 live guests; +${(growth / GiB).toFixed(1)} GiB after ${GUESTS + 20} destroyed`);
+    console.log(
+      `wasmtime: +${(liveGrowth / GiB).toFixed(1)} GiB mapped with 20 live guests; +${(growth / GiB).toFixed(1)} GiB after ${GUESTS + 20} destroyed`,
+    );
     expect(growth).toBeLessThan(liveGrowth / 2);
     // A destroyed guest's exports say so; the engine serves the others.
     const guest = boot("destroyed");
@@ -209,12 +216,18 @@ describe.skipIf(!library)("finding the library", () => {
 
   test("a missing library, a file that is no library and a library that is not wasmtime's are one clear error each, naming the path", () => {
     const missing = join(dir, "missing.so");
-    expect(() => instantiate(missing)).toThrow(new RegExp(`^wasmtime engine: cannot use ${missing} \\(given to wasmtimeEngine\\(\\)\\): .+; give wasmtimeEngine\\(\\) or \\$XENBUS_WASM_WASMTIME the _libwasmtime.so`));
+    expect(() => instantiate(missing)).toThrow(
+      new RegExp(
+        `^wasmtime engine: cannot use ${missing} \\(given to wasmtimeEngine\\(\\)\\): .+; give wasmtimeEngine\\(\\) or \\$XENBUS_WASM_WASMTIME the _libwasmtime.so`,
+      ),
+    );
     const text = join(dir, "text.so");
     writeFileSync(text, "not a library\n");
     expect(() => instantiate(text)).toThrow(`wasmtime engine: cannot use ${text} (given to wasmtimeEngine()): `);
     const libc = execFileSync("sh", ["-c", "ldd /bin/sh | awk '/libc.so/ { print $3 }'"]).toString().trim();
-    expect(() => instantiate(libc)).toThrow(`wasmtime engine: cannot use ${libc} (given to wasmtimeEngine()): not wasmtime's C API library`);
+    expect(() => instantiate(libc)).toThrow(
+      `wasmtime engine: cannot use ${libc} (given to wasmtimeEngine()): not wasmtime's C API library`,
+    );
     for (const path of [missing, text, libc]) {
       try {
         instantiate(path);
@@ -230,7 +243,11 @@ describe.skipIf(!library)("finding the library", () => {
     try {
       expect(() => instantiate()).toThrow(`wasmtime engine: cannot use ${missing} ($XENBUS_WASM_WASMTIME): `);
       process.env.XENBUS_WASM_WASMTIME = library;
-      expect(wasmtimeEngine().instantiate(guestWasm, { xen: { host_call: (x) => x } }).call("ask", [3])).toBe(3);
+      expect(
+        wasmtimeEngine()
+          .instantiate(guestWasm, { xen: { host_call: (x) => x } })
+          .call("ask", [3]),
+      ).toBe(3);
     } finally {
       delete process.env.XENBUS_WASM_WASMTIME;
     }

@@ -9,8 +9,8 @@ import { describe, expect, test } from "vitest";
 import { heapHighWater } from "../bench/memory.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { STORE_GFN, startXenstore } from "../host/toolstack.js";
-import { XsType, encodeMessage } from "../host/xenstored/wire.js";
 import { XENBUS_STATE, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
+import { encodeMessage, XsType } from "../host/xenstored/wire.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";
@@ -163,7 +163,10 @@ describe.each(engines)("under $name", ({ engine }) => {
       hv.runUntilIdle();
       expect(front.x.xenbus_watch_events(front.dev)).toBe(1);
       const joined = front.x.xenbus_watch_path_joined(
-        front.dev, ...front.text(other), ...front.text("state", 1), ...front.text("otherend-state", 2),
+        front.dev,
+        ...front.text(other),
+        ...front.text("state", 1),
+        ...front.text("otherend-state", 2),
       );
       expect(joined).toBe(0);
       hv.runUntilIdle();
@@ -188,9 +191,13 @@ describe.each(engines)("under $name", ({ engine }) => {
     const staleRead = (value: string) =>
       encodeMessage({ type: XsType.READ, reqId: 1, txId: 0, payload: new TextEncoder().encode(value) });
     /** A header announcing more than XENSTORE_PAYLOAD_MAX: the message boundaries would be lost. */
-    const garbage = () => encodeMessage({ type: XsType.READ, reqId: 0, txId: 0, payload: new Uint8Array(0) }).map((byte, i) => (i === 13 ? 0x7f : byte));
+    const garbage = () =>
+      encodeMessage({ type: XsType.READ, reqId: 0, txId: 0, payload: new Uint8Array(0) }).map((byte, i) =>
+        i === 13 ? 0x7f : byte,
+      );
 
-    const quiesced = (guest: Xenbus) => guest.console().filter((line) => line.includes("response ring is not quiescent"));
+    const quiesced = (guest: Xenbus) =>
+      guest.console().filter((line) => line.includes("response ring is not quiescent"));
 
     test("at connect a stale reply is dropped with a warning, not taken as the answer to the first request", () => {
       const { hv } = setup();

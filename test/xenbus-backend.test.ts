@@ -5,12 +5,12 @@
 // exports; dom0 adds the device as the toolstack does, and plays a hostile
 // frontend by writing the frontend's nodes itself.
 import { describe, expect, test } from "vitest";
+import { heapHighWater } from "../bench/memory.js";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
-import type { LocalClient } from "../host/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
-import { xenstore, type XenStore } from "../runtime/xenstore.js";
-import { heapHighWater } from "../bench/memory.js";
+import type { LocalClient } from "../host/xenstored/client.js";
+import { type XenStore, xenstore } from "../runtime/xenstore.js";
 import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
 import { engines } from "./support/engines.js";
 import { bootHarness, type Harness, HarnessGuest } from "./support/xenbus.js";
@@ -45,7 +45,11 @@ class Frontend {
 
   /** Its device for `nodename` with the backend at `backend` in `backendId`. */
   device(nodename: string, backend: string, backendId: number): void {
-    this.dev = this.x.xenbus_device(...this.text(nodename, this.scratch), ...this.text(backend, this.scratch + 2048), backendId);
+    this.dev = this.x.xenbus_device(
+      ...this.text(nodename, this.scratch),
+      ...this.text(backend, this.scratch + 2048),
+      backendId,
+    );
     expect(this.dev).toBeGreaterThanOrEqual(0);
   }
 
@@ -98,8 +102,15 @@ describe.each(engines)("under $name", ({ engine }) => {
     expect(back.x.xenbus_bus_attach(BACKEND)).toBe(0);
     hv.runUntilIdle();
     return {
-      hv, service, dom0: service.tools, front, back, frontPath: paths.frontend, backPath: paths.backend,
-      node: `backend/${type}/${front.guest.domid}/0`, run: () => void hv.runUntilIdle(),
+      hv,
+      service,
+      dom0: service.tools,
+      front,
+      back,
+      frontPath: paths.frontend,
+      backPath: paths.backend,
+      node: `backend/${type}/${front.guest.domid}/0`,
+      run: () => void hv.runUntilIdle(),
     };
   }
 
@@ -129,7 +140,13 @@ describe.each(engines)("under $name", ({ engine }) => {
       const hv = new Hypervisor();
       const service = startXenstore(hv);
       const back = new HarnessGuest(bootHarness(hv, "back", engine));
-      const paths = service.devices.add({ type: "vlife", devid: 0, frontend: 0, backend: back.guest.domid, backendParams: { online: "0" } });
+      const paths = service.devices.add({
+        type: "vlife",
+        devid: 0,
+        frontend: 0,
+        backend: back.guest.domid,
+        backendParams: { online: "0" },
+      });
       back.x.xenbus_bus_attach(BACKEND);
       hv.runUntilIdle();
       expect(service.tools.read(`${paths.backend}/state`)).toBe(String(Initialising));
@@ -147,7 +164,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       s.run();
       expect(backendState(s)).toBe(Connected);
       const log = s.back.log();
-      expect(log.find((line) => line.startsWith("initialise"))).toMatch(new RegExp(`^initialise ${s.node} pages 1 port \\d+$`));
+      expect(log.find((line) => line.startsWith("initialise"))).toMatch(
+        new RegExp(`^initialise ${s.node} pages 1 port \\d+$`),
+      );
       expect(log.some((line) => line.startsWith("connected"))).toBe(false);
       s.front.switchState(Connected);
       s.run();
@@ -251,7 +270,8 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(backendState(s)).toBe(Closed);
       const log = s.back.log();
       expect(log.filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
-        `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
+        `disconnect ${s.node} port -1 mapped true`,
+        `free ${s.node}`,
       ]);
       // The toolstack, seeing Closed, removes the device.
       s.service.devices.unplug(id, { force: true });
@@ -264,10 +284,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       const s = setup();
       connect(s);
       s.back.log();
-      s.service.devices.unplug({ type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid }, { force: true });
+      s.service.devices.unplug(
+        { type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid },
+        { force: true },
+      );
       s.run();
       expect(s.back.log().filter((line) => line.startsWith("disconnect") || line.startsWith("free"))).toEqual([
-        `disconnect ${s.node} port -1 mapped true`, `free ${s.node}`,
+        `disconnect ${s.node} port -1 mapped true`,
+        `free ${s.node}`,
       ]);
       expect(s.front.x.gnttab_end_access(s.front.ref)).toBe(0);
     });
@@ -287,7 +311,10 @@ describe.each(engines)("under $name", ({ engine }) => {
     /** The frontend nodes ops.frontendChanged heard of since the last call, in order. */
     function heard(s: Setup): string[] {
       const prefix = `frontend-changed ${s.node} `;
-      return s.back.log().filter((line) => line.startsWith(prefix)).map((line) => line.slice(prefix.length).split(" ")[0]!);
+      return s.back
+        .log()
+        .filter((line) => line.startsWith(prefix))
+        .map((line) => line.slice(prefix.length).split(" ")[0]!);
     }
 
     function dropped(s: Setup): number {
@@ -392,7 +419,10 @@ describe.each(engines)("under $name", ({ engine }) => {
       s.run();
       expect(backendState(s)).toBe(Connected);
       // Binding raises an event on the new port (as Xen's bind_interdomain does): the ring is read once at 0.
-      const steps = s.back.log().filter((line) => !line.startsWith("frontend-changed")).map((line) => line.split(" ")[0]);
+      const steps = s.back
+        .log()
+        .filter((line) => !line.startsWith("frontend-changed"))
+        .map((line) => line.split(" ")[0]);
       expect(steps).toEqual(["disconnect", "init", "initialise", "event", "connected"]);
       const before = s.front.events();
       s.front.kick(99);
@@ -426,7 +456,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       frontendWrites(s, { "ring-ref": "123456", "event-channel": "1", state: String(Initialised) });
       expect(backendState(s)).toBe(Closing);
       expect(s.back.log().find((line) => line.startsWith("initialise-failed"))).toMatch(/map/);
-      expect(s.dom0.read(`/local/domain/${s.back.guest.domid}/error/${s.node}/error`)).toMatch(/mapping in shared page 123456/);
+      expect(s.dom0.read(`/local/domain/${s.back.guest.domid}/error/${s.node}/error`)).toMatch(
+        /mapping in shared page 123456/,
+      );
       // The frontend closes and starts over properly.
       frontendWrites(s, { state: String(Closed) });
       expect(backendState(s)).toBe(Closed);
@@ -460,7 +492,10 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     test("after a failed initialise (Closing written), the frontend's next states do not connect the backend until it resets", () => {
       // A ring that does not map, and a channel that does not bind: both reported with dev_fatal.
-      const failures: Record<string, string>[] = [{ "ring-ref": "123456", "event-channel": "1" }, { "event-channel": "4095" }];
+      const failures: Record<string, string>[] = [
+        { "ring-ref": "123456", "event-channel": "1" },
+        { "event-channel": "4095" },
+      ];
       for (const nodes of failures) {
         const s = setup();
         if (!("ring-ref" in nodes)) s.front.publish(s.frontPath);
@@ -482,7 +517,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       s.front.publish(s.frontPath);
       s.back.log();
       // Every commit of the backend's switch to Connected conflicts; its switch to Closing then goes through.
-      beforeCommits(s.service, s.back.guest.domid, TRANSACTION_ATTEMPTS, () => s.dom0.write(`${s.backPath}/state`, String(InitWait)));
+      beforeCommits(s.service, s.back.guest.domid, TRANSACTION_ATTEMPTS, () =>
+        s.dom0.write(`${s.backPath}/state`, String(InitWait)),
+      );
       frontendWrites(s, { state: String(Initialised) });
       expect(backendState(s)).toBe(Closing);
       expect(s.dom0.read(`/local/domain/${s.back.guest.domid}/error/${s.node}/error`)).toBe("11 ending transaction");
@@ -496,7 +533,11 @@ describe.each(engines)("under $name", ({ engine }) => {
     });
 
     test("ring refs that are not numbers, or a ring-page-order beyond the offer, fail initialise", () => {
-      const bogus: Record<string, string>[] = [{ "ring-ref": "x1" }, { "ring-page-order": "4", "ring-ref0": "8" }, { "ring-page-order": "-1" }];
+      const bogus: Record<string, string>[] = [
+        { "ring-ref": "x1" },
+        { "ring-page-order": "4", "ring-ref0": "8" },
+        { "ring-page-order": "-1" },
+      ];
       for (const nodes of bogus) {
         const s = setup();
         s.back.log();
@@ -523,7 +564,8 @@ describe.each(engines)("under $name", ({ engine }) => {
       const s = setup();
       s.front.publish(s.frontPath);
       s.back.log();
-      for (const state of [Initialised, Closing, Initialising, Initialised, Connected]) s.dom0.write(`${s.frontPath}/state`, String(state));
+      for (const state of [Initialised, Closing, Initialising, Initialised, Connected])
+        s.dom0.write(`${s.frontPath}/state`, String(state));
       s.run();
       expect(backendState(s)).toBe(Connected);
       s.front.kick(42);

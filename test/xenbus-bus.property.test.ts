@@ -46,41 +46,51 @@ describe.each(engines)("under $name", ({ engine }) => {
   describe("the frontend bus against arbitrary device entries", () => {
     it("takes on exactly the well-formed new devices and leaves the others untouched", () => {
       fc.assert(
-        fc.property(fc.uniqueArray(entry, { minLength: 1, maxLength: 8, selector: (e) => `${e.type}/${e.id}` }), (entries) => {
-          const hv = new Hypervisor();
-          const service = startXenstore(hv);
-          const dom0 = service.tools;
-          const guest = bootHarness(hv, "front", engine);
-          const x = guest.exports;
-          expect(x.xs_init()).toBe(0);
-          const home = `/local/domain/${guest.domid}`;
-          const write = (e: Entry) =>
-            dom0.inTransaction((tx) => {
-              const dir = `${home}/device/${e.type}/${e.id}`;
-              dom0.mkdir(dir, tx);
-              dom0.setPerms(dir, [`n${guest.domid}`, "r0"], tx);
-              if (e.backend !== null) dom0.write(`${dir}/backend`, e.backend, tx);
-              if (e.backendId !== null) dom0.write(`${dir}/backend-id`, e.backendId, tx);
-              if (e.state !== null) dom0.write(`${dir}/state`, e.state, tx);
-            });
-          entries.filter((e) => !e.late).forEach(write);
-          expect(x.xenbus_bus_attach(FRONTEND)).toBe(0);
-          entries.filter((e) => e.late).forEach(write);
-          hv.runUntilIdle();
-          expect(guest.exit).toBeNull();
+        fc.property(
+          fc.uniqueArray(entry, { minLength: 1, maxLength: 8, selector: (e) => `${e.type}/${e.id}` }),
+          (entries) => {
+            const hv = new Hypervisor();
+            const service = startXenstore(hv);
+            const dom0 = service.tools;
+            const guest = bootHarness(hv, "front", engine);
+            const x = guest.exports;
+            expect(x.xs_init()).toBe(0);
+            const home = `/local/domain/${guest.domid}`;
+            const write = (e: Entry) =>
+              dom0.inTransaction((tx) => {
+                const dir = `${home}/device/${e.type}/${e.id}`;
+                dom0.mkdir(dir, tx);
+                dom0.setPerms(dir, [`n${guest.domid}`, "r0"], tx);
+                if (e.backend !== null) dom0.write(`${dir}/backend`, e.backend, tx);
+                if (e.backendId !== null) dom0.write(`${dir}/backend-id`, e.backendId, tx);
+                if (e.state !== null) dom0.write(`${dir}/state`, e.state, tx);
+              });
+            entries.filter((e) => !e.late).forEach(write);
+            expect(x.xenbus_bus_attach(FRONTEND)).toBe(0);
+            entries.filter((e) => e.late).forEach(write);
+            hv.runUntilIdle();
+            expect(guest.exit).toBeNull();
 
-          const out = x.page_alloc();
-          const text = (length: number) => new TextDecoder().decode(guest.memory().slice(out, out + length));
-          const found = Array.from({ length: x.xenbus_bus_device_count(FRONTEND) }, (_, i) =>
-            `${text(x.xenbus_bus_device_type(FRONTEND, i, out))}/${text(x.xenbus_bus_device_id(FRONTEND, i, out))}`,
-          );
-          expect(found.sort()).toEqual(entries.filter(attaches).map((e) => `${e.type}/${e.id}`).sort());
-          for (const e of entries.filter((e) => !attaches(e) && e.state !== null)) {
-            expect(dom0.read(`${home}/device/${e.type}/${e.id}/state`)).toBe(e.state);
-          }
-          // Frees the guest's engine instance now: the runs share one job, so garbage collection would free none until the end.
-          hv.destroyDomain(guest.domid);
-        }),
+            const out = x.page_alloc();
+            const text = (length: number) => new TextDecoder().decode(guest.memory().slice(out, out + length));
+            const found = Array.from(
+              { length: x.xenbus_bus_device_count(FRONTEND) },
+              (_, i) =>
+                `${text(x.xenbus_bus_device_type(FRONTEND, i, out))}/${text(x.xenbus_bus_device_id(FRONTEND, i, out))}`,
+            );
+            expect(found.sort()).toEqual(
+              entries
+                .filter(attaches)
+                .map((e) => `${e.type}/${e.id}`)
+                .sort(),
+            );
+            for (const e of entries.filter((e) => !attaches(e) && e.state !== null)) {
+              expect(dom0.read(`${home}/device/${e.type}/${e.id}/state`)).toBe(e.state);
+            }
+            // Frees the guest's engine instance now: the runs share one job, so garbage collection would free none until the end.
+            hv.destroyDomain(guest.domid);
+          },
+        ),
         { numRuns: 200 },
       );
     });

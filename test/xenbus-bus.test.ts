@@ -6,8 +6,8 @@
 import { describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
-import type { LocalClient } from "../host/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
+import type { LocalClient } from "../host/xenstored/client.js";
 import { engines } from "./support/engines.js";
 import { bootHarness, HarnessGuest } from "./support/xenbus.js";
 
@@ -85,9 +85,17 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(back.x.xenbus_bus_attach(BACKEND)).toBe(0);
       s.hv.runUntilIdle();
       expect(back.devices(BACKEND)).toEqual([
-        { type: "vtest", id: `${s.front.domid}/7`, state: InitWait, otherendState: Initialising, otherendId: s.front.domid },
+        {
+          type: "vtest",
+          id: `${s.front.domid}/7`,
+          state: InitWait,
+          otherendState: Initialising,
+          otherendId: s.front.domid,
+        },
       ]);
-      expect(back.log()[0]).toBe(`attach backend/vtest/${s.front.domid}/7 ${paths.frontend} ${s.front.domid} ${Initialising}`);
+      expect(back.log()[0]).toBe(
+        `attach backend/vtest/${s.front.domid}/7 ${paths.frontend} ${s.front.domid} ${Initialising}`,
+      );
       expect(s.dom0.read(`${paths.backend}/state`)).toBe(String(InitWait));
     });
 
@@ -136,7 +144,12 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     test("a device whose backend or backend-id is missing or unusable is not taken on", () => {
       const s = setup();
-      const bad: [string, string][] = [["backend-id", "abc"], ["backend-id", "70000"], ["backend", "relative/path"], ["backend", "/"]];
+      const bad: [string, string][] = [
+        ["backend-id", "abc"],
+        ["backend-id", "70000"],
+        ["backend", "relative/path"],
+        ["backend", "/"],
+      ];
       bad.forEach(([node, value], i) => {
         const paths = addDevice(s, 10 + i);
         s.dom0.write(`${paths.frontend}/${node}`, value);
@@ -179,7 +192,8 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(s.dom0.read(`${paths.frontend}/state`)).toBe(String(Connected));
       expect(s.front.devices(FRONTEND)[0]).toMatchObject({ state: Connected, otherendState: Connected });
       expect(s.front.log().filter((line) => line.startsWith("otherend"))).toEqual([
-        `otherend device/vtest/1 ${InitWait}`, `otherend device/vtest/1 ${Connected}`,
+        `otherend device/vtest/1 ${InitWait}`,
+        `otherend device/vtest/1 ${Connected}`,
       ]);
     });
 
@@ -194,7 +208,9 @@ describe.each(engines)("under $name", ({ engine }) => {
         s.dom0.write(`${paths.backend}/state`, String(state));
       }
       s.hv.runUntilIdle();
-      expect(s.front.log().filter((line) => line.startsWith("otherend"))).toEqual([`otherend device/vtest/1 ${Initialising}`]);
+      expect(s.front.log().filter((line) => line.startsWith("otherend"))).toEqual([
+        `otherend device/vtest/1 ${Initialising}`,
+      ]);
     });
 
     test("a bogus state of the other end reads as Unknown", () => {
@@ -386,7 +402,10 @@ describe.each(engines)("under $name", ({ engine }) => {
       s.front.log();
       s.service.suspendOutcome = "cancelled";
       expect(s.front.x.xen_suspend()).toBe(1);
-      expect(s.front.log()).toEqual(["suspend device/vtest/1", `resume device/vtest/1 ${paths.backend} 0 ${Connected}`]);
+      expect(s.front.log()).toEqual([
+        "suspend device/vtest/1",
+        `resume device/vtest/1 ${paths.backend} 0 ${Connected}`,
+      ]);
       expect(s.dom0.read(`${paths.frontend}/state`)).toBe(String(Connected));
     });
 

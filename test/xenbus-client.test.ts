@@ -7,11 +7,11 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../host/toolstack.js";
-import type { LocalClient } from "../host/xenstored/client.js";
 import { GNTST, XENBUS_STATE } from "../host/xen/abi.js";
+import type { LocalClient } from "../host/xenstored/client.js";
 import type { Engine } from "../runtime/engine.js";
-import { engines } from "./support/engines.js";
 import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
+import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";
 import { bootHarness } from "./support/xenbus.js";
 
@@ -78,7 +78,13 @@ function vif(engine: Engine): Vif {
   front.device("device/vif/0", backPath, b);
   back.device(`backend/vif/${f}/0`, frontPath, f);
   return {
-    hv, service, dom0, front, back, frontPath, backPath,
+    hv,
+    service,
+    dom0,
+    front,
+    back,
+    frontPath,
+    backPath,
     frontError: `/local/domain/${f}/error/device/vif/0/error`,
     backError: `/local/domain/${b}/error/backend/vif/${f}/0/error`,
   };
@@ -88,7 +94,11 @@ function vif(engine: Engine): Vif {
 function dom0Watch(dom0: LocalClient, path: string): () => string[] {
   const token = `t${path}`;
   dom0.watch(path, token);
-  const take = () => dom0.takeEvents().filter((event) => event.token === token).map((event) => event.path);
+  const take = () =>
+    dom0
+      .takeEvents()
+      .filter((event) => event.token === token)
+      .map((event) => event.path);
   take();
   return take;
 }
@@ -99,10 +109,18 @@ describe.each(engines)("under $name", ({ engine }) => {
       const { front } = vif(engine);
       const names = Array.from({ length: 9 }, (_, state) => front.guest.readString(front.x.xenbus_strstate(state)));
       expect(names).toEqual([
-        "Unknown", "Initialising", "InitWait", "Initialised", "Connected", "Closing", "Closed", "Reconfiguring",
+        "Unknown",
+        "Initialising",
+        "InitWait",
+        "Initialised",
+        "Connected",
+        "Closing",
+        "Closed",
+        "Reconfiguring",
         "Reconfigured",
       ]);
-      for (const state of [9, -1, 0x7fffffff]) expect(front.guest.readString(front.x.xenbus_strstate(state))).toBe("INVALID");
+      for (const state of [9, -1, 0x7fffffff])
+        expect(front.guest.readString(front.x.xenbus_strstate(state))).toBe("INVALID");
     });
   });
 
@@ -130,14 +148,33 @@ describe.each(engines)("under $name", ({ engine }) => {
 
     test("maps every value that is not a decimal XenbusState to Unknown, without trapping", () => {
       const garbage = [
-        "", "abc", "4abc", " 4", "4 ", "+4", "-1", "-0", "9", "10", "4294967295", "4294967296", "99999999999999999999",
-        "0x4", "4.0", "\u0664", "7".repeat(3000),
+        "",
+        "abc",
+        "4abc",
+        " 4",
+        "4 ",
+        "+4",
+        "-1",
+        "-0",
+        "9",
+        "10",
+        "4294967295",
+        "4294967296",
+        "99999999999999999999",
+        "0x4",
+        "4.0",
+        "\u0664",
+        "7".repeat(3000),
       ];
       for (const value of garbage) {
         v.dom0.write(`${v.backPath}/state`, value);
         expect(v.front.readDriverState(v.backPath), JSON.stringify(value)).toBe(Unknown);
       }
-      for (const bytes of [[0xff, 0xfe, 0], [0x34, 0, 0x35], [0x34, 0, 0]]) {
+      for (const bytes of [
+        [0xff, 0xfe, 0],
+        [0x34, 0, 0x35],
+        [0x34, 0, 0],
+      ]) {
         v.back.xs.write(`backend/vif/${v.front.guest.domid}/0/state`, new Uint8Array(bytes));
         expect(v.front.readDriverState(v.backPath), String(bytes)).toBe(Unknown);
       }
@@ -246,7 +283,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     let v: Vif;
     beforeEach(() => (v = vif(engine)));
 
-    test("dev_error writes \"<errno> <message>\" to error/<nodename>/error and the console, and leaves the state", () => {
+    test('dev_error writes "<errno> <message>" to error/<nodename>/error and the console, and leaves the state', () => {
       expect(v.front.devError(-12, "allocating ring")).toBe(0);
       expect(v.dom0.read(v.frontError)).toBe("12 allocating ring");
       expect(v.front.console()).toContain("xenbus device/vif/0: 12 allocating ring");
@@ -266,7 +303,9 @@ describe.each(engines)("under $name", ({ engine }) => {
     test("an error node that cannot be written is said on the console", () => {
       v.dom0.rm(`/local/domain/${v.front.guest.domid}/error`);
       expect(v.front.devError(-12, "allocating ring")).toBe(0);
-      expect(v.front.console()).toContain("xenbus device/vif/0: failed to write error node (13) for 12 allocating ring");
+      expect(v.front.console()).toContain(
+        "xenbus device/vif/0: failed to write error node (13) for 12 allocating ring",
+      );
     });
 
     test("bad arguments are errors, not traps", () => {
@@ -299,7 +338,10 @@ describe.each(engines)("under $name", ({ engine }) => {
     test("the joined variant watches <dir>/<name>", () => {
       const { front } = v;
       const rc = front.x.xenbus_watch_path_joined(
-        front.dev, ...front.text(v.backPath), ...front.text("state", 1), ...front.text("otherend-state", 2),
+        front.dev,
+        ...front.text(v.backPath),
+        ...front.text("state", 1),
+        ...front.text("otherend-state", 2),
       );
       expect(rc).toBe(0);
       v.dom0.write(`${v.backPath}/frontend-id`, "7");
@@ -468,7 +510,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(front.x.gnttab_end_access(refs[0]!)).toBe(0);
 
       const target = ringPages(back, 2);
-      expect(back.x.xenbus_map_ring(back.dev, ...back.u32s([refs[1]!, 60000]), target, back.out)).toBe(GNTST.bad_gntref);
+      expect(back.x.xenbus_map_ring(back.dev, ...back.u32s([refs[1]!, 60000]), target, back.out)).toBe(
+        GNTST.bad_gntref,
+      );
       expect(front.x.gnttab_end_access(refs[1]!)).toBe(0);
       expect(back.x.page_free(target)).toBe(0);
       expect(back.x.page_free(target + PAGE)).toBe(0);
@@ -531,7 +575,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       const { front } = v;
       expect(front.x.xenbus_write_ring_refs(0, front.dev, ...front.u32s([]))).toBe(EINVAL);
       expect(front.x.xenbus_write_ring_refs(0, front.dev, ...front.u32s([8, 9, 10]))).toBe(EINVAL);
-      expect(front.x.xenbus_write_ring_refs(0, front.dev, ...front.u32s(Array.from({ length: 32 }, (_, i) => 8 + i)))).toBe(EINVAL);
+      expect(
+        front.x.xenbus_write_ring_refs(0, front.dev, ...front.u32s(Array.from({ length: 32 }, (_, i) => 8 + i))),
+      ).toBe(EINVAL);
       expect(v.dom0.directory(v.frontPath)).not.toContain("ring-ref");
     });
 

@@ -13,13 +13,14 @@
 // and the guest must write nothing but what a ring client may: request bytes
 // into the request ring's free space, its own indices, and its result into
 // the `out` page.
-import fc from "fast-check";
+
 import { constants } from "node:os";
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
 import { CONSOLE_GFN, STORE_GFN, startXenstore } from "../host/toolstack.js";
-import { XsType } from "../host/xenstored/wire.js";
 import { HVM_PARAM, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
+import { XsType } from "../host/xenstored/wire.js";
 import type { Engine } from "../runtime/engine.js";
 import { engines } from "./support/engines.js";
 import { GuardedScratch } from "./support/scratch.js";
@@ -67,7 +68,9 @@ class StorePageWatch {
     // The guest's index moves, bounded by what the indices it found allowed.
     const produced = (u32(now, FIELD.req_prod) - u32(was, FIELD.req_prod)) >>> 0;
     if (requests.valid && (u32(now, FIELD.req_cons) !== u32(was, FIELD.req_cons) || produced > RING - requests.used)) {
-      throw new Error(`the guest moved the request indices from ${requests.describe(was)} to ${requests.describe(now)}`);
+      throw new Error(
+        `the guest moved the request indices from ${requests.describe(was)} to ${requests.describe(now)}`,
+      );
     }
     const consumed = (u32(now, FIELD.rsp_cons) - u32(was, FIELD.rsp_cons)) >>> 0;
     if (replies.valid && (u32(now, FIELD.rsp_prod) !== u32(was, FIELD.rsp_prod) || consumed > replies.used)) {
@@ -89,7 +92,9 @@ class StorePageWatch {
     const valid = used <= RING;
     const unchanged = describe(now) === describe(was);
     if (!valid && !unchanged && describe(now) !== "cons 0 prod 0") {
-      throw new Error(`the guest left the ${name} ring's impossible indices (${describe(was)}) as ${describe(now)}, not reset`);
+      throw new Error(
+        `the guest left the ${name} ring's impossible indices (${describe(was)}) as ${describe(now)}, not reset`,
+      );
     }
     return { valid, used, describe };
   }
@@ -101,7 +106,15 @@ type ReqIdChoice = "request" | { before: number } | { literal: number };
 /** Almost right for the type it goes out with (resolved when sent), or given bytes. */
 type PayloadChoice = { fitting: number; bytes: Uint8Array } | { bytes: Uint8Array };
 type Act =
-  | { kind: "message"; type: TypeChoice; reqId: ReqIdChoice; txId: number; payload: PayloadChoice; announced: "exact" | number; cut: number | null }
+  | {
+      kind: "message";
+      type: TypeChoice;
+      reqId: ReqIdChoice;
+      txId: number;
+      payload: PayloadChoice;
+      announced: "exact" | number;
+      cut: number | null;
+    }
   | { kind: "raw"; bytes: Uint8Array }
   | { kind: "index"; at: number; value: { absolute: number } | { delta: number } }
   | { kind: "error"; value: number }
@@ -117,7 +130,13 @@ interface Action {
 const u32Arb = fc.integer({ min: 0, max: 0xffffffff });
 const textPayload = fc
   .tuple(
-    fc.array(fc.oneof(fc.constantFrom(...TOKENS, ...PATHS, ...ERROR_NAMES, "OK", "T", "F", "7", "4294967296", "ü"), fc.string({ maxLength: 12 })), { maxLength: 4 }),
+    fc.array(
+      fc.oneof(
+        fc.constantFrom(...TOKENS, ...PATHS, ...ERROR_NAMES, "OK", "T", "F", "7", "4294967296", "ü"),
+        fc.string({ maxLength: 12 }),
+      ),
+      { maxLength: 4 },
+    ),
     fc.boolean(),
   )
   .map(([parts, terminated]) => encoder.encode(parts.join("\0") + (terminated ? "\0" : "")));
@@ -126,7 +145,12 @@ const payload: fc.Arbitrary<PayloadChoice> = fc.oneof(
   { weight: 2, arbitrary: textPayload.map((bytes) => ({ bytes })) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ bytes })) },
   // Beyond one ring, up to and past the largest payload.
-  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1000, max: PAYLOAD_MAX + 100 }), fc.nat(255)).map(([length, fill]) => ({ bytes: new Uint8Array(length).fill(fill) })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 1000, max: PAYLOAD_MAX + 100 }), fc.nat(255))
+      .map(([length, fill]) => ({ bytes: new Uint8Array(length).fill(fill) })),
+  },
 );
 const message = fc.record({
   kind: fc.constant("message" as const),
@@ -165,16 +189,25 @@ const act: fc.Arbitrary<Act> = fc.oneof(
   { weight: 6, arbitrary: reply },
   { weight: 2, arbitrary: watchEvent },
   { weight: 3, arbitrary: message },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("raw" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("raw" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("index" as const),
       at: fc.constantFrom(FIELD.req_cons, FIELD.req_prod, FIELD.rsp_cons, FIELD.rsp_prod),
-      value: fc.oneof(u32Arb.map((absolute) => ({ absolute })), fc.integer({ min: -1100, max: 1100 }).map((delta) => ({ delta }))),
+      value: fc.oneof(
+        u32Arb.map((absolute) => ({ absolute })),
+        fc.integer({ min: -1100, max: 1100 }).map((delta) => ({ delta })),
+      ),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("error" as const), value: fc.oneof(fc.constantFrom(0, 1, 2, 3), u32Arb) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("error" as const), value: fc.oneof(fc.constantFrom(0, 1, 2, 3), u32Arb) }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: "nothing" as const }) },
 );
 const action: fc.Arbitrary<Action> = fc.record({
@@ -253,10 +286,18 @@ class HostilePeer {
 
   private encode(act: Extract<Act, { kind: "message" }>): Uint8Array {
     const type = act.type === "request" ? this.lastRequest.type : act.type;
-    const reqId = act.reqId === "request" ? this.lastRequest.reqId : "before" in act.reqId ? this.lastRequest.reqId - act.reqId.before : act.reqId.literal;
-    const body = "fitting" in act.payload ? this.fitting(type, act.payload.fitting, act.payload.bytes) : act.payload.bytes;
+    const reqId =
+      act.reqId === "request"
+        ? this.lastRequest.reqId
+        : "before" in act.reqId
+          ? this.lastRequest.reqId - act.reqId.before
+          : act.reqId.literal;
+    const body =
+      "fitting" in act.payload ? this.fitting(type, act.payload.fitting, act.payload.bytes) : act.payload.bytes;
     const bytes = new Uint8Array(HEADER + body.length);
-    [type, reqId, act.txId, act.announced === "exact" ? body.length : act.announced].forEach((value, i) => setU32(bytes, 4 * i, value));
+    [type, reqId, act.txId, act.announced === "exact" ? body.length : act.announced].forEach((value, i) =>
+      setU32(bytes, 4 * i, value),
+    );
     bytes.set(body, HEADER);
     return act.cut === null ? bytes : bytes.subarray(0, act.cut);
   }
@@ -267,7 +308,12 @@ class HostilePeer {
       case XsType.READ:
         return bytes;
       case XsType.DIRECTORY:
-        return encoder.encode(["a", "b", "node", "ü"].slice(0, choice % 5).map((name) => `${name}\0`).join(""));
+        return encoder.encode(
+          ["a", "b", "node", "ü"]
+            .slice(0, choice % 5)
+            .map((name) => `${name}\0`)
+            .join(""),
+        );
       case XsType.TRANSACTION_START:
         return encoder.encode(`${choice % 3 === 0 ? 0 : choice}\0`);
       case XsType.WATCH_EVENT:
@@ -340,15 +386,24 @@ const call: fc.Arbitrary<Call> = fc.oneof(
   fc.record({ kind: fc.constant("write" as const), path, value: fc.uint8Array({ maxLength: 32 }) }),
   fc.record({ kind: fc.constantFrom("watch" as const, "unwatch" as const), path, token }),
   fc.record({ kind: fc.constant("transaction_start" as const) }),
-  fc.record({ kind: fc.constant("transaction_end" as const), tx: fc.oneof(fc.constant("last" as const), u32Arb), commit: fc.boolean() }),
+  fc.record({
+    kind: fc.constant("transaction_end" as const),
+    tx: fc.oneof(fc.constant("last" as const), u32Arb),
+    commit: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant("next_event" as const) }),
 );
 /** A server that answers properly (watch events included), so that a run gets further than its first protocol violation. */
 const calm = fc.array(
-  fc.oneof({ weight: 3, arbitrary: reply }, { weight: 1, arbitrary: watchEvent }).map((act): Action => ({ consume: true, act, notify: true })),
+  fc
+    .oneof({ weight: 3, arbitrary: reply }, { weight: 1, arbitrary: watchEvent })
+    .map((act): Action => ({ consume: true, act, notify: true })),
   { minLength: 1, maxLength: 4 },
 );
-const step = fc.record({ call, script: fc.oneof({ weight: 2, arbitrary: calm }, { weight: 3, arbitrary: fc.array(action, { maxLength: 12 }) }) });
+const step = fc.record({
+  call,
+  script: fc.oneof({ weight: 2, arbitrary: calm }, { weight: 3, arbitrary: fc.array(action, { maxLength: 12 }) }),
+});
 
 /** A guest connected through the real xenstored, which then hands its ring to a hostile peer. */
 class HostileWorld {
@@ -441,7 +496,10 @@ class HostileWorld {
   private prepare(call: Call): () => number | undefined {
     const x = this.guest.exports;
     const out = this.out.base;
-    const put = (at: number, bytes: Uint8Array): number => (this.guest.memory().set(bytes, at), bytes.length);
+    const put = (at: number, bytes: Uint8Array): number => {
+      this.guest.memory().set(bytes, at);
+      return bytes.length;
+    };
     const pathArgs = (text: string): [number, number] => [this.pathPage, put(this.pathPage, encoder.encode(text))];
     const tx = this.lastTransaction;
     switch (call.kind) {
@@ -462,7 +520,9 @@ class HostileWorld {
       case "unwatch": {
         const args = pathArgs(call.path);
         const length = put(this.argPage, encoder.encode(call.token));
-        return call.kind === "watch" ? () => x.xs_watch(...args, this.argPage, length) : () => x.xs_unwatch(...args, this.argPage, length);
+        return call.kind === "watch"
+          ? () => x.xs_watch(...args, this.argPage, length)
+          : () => x.xs_unwatch(...args, this.argPage, length);
       }
       case "transaction_start":
         return () => x.xs_transaction_start();

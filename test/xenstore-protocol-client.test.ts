@@ -18,9 +18,27 @@ const [ENOENT, EIO, E2BIG, EAGAIN, EEXIST, EINVAL, ERANGE, EBADMSG] = [2, 5, 7, 
 
 // xsd_sockmsg_type values used here.
 const XS = {
-  CONTROL: 0, DIRECTORY: 1, READ: 2, GET_PERMS: 3, WATCH: 4, UNWATCH: 5, TRANSACTION_START: 6, TRANSACTION_END: 7,
-  GET_DOMAIN_PATH: 10, WRITE: 11, MKDIR: 12, RM: 13, SET_PERMS: 14, WATCH_EVENT: 15, ERROR: 16, RESET_WATCHES: 21,
-  DIRECTORY_PART: 22, GET_FEATURE: 23, SET_FEATURE: 24, GET_QUOTA: 25, SET_QUOTA: 26,
+  CONTROL: 0,
+  DIRECTORY: 1,
+  READ: 2,
+  GET_PERMS: 3,
+  WATCH: 4,
+  UNWATCH: 5,
+  TRANSACTION_START: 6,
+  TRANSACTION_END: 7,
+  GET_DOMAIN_PATH: 10,
+  WRITE: 11,
+  MKDIR: 12,
+  RM: 13,
+  SET_PERMS: 14,
+  WATCH_EVENT: 15,
+  ERROR: 16,
+  RESET_WATCHES: 21,
+  DIRECTORY_PART: 22,
+  GET_FEATURE: 23,
+  SET_FEATURE: 24,
+  GET_QUOTA: 25,
+  SET_QUOTA: 26,
 } as const;
 
 type Message = { type: number; reqId: number; txId: number; payload: Uint8Array };
@@ -59,7 +77,11 @@ let blocks = 0;
 /** Blocks still to come that restart the connection (rings emptied, wait answers -EAGAIN) instead of serving. */
 let restarts = 0;
 const { harness: h, scratch } = loadHarness({
-  event_channel_op: (cmd) => (cmd === EVTCHNOP_send ? (notifications++, 0) : -ENOSYS),
+  event_channel_op: (cmd) => {
+    if (cmd !== EVTCHNOP_send) return -ENOSYS;
+    notifications++;
+    return 0;
+  },
   sched_op: (cmd) => (cmd === SCHEDOP_block ? runPeer() : -ENOSYS),
 });
 
@@ -100,7 +122,7 @@ function runPeer(): number {
   let progress = false;
   let cons = p.getUint32(REQ_CONS, true);
   const prod = p.getUint32(REQ_PROD, true);
-  if (((prod - cons) >>> 0) <= RING && prod !== cons) {
+  if ((prod - cons) >>> 0 <= RING && prod !== cons) {
     const taken: number[] = [];
     for (; cons !== prod; cons = (cons + 1) >>> 0) taken.push(mem()[STORE + (cons & (RING - 1))]);
     p.setUint32(REQ_CONS, cons, true);
@@ -111,7 +133,12 @@ function runPeer(): number {
     const v = new DataView(fromGuest.buffer, fromGuest.byteOffset);
     const length = v.getUint32(12, true);
     if (fromGuest.length < 16 + length) break;
-    const request = { type: v.getUint32(0, true), reqId: v.getUint32(4, true), txId: v.getUint32(8, true), payload: fromGuest.slice(16, 16 + length) };
+    const request = {
+      type: v.getUint32(0, true),
+      reqId: v.getUint32(4, true),
+      txId: v.getUint32(8, true),
+      payload: fromGuest.slice(16, 16 + length),
+    };
     fromGuest = fromGuest.slice(16 + length);
     requests.push(request);
     for (const bytes of peer!.onRequest(request)) toGuest.push(...bytes);
@@ -119,7 +146,7 @@ function runPeer(): number {
   if (peer!.onBlock?.(p)) progress = true;
   const rspCons = p.getUint32(RSP_CONS, true);
   let rspProd = p.getUint32(RSP_PROD, true);
-  while (toGuest.length !== 0 && ((rspProd - rspCons) >>> 0) < RING) {
+  while (toGuest.length !== 0 && (rspProd - rspCons) >>> 0 < RING) {
     mem()[STORE + RING + (rspProd & (RING - 1))] = toGuest.shift()!;
     rspProd = (rspProd + 1) >>> 0;
     progress = true;
@@ -146,10 +173,15 @@ class StorePeer implements Peer {
   afterPart: (() => void) | null = null;
   beforeTransaction = this.nodes;
   features = 3;
-  quotas = new Map<string, number>([["nodes", 1000], ["watches", 128]]);
+  quotas = new Map<string, number>([
+    ["nodes", 1000],
+    ["watches", 128],
+  ]);
 
   children(path: string): string[] {
-    return [...this.nodes.keys()].filter((k) => k.startsWith(path + "/") && !k.slice(path.length + 1).includes("/")).map((k) => k.slice(path.length + 1));
+    return [...this.nodes.keys()]
+      .filter((k) => k.startsWith(`${path}/`) && !k.slice(path.length + 1).includes("/"))
+      .map((k) => k.slice(path.length + 1));
   }
 
   onRequest(r: Message): Uint8Array[] {
@@ -170,20 +202,25 @@ class StorePeer implements Peer {
       case XS.RM:
         if (!this.nodes.has(path)) return error("ENOENT");
         if (this.rmNeedsEmpty && this.children(path).length !== 0) return error("ENOTEMPTY");
-        for (const key of [...this.nodes.keys()]) if (key === path || key.startsWith(path + "/")) this.nodes.delete(key);
+        for (const key of [...this.nodes.keys()])
+          if (key === path || key.startsWith(`${path}/`)) this.nodes.delete(key);
         return [reply(r, "OK\0"), ...this.fire(path)];
       case XS.DIRECTORY: {
         if (!this.nodes.has(path)) return error("ENOENT");
-        const list = this.children(path).map((name) => name + "\0").join("");
+        const list = this.children(path)
+          .map((name) => `${name}\0`)
+          .join("");
         return list.length > this.directoryMax ? error("E2BIG") : [reply(r, list)];
       }
       case XS.DIRECTORY_PART: {
         if (!this.nodes.has(path)) return error("ENOENT");
-        const list = this.children(path).map((name) => name + "\0").join("");
+        const list = this.children(path)
+          .map((name) => `${name}\0`)
+          .join("");
         let part = "";
         for (const name of list.slice(Number(strings[1])).split("\0").slice(0, -1)) {
           if (part.length + name.length + 1 > this.partBytes) break;
-          part += name + "\0";
+          part += `${name}\0`;
         }
         const end = Number(strings[1]) + part.length === list.length ? "\0" : "";
         const answer = [reply(r, `${this.generation}\0${part}${end}`)];
@@ -191,7 +228,11 @@ class StorePeer implements Peer {
         return answer;
       }
       case XS.CONTROL:
-        return path === "help" ? [reply(r, "check\nhelp\0")] : path === "log" && strings[1] === "on" ? [reply(r, "OK\0")] : error("EINVAL");
+        return path === "help"
+          ? [reply(r, "check\nhelp\0")]
+          : path === "log" && strings[1] === "on"
+            ? [reply(r, "OK\0")]
+            : error("EINVAL");
       case XS.RESET_WATCHES:
         this.watches = [];
         return [reply(r, "OK\0")];
@@ -201,7 +242,7 @@ class StorePeer implements Peer {
         this.features = Number(strings[1]);
         return [reply(r, "OK\0")];
       case XS.GET_QUOTA: {
-        if (r.payload.length === 0) return [reply(r, [...this.quotas.keys()].join(" ") + "\0")];
+        if (r.payload.length === 0) return [reply(r, `${[...this.quotas.keys()].join(" ")}\0`)];
         const name = strings.length === 3 ? strings[1] : strings[0];
         return this.quotas.has(name) ? [reply(r, `${this.quotas.get(name)}\0`)] : error("EINVAL");
       }
@@ -214,7 +255,13 @@ class StorePeer implements Peer {
       case XS.GET_PERMS:
         return this.nodes.has(path) ? [reply(r, this.perms.get(path) ?? "n0\0")] : error("ENOENT");
       case XS.SET_PERMS:
-        this.perms.set(path, strings.slice(1, -1).map((s) => s + "\0").join(""));
+        this.perms.set(
+          path,
+          strings
+            .slice(1, -1)
+            .map((s) => `${s}\0`)
+            .join(""),
+        );
         return [reply(r, "OK\0")];
       case XS.WATCH:
         this.watches.push([path, strings[1]]);
@@ -242,7 +289,7 @@ class StorePeer implements Peer {
   }
 
   private fire(path: string): Uint8Array[] {
-    return this.watches.filter(([w]) => path === w || path.startsWith(w + "/")).map(([, t]) => watchEvent(path, t));
+    return this.watches.filter(([w]) => path === w || path.startsWith(`${w}/`)).map(([, t]) => watchEvent(path, t));
   }
 }
 
@@ -291,7 +338,10 @@ describe("client against a well-behaved xenstored", () => {
     expect(write("/local/domain/3/name", "guest-3")).toBe(0);
     expect(read("/local/domain/3/name")).toBe(0);
     expect(value()).toBe("guest-3");
-    expect(requests.map((r) => [r.type, r.reqId, r.txId])).toEqual([[XS.WRITE, 1, 0], [XS.READ, 2, 0]]);
+    expect(requests.map((r) => [r.type, r.reqId, r.txId])).toEqual([
+      [XS.WRITE, 1, 0],
+      [XS.READ, 2, 0],
+    ]);
     // A WRITE's value goes without terminator, the path with one.
     expect(decoder.decode(requests[0].payload)).toBe("/local/domain/3/name\0guest-3");
     expect(decoder.decode(requests[1].payload)).toBe("/local/domain/3/name\0");
@@ -402,11 +452,16 @@ describe("client against a well-behaved xenstored", () => {
 });
 
 /** NUL-terminated strings as the harness takes lists: (address, length). */
-const list = (at: number, items: string[]) => arg(at, items.map((item) => item + "\0").join(""));
+const list = (at: number, items: string[]) => arg(at, items.map((item) => `${item}\0`).join(""));
 const payloads = () => requests.map((r) => [r.type, decoder.decode(r.payload)]);
 const number = () => Number(h.xs_client_number());
 /** Its value is an i64, which crosses as a BigInt. */
-const writeInt = h.xs_client_write_int as unknown as (tx: number, path: number, pathLength: number, value: bigint) => number;
+const writeInt = h.xs_client_write_int as unknown as (
+  tx: number,
+  path: number,
+  pathLength: number,
+  value: bigint,
+) => number;
 
 describe("client operations beyond the basic ones", () => {
   let store: StorePeer;
@@ -439,9 +494,15 @@ describe("client operations beyond the basic ones", () => {
     expect(rmTree("/t", h.xs_client_transaction())).toBe(0);
     expect([...store.nodes.keys()]).toEqual(["/local/domain/3", "/keep"]);
     expect(payloads().slice(1)).toEqual([
-      [XS.DIRECTORY, "/t\0"], [XS.RM, "/t/a\0"],
-      [XS.DIRECTORY, "/t/a\0"], [XS.RM, "/t/a/x\0"], [XS.RM, "/t/a/y\0"], [XS.RM, "/t/a\0"],
-      [XS.DIRECTORY, "/t\0"], [XS.RM, "/t/b\0"], [XS.RM, "/t\0"],
+      [XS.DIRECTORY, "/t\0"],
+      [XS.RM, "/t/a\0"],
+      [XS.DIRECTORY, "/t/a\0"],
+      [XS.RM, "/t/a/x\0"],
+      [XS.RM, "/t/a/y\0"],
+      [XS.RM, "/t/a\0"],
+      [XS.DIRECTORY, "/t\0"],
+      [XS.RM, "/t/b\0"],
+      [XS.RM, "/t\0"],
     ]);
     // Inside the caller's transaction: no transaction of its own.
     expect(requests.slice(1).every((r) => r.txId === 7)).toBe(true);
@@ -488,7 +549,9 @@ describe("client operations beyond the basic ones", () => {
     const count = directory("/d");
     expect(count).toBe(31);
     expect(entries(count).sort()).toEqual([...store.children("/d")].sort());
-    const offsets = requests.filter((r) => r.type === XS.DIRECTORY_PART).map((r) => decoder.decode(r.payload).split("\0")[1]);
+    const offsets = requests
+      .filter((r) => r.type === XS.DIRECTORY_PART)
+      .map((r) => decoder.decode(r.payload).split("\0")[1]);
     // Parts 1 and 2, then (after generation 2 appeared in part 3) from 0 again.
     expect(offsets.slice(0, 4).map(Number)).toEqual([0, offsets.map(Number)[1], offsets.map(Number)[2], 0]);
   });
@@ -515,8 +578,14 @@ describe("client operations beyond the basic ones", () => {
     expect(number()).toBe(-42);
     expect(h.xs_client_read_u32(0, ...arg(ARG0, "/n"))).toBe(-ERANGE);
     const cases: Array<[string, number, number]> = [
-      ["4294967295", -ERANGE, 4294967295], ["2147483647", 2147483647, 2147483647], ["-2147483648", -2147483648, -ERANGE],
-      ["2147483648", -ERANGE, 2147483648], ["", -ERANGE, -ERANGE], ["12x", -ERANGE, -ERANGE], ["-", -ERANGE, -ERANGE], ["7\0", 7, 7],
+      ["4294967295", -ERANGE, 4294967295],
+      ["2147483647", 2147483647, 2147483647],
+      ["-2147483648", -2147483648, -ERANGE],
+      ["2147483648", -ERANGE, 2147483648],
+      ["", -ERANGE, -ERANGE],
+      ["12x", -ERANGE, -ERANGE],
+      ["-", -ERANGE, -ERANGE],
+      ["7\0", 7, 7],
     ];
     for (const [text, asInt, asU32] of cases) {
       store.nodes.set("/n", encoder.encode(text));
@@ -560,11 +629,20 @@ describe("client operations beyond the basic ones", () => {
     expect(h.xs_client_reset_watches()).toBe(0);
     expect(h.xs_client_watch_count(...arg(ARG0, "w"), 0)).toBe(-1);
     expect(payloads()).toEqual([
-      [XS.CONTROL, "help\0"], [XS.CONTROL, "log\0on\0"], [XS.CONTROL, "bogus\0"],
-      [XS.GET_FEATURE, ""], [XS.SET_FEATURE, "3\x001\0"], [XS.GET_FEATURE, "3\0"],
-      [XS.GET_QUOTA, ""], [XS.SET_QUOTA, "nodes\x0050\0"], [XS.SET_QUOTA, "3\0watches\x004294967295\0"],
-      [XS.GET_QUOTA, "3\0nodes\0"], [XS.GET_QUOTA, "watches\0"], [XS.GET_QUOTA, "bogus\0"],
-      [XS.WATCH, "/a\0w\0"], [XS.RESET_WATCHES, "\0"],
+      [XS.CONTROL, "help\0"],
+      [XS.CONTROL, "log\0on\0"],
+      [XS.CONTROL, "bogus\0"],
+      [XS.GET_FEATURE, ""],
+      [XS.SET_FEATURE, "3\x001\0"],
+      [XS.GET_FEATURE, "3\0"],
+      [XS.GET_QUOTA, ""],
+      [XS.SET_QUOTA, "nodes\x0050\0"],
+      [XS.SET_QUOTA, "3\0watches\x004294967295\0"],
+      [XS.GET_QUOTA, "3\0nodes\0"],
+      [XS.GET_QUOTA, "watches\0"],
+      [XS.GET_QUOTA, "bogus\0"],
+      [XS.WATCH, "/a\0w\0"],
+      [XS.RESET_WATCHES, "\0"],
     ]);
     // The registration event that followed WATCH's reply is for a watch that no longer exists.
     expect(h.xs_client_poll_events()).toBe(0);
@@ -585,13 +663,20 @@ describe("transactions run by the client", () => {
     store = new StorePeer();
     open(store);
   });
-  const run = (result: number, attempts: number) => h.xs_client_run_transaction(...arg(ARG0, "/t/v"), ...arg(ARG1, "1"), result, attempts);
+  const run = (result: number, attempts: number) =>
+    h.xs_client_run_transaction(...arg(ARG0, "/t/v"), ...arg(ARG1, "1"), result, attempts);
 
   it("EAGAIN twice, then success: the body runs three times, each in a fresh transaction", () => {
     store.conflicts = 2;
     expect(run(5, 8)).toBe(5);
     expect(h.xs_client_transaction_runs()).toBe(3);
-    expect(requests.map((r) => [r.type, r.txId])).toEqual([7, 8, 9].flatMap((tx) => [[XS.TRANSACTION_START, 0], [XS.WRITE, tx], [XS.TRANSACTION_END, tx]]));
+    expect(requests.map((r) => [r.type, r.txId])).toEqual(
+      [7, 8, 9].flatMap((tx) => [
+        [XS.TRANSACTION_START, 0],
+        [XS.WRITE, tx],
+        [XS.TRANSACTION_END, tx],
+      ]),
+    );
   });
 
   it("gives up with EAGAIN after the allowed attempts", () => {
@@ -627,7 +712,11 @@ describe("watch registry and dispatch", () => {
   const pending = (token: string) => h.xs_client_watch_count(...arg(ARG0, token), 0);
   const dropped = (token: string) => h.xs_client_watch_count(...arg(ARG0, token), 1);
   const handled = () =>
-    Array.from({ length: h.xs_client_handled_count() }, (_, i) => output(h.xs_client_handled(i, OUTPUT, PAGE)).split("\0").slice(0, 2));
+    Array.from({ length: h.xs_client_handled_count() }, (_, i) =>
+      output(h.xs_client_handled(i, OUTPUT, PAGE))
+        .split("\0")
+        .slice(0, 2),
+    );
   /** Writes that fire events; a read after them collects the events the last write's reply was followed by. */
   const fire = (...paths: string[]) => {
     for (const path of paths) expect(write(path, "v")).toBe(0);
@@ -640,7 +729,12 @@ describe("watch registry and dispatch", () => {
     expect(watch("/c", "C")).toBe(0);
     fire("/a/1", "/c/1", "/b/1");
     expect(h.xs_client_dispatch()).toBe(4);
-    expect(handled()).toEqual([["/a", "A"], ["/b", "B"], ["/a/1", "A"], ["/b/1", "B"]]);
+    expect(handled()).toEqual([
+      ["/a", "A"],
+      ["/b", "B"],
+      ["/a/1", "A"],
+      ["/b/1", "B"],
+    ]);
     expect(h.xs_client_pending_events()).toBe(2);
     expect(nextEvent()).toEqual(["/c", "C"]);
     expect(nextEvent()).toEqual(["/c/1", "C"]);
@@ -655,7 +749,12 @@ describe("watch registry and dispatch", () => {
     expect(dropped("A")).toBe(2);
     expect(h.xs_client_dropped_events()).toBe(2);
     expect(h.xs_client_dispatch()).toBe(4);
-    expect(handled()).toEqual([["/b", "B"], ["/b/1", "B"], ["/a/2", "A"], ["/a/3", "A"]]);
+    expect(handled()).toEqual([
+      ["/b", "B"],
+      ["/b/1", "B"],
+      ["/a/2", "A"],
+      ["/a/3", "A"],
+    ]);
     expect(pending("A")).toBe(0);
   });
 
@@ -681,7 +780,11 @@ describe("watch registry and dispatch", () => {
     expect(dropped("A")).toBe(0);
     expect(h.xs_client_dropped_events()).toBe(0);
     expect([nextEvent(), nextEvent(), nextEvent(), nextEvent(), nextEvent()]).toEqual([
-      ["/a", "A"], ["/b", "B"], ["/b/1", "B"], ["/b/2", "B"], null,
+      ["/a", "A"],
+      ["/b", "B"],
+      ["/b/1", "B"],
+      ["/b/2", "B"],
+      null,
     ]);
     // Once taken, the watch queues events again.
     fire("/a/3");
@@ -695,7 +798,10 @@ describe("watch registry and dispatch", () => {
     expect(h.xs_client_unregister_watch(...arg(ARG0, "A"))).toBe(0);
     expect(decoder.decode(requests.at(-1)!.payload)).toBe("/a\0A\0");
     expect(h.xs_client_dispatch()).toBe(2);
-    expect(handled()).toEqual([["/b", "B"], ["/b/1", "B"]]);
+    expect(handled()).toEqual([
+      ["/b", "B"],
+      ["/b/1", "B"],
+    ]);
     expect(h.xs_client_unregister_watch(...arg(ARG0, "A"))).toBe(-ENOENT);
   });
 
@@ -706,7 +812,12 @@ describe("watch registry and dispatch", () => {
     expect(h.xs_client_dispatch()).toBe(4);
     expect(h.xs_client_nested_dispatches()).toBe(2);
     expect(h.xs_client_nested_dispatched()).toBe(0);
-    expect(handled()).toEqual([["/a", "A"], ["/b", "B"], ["/a/1", "A"], ["/b/1", "B"]]);
+    expect(handled()).toEqual([
+      ["/a", "A"],
+      ["/b", "B"],
+      ["/a/1", "A"],
+      ["/b/1", "B"],
+    ]);
   });
 
   it("events that handlers' own requests bring in are dispatched by the same call; dispatch takes in what is on the ring", () => {
@@ -717,7 +828,10 @@ describe("watch registry and dispatch", () => {
     // The handler's read of /a/1 follows the event of the write of /a/2 that is still on the ring.
     expect(write("/a/2", "v")).toBe(0);
     expect(h.xs_client_dispatch()).toBe(2);
-    expect(handled()).toEqual([["/a/1", "A"], ["/a/2", "A"]]);
+    expect(handled()).toEqual([
+      ["/a/1", "A"],
+      ["/a/2", "A"],
+    ]);
   });
 
   it("a failed registration forgets the watch", () => {
@@ -757,7 +871,12 @@ describe("the connection restarted under the client", () => {
     expect(types()).toEqual([[XS.WATCH, "/a\0A\0"]]);
     expect(h.xs_client_failure()).toBe(0);
     h.xs_client_poll_events();
-    expect([nextEvent(), nextEvent(), nextEvent(), nextEvent()]).toEqual([["/a", "A"], ["/a/1", "A"], ["/a", "A"], null]);
+    expect([nextEvent(), nextEvent(), nextEvent(), nextEvent()]).toEqual([
+      ["/a", "A"],
+      ["/a/1", "A"],
+      ["/a", "A"],
+      null,
+    ]);
     expect(write("/a/2", "v", tx)).toBe(-EAGAIN);
     expect(h.xs_client_transaction_end(tx, 1)).toBe(-EAGAIN);
     expect(h.xs_client_transaction_end(tx, 1)).toBe(-ENOENT);
@@ -777,7 +896,10 @@ describe("the connection restarted under the client", () => {
     restartAfter(XS.WATCH);
     requests.length = 0;
     expect(watch("/x", "X")).toBe(0);
-    expect(types()).toEqual([[XS.WATCH, "/x\0X\0"], [XS.WATCH, "/x\0X\0"]]);
+    expect(types()).toEqual([
+      [XS.WATCH, "/x\0X\0"],
+      [XS.WATCH, "/x\0X\0"],
+    ]);
     expect(h.xs_client_watch_count(...arg(ARG0, "X"), 0)).toBeGreaterThanOrEqual(0);
 
     restartAfter(XS.UNWATCH);
@@ -792,7 +914,8 @@ describe("the connection restarted under the client", () => {
     expect(watch("/b", "B")).toBe(0);
     expect(watch("/c", "C")).toBe(0);
     const original = store.onRequest.bind(store);
-    store.onRequest = (r) => (r.type === XS.WATCH && decoder.decode(r.payload) === "/b\0B\0" ? [reply(r, "E2BIG\0", XS.ERROR)] : original(r));
+    store.onRequest = (r) =>
+      r.type === XS.WATCH && decoder.decode(r.payload) === "/b\0B\0" ? [reply(r, "E2BIG\0", XS.ERROR)] : original(r);
     expect(h.xs_client_connection_reset()).toBe(-E2BIG);
     expect(h.xs_client_lost_watches()).toBe(1);
     expect(h.xs_client_watch_count(...arg(ARG0, "B"), 0)).toBe(-1);
@@ -807,8 +930,16 @@ describe("the connection restarted under the client", () => {
     expect(h.xs_client_connection_reset()).toBe(0);
     // The first WATCH went with the restart, and the loop started over.
     expect(restarts).toBe(0);
-    expect(types()).toEqual([[XS.WATCH, "/a\0A\0"], [XS.WATCH, "/b\0B\0"]]);
-    expect(store.watches).toEqual([["/a", "A"], ["/b", "B"], ["/a", "A"], ["/b", "B"]]);
+    expect(types()).toEqual([
+      [XS.WATCH, "/a\0A\0"],
+      [XS.WATCH, "/b\0B\0"],
+    ]);
+    expect(store.watches).toEqual([
+      ["/a", "A"],
+      ["/b", "B"],
+      ["/a", "A"],
+      ["/b", "B"],
+    ]);
 
     requests.length = 0;
     restarts = 1000;
@@ -844,7 +975,10 @@ describe("client against a hostile xenstored", () => {
   it("impossible response indices are -EIO and the ring is reset, as the seed does", () => {
     open({
       onRequest: () => [],
-      onBlock: (p) => (p.setUint32(RSP_PROD, 5000, true), false),
+      onBlock: (p) => {
+        p.setUint32(RSP_PROD, 5000, true);
+        return false;
+      },
     });
     expect(read("/a")).toBe(-EIO);
     expect([page().getUint32(RSP_CONS, true), page().getUint32(RSP_PROD, true)]).toEqual([0, 0]);
@@ -868,10 +1002,30 @@ describe("client against a hostile xenstored", () => {
     txId: fc.integer({ min: 0, max: 0xffffffff }),
     payload: fc.oneof(
       fc.uint8Array({ maxLength: 80 }),
-      fc.constantFrom(...["ENOENT\0", "EAGAIN", "E2BIG\0", "ENOTEMPTY\0", "/a\0tok\0", "/a\0", "b0\0r1\0", "7\0", "OK\0", "", "1\0a\0\0", "1\0a\0"].map((s) => encoder.encode(s))),
+      fc.constantFrom(
+        ...[
+          "ENOENT\0",
+          "EAGAIN",
+          "E2BIG\0",
+          "ENOTEMPTY\0",
+          "/a\0tok\0",
+          "/a\0",
+          "b0\0r1\0",
+          "7\0",
+          "OK\0",
+          "",
+          "1\0a\0\0",
+          "1\0a\0",
+        ].map((s) => encoder.encode(s)),
+      ),
     ),
     // Announce a different length than the bytes that follow (truncated or overlong messages).
-    lengthDelta: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: -8, max: 8 }), fc.integer({ min: 0, max: 0xffffffff })),
+    lengthDelta: fc.oneof(
+      fc.constant(0),
+      fc.constant(0),
+      fc.integer({ min: -8, max: 8 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+    ),
   });
   const hostilePeer = fc.record({
     messages: fc.array(hostileMessage, { maxLength: 6 }),
@@ -903,7 +1057,14 @@ describe("client against a hostile xenstored", () => {
     ["get_quota", true, () => h.xs_client_get_quota(-1, ...arg(ARG0, "nodes"))],
     ["quota_names", true, () => h.xs_client_quota_names()],
     ["run_transaction", true, () => h.xs_client_run_transaction(...arg(ARG0, "/a"), ...arg(ARG1, "v"), 0, 3)],
-    ["dispatch", false, () => (h.xs_client_register_watch(...arg(ARG0, "/a"), ...arg(ARG1, "tok"), 2, 3), Math.min(0, -h.xs_client_dispatch()))],
+    [
+      "dispatch",
+      false,
+      () => {
+        h.xs_client_register_watch(...arg(ARG0, "/a"), ...arg(ARG1, "tok"), 2, 3);
+        return Math.min(0, -h.xs_client_dispatch());
+      },
+    ],
   ];
 
   it("random headers, lengths, types, ids, truncated payloads and garbage indices: an error or a checked success, never a trap, nothing written outside the store page", () => {
@@ -921,7 +1082,8 @@ describe("client against a hostile xenstored", () => {
           ],
           onBlock: (p) => {
             block++;
-            if (script.indices !== null && block === script.indices.onBlock) p.setUint32(script.indices.at, script.indices.value, true);
+            if (script.indices !== null && block === script.indices.onBlock)
+              p.setUint32(script.indices.at, script.indices.value, true);
             return false;
           },
         });
@@ -933,9 +1095,15 @@ describe("client against a hostile xenstored", () => {
         const before = m.slice(scratch, STORE).join() + m.slice(STORE + PAGE, ARG0).join();
         const rc = op();
         // Success only from a message with our req_id that announces a payload the protocol allows.
-        const possible = script.messages.some((m) => m.reqIdDelta === 0 && ((m.payload.length + m.lengthDelta) >>> 0) <= 4096);
+        const possible = script.messages.some(
+          (m) => m.reqIdDelta === 0 && (m.payload.length + m.lengthDelta) >>> 0 <= 4096,
+        );
         if (rc >= 0 && needsReply) expect(possible).toBe(true);
-        const after = mem().slice(scratch, STORE).join() + mem().slice(STORE + PAGE, ARG0).join();
+        const after =
+          mem().slice(scratch, STORE).join() +
+          mem()
+            .slice(STORE + PAGE, ARG0)
+            .join();
         expect(after).toBe(before);
         // Whatever happened, a fresh request after a protocol violation fails cleanly or works.
         expect(read("/x")).toBeLessThanOrEqual(0);

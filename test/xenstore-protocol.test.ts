@@ -66,9 +66,22 @@ function parseEverywhere<T>(payload: Uint8Array, seed: number, parse: (at: numbe
 }
 
 const XSD_ERRORS: Array<[string, number]> = [
-  ["EINVAL", 22], ["EACCES", 13], ["EEXIST", 17], ["EISDIR", 21], ["ENOENT", 2], ["ENOMEM", 12],
-  ["ENOSPC", 28], ["EIO", 5], ["ENOTEMPTY", 39], ["ENOSYS", 38], ["EROFS", 30], ["EBUSY", 16],
-  ["EAGAIN", 11], ["EISCONN", 106], ["E2BIG", 7], ["EPERM", 1],
+  ["EINVAL", 22],
+  ["EACCES", 13],
+  ["EEXIST", 17],
+  ["EISDIR", 21],
+  ["ENOENT", 2],
+  ["ENOMEM", 12],
+  ["ENOSPC", 28],
+  ["EIO", 5],
+  ["ENOTEMPTY", 39],
+  ["ENOSYS", 38],
+  ["EROFS", 30],
+  ["EBUSY", 16],
+  ["EAGAIN", 11],
+  ["EISCONN", 106],
+  ["E2BIG", 7],
+  ["EPERM", 1],
 ];
 
 // The model: what each parser must answer, from the payload alone.
@@ -103,7 +116,11 @@ function modelDecimal(p: Uint8Array): bigint {
 function modelPerms(p: Uint8Array): number[] | null {
   if (modelCountStrings(p) <= 0) return null;
   const entries = [...p.subarray(0, p.length - 1)].reduce<number[][]>(
-    (all, b) => (b === 0 ? all.push([]) : all[all.length - 1].push(b), all),
+    (all, b) => {
+      if (b === 0) all.push([]);
+      else all[all.length - 1].push(b);
+      return all;
+    },
     [[]],
   );
   const perms: number[] = [];
@@ -134,9 +151,7 @@ const payloadBytes = fc.oneof(
     .array(fc.oneof(fc.constantFrom(...XSD_ERRORS.map(([n]) => n)), fc.stringMatching(/^[a-z0-9/]{0,12}$/)), {
       maxLength: 4,
     })
-    .chain((parts) =>
-      fc.boolean().map((terminated) => encoder.encode(parts.join("\0") + (terminated ? "\0" : ""))),
-    ),
+    .chain((parts) => fc.boolean().map((terminated) => encoder.encode(parts.join("\0") + (terminated ? "\0" : "")))),
 );
 
 describe("xsd_sockmsg header", () => {
@@ -146,7 +161,14 @@ describe("xsd_sockmsg header", () => {
         h.xs_header_encode(HEADER, t, r, x, l);
         const v = view();
         expect([0, 4, 8, 12].map((o) => v.getUint32(HEADER + o, true))).toEqual([t, r, x, l]);
-        expect([h.xs_header_type(HEADER), h.xs_header_req_id(HEADER), h.xs_header_tx_id(HEADER), h.xs_header_length(HEADER)].map((n) => n >>> 0)).toEqual([t, r, x, l]);
+        expect(
+          [
+            h.xs_header_type(HEADER),
+            h.xs_header_req_id(HEADER),
+            h.xs_header_tx_id(HEADER),
+            h.xs_header_length(HEADER),
+          ].map((n) => n >>> 0),
+        ).toEqual([t, r, x, l]);
         expect(h.xs_header_check(HEADER)).toBe(l > PAYLOAD_MAX ? -E2BIG : 0);
       }),
     );
@@ -164,7 +186,7 @@ describe("error strings", () => {
   it.each(XSD_ERRORS)("%s ↔ %i", (name, errno) => {
     expect(h.xs_error_name(errno, OUTPUT, 64)).toBe(name.length);
     expect(decoder.decode(bytes().subarray(OUTPUT, OUTPUT + name.length))).toBe(name);
-    const payload = encoder.encode(name + "\0");
+    const payload = encoder.encode(`${name}\0`);
     expect(parseEverywhere(payload, errno, (at, n) => h.xs_errno_of_error(at, n))).toBe(errno);
     // Some servers omit the terminator; the name still counts.
     expect(parseEverywhere(payload.subarray(0, name.length), errno, (at, n) => h.xs_errno_of_error(at, n))).toBe(errno);
@@ -172,7 +194,7 @@ describe("error strings", () => {
 
   it("unknown names, prefixes and extensions of known ones are EINVAL", () => {
     for (const name of ["", "ENOENTX", "ENOEN", "enoent", "ETIMEDOUT", "EIO ", " EIO"]) {
-      expect(parseEverywhere(encoder.encode(name + "\0"), 7, (at, n) => h.xs_errno_of_error(at, n))).toBe(EINVAL);
+      expect(parseEverywhere(encoder.encode(`${name}\0`), 7, (at, n) => h.xs_errno_of_error(at, n))).toBe(EINVAL);
     }
     expect(h.xs_error_name(110, OUTPUT, 64)).toBe(-1);
   });
@@ -271,7 +293,7 @@ describe("payload builder", () => {
   const SOURCE = scratch + 4 * PAGE;
   const VALUE = scratch + 5 * PAGE;
   const build = (strings: string[], value: Uint8Array): number => {
-    const s = encoder.encode(strings.map((x) => x + "\0").join(""));
+    const s = encoder.encode(strings.map((x) => `${x}\0`).join(""));
     put(SOURCE, s);
     put(VALUE, value);
     return h.xs_build_payload(OUTPUT, SOURCE, s.length, VALUE, value.length);
@@ -295,7 +317,7 @@ describe("payload builder", () => {
   });
 
   it("fills exactly XENSTORE_PAYLOAD_MAX bytes and refuses one more, writing nothing past it", () => {
-    const path = "/" + "p".repeat(99);
+    const path = `/${"p".repeat(99)}`;
     fillRandom(OUTPUT + PAYLOAD_MAX, 64, 9);
     const after = bytes().slice(OUTPUT + PAYLOAD_MAX, OUTPUT + PAYLOAD_MAX + 64);
     expect(build([path], new Uint8Array(PAYLOAD_MAX - 101))).toBe(PAYLOAD_MAX);

@@ -8,14 +8,14 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { Hypervisor } from "../host/hypervisor.js";
-import { STORE_GFN, type XenstoreOptions, type XenstoreService, startXenstore } from "../host/toolstack.js";
-import { listenUnix } from "../host/xenstored/socket.js";
-import { XsType, encodeMessage, strings } from "../host/xenstored/wire.js";
+import { STORE_GFN, startXenstore, type XenstoreOptions, type XenstoreService } from "../host/toolstack.js";
 import { EVTCHNSTAT, HVM_PARAM, XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../host/xen/abi.js";
+import { listenUnix } from "../host/xenstored/socket.js";
+import { encodeMessage, strings, XsType } from "../host/xenstored/wire.js";
 import { type XenStore, xenstore } from "../runtime/xenstore.js";
 import { debianPackage } from "../tools/debian.js";
-import { peer } from "./support/peer.js";
 import { engines } from "./support/engines.js";
+import { peer } from "./support/peer.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";
 
 const XENSTORE_RING = xenstore_domain_interface.fields;
@@ -67,7 +67,10 @@ describe.each(engines)("under $name", ({ engine }) => {
         action();
       }
     });
-    service.xenstored.receive(conn, encodeMessage({ type: XsType.WATCH, reqId: 1, txId: 0, payload: strings(path, "hook") }));
+    service.xenstored.receive(
+      conn,
+      encodeMessage({ type: XsType.WATCH, reqId: 1, txId: 0, payload: strings(path, "hook") }),
+    );
     armed = true; // past the event every new watch fires at once
   }
 
@@ -110,7 +113,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(xs.getDomainPath(guest.domid)).toBe(`/local/domain/${guest.domid}`);
       expect(xs.read("name")).toBe("alpha");
       expect(xs.read("domid")).toBe(String(guest.domid));
-      expect(xs.directory(`/local/domain/${guest.domid}`).sort()).toEqual(["control", "data", "device", "domid", "error", "name"]);
+      expect(xs.directory(`/local/domain/${guest.domid}`).sort()).toEqual([
+        "control",
+        "data",
+        "device",
+        "domid",
+        "error",
+        "name",
+      ]);
       expect(xs.directory("control")).toEqual(["shutdown"]);
     });
 
@@ -198,7 +208,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       // 50 events of 27 bytes each: more than the 1 KiB ring holds while the guest is not running.
       for (let i = 0; i < 50; i++) dom0.write(`/local/domain/${guest.domid}/data/w`, String(i));
       const { view } = storeRing(guest);
-      expect(view().getUint32(XENSTORE_RING.rsp_prod, true) - view().getUint32(XENSTORE_RING.rsp_cons, true)).toBe(1024);
+      expect(view().getUint32(XENSTORE_RING.rsp_prod, true) - view().getUint32(XENSTORE_RING.rsp_cons, true)).toBe(
+        1024,
+      );
       hv.runUntilIdle();
       expect(xs.takeEvents()).toEqual(Array.from({ length: 50 }, () => ({ path: "data/w", token: "tok" })));
       expect(xs.read("data/w")).toBe("49");
@@ -596,7 +608,9 @@ describe.each(engines)("under $name", ({ engine }) => {
   });
 
   const tools = peer("Debian's xenstore-utils", () => {
-    const libraries = ["libxenstore4", "libxentoolcore1"].map((name) => join(debianPackage(name), "usr/lib/x86_64-linux-gnu"));
+    const libraries = ["libxenstore4", "libxentoolcore1"].map((name) =>
+      join(debianPackage(name), "usr/lib/x86_64-linux-gnu"),
+    );
     return { bin: join(debianPackage("xenstore-utils"), "usr/bin"), libraryPath: libraries.join(":") };
   });
 
@@ -608,10 +622,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       const socket = join(directory, "socket");
       const listener = await listenUnix(service.xenstored, socket);
       try {
-        const { stdout } = await promisify(execFile)(join(tools!.bin, "xenstore-read"), [`/local/domain/${guests[0]!.domid}/data/hello`], {
-          env: { ...process.env, XENSTORED_PATH: socket, LD_LIBRARY_PATH: tools!.libraryPath },
-          timeout: 10_000,
-        });
+        const { stdout } = await promisify(execFile)(
+          join(tools!.bin, "xenstore-read"),
+          [`/local/domain/${guests[0]!.domid}/data/hello`],
+          {
+            env: { ...process.env, XENSTORED_PATH: socket, LD_LIBRARY_PATH: tools!.libraryPath },
+            timeout: 10_000,
+          },
+        );
         expect(stdout).toBe("from the ring\n");
       } finally {
         await listener.close();

@@ -54,9 +54,16 @@ describe("the standalone xenstored", () => {
     running.push(child);
     expect(writeAndRead(socket, "/first", "before")).toBe("before");
     const second = await runCommand(CLI, ["xenstored", "--socket", socket]);
-    expect(second).toEqual({ status: 1, stdout: "", stderr: `xenbus-wasm xenstored: ${socket} is in use: a server answers there (EADDRINUSE)\n` });
+    expect(second).toEqual({
+      status: 1,
+      stdout: "",
+      stderr: `xenbus-wasm xenstored: ${socket} is in use: a server answers there (EADDRINUSE)\n`,
+    });
     const third = await runCommand(MAIN, ["--socket", socket]);
-    expect(third).toMatchObject({ status: 1, stderr: `npm run xenstored: ${socket} is in use: a server answers there (EADDRINUSE)\n` });
+    expect(third).toMatchObject({
+      status: 1,
+      stderr: `npm run xenstored: ${socket} is in use: a server answers there (EADDRINUSE)\n`,
+    });
     // Still the first one's store, reachable on the same path.
     expect(lstatSync(socket).isSocket()).toBe(true);
     expect(writeAndRead(socket, "/first/after", "still here")).toBe("still here");

@@ -6,16 +6,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { debianPackage } from "../tools/debian.js";
 import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
-import { type SocketListener, listenUnix } from "../host/xenstored/socket.js";
+import { listenUnix, type SocketListener } from "../host/xenstored/socket.js";
+import { debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
 
 const run = promisify(execFile);
 
 const tools = peer("Debian's xenstore-utils", () => {
-  const libraries = ["libxenstore4", "libxentoolcore1"].map((name) => join(debianPackage(name), "usr/lib/x86_64-linux-gnu"));
+  const libraries = ["libxenstore4", "libxentoolcore1"].map((name) =>
+    join(debianPackage(name), "usr/lib/x86_64-linux-gnu"),
+  );
   return { bin: join(debianPackage("xenstore-utils"), "usr/bin"), libraryPath: libraries.join(":") };
 });
 
@@ -55,7 +57,10 @@ describe.skipIf(!tools)("xenstore-utils against the simulated xenstored", () => 
   it("writes, reads, tests existence, lists and removes", async () => {
     expect(await tool("xenstore-write", "/interop/a/b", "hello", "/interop/c", "world")).toMatchObject({ code: 0 });
     expect(dom0.read("/interop/a/b")).toBe("hello");
-    expect(await tool("xenstore-read", "/interop/a/b", "/interop/c")).toMatchObject({ code: 0, stdout: "hello\nworld\n" });
+    expect(await tool("xenstore-read", "/interop/a/b", "/interop/c")).toMatchObject({
+      code: 0,
+      stdout: "hello\nworld\n",
+    });
     expect((await tool("xenstore-exists", "/interop/c")).code).toBe(0);
     expect((await tool("xenstore-exists", "/interop/missing")).code).toBe(1);
     expect(await tool("xenstore-list", "/interop")).toMatchObject({ code: 0, stdout: "a\nc\n" });
@@ -98,7 +103,9 @@ describe.skipIf(!tools)("xenstore-utils against the simulated xenstored", () => 
           output += chunk.toString();
           check();
         });
-        watcher.on("exit", () => (output.split("\n").length > count ? resolve() : reject(new Error(`watch output: ${output}`))));
+        watcher.on("exit", () =>
+          output.split("\n").length > count ? resolve() : reject(new Error(`watch output: ${output}`)),
+        );
         check();
       });
     await sawLines(1);
@@ -115,7 +122,12 @@ describe.skipIf(!tools)("xenstore-utils against the simulated xenstored", () => 
     expect(names).toHaveLength(12);
     const { stdout } = await run(testXenstore!, ["--iterations", "3"], { env: env(), timeout: 60_000 });
     // One timing line per test; a failing test prints "failed" and stops the run.
-    expect(stdout.trim().split("\n").filter((line) => /^[^:]+: avg: \d+ ns/.test(line))).toHaveLength(names.length);
+    expect(
+      stdout
+        .trim()
+        .split("\n")
+        .filter((line) => /^[^:]+: avg: \d+ ns/.test(line)),
+    ).toHaveLength(names.length);
     await run(testXenstore!, ["--random", "1"], { env: env(), timeout: 60_000 });
   });
 

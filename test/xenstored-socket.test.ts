@@ -1,13 +1,13 @@
 // The Unix-socket transport with a raw client: requests and replies as bytes,
 // and a protocol violation closes only that connection.
 import { mkdtempSync, rmSync } from "node:fs";
-import { type Socket, connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { XenStored } from "../host/xenstored/server.js";
-import { type SocketListener, listenUnix } from "../host/xenstored/socket.js";
-import { MessageDecoder, type XsMessage, XsType, bytesToText, encodeMessage, strings } from "../host/xenstored/wire.js";
+import { listenUnix, type SocketListener } from "../host/xenstored/socket.js";
+import { bytesToText, encodeMessage, MessageDecoder, strings, type XsMessage, XsType } from "../host/xenstored/wire.js";
 
 describe("Unix-socket transport", () => {
   const directory = mkdtempSync(join(tmpdir(), "xenstored-socket-"));
@@ -24,7 +24,11 @@ describe("Unix-socket transport", () => {
   });
 
   /** A connected socket and a way to await the next n messages from the server. */
-  async function client(): Promise<{ socket: Socket; next: (count: number) => Promise<XsMessage[]>; closed: Promise<void> }> {
+  async function client(): Promise<{
+    socket: Socket;
+    next: (count: number) => Promise<XsMessage[]>;
+    closed: Promise<void>;
+  }> {
     const socket = connect(socketPath);
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
     const decoder = new MessageDecoder();

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalClient } from "../host/xenstored/client.js";
 import { XenStored } from "../host/xenstored/server.js";
-import { MessageDecoder, XsType, bytesToText, encodeMessage, strings, textToBytes } from "../host/xenstored/wire.js";
+import { bytesToText, encodeMessage, MessageDecoder, strings, textToBytes, XsType } from "../host/xenstored/wire.js";
 
 function decodeAll(chunks: Uint8Array[]) {
   const decoder = new MessageDecoder();
@@ -22,7 +22,9 @@ describe("MessageDecoder", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(600), { maxLength: 8 }), (bytes, cuts) => {
         const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-        const chunks = [0, ...points, bytes.length].slice(1).map((end, i, all) => bytes.subarray(i === 0 ? 0 : all[i - 1], end));
+        const chunks = [0, ...points, bytes.length]
+          .slice(1)
+          .map((end, i, all) => bytes.subarray(i === 0 ? 0 : all[i - 1], end));
         const whole = decodeAll([bytes]);
         expect(decodeAll(chunks)).toEqual(whole);
       }),
@@ -77,7 +79,8 @@ function world() {
 /** Everything dom0 can see, as path → value and perms. */
 function dump(dom0: LocalClient, path = "/"): Record<string, string> {
   const result: Record<string, string> = { [path]: `${dom0.read(path)}|${dom0.getPerms(path).join(",")}` };
-  for (const child of dom0.directory(path)) Object.assign(result, dump(dom0, path === "/" ? `/${child}` : `${path}/${child}`));
+  for (const child of dom0.directory(path))
+    Object.assign(result, dump(dom0, path === "/" ? `/${child}` : `${path}/${child}`));
   return result;
 }
 
@@ -91,9 +94,16 @@ function recountMemory(dom0: LocalClient, domid: number, clients: LocalClient[],
   const children = dom0.directory(path);
   // The first entry is the owner: an access letter, then its domid.
   const owned = perms[0]!.slice(1) === String(domid);
-  let bytes = owned ? path.length + dom0.read(path).length + 8 * perms.length + children.reduce((sum, child) => sum + child.length + 1, 0) : 0;
-  for (const child of children) bytes += recountMemory(dom0, domid, [], path === "/" ? `/${child}` : `${path}/${child}`);
-  for (const client of clients) for (const watch of client.connection.watches) bytes += watch.path.length + watch.token.length;
+  let bytes = owned
+    ? path.length +
+      dom0.read(path).length +
+      8 * perms.length +
+      children.reduce((sum, child) => sum + child.length + 1, 0)
+    : 0;
+  for (const child of children)
+    bytes += recountMemory(dom0, domid, [], path === "/" ? `/${child}` : `${path}/${child}`);
+  for (const client of clients)
+    for (const watch of client.connection.watches) bytes += watch.path.length + watch.token.length;
   return bytes;
 }
 
@@ -118,13 +128,21 @@ const PATHS = [
 const hostileRequest = fc.record({
   type: fc.oneof(fc.constantFrom(...Object.values(XsType)), fc.nat({ max: 0xffffffff })),
   txId: fc.oneof(fc.constant(0), fc.nat(4), fc.nat({ max: 0xffffffff })),
-  payload: fc.oneof(
-    fc.tuple(fc.constantFrom(...PATHS), fc.array(fc.constantFrom("T", "F", "b5", "r5", "n5", "6", "5", "0", "tok", "", "nodes", "1", "t".repeat(2500)), { maxLength: 3 })).map(
-      ([path, rest]) => strings(path, ...rest),
-    ),
-    fc.constantFrom(...PATHS).map((path) => textToBytes(path)),
-    fc.uint8Array({ maxLength: 64 }),
-  ).map((payload) => payload.subarray(0, 4096)),
+  payload: fc
+    .oneof(
+      fc
+        .tuple(
+          fc.constantFrom(...PATHS),
+          fc.array(
+            fc.constantFrom("T", "F", "b5", "r5", "n5", "6", "5", "0", "tok", "", "nodes", "1", "t".repeat(2500)),
+            { maxLength: 3 },
+          ),
+        )
+        .map(([path, rest]) => strings(path, ...rest)),
+      fc.constantFrom(...PATHS).map((path) => textToBytes(path)),
+      fc.uint8Array({ maxLength: 64 }),
+    )
+    .map((payload) => payload.subarray(0, 4096)),
 });
 
 describe("xenstored facing a hostile domain", () => {
@@ -147,7 +165,11 @@ describe("xenstored facing a hostile domain", () => {
           if (!(path in before)) expect(path.startsWith("/local/domain/5/data"), path).toBe(true);
         }
         expect(victim.takeEvents()).toEqual([]);
-        for (const [domid, clients] of [[0, [dom0]], [5, [hostile]], [6, [victim]]] as const) {
+        for (const [domid, clients] of [
+          [0, [dom0]],
+          [5, [hostile]],
+          [6, [victim]],
+        ] as const) {
           expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
         }
         expect(victim.read("data/private")).toBe(SECRET);
@@ -176,9 +198,25 @@ describe("xenstored facing a hostile domain", () => {
 /** Requests that move a guest's memory up and down: writes of any size, watches with long tokens, transactions. */
 const memoryRequest = fc
   .record({
-    type: fc.constantFrom(XsType.WRITE, XsType.MKDIR, XsType.RM, XsType.SET_PERMS, XsType.WATCH, XsType.UNWATCH, XsType.TRANSACTION_START, XsType.TRANSACTION_END),
+    type: fc.constantFrom(
+      XsType.WRITE,
+      XsType.MKDIR,
+      XsType.RM,
+      XsType.SET_PERMS,
+      XsType.WATCH,
+      XsType.UNWATCH,
+      XsType.TRANSACTION_START,
+      XsType.TRANSACTION_END,
+    ),
     txId: fc.constantFrom(0, 0, 0, 1),
-    path: fc.constantFrom("data/a", "data/b", "data/a/deep", "data/b/c/d", "/local/domain/6/data/shared", "/local/domain/6/data/shared/mine"),
+    path: fc.constantFrom(
+      "data/a",
+      "data/b",
+      "data/a/deep",
+      "data/b/c/d",
+      "/local/domain/6/data/shared",
+      "/local/domain/6/data/shared/mine",
+    ),
     size: fc.nat(1500),
     perms: fc.subarray(["r6", "w6", "b0", "r5"]),
     commit: fc.constantFrom("T", "F"),
@@ -215,7 +253,10 @@ describe("xenstored's memory accounting", () => {
             expect(dump(dom0)).toEqual(before);
             expect(hostile.connection.watches.length).toBe(watchesBefore);
           }
-          for (const [domid, clients] of [[5, [hostile]], [6, [victim]]] as const) {
+          for (const [domid, clients] of [
+            [5, [hostile]],
+            [6, [victim]],
+          ] as const) {
             expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
           }
         }

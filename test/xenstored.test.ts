@@ -2,17 +2,17 @@
 // decoded replies out, with the errors C xenstored gives.
 import { describe, expect, it } from "vitest";
 import { LocalClient } from "../host/xenstored/client.js";
-import { XenStored, SERVER_FEATURES } from "../host/xenstored/server.js";
+import { SERVER_FEATURES, XenStored } from "../host/xenstored/server.js";
 import {
-  MessageDecoder,
-  XSD_ERRORS,
-  XsType,
   bytesToText,
   encodeMessage,
   errnoOfName,
+  MessageDecoder,
   nameOfErrno,
   strings,
   textToBytes,
+  XSD_ERRORS,
+  XsType,
 } from "../host/xenstored/wire.js";
 
 /**
@@ -39,7 +39,9 @@ function setup() {
 describe("wire", () => {
   it("numbers the message types as the newest xs_wire.h", () => {
     expect([XsType.CONTROL, XsType.SET_TARGET, XsType.RESET_WATCHES, XsType.DIRECTORY_PART]).toEqual([0, 19, 21, 22]);
-    expect([XsType.GET_FEATURE, XsType.SET_FEATURE, XsType.GET_QUOTA, XsType.SET_QUOTA, XsType.TYPE_COUNT]).toEqual([23, 24, 25, 26, 27]);
+    expect([XsType.GET_FEATURE, XsType.SET_FEATURE, XsType.GET_QUOTA, XsType.SET_QUOTA, XsType.TYPE_COUNT]).toEqual([
+      23, 24, 25, 26, 27,
+    ]);
   });
 
   it("encodes the header little-endian and decodes across arbitrary chunking", () => {
@@ -281,7 +283,18 @@ describe("permissions", () => {
   it("answers privileged-only requests from guests with EACCES", () => {
     const { server, dom0 } = setup();
     const guest = withDomain(server, dom0, 5);
-    for (const type of [XsType.INTRODUCE, XsType.RELEASE, XsType.IS_DOMAIN_INTRODUCED, XsType.RESUME, XsType.SET_TARGET, XsType.CONTROL, XsType.GET_FEATURE, XsType.SET_FEATURE, XsType.GET_QUOTA, XsType.SET_QUOTA]) {
+    for (const type of [
+      XsType.INTRODUCE,
+      XsType.RELEASE,
+      XsType.IS_DOMAIN_INTRODUCED,
+      XsType.RESUME,
+      XsType.SET_TARGET,
+      XsType.CONTROL,
+      XsType.GET_FEATURE,
+      XsType.SET_FEATURE,
+      XsType.GET_QUOTA,
+      XsType.SET_QUOTA,
+    ]) {
       expect(() => guest.call(type, strings("5", "0", "0")), `type ${type}`).toThrow("EACCES");
     }
     expect(guest.callString(XsType.GET_DOMAIN_PATH, "5")).toBe("/local/domain/5");
@@ -546,7 +559,10 @@ describe("domains", () => {
     const { dom0 } = setup();
     const introduced: number[][] = [];
     const released: number[] = [];
-    const tracked = new XenStored({ introduce: (...a) => introduced.push(a), release: (domid) => released.push(domid) });
+    const tracked = new XenStored({
+      introduce: (...a) => introduced.push(a),
+      release: (domid) => released.push(domid),
+    });
     const tool = new LocalClient(tracked, 0);
     expect(tool.callString(XsType.IS_DOMAIN_INTRODUCED, "0")).toBe("T");
     expect(tool.callString(XsType.IS_DOMAIN_INTRODUCED, "3")).toBe("F");
@@ -640,7 +656,9 @@ describe("quotas", () => {
   it("lists, reads and sets global and per-domain quotas", () => {
     const { dom0 } = setup();
     const names = dom0.callString(XsType.GET_QUOTA).split(" ");
-    expect(names).toEqual(expect.arrayContaining(["nodes", "watches", "transactions", "node-size", "permissions", "outstanding", "memory"]));
+    expect(names).toEqual(
+      expect.arrayContaining(["nodes", "watches", "transactions", "node-size", "permissions", "outstanding", "memory"]),
+    );
     expect(dom0.callString(XsType.GET_QUOTA, "nodes")).toBe("1000");
     dom0.call(XsType.SET_QUOTA, strings("5", "nodes", "10"));
     expect(dom0.callString(XsType.GET_QUOTA, "5", "nodes")).toBe("10");
@@ -820,7 +838,8 @@ describe("quotas", () => {
       taken.push(bytes);
       return true;
     });
-    const request = (reqId: number) => encodeMessage({ type: XsType.GET_DOMAIN_PATH, reqId, txId: 0, payload: strings("5") });
+    const request = (reqId: number) =>
+      encodeMessage({ type: XsType.GET_DOMAIN_PATH, reqId, txId: 0, payload: strings("5") });
     for (let reqId = 1; reqId <= 30; reqId++) server.receive(conn, request(reqId));
     expect(conn.outbox.length).toBe(20);
     expect(conn.inbox.length).toBe(10);

@@ -12,7 +12,15 @@ export type Layouts = Record<string, StructLayout>;
 export type Constants = Record<string, number>;
 
 const ENOSYS = 38;
-const HYPERCALLS = ["event_channel_op", "grant_table_op", "memory_op", "hvm_op", "sched_op", "console_io", "xen_version"];
+const HYPERCALLS = [
+  "event_channel_op",
+  "grant_table_op",
+  "memory_op",
+  "hvm_op",
+  "sched_op",
+  "console_io",
+  "xen_version",
+];
 
 export type Hypercall = (...args: number[]) => number;
 

@@ -14,7 +14,7 @@
 // with the targets they use. (The package's dist/ is made by `npm run dist`
 // when packing: tools/dist.ts.)
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
@@ -74,17 +74,49 @@ function guestTargets<N extends string>(name: N, entry: string): Record<N | `${N
 // instead of the guest's, which calls Xen.
 const component: Target = {
   entry: "assembly/component/index.ts",
-  inputs: ["assembly/component/asconfig.json", ...readdirSync(at("wit")).map((file) => `wit/${file}`), ASC, WASM_OPT, JCO],
+  inputs: [
+    "assembly/component/asconfig.json",
+    ...readdirSync(at("wit")).map((file) => `wit/${file}`),
+    ASC,
+    WASM_OPT,
+    JCO,
+  ],
   outputs: ["build/xenstore-client.wasm", "build/component/xenstore-client.js"],
   make: async () => {
     const core = "build/xenstore-client.core.wasm";
-    run("asc", ["assembly/component/index.ts", "--config", "assembly/component/asconfig.json", "--target", "release", "-o", "build/xenstore-client.asc.wasm"]);
+    run("asc", [
+      "assembly/component/index.ts",
+      "--config",
+      "assembly/component/asconfig.json",
+      "--target",
+      "release",
+      "-o",
+      "build/xenstore-client.asc.wasm",
+    ]);
     run("wasm-opt", ["build/xenstore-client.asc.wasm", "-Oz", ...FEATURES.map((f) => `--enable-${f}`), "-o", core]);
     await giveCanonicalNames(core);
-    run("jco", ["embed", core, "--wit", "wit/xenstore.wit", "--world-name", "xenstore-client", "-o", "build/xenstore-client.embedded.wasm"]);
+    run("jco", [
+      "embed",
+      core,
+      "--wit",
+      "wit/xenstore.wit",
+      "--world-name",
+      "xenstore-client",
+      "-o",
+      "build/xenstore-client.embedded.wasm",
+    ]);
     run("jco", ["new", "build/xenstore-client.embedded.wasm", "-o", "build/xenstore-client.wasm"]);
     rmSync(at("build/component"), { recursive: true, force: true });
-    run("jco", ["transpile", "build/xenstore-client.wasm", "--instantiation", "sync", "--no-wasi-shim", "--quiet", "-o", "build/component"]);
+    run("jco", [
+      "transpile",
+      "build/xenstore-client.wasm",
+      "--instantiation",
+      "sync",
+      "--no-wasi-shim",
+      "--quiet",
+      "-o",
+      "build/component",
+    ]);
     readJcoDebugOnce("build/component/xenstore-client.js");
   },
 };
@@ -108,7 +140,10 @@ export function isTargetName(name: string): name is TargetName {
 /** Runs a build tool in the repository; its output goes to stderr so `npm run layouts` keeps stdout for JSON. */
 function run(tool: string, args: string[]): void {
   try {
-    execFileSync(at(`node_modules/.bin/${tool}`), args, { cwd: ROOT, stdio: ["ignore", process.stderr, process.stderr] });
+    execFileSync(at(`node_modules/.bin/${tool}`), args, {
+      cwd: ROOT,
+      stdio: ["ignore", process.stderr, process.stderr],
+    });
   } catch {
     exitWithError("build", `${tool} ${args.join(" ")} failed`);
   }
@@ -139,7 +174,9 @@ function staleness(target: Target): string | null {
   const built = target.outputs.map(modified);
   if (built.includes(null)) return "not built yet";
   const oldest = Math.min(...(built as number[]));
-  const changed = [...sources(target.entry), ...target.inputs, THIS_TOOL].find((input) => (modified(input) ?? Infinity) > oldest);
+  const changed = [...sources(target.entry), ...target.inputs, THIS_TOOL].find(
+    (input) => (modified(input) ?? Infinity) > oldest,
+  );
   return changed === undefined ? null : `${changed} changed`;
 }
 
@@ -182,7 +219,9 @@ async function giveCanonicalNames(path: string): Promise<void> {
   // Loaded only here: binaryen takes a while to load, and most builds do not need it.
   const { default: binaryen } = await import("binaryen");
   const module = binaryen.readBinary(readFileSync(at(path)));
-  const exports = Array.from({ length: module.getNumExports() }, (_, i) => binaryen.getExportInfo(module.getExportByIndex(i)));
+  const exports = Array.from({ length: module.getNumExports() }, (_, i) =>
+    binaryen.getExportInfo(module.getExportByIndex(i)),
+  );
   for (const info of exports) {
     if (info.kind !== binaryen.ExternalFunction || canonicalName(info.name) === info.name) continue;
     module.removeExport(info.name);
@@ -232,7 +271,8 @@ Options:
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { positionals } = parseCommandLine("build", HELP, { allowPositionals: true });
   const unknown = positionals.filter((name) => !(name in TARGETS));
-  if (unknown.length > 0) exitWithUsageError("build", `unknown target ${unknown.join(", ")}; the targets are ${TARGET_NAMES.join(", ")}`);
+  if (unknown.length > 0)
+    exitWithUsageError("build", `unknown target ${unknown.join(", ")}; the targets are ${TARGET_NAMES.join(", ")}`);
   const built = await buildStale(positionals.length > 0 ? (positionals as TargetName[]) : TARGET_NAMES);
   if (built.length === 0) console.error("build: everything is up to date");
 }

@@ -5,7 +5,16 @@
 // machine's own Debian mirror through package lists kept in .cache/apt/<release>.
 //   tsx tools/debian.ts PACKAGE...   fetches them and prints where they are
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cachePath, slowStep } from "./cache.js";
@@ -26,8 +35,12 @@ function have(command: string): boolean {
 function debianMirror(): string {
   const release = /^VERSION_CODENAME=(\S+)$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1];
   const targets = execFileSync("apt-get", ["indextargets", "--format", "$(REPO_URI) $(RELEASE)"], { encoding: "utf8" });
-  const mirror = targets.split("\n").map((line) => line.split(" ")).find(([, of]) => of === release)?.[0];
-  if (!mirror) throw new PeerUnavailable(`no Debian mirror for ${release ?? "this machine's release"} in apt's sources`);
+  const mirror = targets
+    .split("\n")
+    .map((line) => line.split(" "))
+    .find(([, of]) => of === release)?.[0];
+  if (!mirror)
+    throw new PeerUnavailable(`no Debian mirror for ${release ?? "this machine's release"} in apt's sources`);
   return mirror;
 }
 
@@ -37,8 +50,18 @@ function debianMirror(): string {
  * that test workers fetching at once never share a half-made folder.
  */
 function releaseOptions(release: string): string[] {
-  const options = (dir: string): string[] => ["-o", `Dir::Etc::SourceList=${join(dir, "sources.list")}`, "-o", "Dir::Etc::SourceParts=/dev/null",
-    "-o", `Dir::State::Lists=${join(dir, "lists")}`, "-o", `Dir::Cache=${dir}`, "-o", "Dir::State::status=/dev/null"];
+  const options = (dir: string): string[] => [
+    "-o",
+    `Dir::Etc::SourceList=${join(dir, "sources.list")}`,
+    "-o",
+    "Dir::Etc::SourceParts=/dev/null",
+    "-o",
+    `Dir::State::Lists=${join(dir, "lists")}`,
+    "-o",
+    `Dir::Cache=${dir}`,
+    "-o",
+    "Dir::State::status=/dev/null",
+  ];
   const dir = cachePath("apt", release);
   if (!existsSync(join(dir, ".updated"))) {
     mkdirSync(cachePath("apt"), { recursive: true });
@@ -46,7 +69,9 @@ function releaseOptions(release: string): string[] {
     try {
       for (const sub of ["lists/partial", "archives/partial"]) mkdirSync(join(scratch, sub), { recursive: true });
       writeFileSync(join(scratch, "sources.list"), `deb ${debianMirror()} ${release} main\n`);
-      slowStep(`fetching Debian ${release}'s package lists into ${dir}`, "about 5 s", () => execFileSync("apt-get", ["update", "-q", ...options(scratch)], { stdio: "pipe" }));
+      slowStep(`fetching Debian ${release}'s package lists into ${dir}`, "about 5 s", () =>
+        execFileSync("apt-get", ["update", "-q", ...options(scratch)], { stdio: "pipe" }),
+      );
       writeFileSync(join(scratch, ".updated"), "");
       placeOnce(scratch, dir);
     } finally {
@@ -58,7 +83,8 @@ function releaseOptions(release: string): string[] {
 
 /** Renames the finished folder `made` to `at`, unless another process got there first; clears a half-made `at`. */
 function placeOnce(made: string, at: string): void {
-  if (existsSync(at) && !existsSync(join(at, ".updated")) && !existsSync(join(at, ".unpacked"))) rmSync(at, { recursive: true, force: true });
+  if (existsSync(at) && !existsSync(join(at, ".updated")) && !existsSync(join(at, ".unpacked")))
+    rmSync(at, { recursive: true, force: true });
   try {
     renameSync(made, at);
   } catch (error) {
@@ -68,7 +94,10 @@ function placeOnce(made: string, at: string): void {
 
 function download(name: string, into: string, release?: string): void {
   const options = release ? releaseOptions(release) : [];
-  execFileSync("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", ...options, name], { cwd: into, stdio: "pipe" });
+  execFileSync("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", ...options, name], {
+    cwd: into,
+    stdio: "pipe",
+  });
 }
 
 /**
@@ -94,7 +123,9 @@ function fetchInto(cache: string, name: string, root: string, release?: string):
     } catch {
       // A fresh machine may have empty package lists; refresh once and retry.
       const options = release ? releaseOptions(release) : [];
-      slowStep("refreshing apt's package lists with apt-get update", "up to a minute", () => execFileSync("apt-get", ["update", "-q", ...options], { stdio: "pipe" }));
+      slowStep("refreshing apt's package lists with apt-get update", "up to a minute", () =>
+        execFileSync("apt-get", ["update", "-q", ...options], { stdio: "pipe" }),
+      );
       download(name, scratch, release);
     }
     const deb = readdirSync(scratch).find((file) => file.endsWith(".deb"));

@@ -16,7 +16,10 @@ export function buildDist(root: string): void {
   const dist = join(root, "dist");
   rmSync(dist, { recursive: true, force: true });
   try {
-    execFileSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "tsconfig.dist.json")], { encoding: "utf8", stdio: "pipe" });
+    execFileSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "tsconfig.dist.json")], {
+      encoding: "utf8",
+      stdio: "pipe",
+    });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`tsc -p tsconfig.dist.json failed:\n${stdout ?? ""}${stderr ?? ""}`);

@@ -5,35 +5,62 @@
 // The module is built first if it is stale (tools/build.ts); an ELF newer
 // than the module, the host's sources and these tools is kept.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
 import { buildStale, isTargetName } from "./build.js";
 import { cachePath, upToDate } from "./cache.js";
-import { PeerUnavailable, debianPackage } from "./debian.js";
+import { debianPackage, PeerUnavailable } from "./debian.js";
 import { wasm2c } from "./wasm2c.js";
 
 const HOST = resolve("runtime/pvh");
 const TOOLS = ["tools/pvh.ts", "tools/wasm2c.ts"].map((path) => resolve(path));
 /** What the host provides: the `xen` imports (runtime/pvh/imports.c) and the entry it calls. */
-const HOST_IMPORTS = ["event_channel_op", "grant_table_op", "memory_op", "hvm_op", "sched_op", "console_io", "xen_version"];
+const HOST_IMPORTS = [
+  "event_channel_op",
+  "grant_table_op",
+  "memory_op",
+  "hvm_op",
+  "sched_op",
+  "console_io",
+  "xen_version",
+];
 
 /** The module cannot run in the host (its exports or imports say so). */
 export class NotAUnikernel extends Error {}
 
 /** A freestanding kernel: no libc, no red zone (interrupts use the same stack), code below 2 GiB. */
 const KERNEL_FLAGS = [
-  "-O2", "-std=gnu11", "-ffreestanding", "-fno-pic", "-fno-pie", "-mno-red-zone", "-mcmodel=small",
-  "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fno-tree-loop-distribute-patterns", "-fno-math-errno",
+  "-O2",
+  "-std=gnu11",
+  "-ffreestanding",
+  "-fno-pic",
+  "-fno-pie",
+  "-mno-red-zone",
+  "-mcmodel=small",
+  "-fno-stack-protector",
+  "-fno-asynchronous-unwind-tables",
+  "-fno-tree-loop-distribute-patterns",
+  "-fno-math-errno",
   // wasm2c's runtime header: bounds checks instead of guard pages (no mmap, no signals), and its
   // call-depth counter a plain global (a kernel thread has no TLS).
-  "-D_Thread_local=", "-DWASM_RT_USE_MMAP=0", "-DWASM_RT_MEMCHECK_BOUNDS_CHECK=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1",
+  "-D_Thread_local=",
+  "-DWASM_RT_USE_MMAP=0",
+  "-DWASM_RT_MEMCHECK_BOUNDS_CHECK=1",
+  "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1",
   // Xen's headers default to the oldest interface, whose event_channel_op and sched_op numbers
   // are the compat hypercalls an HVM guest does not have (-ENOSYS).
   "-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__",
 ];
-const LINK_FLAGS = ["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none,--no-warn-rwx-segments", "-z", "max-page-size=4096"];
+const LINK_FLAGS = [
+  "-nostdlib",
+  "-static",
+  "-no-pie",
+  "-Wl,--build-id=none,--no-warn-rwx-segments",
+  "-z",
+  "max-page-size=4096",
+];
 
 function checkModule(wasm: string): void {
   const file = relative(".", wasm);
@@ -97,7 +124,18 @@ export function buildPvhElf(wasm: string, elf: string, say: (line: string) => vo
   const objects: string[] = [];
   for (const source of sources) {
     const object = join(work, `${source}.o`);
-    gcc([...KERNEL_FLAGS, "-Wall", "-Wextra", "-Werror", `-DMODULE_NAME="${name}.wasm"`, ...includes, "-c", join(HOST, source), "-o", object]);
+    gcc([
+      ...KERNEL_FLAGS,
+      "-Wall",
+      "-Wextra",
+      "-Werror",
+      `-DMODULE_NAME="${name}.wasm"`,
+      ...includes,
+      "-c",
+      join(HOST, source),
+      "-o",
+      object,
+    ]);
     objects.push(object);
   }
   say(`gcc ${relative(".", work)}/module.c (the module: takes a while)`);
@@ -129,12 +167,25 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   for (const name of chosen) {
     const start = performance.now();
     try {
-      const { elf, built } = buildPvhElf(resolve("build", `${name}.wasm`), resolve("build", `${name}.pvh.elf`), (line) => console.log(`  ${line}`));
+      const { elf, built } = buildPvhElf(
+        resolve("build", `${name}.wasm`),
+        resolve("build", `${name}.pvh.elf`),
+        (line) => console.log(`  ${line}`),
+      );
       const size = statSync(elf).size;
       const took = ((performance.now() - start) / 1000).toFixed(1);
-      console.log(built ? `build/${basename(elf)}: ${size} bytes, built in ${took} s` : `build/${basename(elf)} is up to date`);
+      console.log(
+        built ? `build/${basename(elf)}: ${size} bytes, built in ${took} s` : `build/${basename(elf)} is up to date`,
+      );
     } catch (error) {
-      if (!(error instanceof NotAUnikernel || error instanceof PeerUnavailable || (error as Error).message.startsWith("gcc failed"))) throw error;
+      if (
+        !(
+          error instanceof NotAUnikernel ||
+          error instanceof PeerUnavailable ||
+          (error as Error).message.startsWith("gcc failed")
+        )
+      )
+        throw error;
       exitWithError("npm run pvh", (error as Error).message);
     }
   }

@@ -28,7 +28,17 @@ export function wasm2c(): Wasm2c {
     include: join(wabt, "usr/include"),
     runtime: join(wabt, "usr/src/wasm2c"),
     convert(input, output, name) {
-      const args = ["--library-path", libraryPath, join(wabt, "usr/bin/wasm2c"), "--enable-threads", input, "-o", output, "-n", name];
+      const args = [
+        "--library-path",
+        libraryPath,
+        join(wabt, "usr/bin/wasm2c"),
+        "--enable-threads",
+        input,
+        "-o",
+        output,
+        "-n",
+        name,
+      ];
       execFileSync(loader, args, { stdio: "pipe" });
       // wasm2c exits 0 when it could not write its output.
       if (!existsSync(output)) throw new Error(`wasm2c wrote no ${output} from ${input}`);

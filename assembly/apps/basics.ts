@@ -9,20 +9,18 @@
 // connecting) has run its handler by the time the wait returns.
 import "../xen/panic"; // the abort handler named in asconfig.json
 import "../drivers/blkfront"; // registers the vbd driver with the frontend bus
+import { BlkfrontDevice, close as closeDisk } from "../drivers/blkfront";
+import { SECTOR_SHIFT } from "../drivers/blkif";
+import * as consoleFront from "../drivers/console";
+import { suspendDomain } from "../drivers/suspend";
 import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
-import * as xenstore from "../xenstore/ring";
-import * as consoleFront from "../drivers/console";
-import { BlkfrontDevice, close as closeDisk } from "../drivers/blkfront";
-import { suspendDomain } from "../drivers/suspend";
-import { SECTOR_SHIFT } from "../drivers/blkif";
-import {
-  ENOENT, SHUTDOWN_poweroff, SHUTDOWN_reboot, XenbusStateClosed, XenbusStateUnknown,
-} from "../xen/abi";
+import { ENOENT, SHUTDOWN_poweroff, SHUTDOWN_reboot, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client";
-import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { attachFrontendBus, currentFrontendBus, XenbusBus } from "../xenbus/bus";
+import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client";
+import * as xenstore from "../xenstore/ring";
+import { XS_NO_TRANSACTION } from "../xenstore/wire";
 
 /** Where the toolstack asks for a shutdown ("poweroff", "reboot", "halt", "suspend"), relative to our home. */
 const SHUTDOWN_NODE = "control/shutdown";

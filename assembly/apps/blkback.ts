@@ -14,8 +14,8 @@ import { BlkbackDevice } from "../drivers/blkback";
 import { SECTOR_SHIFT } from "../drivers/blkif";
 import { createDisk, diskAt } from "../drivers/memdisk";
 import { XenbusStateConnected } from "../xen/abi";
-import * as xenstore from "../xenstore/ring";
 import { attachBackendBus, currentBackendBus } from "../xenbus/bus";
+import * as xenstore from "../xenstore/ring";
 import { addReporter, devicesOf, diskName, Reporter, say, serve, start } from "./basics";
 
 const DISK_MIB: u32 = 8;
@@ -81,7 +81,7 @@ class Frontends extends Reporter {
       const disk = dev.disk!;
       say(
         `${name(dev)} went after ${dev.requests} requests (${dev.bytes} bytes, ${disk.flushes} flushes); ` +
-        `its disk's first ${CHECKED_BYTES} bytes have cksum ${cksum(disk.image, CHECKED_BYTES)}.`,
+          `its disk's first ${CHECKED_BYTES} bytes have cksum ${cksum(disk.image, CHECKED_BYTES)}.`,
       );
     }
     this.announced = connected;

@@ -22,16 +22,16 @@
 // Each pattern sector is the text `xenbus-wasm <disk> sector <n>` and a
 // newline, the rest of its 512 bytes '.': dom0 checks the image's bytes.
 import "../xen/panic"; // the abort handler named in asconfig.json
-import * as xenstore from "../xenstore/ring";
 import { BlkfrontDevice, flush, transfer } from "../drivers/blkfront";
 import { SECTOR_SHIFT } from "../drivers/blkif";
 import { BLKIF_OP_READ, BLKIF_OP_WRITE, EACCES, EAGAIN, EOPNOTSUPP } from "../xen/abi";
 import { xenstore_domain_interface } from "../xen/layout";
 import { allocPages, freePage, PAGE_SHIFT, STORE_PAGE } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { Perm, XS_NO_TRANSACTION } from "../xenstore/wire";
-import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client";
 import { currentFrontendBus } from "../xenbus/bus";
+import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client";
+import * as xenstore from "../xenstore/ring";
+import { Perm, XS_NO_TRANSACTION } from "../xenstore/wire";
 import { diskName, disks, say, serve, start } from "./basics";
 
 const BASE = "data/check";
@@ -72,13 +72,19 @@ function checkStore(store: XsClient): void {
   const tx = XS_NO_TRANSACTION;
   let rc = store.write(tx, `${BASE}/hello`, "world");
   if (rc == 0) rc = store.read(tx, `${BASE}/hello`);
-  report("xenstore.write-read", rc < 0 ? failedWith("write/read", rc) : store.value == "world" ? "" : `read "${store.value}"`);
+  report(
+    "xenstore.write-read",
+    rc < 0 ? failedWith("write/read", rc) : store.value == "world" ? "" : `read "${store.value}"`,
+  );
 
   rc = store.mkdir(tx, `${BASE}/dir`);
   for (let i = 0; i < 3 && rc == 0; i++) rc = store.write(tx, `${BASE}/dir/child${i}`, i.toString());
   if (rc == 0) rc = store.directory(tx, `${BASE}/dir`);
   const listed = rc < 0 ? "" : sorted(store.entries).join(",");
-  report("xenstore.mkdir-directory", rc < 0 ? failedWith("mkdir/write/directory", rc) : listed == "child0,child1,child2" ? "" : `listed ${listed}`);
+  report(
+    "xenstore.mkdir-directory",
+    rc < 0 ? failedWith("mkdir/write/directory", rc) : listed == "child0,child1,child2" ? "" : `listed ${listed}`,
+  );
 
   rc = store.rm(tx, `${BASE}/dir`);
   const gone = rc < 0 ? rc : store.exists(tx, `${BASE}/dir/child0`);
@@ -92,7 +98,10 @@ function checkStore(store: XsClient): void {
   rc = store.read(tx, "domid");
   const domid = rc < 0 ? "" : store.value;
   if (rc == 0) rc = store.getDomainPath(u32(I32.parseInt(domid)));
-  report("xenstore.get-domain-path", rc < 0 ? failedWith("get_domain_path", rc) : store.value == `/local/domain/${domid}` ? "" : `got ${store.value}`);
+  report(
+    "xenstore.get-domain-path",
+    rc < 0 ? failedWith("get_domain_path", rc) : store.value == `/local/domain/${domid}` ? "" : `got ${store.value}`,
+  );
 
   // On the store page, where we moved it.
   const features = load<u32>(STORE_PAGE + xenstore_domain_interface.server_features);
@@ -113,7 +122,12 @@ function checkLongDirectory(store: XsClient): void {
   store.unregisterWatch("check-long");
   if (rc == 0) rc = store.directory(XS_NO_TRANSACTION, `${BASE}/long`);
   const bytes = LONG_COUNT * (LONG_NAME.length + 4);
-  const problem = rc < 0 ? failedWith("waiting for dom0 / directory", rc) : store.entries.length == LONG_COUNT ? "" : `listed ${store.entries.length}`;
+  const problem =
+    rc < 0
+      ? failedWith("waiting for dom0 / directory", rc)
+      : store.entries.length == LONG_COUNT
+        ? ""
+        : `listed ${store.entries.length}`;
   report("xenstore.directory-long", problem, `${LONG_COUNT} entries, about ${bytes} bytes`);
 }
 
@@ -134,7 +148,11 @@ function checkPerms(store: XsClient): void {
     return;
   }
   const denied = store.write(XS_NO_TRANSACTION, `${devices[0].otherendPath}/state`, "4");
-  report("xenstore.eacces", denied == -EACCES ? "" : `writing the backend's state gave ${denied}`, `${devices[0].otherendPath}/state`);
+  report(
+    "xenstore.eacces",
+    denied == -EACCES ? "" : `writing the backend's state gave ${denied}`,
+    `${devices[0].otherendPath}/state`,
+  );
 }
 
 class CountingWatch extends XsWatchHandler {
@@ -168,14 +186,20 @@ function checkWatch(store: XsClient): void {
   rc = store.write(XS_NO_TRANSACTION, `${BASE}/ready/watch`, "1");
   if (rc == 0) rc = waitForEvents(watch, 2);
   if (rc == 0) rc = store.read(XS_NO_TRANSACTION, `${BASE}/from-dom0`);
-  report("xenstore.watch-dom0-write", rc < 0 ? failedWith("dom0's write", rc) : store.value == "hello" ? "" : `read "${store.value}"`);
+  report(
+    "xenstore.watch-dom0-write",
+    rc < 0 ? failedWith("dom0's write", rc) : store.value == "hello" ? "" : `read "${store.value}"`,
+  );
   rc = store.unregisterWatch("check-watch");
   const before = watch.events;
   if (rc == 0) rc = store.write(XS_NO_TRANSACTION, `${BASE}/from-dom0`, "after unwatch");
   // A round trip after the write: an event it fired would have arrived before the reply.
   if (rc == 0) rc = store.read(XS_NO_TRANSACTION, `${BASE}/from-dom0`);
   store.dispatchWatchEvents();
-  report("xenstore.unwatch", rc < 0 ? failedWith("unwatch", rc) : watch.events == before ? "" : "an event after unwatch");
+  report(
+    "xenstore.unwatch",
+    rc < 0 ? failedWith("unwatch", rc) : watch.events == before ? "" : "an event after unwatch",
+  );
 }
 
 class Retry extends XsTransactionBody {
@@ -207,12 +231,18 @@ function checkConflict(store: XsClient): void {
   const ended = store.transactionEnd(tx, true);
   store.unregisterWatch("check-conflict");
   if (rc < 0 || ended != -EAGAIN) {
-    report("xenstore.transaction-conflict", rc < 0 ? failedWith("waiting for dom0", rc) : `commit gave ${ended}, not EAGAIN`);
+    report(
+      "xenstore.transaction-conflict",
+      rc < 0 ? failedWith("waiting for dom0", rc) : `commit gave ${ended}, not EAGAIN`,
+    );
     return;
   }
   const retry = new Retry();
   rc = store.runTransaction(retry);
-  report("xenstore.transaction-conflict", rc < 0 ? failedWith("retry", rc) : retry.seen == "dom0" ? "" : `retry read "${retry.seen}"`);
+  report(
+    "xenstore.transaction-conflict",
+    rc < 0 ? failedWith("retry", rc) : retry.seen == "dom0" ? "" : `retry read "${retry.seen}"`,
+  );
 }
 
 // Disks
@@ -233,9 +263,14 @@ function checkDisks(): void {
   for (let i = 0; i < devices.length; i++) {
     const dev = devices[i];
     const name = diskName(dev.id).split(" ")[0];
-    report(`${name}.pattern`, dev.isConnected() ? patternCheck(dev, name, buffer) : "not connected", `${dev.sectors << SECTOR_SHIFT} bytes written, flushed, read back`);
+    report(
+      `${name}.pattern`,
+      dev.isConnected() ? patternCheck(dev, name, buffer) : "not connected",
+      `${dev.sectors << SECTOR_SHIFT} bytes written, flushed, read back`,
+    );
   }
-  for (let page: u32 = 0; page < CHUNK_SECTORS >> (PAGE_SHIFT - SECTOR_SHIFT); page++) freePage(buffer + (usize(page) << PAGE_SHIFT));
+  for (let page: u32 = 0; page < CHUNK_SECTORS >> (PAGE_SHIFT - SECTOR_SHIFT); page++)
+    freePage(buffer + (usize(page) << PAGE_SHIFT));
 }
 
 function patternCheck(dev: BlkfrontDevice, name: string, buffer: usize): string {
@@ -257,7 +292,8 @@ function patternCheck(dev: BlkfrontDevice, name: string, buffer: usize): string 
     if (rc < 0) problem = `read at sector ${sector}: error ${-rc}`;
     for (let i: u32 = 0; i < count && problem.length == 0; i++) {
       fillPattern(prefix, sector + i, 1, expected);
-      if (memory.compare(buffer + (usize(i) << SECTOR_SHIFT), expected, 1 << SECTOR_SHIFT) != 0) problem = `sector ${sector + i} reads back wrong`;
+      if (memory.compare(buffer + (usize(i) << SECTOR_SHIFT), expected, 1 << SECTOR_SHIFT) != 0)
+        problem = `sector ${sector + i} reads back wrong`;
     }
   }
   freePage(expected);
@@ -284,7 +320,7 @@ function writeDecimal(at: usize, value: u64): usize {
   let digits: usize = 1;
   for (let rest = value; rest >= 10; rest /= 10) digits++;
   for (let i = digits; i > 0; i--) {
-    store<u8>(at + i - 1, u8(0x30 + value % 10));
+    store<u8>(at + i - 1, u8(0x30 + (value % 10)));
     value /= 10;
   }
   return at + digits;

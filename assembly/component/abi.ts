@@ -8,8 +8,24 @@
 //   per result, which the export's cabi_post_ function frees once the host has
 //   copied the result out: memory does not grow from call to call.
 import {
-  E2BIG, EACCES, EAGAIN, EBADMSG, EBUSY, EEXIST, EINVAL, EIO, EISCONN, EISDIR, ENOENT, ENOMEM, ENOSPC, ENOSYS,
-  ENOTEMPTY, EPERM, ERANGE, EROFS,
+  E2BIG,
+  EACCES,
+  EAGAIN,
+  EBADMSG,
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EIO,
+  EISCONN,
+  EISDIR,
+  ENOENT,
+  ENOMEM,
+  ENOSPC,
+  ENOSYS,
+  ENOTEMPTY,
+  EPERM,
+  ERANGE,
+  EROFS,
 } from "../xen/abi";
 import { stringEnd } from "../xenstore/wire";
 
@@ -37,9 +53,24 @@ const UNIT_ERROR: usize = 1;
 
 /** xs-error's cases, in the WIT's order: the enum's value is the errno's index. */
 const XS_ERRORS: StaticArray<i32> = [
-  EINVAL, EACCES, EEXIST, EISDIR, ENOENT, ENOMEM, ENOSPC, EIO,
-  ENOTEMPTY, ENOSYS, EROFS, EBUSY, EAGAIN, EISCONN, E2BIG, EPERM,
-  EBADMSG, ERANGE,
+  EINVAL,
+  EACCES,
+  EEXIST,
+  EISDIR,
+  ENOENT,
+  ENOMEM,
+  ENOSPC,
+  EIO,
+  ENOTEMPTY,
+  ENOSYS,
+  EROFS,
+  EBUSY,
+  EAGAIN,
+  EISCONN,
+  E2BIG,
+  EPERM,
+  EBADMSG,
+  ERANGE,
 ];
 
 /** The xs-error case of a positive errno; one the enum does not have is eio. */

@@ -10,9 +10,17 @@
 // not trusted): a name that is not UTF-8 is ebadmsg.
 import { EBADMSG, EINVAL } from "../xen/abi";
 import { XsClient } from "../xenstore/client";
-import { PERM_BOTH, PERM_NONE, PERM_READ, PERM_WRITE, Perm, isUtf8, stringEnd } from "../xenstore/wire";
+import { isUtf8, PERM_BOTH, PERM_NONE, PERM_READ, PERM_WRITE, Perm, stringEnd } from "../xenstore/wire";
 import {
-  RETURN_AREA, blockResult, copyToBlock, errorResult, freeResult, storeSlice, takeString, u32Result, unitResult,
+  blockResult,
+  copyToBlock,
+  errorResult,
+  freeResult,
+  RETURN_AREA,
+  storeSlice,
+  takeString,
+  u32Result,
+  unitResult,
 } from "./abi";
 import { StreamTransport } from "./transport";
 // The abort handler asconfig names (`use`) must be in the program.

@@ -4,15 +4,16 @@
 // pages, as many as the sectors need, contiguous. A backend serves disks the
 // host creates in its memory (blk_disk_create), named by number in the vbd's
 // backend `params` node.
-import * as xenstore from "../xenstore/ring";
+
 import { BLKIF_OP_READ, BLKIF_OP_WRITE, EINVAL, EIO, ENODEV, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { areUserPages, isUserPage } from "../xen/userpages";
 import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus } from "../xenbus/bus";
+import * as xenstore from "../xenstore/ring";
 import { findBackend, setOfferedRingOrder } from "./blkback";
 import { BlkfrontDevice, close, flush, reopen, transfer } from "./blkfront";
+import { pagesFor } from "./blkif";
 import { createDisk, diskAt } from "./memdisk";
-import { pagesFor, SECTOR_SHIFT } from "./blkif";
 
 /** Bytes blk_info writes. */
 export const BLK_INFO_SIZE: u32 = 56;
@@ -21,7 +22,7 @@ function frontend(devid: u32): BlkfrontDevice | null {
   const bus = currentFrontendBus();
   if (bus === null) return null;
   const dev = bus.find("vbd", devid.toString());
-  return dev === null ? null : dev as BlkfrontDevice;
+  return dev === null ? null : (dev as BlkfrontDevice);
 }
 
 /** Attaches the frontend bus (after xs_init), so vbds are taken on as they appear. 0 or -errno; idempotent. */
@@ -118,7 +119,7 @@ export function blk_info(devid: u32, out: usize): i32 {
 function io(devid: u32, op: i32, sector: u64, count: u32, buffer: usize): i32 {
   const dev = frontend(devid);
   if (dev === null) return -ENODEV;
-  if (count == 0 || count > (u32(1) << 20) || !areUserPages(buffer, pagesFor(count))) return -EINVAL;
+  if (count == 0 || count > u32(1) << 20 || !areUserPages(buffer, pagesFor(count))) return -EINVAL;
   return transfer(dev, op, sector, count, buffer);
 }
 

@@ -16,19 +16,48 @@
 import { copyFromGrant, copyToGrant } from "../gnttab/gnttab";
 import { BackRing } from "../ring/shared";
 import {
-  BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_READ, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, EINVAL, EIO, ENODEV, ENOENT,
-  ENOMEM, GNTST_okay,
+  BLKIF_OP_FLUSH_DISKCACHE,
+  BLKIF_OP_READ,
+  BLKIF_RSP_ERROR,
+  BLKIF_RSP_OKAY,
+  EINVAL,
+  EIO,
+  ENODEV,
+  ENOENT,
+  ENOMEM,
+  GNTST_okay,
 } from "../xen/abi";
 import { blkif_request } from "../xen/layout";
 import { PAGE_SIZE } from "../xen/pages";
-import { XsClient, XsTransactionBody } from "../xenstore/client";
-import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { BackendDevice, BackendDriver, BackendOps, bindFrontendEvtchn, notifyFrontend } from "../xenbus/backend";
 import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
-import { devFatal, mapRingValloc, MAX_RING_PAGE_ORDER, readRingRefs, RingMapping, unmapRingVfree } from "../xenbus/client";
 import {
-  BLKIF_ENTRY_SIZE, BLKIF_PROTOCOL, checkRequest, copyRequest, DiskGeometry, encodeResponse, parseDecimal64, requestId,
-  requestOperation, requestSector, requestSegments, SECTOR_SHIFT, segmentFirst, segmentGref, segmentLast, VDISK_READONLY,
+  devFatal,
+  MAX_RING_PAGE_ORDER,
+  mapRingValloc,
+  RingMapping,
+  readRingRefs,
+  unmapRingVfree,
+} from "../xenbus/client";
+import { XsClient, XsTransactionBody } from "../xenstore/client";
+import { XS_NO_TRANSACTION } from "../xenstore/wire";
+import {
+  BLKIF_ENTRY_SIZE,
+  BLKIF_PROTOCOL,
+  checkRequest,
+  copyRequest,
+  DiskGeometry,
+  encodeResponse,
+  parseDecimal64,
+  requestId,
+  requestOperation,
+  requestSector,
+  requestSegments,
+  SECTOR_SHIFT,
+  segmentFirst,
+  segmentGref,
+  segmentLast,
+  VDISK_READONLY,
 } from "./blkif";
 import { diskAt, MAX_DISKS, MemDisk } from "./memdisk";
 
@@ -64,7 +93,8 @@ class PublishDisk extends XsTransactionBody {
     const disk = this.dev.disk!;
     let rc = store.writeInt(tx, `${node}/sectors`, i64(disk.geometry.sectors));
     if (rc == 0) rc = store.writeInt(tx, `${node}/sector-size`, disk.geometry.sectorSize);
-    if (rc == 0) rc = store.writeInt(tx, `${node}/info`, disk.info | (this.dev.geometry!.readOnly ? VDISK_READONLY : 0));
+    if (rc == 0)
+      rc = store.writeInt(tx, `${node}/info`, disk.info | (this.dev.geometry!.readOnly ? VDISK_READONLY : 0));
     if (rc == 0) rc = store.writeInt(tx, `${node}/feature-flush-cache`, disk.geometry.flush ? 1 : 0);
     if (rc == 0) rc = store.writeInt(tx, `${node}/max-ring-page-order`, offeredRingOrder);
     return rc;
@@ -73,7 +103,12 @@ class PublishDisk extends XsTransactionBody {
 
 class BlkbackOps extends BackendOps {
   newDevice(
-    bus: XenbusBus, driver: XenbusDriver, type: string, id: string, nodename: string, otherendPath: string,
+    bus: XenbusBus,
+    driver: XenbusDriver,
+    type: string,
+    id: string,
+    nodename: string,
+    otherendPath: string,
     otherendId: u32,
   ): BackendDevice {
     return new BlkbackDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);
@@ -266,7 +301,7 @@ export function setOfferedRingOrder(order: u32): i32 {
 /** The device serving `frontend`'s vbd `devid`, or null. */
 export function findBackend(bus: XenbusBus, frontend: u32, devid: u32): BlkbackDevice | null {
   const dev = bus.find("vbd", `${frontend}/${devid}`);
-  return dev === null ? null : dev as BlkbackDevice;
+  return dev === null ? null : (dev as BlkbackDevice);
 }
 
 registerBackendDriver(new BackendDriver("vbd", new BlkbackOps()));

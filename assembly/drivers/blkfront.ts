@@ -18,21 +18,57 @@ import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
 import { FrontRing } from "../ring/shared";
 import {
-  BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_WRITE, BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_OKAY, EBUSY, EINVAL, EIO,
-  ENODEV, ENOENT, ENOMEM, EOPNOTSUPP, EROFS, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected,
-  XenbusStateInitialised, XenbusStateInitialising, XenbusStateInitWait, XenbusStateUnknown,
+  BLKIF_OP_FLUSH_DISKCACHE,
+  BLKIF_OP_WRITE,
+  BLKIF_RSP_EOPNOTSUPP,
+  BLKIF_RSP_OKAY,
+  EBUSY,
+  EINVAL,
+  EIO,
+  ENODEV,
+  ENOENT,
+  ENOMEM,
+  EOPNOTSUPP,
+  EROFS,
+  XenbusStateClosed,
+  XenbusStateClosing,
+  XenbusStateConnected,
+  XenbusStateInitialised,
+  XenbusStateInitialising,
+  XenbusStateInitWait,
+  XenbusStateUnknown,
 } from "../xen/abi";
 import { allocPages, freePage, PAGE_SHIFT } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { XsClient, XsTransactionBody } from "../xenstore/client";
-import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { BusDevice, registerFrontendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
 import {
-  allocEvtchn, devError, devFatal, freeEvtchn, frontendClosed, grantRing, MAX_RING_PAGE_ORDER, writeRingRefs,
+  allocEvtchn,
+  devError,
+  devFatal,
+  freeEvtchn,
+  frontendClosed,
+  grantRing,
+  MAX_RING_PAGE_ORDER,
+  writeRingRefs,
 } from "../xenbus/client";
+import { XsClient, XsTransactionBody } from "../xenstore/client";
+import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import {
-  BLKIF_ENTRY_SIZE, BLKIF_PROTOCOL, checkResponse, encodeRequest, encodeSegment, MAX_SEGMENTS, parseFlag,
-  pagesFor, parseInfo, parseRingPageOrder, parseSectors, parseSectorSize, responseId, SECTOR_SHIFT, SECTORS_PER_PAGE,
+  BLKIF_ENTRY_SIZE,
+  BLKIF_PROTOCOL,
+  checkResponse,
+  encodeRequest,
+  encodeSegment,
+  MAX_SEGMENTS,
+  pagesFor,
+  parseFlag,
+  parseInfo,
+  parseRingPageOrder,
+  parseSectorSize,
+  parseSectors,
+  responseId,
+  SECTOR_SHIFT,
+  SECTORS_PER_PAGE,
   VDISK_READONLY,
 } from "./blkif";
 
@@ -97,7 +133,14 @@ class PublishRing extends XsTransactionBody {
 }
 
 class BlkfrontDriver extends XenbusDriver {
-  newDevice(bus: XenbusBus, type: string, id: string, nodename: string, otherendPath: string, otherendId: u32): BusDevice {
+  newDevice(
+    bus: XenbusBus,
+    type: string,
+    id: string,
+    nodename: string,
+    otherendPath: string,
+    otherendId: u32,
+  ): BusDevice {
     return new BlkfrontDevice(bus, this, type, id, nodename, otherendPath, otherendId);
   }
 
@@ -200,7 +243,16 @@ function connect(dev: BlkfrontDevice): void {
   // Not offered is a backend without flush; an unreadable offer is an error.
   let flush = readValue(store, `${backend}/feature-flush-cache`, FLAG);
   if (flush == -ENOENT) flush = 0;
-  const failed = sectors < 0 ? "sectors" : sectorSize < 0 ? "sector-size" : info < 0 ? "info" : flush < 0 ? "feature-flush-cache" : "";
+  const failed =
+    sectors < 0
+      ? "sectors"
+      : sectorSize < 0
+        ? "sector-size"
+        : info < 0
+          ? "info"
+          : flush < 0
+            ? "feature-flush-cache"
+            : "";
   if (failed.length != 0) {
     const rc = sectors < 0 ? sectors : sectorSize < 0 ? sectorSize : info < 0 ? info : flush;
     devFatal(dev, i32(rc), `reading ${backend}/${failed}`);

@@ -7,8 +7,15 @@
 // 512-byte sectors whatever the disk's `sector-size`; a disk with larger
 // logical sectors only takes transfers aligned to them.
 import {
-  BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_RSP_EOPNOTSUPP,
-  BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, EINVAL, EIO,
+  BLKIF_MAX_SEGMENTS_PER_REQUEST,
+  BLKIF_OP_FLUSH_DISKCACHE,
+  BLKIF_OP_READ,
+  BLKIF_OP_WRITE,
+  BLKIF_RSP_EOPNOTSUPP,
+  BLKIF_RSP_ERROR,
+  BLKIF_RSP_OKAY,
+  EINVAL,
+  EIO,
 } from "../xen/abi";
 import { blkif_request, blkif_request_segment, blkif_response, blkif_sring } from "../xen/layout";
 import { PAGE_SIZE } from "../xen/pages";
@@ -64,8 +71,6 @@ export function encodeSegment(req: usize, index: u32, gref: u32, first: u32, las
   store<u16>(seg + blkif_request_segment.last_sect + 1, 0); // padding
 }
 
-// @ts-ignore: decorator
-@inline
 function segmentAt(req: usize, index: u32): usize {
   return req + blkif_request.seg + usize(index) * blkif_request_segment.SIZE;
 }

@@ -1,7 +1,8 @@
 // Exports of the PV console frontend (see runtime/xenbus.ts for the convention).
-import * as consoleFront from "./console";
+
 import { EFAULT, EINVAL, ENODEV } from "../xen/abi";
 import { inMemory, isUserPage } from "../xen/userpages";
+import * as consoleFront from "./console";
 
 /** Connects to the console page and port from the HVM params (after xen_boot). 0 or -errno; idempotent. */
 export function console_init(): i32 {

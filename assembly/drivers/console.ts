@@ -6,8 +6,8 @@
 // backend can keep sending while nobody reads.
 import * as evtchn from "../evtchn/evtchn";
 import { ByteRing } from "../ring/bytes";
-import { SpecialRing } from "../xen/hvm";
 import { EIO, HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN } from "../xen/abi";
+import { SpecialRing } from "../xen/hvm";
 import { CONSOLE_PAGE, PAGE_SIZE } from "../xen/pages";
 
 const location = new SpecialRing(CONSOLE_PAGE);

@@ -1,15 +1,16 @@
 // Suspending the whole guest for save/restore or migration, with everything
 // the driver stack keeps across it: the XenStore connection, the XenBus
 // buses and their devices, the console.
-import * as consoleFront from "./console";
+
 import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
-import * as xenstore from "../xenstore/ring";
 import { SCHEDOP_shutdown, SHUTDOWN_suspend } from "../xen/abi";
+import { parkSpecialPages, unparkSpecialPages } from "../xen/hvm";
 import { sched_op } from "../xen/hypercall";
 import { sched_shutdown } from "../xen/layout";
-import { parkSpecialPages, unparkSpecialPages } from "../xen/hvm";
 import { resumeBuses, suspendBuses } from "../xenbus/bus";
+import * as xenstore from "../xenstore/ring";
+import * as consoleFront from "./console";
 
 /**
  * Suspends the domain as a Xen guest does for save/restore or migration.

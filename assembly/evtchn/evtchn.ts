@@ -4,17 +4,33 @@
 // The pending, mask and selector words are shared with Xen, which changes them
 // at any time; every access to them is an atomic operation (binaryen drops
 // atomic.fence, so ordering comes from the atomics themselves).
-import { event_channel_op, sched_op } from "../xen/hypercall";
-import { addToPhysmap } from "../xen/physmap";
+
 import {
-  DOMID_SELF, EINVAL, ENODEV, EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_close,
-  EVTCHNOP_send, EVTCHNOP_status, EVTCHNOP_unmask, SCHEDOP_block, XENMAPSPACE_shared_info,
+  DOMID_SELF,
+  EINVAL,
+  ENODEV,
+  EVTCHNOP_alloc_unbound,
+  EVTCHNOP_bind_interdomain,
+  EVTCHNOP_close,
+  EVTCHNOP_send,
+  EVTCHNOP_status,
+  EVTCHNOP_unmask,
+  SCHEDOP_block,
+  XENMAPSPACE_shared_info,
 } from "../xen/abi";
+import { event_channel_op, sched_op } from "../xen/hypercall";
 import {
-  evtchn_alloc_unbound, evtchn_bind_interdomain, evtchn_close, evtchn_send, evtchn_status,
-  evtchn_unmask, shared_info, vcpu_info,
+  evtchn_alloc_unbound,
+  evtchn_bind_interdomain,
+  evtchn_close,
+  evtchn_send,
+  evtchn_status,
+  evtchn_unmask,
+  shared_info,
+  vcpu_info,
 } from "../xen/layout";
 import { allocPage, freePage } from "../xen/pages";
+import { addToPhysmap } from "../xen/physmap";
 
 /** 64 selector bits × 64 ports per pending word on a 64-bit guest. */
 export const NR_PORTS: u32 = 64 * 64;

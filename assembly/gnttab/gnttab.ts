@@ -11,20 +11,44 @@
 // the page's RAM goes back to Xen before the map and comes back after the
 // unmap: otherwise each map would leave Xen a page of ours it never frees,
 // and each unmap a hole that crashes us when the pool hands it out again.
-import { grant_table_op } from "../xen/hypercall";
-import { addToPhysmap } from "../xen/physmap";
-import { populatePage, releasePage } from "../xen/reservation";
+
 import {
-  DOMID_SELF, EBUSY, EINVAL, ENODEV, ENOSPC, GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP_host_map, GNTMAP_readonly,
-  GNTST_bad_copy_arg, GNTST_bad_domain, GNTST_bad_virt_addr, GNTST_okay, GNTTABOP_copy, GNTTABOP_map_grant_ref, GNTTABOP_query_size,
-  GNTTABOP_setup_table, GNTTABOP_unmap_grant_ref, GTF_permit_access, GTF_readonly, GTF_reading,
-  GTF_writing, XENMAPSPACE_grant_table,
+  DOMID_SELF,
+  EBUSY,
+  EINVAL,
+  ENODEV,
+  ENOSPC,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTMAP_host_map,
+  GNTMAP_readonly,
+  GNTST_bad_copy_arg,
+  GNTST_bad_domain,
+  GNTST_bad_virt_addr,
+  GNTST_okay,
+  GNTTABOP_copy,
+  GNTTABOP_map_grant_ref,
+  GNTTABOP_query_size,
+  GNTTABOP_setup_table,
+  GNTTABOP_unmap_grant_ref,
+  GTF_permit_access,
+  GTF_reading,
+  GTF_readonly,
+  GTF_writing,
+  XENMAPSPACE_grant_table,
 } from "../xen/abi";
+import { grant_table_op } from "../xen/hypercall";
 import {
-  gnttab_copy, gnttab_map_grant_ref, gnttab_query_size, gnttab_setup_table, gnttab_unmap_grant_ref,
+  gnttab_copy,
+  gnttab_map_grant_ref,
+  gnttab_query_size,
+  gnttab_setup_table,
+  gnttab_unmap_grant_ref,
   grant_entry_v1,
 } from "../xen/layout";
 import { allocPage, freePage, isPageAligned, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
+import { addToPhysmap } from "../xen/physmap";
+import { populatePage, releasePage } from "../xen/reservation";
 
 /** Frames we ask for: 2048 refs, enough for a block ring's worth of segments and more. */
 export const WANTED_FRAMES: u32 = 4;
@@ -275,7 +299,12 @@ function copy(flags: u32, domid: u32, ref: u32, offset: u32, local: usize, len: 
   memory.fill(op, 0, gnttab_copy.SIZE);
   const fromGrant = flags == GNTCOPY_source_gref;
   copySide(op + (fromGrant ? gnttab_copy.source_ref : gnttab_copy.dest_ref), ref, domid, offset);
-  copySide(op + (fromGrant ? gnttab_copy.dest_gmfn : gnttab_copy.source_gmfn), local >> PAGE_SHIFT, DOMID_SELF, u32(local & (PAGE_SIZE - 1)));
+  copySide(
+    op + (fromGrant ? gnttab_copy.dest_gmfn : gnttab_copy.source_gmfn),
+    local >> PAGE_SHIFT,
+    DOMID_SELF,
+    u32(local & (PAGE_SIZE - 1)),
+  );
   store<u16>(op + gnttab_copy.len, len);
   store<u16>(op + gnttab_copy.flags, flags);
   const rc = grant_table_op(GNTTABOP_copy, op, 1);

@@ -6,12 +6,10 @@
 // Either index lives in memory the peer can write, so every operation checks
 // the pair before using it and answers -EIO for an impossible one.
 import { EIO } from "../xen/abi";
+import { xencons_interface as cons, xenstore_domain_interface as xs } from "../xen/layout";
 import { storeMb } from "./store-mb";
-import { xenstore_domain_interface as xs, xencons_interface as cons } from "../xen/layout";
 
 /** Bytes that can be written from `prod` without wrapping or overtaking `cons` (indices checked first). */
-// @ts-ignore: decorator
-@inline
 export function outputChunk(consIndex: u32, prodIndex: u32, size: u32): u32 {
   const free = size - (prodIndex - consIndex);
   const toEnd = size - (prodIndex & (size - 1));
@@ -19,8 +17,6 @@ export function outputChunk(consIndex: u32, prodIndex: u32, size: u32): u32 {
 }
 
 /** Bytes that can be read from `cons` without wrapping or passing `prod` (indices checked first). */
-// @ts-ignore: decorator
-@inline
 export function inputChunk(consIndex: u32, prodIndex: u32, size: u32): u32 {
   const unread = prodIndex - consIndex;
   const toEnd = size - (consIndex & (size - 1));
@@ -28,8 +24,6 @@ export function inputChunk(consIndex: u32, prodIndex: u32, size: u32): u32 {
 }
 
 /** Whether the peer could legally have left this pair of indices: at most `size` bytes in flight. */
-// @ts-ignore: decorator
-@inline
 export function indicesValid(consIndex: u32, prodIndex: u32, size: u32): bool {
   return prodIndex - consIndex <= size;
 }
@@ -38,8 +32,6 @@ export function indicesValid(consIndex: u32, prodIndex: u32, size: u32): bool {
 const INLINE_COPY_MAX: u32 = 64;
 
 /** Copies one chunk between the ring and the caller's buffer. */
-// @ts-ignore: decorator
-@inline
 function copyChunk(target: usize, source: usize, length: u32): void {
   if (length > INLINE_COPY_MAX) {
     memory.copy(target, source, length);

@@ -13,9 +13,9 @@
 // legally have produced, and an impossible index latches -EIO instead. Slot
 // addresses are masked, so no index value can reach outside the ring.
 import { EIO } from "../xen/abi";
-import { storeMb } from "./store-mb";
 import { blkif_sring as header } from "../xen/layout";
 import { PAGE_SHIFT } from "../xen/pages";
+import { storeMb } from "./store-mb";
 
 /** Entries in a ring of `pages` pages: the largest power of two that fits after the header (0 if none does). */
 export function ringEntries(pages: u32, entrySize: u32): u32 {

@@ -4,10 +4,10 @@
 // test drivers' log; an event reads the u32 the frontend put at the start
 // of its ring page and answers with an event back.
 import { GNTST_okay } from "../xen/abi";
-import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { mapRingValloc, readRingRefs, RingMapping, unmapRingVfree } from "../xenbus/client";
-import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
 import { BackendDevice, BackendDriver, BackendOps, bindFrontendEvtchn, notifyFrontend } from "../xenbus/backend";
+import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
+import { mapRingValloc, RingMapping, readRingRefs, unmapRingVfree } from "../xenbus/client";
+import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { record } from "./bus-drivers";
 
 /** The largest ring the test type offers (max-ring-page-order). */
@@ -19,7 +19,12 @@ class RingDevice extends BackendDevice {
 
 class RingOps extends BackendOps {
   newDevice(
-    bus: XenbusBus, driver: XenbusDriver, type: string, id: string, nodename: string, otherendPath: string,
+    bus: XenbusBus,
+    driver: XenbusDriver,
+    type: string,
+    id: string,
+    nodename: string,
+    otherendPath: string,
     otherendId: u32,
   ): BackendDevice {
     return new RingDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);

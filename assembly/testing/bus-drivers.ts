@@ -2,14 +2,20 @@
 // type "vtest" on both buses, each callback recorded in a log the tests read
 // with harness_bus_log, and a frontend that walks the usual handshake so a
 // test can play the backend from dom0.
-import { PAGE_SIZE } from "../xen/pages";
-import { isUserPage } from "../xen/userpages";
+
 import {
-  EINVAL, EIO, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected, XenbusStateInitialised,
+  EINVAL,
+  EIO,
+  XenbusStateClosed,
+  XenbusStateClosing,
+  XenbusStateConnected,
+  XenbusStateInitialised,
   XenbusStateInitWait,
 } from "../xen/abi";
-import { XS_NO_TRANSACTION } from "../xenstore/wire";
+import { PAGE_SIZE } from "../xen/pages";
+import { isUserPage } from "../xen/userpages";
 import { BusDevice, registerBackendDriver, registerFrontendDriver, XenbusDriver } from "../xenbus/bus";
+import { XS_NO_TRANSACTION } from "../xenstore/wire";
 
 /** Callbacks run, oldest first, until a test takes them. */
 const entries = new Array<string>();
@@ -87,7 +93,7 @@ export function harness_bus_log(out: usize): i32 {
   let length: usize = 0;
   let taken = 0;
   while (taken < entries.length) {
-    const line = entries[taken] + "\n";
+    const line = `${entries[taken]}\n`;
     const size = usize(String.UTF8.byteLength(line));
     if (length + size > PAGE_SIZE) break;
     length += String.UTF8.encodeUnsafe(changetype<usize>(line), line.length, out + length);

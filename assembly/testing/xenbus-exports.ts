@@ -4,16 +4,34 @@
 // pointer + byte length anywhere in linear memory, results only into
 // page_alloc pages, and every bad argument an error, never a trap. Devices are made here, before the
 // bus exists to find them, and named by a handle (their index).
-import * as xenstore from "../xenstore/ring";
+
 import { EFAULT, EINVAL, ENODEV } from "../xen/abi";
 import { PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 import { areUserPages, inMemory, isUserPage, mayAlias, stringIn } from "../xen/userpages";
-import { XsWatchHandler } from "../xenstore/client";
 import {
-  allocEvtchn, bindEvtchn, devError, devFatal, freeEvtchn, frontendClosed, grantRing, mapRing, mapRingValloc,
-  readDriverState, readRingRefs, RingMapping, strstate, switchState, unmapRing, unmapRingVfree, watchPath,
-  watchPathJoined, writeRingRefs, XenbusDevice,
+  allocEvtchn,
+  bindEvtchn,
+  devError,
+  devFatal,
+  freeEvtchn,
+  frontendClosed,
+  grantRing,
+  mapRing,
+  mapRingValloc,
+  RingMapping,
+  readDriverState,
+  readRingRefs,
+  strstate,
+  switchState,
+  unmapRing,
+  unmapRingVfree,
+  watchPath,
+  watchPathJoined,
+  writeRingRefs,
+  XenbusDevice,
 } from "../xenbus/client";
+import { XsWatchHandler } from "../xenstore/client";
+import * as xenstore from "../xenstore/ring";
 
 /** Runs a device's watch events by counting them (the tests' view of dispatch). */
 class CountingWatch extends XsWatchHandler {
@@ -53,7 +71,11 @@ function deliverU32s(out: usize, values: u32[]): i32 {
  * a domid beyond 16 bits.
  */
 export function xenbus_device(
-  nodename: usize, nodename_len: u32, otherend: usize, otherend_len: u32, otherend_id: u32,
+  nodename: usize,
+  nodename_len: u32,
+  otherend: usize,
+  otherend_len: u32,
+  otherend_id: u32,
 ): i32 {
   const store = xenstore.currentClient();
   if (store === null) return -ENODEV;
@@ -97,7 +119,13 @@ export function xenbus_watch_path(dev: i32, path: usize, path_len: u32, token: u
 
 /** xenbus_watch_path on `dir`/`name`. */
 export function xenbus_watch_path_joined(
-  dev: i32, dir: usize, dir_len: u32, name: usize, name_len: u32, token: usize, token_len: u32,
+  dev: i32,
+  dir: usize,
+  dir_len: u32,
+  name: usize,
+  name_len: u32,
+  token: usize,
+  token_len: u32,
 ): i32 {
   if (!isDevice(dev)) return -EINVAL;
   const directory = stringIn(dir, dir_len);

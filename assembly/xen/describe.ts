@@ -17,7 +17,7 @@ class JsonObject {
   }
 
   toString(): string {
-    return "{" + this.members.join(",") + "}";
+    return `{${this.members.join(",")}}`;
   }
 }
 
@@ -28,172 +28,335 @@ function struct(size: u32, fields: JsonObject): string {
 /** {"<struct>": {"sizeof": n, "fields": {"<field>": offset}}}, names as in Xen's headers. */
 export function xen_abi_layouts(): string {
   const table = new JsonObject();
-  table.set("vcpu_info", struct(layout.vcpu_info.SIZE, new JsonObject()
-    .number("evtchn_upcall_pending", layout.vcpu_info.evtchn_upcall_pending)
-    .number("evtchn_upcall_mask", layout.vcpu_info.evtchn_upcall_mask)
-    .number("evtchn_pending_sel", layout.vcpu_info.evtchn_pending_sel)
-    .number("arch", layout.vcpu_info.arch)
-    .number("time", layout.vcpu_info.time)));
-  table.set("vcpu_time_info", struct(layout.vcpu_time_info.SIZE, new JsonObject()
-    .number("version", layout.vcpu_time_info.version)
-    .number("tsc_timestamp", layout.vcpu_time_info.tsc_timestamp)
-    .number("system_time", layout.vcpu_time_info.system_time)
-    .number("tsc_to_system_mul", layout.vcpu_time_info.tsc_to_system_mul)
-    .number("tsc_shift", layout.vcpu_time_info.tsc_shift)));
-  table.set("shared_info", struct(layout.shared_info.SIZE, new JsonObject()
-    .number("vcpu_info", layout.shared_info.vcpu_info)
-    .number("evtchn_pending", layout.shared_info.evtchn_pending)
-    .number("evtchn_mask", layout.shared_info.evtchn_mask)
-    .number("wc_version", layout.shared_info.wc_version)
-    .number("wc_sec", layout.shared_info.wc_sec)
-    .number("wc_nsec", layout.shared_info.wc_nsec)
-    .number("wc_sec_hi", layout.shared_info.wc_sec_hi)
-    .number("arch", layout.shared_info.arch)));
-  table.set("evtchn_alloc_unbound", struct(layout.evtchn_alloc_unbound.SIZE, new JsonObject()
-    .number("dom", layout.evtchn_alloc_unbound.dom)
-    .number("remote_dom", layout.evtchn_alloc_unbound.remote_dom)
-    .number("port", layout.evtchn_alloc_unbound.port)));
-  table.set("evtchn_bind_interdomain", struct(layout.evtchn_bind_interdomain.SIZE, new JsonObject()
-    .number("remote_dom", layout.evtchn_bind_interdomain.remote_dom)
-    .number("remote_port", layout.evtchn_bind_interdomain.remote_port)
-    .number("local_port", layout.evtchn_bind_interdomain.local_port)));
-  table.set("evtchn_send", struct(layout.evtchn_send.SIZE, new JsonObject()
-    .number("port", layout.evtchn_send.port)));
-  table.set("evtchn_close", struct(layout.evtchn_close.SIZE, new JsonObject()
-    .number("port", layout.evtchn_close.port)));
-  table.set("evtchn_unmask", struct(layout.evtchn_unmask.SIZE, new JsonObject()
-    .number("port", layout.evtchn_unmask.port)));
-  table.set("evtchn_status", struct(layout.evtchn_status.SIZE, new JsonObject()
-    .number("dom", layout.evtchn_status.dom)
-    .number("port", layout.evtchn_status.port)
-    .number("status", layout.evtchn_status.status)
-    .number("vcpu", layout.evtchn_status.vcpu)
-    .number("u.unbound.dom", layout.evtchn_status.unbound_dom)
-    .number("u.interdomain.dom", layout.evtchn_status.interdomain_dom)
-    .number("u.interdomain.port", layout.evtchn_status.interdomain_port)
-    .number("u.virq", layout.evtchn_status.virq)));
-  table.set("grant_entry_v1", struct(layout.grant_entry_v1.SIZE, new JsonObject()
-    .number("flags", layout.grant_entry_v1.flags)
-    .number("domid", layout.grant_entry_v1.domid)
-    .number("frame", layout.grant_entry_v1.frame)));
-  table.set("gnttab_map_grant_ref", struct(layout.gnttab_map_grant_ref.SIZE, new JsonObject()
-    .number("host_addr", layout.gnttab_map_grant_ref.host_addr)
-    .number("flags", layout.gnttab_map_grant_ref.flags)
-    .number("ref", layout.gnttab_map_grant_ref.ref)
-    .number("dom", layout.gnttab_map_grant_ref.dom)
-    .number("status", layout.gnttab_map_grant_ref.status)
-    .number("handle", layout.gnttab_map_grant_ref.handle)
-    .number("dev_bus_addr", layout.gnttab_map_grant_ref.dev_bus_addr)));
-  table.set("gnttab_unmap_grant_ref", struct(layout.gnttab_unmap_grant_ref.SIZE, new JsonObject()
-    .number("host_addr", layout.gnttab_unmap_grant_ref.host_addr)
-    .number("dev_bus_addr", layout.gnttab_unmap_grant_ref.dev_bus_addr)
-    .number("handle", layout.gnttab_unmap_grant_ref.handle)
-    .number("status", layout.gnttab_unmap_grant_ref.status)));
-  table.set("gnttab_setup_table", struct(layout.gnttab_setup_table.SIZE, new JsonObject()
-    .number("dom", layout.gnttab_setup_table.dom)
-    .number("nr_frames", layout.gnttab_setup_table.nr_frames)
-    .number("status", layout.gnttab_setup_table.status)
-    .number("frame_list", layout.gnttab_setup_table.frame_list)));
-  table.set("gnttab_query_size", struct(layout.gnttab_query_size.SIZE, new JsonObject()
-    .number("dom", layout.gnttab_query_size.dom)
-    .number("nr_frames", layout.gnttab_query_size.nr_frames)
-    .number("max_nr_frames", layout.gnttab_query_size.max_nr_frames)
-    .number("status", layout.gnttab_query_size.status)));
-  table.set("gnttab_copy", struct(layout.gnttab_copy.SIZE, new JsonObject()
-    .number("source.u.ref", layout.gnttab_copy.source_ref)
-    .number("source.u.gmfn", layout.gnttab_copy.source_gmfn)
-    .number("source.domid", layout.gnttab_copy.source_domid)
-    .number("source.offset", layout.gnttab_copy.source_offset)
-    .number("dest.u.ref", layout.gnttab_copy.dest_ref)
-    .number("dest.u.gmfn", layout.gnttab_copy.dest_gmfn)
-    .number("dest.domid", layout.gnttab_copy.dest_domid)
-    .number("dest.offset", layout.gnttab_copy.dest_offset)
-    .number("len", layout.gnttab_copy.len)
-    .number("flags", layout.gnttab_copy.flags)
-    .number("status", layout.gnttab_copy.status)));
-  table.set("xen_add_to_physmap", struct(layout.xen_add_to_physmap.SIZE, new JsonObject()
-    .number("domid", layout.xen_add_to_physmap.domid)
-    .number("size", layout.xen_add_to_physmap.size)
-    .number("space", layout.xen_add_to_physmap.space)
-    .number("idx", layout.xen_add_to_physmap.idx)
-    .number("gpfn", layout.xen_add_to_physmap.gpfn)));
-  table.set("xen_memory_reservation", struct(layout.xen_memory_reservation.SIZE, new JsonObject()
-    .number("extent_start", layout.xen_memory_reservation.extent_start)
-    .number("nr_extents", layout.xen_memory_reservation.nr_extents)
-    .number("extent_order", layout.xen_memory_reservation.extent_order)
-    .number("mem_flags", layout.xen_memory_reservation.mem_flags)
-    .number("domid", layout.xen_memory_reservation.domid)));
-  table.set("xen_hvm_param", struct(layout.xen_hvm_param.SIZE, new JsonObject()
-    .number("domid", layout.xen_hvm_param.domid)
-    .number("index", layout.xen_hvm_param.index)
-    .number("value", layout.xen_hvm_param.value)));
-  table.set("sched_poll", struct(layout.sched_poll.SIZE, new JsonObject()
-    .number("ports", layout.sched_poll.ports)
-    .number("nr_ports", layout.sched_poll.nr_ports)
-    .number("timeout", layout.sched_poll.timeout)));
-  table.set("sched_shutdown", struct(layout.sched_shutdown.SIZE, new JsonObject()
-    .number("reason", layout.sched_shutdown.reason)));
-  table.set("xenstore_domain_interface", struct(layout.xenstore_domain_interface.SIZE, new JsonObject()
-    .number("req", layout.xenstore_domain_interface.req)
-    .number("rsp", layout.xenstore_domain_interface.rsp)
-    .number("req_cons", layout.xenstore_domain_interface.req_cons)
-    .number("req_prod", layout.xenstore_domain_interface.req_prod)
-    .number("rsp_cons", layout.xenstore_domain_interface.rsp_cons)
-    .number("rsp_prod", layout.xenstore_domain_interface.rsp_prod)
-    .number("server_features", layout.xenstore_domain_interface.server_features)
-    .number("connection", layout.xenstore_domain_interface.connection)
-    .number("error", layout.xenstore_domain_interface.error)
-    .number("evtchn_port", layout.xenstore_domain_interface.evtchn_port)));
-  table.set("xsd_sockmsg", struct(layout.xsd_sockmsg.SIZE, new JsonObject()
-    .number("type", layout.xsd_sockmsg.type)
-    .number("req_id", layout.xsd_sockmsg.req_id)
-    .number("tx_id", layout.xsd_sockmsg.tx_id)
-    .number("len", layout.xsd_sockmsg.len)));
-  table.set("xencons_interface", struct(layout.xencons_interface.SIZE, new JsonObject()
-    .number("in", layout.xencons_interface.in_)
-    .number("out", layout.xencons_interface.out)
-    .number("in_cons", layout.xencons_interface.in_cons)
-    .number("in_prod", layout.xencons_interface.in_prod)
-    .number("out_cons", layout.xencons_interface.out_cons)
-    .number("out_prod", layout.xencons_interface.out_prod)));
-  table.set("blkif_request_segment", struct(layout.blkif_request_segment.SIZE, new JsonObject()
-    .number("gref", layout.blkif_request_segment.gref)
-    .number("first_sect", layout.blkif_request_segment.first_sect)
-    .number("last_sect", layout.blkif_request_segment.last_sect)));
-  table.set("blkif_request", struct(layout.blkif_request.SIZE, new JsonObject()
-    .number("operation", layout.blkif_request.operation)
-    .number("nr_segments", layout.blkif_request.nr_segments)
-    .number("handle", layout.blkif_request.handle)
-    .number("id", layout.blkif_request.id)
-    .number("sector_number", layout.blkif_request.sector_number)
-    .number("seg", layout.blkif_request.seg)));
-  table.set("blkif_response", struct(layout.blkif_response.SIZE, new JsonObject()
-    .number("id", layout.blkif_response.id)
-    .number("operation", layout.blkif_response.operation)
-    .number("status", layout.blkif_response.status)));
-  table.set("blkif_sring", struct(layout.blkif_sring.SIZE, new JsonObject()
-    .number("req_prod", layout.blkif_sring.req_prod)
-    .number("req_event", layout.blkif_sring.req_event)
-    .number("rsp_prod", layout.blkif_sring.rsp_prod)
-    .number("rsp_event", layout.blkif_sring.rsp_event)
-    .number("ring", layout.blkif_sring.ring)));
-  table.set("netif_tx_request", struct(layout.netif_tx_request.SIZE, new JsonObject()
-    .number("gref", layout.netif_tx_request.gref)
-    .number("offset", layout.netif_tx_request.offset)
-    .number("flags", layout.netif_tx_request.flags)
-    .number("id", layout.netif_tx_request.id)
-    .number("size", layout.netif_tx_request.size)));
-  table.set("netif_tx_response", struct(layout.netif_tx_response.SIZE, new JsonObject()
-    .number("id", layout.netif_tx_response.id)
-    .number("status", layout.netif_tx_response.status)));
-  table.set("netif_rx_request", struct(layout.netif_rx_request.SIZE, new JsonObject()
-    .number("id", layout.netif_rx_request.id)
-    .number("gref", layout.netif_rx_request.gref)));
-  table.set("netif_rx_response", struct(layout.netif_rx_response.SIZE, new JsonObject()
-    .number("id", layout.netif_rx_response.id)
-    .number("offset", layout.netif_rx_response.offset)
-    .number("flags", layout.netif_rx_response.flags)
-    .number("status", layout.netif_rx_response.status)));
+  table.set(
+    "vcpu_info",
+    struct(
+      layout.vcpu_info.SIZE,
+      new JsonObject()
+        .number("evtchn_upcall_pending", layout.vcpu_info.evtchn_upcall_pending)
+        .number("evtchn_upcall_mask", layout.vcpu_info.evtchn_upcall_mask)
+        .number("evtchn_pending_sel", layout.vcpu_info.evtchn_pending_sel)
+        .number("arch", layout.vcpu_info.arch)
+        .number("time", layout.vcpu_info.time),
+    ),
+  );
+  table.set(
+    "vcpu_time_info",
+    struct(
+      layout.vcpu_time_info.SIZE,
+      new JsonObject()
+        .number("version", layout.vcpu_time_info.version)
+        .number("tsc_timestamp", layout.vcpu_time_info.tsc_timestamp)
+        .number("system_time", layout.vcpu_time_info.system_time)
+        .number("tsc_to_system_mul", layout.vcpu_time_info.tsc_to_system_mul)
+        .number("tsc_shift", layout.vcpu_time_info.tsc_shift),
+    ),
+  );
+  table.set(
+    "shared_info",
+    struct(
+      layout.shared_info.SIZE,
+      new JsonObject()
+        .number("vcpu_info", layout.shared_info.vcpu_info)
+        .number("evtchn_pending", layout.shared_info.evtchn_pending)
+        .number("evtchn_mask", layout.shared_info.evtchn_mask)
+        .number("wc_version", layout.shared_info.wc_version)
+        .number("wc_sec", layout.shared_info.wc_sec)
+        .number("wc_nsec", layout.shared_info.wc_nsec)
+        .number("wc_sec_hi", layout.shared_info.wc_sec_hi)
+        .number("arch", layout.shared_info.arch),
+    ),
+  );
+  table.set(
+    "evtchn_alloc_unbound",
+    struct(
+      layout.evtchn_alloc_unbound.SIZE,
+      new JsonObject()
+        .number("dom", layout.evtchn_alloc_unbound.dom)
+        .number("remote_dom", layout.evtchn_alloc_unbound.remote_dom)
+        .number("port", layout.evtchn_alloc_unbound.port),
+    ),
+  );
+  table.set(
+    "evtchn_bind_interdomain",
+    struct(
+      layout.evtchn_bind_interdomain.SIZE,
+      new JsonObject()
+        .number("remote_dom", layout.evtchn_bind_interdomain.remote_dom)
+        .number("remote_port", layout.evtchn_bind_interdomain.remote_port)
+        .number("local_port", layout.evtchn_bind_interdomain.local_port),
+    ),
+  );
+  table.set("evtchn_send", struct(layout.evtchn_send.SIZE, new JsonObject().number("port", layout.evtchn_send.port)));
+  table.set(
+    "evtchn_close",
+    struct(layout.evtchn_close.SIZE, new JsonObject().number("port", layout.evtchn_close.port)),
+  );
+  table.set(
+    "evtchn_unmask",
+    struct(layout.evtchn_unmask.SIZE, new JsonObject().number("port", layout.evtchn_unmask.port)),
+  );
+  table.set(
+    "evtchn_status",
+    struct(
+      layout.evtchn_status.SIZE,
+      new JsonObject()
+        .number("dom", layout.evtchn_status.dom)
+        .number("port", layout.evtchn_status.port)
+        .number("status", layout.evtchn_status.status)
+        .number("vcpu", layout.evtchn_status.vcpu)
+        .number("u.unbound.dom", layout.evtchn_status.unbound_dom)
+        .number("u.interdomain.dom", layout.evtchn_status.interdomain_dom)
+        .number("u.interdomain.port", layout.evtchn_status.interdomain_port)
+        .number("u.virq", layout.evtchn_status.virq),
+    ),
+  );
+  table.set(
+    "grant_entry_v1",
+    struct(
+      layout.grant_entry_v1.SIZE,
+      new JsonObject()
+        .number("flags", layout.grant_entry_v1.flags)
+        .number("domid", layout.grant_entry_v1.domid)
+        .number("frame", layout.grant_entry_v1.frame),
+    ),
+  );
+  table.set(
+    "gnttab_map_grant_ref",
+    struct(
+      layout.gnttab_map_grant_ref.SIZE,
+      new JsonObject()
+        .number("host_addr", layout.gnttab_map_grant_ref.host_addr)
+        .number("flags", layout.gnttab_map_grant_ref.flags)
+        .number("ref", layout.gnttab_map_grant_ref.ref)
+        .number("dom", layout.gnttab_map_grant_ref.dom)
+        .number("status", layout.gnttab_map_grant_ref.status)
+        .number("handle", layout.gnttab_map_grant_ref.handle)
+        .number("dev_bus_addr", layout.gnttab_map_grant_ref.dev_bus_addr),
+    ),
+  );
+  table.set(
+    "gnttab_unmap_grant_ref",
+    struct(
+      layout.gnttab_unmap_grant_ref.SIZE,
+      new JsonObject()
+        .number("host_addr", layout.gnttab_unmap_grant_ref.host_addr)
+        .number("dev_bus_addr", layout.gnttab_unmap_grant_ref.dev_bus_addr)
+        .number("handle", layout.gnttab_unmap_grant_ref.handle)
+        .number("status", layout.gnttab_unmap_grant_ref.status),
+    ),
+  );
+  table.set(
+    "gnttab_setup_table",
+    struct(
+      layout.gnttab_setup_table.SIZE,
+      new JsonObject()
+        .number("dom", layout.gnttab_setup_table.dom)
+        .number("nr_frames", layout.gnttab_setup_table.nr_frames)
+        .number("status", layout.gnttab_setup_table.status)
+        .number("frame_list", layout.gnttab_setup_table.frame_list),
+    ),
+  );
+  table.set(
+    "gnttab_query_size",
+    struct(
+      layout.gnttab_query_size.SIZE,
+      new JsonObject()
+        .number("dom", layout.gnttab_query_size.dom)
+        .number("nr_frames", layout.gnttab_query_size.nr_frames)
+        .number("max_nr_frames", layout.gnttab_query_size.max_nr_frames)
+        .number("status", layout.gnttab_query_size.status),
+    ),
+  );
+  table.set(
+    "gnttab_copy",
+    struct(
+      layout.gnttab_copy.SIZE,
+      new JsonObject()
+        .number("source.u.ref", layout.gnttab_copy.source_ref)
+        .number("source.u.gmfn", layout.gnttab_copy.source_gmfn)
+        .number("source.domid", layout.gnttab_copy.source_domid)
+        .number("source.offset", layout.gnttab_copy.source_offset)
+        .number("dest.u.ref", layout.gnttab_copy.dest_ref)
+        .number("dest.u.gmfn", layout.gnttab_copy.dest_gmfn)
+        .number("dest.domid", layout.gnttab_copy.dest_domid)
+        .number("dest.offset", layout.gnttab_copy.dest_offset)
+        .number("len", layout.gnttab_copy.len)
+        .number("flags", layout.gnttab_copy.flags)
+        .number("status", layout.gnttab_copy.status),
+    ),
+  );
+  table.set(
+    "xen_add_to_physmap",
+    struct(
+      layout.xen_add_to_physmap.SIZE,
+      new JsonObject()
+        .number("domid", layout.xen_add_to_physmap.domid)
+        .number("size", layout.xen_add_to_physmap.size)
+        .number("space", layout.xen_add_to_physmap.space)
+        .number("idx", layout.xen_add_to_physmap.idx)
+        .number("gpfn", layout.xen_add_to_physmap.gpfn),
+    ),
+  );
+  table.set(
+    "xen_memory_reservation",
+    struct(
+      layout.xen_memory_reservation.SIZE,
+      new JsonObject()
+        .number("extent_start", layout.xen_memory_reservation.extent_start)
+        .number("nr_extents", layout.xen_memory_reservation.nr_extents)
+        .number("extent_order", layout.xen_memory_reservation.extent_order)
+        .number("mem_flags", layout.xen_memory_reservation.mem_flags)
+        .number("domid", layout.xen_memory_reservation.domid),
+    ),
+  );
+  table.set(
+    "xen_hvm_param",
+    struct(
+      layout.xen_hvm_param.SIZE,
+      new JsonObject()
+        .number("domid", layout.xen_hvm_param.domid)
+        .number("index", layout.xen_hvm_param.index)
+        .number("value", layout.xen_hvm_param.value),
+    ),
+  );
+  table.set(
+    "sched_poll",
+    struct(
+      layout.sched_poll.SIZE,
+      new JsonObject()
+        .number("ports", layout.sched_poll.ports)
+        .number("nr_ports", layout.sched_poll.nr_ports)
+        .number("timeout", layout.sched_poll.timeout),
+    ),
+  );
+  table.set(
+    "sched_shutdown",
+    struct(layout.sched_shutdown.SIZE, new JsonObject().number("reason", layout.sched_shutdown.reason)),
+  );
+  table.set(
+    "xenstore_domain_interface",
+    struct(
+      layout.xenstore_domain_interface.SIZE,
+      new JsonObject()
+        .number("req", layout.xenstore_domain_interface.req)
+        .number("rsp", layout.xenstore_domain_interface.rsp)
+        .number("req_cons", layout.xenstore_domain_interface.req_cons)
+        .number("req_prod", layout.xenstore_domain_interface.req_prod)
+        .number("rsp_cons", layout.xenstore_domain_interface.rsp_cons)
+        .number("rsp_prod", layout.xenstore_domain_interface.rsp_prod)
+        .number("server_features", layout.xenstore_domain_interface.server_features)
+        .number("connection", layout.xenstore_domain_interface.connection)
+        .number("error", layout.xenstore_domain_interface.error)
+        .number("evtchn_port", layout.xenstore_domain_interface.evtchn_port),
+    ),
+  );
+  table.set(
+    "xsd_sockmsg",
+    struct(
+      layout.xsd_sockmsg.SIZE,
+      new JsonObject()
+        .number("type", layout.xsd_sockmsg.type)
+        .number("req_id", layout.xsd_sockmsg.req_id)
+        .number("tx_id", layout.xsd_sockmsg.tx_id)
+        .number("len", layout.xsd_sockmsg.len),
+    ),
+  );
+  table.set(
+    "xencons_interface",
+    struct(
+      layout.xencons_interface.SIZE,
+      new JsonObject()
+        .number("in", layout.xencons_interface.in_)
+        .number("out", layout.xencons_interface.out)
+        .number("in_cons", layout.xencons_interface.in_cons)
+        .number("in_prod", layout.xencons_interface.in_prod)
+        .number("out_cons", layout.xencons_interface.out_cons)
+        .number("out_prod", layout.xencons_interface.out_prod),
+    ),
+  );
+  table.set(
+    "blkif_request_segment",
+    struct(
+      layout.blkif_request_segment.SIZE,
+      new JsonObject()
+        .number("gref", layout.blkif_request_segment.gref)
+        .number("first_sect", layout.blkif_request_segment.first_sect)
+        .number("last_sect", layout.blkif_request_segment.last_sect),
+    ),
+  );
+  table.set(
+    "blkif_request",
+    struct(
+      layout.blkif_request.SIZE,
+      new JsonObject()
+        .number("operation", layout.blkif_request.operation)
+        .number("nr_segments", layout.blkif_request.nr_segments)
+        .number("handle", layout.blkif_request.handle)
+        .number("id", layout.blkif_request.id)
+        .number("sector_number", layout.blkif_request.sector_number)
+        .number("seg", layout.blkif_request.seg),
+    ),
+  );
+  table.set(
+    "blkif_response",
+    struct(
+      layout.blkif_response.SIZE,
+      new JsonObject()
+        .number("id", layout.blkif_response.id)
+        .number("operation", layout.blkif_response.operation)
+        .number("status", layout.blkif_response.status),
+    ),
+  );
+  table.set(
+    "blkif_sring",
+    struct(
+      layout.blkif_sring.SIZE,
+      new JsonObject()
+        .number("req_prod", layout.blkif_sring.req_prod)
+        .number("req_event", layout.blkif_sring.req_event)
+        .number("rsp_prod", layout.blkif_sring.rsp_prod)
+        .number("rsp_event", layout.blkif_sring.rsp_event)
+        .number("ring", layout.blkif_sring.ring),
+    ),
+  );
+  table.set(
+    "netif_tx_request",
+    struct(
+      layout.netif_tx_request.SIZE,
+      new JsonObject()
+        .number("gref", layout.netif_tx_request.gref)
+        .number("offset", layout.netif_tx_request.offset)
+        .number("flags", layout.netif_tx_request.flags)
+        .number("id", layout.netif_tx_request.id)
+        .number("size", layout.netif_tx_request.size),
+    ),
+  );
+  table.set(
+    "netif_tx_response",
+    struct(
+      layout.netif_tx_response.SIZE,
+      new JsonObject().number("id", layout.netif_tx_response.id).number("status", layout.netif_tx_response.status),
+    ),
+  );
+  table.set(
+    "netif_rx_request",
+    struct(
+      layout.netif_rx_request.SIZE,
+      new JsonObject().number("id", layout.netif_rx_request.id).number("gref", layout.netif_rx_request.gref),
+    ),
+  );
+  table.set(
+    "netif_rx_response",
+    struct(
+      layout.netif_rx_response.SIZE,
+      new JsonObject()
+        .number("id", layout.netif_rx_response.id)
+        .number("offset", layout.netif_rx_response.offset)
+        .number("flags", layout.netif_rx_response.flags)
+        .number("status", layout.netif_rx_response.status),
+    ),
+  );
   return table.toString();
 }
 

@@ -1,11 +1,12 @@
 // HVM parameters: how the toolstack tells a PVH/HVM guest where its store and
 // console pages and event channels are (HVM_PARAM_*).
-import { hvm_op } from "./hypercall";
+
+import { NR_PORTS } from "../evtchn/evtchn";
 import { DOMID_SELF, EINVAL, ENODEV, HVMOP_get_param, XENMAPSPACE_gmfn } from "./abi";
+import { hvm_op } from "./hypercall";
 import { xen_hvm_param } from "./layout";
 import { PAGE_SHIFT } from "./pages";
 import { addToPhysmap } from "./physmap";
-import { NR_PORTS } from "../evtchn/evtchn";
 
 /** Parameter `index` of our own domain, or -errno. */
 export function getParam(index: u32): i64 {

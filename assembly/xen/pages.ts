@@ -32,7 +32,10 @@ const PAGES_PER_WASM_PAGE: u32 = 16;
 class PoolRegion {
   readonly inUse: StaticArray<u32>;
 
-  constructor(readonly base: usize, readonly pages: u32) {
+  constructor(
+    readonly base: usize,
+    readonly pages: u32,
+  ) {
     this.inUse = new StaticArray<u32>((pages + 31) >> 5);
   }
 

@@ -2,8 +2,9 @@
 // or an out-of-bounds access in the guest is a kernel panic: say why on the
 // Xen console, then ask Xen to crash the domain. No allocation here, so a
 // panic from an exhausted heap can still report itself.
-import { console_io, sched_op } from "./hypercall";
+
 import { CONSOLEIO_write, SCHEDOP_shutdown, SHUTDOWN_crash } from "./abi";
+import { console_io, sched_op } from "./hypercall";
 import { sched_shutdown } from "./layout";
 
 const LINE_MAX: i32 = 240;
@@ -21,7 +22,7 @@ function put(text: string | null): void {
 function putNumber(n: u32): void {
   let digits: u32 = 1;
   for (let m = n; m >= 10; m /= 10) digits *= 10;
-  for (; digits > 0 && lineLength < LINE_MAX; digits /= 10) store<u8>(line + lineLength++, 0x30 + (n / digits) % 10);
+  for (; digits > 0 && lineLength < LINE_MAX; digits /= 10) store<u8>(line + lineLength++, 0x30 + ((n / digits) % 10));
 }
 
 export function panic(message: string | null, fileName: string | null, lineNumber: u32, column: u32): void {

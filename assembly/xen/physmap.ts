@@ -1,7 +1,8 @@
 // XENMEM_add_to_physmap: where the guest places Xen's own pages (shared_info,
 // grant-table frames) in its physical address space.
-import { memory_op } from "./hypercall";
+
 import { DOMID_SELF, XENMEM_add_to_physmap } from "./abi";
+import { memory_op } from "./hypercall";
 import { xen_add_to_physmap } from "./layout";
 import { PAGE_SHIFT } from "./pages";
 

@@ -2,8 +2,9 @@
 // the RAM behind it goes back to Xen (its gfn becomes a hole), or fresh RAM
 // comes back at its gfn. Xen answers with the number of extents it did, so
 // "not done" is 0, not an errno.
-import { memory_op } from "./hypercall";
+
 import { DOMID_SELF, XENMEM_decrease_reservation, XENMEM_populate_physmap } from "./abi";
+import { memory_op } from "./hypercall";
 import { xen_memory_reservation } from "./layout";
 import { PAGE_SHIFT } from "./pages";
 

@@ -2,8 +2,8 @@
 // boot that the hypervisor keeps in vcpu0's vcpu_time_info (shared_info),
 // the clock SCHEDOP_poll's absolute timeout is measured on.
 import { dispatch, hasPending, sharedInfoAddress } from "../evtchn/evtchn";
-import { sched_op } from "./hypercall";
 import { ENODEV, ETIMEDOUT, SCHEDOP_poll } from "./abi";
+import { sched_op } from "./hypercall";
 import { sched_poll, shared_info, vcpu_info, vcpu_time_info } from "./layout";
 
 /**

@@ -36,13 +36,13 @@ export function areUserPages(first: usize, count: usize): bool {
  * goes to Xen, which rejects it with its own error.
  */
 export function mayAlias(address: usize): bool {
-  if (address >= (<usize>memory.size() << 16)) return true;
+  if (address >= (<usize>memory.size()) << 16) return true;
   return userPages.has(address & ~(<usize>PAGE_SIZE - 1));
 }
 
 /** [address, address + length) lies in linear memory. */
 export function inMemory(address: usize, length: u32): bool {
-  return u64(address) + u64(length) <= (u64(memory.size()) << 16);
+  return u64(address) + u64(length) <= u64(memory.size()) << 16;
 }
 
 /** The UTF-8 string at [text, text + length), or null when it is not all in memory. */

@@ -32,13 +32,20 @@
 // end cannot flood this domain.
 import * as evtchn from "../evtchn/evtchn";
 import {
-  ENOENT, ENOTCONN, XenbusStateClosed, XenbusStateClosing, XenbusStateConnected, XenbusStateInitialised,
-  XenbusStateInitialising, XenbusStateInitWait, XenbusStateUnknown,
+  ENOENT,
+  ENOTCONN,
+  XenbusStateClosed,
+  XenbusStateClosing,
+  XenbusStateConnected,
+  XenbusStateInitialised,
+  XenbusStateInitialising,
+  XenbusStateInitWait,
+  XenbusStateUnknown,
 } from "../xen/abi";
 import { XsWatchHandler } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { bindEvtchn, devFatal, evtchnStale, freeEvtchn, log, strstate, watchPath } from "./client";
 import { BusDevice, pathBelow, XenbusBus, XenbusDriver } from "./bus";
+import { bindEvtchn, devFatal, evtchnStale, freeEvtchn, log, strstate, watchPath } from "./client";
 
 /** Frontend node changes kept per device until told, and queued per device in the store client. */
 export const FRONTEND_EVENTS_MAX: i32 = 16;
@@ -89,7 +96,12 @@ export abstract class BackendOps {
 
   /** The object for a new device: subclass BackendDevice for per-device state. */
   newDevice(
-    bus: XenbusBus, driver: XenbusDriver, type: string, id: string, nodename: string, otherendPath: string,
+    bus: XenbusBus,
+    driver: XenbusDriver,
+    type: string,
+    id: string,
+    nodename: string,
+    otherendPath: string,
     otherendId: u32,
   ): BackendDevice {
     return new BackendDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);
@@ -144,7 +156,14 @@ export class BackendDriver extends XenbusDriver {
     super(type);
   }
 
-  newDevice(bus: XenbusBus, type: string, id: string, nodename: string, otherendPath: string, otherendId: u32): BusDevice {
+  newDevice(
+    bus: XenbusBus,
+    type: string,
+    id: string,
+    nodename: string,
+    otherendPath: string,
+    otherendId: u32,
+  ): BusDevice {
     return this.ops.newDevice(bus, this, type, id, nodename, otherendPath, otherendId);
   }
 

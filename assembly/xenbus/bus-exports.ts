@@ -2,13 +2,19 @@
 // xs_* exports. A bus is named by its kind: 0 the frontend bus (device/),
 // 1 the backend bus (backend/); a device by its index in the bus's list of
 // attached devices, which changes as devices come and go.
-import * as xenstore from "../xenstore/ring";
+
 import { EINVAL, ENODEV } from "../xen/abi";
 import { isUserPage } from "../xen/userpages";
-import {
-  attachBackendBus, attachFrontendBus, BusDevice, currentBackendBus, currentFrontendBus, XenbusBus,
-} from "./bus";
+import * as xenstore from "../xenstore/ring";
 import { BackendDevice, frontendEventsDropped } from "./backend";
+import {
+  attachBackendBus,
+  attachFrontendBus,
+  BusDevice,
+  currentBackendBus,
+  currentFrontendBus,
+  XenbusBus,
+} from "./bus";
 
 const BUS_FRONTEND: u32 = 0;
 const BUS_BACKEND: u32 = 1;

@@ -20,7 +20,13 @@
 // `state` and the device's own directory. Every driver callback runs from
 // the upcall (watch events) or from the bus's own calls, never nested.
 import {
-  EACCES, EINVAL, ENOENT, ETIMEDOUT, XenbusStateClosed, XenbusStateConnected, XenbusStateInitialising,
+  EACCES,
+  EINVAL,
+  ENOENT,
+  ETIMEDOUT,
+  XenbusStateClosed,
+  XenbusStateConnected,
+  XenbusStateInitialising,
   XenbusStateUnknown,
 } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
@@ -64,7 +70,14 @@ export abstract class XenbusDriver {
   constructor(readonly type: string) {}
 
   /** The object for a found device: drivers return a subclass of BusDevice carrying their own state. */
-  newDevice(bus: XenbusBus, type: string, id: string, nodename: string, otherendPath: string, otherendId: u32): BusDevice {
+  newDevice(
+    bus: XenbusBus,
+    type: string,
+    id: string,
+    nodename: string,
+    otherendPath: string,
+    otherendId: u32,
+  ): BusDevice {
     return new BusDevice(bus, this, type, id, nodename, otherendPath, otherendId);
   }
 
@@ -244,8 +257,10 @@ export class XenbusBus {
       for (let i = 0; i < this.devices.length; i++) {
         const dev = this.devices[i];
         if (!dev.connecting) continue;
-        log(`timeout waiting for ${dev.nodename} to connect: ${strstate(dev.state)}, ` +
-          `other end ${dev.otherendPath} ${strstate(dev.otherendState)}`);
+        log(
+          `timeout waiting for ${dev.nodename} to connect: ${strstate(dev.state)}, ` +
+            `other end ${dev.otherendPath} ${strstate(dev.otherendState)}`,
+        );
       }
     }
     return rc;

@@ -12,12 +12,20 @@
 // half; freeing and unmapping only report it.
 import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
+import {
+  EAGAIN,
+  EINVAL,
+  ENOENT,
+  ENOMEM,
+  GNTST_bad_virt_addr,
+  GNTST_okay,
+  XenbusStateClosed,
+  XenbusStateClosing,
+  XenbusStateReconfigured,
+  XenbusStateUnknown,
+} from "../xen/abi";
 import { logLine } from "../xen/log";
 import { allocPages, freePage, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
-import {
-  EAGAIN, EINVAL, ENOENT, ENOMEM, GNTST_bad_virt_addr, GNTST_okay,
-  XenbusStateClosed, XenbusStateClosing, XenbusStateReconfigured, XenbusStateUnknown,
-} from "../xen/abi";
 import { TRANSACTION_ATTEMPTS, XsClient, XsWatchHandler } from "../xenstore/client";
 import { joinPath, XS_NO_TRANSACTION } from "../xenstore/wire";
 
@@ -70,7 +78,14 @@ export class XenbusDevice {
 }
 
 const STATE_NAMES: string[] = [
-  "Unknown", "Initialising", "InitWait", "Initialised", "Connected", "Closing", "Closed", "Reconfiguring",
+  "Unknown",
+  "Initialising",
+  "InitWait",
+  "Initialised",
+  "Connected",
+  "Closing",
+  "Closed",
+  "Reconfiguring",
   "Reconfigured",
 ];
 
@@ -84,7 +99,11 @@ export function strstate(state: i32): string {
  * from the upcall. 0, or -errno with the device switched to Closing.
  */
 export function watchPath(
-  dev: XenbusDevice, path: string, token: string, handler: XsWatchHandler, maxPending: i32 = 0,
+  dev: XenbusDevice,
+  path: string,
+  token: string,
+  handler: XsWatchHandler,
+  maxPending: i32 = 0,
 ): i32 {
   const rc = dev.store.registerWatch(path, token, handler, maxPending);
   if (rc < 0) devFatal(dev, rc, `adding watch on ${path}`);
@@ -96,7 +115,12 @@ export function watchPath(
  * node of a directory (the other end's `state`, say).
  */
 export function watchPathJoined(
-  dev: XenbusDevice, dir: string, name: string, token: string, handler: XsWatchHandler, maxPending: i32 = 0,
+  dev: XenbusDevice,
+  dir: string,
+  name: string,
+  token: string,
+  handler: XsWatchHandler,
+  maxPending: i32 = 0,
 ): i32 {
   return watchPath(dev, joinPath(dir, name), token, handler, maxPending);
 }
@@ -199,7 +223,7 @@ export function readRingRefs(dev: XenbusDevice, tx: u32, maxOrder: u32, refs: u3
   if (rc < 0) return rc;
   const order = u32(store.number);
   if (order > min(maxOrder, MAX_RING_PAGE_ORDER)) return -EINVAL;
-  for (let i: u32 = 0; i < (<u32>1 << order); i++) {
+  for (let i: u32 = 0; i < (<u32>1) << order; i++) {
     rc = store.readU32(tx, `${dev.otherendPath}/ring-ref${i}`);
     if (rc < 0) {
       refs.length = 0;

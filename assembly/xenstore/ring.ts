@@ -8,14 +8,22 @@
 // takes what xenstored sent off the ring (so it can go on sending) and runs
 // the handlers of watch events.
 import * as evtchn from "../evtchn/evtchn";
-import { SpecialRing } from "../xen/hvm";
-import { STORE_PAGE } from "../xen/pages";
 import {
-  EAGAIN, EBUSY, EIO, ENODEV, EOPNOTSUPP, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN,
-  XENSTORE_CONNECTED, XENSTORE_RECONNECT, XENSTORE_SERVER_FEATURE_RECONNECTION,
+  EAGAIN,
+  EBUSY,
+  EIO,
+  ENODEV,
+  EOPNOTSUPP,
+  HVM_PARAM_STORE_EVTCHN,
+  HVM_PARAM_STORE_PFN,
+  XENSTORE_CONNECTED,
+  XENSTORE_RECONNECT,
+  XENSTORE_SERVER_FEATURE_RECONNECTION,
 } from "../xen/abi";
+import { SpecialRing } from "../xen/hvm";
 import { xenstore_domain_interface as xs } from "../xen/layout";
 import { logLine } from "../xen/log";
+import { STORE_PAGE } from "../xen/pages";
 import { XsClient } from "./client";
 import { XsRingTransport } from "./transport";
 
@@ -29,7 +37,10 @@ class StoreRing extends XsRingTransport {
   private requestsProduced: u32 = 0;
   private responsesConsumed: u32 = 0;
 
-  constructor(page: usize, public port: u32) {
+  constructor(
+    page: usize,
+    public port: u32,
+  ) {
     super(page);
     this.noteIndices();
   }

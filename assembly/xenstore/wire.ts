@@ -7,8 +7,23 @@
 // does not trust, so a missing terminator or a bad number is -EINVAL, never a
 // read past the end.
 import {
-  E2BIG, EACCES, EAGAIN, EBUSY, EEXIST, EINVAL, EIO, EISCONN, EISDIR, ENOENT, ENOMEM, ENOSPC, ENOSYS,
-  ENOTEMPTY, EPERM, EROFS, XENSTORE_PAYLOAD_MAX,
+  E2BIG,
+  EACCES,
+  EAGAIN,
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EIO,
+  EISCONN,
+  EISDIR,
+  ENOENT,
+  ENOMEM,
+  ENOSPC,
+  ENOSYS,
+  ENOTEMPTY,
+  EPERM,
+  EROFS,
+  XENSTORE_PAYLOAD_MAX,
 } from "../xen/abi";
 import { xsd_sockmsg } from "../xen/layout";
 
@@ -83,12 +98,40 @@ export function checkHeader(at: usize): i32 {
 // Errors travel as their names (xsd_errors, in xs_wire.h's order).
 
 const ERROR_NAMES: StaticArray<string> = [
-  "EINVAL", "EACCES", "EEXIST", "EISDIR", "ENOENT", "ENOMEM", "ENOSPC", "EIO",
-  "ENOTEMPTY", "ENOSYS", "EROFS", "EBUSY", "EAGAIN", "EISCONN", "E2BIG", "EPERM",
+  "EINVAL",
+  "EACCES",
+  "EEXIST",
+  "EISDIR",
+  "ENOENT",
+  "ENOMEM",
+  "ENOSPC",
+  "EIO",
+  "ENOTEMPTY",
+  "ENOSYS",
+  "EROFS",
+  "EBUSY",
+  "EAGAIN",
+  "EISCONN",
+  "E2BIG",
+  "EPERM",
 ];
 const ERROR_NUMBERS: StaticArray<i32> = [
-  EINVAL, EACCES, EEXIST, EISDIR, ENOENT, ENOMEM, ENOSPC, EIO,
-  ENOTEMPTY, ENOSYS, EROFS, EBUSY, EAGAIN, EISCONN, E2BIG, EPERM,
+  EINVAL,
+  EACCES,
+  EEXIST,
+  EISDIR,
+  ENOENT,
+  ENOMEM,
+  ENOSPC,
+  EIO,
+  ENOTEMPTY,
+  ENOSYS,
+  EROFS,
+  EBUSY,
+  EAGAIN,
+  EISCONN,
+  E2BIG,
+  EPERM,
 ];
 
 /** The name xenstored sends for `errno`, or null for one xs_wire.h does not list. */
@@ -270,7 +313,7 @@ export function parseDirectoryPart(payload: usize, length: u32, into: DirectoryP
 
 /** `dir`/`name`, or `dir` itself for an empty name (the seed's xs_join). */
 export function joinPath(dir: string, name: string): string {
-  return name.length == 0 ? dir : dir + "/" + name;
+  return name.length == 0 ? dir : `${dir}/${name}`;
 }
 
 // Permissions: a letter for the access, then the domid ("b0", "r5").

@@ -2,7 +2,7 @@
 // bytes a ring or socket would carry, without a transport.
 import { XsError } from "./errors.js";
 import type { Connection, XenStored } from "./server.js";
-import { MessageDecoder, type XsErrorName, type XsMessage, XsType, bytesToText, strings, textToBytes } from "./wire.js";
+import { bytesToText, MessageDecoder, strings, textToBytes, type XsErrorName, type XsMessage, XsType } from "./wire.js";
 
 export interface WatchEvent {
   path: string;

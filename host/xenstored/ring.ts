@@ -21,7 +21,12 @@ import type { Connection, XenStored } from "./server.js";
 /** Where each field of the xenstore page is. */
 const RING = xenstore_domain_interface.fields;
 const REQUESTS: ByteRingLayout = { data: RING.req, size: XENSTORE.RING_SIZE, cons: RING.req_cons, prod: RING.req_prod };
-const RESPONSES: ByteRingLayout = { data: RING.rsp, size: XENSTORE.RING_SIZE, cons: RING.rsp_cons, prod: RING.rsp_prod };
+const RESPONSES: ByteRingLayout = {
+  data: RING.rsp,
+  size: XENSTORE.RING_SIZE,
+  cons: RING.rsp_cons,
+  prod: RING.rsp_prod,
+};
 
 /**
  * Starts both rings of a xenstore page afresh, as the reconnection protocol
@@ -89,7 +94,11 @@ export class RingConnection {
   }
 
   private attach(): void {
-    this.conn = this.xenstored.connect(this.guest.domid, (bytes) => this.send(bytes), () => this.closed());
+    this.conn = this.xenstored.connect(
+      this.guest.domid,
+      (bytes) => this.send(bytes),
+      () => this.closed(),
+    );
   }
 
   /** XenStored closed the connection (a protocol violation, or the domain's release). */

@@ -3,34 +3,45 @@
 // No I/O here; transports (socket, ring) feed bytes in and carry bytes out.
 import { XsError } from "./errors.js";
 import { canonicalize, depthBelow, domainPath, isChild, isValidName } from "./paths.js";
-import { type Caller, type Perm, DOMID_ANY, PERM_NONE, PERM_OWNER, PERM_READ, PERM_WRITE, accessFor, permFromString, permToString } from "./perms.js";
-import { Quotas, isQuotaName } from "./quota.js";
+import {
+  accessFor,
+  type Caller,
+  DOMID_ANY,
+  PERM_NONE,
+  PERM_OWNER,
+  PERM_READ,
+  PERM_WRITE,
+  type Perm,
+  permFromString,
+  permToString,
+} from "./perms.js";
+import { isQuotaName, Quotas } from "./quota.js";
 import {
   type Change,
   CommittedTree,
-  type NodeView,
-  type TreeAccess,
-  TransactionView,
   changeVisibleTo,
   directory,
   getPerms,
   mkdir,
+  type NodeView,
   readValue,
   rm,
   setPerms,
+  TransactionView,
+  type TreeAccess,
   write,
 } from "./store.js";
 import {
+  bytesToText,
+  encodeMessage,
   MessageDecoder,
+  strings,
+  textToBytes,
   XENSTORE_PAYLOAD_MAX,
   XENSTORE_REL_PATH_MAX,
   XENSTORE_SERVER_FEATURE,
   type XsMessage,
   XsType,
-  bytesToText,
-  encodeMessage,
-  strings,
-  textToBytes,
 } from "./wire.js";
 
 export const SERVER_FEATURES =
@@ -61,6 +72,7 @@ export interface XenStoredOptions {
  * How a transport hands bytes to its peer. Returning false means it could not
  * take them now: they stay queued until the transport calls `XenStored.flush`.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a sender that cannot refuse returns nothing
 export type SendBytes = (bytes: Uint8Array) => boolean | void;
 
 interface Watch {
@@ -261,7 +273,11 @@ export class XenStored {
   }
 
   private callerOf(conn: Connection): Caller {
-    return { domid: conn.domid, privileged: this.isPrivileged(conn.domid), target: this.domains.get(conn.domid)?.target };
+    return {
+      domid: conn.domid,
+      privileged: this.isPrivileged(conn.domid),
+      target: this.domains.get(conn.domid)?.target,
+    };
   }
 
   domainExists(domid: number): boolean {
@@ -395,7 +411,12 @@ export class XenStored {
     this.checkMemoryGrowth(caller, this.tree, conn.domid, watchMemory(watch));
     conn.watches.push(watch);
     // The ack goes first, then the event every new watch fires once.
-    this.queue(conn, { type: XsType.WATCH, reqId: request.message.reqId, txId: request.message.txId, payload: strings("OK") });
+    this.queue(conn, {
+      type: XsType.WATCH,
+      reqId: request.message.reqId,
+      txId: request.message.txId,
+      payload: strings("OK"),
+    });
     this.queueEvent(conn, watch, watch.path);
     return NO_REPLY;
   }
@@ -476,7 +497,8 @@ export class XenStored {
 
   setSpecialPerms(caller: Caller, name: string, perms: readonly Perm[]): void {
     const current = this.specialPermsOf(name);
-    if (!caller.privileged && accessFor(caller, current) !== (PERM_READ | PERM_WRITE | PERM_OWNER)) throw new XsError("EACCES");
+    if (!caller.privileged && accessFor(caller, current) !== (PERM_READ | PERM_WRITE | PERM_OWNER))
+      throw new XsError("EACCES");
     this.specialPerms.set(name, perms);
   }
 
@@ -751,7 +773,8 @@ const HANDLERS = new Map<number, Handler>([
       run(request) {
         const found = splitStrings(request.message.payload, 4);
         if (found.length < 2 || found.length > 3) throw new XsError("EINVAL");
-        const [domid, name, value] = found.length === 3 ? [atoi(found[0]!), found[1]!, found[2]!] : [undefined, found[0]!, found[1]!];
+        const [domid, name, value] =
+          found.length === 3 ? [atoi(found[0]!), found[1]!, found[2]!] : [undefined, found[0]!, found[1]!];
         if (!isQuotaName(name)) throw new XsError("EINVAL");
         if (domid !== undefined && !this.domainExists(domid)) throw new XsError("ENOENT");
         this.quotas.set(name, atoi(value) >>> 0, domid);
@@ -762,4 +785,3 @@ const HANDLERS = new Map<number, Handler>([
 ]);
 
 const CONTROL_COMMANDS = ["check", "help", "log", "print"];
-

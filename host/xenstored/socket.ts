@@ -1,7 +1,7 @@
 // The Unix-socket transport: each accepted connection is a dom0 tool
 // (libxenstore with XENSTORED_PATH), served by the given XenStored.
 import { lstatSync, rmSync } from "node:fs";
-import { type Server, type Socket, connect, createServer } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import type { XenStored } from "./server.js";
 import { HEADER_SIZE } from "./wire.js";
 
@@ -24,7 +24,11 @@ export interface ListenOptions {
  * is gone (nothing answers a connection) is replaced; a path where a server
  * answers, or that is not a socket, is refused with EADDRINUSE.
  */
-export async function listenUnix(xenstored: XenStored, path: string, options: ListenOptions = {}): Promise<SocketListener> {
+export async function listenUnix(
+  xenstored: XenStored,
+  path: string,
+  options: ListenOptions = {},
+): Promise<SocketListener> {
   const sockets = new Set<Socket>();
   let connections = 0;
   const server = createServer((socket) => {
@@ -33,7 +37,11 @@ export async function listenUnix(xenstored: XenStored, path: string, options: Li
     const { onRequest } = options;
     const record = onRequest ? messageSplitter((message) => onRequest(message, connection)) : undefined;
     // Node buffers writes, so the connection never pushes back; tools are dom0 and unthrottled anyway.
-    const conn = xenstored.connect(0, (bytes) => void socket.write(bytes), () => socket.destroy());
+    const conn = xenstored.connect(
+      0,
+      (bytes) => void socket.write(bytes),
+      () => socket.destroy(),
+    );
     socket.on("data", (data) => {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
       record?.(bytes);
@@ -77,7 +85,8 @@ function listen(server: Server, path: string): Promise<void> {
 
 /** Removes the socket file at `path` if nothing answers there (ECONNREFUSED); else throws EADDRINUSE, saying why. */
 async function removeStaleSocket(path: string): Promise<void> {
-  const inUse = (why: string): Error => Object.assign(new Error(`${path} is in use: ${why} (EADDRINUSE)`), { code: "EADDRINUSE" });
+  const inUse = (why: string): Error =>
+    Object.assign(new Error(`${path} is in use: ${why} (EADDRINUSE)`), { code: "EADDRINUSE" });
   if (!lstatSync(path, { throwIfNoEntry: false })?.isSocket()) throw inUse("it is not a socket");
   const refusal = await new Promise<string | null>((resolve) => {
     const probe = connect(path, () => {

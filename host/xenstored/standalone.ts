@@ -4,7 +4,7 @@
 // package's `xenbus-wasm xenstored`.
 import { exitWithError } from "../../runtime/command-line.js";
 import { XenStored } from "./server.js";
-import { type SocketListener, listenUnix } from "./socket.js";
+import { listenUnix, type SocketListener } from "./socket.js";
 
 /** Serves a fresh XenStored on `path` until interrupted; a path it cannot listen on ends `command` with status 1. */
 export async function serveXenstored(path: string, command: string): Promise<void> {

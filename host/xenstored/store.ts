@@ -2,9 +2,9 @@
 // implicit parents, inherited permissions, EACCES/ENOENT as errno_from_parents
 // decides, quotas. Operations run on a NodeView, which is either the committed
 // tree or a transaction's view of it, so each is written once.
-import { XsError, ignoringMissing } from "./errors.js";
+import { ignoringMissing, XsError } from "./errors.js";
 import { baseName, childPath, parentOf } from "./paths.js";
-import { type Caller, type Perm, PERM_NONE, PERM_OWNER, PERM_READ, PERM_WRITE, accessFor } from "./perms.js";
+import { accessFor, type Caller, PERM_NONE, PERM_OWNER, PERM_READ, PERM_WRITE, type Perm } from "./perms.js";
 import type { Quotas } from "./quota.js";
 
 export interface XsNode {
@@ -240,10 +240,15 @@ function create(access: TreeAccess, path: string, value: Uint8Array): void {
     parent = access.view.get(parentPath);
   } while (!parent);
   const { caller } = access;
-  if (!caller.privileged) access.quotas.check("nodes", caller.domid, access.view.ownedBy(caller.domid) + missing.length, "ENOSPC");
-  const perms = caller.privileged ? parent.perms : [{ ...parent.perms[0]!, domid: caller.domid }, ...parent.perms.slice(1)];
+  if (!caller.privileged)
+    access.quotas.check("nodes", caller.domid, access.view.ownedBy(caller.domid) + missing.length, "ENOSPC");
+  const perms = caller.privileged
+    ? parent.perms
+    : [{ ...parent.perms[0]!, domid: caller.domid }, ...parent.perms.slice(1)];
   // Every node written is checked before any is, so a refused request changes nothing.
-  const writes: [string, NodeContents][] = [[parentPath, { ...parent, children: [...parent.children, baseName(missing[0]!)] }]];
+  const writes: [string, NodeContents][] = [
+    [parentPath, { ...parent, children: [...parent.children, baseName(missing[0]!)] }],
+  ];
   missing.forEach((name, level) => {
     const child = missing[level + 1];
     writes.push([name, { value: child ? new Uint8Array(0) : value, perms, children: child ? [baseName(child)] : [] }]);

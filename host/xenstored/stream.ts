@@ -23,7 +23,10 @@ export function xenstoredStream(xenstored: XenStored, domid = 0): ByteStream {
       const first = queued[0];
       if (first === undefined) {
         if (closed) throw new StreamError("closed", "xenstored closed the connection");
-        throw new StreamError("io", "nothing from xenstored, and nothing can come: the stream is in-process and synchronous");
+        throw new StreamError(
+          "io",
+          "nothing from xenstored, and nothing can come: the stream is in-process and synchronous",
+        );
       }
       if (first.length <= max) return queued.shift()!;
       queued[0] = first.subarray(max);

@@ -83,7 +83,8 @@ export interface XsMessage {
 
 /** Header plus payload, little-endian u32 fields. Refuses payloads the peer must reject. */
 export function encodeMessage(message: XsMessage): Uint8Array {
-  if (message.payload.length > XENSTORE_PAYLOAD_MAX) throw new RangeError(`payload ${message.payload.length} > ${XENSTORE_PAYLOAD_MAX}`);
+  if (message.payload.length > XENSTORE_PAYLOAD_MAX)
+    throw new RangeError(`payload ${message.payload.length} > ${XENSTORE_PAYLOAD_MAX}`);
   const bytes = new Uint8Array(HEADER_SIZE + message.payload.length);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, message.type >>> 0, true);

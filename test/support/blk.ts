@@ -27,7 +27,14 @@ export function blkPair(engine: Engine): BlkPair {
     const rc = domain.exports.xs_init();
     if (rc !== 0) throw new Error(`${domain.name}: xs_init returned ${rc}`);
   }
-  return { hv, service, backDomain, frontDomain, back: new BlkBack(backDomain), front: new BlkFront(frontDomain).start() };
+  return {
+    hv,
+    service,
+    backDomain,
+    frontDomain,
+    back: new BlkBack(backDomain),
+    front: new BlkFront(frontDomain).start(),
+  };
 }
 
 /** `length` bytes of a pattern unique to `seed`. */

@@ -3,7 +3,14 @@
 // pages (live views, read afresh on each access), and each end's private
 // indices. Nothing here trusts the other end: indices are read as they are,
 // so a test can write any of them and see what the other side does.
-import { BLKIF, PAGE_SIZE, blkif_request, blkif_request_segment, blkif_response, blkif_sring } from "../../host/xen/abi.js";
+import {
+  BLKIF,
+  blkif_request,
+  blkif_request_segment,
+  blkif_response,
+  blkif_sring,
+  PAGE_SIZE,
+} from "../../host/xen/abi.js";
 
 export interface BlkSegment {
   gref: number;
@@ -24,7 +31,14 @@ export interface BlkRequest {
 
 /** A request (read, write, or any other op) of whole pages, one segment per grant. */
 export function rw(operation: number, id: bigint, sector: bigint, grefs: number[]): BlkRequest {
-  return { operation, nrSegments: grefs.length, handle: 0, id, sector, segments: grefs.map((gref) => ({ gref, firstSect: 0, lastSect: 7 })) };
+  return {
+    operation,
+    nrSegments: grefs.length,
+    handle: 0,
+    id,
+    sector,
+    segments: grefs.map((gref) => ({ gref, firstSect: 0, lastSect: 7 })),
+  };
 }
 
 export interface BlkResponse {
@@ -51,17 +65,34 @@ export class BlkifSharedRing {
 
   constructor(private readonly pages: () => Uint8Array[]) {
     this.size = ringSlots(pages().length);
-    if (this.size !== BLKIF.RING_SIZE * pages().length) throw new Error("a blkif ring has a power-of-two number of pages");
+    if (this.size !== BLKIF.RING_SIZE * pages().length)
+      throw new Error("a blkif ring has a power-of-two number of pages");
   }
 
-  get reqProd(): number { return this.header(blkif_sring.fields.req_prod); }
-  set reqProd(value: number) { this.setHeader(blkif_sring.fields.req_prod, value); }
-  get reqEvent(): number { return this.header(blkif_sring.fields.req_event); }
-  set reqEvent(value: number) { this.setHeader(blkif_sring.fields.req_event, value); }
-  get rspProd(): number { return this.header(blkif_sring.fields.rsp_prod); }
-  set rspProd(value: number) { this.setHeader(blkif_sring.fields.rsp_prod, value); }
-  get rspEvent(): number { return this.header(blkif_sring.fields.rsp_event); }
-  set rspEvent(value: number) { this.setHeader(blkif_sring.fields.rsp_event, value); }
+  get reqProd(): number {
+    return this.header(blkif_sring.fields.req_prod);
+  }
+  set reqProd(value: number) {
+    this.setHeader(blkif_sring.fields.req_prod, value);
+  }
+  get reqEvent(): number {
+    return this.header(blkif_sring.fields.req_event);
+  }
+  set reqEvent(value: number) {
+    this.setHeader(blkif_sring.fields.req_event, value);
+  }
+  get rspProd(): number {
+    return this.header(blkif_sring.fields.rsp_prod);
+  }
+  set rspProd(value: number) {
+    this.setHeader(blkif_sring.fields.rsp_prod, value);
+  }
+  get rspEvent(): number {
+    return this.header(blkif_sring.fields.rsp_event);
+  }
+  set rspEvent(value: number) {
+    this.setHeader(blkif_sring.fields.rsp_event, value);
+  }
 
   /** SHARED_RING_INIT: indices zero, each side asks to be told of the first entry. */
   init(): void {
@@ -111,7 +142,11 @@ export class BlkifSharedRing {
 
   response(index: number): BlkResponse {
     const slot = this.slot(index);
-    return { id: slot.getBigUint64(RSP.id, true), operation: slot.getUint8(RSP.operation), status: slot.getInt16(RSP.status, true) };
+    return {
+      id: slot.getBigUint64(RSP.id, true),
+      operation: slot.getUint8(RSP.operation),
+      status: slot.getInt16(RSP.status, true),
+    };
   }
 
   setResponse(index: number, response: BlkResponse): void {
@@ -175,7 +210,7 @@ export class BackRing {
   take(): BlkRequest | null {
     const prod = this.shared.reqProd;
     if (prod === this.reqCons) return null;
-    if (((prod - this.reqCons) >>> 0) > this.shared.size) {
+    if ((prod - this.reqCons) >>> 0 > this.shared.size) {
       this.overflowed = true;
       return null;
     }
@@ -194,7 +229,7 @@ export class BackRing {
     const old = this.shared.rspProd;
     const now = this.rspProdPvt;
     this.shared.rspProd = now;
-    return ((now - this.shared.rspEvent) >>> 0) < ((now - old) >>> 0);
+    return (now - this.shared.rspEvent) >>> 0 < (now - old) >>> 0;
   }
 
   /** RING_FINAL_CHECK_FOR_REQUESTS: asks for an event on the next request; whether one came meanwhile. */
@@ -222,7 +257,7 @@ export class FrontRing {
     const old = this.shared.reqProd;
     const now = this.reqProdPvt;
     this.shared.reqProd = now;
-    return ((now - this.shared.reqEvent) >>> 0) < ((now - old) >>> 0);
+    return (now - this.shared.reqEvent) >>> 0 < (now - old) >>> 0;
   }
 
   /** The responses published since the last call; asks for an event on the next one. */

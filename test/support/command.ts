@@ -24,8 +24,14 @@ export function runCommand(script: string, args: string[], env = commandEnv()): 
 }
 
 /** Starts a command that serves until stopped; resolves once it has printed its first line (the node process is the child). */
-export async function startCommand(script: string, args: string[]): Promise<{ child: ChildProcess; firstLine: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { env: commandEnv(), stdio: ["ignore", "pipe", "pipe"] });
+export async function startCommand(
+  script: string,
+  args: string[],
+): Promise<{ child: ChildProcess; firstLine: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    env: commandEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (bytes: Buffer) => (stderr += bytes.toString()));
   const firstLine = await new Promise<string>((resolve, reject) => {

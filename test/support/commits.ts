@@ -12,7 +12,12 @@ export const TRANSACTION_ATTEMPTS = 8;
  * what another party does between the guest's writes and its commit.
  * Returns how many commits the domain asked for.
  */
-export function beforeCommits(service: XenstoreService, domid: number, times: number, action: () => void): () => number {
+export function beforeCommits(
+  service: XenstoreService,
+  domid: number,
+  times: number,
+  action: () => void,
+): () => number {
   const xenstored = service.xenstored;
   const receive = xenstored.receive.bind(xenstored);
   let commits = 0;

@@ -12,14 +12,31 @@ export const CLIENT = "xenbus-wasm:xenstore/client@0.1.0";
 export const TRANSPORT = "xenbus-wasm:xenstore/transport@0.1.0";
 
 export const XS_ERRORS = [
-  "einval", "eacces", "eexist", "eisdir", "enoent", "enomem", "enospc", "eio",
-  "enotempty", "enosys", "erofs", "ebusy", "eagain", "eisconn", "e2big", "eperm",
-  "ebadmsg", "erange",
+  "einval",
+  "eacces",
+  "eexist",
+  "eisdir",
+  "enoent",
+  "enomem",
+  "enospc",
+  "eio",
+  "enotempty",
+  "enosys",
+  "erofs",
+  "ebusy",
+  "eagain",
+  "eisconn",
+  "e2big",
+  "eperm",
+  "ebadmsg",
+  "erange",
 ] as const;
 export type XsErrorCase = (typeof XS_ERRORS)[number];
 export const ACCESS = ["none", "read", "write", "both"] as const;
 
-export const coreModule = new WebAssembly.Module(readFileSync(new URL("../../build/xenstore-client.core.wasm", import.meta.url)));
+export const coreModule = new WebAssembly.Module(
+  readFileSync(new URL("../../build/xenstore-client.core.wasm", import.meta.url)),
+);
 
 /** A result as the host sees it: the value, or the xs-error case. */
 export type Result<T> = { ok: T } | { err: XsErrorCase };
@@ -102,7 +119,9 @@ export class CoreClient {
   // The client's functions, lowered and lifted by hand.
 
   read(tx: number, path: string): Result<Uint8Array> {
-    return this.listResult("read", this.call("read", tx, ...this.string(path)), 1, 1, (at, count) => this.bytes().slice(at, at + count));
+    return this.listResult("read", this.call("read", tx, ...this.string(path)), 1, 1, (at, count) =>
+      this.bytes().slice(at, at + count),
+    );
   }
 
   write(tx: number, path: string, value: Uint8Array): Result<null> {
@@ -125,7 +144,10 @@ export class CoreClient {
 
   getPerms(tx: number, path: string): Result<{ domid: number; access: string }[]> {
     return this.listResult("get-perms", this.call("get-perms", tx, ...this.string(path)), 8, 4, (at, count) =>
-      Array.from({ length: count }, (_, i) => ({ domid: this.view().getUint32(at + 8 * i, true), access: this.liftEnum(at + 8 * i + 4, ACCESS) })),
+      Array.from({ length: count }, (_, i) => ({
+        domid: this.view().getUint32(at + 8 * i, true),
+        access: this.liftEnum(at + 8 * i + 4, ACCESS),
+      })),
     );
   }
 
@@ -149,7 +171,10 @@ export class CoreClient {
 
   nextEvent(): Result<{ path: string; token: string }> {
     const area = this.call("next-event");
-    return this.payloadResult("next-event", area, () => ({ path: this.liftString(area + 4), token: this.liftString(area + 12) }));
+    return this.payloadResult("next-event", area, () => ({
+      path: this.liftString(area + 4),
+      token: this.liftString(area + 12),
+    }));
   }
 
   transactionStart(): Result<number> {
@@ -180,7 +205,8 @@ export class CoreClient {
   }
 
   private checkArea(area: number, size: number): void {
-    if (area % 4 !== 0 || area + size > this.memory.buffer.byteLength) throw new Error(`return area ${area} misaligned or outside memory`);
+    if (area % 4 !== 0 || area + size > this.memory.buffer.byteLength)
+      throw new Error(`return area ${area} misaligned or outside memory`);
   }
 
   private liftEnum<T extends readonly string[]>(at: number, cases: T): T[number] {
@@ -197,7 +223,8 @@ export class CoreClient {
   }
 
   private checkSlice(at: number, count: number, size: number, align: number): void {
-    if (at % align !== 0 || at + count * size > this.memory.buffer.byteLength) throw new Error(`list at ${at} (${count} × ${size} bytes) misaligned or outside memory`);
+    if (at % align !== 0 || at + count * size > this.memory.buffer.byteLength)
+      throw new Error(`list at ${at} (${count} × ${size} bytes) misaligned or outside memory`);
   }
 
   /** A string's (pointer, length) at `at`, decoded as strict UTF-8. */
@@ -215,12 +242,20 @@ export class CoreClient {
 
   private payloadResult<T>(name: string, area: number, lift: () => T): Result<T> {
     this.checkArea(area, 20);
-    const result: Result<T> = this.liftDiscriminant(area) ? { err: this.liftEnum(area + 4, XS_ERRORS) } : { ok: lift() };
+    const result: Result<T> = this.liftDiscriminant(area)
+      ? { err: this.liftEnum(area + 4, XS_ERRORS) }
+      : { ok: lift() };
     this.post(name, area);
     return result;
   }
 
-  private listResult<T>(name: string, area: number, size: number, align: number, lift: (at: number, count: number) => T): Result<T> {
+  private listResult<T>(
+    name: string,
+    area: number,
+    size: number,
+    align: number,
+    lift: (at: number, count: number) => T,
+  ): Result<T> {
     return this.payloadResult(name, area, () => {
       const at = this.view().getUint32(area + 4, true);
       const count = this.view().getUint32(area + 8, true);

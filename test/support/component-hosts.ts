@@ -13,5 +13,10 @@ export const componentHosts: { host: string; open: (stream: ByteStream) => Compo
   { host: "V8", open: openXenstoreComponent },
   ...(wasmtimeComponentLibrary === undefined
     ? []
-    : [{ host: "wasmtime", open: (stream: ByteStream) => openXenstoreComponentInWasmtime(stream, { library: wasmtimeComponentLibrary }) }]),
+    : [
+        {
+          host: "wasmtime",
+          open: (stream: ByteStream) => openXenstoreComponentInWasmtime(stream, { library: wasmtimeComponentLibrary }),
+        },
+      ]),
 ];

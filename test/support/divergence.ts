@@ -31,13 +31,15 @@ export function firstDivergence(a: Trace, b: Trace): string | null {
     my.apply(y.memory);
     if (sameDelta(x.memory, y.memory)) continue;
     const where = `${x.phase === "start" ? "before" : "after"} ${x.step.kind} #${x.step.number} (${x.step.name}), guest "${key}"`;
-    if (mx.size !== my.size) return `${where} memory size differs: ${a.engine} ${mx.size} bytes vs ${b.engine} ${my.size} bytes`;
+    if (mx.size !== my.size)
+      return `${where} memory size differs: ${a.engine} ${mx.size} bytes vs ${b.engine} ${my.size} bytes`;
     // Up to here the two memories were equal: the difference is in a page one of the two deltas holds.
     const pages = [...new Set([...x.memory.pages.keys(), ...y.memory.pages.keys()])].sort((p, q) => p - q);
     for (const page of pages) {
       for (let address = page * PAGE; address < (page + 1) * PAGE; address += 4) {
         const [wx, wy] = [mx.word(address), my.word(address)];
-        if (wx !== wy) return `${where} memory word at ${hex(address)} differs: ${a.engine} ${hex(wx, 8)} vs ${b.engine} ${hex(wy, 8)}`;
+        if (wx !== wy)
+          return `${where} memory word at ${hex(address)} differs: ${a.engine} ${hex(wx, 8)} vs ${b.engine} ${hex(wy, 8)}`;
       }
     }
   }

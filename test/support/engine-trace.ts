@@ -4,7 +4,13 @@
 // a guest (an export) and out of it (a hypercall) with its arguments and
 // outcome, and at each crossing between guest and host the pages of the
 // guest's linear memory that changed since its previous crossing.
-import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "../../runtime/engine.js";
+import {
+  type Engine,
+  type EngineInstance,
+  GuestTrap,
+  type HostFunction,
+  type WasmValue,
+} from "../../runtime/engine.js";
 import { PAGE, syncChangedPages } from "./page-diff.js";
 
 /** A call into a guest or a hypercall out of it, numbered in the order they started (nested ones included). */
@@ -119,7 +125,8 @@ class MemoryChanges {
       this.previous = grown;
     }
     const pages = new Map<number, Uint8Array>();
-    for (const page of syncChangedPages(bytes, this.previous)) pages.set(page, bytes.slice(page * PAGE, (page + 1) * PAGE));
+    for (const page of syncChangedPages(bytes, this.previous))
+      pages.set(page, bytes.slice(page * PAGE, (page + 1) * PAGE));
     return { size: bytes.byteLength, pages };
   }
 }

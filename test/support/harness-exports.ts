@@ -33,7 +33,13 @@ export interface HarnessExports {
    * its other end at `otherend` (absolute) in domain `otherend_id`: its handle,
    * or -ENODEV before xs_init, -EFAULT, -EINVAL for a domid beyond 16 bits.
    */
-  xenbus_device(nodename: number, nodename_len: number, otherend: number, otherend_len: number, otherend_id: number): number;
+  xenbus_device(
+    nodename: number,
+    nodename_len: number,
+    otherend: number,
+    otherend_len: number,
+    otherend_id: number,
+  ): number;
   /** The state the device last wrote (0, Unknown, until it writes one). */
   xenbus_device_state(dev: number): number;
   /** 1 once xenbus_frontend_closed ran on the device, else 0. */
@@ -46,7 +52,13 @@ export interface HarnessExports {
   xenbus_watch_path(dev: number, path: number, path_len: number, token: number, token_len: number): number;
   /** xenbus_watch_path on `dir`/`name`. */
   xenbus_watch_path_joined(
-    dev: number, dir: number, dir_len: number, name: number, name_len: number, token: number, token_len: number,
+    dev: number,
+    dir: number,
+    dir_len: number,
+    name: number,
+    name_len: number,
+    token: number,
+    token_len: number,
   ): number;
   /**
    * Writes the device's `state` in a transaction, retried on conflicts;

@@ -1,8 +1,8 @@
 // A guest driven through the xenbus_* helper exports from a test: its XenStore
 // client, pages for arguments and results, and its device.
 import { expect } from "vitest";
+import { type XenStore, xenstore } from "../../runtime/xenstore.js";
 import type { Harness } from "./xenbus.js";
-import { xenstore, type XenStore } from "../../runtime/xenstore.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

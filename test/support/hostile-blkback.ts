@@ -17,8 +17,8 @@ import { type DevicePaths, devicePaths } from "../../host/devices.js";
 import type { Hypervisor } from "../../host/hypervisor.js";
 import type { NativeDomain, NativeGrantMapping } from "../../host/native.js";
 import type { XenstoreService } from "../../host/toolstack.js";
-import { LocalClient } from "../../host/xenstored/client.js";
 import { BLKIF, BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../../host/xen/abi.js";
+import { LocalClient } from "../../host/xenstored/client.js";
 import { BackRing, BlkifSharedRing, type BlkRequest, type BlkResponse } from "./blkif-ring.js";
 import { readDecimal, readOrNull } from "./store-read.js";
 
@@ -52,7 +52,8 @@ export class HostileBlkback {
    * `respond` (any number of times), `serve`, or not at all. Responses are
    * pushed after each batch.
    */
-  onRequest: (request: BlkRequest, backend: HostileBlkback) => void = (request, backend) => backend.respond(backend.serve(request));
+  onRequest: (request: BlkRequest, backend: HostileBlkback) => void = (request, backend) =>
+    backend.respond(backend.serve(request));
   /** Whether frontend state changes drive this backend's state (false: the test writes states itself). */
   followFrontend = true;
   ring: BackRing | null = null;
@@ -65,7 +66,11 @@ export class HostileBlkback {
 
   readonly devid: number;
 
-  constructor(hv: Hypervisor, service: XenstoreService, readonly options: HostileBlkbackOptions) {
+  constructor(
+    hv: Hypervisor,
+    service: XenstoreService,
+    readonly options: HostileBlkbackOptions,
+  ) {
     this.dom0 = hv.dom0;
     this.devid = options.devid ?? 51712;
     this.paths = devicePaths({ type: "vbd", devid: this.devid, frontend: options.frontend, backend: 0 });
@@ -86,7 +91,8 @@ export class HostileBlkback {
   start(): this {
     const { backend } = this.paths;
     this.store.write(`${backend}/feature-flush-cache`, "1");
-    if (this.options.maxRingPageOrder !== undefined) this.store.write(`${backend}/max-ring-page-order`, String(this.options.maxRingPageOrder));
+    if (this.options.maxRingPageOrder !== undefined)
+      this.store.write(`${backend}/max-ring-page-order`, String(this.options.maxRingPageOrder));
     this.store.write(`${backend}/hotplug-status`, "connected");
     this.writeState(InitWait);
     this.store.watch(`${this.paths.frontend}/state`, this.token);
@@ -125,12 +131,14 @@ export class HostileBlkback {
   serve(request: BlkRequest): BlkResponse {
     const answer = (status: number): BlkResponse => ({ id: request.id, operation: request.operation, status });
     if (request.operation === BLKIF_OP.FLUSH_DISKCACHE) return answer(BLKIF_RSP.OKAY);
-    if (request.operation !== BLKIF_OP.READ && request.operation !== BLKIF_OP.WRITE) return answer(BLKIF_RSP.EOPNOTSUPP);
+    if (request.operation !== BLKIF_OP.READ && request.operation !== BLKIF_OP.WRITE)
+      return answer(BLKIF_RSP.EOPNOTSUPP);
     const nr = request.nrSegments;
     if (nr < 1 || nr > BLKIF.MAX_SEGMENTS_PER_REQUEST) return answer(BLKIF_RSP.ERROR);
     let sector = Number(request.sector);
     const total = request.segments.reduce((sum, seg) => sum + seg.lastSect - seg.firstSect + 1, 0);
-    if (request.segments.some((seg) => seg.firstSect > seg.lastSect || seg.lastSect >= SECTORS_PER_PAGE)) return answer(BLKIF_RSP.ERROR);
+    if (request.segments.some((seg) => seg.firstSect > seg.lastSect || seg.lastSect >= SECTORS_PER_PAGE))
+      return answer(BLKIF_RSP.ERROR);
     if (request.sector + BigInt(total) > BigInt(this.disk.length / SECTOR_SIZE)) return answer(BLKIF_RSP.ERROR);
     const reading = request.operation === BLKIF_OP.READ;
     for (const seg of request.segments) {

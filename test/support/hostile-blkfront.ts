@@ -16,8 +16,8 @@ import { type DevicePaths, devicePaths } from "../../host/devices.js";
 import type { Hypervisor } from "../../host/hypervisor.js";
 import type { NativeDomain } from "../../host/native.js";
 import type { XenstoreService } from "../../host/toolstack.js";
-import { LocalClient } from "../../host/xenstored/client.js";
 import { GTF, PAGE_SIZE, XENBUS_STATE } from "../../host/xen/abi.js";
+import { LocalClient } from "../../host/xenstored/client.js";
 import { BlkifSharedRing, type BlkRequest, type BlkResponse, FrontRing } from "./blkif-ring.js";
 import { readDecimal, readOrNull } from "./store-read.js";
 
@@ -64,13 +64,21 @@ export class HostileBlkfront {
   private nextPage = 0;
   private nextRef = FIRST_FREE_REF;
 
-  constructor(private readonly hv: Hypervisor, service: XenstoreService, readonly options: HostileBlkfrontOptions) {
+  constructor(
+    private readonly hv: Hypervisor,
+    service: XenstoreService,
+    readonly options: HostileBlkfrontOptions,
+  ) {
     this.domain = hv.createNativeDomain("hostile-blkfront", { pages: options.pages ?? 64 });
     this.devid = options.devid ?? 51712;
     this.paths = devicePaths({ type: "vbd", devid: this.devid, frontend: this.domain.domid, backend: options.backend });
     this.store = new LocalClient(service.xenstored, this.domain.domid);
     service.devices.add({
-      type: "vbd", devid: this.devid, frontend: this.domain.domid, backend: options.backend, backendParams: options.backendParams,
+      type: "vbd",
+      devid: this.devid,
+      frontend: this.domain.domid,
+      backend: options.backend,
+      backendParams: options.backendParams,
     });
   }
 

@@ -5,12 +5,21 @@ import { expect } from "vitest";
 import type { Hypervisor } from "../../host/hypervisor.js";
 import { GuestMemory } from "../../host/memory.js";
 import {
-  DOMID, GNTMAP, GNTTABOP, GTF, XENMAPSPACE, XENMEM,
-  gnttab_copy, gnttab_map_grant_ref, gnttab_unmap_grant_ref, xen_add_to_physmap, xen_memory_reservation,
+  DOMID,
+  GNTMAP,
+  GNTTABOP,
+  GTF,
+  gnttab_copy,
+  gnttab_map_grant_ref,
+  gnttab_unmap_grant_ref,
   type StructLayout,
+  XENMAPSPACE,
+  XENMEM,
+  xen_add_to_physmap,
+  xen_memory_reservation,
 } from "../../host/xen/abi.js";
 import type { Engine } from "../../runtime/engine.js";
-import { SCRATCH, WASM_PAGES, loadTestGuest, view, type TestGuest } from "../hypervisor-guest.js";
+import { loadTestGuest, SCRATCH, type TestGuest, view, WASM_PAGES } from "../hypervisor-guest.js";
 
 export const PAGE = 4096;
 export const TABLE_GFN = 17;
@@ -50,8 +59,10 @@ export function reserve(guest: TestGuest, op: number, gfns: number[], r: Reserva
   return guest.exports.hc_memory(op | ((r.start ?? 0) << 6), SCRATCH);
 }
 
-export const decrease = (guest: TestGuest, gfns: number[], r?: Reservation) => reserve(guest, XENMEM.decrease_reservation, gfns, r);
-export const populate = (guest: TestGuest, gfns: number[], r?: Reservation) => reserve(guest, XENMEM.populate_physmap, gfns, r);
+export const decrease = (guest: TestGuest, gfns: number[], r?: Reservation) =>
+  reserve(guest, XENMEM.decrease_reservation, gfns, r);
+export const populate = (guest: TestGuest, gfns: number[], r?: Reservation) =>
+  reserve(guest, XENMEM.populate_physmap, gfns, r);
 
 export function place(guest: TestGuest, space: number, idx: number, gpfn: number): number {
   const op = struct(guest, xen_add_to_physmap);

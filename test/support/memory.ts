@@ -26,7 +26,18 @@ let mallinfo2: (() => Record<string, bigint | number>) | undefined;
 /** Bytes of the C heap in use: malloc's small blocks and its mmapped ones. */
 export function mallocInUse(): number {
   if (!mallinfo2) {
-    const fields = ["arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"];
+    const fields = [
+      "arena",
+      "ordblks",
+      "smblks",
+      "hblks",
+      "hblkhd",
+      "usmblks",
+      "fsmblks",
+      "uordblks",
+      "fordblks",
+      "keepcost",
+    ];
     const info = koffi.struct("mallinfo2", Object.fromEntries(fields.map((field) => [field, "size_t"])));
     mallinfo2 = koffi.load("libc.so.6").func("mallinfo2", info, []) as () => Record<string, bigint | number>;
   }

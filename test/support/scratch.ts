@@ -31,7 +31,9 @@ export class GuardedScratch {
     for (let i = 0; i < before.length; i++) {
       const address = this.base + i;
       if (now[address] === before[i] || allowed.some(([start, end]) => address >= start && address < end)) continue;
-      throw new Error(`byte at ${this.describe(address)} changed where nothing may be written (${before[i]} → ${now[address]})`);
+      throw new Error(
+        `byte at ${this.describe(address)} changed where nothing may be written (${before[i]} → ${now[address]})`,
+      );
     }
   }
 }

@@ -1,17 +1,16 @@
 // The real guest module, booted in a domain of a simulated hypervisor (the helper is vitest-free so the bench shares it).
-export { bootXenbus, xenbusWasm, type Xenbus } from "../../runtime/boot.js";
+export { bootXenbus, type Xenbus, xenbusWasm } from "../../runtime/boot.js";
 export type { HarnessExports } from "./harness-exports.js";
 
 import { readFileSync } from "node:fs";
 import { HARNESS_WASM } from "../../bench/harness.js";
 import type { Hypervisor } from "../../host/hypervisor.js";
-import type { Engine } from "../../runtime/engine.js";
 import { bootModule } from "../../runtime/boot.js";
+import type { Engine } from "../../runtime/engine.js";
 import type { Guest } from "../../runtime/guest.js";
 import type { XenbusExports } from "../../runtime/xenbus.js";
+import { type XenStore, xenstore } from "../../runtime/xenstore.js";
 import type { HarnessExports } from "./harness-exports.js";
-import { xenstore, type XenStore } from "../../runtime/xenstore.js";
-
 
 export type Harness = Guest<XenbusExports & HarnessExports>;
 
@@ -45,7 +44,11 @@ export class HarnessGuest {
   log(): string[] {
     const lines: string[] = [];
     for (let length = this.x.harness_bus_log(this.out); length > 0; length = this.x.harness_bus_log(this.out)) {
-      lines.push(...this.text(length).split("\n").filter((line) => line !== ""));
+      lines.push(
+        ...this.text(length)
+          .split("\n")
+          .filter((line) => line !== ""),
+      );
     }
     return lines;
   }

@@ -11,7 +11,6 @@ import { createInterface } from "node:readline";
 import type { Permission } from "../../runtime/component.js";
 import { compileC, debianPackage } from "../../tools/debian.js";
 
-
 /** One client operation, named and with parameters as in wit/xenstore.wit's `client`. */
 export type Operation =
   | { op: "read" | "mkdir" | "rm" | "directory" | "get-perms"; tx: number; path: string }
@@ -76,7 +75,9 @@ function tabbed(operation: Operation): string {
     case "write":
       return [operation.op, operation.tx, operation.path, operation.value].join("\t");
     case "set-perms":
-      return [operation.op, operation.tx, operation.path, ...operation.perms.map((p) => `${p.domid}:${p.access}`)].join("\t");
+      return [operation.op, operation.tx, operation.path, ...operation.perms.map((p) => `${p.domid}:${p.access}`)].join(
+        "\t",
+      );
     case "watch":
     case "unwatch":
       return [operation.op, operation.path, operation.token].join("\t");
@@ -100,9 +101,11 @@ export function buildLibxenstoreOps(): string {
   const toolcore = join(debianPackage("libxentoolcore1"), "usr/lib/x86_64-linux-gnu");
   const include = join(debianPackage("libxen-dev"), "usr/include");
   // DT_RPATH (not RUNPATH) so the loader also finds libxenstore's own dependency, libxentoolcore.
-  return compileC("libxenstore_ops", ["test/native/libxenstore_ops.c", join(store, "libxenstore.so.4")], [
-    "-I", include, `-Wl,--disable-new-dtags,-rpath,${store}:${toolcore}`,
-  ]);
+  return compileC(
+    "libxenstore_ops",
+    ["test/native/libxenstore_ops.c", join(store, "libxenstore.so.4")],
+    ["-I", include, `-Wl,--disable-new-dtags,-rpath,${store}:${toolcore}`],
+  );
 }
 
 /** Debian's libxenstore connected to `socketPath` (XENSTORED_PATH, as Xen's tools find xenstored). */
@@ -115,11 +118,15 @@ const NODE_DRIVER = new URL("./component-node-driver.ts", import.meta.url).pathn
 
 /** The component in V8 (runtime/component.ts over runtime/socket-stream.ts), connected to `socketPath`. */
 export function nodeComponentDriver(socketPath: string): Driver {
-  return lineDriver(spawn("node_modules/.bin/tsx", [NODE_DRIVER, socketPath]), (operation) => JSON.stringify(operation));
+  return lineDriver(spawn("node_modules/.bin/tsx", [NODE_DRIVER, socketPath]), (operation) =>
+    JSON.stringify(operation),
+  );
 }
 
 /** The component in wasmtime (runtime/wasmtime-component.ts, C API library `library`), connected to `socketPath`. */
 export function wasmtimeComponentDriver(library: string, socketPath: string): Driver {
   const env = { ...process.env, XENBUS_WASM_WASMTIME: library };
-  return lineDriver(spawn("node_modules/.bin/tsx", [NODE_DRIVER, "--wasmtime", socketPath], { env }), (operation) => JSON.stringify(operation));
+  return lineDriver(spawn("node_modules/.bin/tsx", [NODE_DRIVER, "--wasmtime", socketPath], { env }), (operation) =>
+    JSON.stringify(operation),
+  );
 }

@@ -2,16 +2,17 @@
 // libraries, Linux's backend modules, qdisk's QEMU, the scenario and the
 // guests it starts) and the Linux test guest's (busybox and blkfront).
 // Each is rebuilt only when something that goes into it changed.
-import { createHash } from "node:crypto";
+
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
   cpSync,
   existsSync,
   mkdirSync,
-  readFileSync,
   readdirSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -89,7 +90,14 @@ class Tree {
    */
   pack(output: string): void {
     const list = execFileSync("find", ["."], { cwd: this.root, maxBuffer: 64 << 20 });
-    writeFileSync(output, execFileSync("cpio", ["--quiet", "-o", "-H", "newc", "-R", "0:0"], { cwd: this.root, input: list, maxBuffer: 1 << 30 }));
+    writeFileSync(
+      output,
+      execFileSync("cpio", ["--quiet", "-o", "-H", "newc", "-R", "0:0"], {
+        cwd: this.root,
+        input: list,
+        maxBuffer: 1 << 30,
+      }),
+    );
   }
 }
 
@@ -98,7 +106,10 @@ function sharedLibraries(binaries: string[], libraryPath: string): string[] {
   const found = new Set<string>();
   const missing = new Set<string>();
   for (const binary of binaries) {
-    const out = execFileSync("ldd", [binary], { encoding: "utf8", env: { ...process.env, LD_LIBRARY_PATH: libraryPath } });
+    const out = execFileSync("ldd", [binary], {
+      encoding: "utf8",
+      env: { ...process.env, LD_LIBRARY_PATH: libraryPath },
+    });
     for (const line of out.split("\n")) {
       const resolved = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1];
       if (resolved) found.add(resolved);
@@ -120,7 +131,10 @@ function fingerprint(parts: (string | { file: string })[]): string {
   const hash = createHash("sha256");
   for (const part of parts) {
     if (typeof part === "string") hash.update(`s:${part}\n`);
-    else hash.update(`f:${part.file}:${existsSync(part.file) ? readFileSync(part.file).length : -1}\n`).update(existsSync(part.file) ? readFileSync(part.file) : "");
+    else
+      hash
+        .update(`f:${part.file}:${existsSync(part.file) ? readFileSync(part.file).length : -1}\n`)
+        .update(existsSync(part.file) ? readFileSync(part.file) : "");
   }
   return hash.digest("hex");
 }
@@ -137,7 +151,9 @@ function cached(output: string, parts: (string | { file: string })[], make: () =
 }
 
 function moduleFile(packages: Dom0Packages, name: string): string {
-  const found = execFileSync("find", [join(packages.kernelRoot, "lib/modules"), "-name", `${name}.ko*`], { encoding: "utf8" }).trim();
+  const found = execFileSync("find", [join(packages.kernelRoot, "lib/modules"), "-name", `${name}.ko*`], {
+    encoding: "utf8",
+  }).trim();
   if (!found) throw new Error(`kernel module ${name} not in ${basename(packages.kernelRoot)}`);
   return found.split("\n")[0];
 }
@@ -193,7 +209,10 @@ export function dom0Initramfs(packages: Dom0Packages, guests: GuestFiles[]): { p
     tree.dir("/usr/share/qemu/keymaps", "/usr/share/qemu/keymaps");
     for (const binary of HOST_BINARIES) tree.file(binary, binary, 0o755);
     tree.link("/bin/sh", "busybox");
-    for (const library of sharedLibraries([...binaries, xenstoreTool, qemu, ...HOST_BINARIES, ...DLOPENED], libDirs.join(":"))) {
+    for (const library of sharedLibraries(
+      [...binaries, xenstoreTool, qemu, ...HOST_BINARIES, ...DLOPENED],
+      libDirs.join(":"),
+    )) {
       tree.file(library, imagePath(library, packages.roots));
     }
     for (const library of DLOPENED) tree.file(library, library);
@@ -201,9 +220,24 @@ export function dom0Initramfs(packages: Dom0Packages, guests: GuestFiles[]): { p
     for (const name of DOM0_MODULES) tree.file(moduleFile(packages, name), `/rig/modules/${name}.ko`);
     for (const script of scripts) tree.file(script, `/rig/${basename(script)}`, 0o755);
     tree.file(join(HERE, "dom0/init.sh"), "/init", 0o755);
-    for (const guest of guests) for (const [name, file] of Object.entries(guest.files)) tree.file(file, `/rig/guests/${guest.name}/${name}`);
+    for (const guest of guests)
+      for (const [name, file] of Object.entries(guest.files)) tree.file(file, `/rig/guests/${guest.name}/${name}`);
     // busybox --install links its applets into these: the hotplug scripts (bash) need them there.
-    tree.dirs("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/proc", "/sys", "/dev", "/tmp", "/run", "/var/run/xen", "/var/log/xen/console", "/var/lib/xen", "/var/lib/rig");
+    tree.dirs(
+      "/bin",
+      "/sbin",
+      "/usr/bin",
+      "/usr/sbin",
+      "/proc",
+      "/sys",
+      "/dev",
+      "/tmp",
+      "/run",
+      "/var/run/xen",
+      "/var/log/xen/console",
+      "/var/lib/xen",
+      "/var/lib/rig",
+    );
     tree.pack(path);
   });
   return { path, rebuilt };
@@ -243,4 +277,3 @@ export function kernelElf(packages: Dom0Packages): string {
   });
   return path;
 }
-

@@ -69,7 +69,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const message = error instanceof PeerUnavailable ? `the rig cannot run here: ${error.message}` : (error as Error).message;
+    const message =
+      error instanceof PeerUnavailable ? `the rig cannot run here: ${error.message}` : (error as Error).message;
     exitWithError(COMMAND, message.split("\n")[0]!);
   },
 );

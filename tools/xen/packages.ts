@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { PeerUnavailable, debianPackage } from "../debian.js";
+import { debianPackage, PeerUnavailable } from "../debian.js";
 
 /** Host commands the rig runs, and the Debian package that brings each. */
 const HOST_TOOLS: Record<string, string> = {
@@ -65,7 +65,10 @@ export function ensureHostTools(say: (line: string) => void): void {
       install();
     }
   } catch (error) {
-    const stderr = String((error as { stderr?: Buffer }).stderr ?? "").trim().split("\n").pop();
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? "")
+      .trim()
+      .split("\n")
+      .pop();
     throw new PeerUnavailable(`apt-get install ${missing.join(" ")} failed: ${stderr || (error as Error).message}`);
   }
   const still = missingHostPackages();

@@ -24,11 +24,13 @@ export interface BootResult {
 
 /** QEMU's arguments: the CPU model with SVM and NPT is the one Xen and Debian's dom0 both boot on. */
 export function qemuArguments(boot: Boot): string[] {
-  const xen = "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=false";
+  const xen =
+    "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=false";
   // Under TCG, the crypto self-tests and speculation mitigations only cost time.
   const dom0 = "console=hvc0 earlyprintk=xen quiet rdinit=/init cryptomgr.notests mitigations=off";
   // The multiboot loader separates modules with commas: none may appear inside one.
-  for (const path of [boot.dom0Kernel, boot.dom0Initramfs]) if (path.includes(",")) throw new Error(`a path with a comma cannot be a multiboot module: ${path}`);
+  for (const path of [boot.dom0Kernel, boot.dom0Initramfs])
+    if (path.includes(",")) throw new Error(`a path with a comma cannot be a multiboot module: ${path}`);
   // Single-threaded TCG: with a thread per vCPU, the Linux PVH guest triple-faulted at the same
   // instruction early in its boot on every run of an idle machine (4 of 4; it passed when load
   // happened to serialise the threads); one thread for both vCPUs passed every check.

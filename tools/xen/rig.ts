@@ -2,9 +2,9 @@
 // them), boot Xen in QEMU once, and read the scenario's results off the
 // serial line. `npm run xen` (tools/xen/main.ts) and test/real-xen.test.ts run it.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { buildPvhElf } from "../pvh.js";
 import { join, resolve } from "node:path";
-import { type GuestFiles, RIG_CACHE, dom0Initramfs, kernelElf, linuxGuestInitramfs, xenImage } from "./initramfs.js";
+import { buildPvhElf } from "../pvh.js";
+import { dom0Initramfs, type GuestFiles, kernelElf, linuxGuestInitramfs, RIG_CACHE, xenImage } from "./initramfs.js";
 import { dom0Packages, ensureHostTools } from "./packages.js";
 import { bootXen } from "./qemu.js";
 import { type RigEvent, RigReport } from "./report.js";
@@ -76,7 +76,9 @@ export function prepareRig(say: (text: string) => void): Prepared {
 function newSerialLog(): string {
   const dir = join(RIG_CACHE, "logs");
   mkdirSync(dir, { recursive: true });
-  const logs = readdirSync(dir).filter((name) => name.startsWith("serial-")).sort();
+  const logs = readdirSync(dir)
+    .filter((name) => name.startsWith("serial-"))
+    .sort();
   for (const old of logs.slice(0, Math.max(0, logs.length - (KEPT_LOGS - 1)))) rmSync(join(dir, old));
   return join(dir, `serial-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
 }
@@ -88,7 +90,13 @@ async function bootOnce(prepared: Prepared, onProgress: (progress: Progress) => 
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
   const result = await bootXen(
-    { xen: prepared.xen, dom0Kernel: prepared.dom0Kernel, dom0Initramfs: prepared.dom0Initramfs, serialLog, timeoutMs: RUN_TIMEOUT_MS },
+    {
+      xen: prepared.xen,
+      dom0Kernel: prepared.dom0Kernel,
+      dom0Initramfs: prepared.dom0Initramfs,
+      serialLog,
+      timeoutMs: RUN_TIMEOUT_MS,
+    },
     (line) => {
       const event = report.read(line);
       if (event) onProgress({ ...event, hostSeconds: seconds() });
@@ -96,7 +104,8 @@ async function bootOnce(prepared: Prepared, onProgress: (progress: Progress) => 
     },
   );
   if (result.timedOut) report.problems.push(`the run was cut off after ${RUN_TIMEOUT_MS / 60_000} minutes`);
-  else if (!report.ended && !result.stopped) report.problems.push(`QEMU exited (code ${result.code}) before dom0 finished the scenario`);
+  else if (!report.ended && !result.stopped)
+    report.problems.push(`QEMU exited (code ${result.code}) before dom0 finished the scenario`);
   return { report, serialLog, bootSeconds: seconds(), qemuExit: result.code, timedOut: result.timedOut };
 }
 
@@ -116,6 +125,9 @@ export async function runRig(prepared: Prepared, onProgress: (progress: Progress
   // The last run's results, for what reads them later (figures for npm run bench).
   const { checks, figures, problems } = run.report;
   const { bootSeconds, serialLog, retriedAfter } = run;
-  writeFileSync(LAST_RUN, `${JSON.stringify({ checks, figures, problems, bootSeconds, serialLog, retriedAfter }, null, 2)}\n`);
+  writeFileSync(
+    LAST_RUN,
+    `${JSON.stringify({ checks, figures, problems, bootSeconds, serialLog, retriedAfter }, null, 2)}\n`,
+  );
   return run;
 }

@@ -12,7 +12,7 @@ import { startBlkbackDomain } from "../../host/blkback-domain.js";
 import { type DeviceSpec, devicePaths } from "../../host/devices.js";
 import { Hypervisor } from "../../host/hypervisor.js";
 import { startXenstore, type XenstoreService } from "../../host/toolstack.js";
-import { XsType, type XsMessage } from "../../host/xenstored/wire.js";
+import { type XsMessage, XsType } from "../../host/xenstored/wire.js";
 import type { Engine } from "../../runtime/engine.js";
 import { loadUnikernel, runMain } from "../../runtime/unikernel.js";
 import type { Figure } from "./report.js";
@@ -37,7 +37,10 @@ class WriteTrace {
 
   /** The values written to `path`, in order, space-separated (the rig's states_of). */
   valuesOf(path: string): string {
-    return this.writes.filter(([written]) => written === path).map(([, value]) => value).join(" ");
+    return this.writes
+      .filter(([written]) => written === path)
+      .map(([, value]) => value)
+      .join(" ");
   }
 }
 
@@ -60,8 +63,13 @@ export function simulateUnikernel(wasm: Uint8Array, engine?: Engine): Figure[] {
   const back = startBlkbackDomain(service, { engine, sectors: SECTORS, maxRingPageOrder: 4 });
   const second = back.back.createDisk(SECTORS);
   const unikernel = loadUnikernel(hv, "unikernel", wasm, engine);
-  const disk = (devid: number, params: Record<string, string>): DeviceSpec =>
-    ({ type: "vbd", devid, frontend: unikernel.domid, backend: back.domid, backendParams: params });
+  const disk = (devid: number, params: Record<string, string>): DeviceSpec => ({
+    type: "vbd",
+    devid,
+    frontend: unikernel.domid,
+    backend: back.domid,
+    backendParams: params,
+  });
   const xvda = disk(XVDA, back.disk.params);
   const xvdb = disk(XVDB, second.params);
   const a = devicePaths(xvda);
@@ -97,13 +105,17 @@ export function simulateChecks(wasm: Uint8Array, engine?: Engine): string[] {
   const back = startBlkbackDomain(service, { engine, sectors: CHECKS_SECTORS });
   const second = back.back.createDisk(CHECKS_SECTORS);
   const checks = loadUnikernel(hv, "checks", wasm, engine);
-  for (const [devid, params] of [[XVDA, back.disk.params], [XVDB, second.params]] as const) {
+  for (const [devid, params] of [
+    [XVDA, back.disk.params],
+    [XVDB, second.params],
+  ] as const) {
     service.devices.add({ type: "vbd", devid, frontend: checks.domid, backend: back.domid, backendParams: params });
   }
   const log = service.console(checks.domid)!.log;
   const base = `/local/domain/${checks.domid}/data/check`;
   hv.whenIdle(() => {
-    for (let i = 0; i < 120; i++) service.tools.write(`${base}/long/a-node-name-long-enough-that-120-of-them-pass-4096-bytes-${i}`, "");
+    for (let i = 0; i < 120; i++)
+      service.tools.write(`${base}/long/a-node-name-long-enough-that-120-of-them-pass-4096-bytes-${i}`, "");
     service.tools.write(`${base}/long-done`, "1");
   });
   hv.whenIdle(() => service.tools.write(`${base}/from-dom0`, "hello"));
