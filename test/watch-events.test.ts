@@ -2,9 +2,9 @@
 // may cost (never a hot-plugged or removed device, never unbounded memory),
 // what a bounded watch's dropped events tell the application, a new watch's
 // first event reaching its handler by itself, and the store ring the guest
-// finds at connect and at resume (seeds/freebsd-xenstore.c.txt's
-// xs_init_comms, seeds/freebsd-xenbusb.c.txt's bus watch with max_pending 0,
-// seeds/linux-xenbus_client.c.txt's xenbus_watch_path).
+// finds at connect and at resume (FreeBSD sys/xen/xenstore/xenstore.c's
+// xs_init_comms, FreeBSD sys/xen/xenbus/xenbusb.c's bus watch with max_pending 0,
+// Linux drivers/xen/xenbus/xenbus_client.c's xenbus_watch_path).
 import { describe, expect, test } from "vitest";
 import { heapHighWater } from "../bench/memory.js";
 import { Hypervisor } from "../host/hypervisor.js";

@@ -1,4 +1,4 @@
-// The backend lifecycle (assembly/xenbus/backend.ts, seeds/qemu-xen_backend.c.txt)
+// The backend lifecycle (assembly/xenbus/backend.ts, QEMU hw/xen/xen_backend.c)
 // through the real module: a backend guest (build/harness.wasm, whose test
 // device type "vlife" maps the frontend's ring and binds its channel) on
 // its backend bus, and a frontend guest driving it with the xenbus_* helper

@@ -1,4 +1,4 @@
-// The XenBus buses (assembly/xenbus/bus.ts, seeds/freebsd-xenbusb.c.txt)
+// The XenBus buses (assembly/xenbus/bus.ts, FreeBSD sys/xen/xenbus/xenbusb.c)
 // through the real module: build/harness.wasm guests (xenbus.wasm plus the
 // test-only "vtest" drivers of assembly/testing/bus-drivers.ts) on the
 // simulated Xen, with devices written by the toolstack's DeviceManager and

@@ -1,7 +1,7 @@
 // The XenBus driver helpers end to end: build/harness.wasm guests (xenbus.wasm
 // with the helpers as xenbus_* exports) as a frontend and a backend of one
 // device, on the simulated Xen with its dom0 xenstored. Each behaviour of
-// seeds/linux-xenbus_client.c.txt is checked where the seed puts it: in the
+// Linux drivers/xen/xenbus/xenbus_client.c is checked where the seed puts it: in the
 // store (state and error nodes, as dom0 sees them), on the console, and in
 // the event channel and grant tables.
 import { beforeEach, describe, expect, test } from "vitest";

@@ -1,4 +1,4 @@
-// The backend device lifecycle (see seeds/qemu-xen_backend.c.txt) as a driver
+// The backend device lifecycle (see QEMU hw/xen/xen_backend.c) as a driver
 // of the backend bus: one BackendDriver per device type, whose BackendOps say
 // what the type does at each step. The state machine, run after every change
 // of either end:

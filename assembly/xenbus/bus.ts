@@ -1,4 +1,4 @@
-// The XenBus buses (see seeds/freebsd-xenbusb.c.txt): one implementation for
+// The XenBus buses (see FreeBSD sys/xen/xenbus/xenbusb.c): one implementation for
 // the frontend bus, devices at device/<type>/<id> of this domain's home, and
 // the backend bus, devices at backend/<type>/<frontend-domid>/<id>. The two
 // differ only in their BusKind: where the bus lives, how many components an

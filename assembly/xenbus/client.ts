@@ -1,4 +1,4 @@
-// The XenBus driver helpers (see seeds/linux-xenbus_client.c.txt): what a
+// The XenBus driver helpers (see Linux drivers/xen/xenbus/xenbus_client.c): what a
 // frontend or backend driver does to a device through XenStore, the event
 // channels and the grant table, with a failure reported in the store where
 // the toolstack and the other end look for it.

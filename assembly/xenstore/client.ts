@@ -1,5 +1,5 @@
 // The XenStore client: one request at a time over an XsTransport, written in
-// the blocking style of a kernel (see seeds/freebsd-xenstore.c.txt).
+// the blocking style of a kernel (see FreeBSD sys/xen/xenstore/xenstore.c).
 //
 // Everything that arrives from xenstored is hostile until checked: a header
 // announcing more than XENSTORE_PAYLOAD_MAX bytes or impossible ring indices
