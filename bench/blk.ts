@@ -3,10 +3,11 @@
 // grant copies, and a Wasm blkback driver domain serving a disk image in its
 // memory, with dom0's xenstored and toolstack plugging the disk in. No test
 // framework here.
-import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
-import { createGuestDomain } from "../host/guest-domain.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import { type BlkbackDomain, startBlkbackDomain } from "../host/system/blkback-domain.js";
+import { createGuestDomain } from "../host/system/guest-domain.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { BlkFront } from "../runtime/blk.js";
 import type { Xenbus } from "../runtime/boot.js";
 import type { Engine } from "../runtime/engine.js";

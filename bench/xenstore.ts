@@ -2,8 +2,9 @@
 // the store ring against the simulated xenstored, guest and server in one
 // process: the XenStore workloads of `npm run bench`, and the load that
 // test/xenstore-memory.test.ts puts on the guest. No test framework here.
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { bootXenbus, type Xenbus } from "../runtime/boot.js";
 import type { Engine } from "../runtime/engine.js";
 import { allocPage } from "../runtime/errors.js";

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The package's `xenbus-wasm` command: `xs COMMAND` runs XenStore operations
 // as Xen's xenstore-* tools do (cli/xs.ts), `xenstored` serves a simulated
-// xenstored on a Unix socket (host/xenstored/standalone.ts). Exit status: 0
+// xenstored on a Unix socket (host/dom0/xenstored/standalone.ts). Exit status: 0
 // done, 1 failed (as Xen's tools), 2 a mistake in the command line.
 import { createRequire } from "node:module";
-import { serveXenstored } from "../host/xenstored/standalone.js";
+import { serveXenstored } from "../host/dom0/xenstored/standalone.js";
 import { exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
 
 const COMMAND = "xenbus-wasm";

@@ -2,9 +2,8 @@
 // toolstack, the backends it runs for guests, and Xen's ABI constants and
 // struct layouts.
 
-export { type BlkbackDomain, type BlkbackDomainOptions, startBlkbackDomain } from "./blkback-domain.js";
-export { ConsoleBackend, startConsoleBackend } from "./console-backend.js";
-export { DeviceStateMonitor, describeTransition, type StateTransition, stateName } from "./device-monitor.js";
+export { ConsoleBackend, startConsoleBackend } from "./dom0/console-backend.js";
+export { DeviceStateMonitor, describeTransition, type StateTransition, stateName } from "./dom0/device-monitor.js";
 export {
   type DeviceId,
   DeviceManager,
@@ -12,16 +11,17 @@ export {
   type DeviceSpec,
   devicePaths,
   type UnplugOutcome,
-} from "./devices.js";
-export { Domain, WasmDomain } from "./domain.js";
-export { createGuestDomain, type GuestDomain } from "./guest-domain.js";
-export { Hypervisor, type HypervisorOptions, type SuspendOutcome } from "./hypervisor.js";
-export { GrantError, NativeDomain, XenError } from "./native.js";
-export { DomainExit, SimulationError } from "./sched.js";
-export { startXenstore, type XenstoreOptions, XenstoreService } from "./toolstack.js";
+} from "./dom0/devices.js";
+export { startXenstore, type XenstoreOptions, XenstoreService } from "./dom0/toolstack.js";
+export { LocalClient, type WatchEvent } from "./dom0/xenstored/client.js";
+export { XsError } from "./dom0/xenstored/errors.js";
+export { XenStored, type XenStoredOptions } from "./dom0/xenstored/server.js";
+export { listenUnix, type SocketListener } from "./dom0/xenstored/socket.js";
+export { xenstoredStream } from "./dom0/xenstored/stream.js";
+export { type BlkbackDomain, type BlkbackDomainOptions, startBlkbackDomain } from "./system/blkback-domain.js";
+export { createGuestDomain, type GuestDomain } from "./system/guest-domain.js";
 export * as abi from "./xen/abi.js";
-export { LocalClient, type WatchEvent } from "./xenstored/client.js";
-export { XsError } from "./xenstored/errors.js";
-export { XenStored, type XenStoredOptions } from "./xenstored/server.js";
-export { listenUnix, type SocketListener } from "./xenstored/socket.js";
-export { xenstoredStream } from "./xenstored/stream.js";
+export { Domain, WasmDomain } from "./xen/domain.js";
+export { Hypervisor, type HypervisorOptions, type SuspendOutcome } from "./xen/hypervisor.js";
+export { GrantError, NativeDomain, XenError } from "./xen/native.js";
+export { DomainExit, SimulationError } from "./xen/sched.js";

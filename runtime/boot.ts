@@ -1,7 +1,7 @@
 // Boots build/xenbus.wasm as a domain of a simulated hypervisor. Shared by the
 // tests and the bench, so it throws instead of using a test framework.
 import { readFileSync } from "node:fs";
-import type { Hypervisor } from "../host/hypervisor.js";
+import type { Hypervisor } from "../host/xen/hypervisor.js";
 import type { Engine } from "./engine.js";
 import { type Guest, loadGuest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";

@@ -4,12 +4,13 @@
 // (the scheduler knows who runs, for upcalls and page coherence) and so
 // that the guest's death (shutdown, crash, trap) ends the call instead of
 // escaping it.
-import type { DomainExitInfo, WasmDomain } from "../host/domain.js";
-import type { Hypervisor } from "../host/hypervisor.js";
-import { GuestMemory } from "../host/memory.js";
-import { DomainExit } from "../host/sched.js";
-import { placeSpecialPages } from "../host/toolstack.js";
+
+import { placeSpecialPages } from "../host/dom0/toolstack.js";
 import { SHUTDOWN } from "../host/xen/abi.js";
+import type { DomainExitInfo, WasmDomain } from "../host/xen/domain.js";
+import type { Hypervisor } from "../host/xen/hypervisor.js";
+import { GuestMemory } from "../host/xen/memory.js";
+import { DomainExit } from "../host/xen/sched.js";
 import { type Engine, type EngineInstance, GuestTrap, type WasmValue } from "./engine.js";
 import { v8Engine } from "./v8.js";
 

@@ -3,8 +3,9 @@
 // Xen (README, "what a host must provide"): `main` runs the application and
 // returns a SHUTDOWN_* reason, which goes to SCHEDOP_shutdown; a negative
 // result is the -errno of a failed boot, and the domain crashes.
-import type { Hypervisor } from "../host/hypervisor.js";
+
 import { SHUTDOWN, shutdownReasonName } from "../host/xen/abi.js";
+import type { Hypervisor } from "../host/xen/hypervisor.js";
 import type { Engine } from "./engine.js";
 import { type Guest, loadGuest } from "./guest.js";
 

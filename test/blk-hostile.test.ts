@@ -9,13 +9,13 @@
 // moves data correctly afterwards.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
-import { createGuestDomain } from "../host/guest-domain.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { GrantError } from "../host/native.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import { XsError } from "../host/dom0/xenstored/errors.js";
+import { type BlkbackDomain, startBlkbackDomain } from "../host/system/blkback-domain.js";
+import { createGuestDomain } from "../host/system/guest-domain.js";
 import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
-import { XsError } from "../host/xenstored/errors.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
+import { GrantError } from "../host/xen/native.js";
 import { BlkError, BlkFront } from "../runtime/blk.js";
 import type { Engine } from "../runtime/engine.js";
 import { errnoOf, pattern } from "./support/blk.js";

@@ -4,9 +4,9 @@
 // the peers must speak Xen's blkif protocol before the tests that use them
 // against the guest's block drivers mean anything.
 import { beforeEach, describe, expect, test } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
 import { BLKIF_OP, BLKIF_RSP, GNTST, XENBUS_STATE } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { BlkifSharedRing, type BlkRequest, FrontRing, rw } from "./support/blkif-ring.js";
 import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";

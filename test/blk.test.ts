@@ -4,11 +4,11 @@
 // toolstack plugging the vbd between them. What each end publishes is checked
 // in the store, data in the backend's disk image from the host.
 import { beforeEach, describe, expect, test } from "vitest";
-import { startBlkbackDomain } from "../host/blkback-domain.js";
-import type { DevicePaths } from "../host/devices.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import type { DevicePaths } from "../host/dom0/devices.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import { startBlkbackDomain } from "../host/system/blkback-domain.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import type { BlkBack, BlkFront, Disk, DiskOptions } from "../runtime/blk.js";
 import { blkPair, pattern } from "./support/blk.js";
 import type { BlkRequest } from "./support/blkif-ring.js";

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalClient } from "../host/xenstored/client.js";
-import { XenStored } from "../host/xenstored/server.js";
-import { listenUnix, type SocketListener } from "../host/xenstored/socket.js";
+import { LocalClient } from "../host/dom0/xenstored/client.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { listenUnix, type SocketListener } from "../host/dom0/xenstored/socket.js";
 import { commandEnv, type Outcome, runCommand } from "./support/command.js";
 
 /** Runs the command with `args` and XENSTORED_PATH set to `xenstoredPath` (unset when undefined). */

@@ -7,9 +7,9 @@ import { runCommand } from "./support/command.js";
 
 /** Each command: its entry point, how its messages name it, and mistakes in its command line. */
 const COMMANDS: Array<{ script: string; name: string; mistakes: string[][] }> = [
-  { script: "host/demo.ts", name: "npm start", mistakes: [["--bogus"], ["--guests"], ["extra"]] },
+  { script: "examples/demo/main.ts", name: "npm start", mistakes: [["--bogus"], ["--guests"], ["extra"]] },
   {
-    script: "host/xenstored/main.ts",
+    script: "host/dom0/xenstored/main.ts",
     name: "npm run xenstored",
     mistakes: [[], ["--bogus"], ["--socket"], ["--socket", "/tmp/s", "extra"]],
   },

@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { heapHighWater } from "../bench/memory.js";
 import { instantiate } from "../build/component/xenstore-client.js";
-import { XenStored } from "../host/xenstored/server.js";
-import { xenstoredStream } from "../host/xenstored/stream.js";
-import { XsType } from "../host/xenstored/wire.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { xenstoredStream } from "../host/dom0/xenstored/stream.js";
+import { XsType } from "../host/dom0/xenstored/wire.js";
 import type { ByteStream } from "../runtime/component.js";
 import { CLIENT, CoreClient, coreModule, TRANSPORT, XS_ERRORS } from "./support/component-core.js";
 

@@ -8,8 +8,8 @@
 // before any request).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { XenStored } from "../host/xenstored/server.js";
-import { encodeMessage, strings, textToBytes, XsType } from "../host/xenstored/wire.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { encodeMessage, strings, textToBytes, XsType } from "../host/dom0/xenstored/wire.js";
 import { type ByteStream, type ComponentXenstore, StreamError } from "../runtime/component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 import { CoreClient, type Result } from "./support/component-core.js";

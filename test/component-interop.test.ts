@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { LocalClient } from "../host/xenstored/client.js";
-import { XenStored } from "../host/xenstored/server.js";
-import { listenUnix } from "../host/xenstored/socket.js";
-import { bytesToText, HEADER_SIZE } from "../host/xenstored/wire.js";
+import { LocalClient } from "../host/dom0/xenstored/client.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { listenUnix } from "../host/dom0/xenstored/socket.js";
+import { bytesToText, HEADER_SIZE } from "../host/dom0/xenstored/wire.js";
 import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import { peer } from "./support/peer.js";
 import {

@@ -4,11 +4,11 @@
 // unprivileged domain. Every value and every error must be the same.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LocalClient } from "../host/xenstored/client.js";
-import { XsError } from "../host/xenstored/errors.js";
-import { XenStored } from "../host/xenstored/server.js";
-import { xenstoredStream } from "../host/xenstored/stream.js";
-import { XsType } from "../host/xenstored/wire.js";
+import { LocalClient } from "../host/dom0/xenstored/client.js";
+import { XsError } from "../host/dom0/xenstored/errors.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { xenstoredStream } from "../host/dom0/xenstored/stream.js";
+import { XsType } from "../host/dom0/xenstored/wire.js";
 import { type ComponentXenstore, openXenstoreComponent, type Permission } from "../runtime/component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 

@@ -4,9 +4,9 @@
 // over the in-process stream: every operation of the WIT's client interface,
 // xenstored's errors as XenStoreErrors, and a stream's failures.
 import { beforeAll, describe, expect, it } from "vitest";
-import { XenStored } from "../host/xenstored/server.js";
-import { xenstoredStream } from "../host/xenstored/stream.js";
-import { encodeMessage, strings, XsType } from "../host/xenstored/wire.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { xenstoredStream } from "../host/dom0/xenstored/stream.js";
+import { encodeMessage, strings, XsType } from "../host/dom0/xenstored/wire.js";
 import { type ByteStream, type ComponentXenstore, StreamError } from "../runtime/component.js";
 import { XenStoreError } from "../runtime/xenstore.js";
 import { componentHosts } from "./support/component-hosts.js";

@@ -1,10 +1,10 @@
 // The PV console end to end: build/xenbus.wasm's frontend on its console
 // page and port, and dom0's console backend, on one simulated hypervisor.
 import { describe, expect, it } from "vitest";
-import { type ConsoleBackend, startConsoleBackend } from "../host/console-backend.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore } from "../host/toolstack.js";
+import { type ConsoleBackend, startConsoleBackend } from "../host/dom0/console-backend.js";
+import { startXenstore } from "../host/dom0/toolstack.js";
 import { EVTCHNSTAT, HVM_PARAM, SHUTDOWN, xencons_interface } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { guestConsole } from "../runtime/console.js";
 import { engines } from "./support/engines.js";
 import { bootXenbus, type Xenbus } from "./support/xenbus.js";

@@ -6,7 +6,7 @@ import { runCommand } from "./support/command.js";
 import { engines } from "./support/engines.js";
 
 const demo = (...args: string[]): string =>
-  execFileSync("node_modules/.bin/tsx", ["host/demo.ts", ...args], { encoding: "utf8", stdio: "pipe" });
+  execFileSync("node_modules/.bin/tsx", ["examples/demo/main.ts", ...args], { encoding: "utf8", stdio: "pipe" });
 
 describe.each(engines)("under $name", ({ name: engine }) => {
   test("the demo connects each guest's disk, verifies a pattern through it, unplugs and re-plugs it, and says so", () => {
@@ -66,7 +66,7 @@ describe.each(engines)("under $name", ({ name: engine }) => {
 });
 
 test("the demo explains its options and refuses nonsensical values in one line, with exit 2", async () => {
-  const help = await runCommand("host/demo.ts", ["--help"]);
+  const help = await runCommand("examples/demo/main.ts", ["--help"]);
   expect(help).toMatchObject({ status: 0, stderr: "" });
   expect(help.stdout).toMatch(/--guests N[\s\S]*--disk-size SIZE[\s\S]*--trace LEVEL[\s\S]*--engine ENGINE/);
   const refusals: Array<[string[], string]> = [
@@ -79,7 +79,7 @@ test("the demo explains its options and refuses nonsensical values in one line, 
     [["--trace", "loud"], "--trace wants one of summary, steps, states, not loud"],
     [["--engine", "spidermonkey"], "--engine wants one of v8, wasmtime, not spidermonkey"],
   ];
-  const outcomes = await Promise.all(refusals.map(([args]) => runCommand("host/demo.ts", args)));
+  const outcomes = await Promise.all(refusals.map(([args]) => runCommand("examples/demo/main.ts", args)));
   expect(outcomes).toEqual(
     refusals.map(([, message]) => ({ status: 2, stdout: "", stderr: `npm start: ${message} (see --help)\n` })),
   );

@@ -1,11 +1,11 @@
 // dom0's device-state monitor and the one-call guest domain, on the simulated
 // Xen and xenstored with real xenbus.wasm guests writing their own nodes.
 import { describe, expect, it } from "vitest";
-import { DeviceStateMonitor, describeTransition, type StateTransition } from "../host/device-monitor.js";
-import type { DeviceSpec } from "../host/devices.js";
-import { createGuestDomain } from "../host/guest-domain.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, XenstoreService } from "../host/toolstack.js";
+import { DeviceStateMonitor, describeTransition, type StateTransition } from "../host/dom0/device-monitor.js";
+import type { DeviceSpec } from "../host/dom0/devices.js";
+import { startXenstore, XenstoreService } from "../host/dom0/toolstack.js";
+import { createGuestDomain } from "../host/system/guest-domain.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { guestConsole } from "../runtime/console.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";

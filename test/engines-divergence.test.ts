@@ -4,8 +4,8 @@
 // not, the report names the first difference. That the report is right is
 // checked by injecting differences into a V8 run.
 import { describe, expect, test } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore } from "../host/toolstack.js";
+import { startXenstore } from "../host/dom0/toolstack.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { BlkBack, BlkFront } from "../runtime/blk.js";
 import type { Engine, EngineInstance, HostFunction } from "../runtime/engine.js";
 import { v8Engine } from "../runtime/v8.js";

@@ -3,7 +3,7 @@
 // number, and afterwards both guests can still open a channel and share a page.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import type { Engine } from "../runtime/engine.js";
 import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";

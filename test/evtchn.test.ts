@@ -2,7 +2,7 @@
 // tests' evtchn_bind_echo and evtchn_wait) on the simulated Xen, driven only
 // through the module's exports; every error is Xen's exact errno.
 import { beforeEach, describe, expect, test } from "vitest";
-import { Hypervisor, type HypervisorOptions } from "../host/hypervisor.js";
+import { Hypervisor, type HypervisorOptions } from "../host/xen/hypervisor.js";
 import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";
 import { engines } from "./support/engines.js";

@@ -1,5 +1,6 @@
 // The README's code is examples/: each TypeScript or JavaScript block in the
-// README is exactly one file of examples/ and each file is shown once, so what
+// README is exactly one file of examples/ and each file is shown once (the
+// demo, in examples/demo/, is a program of its own and not shown), so what
 // the README shows is what test/package.test.ts compiles and runs against the
 // packed package.
 import { readdirSync, readFileSync } from "node:fs";
@@ -16,7 +17,10 @@ function codeBlocks(markdown: string): string[] {
 
 describe("the README's examples", () => {
   const blocks = codeBlocks(readFileSync(join(repo, "README.md"), "utf8"));
-  const files = readdirSync(join(repo, "examples")).sort();
+  const files = readdirSync(join(repo, "examples"), { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name)
+    .sort();
 
   it("shows each file of examples/ once, as it is", () => {
     for (const file of files) {

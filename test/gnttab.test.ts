@@ -1,7 +1,7 @@
 // Grant tables end to end: build/xenbus.wasm guests share pages through the
 // simulated Xen; every failure is Xen's exact errno or GNTST_* status.
 import { beforeEach, describe, expect, test } from "vitest";
-import { Hypervisor, type HypervisorOptions } from "../host/hypervisor.js";
+import { Hypervisor, type HypervisorOptions } from "../host/xen/hypervisor.js";
 import { loadGuest } from "../runtime/index.js";
 import type { XenbusExports } from "../runtime/xenbus.js";
 import { engines } from "./support/engines.js";

@@ -7,10 +7,10 @@
 // ring mappings, and none after Xen refuses a step (made to refuse here, as
 // Xen may: it answers 0 extents done).
 import { beforeEach, describe, expect, test } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import type { ReservationRequest } from "../host/reservation.js";
-import type { XenstoreService } from "../host/toolstack.js";
+import type { XenstoreService } from "../host/dom0/toolstack.js";
 import { GNTST, XENBUS_STATE, XENMEM } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
+import type { ReservationRequest } from "../host/xen/reservation.js";
 import type { BlkBack, BlkFront } from "../runtime/blk.js";
 import { blkPair, pattern } from "./support/blk.js";
 import { engines } from "./support/engines.js";

@@ -3,8 +3,6 @@
 // memory, its ports, its grants or its params.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Domain } from "../host/domain.js";
-import { Hypervisor } from "../host/hypervisor.js";
 import {
   DOMID,
   EVTCHNOP,
@@ -20,6 +18,8 @@ import {
   XENMAPSPACE,
   XENMEM,
 } from "../host/xen/abi.js";
+import type { Domain } from "../host/xen/domain.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { loadTestGuest, SCRATCH, type TestExports, type TestGuest, view } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 

@@ -2,9 +2,6 @@
 // checks and GTF flags (native and Wasm mappers), pin counts, copy, setup_table
 // and query_size, and page coherence between two Wasm memories.
 import { beforeEach, describe, expect, it } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { GuestMemory } from "../host/memory.js";
-import { GrantError } from "../host/native.js";
 import {
   DOMID,
   ERRNO,
@@ -24,6 +21,9 @@ import {
   XENMEM,
   xen_add_to_physmap,
 } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
+import { GuestMemory } from "../host/xen/memory.js";
+import { GrantError } from "../host/xen/native.js";
 import { loadTestGuest, SCRATCH, type TestGuest, view } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 

@@ -2,7 +2,7 @@
 // exported as-is (hc_*), and the upcall is scripted through memory so a test
 // decides what it does. Compiled once from WAT with binaryen.
 import binaryen from "binaryen";
-import type { Hypervisor } from "../host/hypervisor.js";
+import type { Hypervisor } from "../host/xen/hypervisor.js";
 import { type Engine, type Guest, loadGuest } from "../runtime/index.js";
 
 /** Memory words the upcall reads (all i32). */

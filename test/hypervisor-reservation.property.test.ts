@@ -5,8 +5,8 @@
 // (Populate over a grant mapping crashes the domain; its own test has it.)
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
 import { GNTST } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { engines } from "./support/engines.js";
 import { decrease, grantingPair, map, populate, unmap } from "./support/memory-ops.js";
 

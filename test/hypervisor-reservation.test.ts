@@ -4,8 +4,8 @@
 // hvm/grant_table.c with mm/p2m.c (a grant mapped over RAM orphans that page,
 // an unmap leaves a hole), and grant copy and add_to_physmap around holes.
 import { beforeEach, describe, expect, it } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
 import { DOMID, GNTCOPY, GNTST, GNTTABOP, gnttab_copy, XENMAPSPACE, XENMEM } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { SCRATCH, type TestGuest } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 import {

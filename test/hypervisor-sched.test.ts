@@ -1,9 +1,6 @@
 // The scheduler: SCHEDOP_block/yield/poll semantics, upcall delivery only to
 // idle guests, spin and deadlock detection, step bounds, determinism.
 import { beforeEach, describe, expect, it } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { GuestMemory } from "../host/memory.js";
-import { SimulationError } from "../host/sched.js";
 import {
   DOMID,
   ERRNO,
@@ -14,6 +11,9 @@ import {
   XENMEM,
   xen_add_to_physmap,
 } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
+import { GuestMemory } from "../host/xen/memory.js";
+import { SimulationError } from "../host/xen/sched.js";
 import type { Engine } from "../runtime/engine.js";
 import {
   loadTestGuest,

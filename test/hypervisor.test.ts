@@ -1,9 +1,7 @@
 // Hypercalls from a Wasm guest: argument checks, Xen's error codes, event
 // channels and their 2-level delivery bits, HVM params, console, version, death.
 import { beforeEach, describe, expect, it } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { GuestMemory } from "../host/memory.js";
-import { CONSOLE_GFN, STORE_GFN } from "../host/toolstack.js";
+import { CONSOLE_GFN, STORE_GFN } from "../host/dom0/toolstack.js";
 import {
   CONSOLEIO,
   DOMID,
@@ -25,6 +23,8 @@ import {
   xen_add_to_physmap,
   xen_hvm_param,
 } from "../host/xen/abi.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
+import { GuestMemory } from "../host/xen/memory.js";
 import { loadTestGuest, SCRATCH, type TestGuest, view } from "./hypervisor-guest.js";
 import { engines } from "./support/engines.js";
 

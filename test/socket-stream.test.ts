@@ -9,13 +9,20 @@ import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bytesToText, encodeMessage, MessageDecoder, strings, type XsMessage, XsType } from "../host/xenstored/wire.js";
+import {
+  bytesToText,
+  encodeMessage,
+  MessageDecoder,
+  strings,
+  type XsMessage,
+  XsType,
+} from "../host/dom0/xenstored/wire.js";
 import { type ByteStream, StreamError } from "../runtime/component.js";
 import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";
 
 /** A simulated xenstored in a child process, serving `socket` once it has said so. */
 async function xenstoredChild(socket: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "host/xenstored/main.ts", "--socket", socket], {
+  const child = spawn(process.execPath, ["--import", "tsx", "host/dom0/xenstored/main.ts", "--socket", socket], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {

@@ -5,12 +5,12 @@
 // back, a backend domain that goes away and a new one that comes, and
 // hot-unplug while a request is on the ring.
 import { beforeEach, describe, expect, test } from "vitest";
-import { type BlkbackDomain, startBlkbackDomain } from "../host/blkback-domain.js";
-import type { Domain } from "../host/domain.js";
-import { createGuestDomain } from "../host/guest-domain.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import { type BlkbackDomain, startBlkbackDomain } from "../host/system/blkback-domain.js";
+import { createGuestDomain } from "../host/system/guest-domain.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
+import type { Domain } from "../host/xen/domain.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { BlkFront, SECTOR_SIZE } from "../runtime/blk.js";
 import type { Engine } from "../runtime/engine.js";
 import { errnoOf, pattern } from "./support/blk.js";

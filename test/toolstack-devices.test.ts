@@ -2,11 +2,11 @@
 // destroyed domain, on the simulated Xen and xenstored, read by dom0 and by
 // a booted xenbus.wasm guest over its ring.
 import { describe, expect, it } from "vitest";
-import { type DeviceSpec, devicePaths } from "../host/devices.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
-import { LocalClient } from "../host/xenstored/client.js";
-import { encodeMessage, strings, XsType } from "../host/xenstored/wire.js";
+import { type DeviceSpec, devicePaths } from "../host/dom0/devices.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import { LocalClient } from "../host/dom0/xenstored/client.js";
+import { encodeMessage, strings, XsType } from "../host/dom0/xenstored/wire.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
 import { bootXenbus } from "./support/xenbus.js";

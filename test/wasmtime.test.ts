@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import binaryen from "binaryen";
 import { afterAll, describe, expect, test } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { bootXenbus, xenbusWasm } from "../runtime/boot.js";
 import { GuestTrap, type HostFunction } from "../runtime/engine.js";
 import { wasmtimeEngine } from "../runtime/wasmtime.js";

@@ -7,10 +7,10 @@
 // Linux drivers/xen/xenbus/xenbus_client.c's xenbus_watch_path).
 import { describe, expect, test } from "vitest";
 import { heapHighWater } from "../bench/memory.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { STORE_GFN, startXenstore } from "../host/toolstack.js";
+import { STORE_GFN, startXenstore } from "../host/dom0/toolstack.js";
+import { encodeMessage, XsType } from "../host/dom0/xenstored/wire.js";
 import { XENBUS_STATE, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
-import { encodeMessage, XsType } from "../host/xenstored/wire.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";

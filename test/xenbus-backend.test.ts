@@ -6,10 +6,10 @@
 // frontend by writing the frontend's nodes itself.
 import { describe, expect, test } from "vitest";
 import { heapHighWater } from "../bench/memory.js";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import type { LocalClient } from "../host/dom0/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
-import type { LocalClient } from "../host/xenstored/client.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { type XenStore, xenstore } from "../runtime/xenstore.js";
 import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
 import { engines } from "./support/engines.js";

@@ -5,8 +5,8 @@
 // a model says it should, leaving every other entry's state as it was.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore } from "../host/toolstack.js";
+import { startXenstore } from "../host/dom0/toolstack.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { engines } from "./support/engines.js";
 import { bootHarness } from "./support/xenbus.js";
 

@@ -4,10 +4,10 @@
 // simulated Xen, with devices written by the toolstack's DeviceManager and
 // the other end played by dom0 or by a second guest.
 import { describe, expect, test } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import type { LocalClient } from "../host/dom0/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
-import type { LocalClient } from "../host/xenstored/client.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import { engines } from "./support/engines.js";
 import { bootHarness, HarnessGuest } from "./support/xenbus.js";
 

@@ -5,10 +5,10 @@
 // store (state and error nodes, as dom0 sees them), on the console, and in
 // the event channel and grant tables.
 import { beforeEach, describe, expect, test } from "vitest";
-import { Hypervisor } from "../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../host/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import type { LocalClient } from "../host/dom0/xenstored/client.js";
 import { GNTST, XENBUS_STATE } from "../host/xen/abi.js";
-import type { LocalClient } from "../host/xenstored/client.js";
+import { Hypervisor } from "../host/xen/hypervisor.js";
 import type { Engine } from "../runtime/engine.js";
 import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
 import { engines } from "./support/engines.js";

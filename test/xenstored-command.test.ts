@@ -7,13 +7,13 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { XenStored } from "../host/xenstored/server.js";
-import { listenUnix } from "../host/xenstored/socket.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { listenUnix } from "../host/dom0/xenstored/socket.js";
 import { openXenstoreComponent } from "../runtime/component.js";
 import { connectXenstored } from "../runtime/socket-stream.js";
 import { runCommand, startCommand, stopCommand } from "./support/command.js";
 
-const MAIN = "host/xenstored/main.ts";
+const MAIN = "host/dom0/xenstored/main.ts";
 const CLI = "cli/xenbus-wasm.ts";
 
 /** Writes `value` at `path` through the socket and reads it back: a client talking to whichever xenstored serves it. */

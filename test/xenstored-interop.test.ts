@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalClient } from "../host/xenstored/client.js";
-import { XenStored } from "../host/xenstored/server.js";
-import { listenUnix, type SocketListener } from "../host/xenstored/socket.js";
+import { LocalClient } from "../host/dom0/xenstored/client.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { listenUnix, type SocketListener } from "../host/dom0/xenstored/socket.js";
 import { debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
 

@@ -5,9 +5,16 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { XenStored } from "../host/xenstored/server.js";
-import { listenUnix, type SocketListener } from "../host/xenstored/socket.js";
-import { bytesToText, encodeMessage, MessageDecoder, strings, type XsMessage, XsType } from "../host/xenstored/wire.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import { listenUnix, type SocketListener } from "../host/dom0/xenstored/socket.js";
+import {
+  bytesToText,
+  encodeMessage,
+  MessageDecoder,
+  strings,
+  type XsMessage,
+  XsType,
+} from "../host/dom0/xenstored/wire.js";
 
 describe("Unix-socket transport", () => {
   const directory = mkdtempSync(join(tmpdir(), "xenstored-socket-"));

@@ -2,9 +2,16 @@
 // the server never throw, and a hostile domain never reaches another's data.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LocalClient } from "../host/xenstored/client.js";
-import { XenStored } from "../host/xenstored/server.js";
-import { bytesToText, encodeMessage, MessageDecoder, strings, textToBytes, XsType } from "../host/xenstored/wire.js";
+import { LocalClient } from "../host/dom0/xenstored/client.js";
+import { XenStored } from "../host/dom0/xenstored/server.js";
+import {
+  bytesToText,
+  encodeMessage,
+  MessageDecoder,
+  strings,
+  textToBytes,
+  XsType,
+} from "../host/dom0/xenstored/wire.js";
 
 function decodeAll(chunks: Uint8Array[]) {
   const decoder = new MessageDecoder();

@@ -1,8 +1,8 @@
 // The simulated xenstored through its request processing: encoded requests in,
 // decoded replies out, with the errors C xenstored gives.
 import { describe, expect, it } from "vitest";
-import { LocalClient } from "../host/xenstored/client.js";
-import { SERVER_FEATURES, XenStored } from "../host/xenstored/server.js";
+import { LocalClient } from "../host/dom0/xenstored/client.js";
+import { SERVER_FEATURES, XenStored } from "../host/dom0/xenstored/server.js";
 import {
   bytesToText,
   encodeMessage,
@@ -13,7 +13,7 @@ import {
   textToBytes,
   XSD_ERRORS,
   XsType,
-} from "../host/xenstored/wire.js";
+} from "../host/dom0/xenstored/wire.js";
 
 /**
  * dom0 gives domain `domid` its home the way libxl does: owned by dom0,

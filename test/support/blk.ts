@@ -1,7 +1,8 @@
 // What the block tests share: a backend and a frontend domain, data to move
 // and the errno a call failed with.
-import { Hypervisor } from "../../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../../host/toolstack.js";
+
+import { startXenstore, type XenstoreService } from "../../host/dom0/toolstack.js";
+import { Hypervisor } from "../../host/xen/hypervisor.js";
 import { BlkBack, BlkError, BlkFront } from "../../runtime/blk.js";
 import type { Engine } from "../../runtime/engine.js";
 import { bootXenbus, type Xenbus } from "./xenbus.js";

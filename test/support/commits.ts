@@ -1,7 +1,7 @@
 // Another party's move between a domain's writes and its commit, for tests
 // of what the guest does when its transaction conflicts.
-import type { XenstoreService } from "../../host/toolstack.js";
-import { XsType } from "../../host/xenstored/wire.js";
+import type { XenstoreService } from "../../host/dom0/toolstack.js";
+import { XsType } from "../../host/dom0/xenstored/wire.js";
 
 /** Transactions the guest tries before giving up (TRANSACTION_ATTEMPTS in assembly/xenstore/client.ts). */
 export const TRANSACTION_ATTEMPTS = 8;

@@ -13,12 +13,12 @@
 // events on the bound port, and store watch events through an event dom0
 // sends itself (LocalClient.onWatchEvent), so the frontend may block in a
 // hypercall while this backend does its part.
-import { type DevicePaths, devicePaths } from "../../host/devices.js";
-import type { Hypervisor } from "../../host/hypervisor.js";
-import type { NativeDomain, NativeGrantMapping } from "../../host/native.js";
-import type { XenstoreService } from "../../host/toolstack.js";
+import { type DevicePaths, devicePaths } from "../../host/dom0/devices.js";
+import type { XenstoreService } from "../../host/dom0/toolstack.js";
+import { LocalClient } from "../../host/dom0/xenstored/client.js";
 import { BLKIF, BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../../host/xen/abi.js";
-import { LocalClient } from "../../host/xenstored/client.js";
+import type { Hypervisor } from "../../host/xen/hypervisor.js";
+import type { NativeDomain, NativeGrantMapping } from "../../host/xen/native.js";
 import { BackRing, BlkifSharedRing, type BlkRequest, type BlkResponse } from "./blkif-ring.js";
 import { readDecimal, readOrNull } from "./store-read.js";
 

@@ -12,12 +12,12 @@
 // Its pages are its own memory; it grants them by writing its grant table
 // as a guest would (Xen's gntshr for a native domain), and after writing a
 // page it flushes it to the backend's mapped copies, as leaving the CPU does.
-import { type DevicePaths, devicePaths } from "../../host/devices.js";
-import type { Hypervisor } from "../../host/hypervisor.js";
-import type { NativeDomain } from "../../host/native.js";
-import type { XenstoreService } from "../../host/toolstack.js";
+import { type DevicePaths, devicePaths } from "../../host/dom0/devices.js";
+import type { XenstoreService } from "../../host/dom0/toolstack.js";
+import { LocalClient } from "../../host/dom0/xenstored/client.js";
 import { GTF, PAGE_SIZE, XENBUS_STATE } from "../../host/xen/abi.js";
-import { LocalClient } from "../../host/xenstored/client.js";
+import type { Hypervisor } from "../../host/xen/hypervisor.js";
+import type { NativeDomain } from "../../host/xen/native.js";
 import { BlkifSharedRing, type BlkRequest, type BlkResponse, FrontRing } from "./blkif-ring.js";
 import { readDecimal, readOrNull } from "./store-read.js";
 

@@ -2,8 +2,6 @@
 // (test/hypervisor-guest.ts), for the reservation and p2m tests: structs are
 // built at SCRATCH, extent lists after them.
 import { expect } from "vitest";
-import type { Hypervisor } from "../../host/hypervisor.js";
-import { GuestMemory } from "../../host/memory.js";
 import {
   DOMID,
   GNTMAP,
@@ -18,6 +16,8 @@ import {
   xen_add_to_physmap,
   xen_memory_reservation,
 } from "../../host/xen/abi.js";
+import type { Hypervisor } from "../../host/xen/hypervisor.js";
+import { GuestMemory } from "../../host/xen/memory.js";
 import type { Engine } from "../../runtime/engine.js";
 import { loadTestGuest, SCRATCH, type TestGuest, view, WASM_PAGES } from "../hypervisor-guest.js";
 

@@ -1,7 +1,7 @@
 // Reading what a hostile peer may have removed, never written, or made
 // unreadable: null instead of an error, so the peer's checks decide.
-import type { LocalClient } from "../../host/xenstored/client.js";
-import { XsError } from "../../host/xenstored/errors.js";
+import type { LocalClient } from "../../host/dom0/xenstored/client.js";
+import { XsError } from "../../host/dom0/xenstored/errors.js";
 
 /** The node's value, or null when it cannot be read. */
 export function readOrNull(store: LocalClient, path: string): string | null {

@@ -4,7 +4,7 @@ export type { HarnessExports } from "./harness-exports.js";
 
 import { readFileSync } from "node:fs";
 import { HARNESS_WASM } from "../../bench/harness.js";
-import type { Hypervisor } from "../../host/hypervisor.js";
+import type { Hypervisor } from "../../host/xen/hypervisor.js";
 import { bootModule } from "../../runtime/boot.js";
 import type { Engine } from "../../runtime/engine.js";
 import type { Guest } from "../../runtime/guest.js";

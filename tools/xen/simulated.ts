@@ -6,13 +6,14 @@
 // self-checking unikernel's console lines.
 //
 // Where the real rig has Linux's xen-blkback and QEMU's qdisk, the simulated
-// one has our Wasm blkback in a driver domain (host/blkback-domain.ts), as
+// one has our Wasm blkback in a driver domain (host/system/blkback-domain.ts), as
 // the real rig's driver domain has; the toolstack is ours instead of libxl.
-import { startBlkbackDomain } from "../../host/blkback-domain.js";
-import { type DeviceSpec, devicePaths } from "../../host/devices.js";
-import { Hypervisor } from "../../host/hypervisor.js";
-import { startXenstore, type XenstoreService } from "../../host/toolstack.js";
-import { type XsMessage, XsType } from "../../host/xenstored/wire.js";
+
+import { type DeviceSpec, devicePaths } from "../../host/dom0/devices.js";
+import { startXenstore, type XenstoreService } from "../../host/dom0/toolstack.js";
+import { type XsMessage, XsType } from "../../host/dom0/xenstored/wire.js";
+import { startBlkbackDomain } from "../../host/system/blkback-domain.js";
+import { Hypervisor } from "../../host/xen/hypervisor.js";
 import type { Engine } from "../../runtime/engine.js";
 import { loadUnikernel, runMain } from "../../runtime/unikernel.js";
 import type { Figure } from "./report.js";

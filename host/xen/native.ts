@@ -3,12 +3,13 @@
 // user-space libraries, as QEMU's Xen emulation does: `evtchn` follows
 // libxenevtchn, `gnttab` follows libxengnttab. The checks and errors are the
 // hypercalls' own; failures throw XenError / GrantError instead of returning.
+
+import { DOMID, ERRNO, GNTMAP, GNTST } from "./abi.js";
 import { Domain, type DomainLimits } from "./domain.js";
 import type { ChannelStatus, EventChannels } from "./evtchn.js";
 import type { GrantTables } from "./gnttab.js";
 import type { GuestMemory } from "./memory.js";
 import type { Scheduler } from "./sched.js";
-import { DOMID, ERRNO, GNTMAP, GNTST } from "./xen/abi.js";
 
 function nameOf(table: Record<string, number>, code: number): string {
   return Object.entries(table).find(([, value]) => value === code)?.[0] ?? String(code);

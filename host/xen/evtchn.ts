@@ -2,9 +2,10 @@
 // is free, reserved (port 0), unbound (reserved for one remote domain to bind)
 // or interdomain (connected to a remote port). Delivery writes the domain's
 // shared_info exactly as Xen does, so the guest's own upcall code reads it.
+
+import { DOMID, ERRNO, EVTCHNSTAT, shared_info, vcpu_info } from "./abi.js";
 import type { Domain, DomainDirectory } from "./domain.js";
 import type { XenPage } from "./memory.js";
-import { DOMID, ERRNO, EVTCHNSTAT, shared_info, vcpu_info } from "./xen/abi.js";
 
 export type Channel =
   | { state: "reserved" }

@@ -8,10 +8,11 @@
 // create_grant_p2m_mapping puts it (p2m_add_page): a hole there is filled, a
 // RAM page there is orphaned; unmapping (replace_grant_p2m_mapping, that is
 // p2m_remove_page) leaves a hole, not the RAM that was there before.
+
+import { DOMID, GNTCOPY, GNTMAP, GNTST, GTF, grant_entry_v1, PAGE_SHIFT, PAGE_SIZE } from "./abi.js";
 import type { GrantMapping, PageCoherence } from "./coherence.js";
 import type { Domain, DomainDirectory } from "./domain.js";
 import { StructView, XenPage } from "./memory.js";
-import { DOMID, GNTCOPY, GNTMAP, GNTST, GTF, grant_entry_v1, PAGE_SHIFT, PAGE_SIZE } from "./xen/abi.js";
 
 export const GRANT_ENTRIES_PER_FRAME = PAGE_SIZE / grant_entry_v1.sizeof;
 /** xen_pfn_t for "not in the guest's physical memory" (INVALID_GFN). */

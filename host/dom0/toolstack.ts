@@ -2,12 +2,13 @@
 // dom0 xenstored that domains are introduced to, each domain's console
 // backend (xenconsoled's part), and what the toolstack does when a domain
 // suspends itself.
+
+import { HVM_PARAM, SHUTDOWN } from "../xen/abi.js";
+import type { Domain } from "../xen/domain.js";
+import type { Hypervisor, SuspendOutcome } from "../xen/hypervisor.js";
+import { XenError } from "../xen/native.js";
 import { type ConsoleBackend, startConsoleBackend } from "./console-backend.js";
 import { DeviceManager, type DevicePaths } from "./devices.js";
-import type { Domain } from "./domain.js";
-import type { Hypervisor, SuspendOutcome } from "./hypervisor.js";
-import { XenError } from "./native.js";
-import { HVM_PARAM, SHUTDOWN } from "./xen/abi.js";
 import { LocalClient } from "./xenstored/client.js";
 import { XsError } from "./xenstored/errors.js";
 import { RingConnection, restartRings } from "./xenstored/ring.js";

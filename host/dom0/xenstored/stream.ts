@@ -2,7 +2,7 @@
 // hands the bytes to xenstored, which answers at once; its replies (and
 // watch events) queue up for recv. Everything is synchronous, so a recv
 // with nothing queued could only wait forever: it fails instead.
-import { type ByteStream, StreamError } from "../../runtime/component.js";
+import { type ByteStream, StreamError } from "../../../runtime/component.js";
 import type { XenStored } from "./server.js";
 
 /** A new connection of domain `domid` (0: a dom0 tool, privileged) to `xenstored`, as a blocking byte stream. */

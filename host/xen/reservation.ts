@@ -6,9 +6,10 @@
 // domain, a caller that may not touch it, or bad flags with the extent it was
 // asked to start from, and each operation stops at the first extent it
 // cannot do.
+
+import { DOMID, PAGE_SHIFT, PAGE_SIZE, XENMEM } from "./abi.js";
 import type { PageCoherence } from "./coherence.js";
 import type { Domain, DomainDirectory } from "./domain.js";
-import { DOMID, PAGE_SHIFT, PAGE_SIZE, XENMEM } from "./xen/abi.js";
 
 /**
  * xen_memory_reservation.mem_flags (XENMEMF_*, public/memory.h). Not in

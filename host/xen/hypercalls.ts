@@ -2,12 +2,7 @@
 // guest's linear memory (a struct that does not fit is -EFAULT), checks its
 // arguments, runs the operation and writes results back, as Xen's handlers do.
 // Guest pointers arrive as i32 and are linear-memory offsets (read unsigned).
-import type { Domain } from "./domain.js";
-import { getParam, setParam } from "./hvm.js";
-import type { Hypervisor } from "./hypervisor.js";
-import { toAddress } from "./memory.js";
-import { addToPhysmap } from "./physmap.js";
-import { DomainExit } from "./sched.js";
+
 import {
   CONSOLEIO,
   ERRNO,
@@ -38,7 +33,13 @@ import {
   xen_add_to_physmap,
   xen_hvm_param,
   xen_memory_reservation,
-} from "./xen/abi.js";
+} from "./abi.js";
+import type { Domain } from "./domain.js";
+import { getParam, setParam } from "./hvm.js";
+import type { Hypervisor } from "./hypervisor.js";
+import { toAddress } from "./memory.js";
+import { addToPhysmap } from "./physmap.js";
+import { DomainExit } from "./sched.js";
 
 export type Hypercall = (...args: number[]) => number;
 export type XenImports = Record<string, Hypercall>;

@@ -1,12 +1,12 @@
 // A block-backend driver domain, as the demo runs one, for the tests and the
 // bench: build/xenbus.wasm booted in a domain of its own (introduced, with
 // its console), one disk image in its memory, its backend bus serving vbds.
-import { BlkBack, type Disk } from "../runtime/blk.js";
-import type { Xenbus } from "../runtime/boot.js";
-import type { Engine } from "../runtime/engine.js";
+import { BlkBack, type Disk } from "../../runtime/blk.js";
+import type { Xenbus } from "../../runtime/boot.js";
+import type { Engine } from "../../runtime/engine.js";
+import type { XenstoreService } from "../dom0/toolstack.js";
+import type { QuotaName } from "../dom0/xenstored/quota.js";
 import { createGuestDomain } from "./guest-domain.js";
-import type { XenstoreService } from "./toolstack.js";
-import type { QuotaName } from "./xenstored/quota.js";
 
 export interface BlkbackDomainOptions {
   name?: string;

@@ -3,7 +3,7 @@
 // memory, so views derived from it are kept only until the source gives
 // another. Struct access is bounds-checked up front, as Xen's
 // copy_from_guest is: a struct that does not fit is a fault (-EFAULT).
-import { PAGE_SIZE, type StructLayout } from "./xen/abi.js";
+import { PAGE_SIZE, type StructLayout } from "./abi.js";
 
 export class GuestMemory {
   private view: Uint8Array = new Uint8Array(0);

@@ -10,11 +10,12 @@
 // before use; an impossible pair, or a request announcing more than
 // XENSTORE_PAYLOAD_MAX, sets `error` and stops the connection until the guest
 // asks to reconnect.
+
+import { XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../../xen/abi.js";
+import type { Domain } from "../../xen/domain.js";
+import type { Frame } from "../../xen/memory.js";
+import type { NativeDomain } from "../../xen/native.js";
 import { type ByteRingLayout, putBytes, takeBytes } from "../byte-ring.js";
-import type { Domain } from "../domain.js";
-import type { Frame } from "../memory.js";
-import type { NativeDomain } from "../native.js";
-import { XENSTORE, XENSTORE_ERROR, xenstore_domain_interface } from "../xen/abi.js";
 import { XsError } from "./errors.js";
 import type { Connection, XenStored } from "./server.js";
 

@@ -1,9 +1,10 @@
 // A domain: what the hypervisor keeps for each guest or native service.
+
+import { shared_info, vcpu_info, vcpu_time_info } from "./abi.js";
 import { ConsoleLog } from "./console.js";
 import { EventChannelTable, SharedInfoEvents } from "./evtchn.js";
 import { GrantTable } from "./gnttab.js";
 import { type Frame, type GuestMemory, MemoryFrame, XenPage } from "./memory.js";
-import { shared_info, vcpu_info, vcpu_time_info } from "./xen/abi.js";
 
 export interface DomainLimits {
   /** Port numbers are below this (Xen's max_evtchn_port + 1; at most EVTCHN_2L_NR_CHANNELS). */

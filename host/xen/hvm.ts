@@ -1,7 +1,8 @@
 // HVM params (HVMOP_get_param / HVMOP_set_param): where the toolstack tells a
 // guest about its xenstore and console pages and event channels.
+
+import { DOMID, ERRNO, HVM_PARAM, XEN_LIMITS } from "./abi.js";
 import type { Domain, DomainDirectory } from "./domain.js";
-import { DOMID, ERRNO, HVM_PARAM, XEN_LIMITS } from "./xen/abi.js";
 
 function target(directory: DomainDirectory, caller: Domain, domid: number, index: number): Domain | number {
   if (!(index >= 0 && index < XEN_LIMITS.HVM_NR_PARAMS)) return -ERRNO.EINVAL;

@@ -2,10 +2,10 @@
 // tests and the bench: build/xenbus.wasm is loaded and booted in a new domain,
 // which the running toolstack introduces to xenstored and gives a console
 // backend (startXenstore must have been called on the hypervisor).
-import { bootXenbus, type Xenbus } from "../runtime/boot.js";
-import type { Engine } from "../runtime/engine.js";
-import type { ConsoleBackend } from "./console-backend.js";
-import type { XenstoreService } from "./toolstack.js";
+import { bootXenbus, type Xenbus } from "../../runtime/boot.js";
+import type { Engine } from "../../runtime/engine.js";
+import type { ConsoleBackend } from "../dom0/console-backend.js";
+import type { XenstoreService } from "../dom0/toolstack.js";
 
 export interface GuestDomain {
   guest: Xenbus;

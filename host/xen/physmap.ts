@@ -3,10 +3,11 @@
 // populated beyond its memory (the store or console page) moves to. As in
 // Xen's xenmem_add_to_physmap_one, the page may go onto a hole (which it
 // fills) or onto RAM (which Xen frees), and the gfn it leaves becomes a hole.
+
+import { DOMID, ERRNO, PAGE_SIZE, XENMAPSPACE } from "./abi.js";
 import type { PageCoherence } from "./coherence.js";
 import type { Domain, DomainDirectory } from "./domain.js";
 import type { XenPage } from "./memory.js";
-import { DOMID, ERRNO, PAGE_SIZE, XENMAPSPACE } from "./xen/abi.js";
 
 export interface PhysmapRequest {
   domid: number;

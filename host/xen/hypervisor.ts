@@ -2,6 +2,8 @@
 // them. dom0 is a privileged native domain created with the hypervisor; Wasm
 // guests come in through the runtime (runtime/guest.ts), native services
 // through createNativeDomain.
+
+import { DOMID, PAGE_SIZE, XEN_LIMITS } from "./abi.js";
 import { PageCoherence } from "./coherence.js";
 import { type Domain, type DomainDirectory, type DomainLimits, WasmDomain } from "./domain.js";
 import { EventChannels } from "./evtchn.js";
@@ -11,7 +13,6 @@ import { GuestMemory } from "./memory.js";
 import { NativeDomain } from "./native.js";
 import { Reservations } from "./reservation.js";
 import { Scheduler, type SchedulerOptions } from "./sched.js";
-import { DOMID, PAGE_SIZE, XEN_LIMITS } from "./xen/abi.js";
 
 export interface HypervisorOptions extends Partial<SchedulerOptions>, Partial<DomainLimits> {
   /** Pages of memory each native domain gets (for pages it grants). */

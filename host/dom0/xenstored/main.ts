@@ -1,6 +1,6 @@
 // `npm run xenstored -- --socket PATH`: a simulated xenstored on a Unix socket
 // (standalone.ts), as the package's `xenbus-wasm xenstored --socket PATH`.
-import { exitWithUsageError, parseCommandLine } from "../../runtime/command-line.js";
+import { exitWithUsageError, parseCommandLine } from "../../../runtime/command-line.js";
 import { serveXenstored } from "./standalone.js";
 
 const HELP = `npm run xenstored -- --socket PATH

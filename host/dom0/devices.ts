@@ -6,7 +6,7 @@
 // Either end may be hostile and owns its dir, so a path read from one (a
 // frontend's `backend` node) is used only when it has the shape the
 // convention gives that very device; anything else is left alone.
-import type { Hypervisor } from "./hypervisor.js";
+import type { Hypervisor } from "../xen/hypervisor.js";
 import type { LocalClient } from "./xenstored/client.js";
 import { ignoringMissing } from "./xenstored/errors.js";
 

@@ -10,13 +10,14 @@
 //
 // The indices are in the guest's memory: an impossible pair is ignored (the
 // ring is left alone, as xenconsoled does) and counted in `badIndices`.
+
+import { HVM_PARAM, xencons_interface } from "../xen/abi.js";
+import { ConsoleLog } from "../xen/console.js";
+import type { Domain } from "../xen/domain.js";
+import type { Hypervisor } from "../xen/hypervisor.js";
+import type { Frame } from "../xen/memory.js";
+import type { NativeDomain } from "../xen/native.js";
 import { type ByteRingLayout, putBytes, takeBytes } from "./byte-ring.js";
-import { ConsoleLog } from "./console.js";
-import type { Domain } from "./domain.js";
-import type { Hypervisor } from "./hypervisor.js";
-import type { Frame } from "./memory.js";
-import type { NativeDomain } from "./native.js";
-import { HVM_PARAM, xencons_interface } from "./xen/abi.js";
 
 const RING = xencons_interface.fields;
 const INPUT: ByteRingLayout = { data: RING.in, size: RING.out - RING.in, cons: RING.in_cons, prod: RING.in_prod };

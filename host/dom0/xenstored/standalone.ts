@@ -2,7 +2,7 @@
 // until SIGINT or SIGTERM, for Xen's tools (XENSTORED_PATH=PATH) and
 // xenbus-wasm (--socket PATH). Run by `npm run xenstored` (main.ts) and the
 // package's `xenbus-wasm xenstored`.
-import { exitWithError } from "../../runtime/command-line.js";
+import { exitWithError } from "../../../runtime/command-line.js";
 import { XenStored } from "./server.js";
 import { listenUnix, type SocketListener } from "./socket.js";
 

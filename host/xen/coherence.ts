@@ -12,8 +12,9 @@
 // eager copying would have shown. A driver domain mapping many guests' rings
 // then copies only the pages of the guest it talks to, not all of them at
 // every switch.
+
+import { PAGE_SIZE } from "./abi.js";
 import type { Domain } from "./domain.js";
-import { PAGE_SIZE } from "./xen/abi.js";
 
 export interface GrantMapping {
   readonly handle: number;

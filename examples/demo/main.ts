@@ -6,20 +6,21 @@
 // whole disk through blkfront and reads it back; then the disk is hot-unplugged
 // and plugged in again, and its data read back once more. Every device's
 // XenBus state transitions are printed as they happen, then a summary.
-import { BlkBack, BlkFront, type Disk } from "../runtime/blk.js";
-import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
-import { guestConsole } from "../runtime/console.js";
-import type { Engine } from "../runtime/engine.js";
-import { v8Engine } from "../runtime/v8.js";
-import { wasmtimeEngine } from "../runtime/wasmtime.js";
-import { xenstore } from "../runtime/xenstore.js";
-import { buildStale } from "../tools/build.js";
-import { wasmtimeLibrary } from "../tools/wasmtime.js";
-import { DeviceStateMonitor, describeTransition, stateName } from "./device-monitor.js";
-import { type DeviceId, devicePaths, type UnplugOutcome } from "./devices.js";
-import type { GuestDomain } from "./guest-domain.js";
-import { Hypervisor } from "./hypervisor.js";
-import { startXenstore } from "./toolstack.js";
+
+import { DeviceStateMonitor, describeTransition, stateName } from "../../host/dom0/device-monitor.js";
+import { type DeviceId, devicePaths, type UnplugOutcome } from "../../host/dom0/devices.js";
+import { startXenstore } from "../../host/dom0/toolstack.js";
+import type { GuestDomain } from "../../host/system/guest-domain.js";
+import { Hypervisor } from "../../host/xen/hypervisor.js";
+import { BlkBack, BlkFront, type Disk } from "../../runtime/blk.js";
+import { exitWithError, exitWithUsageError, parseCommandLine } from "../../runtime/command-line.js";
+import { guestConsole } from "../../runtime/console.js";
+import type { Engine } from "../../runtime/engine.js";
+import { v8Engine } from "../../runtime/v8.js";
+import { wasmtimeEngine } from "../../runtime/wasmtime.js";
+import { xenstore } from "../../runtime/xenstore.js";
+import { buildStale } from "../../tools/build.js";
+import { wasmtimeLibrary } from "../../tools/wasmtime.js";
 
 const COMMAND = "npm start";
 const TRACE_LEVELS = ["summary", "steps", "states"] as const;
@@ -158,7 +159,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 const options = parseOptions();
 await buildStale(["xenbus"]);
 // Imported once built: loading it reads build/xenbus.wasm.
-const { createGuestDomain } = await import("./guest-domain.js");
+const { createGuestDomain } = await import("../../host/system/guest-domain.js");
 const started = performance.now();
 const elapsed = (): number => performance.now() - started;
 const show = (level: TraceLevel, who: string, what: string): void => {
