@@ -200,6 +200,7 @@ describe("reading the rig's serial line", () => {
       "(d2) [  237.953419] pvh: starting unikernel.wasm",
       "(XEN) [  238.611040] d2v0 Triple fault - invoking HVM shutdown action 1",
       "(d2) [  240.1] pvh: wasm trap: out of bounds memory access",
+      "RIG 250.00 problem a guest's kernel panicked: guest-linux.log:[    4.1] Kernel panic - not syncing: Fatal exception",
       "an ordinary line of Linux's",
     ].map((line) => report.read(line));
     expect(events.map((event) => event?.kind)).toEqual([
@@ -212,6 +213,7 @@ describe("reading the rig's serial line", () => {
       "figure",
       undefined,
       "guest-output",
+      "problem",
       "problem",
       "problem",
       undefined,
@@ -235,7 +237,8 @@ describe("reading the rig's serial line", () => {
       { name: "linux_xvda_backend_states", value: "1 2 4 5 6", unit: "(XenBus states, in order)" },
     ]);
     expect(report.consoles.get("unikernel")).toEqual(["Hello from a Wasm unikernel on Xen: I am domain 2."]);
-    expect(report.problems).toHaveLength(2);
+    expect(report.problems).toHaveLength(3);
+    expect(report.problems[2]).toMatch(/^a guest's kernel panicked: guest-linux.log:.*Kernel panic/);
     expect(report.ended).toBe(false);
     expect(report.ok).toBe(false);
   });

@@ -108,6 +108,9 @@ export class RigReport {
         this.consoles.set(guest, lines);
         return undefined;
       }
+      case "problem":
+        this.problems.push(rest);
+        return { kind: "problem", text: rest };
       case "end":
         this.ended = true;
         return { kind: "stage", text: "scenario finished", dom0Seconds };

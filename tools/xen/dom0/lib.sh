@@ -8,6 +8,7 @@
 #   RIG <t> skip <id> <text> :: <why> a check that could not run
 #   RIG <t> figure <name> <value> :: <unit>
 #   RIG <t> log <name> <line>         a guest's console, kept with the serial log
+#   RIG <t> problem <text>            the run is lost (the host stops it)
 #   RIG <t> end                       the scenario finished
 
 # Every fork costs a lot under TCG: these read the clock without one.
@@ -19,6 +20,18 @@ pass() { rig pass "$1" "$2"; }
 fail() { rig fail "$1" "$2 :: $3"; : >/tmp/rig-failed; }
 skip() { rig skip "$1" "$2 :: $3"; }
 figure() { [ -n "$not_run" ] || rig figure "$1" "$2 :: $3"; }
+
+# The serial line, for what must reach the host from inside a check (whose output check captures).
+exec 3>&1
+
+# panic_check: a guest's kernel that panicked ends the run, which the host
+# boots once more (under TCG a Linux PVH guest has panicked early in a few
+# runs, "stack guard page was hit"); without this the checks would wait on
+# the dead guest until the run is cut off.
+panic_check() {
+  line=$(grep -m 1 "Kernel panic" /var/log/xen/console/guest-*.log 2>/dev/null) || return 0
+  rig problem "a guest's kernel panicked: ${line#/var/log/xen/console/}" >&3
+}
 
 # Set to a reason, every check is reported as not run (its guest cannot be started).
 not_run=
@@ -42,11 +55,14 @@ centis() { read -r up _ </proc/uptime; centis=$((${up%.*} * 100 + 1${up#*.} - 10
 # time runs out (then runs it once more, so its complaint is what check shows).
 wait_for() {
   centis
-  deadline=$((centis + $1 * 100))
+  deadline=$((centis + $1 * 100)) tries=0
   shift
   until "$@" >/dev/null 2>&1; do
     centis
     [ $centis -le $deadline ] || { "$@"; return 1; }
+    # Every 5 s: a grep is a fork, and forks are slow under TCG.
+    tries=$((tries + 1))
+    [ $((tries % 25)) -ne 0 ] || panic_check
     sleep 0.2
   done
 }
