@@ -122,7 +122,7 @@ describe("the npm package", () => {
     expect(run.status).not.toBe(0);
     const source = readFileSync(join(repo, "runtime/socket-stream.ts"), "utf8").split("\n");
     const message = source.findIndex((text) => text.includes("cannot reach xenstored at "));
-    const line = source.slice(0, message + 1).findLastIndex((text) => text.includes("throw ")) + 1;
+    const line = message + 1 - [...source.slice(0, message + 1)].reverse().findIndex((text) => text.includes("throw "));
     expect(line).toBeGreaterThan(0);
     expect(run.stderr).toContain(`node_modules/xenbus-wasm/runtime/socket-stream.ts:${line}:`);
   });
