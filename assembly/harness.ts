@@ -20,8 +20,9 @@ import { BLKIF_OP_READ, BLKIF_RSP_OKAY, EINVAL, SCHEDOP_block } from "./xen/abi"
 import { sched_op } from "./xen/hypercall";
 import { blkif_request, blkif_request_segment, blkif_response, blkif_sring, xsd_sockmsg } from "./xen/layout";
 import { PAGE_SIZE } from "./xen/pages";
-import { XS_NO_DOMID, XsClient, XsTransactionBody, XsWatchHandler } from "./xenstore/client";
+import { XS_NO_DOMID, XsClient, XsTransactionBody } from "./xenstore/client";
 import { XsRingTransport } from "./xenstore/transport";
+import { XsWatchHandler } from "./xenstore/watches";
 import {
   checkHeader,
   countStrings,

@@ -18,8 +18,9 @@ import * as gnttab from "../gnttab/gnttab";
 import { ENOENT, SHUTDOWN_poweroff, SHUTDOWN_reboot, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { attachFrontendBus, currentFrontendBus, XenbusBus } from "../xenbus/bus";
-import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client";
+import { XsClient, XsTransactionBody } from "../xenstore/client";
 import * as xenstore from "../xenstore/ring";
+import { XsWatchHandler } from "../xenstore/watches";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 
 /** Where the toolstack asks for a shutdown ("poweroff", "reboot", "halt", "suspend"), relative to our home. */

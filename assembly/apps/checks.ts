@@ -29,8 +29,9 @@ import { xenstore_domain_interface } from "../xen/layout";
 import { allocPages, freePage, PAGE_SHIFT, STORE_PAGE } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { currentFrontendBus } from "../xenbus/bus";
-import { XsClient, XsTransactionBody, XsWatchHandler } from "../xenstore/client";
+import { XsClient, XsTransactionBody } from "../xenstore/client";
 import * as xenstore from "../xenstore/ring";
+import { XsWatchHandler } from "../xenstore/watches";
 import { Perm, XS_NO_TRANSACTION } from "../xenstore/wire";
 import { diskName, disks, say, serve, start } from "./basics";
 

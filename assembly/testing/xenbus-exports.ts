@@ -30,8 +30,8 @@ import {
   writeRingRefs,
   XenbusDevice,
 } from "../xenbus/client";
-import { XsWatchHandler } from "../xenstore/client";
 import * as xenstore from "../xenstore/ring";
+import { XsWatchHandler } from "../xenstore/watches";
 
 /** Runs a device's watch events by counting them (the tests' view of dispatch). */
 class CountingWatch extends XsWatchHandler {

@@ -42,7 +42,7 @@ import {
   XenbusStateInitWait,
   XenbusStateUnknown,
 } from "../xen/abi";
-import { XsWatchHandler } from "../xenstore/client";
+import { XsWatchHandler } from "../xenstore/watches";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { BusDevice, pathBelow, XenbusBus, XenbusDriver } from "./bus";
 import { bindEvtchn, devFatal, evtchnStale, freeEvtchn, log, strstate, watchPath } from "./client";

@@ -30,7 +30,8 @@ import {
   XenbusStateUnknown,
 } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { XsClient, XsWatchHandler } from "../xenstore/client";
+import { XsClient } from "../xenstore/client";
+import { XsWatchHandler } from "../xenstore/watches";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { log, readDriverState, strstate, switchState, watchPath, watchPathJoined, XenbusDevice } from "./client";
 

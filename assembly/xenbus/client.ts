@@ -26,7 +26,8 @@ import {
 } from "../xen/abi";
 import { logLine } from "../xen/log";
 import { allocPages, freePage, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
-import { TRANSACTION_ATTEMPTS, XsClient, XsWatchHandler } from "../xenstore/client";
+import { TRANSACTION_ATTEMPTS, XsClient } from "../xenstore/client";
+import { XsWatchHandler } from "../xenstore/watches";
 import { joinPath, XS_NO_TRANSACTION } from "../xenstore/wire";
 
 /**

@@ -1,27 +1,24 @@
-// The XenStore client: one request at a time over an XsTransport, written in
-// the blocking style of a kernel (see FreeBSD sys/xen/xenstore/xenstore.c).
+// The XenStore client: the operations of xs_wire.h, one request at a time,
+// written in the blocking style of a kernel (see FreeBSD
+// sys/xen/xenstore/xenstore.c), with the watches and transactions the
+// caller opened kept across a restart of the connection under it. The
+// message exchange is exchange.ts, the watch registry and event queue
+// watches.ts, transaction handles transactions.ts.
 //
-// Everything that arrives from xenstored is hostile until checked: a header
-// announcing more than XENSTORE_PAYLOAD_MAX bytes or impossible ring indices
-// break the connection (-EIO from then on: the message boundaries are lost);
-// a reply to another req_id is dropped; a reply of the wrong type or with a
-// malformed payload fails the request with -EBADMSG; a watch event that is
-// malformed or names no watch of ours is dropped.
+// Replies are hostile until checked: one with a malformed payload fails the
+// request with -EBADMSG (exchange.ts says what breaks the connection).
 //
 // The connection can be restarted under the client (xenstore-ring.txt's
 // reconnection, or a resume after save/restore): xenstored then forgets our
 // watches, transactions and whatever was in flight, and connectionReset()
 // brings the client back in step with it.
-import { E2BIG, EAGAIN, EBADMSG, EEXIST, EIO, ENOENT, ENOTEMPTY, ERANGE } from "../xen/abi";
+import { E2BIG, EAGAIN, EBADMSG, EEXIST, ENOENT, ENOTEMPTY, ERANGE } from "../xen/abi";
+import { XsExchange } from "./exchange";
+import { TransactionHandles } from "./transactions";
 import { XsTransport } from "./transport";
+import { WATCH_EVENTS_MAX, WatchEvent, WatchQueue, XsWatch, XsWatchHandler } from "./watches";
 import {
-  checkHeader,
   DirectoryPart,
-  encodeHeader,
-  errnoOfError,
-  headerLength,
-  headerReqId,
-  headerType,
   isUtf8,
   joinPath,
   PayloadWriter,
@@ -29,20 +26,15 @@ import {
   parseDecimal,
   parseDirectoryPart,
   parsePerms,
-  parseWatchEvent,
   splitStrings,
   stringEnd,
-  WatchEventFields,
   XS_CONTROL,
   XS_DIRECTORY,
   XS_DIRECTORY_PART,
-  XS_ERROR,
   XS_GET_DOMAIN_PATH,
   XS_GET_FEATURE,
   XS_GET_PERMS,
   XS_GET_QUOTA,
-  XS_HEADER_SIZE,
-  XS_MESSAGE_MAX,
   XS_MKDIR,
   XS_NO_TRANSACTION,
   XS_READ,
@@ -55,63 +47,8 @@ import {
   XS_TRANSACTION_START,
   XS_UNWATCH,
   XS_WATCH,
-  XS_WATCH_EVENT,
   XS_WRITE,
 } from "./wire";
-
-/** A watch event waiting to be dispatched. */
-export class WatchEvent {
-  constructor(
-    readonly path: string,
-    readonly token: string,
-  ) {}
-}
-
-/** The newest events a watch made with watch() keeps for the caller to take; older ones are dropped and counted. */
-export const WATCH_EVENTS_MAX: i32 = 64;
-
-/**
- * Distinct events an unbounded watch (maxPending 0) keeps queued. One more
- * and they collapse into a single event on the watch's own path, which
- * stands for everything that arrives until it is dispatched: nothing is
- * lost, and memory stays bounded however fast xenstored sends.
- */
-export const UNBOUNDED_EVENTS_MAX: i32 = 64;
-
-/**
- * Runs a registered watch's events, from dispatchWatchEvents (the upcall),
- * one at a time. An event on the watch's own path means anything below it
- * may have changed (the registration's event, or an unbounded watch's
- * collapsed events): the handler reads afresh what it cares about.
- */
-export abstract class XsWatchHandler {
-  abstract onEvent(path: string, token: string): void;
-}
-
-/** A registered watch: its token names it, and its queued events are counted against `maxPending`. */
-export class XsWatch {
-  /** Its events in the queue now. */
-  pending: i32 = 0;
-  /** Its events dropped, oldest first, because it had `maxPending` queued (bounded watches only). */
-  dropped: u32 = 0;
-  /** Times its queued events collapsed into one on its own path (unbounded watches only). */
-  collapsed: u32 = 0;
-  /** Its one queued event is a collapsed one, standing for whatever else arrives before it is dispatched. */
-  collapsedQueued: bool = false;
-
-  constructor(
-    readonly path: string,
-    readonly token: string,
-    /** Null for watches whose events the caller takes with nextEvent(). */
-    readonly handler: XsWatchHandler | null,
-    /**
-     * Queued events kept for this watch, older ones dropped first; 0 for
-     * none lost: an event like one still queued adds nothing, and past
-     * UNBOUNDED_EVENTS_MAX they collapse into one on the watch's path.
-     */
-    readonly maxPending: i32,
-  ) {}
-}
 
 /** What runTransaction runs: requests in transaction `tx`; a count (>= 0) or -errno. */
 export abstract class XsTransactionBody {
@@ -135,9 +72,6 @@ export const DIRECTORY_RESTARTS: i32 = 8;
 /** Restarts connectionReset rides out while registering the watches again, so a peer that keeps restarting cannot keep it looping. */
 export const RESET_ATTEMPTS: i32 = 8;
 
-/** What a transaction handle maps to once a reset made xenstored forget it (xenstored's ids are never 0). */
-const STALE_TRANSACTION: u32 = 0;
-
 /** rmTree's body: it needs a transaction of its own when the caller has none. */
 class RemoveTree extends XsTransactionBody {
   constructor(readonly path: string) {
@@ -149,16 +83,7 @@ class RemoveTree extends XsTransactionBody {
   }
 }
 
-export class XsClient {
-  /** Next request's req_id; xenstored echoes it in the reply. Stays 0 when requests are not numbered. */
-  nextReqId: u32 = 1;
-  /** 0 while the connection works; -EIO once a protocol violation lost the message boundaries. */
-  failure: i32 = 0;
-  /** Replies to req_ids we were not waiting for, dropped. */
-  strayReplies: u32 = 0;
-  /** Watch events lost: malformed, for no watch of ours, or pushed out of a bounded watch's queue. */
-  droppedEvents: u32 = 0;
-
+export class XsClient extends XsExchange {
   /** Times the connection was restarted under the client (connectionReset runs). */
   restarts: u32 = 0;
   /** Watches the last connectionReset could not register again (dropped from the registry). */
@@ -176,61 +101,25 @@ export class XsClient {
   gathered: string[] = [];
   gatherErrors: i32[] = [];
 
-  private readonly numberRequests: bool;
-  private readonly outgoing: StaticArray<u8>;
-  private readonly incoming: StaticArray<u8> = new StaticArray<u8>(XS_MESSAGE_MAX);
-  private readonly payload: PayloadWriter;
-  /** Bytes of the message being received that are already in `incoming`. */
-  private received: u32 = 0;
-  /** `incoming` holds a whole message, to be forgotten when the next one is received. */
-  private messageComplete: bool = false;
-  private readonly events: WatchEvent[] = [];
-  private readonly watches: Map<string, XsWatch> = new Map<string, XsWatch>();
-  private readonly eventFields: WatchEventFields = new WatchEventFields();
+  private readonly watches: WatchQueue = new WatchQueue();
+  private readonly transactions: TransactionHandles = new TransactionHandles();
   private readonly part: DirectoryPart = new DirectoryPart();
   /** A handler is running: dispatchWatchEvents must not start another. */
   private dispatching: bool = false;
-  /** Events with handlers were queued since the last dispatch. */
-  private undispatched: bool = false;
   /** Requests being exchanged (more than one while a reset under a request registers watches again). */
   private requesting: i32 = 0;
   /** connectionReset is registering watches: a restart under one of its requests starts its loop over instead of nesting. */
   private resetting: bool = false;
   private restartedDuringReset: bool = false;
-  /** The last request got its reply (xenstored answered, even with an error), rather than losing the connection. */
-  private answered: bool = false;
-  /**
-   * Open transactions by the handle the caller names them with, to
-   * xenstored's id (STALE_TRANSACTION once a reset dropped it). Handles are
-   * the client's own and not reused, because after a reset xenstored hands
-   * out its ids afresh: a stale handle must never name a new transaction.
-   */
-  private readonly transactions: Map<u32, u32> = new Map<u32, u32>();
-  private nextTransaction: u32 = 1;
 
-  /**
-   * `numberRequests` false sends every request with req_id 0, as libxenstore
-   * does: with one request in flight the number tells nothing, and a client
-   * standing in for libxenstore (the component) should send its very bytes.
-   */
-  constructor(
-    private readonly transport: XsTransport,
-    numberRequests: bool = true,
-  ) {
-    if (!numberRequests) this.nextReqId = 0;
-    this.numberRequests = numberRequests;
-    const outgoing = new StaticArray<u8>(XS_MESSAGE_MAX);
-    this.outgoing = outgoing;
-    this.payload = new PayloadWriter(changetype<usize>(outgoing) + XS_HEADER_SIZE);
+  /** See XsExchange: `numberRequests` false sends every request with req_id 0, as libxenstore does. */
+  constructor(transport: XsTransport, numberRequests: bool = true) {
+    super(transport, numberRequests);
   }
 
-  /** Where the last reply's payload is, valid until the next request. */
-  replyPayload(): usize {
-    return changetype<usize>(this.incoming) + XS_HEADER_SIZE;
-  }
-
-  replyLength(): u32 {
-    return headerLength(changetype<usize>(this.incoming));
+  /** Watch events lost: malformed, for no watch of ours, or pushed out of a bounded watch's queue. */
+  get droppedEvents(): u32 {
+    return this.watches.droppedEvents;
   }
 
   // Operations: 0 (or a count) on success, -errno on failure. `tx` is a
@@ -386,7 +275,7 @@ export class XsClient {
    * forgotten the watch with all the others, and the reset did not send it again.
    */
   unwatch(path: string, token: string): i32 {
-    this.forgetWatch(token);
+    this.watches.forget(token);
     const restarts = this.restarts;
     const rc = this.watchRequest(XS_UNWATCH, path, token);
     return rc == -EAGAIN && this.restarts != restarts ? 0 : rc;
@@ -401,11 +290,7 @@ export class XsClient {
     const id = parseDecimal(this.replyPayload(), this.replyLength());
     // Id 0 would silently turn the caller's transactional requests into plain ones.
     if (id <= 0) return -EBADMSG;
-    let handle = this.nextTransaction;
-    while (handle == XS_NO_TRANSACTION || this.transactions.has(handle)) handle++;
-    this.nextTransaction = handle + 1;
-    this.transactions.set(handle, u32(id));
-    this.transaction = handle;
+    this.transaction = this.transactions.open(u32(id));
     return 0;
   }
 
@@ -416,7 +301,7 @@ export class XsClient {
    */
   transactionEnd(tx: u32, commit: bool): i32 {
     const rc = this.stringRequest(XS_TRANSACTION_END, tx, commit ? "T" : "F");
-    this.transactions.delete(tx);
+    this.transactions.close(tx);
     return rc;
   }
 
@@ -466,8 +351,7 @@ export class XsClient {
     const rc = this.stringRequest(XS_RESET_WATCHES, XS_NO_TRANSACTION, "");
     if (rc < 0) return rc;
     this.watches.clear();
-    this.events.length = 0;
-    this.staleTransactions();
+    this.transactions.staleAll();
     return 0;
   }
 
@@ -517,11 +401,6 @@ export class XsClient {
     return this.requesting == 0 && !this.dispatching;
   }
 
-  /** Marks the connection unusable (every request -EIO) until the next connectionReset. */
-  markBroken(): void {
-    this.failure = -EIO;
-  }
-
   /**
    * Brings the client back in step with xenstored after the transport was
    * restarted (reconnection, resume), when xenstored has forgotten all we
@@ -540,10 +419,8 @@ export class XsClient {
     this.lostWatches = 0;
     let rc = 0;
     for (let attempt = 0; attempt < RESET_ATTEMPTS; attempt++) {
-      this.received = 0;
-      this.messageComplete = false;
-      this.failure = 0;
-      this.staleTransactions();
+      this.restart();
+      this.transactions.staleAll();
       this.restartedDuringReset = false;
       rc = this.registerWatchesAgain();
       if (!this.restartedDuringReset) break;
@@ -566,25 +443,24 @@ export class XsClient {
    * it again with the others, or keeps it for the next one).
    */
   registerWatch(path: string, token: string, handler: XsWatchHandler | null, maxPending: i32 = 0): i32 {
-    if (this.watches.has(token)) return -EEXIST;
-    this.watches.set(token, new XsWatch(path, token, handler, maxPending));
+    if (!this.watches.add(new XsWatch(path, token, handler, maxPending))) return -EEXIST;
     const restarts = this.restarts;
     const rc = this.watchRequest(XS_WATCH, path, token);
     if (rc == -EEXIST) return 0;
-    if (rc == -EAGAIN && this.restarts != restarts && this.watches.has(token)) return 0;
-    if (rc < 0) this.forgetWatch(token);
+    if (rc == -EAGAIN && this.restarts != restarts && this.watches.watchOf(token) !== null) return 0;
+    if (rc < 0) this.watches.forget(token);
     return rc;
   }
 
   /** Unregisters the watch `token` names (-ENOENT if none) as unwatch does. */
   unregisterWatch(token: string): i32 {
-    if (!this.watches.has(token)) return -ENOENT;
-    return this.unwatch(this.watches.get(token).path, token);
+    const watch = this.watches.watchOf(token);
+    return watch === null ? -ENOENT : this.unwatch(watch.path, token);
   }
 
   /** The registered watch `token` names, or null. */
   watchOf(token: string): XsWatch | null {
-    return this.watches.has(token) ? this.watches.get(token) : null;
+    return this.watches.watchOf(token);
   }
 
   /**
@@ -600,14 +476,12 @@ export class XsClient {
     this.pollEvents();
     let dispatched = 0;
     while (true) {
-      let index = 0;
-      while (index < this.events.length && this.watches.get(this.events[index].token).handler === null) index++;
-      if (index == this.events.length) break;
-      const event = this.takeEvent(index);
-      this.watches.get(event.token).handler!.onEvent(event.path, event.token);
+      const event = this.watches.nextWithHandler();
+      if (event === null) break;
+      this.watches.watchOf(event.token)!.handler!.onEvent(event.path, event.token);
       dispatched++;
     }
-    this.undispatched = false;
+    this.watches.undispatched = false;
     this.dispatching = false;
     return dispatched;
   }
@@ -618,24 +492,18 @@ export class XsClient {
    * queued, or -errno.
    */
   pollEvents(): i32 {
-    if (this.failure != 0) return this.failure;
-    const before = this.events.length;
-    while (true) {
-      const rc = this.receiveMessage(false);
-      if (rc < 0) return this.fail(rc);
-      if (rc == 0) return this.events.length - before;
-      if (headerType(changetype<usize>(this.incoming)) == XS_WATCH_EVENT) this.queueEvent();
-      else this.strayReplies++;
-    }
+    const before = this.watches.length;
+    const rc = this.receiveWaiting();
+    return rc < 0 ? rc : this.watches.length - before;
   }
 
   /** The oldest queued watch event, or null. */
   nextEvent(): WatchEvent | null {
-    return this.events.length != 0 ? this.takeEvent(0) : null;
+    return this.watches.next();
   }
 
   pendingEvents(): i32 {
-    return this.events.length;
+    return this.watches.length;
   }
 
   // The request/reply exchange.
@@ -724,24 +592,18 @@ export class XsClient {
 
   /** connectionReset's WATCH of each registered watch: the first error; a connection error stops it at once. */
   private registerWatchesAgain(): i32 {
-    const watches = this.watches.values();
+    const watches = this.watches.registered();
     let first = 0;
     for (let i = 0; i < watches.length; i++) {
       const watch = watches[i];
       const rc = this.watchRequest(XS_WATCH, watch.path, watch.token);
       if (rc == 0 || rc == -EEXIST) continue;
       if (!this.answered) return rc;
-      this.forgetWatch(watch.token);
+      this.watches.forget(watch.token);
       this.lostWatches++;
       if (first == 0) first = rc;
     }
     return first;
-  }
-
-  /** Every open transaction's handle now names a transaction xenstored has forgotten. */
-  private staleTransactions(): void {
-    const handles = this.transactions.keys();
-    for (let i = 0; i < handles.length; i++) this.transactions.set(handles[i], STALE_TRANSACTION);
   }
 
   private watchRequest(type: u32, path: string, token: string): i32 {
@@ -752,209 +614,30 @@ export class XsClient {
 
   /**
    * Sends the payload built in `payload` as a `type` request in transaction
-   * `tx` (a handle) and waits for its reply (in `incoming`), queueing watch
-   * events that come first. 0, or -errno: xenstored's error, -E2BIG for an
-   * oversize request, -EBADMSG for a reply of the wrong type, -ENOENT for a
-   * handle that names no transaction, -EAGAIN for a stale one or when the
-   * connection restarted under the request, or the transport's error.
+   * `tx` (a handle) and waits for its reply: XsExchange.exchange, and
+   * -ENOENT for a handle that names no transaction, -EAGAIN for a stale one.
    */
   private request(type: u32, tx: u32): i32 {
-    this.answered = false;
-    if (this.failure != 0) return this.failure;
-    let id = XS_NO_TRANSACTION;
-    if (tx != XS_NO_TRANSACTION) {
-      if (!this.transactions.has(tx)) return -ENOENT;
-      id = this.transactions.get(tx);
-      if (id == STALE_TRANSACTION) return -EAGAIN;
+    const id = this.failure != 0 ? i64(this.failure) : this.transactions.idOf(tx);
+    if (id < 0) {
+      this.answered = false;
+      return i32(id);
     }
     this.requesting++;
-    const rc = this.exchange(type, id);
+    const rc = this.exchange(type, u32(id));
     this.requesting--;
-    if (this.requesting == 0 && !this.dispatching) this.transport.requestDone(this.undispatched);
+    if (this.requesting == 0 && !this.dispatching) this.transport.requestDone(this.watches.undispatched);
     return rc;
   }
 
-  private exchange(type: u32, tx: u32): i32 {
-    const length = this.payload.finish();
-    if (length < 0) return length;
-    const reqId = this.nextReqId;
-    if (this.numberRequests) this.nextReqId++;
-    const message = changetype<usize>(this.outgoing);
-    encodeHeader(message, type, reqId, tx, length);
-    const sent = this.sendAll(message, XS_HEADER_SIZE + u32(length));
-    if (sent < 0) return sent;
-    while (true) {
-      const rc = this.receiveMessage(true);
-      if (rc < 0) return rc;
-      const reply = changetype<usize>(this.incoming);
-      const replyType = headerType(reply);
-      if (replyType == XS_WATCH_EVENT) {
-        this.queueEvent();
-        continue;
-      }
-      if (headerReqId(reply) != reqId) {
-        this.strayReplies++;
-        continue;
-      }
-      this.answered = true;
-      if (replyType == XS_ERROR) return -errnoOfError(this.replyPayload(), this.replyLength());
-      return replyType == type ? 0 : -EBADMSG;
-    }
+  protected watchEventArrived(): void {
+    this.watches.queue(this.replyPayload(), this.replyLength());
   }
 
-  /** Sends a whole message. A message cut short would corrupt the stream, so that breaks the connection. */
-  private sendAll(source: usize, length: u32): i32 {
-    let done: u32 = 0;
-    while (done < length) {
-      const sent = this.transport.send(source + done, length - done);
-      if (sent < 0) return this.fail(sent);
-      if (sent == 0) {
-        const rc = this.transport.wait();
-        if (rc == -EAGAIN) return this.restartedUnderRequest();
-        if (rc < 0) return done == 0 ? rc : this.fail(rc);
-      }
-      done += u32(sent);
-    }
-    return 0;
-  }
-
-  /**
-   * Receives into `incoming` until it holds a whole message (1), the
-   * transport has nothing more now and `block` is false (0), or -errno.
-   * Partial progress is kept, so a failed wait loses nothing.
-   */
-  private receiveMessage(block: bool): i32 {
-    const message = changetype<usize>(this.incoming);
-    if (this.messageComplete) {
-      this.received = 0;
-      this.messageComplete = false;
-    }
-    while (true) {
-      let wanted = XS_HEADER_SIZE;
-      if (this.received >= XS_HEADER_SIZE) {
-        if (checkHeader(message) < 0) return this.fail(-EIO);
-        wanted += headerLength(message);
-      }
-      if (this.received == wanted) {
-        this.messageComplete = true;
-        return 1;
-      }
-      const got = this.transport.receive(message + this.received, wanted - this.received);
-      if (got < 0) return this.fail(got);
-      if (got == 0) {
-        if (!block) return 0;
-        const rc = this.transport.wait();
-        if (rc == -EAGAIN) return this.restartedUnderRequest();
-        if (rc < 0) return rc;
-      }
-      this.received += u32(got);
-    }
-  }
-
-  /**
-   * The transport was restarted while a request waited: what it sent or
-   * half received is gone, so the client starts over (connectionReset's own
-   * requests leave that to its loop) and the request fails with -EAGAIN, for
-   * the caller to retry.
-   */
-  private restartedUnderRequest(): i32 {
+  /** The client starts over (connectionReset's own requests leave that to its loop). */
+  protected restartedUnderRequest(): i32 {
     if (this.resetting) this.restartedDuringReset = true;
     else this.connectionReset();
     return -EAGAIN;
-  }
-
-  /** Marks the connection broken; returns `rc` for the caller to pass on. */
-  private fail(rc: i32): i32 {
-    this.failure = -EIO;
-    return rc;
-  }
-
-  private queueEvent(): void {
-    const payload = this.replyPayload();
-    const fields = this.eventFields;
-    if (parseWatchEvent(payload, this.replyLength(), fields) < 0 || !isUtf8(payload, this.replyLength())) {
-      this.droppedEvents++;
-      return;
-    }
-    const token = String.UTF8.decodeUnsafe(payload + fields.tokenStart, fields.tokenLength);
-    if (!this.watches.has(token)) {
-      this.droppedEvents++;
-      return;
-    }
-    const watch = this.watches.get(token);
-    const path = String.UTF8.decodeUnsafe(payload + fields.pathStart, fields.pathLength);
-    if (watch.maxPending > 0) {
-      if (watch.pending >= watch.maxPending) this.dropEvent(this.oldestEventOf(token));
-    } else {
-      // Handlers read state afresh, so an event already queued covers its like.
-      if (watch.collapsedQueued || this.isQueued(path, token)) return;
-      if (watch.pending >= UNBOUNDED_EVENTS_MAX) {
-        this.collapse(watch);
-        return;
-      }
-    }
-    this.events.push(new WatchEvent(path, token));
-    watch.pending++;
-    if (watch.handler !== null) this.undispatched = true;
-  }
-
-  private isQueued(path: string, token: string): bool {
-    const events = this.events;
-    for (let i = 0; i < events.length; i++) if (events[i].token == token && events[i].path == path) return true;
-    return false;
-  }
-
-  /**
-   * Replaces an unbounded watch's queued events by one on its own path, where
-   * the oldest was: handlers take an event there as "anything below may have
-   * changed" (the bus rescans), so none of what the events said is lost.
-   */
-  private collapse(watch: XsWatch): void {
-    const events = this.events;
-    const first = this.oldestEventOf(watch.token);
-    events[first] = new WatchEvent(watch.path, watch.token);
-    let kept = first + 1;
-    for (let i = first + 1; i < events.length; i++) {
-      const event = events[i];
-      if (event.token != watch.token) events[kept++] = event;
-    }
-    events.length = kept;
-    watch.pending = 1;
-    watch.collapsedQueued = true;
-    watch.collapsed++;
-  }
-
-  private oldestEventOf(token: string): i32 {
-    let index = 0;
-    while (this.events[index].token != token) index++;
-    return index;
-  }
-
-  /** Removes the queued event at `index` from the queue and from its watch's count. */
-  private takeEvent(index: i32): WatchEvent {
-    const event = this.events[index];
-    this.events.splice(index, 1);
-    const watch = this.watches.get(event.token);
-    watch.pending--;
-    watch.collapsedQueued = false;
-    return event;
-  }
-
-  private dropEvent(index: i32): void {
-    // A local, not `get(takeEvent(...).token).dropped++`: asc evaluates an increment's target twice.
-    const watch = this.watches.get(this.takeEvent(index).token);
-    watch.dropped++;
-    this.droppedEvents++;
-  }
-
-  /** Unregisters `token` locally and cancels its queued events, so none is dispatched after this. */
-  private forgetWatch(token: string): void {
-    this.watches.delete(token);
-    let kept = 0;
-    for (let i = 0; i < this.events.length; i++) {
-      const event = this.events[i];
-      if (event.token != token) this.events[kept++] = event;
-    }
-    this.events.length = kept;
   }
 }
