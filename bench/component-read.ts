@@ -15,7 +15,7 @@ const VALUE = "a value of some thirty-two bytes";
 
 /** Reads `path` `n` times; false if any read returns the wrong value. */
 function reads(xs: ComponentXenstore, path: string, n: number): boolean {
-  for (let i = 0; i < n; i++) if (xs.readString(path) !== VALUE) return false;
+  for (let i = 0; i < n; i++) if (xs.read(path) !== VALUE) return false;
   return true;
 }
 

@@ -7,7 +7,7 @@ import { childPath } from "../host/dom0/xenstored/paths.js";
 import { exitWithError, exitWithUsageError } from "../runtime/command-line.js";
 import { type ComponentXenstore, openXenstoreComponent, StreamError } from "../runtime/component.js";
 import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";
-import { XenStoreError } from "../runtime/xenstore.js";
+import { XenStoreError } from "../runtime/xenstore-client.js";
 
 const COMMAND = "xenbus-wasm";
 
@@ -22,35 +22,16 @@ function failed(what: string, error: unknown): Failure {
 }
 
 /**
- * Runs `body` in a transaction and commits it, starting again when the commit
- * meets a conflict (EAGAIN), as Xen's tools do. Returns what `body` returned.
+ * Runs `body` in a transaction and commits it, starting again on a conflict
+ * (EAGAIN) for as long as it takes, as Xen's tools do. Returns what `body` returned.
  */
 function inTransaction<T>(xs: ComponentXenstore, body: (tx: number) => T): T {
-  for (;;) {
-    let tx: number;
-    try {
-      tx = xs.transactionStart();
-    } catch (error) {
-      throw failed("could not start a transaction", error);
-    }
-    let result: T;
-    try {
-      result = body(tx);
-    } catch (error) {
-      try {
-        xs.transactionEnd(tx, false);
-      } catch {
-        // The failure in `body` is the one to report.
-      }
-      throw error;
-    }
-    try {
-      xs.transactionEnd(tx, true);
-      return result;
-    } catch (error) {
-      if (!(error instanceof XenStoreError && error.code === "EAGAIN"))
-        throw failed("could not commit the transaction", error);
-    }
+  try {
+    return xs.transaction(body, Number.POSITIVE_INFINITY);
+  } catch (error) {
+    // The body reports its own failures; what is left is starting or committing the transaction.
+    if (error instanceof Failure) throw error;
+    throw failed("the transaction failed", error);
   }
 }
 
@@ -78,7 +59,7 @@ function list(xs: ComponentXenstore, path: string, depth: number, print: (line: 
     const child = childPath(path, name);
     let value: Uint8Array;
     try {
-      value = xs.read(child);
+      value = xs.readBytes(child);
     } catch (error) {
       // Removed since it was listed: nothing to show.
       if (error instanceof XenStoreError && error.code === "ENOENT") continue;
@@ -149,7 +130,7 @@ function run(command: string, args: string[], options: XsOptions): void {
         const read = inTransaction(xs, (tx) =>
           args.map((path) => {
             try {
-              return xs.read(path, tx);
+              return xs.readBytes(path, tx);
             } catch (error) {
               throw failed(`could not read ${path}`, error);
             }

@@ -4,5 +4,5 @@ import { connectXenstored, openXenstoreComponent } from "xenbus-wasm";
 const xs = openXenstoreComponent(connectXenstored());
 console.log(xs.getDomainPath(0)); // /local/domain/0
 xs.write("/data/example", "through the component");
-console.log(xs.directory("/data"), xs.readString("/data/example"));
+console.log(xs.directory("/data"), xs.read("/data/example"));
 xs.close();

@@ -10,7 +10,7 @@ xenstore(guest).write("data/engine", engine.name);
 console.log(service.tools.read(`/local/domain/${guest.domid}/data/engine`)); // wasmtime
 // The XenStore client component in wasmtime's component model, over any ByteStream (the same library; { library } to name one):
 const xs = openXenstoreComponentInWasmtime(xenstoredStream(service.xenstored));
-console.log(xs.readString(`/local/domain/${guest.domid}/data/engine`)); // wasmtime
+console.log(xs.read(`/local/domain/${guest.domid}/data/engine`)); // wasmtime
 xs.close(); // frees the component's store
 service.destroyDomain(guest.domid); // frees the guest's store (its linear memory)
 console.log(`guests left in wasmtime: ${engine.guestCount}`); // 0

@@ -13,8 +13,7 @@ export {
   type UnplugOutcome,
 } from "./dom0/devices.js";
 export { startXenstore, type XenstoreOptions, XenstoreService } from "./dom0/toolstack.js";
-export { LocalClient, type WatchEvent } from "./dom0/xenstored/client.js";
-export { XsError } from "./dom0/xenstored/errors.js";
+export { LocalClient } from "./dom0/xenstored/client.js";
 export { XenStored, type XenStoredOptions } from "./dom0/xenstored/server.js";
 export { listenUnix, type SocketListener } from "./dom0/xenstored/socket.js";
 export { xenstoredStream } from "./dom0/xenstored/stream.js";

@@ -2,12 +2,19 @@
 // in Node: its jco transpile output (build/component/), instantiated
 // synchronously over a blocking ByteStream to xenstored. Each
 // openXenstoreComponent is a fresh instance with its own connection.
-// Failures throw XenStoreError (runtime/xenstore.ts): the errno of the
-// component's xs-error and its name.
+// It is a XenstoreClient (runtime/xenstore-client.ts): failures throw
+// XenStoreError, the errno of the component's xs-error and its name.
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { instantiate } from "../build/component/xenstore-client.js";
-import { XenStoreError } from "./xenstore.js";
+import {
+  type Permission,
+  runTransaction,
+  type TransactionId,
+  type WatchEvent,
+  XenStoreError,
+  type XenstoreClient,
+} from "./xenstore-client.js";
 
 /** A blocking byte stream to xenstored. recv blocks until >= 1 byte; both throw StreamError when the stream fails. */
 export interface ByteStream {
@@ -25,16 +32,6 @@ export class StreamError extends Error {
     super(message);
     this.name = "StreamError";
   }
-}
-
-export interface Permission {
-  domid: number;
-  access: "none" | "read" | "write" | "both";
-}
-
-export interface WatchEvent {
-  path: string;
-  token: string;
 }
 
 /** The component's client interface, as jco's bindings give it (and runtime/wasmtime-component.ts after them): an xs-error is thrown as an error whose `payload` is the case. */
@@ -102,20 +99,19 @@ function errnoOf(xsError: string): number {
   return constants.errno[xsError.toUpperCase() as keyof typeof constants.errno] ?? constants.errno.EIO;
 }
 
-export class ComponentXenstore {
+export class ComponentXenstore implements XenstoreClient {
   /** @internal Made by openXenstoreComponent. */
   constructor(
     private readonly client: XenstoreClientExports,
     private readonly stream: ByteStream,
   ) {}
 
-  read(path: string, tx = 0): Uint8Array {
-    return this.call(`read ${path}`, () => this.client.read(tx, path));
+  read(path: string, tx = 0): string {
+    return decoder.decode(this.readBytes(path, tx));
   }
 
-  /** The value decoded as UTF-8 (malformed bytes become U+FFFD). */
-  readString(path: string, tx = 0): string {
-    return decoder.decode(this.read(path, tx));
+  readBytes(path: string, tx = 0): Uint8Array {
+    return this.call(`read ${path}`, () => this.client.read(tx, path));
   }
 
   write(path: string, value: Uint8Array | string, tx = 0): void {
@@ -165,6 +161,10 @@ export class ComponentXenstore {
   /** Commits or abandons `tx`; EAGAIN: it conflicted with another change, run it again. */
   transactionEnd(tx: number, commit: boolean): void {
     this.call(`transaction_end ${tx}`, () => this.client.transactionEnd(tx, commit));
+  }
+
+  transaction<T>(body: (tx: TransactionId) => T, attempts?: number): T {
+    return runTransaction(this, body, attempts);
   }
 
   getDomainPath(domid: number): string {

@@ -12,14 +12,7 @@ export {
   SECTOR_SIZE,
 } from "./blk.js";
 export { bootXenbus, type Xenbus, xenbusWasm } from "./boot.js";
-export {
-  type ByteStream,
-  ComponentXenstore,
-  openXenstoreComponent,
-  type Permission,
-  StreamError,
-  type WatchEvent as ComponentWatchEvent,
-} from "./component.js";
+export { type ByteStream, ComponentXenstore, openXenstoreComponent, StreamError } from "./component.js";
 export { type Console, ConsoleError, guestConsole } from "./console.js";
 export { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 export { errnoName, GuestCallError } from "./errors.js";
@@ -29,4 +22,15 @@ export { v8Engine } from "./v8.js";
 export { type WasmtimeEngine, wasmtimeEngine } from "./wasmtime.js";
 export { openXenstoreComponentInWasmtime, type WasmtimeComponentOptions } from "./wasmtime-component.js";
 export type { XenbusExports } from "./xenbus.js";
-export { type WatchEvent, type WatchStats, type XenStore, XenStoreError, xenstore } from "./xenstore.js";
+export { type WatchStats, type XenStore, xenstore } from "./xenstore.js";
+export {
+  type Access,
+  ignoringMissing,
+  isErrno,
+  type Permission,
+  runTransaction,
+  type TransactionId,
+  type WatchEvent,
+  XenStoreError,
+  type XenstoreClient,
+} from "./xenstore-client.js";

@@ -1,22 +1,22 @@
-// Typed XenStore over a booted xenbus guest's exports (see runtime/xenbus.ts
-// for the raw convention). Failures throw XenStoreError carrying the errno,
-// so callers branch on `errno` (e.g. EAGAIN: retry the transaction).
+// The XenstoreClient over a booted xenbus guest's exports (see runtime/xenbus.ts
+// for the raw convention), with what only the guest's client has: its watch
+// queues, reconnection, and the privileged commands.
 import { constants } from "node:os";
-import { allocPage, GuestCallError, resultCheck } from "./errors.js";
+import { allocPage, resultCheck } from "./errors.js";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
+import {
+  formatPermission,
+  parsePermission,
+  runTransaction,
+  type WatchEvent,
+  XenStoreError,
+  type XenstoreClient,
+} from "./xenstore-client.js";
 
 const PAGE_SIZE = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A XenStore export failed; `errno` is the positive errno, `code` its name (EACCES, ...). */
-export class XenStoreError extends GuestCallError {}
-
-export interface WatchEvent {
-  path: string;
-  token: string;
-}
 
 /** What became of one watch's events in the guest. */
 export interface WatchStats {
@@ -28,34 +28,13 @@ export interface WatchStats {
   collapsed: number;
 }
 
-export interface XenStore {
-  read(path: string, tx?: number): string;
-  readBytes(path: string, tx?: number): Uint8Array;
-  write(path: string, value: string | Uint8Array, tx?: number): void;
-  mkdir(path: string, tx?: number): void;
-  rm(path: string, tx?: number): void;
+export interface XenStore extends XenstoreClient {
   /** Removes the node and everything below it. */
   rmTree(path: string, tx?: number): void;
   /** False also for a node it may not list (xs_exists's 0), as the seed's xs_exists. */
   exists(path: string, tx?: number): boolean;
-  /** The children's names, however many pages they take. */
-  directory(path: string, tx?: number): string[];
-  /** Permissions as xenstored writes them: "n0", "r5", ...; the first names the owner and everyone else's access. */
-  getPerms(path: string, tx?: number): string[];
-  setPerms(path: string, perms: string[], tx?: number): void;
-  watch(path: string, token: string): void;
-  unwatch(path: string, token: string): void;
   /** xenstored forgets all this guest's watches and transactions, and so does the guest. */
   resetWatches(): void;
-  transactionStart(): number;
-  transactionEnd(tx: number, commit: boolean): void;
-  /**
-   * Runs `body` in a transaction and commits it, starting over while the
-   * commit or the body fails with EAGAIN (a conflict, or a reset that made
-   * the transaction stale), at most `attempts` times. Other errors abort it.
-   */
-  transaction<T>(body: (tx: number) => T, attempts?: number): T;
-  getDomainPath(domid: number): string;
   /** A CONTROL command (privileged); its reply. */
   control(command: string, parameters?: string[]): string;
   /** XENSTORE_SERVER_FEATURE_* bits offered to `domid`, or the server's own without one (privileged). */
@@ -78,8 +57,6 @@ export interface XenStore {
   /** The ring's `error` field (0 while xenstored serves the guest). */
   ringError(): number;
 }
-
-const TRANSACTION_ATTEMPTS = 8;
 
 /**
  * Connects the guest (xs_init) and wraps its exports. Three pages of the
@@ -153,10 +130,12 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     },
     getPerms(name, tx = 0) {
       const operation = `get_perms ${name}`;
-      return names(check(x.xs_get_perms(tx, ...path(name, "get_perms"), out), operation), operation);
+      const perms = names(check(x.xs_get_perms(tx, ...path(name, "get_perms"), out), operation), operation);
+      return perms.map((perm) => parsePermission(perm, operation));
     },
     setPerms(name, perms, tx = 0) {
-      check(x.xs_set_perms(tx, ...path(name, "set_perms"), ...list(perms, "set_perms")), `set_perms ${name}`);
+      const entries = list(perms.map(formatPermission), "set_perms");
+      check(x.xs_set_perms(tx, ...path(name, "set_perms"), ...entries), `set_perms ${name}`);
     },
     watch(name, token) {
       check(x.xs_watch(...path(name, "watch"), argPage, put(argPage, encoder.encode(token), "watch")), `watch ${name}`);
@@ -177,20 +156,8 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     transactionEnd(tx, commit) {
       check(x.xs_transaction_end(tx, commit), `transaction_end ${tx}`);
     },
-    transaction(body, attempts = TRANSACTION_ATTEMPTS) {
-      for (let attempt = 1; ; attempt++) {
-        const tx = this.transactionStart();
-        try {
-          const value = body(tx);
-          this.transactionEnd(tx, true);
-          return value;
-        } catch (error) {
-          // Aborts after the body failed; after a failed commit the handle is already gone (ENOENT, in the guest).
-          x.xs_transaction_end(tx, false);
-          const conflict = error instanceof XenStoreError && error.errno === constants.errno.EAGAIN;
-          if (!conflict || attempt >= attempts) throw error;
-        }
-      }
+    transaction(body, attempts) {
+      return runTransaction(this, body, attempts);
     },
     getDomainPath(domid) {
       const operation = `get_domain_path ${domid}`;
@@ -220,12 +187,15 @@ export function xenstore(guest: Guest<XenbusExports>): XenStore {
     quotaNames() {
       return names(check(x.xs_quota_names(out), "quota_names"), "quota_names");
     },
+    nextEvent() {
+      const length = check(x.xs_next_event(out), "next_event");
+      if (length === 0) return undefined;
+      const [eventPath = "", token = ""] = names(length, "next_event");
+      return { path: eventPath, token };
+    },
     takeEvents() {
       const events: WatchEvent[] = [];
-      for (let length: number; (length = check(x.xs_next_event(out), "next_event")) > 0; ) {
-        const [eventPath = "", token = ""] = names(length, "next_event");
-        events.push({ path: eventPath, token });
-      }
+      for (let event = this.nextEvent(); event; event = this.nextEvent()) events.push(event);
       return events;
     },
     droppedEvents() {

@@ -10,7 +10,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
-import { XsError } from "../host/dom0/xenstored/errors.js";
 import { type BlkbackDomain, startBlkbackDomain } from "../host/system/blkback-domain.js";
 import { createGuestDomain } from "../host/system/guest-domain.js";
 import { BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../host/xen/abi.js";
@@ -18,6 +17,7 @@ import { Hypervisor } from "../host/xen/hypervisor.js";
 import { GrantError } from "../host/xen/native.js";
 import { BlkError, BlkFront } from "../runtime/blk.js";
 import type { Engine } from "../runtime/engine.js";
+import { XenStoreError } from "../runtime/xenstore-client.js";
 import { errnoOf, pattern } from "./support/blk.js";
 import { type BlkRequest, type BlkResponse, rw } from "./support/blkif-ring.js";
 import { engines } from "./support/engines.js";
@@ -91,7 +91,7 @@ class HostileBackendRig {
     try {
       nodes = tools.directory(frontend);
     } catch (error) {
-      if (!(error instanceof XsError)) throw error;
+      if (!(error instanceof XenStoreError)) throw error;
     }
     return nodes.filter((node) => node.startsWith("ring-ref")).map((node) => Number(tools.read(`${frontend}/${node}`)));
   }

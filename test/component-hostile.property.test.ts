@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { XenStored } from "../host/dom0/xenstored/server.js";
 import { encodeMessage, strings, textToBytes, XsType } from "../host/dom0/xenstored/wire.js";
 import { type ByteStream, type ComponentXenstore, StreamError } from "../runtime/component.js";
-import { XenStoreError } from "../runtime/xenstore.js";
+import { XenStoreError } from "../runtime/xenstore-client.js";
 import { CoreClient, type Result } from "./support/component-core.js";
 import { componentHosts } from "./support/component-hosts.js";
 

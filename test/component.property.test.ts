@@ -1,16 +1,16 @@
 // The component against a reference: random sequences of operations run
 // through the component on one simulated xenstored and through the host's
-// LocalClient (the same bytes, no Wasm) on a twin, as dom0 and as an
-// unprivileged domain. Every value and every error must be the same.
+// LocalClient (the same bytes, no Wasm) on a twin, both as XenstoreClients,
+// as dom0 and as an unprivileged domain. Every value and every error must be
+// the same.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalClient } from "../host/dom0/xenstored/client.js";
-import { XsError } from "../host/dom0/xenstored/errors.js";
 import { XenStored } from "../host/dom0/xenstored/server.js";
 import { xenstoredStream } from "../host/dom0/xenstored/stream.js";
-import { XsType } from "../host/dom0/xenstored/wire.js";
-import { type ComponentXenstore, openXenstoreComponent, type Permission } from "../runtime/component.js";
-import { XenStoreError } from "../runtime/xenstore.js";
+import { openXenstoreComponent } from "../runtime/component.js";
+import { type Access, type Permission, XenStoreError, type XenstoreClient } from "../runtime/xenstore-client.js";
+import { perms } from "./support/perms.js";
 
 const GUEST = 3;
 const PATHS = [
@@ -24,55 +24,7 @@ const PATHS = [
   "data/y",
   "bad//name",
 ];
-const LETTERS = { none: "n", read: "r", write: "w", both: "b" } as const;
-const ACCESSES = Object.keys(LETTERS) as Permission["access"][];
-
-/** One side of the comparison: the same operations, outcomes as plain data. */
-interface Side {
-  read(path: string, tx: number): unknown;
-  write(path: string, value: string, tx: number): unknown;
-  mkdir(path: string, tx: number): unknown;
-  rm(path: string, tx: number): unknown;
-  directory(path: string, tx: number): unknown;
-  getPerms(path: string, tx: number): unknown;
-  setPerms(path: string, perms: Permission[], tx: number): unknown;
-  transactionStart(): number;
-  transactionEnd(tx: number, commit: boolean): unknown;
-  getDomainPath(domid: number): unknown;
-}
-
-const asLetters = (perms: Permission[]) => perms.map((perm) => `${LETTERS[perm.access]}${perm.domid}`);
-
-function componentSide(xs: ComponentXenstore): Side {
-  const decoder = new TextDecoder();
-  return {
-    read: (path, tx) => decoder.decode(xs.read(path, tx)),
-    write: (path, value, tx) => xs.write(path, value, tx),
-    mkdir: (path, tx) => xs.mkdir(path, tx),
-    rm: (path, tx) => xs.rm(path, tx),
-    directory: (path, tx) => xs.directory(path, tx),
-    getPerms: (path, tx) => asLetters(xs.getPerms(path, tx)),
-    setPerms: (path, perms, tx) => xs.setPerms(path, perms, tx),
-    transactionStart: () => xs.transactionStart(),
-    transactionEnd: (tx, commit) => xs.transactionEnd(tx, commit),
-    getDomainPath: (domid) => xs.getDomainPath(domid),
-  };
-}
-
-function referenceSide(client: LocalClient): Side {
-  return {
-    read: (path, tx) => client.read(path, tx),
-    write: (path, value, tx) => client.write(path, value, tx),
-    mkdir: (path, tx) => client.mkdir(path, tx),
-    rm: (path, tx) => client.rm(path, tx),
-    directory: (path, tx) => client.directory(path, tx),
-    getPerms: (path, tx) => client.getPerms(path, tx),
-    setPerms: (path, perms, tx) => client.setPerms(path, asLetters(perms), tx),
-    transactionStart: () => client.startTransaction(),
-    transactionEnd: (tx, commit) => client.endTransaction(tx, commit),
-    getDomainPath: (domid) => client.callString(XsType.GET_DOMAIN_PATH, String(domid)),
-  };
-}
+const ACCESSES: Access[] = ["none", "read", "write", "both"];
 
 /** An operation's outcome: its value, or the name of the error it failed with. */
 function outcome(run: () => unknown): unknown {
@@ -80,7 +32,6 @@ function outcome(run: () => unknown): unknown {
     return { ok: run() ?? null };
   } catch (error) {
     if (error instanceof XenStoreError) return { err: error.code };
-    if (error instanceof XsError) return { err: error.errorName };
     throw error;
   }
 }
@@ -118,7 +69,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 /** Runs `steps` on `side`, picking transactions among those it opened: the outcomes. */
-function run(side: Side, steps: Step[]): unknown[] {
+function run(side: XenstoreClient, steps: Step[]): unknown[] {
   const open: number[] = [];
   const pick = (index: number) => (index < open.length ? open[index]! : 0);
   return steps.map((s) => {
@@ -148,8 +99,8 @@ function seeded(): XenStored {
   const dom0 = new LocalClient(xenstored, 0);
   dom0.write("/tool/a", "1");
   dom0.mkdir(`/local/domain/${GUEST}/data`);
-  dom0.setPerms(`/local/domain/${GUEST}`, [`b${GUEST}`]);
-  dom0.setPerms(`/local/domain/${GUEST}/data`, [`b${GUEST}`]);
+  dom0.setPerms(`/local/domain/${GUEST}`, perms(`b${GUEST}`));
+  dom0.setPerms(`/local/domain/${GUEST}/data`, perms(`b${GUEST}`));
   return xenstored;
 }
 
@@ -158,8 +109,8 @@ describe("the component and the host's reference client", () => {
     it(`give the same values and errors for any sequence of operations (domain ${domid})`, () => {
       fc.assert(
         fc.property(fc.array(step, { minLength: 1, maxLength: 20 }), (steps) => {
-          const component = run(componentSide(openXenstoreComponent(xenstoredStream(seeded(), domid))), steps);
-          const reference = run(referenceSide(new LocalClient(seeded(), domid)), steps);
+          const component = run(openXenstoreComponent(xenstoredStream(seeded(), domid)), steps);
+          const reference = run(new LocalClient(seeded(), domid), steps);
           expect(component).toEqual(reference);
         }),
         { numRuns: 150 },

@@ -8,7 +8,7 @@ import { XenStored } from "../host/dom0/xenstored/server.js";
 import { xenstoredStream } from "../host/dom0/xenstored/stream.js";
 import { encodeMessage, strings, XsType } from "../host/dom0/xenstored/wire.js";
 import { type ByteStream, type ComponentXenstore, StreamError } from "../runtime/component.js";
-import { XenStoreError } from "../runtime/xenstore.js";
+import { XenStoreError } from "../runtime/xenstore-client.js";
 import { componentHosts } from "./support/component-hosts.js";
 
 /** The host the tests below run the component in (describe.each sets it). */
@@ -53,12 +53,12 @@ describe.each(componentHosts)(
     it("writes and reads values: text, every byte value, empty", () => {
       const { xs } = open();
       xs.write("/data/text", "hello ✓");
-      expect(xs.readString("/data/text")).toBe("hello ✓");
+      expect(xs.read("/data/text")).toBe("hello ✓");
       const binary = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) & 0xff);
       xs.write("/data/binary", binary);
-      expect(xs.read("/data/binary")).toEqual(binary);
+      expect(xs.readBytes("/data/binary")).toEqual(binary);
       xs.write("/data/empty", "");
-      expect(xs.read("/data/empty")).toEqual(new Uint8Array(0));
+      expect(xs.readBytes("/data/empty")).toEqual(new Uint8Array(0));
     });
 
     it("makes, lists and removes nodes", () => {
@@ -136,7 +136,7 @@ describe.each(componentHosts)(
       other.write("/watched/a", "1");
       other.write("/watched/b", "2");
       xs.write("/unrelated", "x");
-      expect(xs.readString("/watched/a")).toBe("1");
+      expect(xs.read("/watched/a")).toBe("1");
       expect(xs.nextEvent()).toEqual({ path: "/watched/a", token: "w1" });
       expect(xs.nextEvent()).toEqual({ path: "/watched/b", token: "w1" });
       xs.unwatch("/watched", "w1");
@@ -151,22 +151,22 @@ describe.each(componentHosts)(
       const tx = xs.transactionStart();
       expect(tx).toBeGreaterThan(0);
       xs.write("/t/value", "in tx", tx);
-      expect(xs.readString("/t/value", tx)).toBe("in tx");
+      expect(xs.read("/t/value", tx)).toBe("in tx");
       expect(codeOf(() => xs.read("/t/value"))).toBe("ENOENT");
       xs.transactionEnd(tx, true);
-      expect(xs.readString("/t/value")).toBe("in tx");
+      expect(xs.read("/t/value")).toBe("in tx");
 
       const aborted = xs.transactionStart();
       xs.write("/t/value", "dropped", aborted);
       xs.transactionEnd(aborted, false);
-      expect(xs.readString("/t/value")).toBe("in tx");
+      expect(xs.read("/t/value")).toBe("in tx");
 
       const conflicting = xs.transactionStart();
       xs.read("/t/value", conflicting);
       xs.write("/t/value", "mine", conflicting);
       other.write("/t/value", "theirs");
       expect(codeOf(() => xs.transactionEnd(conflicting, true))).toBe("EAGAIN");
-      expect(xs.readString("/t/value")).toBe("theirs");
+      expect(xs.read("/t/value")).toBe("theirs");
     });
 
     it("gets a domain's home path", () => {

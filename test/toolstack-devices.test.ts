@@ -9,6 +9,7 @@ import { encodeMessage, strings, XsType } from "../host/dom0/xenstored/wire.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
+import { perms } from "./support/perms.js";
 import { bootXenbus } from "./support/xenbus.js";
 
 const EACCES = 13;
@@ -112,9 +113,9 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(dom0.read(`${paths.backend}/state`)).toBe("1");
       expect(dom0.read(`${paths.backend}/params`)).toBe("/dev/vg/disk");
       for (const node of ["", "/backend", "/state"])
-        expect(dom0.getPerms(`${paths.frontend}${node}`)).toEqual([`n${domid}`, "r0"]);
+        expect(dom0.getPerms(`${paths.frontend}${node}`)).toEqual(perms(`n${domid}`, "r0"));
       for (const node of ["", "/frontend", "/state", "/mode"])
-        expect(dom0.getPerms(`${paths.backend}${node}`)).toEqual(["n0", `r${domid}`]);
+        expect(dom0.getPerms(`${paths.backend}${node}`)).toEqual(perms("n0", `r${domid}`));
     });
 
     it("lets the frontend guest read both dirs and write its own, but not the backend's", () => {
@@ -162,7 +163,7 @@ describe.each(engines)("under $name", ({ engine }) => {
         "virtual-device",
       ]);
       expect(dom0.read(`${paths.frontend}/state`)).toBe("1");
-      expect(dom0.getPerms(`${paths.frontend}/state`)).toEqual([`n${domid}`, "r0"]);
+      expect(dom0.getPerms(`${paths.frontend}/state`)).toEqual(perms(`n${domid}`, "r0"));
       expect(dom0.directory(paths.backend).sort()).toEqual([
         "bootable",
         "dev",

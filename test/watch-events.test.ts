@@ -14,6 +14,7 @@ import { Hypervisor } from "../host/xen/hypervisor.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";
+import { perms } from "./support/perms.js";
 import { bootHarness, bootXenbus, HarnessGuest, type Xenbus } from "./support/xenbus.js";
 
 const FRONTEND = 0;
@@ -156,7 +157,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       const front = new HelperGuest(bootHarness(hv, "front", engine));
       const other = "/local/domain/0/backend/vif/1/0";
       dom0.write(other, "");
-      dom0.setPerms(other, ["n0", `r${front.guest.domid}`]);
+      dom0.setPerms(other, perms("n0", `r${front.guest.domid}`));
       dom0.write(`${other}/state`, String(Initialising));
       front.device("device/vif/0", other, 0);
       expect(front.x.xenbus_watch_path(front.dev, ...front.text(other), ...front.text("otherend", 1))).toBe(0);

@@ -260,7 +260,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       s.back.log();
       const id = { type: "vlife", devid: 0, frontend: s.front.guest.domid, backend: s.back.guest.domid };
       // The toolstack writes online 0 and Closing; the frontend (here the test) closes in answer.
-      s.service.tools.inTransaction((tx) => {
+      s.service.tools.transaction((tx) => {
         s.dom0.write(`${s.backPath}/online`, "0", tx);
         s.dom0.write(`${s.backPath}/state`, String(Closing), tx);
       });

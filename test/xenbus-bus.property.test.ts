@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { startXenstore } from "../host/dom0/toolstack.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import { engines } from "./support/engines.js";
+import { perms } from "./support/perms.js";
 import { bootHarness } from "./support/xenbus.js";
 
 const FRONTEND = 0;
@@ -57,10 +58,10 @@ describe.each(engines)("under $name", ({ engine }) => {
             expect(x.xs_init()).toBe(0);
             const home = `/local/domain/${guest.domid}`;
             const write = (e: Entry) =>
-              dom0.inTransaction((tx) => {
+              dom0.transaction((tx) => {
                 const dir = `${home}/device/${e.type}/${e.id}`;
                 dom0.mkdir(dir, tx);
-                dom0.setPerms(dir, [`n${guest.domid}`, "r0"], tx);
+                dom0.setPerms(dir, perms(`n${guest.domid}`, "r0"), tx);
                 if (e.backend !== null) dom0.write(`${dir}/backend`, e.backend, tx);
                 if (e.backendId !== null) dom0.write(`${dir}/backend-id`, e.backendId, tx);
                 if (e.state !== null) dom0.write(`${dir}/state`, e.state, tx);

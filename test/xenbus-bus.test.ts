@@ -9,6 +9,7 @@ import type { LocalClient } from "../host/dom0/xenstored/client.js";
 import { XENBUS_STATE } from "../host/xen/abi.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import { engines } from "./support/engines.js";
+import { perms } from "./support/perms.js";
 import { bootHarness, HarnessGuest } from "./support/xenbus.js";
 
 const FRONTEND = 0;
@@ -109,7 +110,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(s.front.log()[0]).toBe(`attach device/vtest/3 ${paths.backend} 0 ${Initialising}`);
 
       // A device written straight in Connected is not new (one going away after closing looks so).
-      s.service.tools.inTransaction((tx) => {
+      s.service.tools.transaction((tx) => {
         const dir = `/local/domain/${s.front.domid}/device/vtest/4`;
         s.dom0.write(`${dir}/backend`, paths.backend, tx);
         s.dom0.write(`${dir}/backend-id`, "0", tx);
@@ -272,7 +273,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       s.front.x.xenbus_bus_attach(FRONTEND);
       s.hv.runUntilIdle();
       s.front.log();
-      s.dom0.setPerms(`${paths.frontend}/state`, ["n0"]);
+      s.dom0.setPerms(`${paths.frontend}/state`, perms("n0"));
       // Any change under the device makes the bus look at it again.
       s.dom0.write(`${paths.frontend}/poke`, "1");
       s.hv.runUntilIdle();
@@ -371,7 +372,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       const other = s.hv.createNativeDomain("new-backend");
       const moved = `/local/domain/${other.domid}/backend/vtest/${s.front.domid}/1`;
       s.dom0.write(`${moved}/state`, String(InitWait));
-      s.dom0.setPerms(`${moved}/state`, [`n${other.domid}`, `r${s.front.domid}`]);
+      s.dom0.setPerms(`${moved}/state`, perms(`n${other.domid}`, `r${s.front.domid}`));
       s.dom0.write(`${paths.frontend}/backend`, moved);
       s.dom0.write(`${paths.frontend}/backend-id`, String(other.domid));
       s.hv.runUntilIdle();

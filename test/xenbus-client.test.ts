@@ -13,6 +13,7 @@ import type { Engine } from "../runtime/engine.js";
 import { beforeCommits, TRANSACTION_ATTEMPTS } from "./support/commits.js";
 import { engines } from "./support/engines.js";
 import { HelperGuest } from "./support/helper-guest.js";
+import { perms } from "./support/perms.js";
 import { bootHarness } from "./support/xenbus.js";
 
 const PAGE = 4096;
@@ -56,9 +57,9 @@ function vif(engine: Engine): Vif {
   const [f, b] = [front.guest.domid, back.guest.domid];
   const frontPath = `/local/domain/${f}/device/vif/0`;
   const backPath = `/local/domain/${b}/backend/vif/${f}/0`;
-  const node = (path: string, value: string, perms: string[]) => {
+  const node = (path: string, value: string, entries: string[]) => {
     dom0.write(path, value);
-    dom0.setPerms(path, perms);
+    dom0.setPerms(path, perms(...entries));
   };
   for (const [path, perms] of [
     [frontPath, [`n${f}`, `r${b}`]],
@@ -142,7 +143,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     });
 
     test("is Unknown when the state cannot be read (no permission)", () => {
-      v.dom0.setPerms(`${v.backPath}/state`, [`n${v.back.guest.domid}`]);
+      v.dom0.setPerms(`${v.backPath}/state`, perms(`n${v.back.guest.domid}`));
       expect(v.front.readDriverState(v.backPath)).toBe(Unknown);
     });
 
@@ -241,7 +242,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     });
 
     test("a state node this end may no longer read is left alone and nothing is reported, as for a removed one", () => {
-      v.dom0.setPerms(`${v.frontPath}/state`, ["n0"]);
+      v.dom0.setPerms(`${v.frontPath}/state`, perms("n0"));
       expect(v.front.switchState(Connected)).toBe(0);
       expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(EACCES);
       expect(v.dom0.read(`${v.frontPath}/state`)).toBe(String(Initialising));
@@ -256,7 +257,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     });
 
     test("a write that fails is reported and switches to Closing once: that failing too ends it", () => {
-      v.dom0.setPerms(`${v.frontPath}/state`, ["n0", `r${v.front.guest.domid}`]);
+      v.dom0.setPerms(`${v.frontPath}/state`, perms("n0", `r${v.front.guest.domid}`));
       const reports = dom0Watch(v.dom0, v.frontError);
       expect(v.front.switchState(Connected)).toBe(0);
       expect(v.front.x.xenbus_device_switch_error(v.front.dev)).toBe(EACCES);

@@ -12,6 +12,8 @@ import {
   textToBytes,
   XsType,
 } from "../host/dom0/xenstored/wire.js";
+import { formatPermission } from "../runtime/xenstore-client.js";
+import { perms } from "./support/perms.js";
 
 function decodeAll(chunks: Uint8Array[]) {
   const decoder = new MessageDecoder();
@@ -63,9 +65,9 @@ function world() {
   const dom0 = new LocalClient(server, 0);
   for (const domid of [5, 6]) {
     dom0.mkdir(`/local/domain/${domid}`);
-    dom0.setPerms(`/local/domain/${domid}`, ["n0", `r${domid}`]);
+    dom0.setPerms(`/local/domain/${domid}`, perms("n0", `r${domid}`));
     dom0.mkdir(`/local/domain/${domid}/data`);
-    dom0.setPerms(`/local/domain/${domid}/data`, [`n${domid}`]);
+    dom0.setPerms(`/local/domain/${domid}/data`, perms(`n${domid}`));
     dom0.call(XsType.INTRODUCE, strings(String(domid), "1", "1"));
   }
   dom0.write("/secret", SECRET);
@@ -73,11 +75,11 @@ function world() {
   dom0.call(XsType.SET_QUOTA, strings("5", "memory", "2048"));
   const victim = new LocalClient(server, 6);
   victim.write("data/private", SECRET);
-  victim.setPerms("data/private", ["n6"]);
+  victim.setPerms("data/private", perms("n6"));
   victim.watch("data", "mine");
   victim.takeEvents();
   // An open transaction, whose id a hostile domain may well guess.
-  const victimTx = victim.startTransaction();
+  const victimTx = victim.transactionStart();
   victim.write("data/in-transaction", "pending", victimTx);
   const hostile = new LocalClient(server, 5);
   return { server, dom0, victim, victimTx, hostile };
@@ -85,7 +87,9 @@ function world() {
 
 /** Everything dom0 can see, as path → value and perms. */
 function dump(dom0: LocalClient, path = "/"): Record<string, string> {
-  const result: Record<string, string> = { [path]: `${dom0.read(path)}|${dom0.getPerms(path).join(",")}` };
+  const result: Record<string, string> = {
+    [path]: `${dom0.read(path)}|${dom0.getPerms(path).map(formatPermission).join(",")}`,
+  };
   for (const child of dom0.directory(path))
     Object.assign(result, dump(dom0, path === "/" ? `/${child}` : `${path}/${child}`));
   return result;
@@ -99,11 +103,11 @@ function dump(dom0: LocalClient, path = "/"): Record<string, string> {
 function recountMemory(dom0: LocalClient, domid: number, clients: LocalClient[], path = "/"): number {
   const perms = dom0.getPerms(path);
   const children = dom0.directory(path);
-  // The first entry is the owner: an access letter, then its domid.
-  const owned = perms[0]!.slice(1) === String(domid);
+  // The first entry is the owner.
+  const owned = perms[0]!.domid === domid;
   let bytes = owned
     ? path.length +
-      dom0.read(path).length +
+      dom0.readBytes(path).length +
       8 * perms.length +
       children.reduce((sum, child) => sum + child.length + 1, 0)
     : 0;
@@ -180,7 +184,7 @@ describe("xenstored facing a hostile domain", () => {
           expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
         }
         expect(victim.read("data/private")).toBe(SECRET);
-        victim.endTransaction(victimTx, true);
+        victim.transactionEnd(victimTx, true);
         expect(victim.read("data/in-transaction")).toBe("pending");
       }),
       { numRuns: 300 },
@@ -248,7 +252,7 @@ describe("xenstored's memory accounting", () => {
         const { server, dom0, victim, hostile } = world();
         // A node of domain 6 that domain 5 may write: bytes domain 5 adds there are charged to 6.
         victim.write("data/shared", "");
-        victim.setPerms("data/shared", ["n6", "w5"]);
+        victim.setPerms("data/shared", perms("n6", "w5"));
         dom0.call(XsType.SET_QUOTA, strings("6", "memory", "3000"));
         let reqId = 1;
         for (const request of requests) {

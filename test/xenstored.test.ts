@@ -14,6 +14,7 @@ import {
   XSD_ERRORS,
   XsType,
 } from "../host/dom0/xenstored/wire.js";
+import { perms } from "./support/perms.js";
 
 /**
  * dom0 gives domain `domid` its home the way libxl does: owned by dom0,
@@ -23,9 +24,9 @@ import {
 function withDomain(server: XenStored, dom0: LocalClient, domid: number): LocalClient {
   const home = `/local/domain/${domid}`;
   dom0.mkdir(home);
-  dom0.setPerms(home, ["n0", `r${domid}`]);
+  dom0.setPerms(home, perms("n0", `r${domid}`));
   dom0.mkdir(`${home}/data`);
-  dom0.setPerms(`${home}/data`, [`n${domid}`]);
+  dom0.setPerms(`${home}/data`, perms(`n${domid}`));
   dom0.call(XsType.INTRODUCE, strings(String(domid), "1234", "5"));
   return new LocalClient(server, domid);
 }
@@ -84,7 +85,7 @@ describe("tree", () => {
     const { dom0 } = setup();
     expect(dom0.directory("/")).toEqual(["tool"]);
     expect(dom0.directory("/tool")).toEqual(["xenstored"]);
-    expect(dom0.getPerms("/")).toEqual(["n0"]);
+    expect(dom0.getPerms("/")).toEqual(perms("n0"));
   });
 
   it("creates missing parents with empty values; lists children in creation order", () => {
@@ -223,11 +224,11 @@ describe("permissions", () => {
     const { server, dom0 } = setup();
     const guest = withDomain(server, dom0, 5);
     withDomain(server, dom0, 6);
-    dom0.setPerms("/local/domain/5/data", ["n0", "b5", "r6"]);
+    dom0.setPerms("/local/domain/5/data", perms("n0", "b5", "r6"));
     guest.write("data/new", "x");
-    expect(guest.getPerms("data/new")).toEqual(["n5", "b5", "r6"]);
+    expect(guest.getPerms("data/new")).toEqual(perms("n5", "b5", "r6"));
     dom0.write("/local/domain/5/data/by-dom0", "y");
-    expect(dom0.getPerms("/local/domain/5/data/by-dom0")).toEqual(["n0", "b5", "r6"]);
+    expect(dom0.getPerms("/local/domain/5/data/by-dom0")).toEqual(perms("n0", "b5", "r6"));
   });
 
   it("applies the owner entry to everyone not listed, and ACL entries to their domain", () => {
@@ -236,7 +237,7 @@ describe("permissions", () => {
     const six = withDomain(server, dom0, 6);
     const seven = withDomain(server, dom0, 7);
     dom0.write("/shared", "s");
-    dom0.setPerms("/shared", ["r0", "w6", "n7"]);
+    dom0.setPerms("/shared", perms("r0", "w6", "n7"));
     expect(five.read("/shared")).toBe("s");
     expect(() => five.write("/shared", "x")).toThrow("EACCES");
     expect(() => six.read("/shared")).toThrow("EACCES");
@@ -250,12 +251,12 @@ describe("permissions", () => {
     const five = withDomain(server, dom0, 5);
     const six = withDomain(server, dom0, 6);
     five.write("data/mine", "x");
-    five.setPerms("data/mine", ["n5", "r6"]);
+    five.setPerms("data/mine", perms("n5", "r6"));
     expect(six.read("/local/domain/5/data/mine")).toBe("x");
-    expect(() => five.setPerms("data/mine", ["n6"])).toThrow("EPERM");
-    dom0.setPerms("/local/domain/5/data/mine", ["b5", "b6"]);
-    expect(() => six.setPerms("/local/domain/5/data/mine", ["b5"])).toThrow("EACCES");
-    expect(() => five.setPerms("data/mine", ["x5"])).toThrow("EINVAL");
+    expect(() => five.setPerms("data/mine", perms("n6"))).toThrow("EPERM");
+    dom0.setPerms("/local/domain/5/data/mine", perms("b5", "b6"));
+    expect(() => six.setPerms("/local/domain/5/data/mine", perms("b5"))).toThrow("EACCES");
+    expect(() => five.call(XsType.SET_PERMS, strings("data/mine", "x5"))).toThrow("EINVAL");
     expect(() => five.call(XsType.SET_PERMS, strings("data/mine"))).toThrow("EINVAL");
   });
 
@@ -264,7 +265,7 @@ describe("permissions", () => {
     const guest = withDomain(server, dom0, 5);
     const deviceModel = withDomain(server, dom0, 9);
     guest.write("data/secret", "s");
-    guest.setPerms("data/secret", ["n5"]);
+    guest.setPerms("data/secret", perms("n5"));
     expect(() => deviceModel.read("/local/domain/5/data/secret")).toThrow("EACCES");
     dom0.call(XsType.SET_TARGET, strings("9", "5"));
     expect(deviceModel.read("/local/domain/5/data/secret")).toBe("s");
@@ -276,7 +277,7 @@ describe("permissions", () => {
     const guest = withDomain(server, dom0, 5);
     dom0.write("/public", "p");
     expect(() => guest.read("/public")).toThrow("EACCES");
-    dom0.setPerms("/public", ["n0", `r${0x7ff4}`]);
+    dom0.setPerms("/public", perms("n0", `r${0x7ff4}`));
     expect(guest.read("/public")).toBe("p");
   });
 
@@ -305,14 +306,14 @@ describe("transactions", () => {
   it("isolates writes until commit and reads its own writes", () => {
     const { dom0 } = setup();
     dom0.write("/t/a", "old");
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     expect(tx).not.toBe(0);
     dom0.write("/t/a", "new", tx);
     dom0.write("/t/b/c", "created", tx);
     expect(dom0.read("/t/a", tx)).toBe("new");
     expect(dom0.read("/t/a")).toBe("old");
     expect(() => dom0.read("/t/b/c")).toThrow("ENOENT");
-    dom0.endTransaction(tx, true);
+    dom0.transactionEnd(tx, true);
     expect(dom0.read("/t/a")).toBe("new");
     expect(dom0.read("/t/b/c")).toBe("created");
   });
@@ -320,31 +321,31 @@ describe("transactions", () => {
   it("keeps reading what it first saw after an outside change, then fails the commit", () => {
     const { dom0 } = setup();
     dom0.write("/iso", "a");
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     expect(dom0.read("/iso", tx)).toBe("a");
     dom0.write("/iso", "b");
     expect(dom0.read("/iso", tx)).toBe("a");
     dom0.write("/iso", "c", tx);
     expect(dom0.read("/iso", tx)).toBe("c");
-    expect(() => dom0.endTransaction(tx, true)).toThrow("EAGAIN");
+    expect(() => dom0.transactionEnd(tx, true)).toThrow("EAGAIN");
     expect(dom0.read("/iso")).toBe("b");
   });
 
   it("answers EINVAL to rm of a node whose parent it first saw missing", () => {
     const { dom0 } = setup();
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     expect(() => dom0.read("/p", tx)).toThrow("ENOENT");
     dom0.write("/p/q", "1");
     expect(() => dom0.rm("/p/q", tx)).toThrow("EINVAL");
-    expect(() => dom0.endTransaction(tx, true)).toThrow("EAGAIN");
+    expect(() => dom0.transactionEnd(tx, true)).toThrow("EAGAIN");
     expect(dom0.read("/p/q")).toBe("1");
   });
 
   it("discards an aborted transaction", () => {
     const { dom0 } = setup();
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     dom0.write("/gone", "x", tx);
-    dom0.endTransaction(tx, false);
+    dom0.transactionEnd(tx, false);
     expect(() => dom0.read("/gone")).toThrow("ENOENT");
     expect(() => dom0.read("/gone", tx)).toThrow("ENOENT");
   });
@@ -352,51 +353,51 @@ describe("transactions", () => {
   it("fails the commit with EAGAIN when a node it touched changed meanwhile, and ends it anyway", () => {
     const { dom0 } = setup();
     dom0.write("/c/x", "0");
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     expect(dom0.read("/c/x", tx)).toBe("0");
     dom0.write("/c/y", "other", tx);
     dom0.write("/c/x", "1");
-    expect(() => dom0.endTransaction(tx, true)).toThrow("EAGAIN");
+    expect(() => dom0.transactionEnd(tx, true)).toThrow("EAGAIN");
     expect(() => dom0.read("/c/y")).toThrow("ENOENT");
-    expect(() => dom0.endTransaction(tx, true)).toThrow("ENOENT");
+    expect(() => dom0.transactionEnd(tx, true)).toThrow("ENOENT");
   });
 
   it("commits when only untouched nodes changed", () => {
     const { dom0 } = setup();
     dom0.write("/p/x", "0");
     dom0.write("/q", "0");
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     dom0.write("/p/x", "tx", tx);
     dom0.write("/q", "outside");
-    dom0.endTransaction(tx, true);
+    dom0.transactionEnd(tx, true);
     expect(dom0.read("/p/x")).toBe("tx");
   });
 
   it("detects a node created after the transaction saw it missing", () => {
     const { dom0 } = setup();
     dom0.mkdir("/n");
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     expect(() => dom0.read("/n/later", tx)).toThrow("ENOENT");
     dom0.write("/n/later", "x");
-    expect(() => dom0.endTransaction(tx, true)).toThrow("EAGAIN");
+    expect(() => dom0.transactionEnd(tx, true)).toThrow("EAGAIN");
   });
 
   it("rejects unknown tx ids, nested starts and bad END arguments", () => {
     const { dom0 } = setup();
     expect(() => dom0.read("/", 12345)).toThrow("ENOENT");
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     expect(() => dom0.call(XsType.TRANSACTION_START, strings(""), tx)).toThrow("EBUSY");
     expect(() => dom0.call(XsType.TRANSACTION_END, strings("X"), tx)).toThrow("EINVAL");
     expect(() => dom0.call(XsType.TRANSACTION_END, strings("T"))).toThrow("ENOENT");
-    dom0.endTransaction(tx, false);
+    dom0.transactionEnd(tx, false);
   });
 
   it("keeps each connection's transactions its own", () => {
     const { server, dom0 } = setup();
     const guest = withDomain(server, dom0, 5);
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     expect(() => guest.read("data", tx)).toThrow("ENOENT");
-    dom0.endTransaction(tx, false);
+    dom0.transactionEnd(tx, false);
   });
 });
 
@@ -440,7 +441,7 @@ describe("watches", () => {
     dom0.takeEvents();
     dom0.mkdir("/m");
     dom0.mkdir("/m");
-    dom0.setPerms("/m", ["r0"]);
+    dom0.setPerms("/m", perms("r0"));
     expect(dom0.takeEvents()).toEqual([
       { path: "/m", token: "t" },
       { path: "/m", token: "t" },
@@ -477,13 +478,13 @@ describe("watches", () => {
     const { dom0 } = setup();
     dom0.watch("/tx", "t");
     dom0.takeEvents();
-    const aborted = dom0.startTransaction();
+    const aborted = dom0.transactionStart();
     dom0.write("/tx/a", "1", aborted);
-    dom0.endTransaction(aborted, false);
-    const committed = dom0.startTransaction();
+    dom0.transactionEnd(aborted, false);
+    const committed = dom0.transactionStart();
     dom0.write("/tx/b", "1", committed);
     expect(dom0.takeEvents()).toEqual([]);
-    dom0.endTransaction(committed, true);
+    dom0.transactionEnd(committed, true);
     expect(dom0.takeEvents()).toEqual([{ path: "/tx/b", token: "t" }]);
   });
 
@@ -535,8 +536,8 @@ describe("watches", () => {
     dom0.call(XsType.RELEASE, strings("5"));
     expect(dom0.takeEvents()).toEqual([{ path: "@releaseDomain", token: "release" }]);
     expect(watcher.takeEvents()).toEqual([]);
-    dom0.setPerms("@releaseDomain", ["n0", "r4"]);
-    expect(dom0.getPerms("@releaseDomain")).toEqual(["n0", "r4"]);
+    dom0.setPerms("@releaseDomain", perms("n0", "r4"));
+    expect(dom0.getPerms("@releaseDomain")).toEqual(perms("n0", "r4"));
     withDomain(server, dom0, 6);
     dom0.call(XsType.RELEASE, strings("6"));
     expect(watcher.takeEvents()).toEqual([{ path: "@releaseDomain", token: "w" }]);
@@ -545,7 +546,7 @@ describe("watches", () => {
   it("RESET_WATCHES drops the caller's watches and transactions", () => {
     const { dom0 } = setup();
     dom0.watch("/rw", "t");
-    const tx = dom0.startTransaction();
+    const tx = dom0.transactionStart();
     dom0.call(XsType.RESET_WATCHES, strings(""));
     dom0.takeEvents();
     dom0.write("/rw", "x");
@@ -697,20 +698,20 @@ describe("quotas", () => {
     guest.watch("data", "2");
     expect(() => guest.watch("data", "3")).toThrow("E2BIG");
     dom0.call(XsType.SET_QUOTA, strings("5", "transactions", "1"));
-    const tx = guest.startTransaction();
-    expect(() => guest.startTransaction()).toThrow("ENOSPC");
-    guest.endTransaction(tx, false);
-    guest.startTransaction();
+    const tx = guest.transactionStart();
+    expect(() => guest.transactionStart()).toThrow("ENOSPC");
+    guest.transactionEnd(tx, false);
+    guest.transactionStart();
     guest.write("data/p", "");
-    expect(() => guest.setPerms("data/p", ["b5", "r1", "r2", "r3", "r4", "r6"])).toThrow("ENOSPC");
-    guest.setPerms("data/p", ["b5", "r1", "r2", "r3", "r4"]);
+    expect(() => guest.setPerms("data/p", perms("b5", "r1", "r2", "r3", "r4", "r6"))).toThrow("ENOSPC");
+    guest.setPerms("data/p", perms("b5", "r1", "r2", "r3", "r4"));
   });
 
   it("limits the nodes one transaction may touch", () => {
     const { server, dom0 } = setup();
     const guest = withDomain(server, dom0, 5);
     dom0.call(XsType.SET_QUOTA, strings("5", "transaction-nodes", "3"));
-    const tx = guest.startTransaction();
+    const tx = guest.transactionStart();
     guest.write("data/a", "", tx);
     expect(() => guest.write("data/b/c", "", tx)).toThrow("ENOSPC");
   });
@@ -773,7 +774,7 @@ describe("quotas", () => {
     dom0.write("/dom0-big", "x".repeat(4000));
     // dom0 may push a guest past its quota; the guest then may only shrink.
     dom0.write("/local/domain/5/data/from-dom0", "x".repeat(1000));
-    expect(five.getPerms("data/from-dom0")).toEqual(["n5"]);
+    expect(five.getPerms("data/from-dom0")).toEqual(perms("n5"));
     expect(server.memoryUsedBy(5)).toBeGreaterThan(500);
     expect(() => five.write("data/small", "")).toThrow("ENOMEM");
     five.write("data/from-dom0", "shorter");
@@ -787,15 +788,15 @@ describe("quotas", () => {
     dom0.write("/given", "x".repeat(100));
     const [dom0Before, fiveBefore] = [server.memoryUsedBy(0), server.memoryUsedBy(5)];
     const given = "/given".length + 100 + 8;
-    dom0.setPerms("/given", ["n5"]);
+    dom0.setPerms("/given", perms("n5"));
     expect(server.memoryUsedBy(5)).toBe(fiveBefore + given);
     expect(server.memoryUsedBy(0)).toBe(dom0Before - given);
     dom0.call(XsType.SET_QUOTA, strings("5", "memory", String(server.memoryUsedBy(5) + 9)));
-    guest.setPerms("/given", ["n5", "r6"]);
+    guest.setPerms("/given", perms("n5", "r6"));
     expect(server.memoryUsedBy(5)).toBe(fiveBefore + given + 8);
-    expect(() => guest.setPerms("/given", ["n5", "r6", "r7"])).toThrow("ENOMEM");
-    expect(guest.getPerms("/given")).toEqual(["n5", "r6"]);
-    dom0.setPerms("/given", ["n0"]);
+    expect(() => guest.setPerms("/given", perms("n5", "r6", "r7"))).toThrow("ENOMEM");
+    expect(guest.getPerms("/given")).toEqual(perms("n5", "r6"));
+    dom0.setPerms("/given", perms("n0"));
     expect(server.memoryUsedBy(5)).toBe(fiveBefore);
   });
 
@@ -806,21 +807,21 @@ describe("quotas", () => {
     guest.write("data/b", "");
     const base = server.memoryUsedBy(5);
     dom0.call(XsType.SET_QUOTA, strings("5", "memory", String(base + 150)));
-    const aborted = guest.startTransaction();
+    const aborted = guest.transactionStart();
     guest.write("data/a", "x".repeat(100), aborted);
     expect(server.memoryUsedBy(5)).toBe(base);
     expect(() => guest.write("data/b", "x".repeat(50), aborted)).toThrow("ENOMEM");
     expect(guest.read("data/b", aborted)).toBe("");
-    guest.endTransaction(aborted, false);
+    guest.transactionEnd(aborted, false);
     expect(server.memoryUsedBy(5)).toBe(base);
     // Two transactions that each fit commit unchecked, as C's finalize_transaction writes.
-    const first = guest.startTransaction();
-    const second = guest.startTransaction();
+    const first = guest.transactionStart();
+    const second = guest.transactionStart();
     guest.write("data/a", "x".repeat(100), first);
     guest.write("data/b", "x".repeat(100), second);
-    guest.endTransaction(first, true);
+    guest.transactionEnd(first, true);
     expect(server.memoryUsedBy(5)).toBe(base + 100);
-    guest.endTransaction(second, true);
+    guest.transactionEnd(second, true);
     expect(server.memoryUsedBy(5)).toBe(base + 200);
     expect(() => guest.write("data/c", "")).toThrow("ENOMEM");
     guest.write("data/b", "");
@@ -891,7 +892,7 @@ describe("hostile clients", () => {
     const { server, dom0 } = setup();
     const guest = withDomain(server, dom0, 5);
     guest.watch("data", "t");
-    const tx = guest.startTransaction();
+    const tx = guest.transactionStart();
     guest.takeEvents();
     const read = encodeMessage({ type: XsType.READ, reqId: 50, txId: 0, payload: strings("data") });
     guest.sendBytes(read.subarray(0, 9));

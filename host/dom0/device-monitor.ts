@@ -8,11 +8,10 @@
 // connection, so a state that is written twice before anyone runs is still
 // seen twice. What the nodes hold is the guests' to write: anything that is
 // not a XenbusState number is reported as the text it is.
-
+import { ignoringMissing } from "../../runtime/xenstore-client.js";
 import { XENBUS_STATE } from "../xen/abi.js";
 import type { XenstoreService } from "./toolstack.js";
 import { LocalClient } from "./xenstored/client.js";
-import { ignoringMissing } from "./xenstored/errors.js";
 
 export type DeviceEnd = "frontend" | "backend";
 

@@ -6,9 +6,9 @@
 // Either end may be hostile and owns its dir, so a path read from one (a
 // frontend's `backend` node) is used only when it has the shape the
 // convention gives that very device; anything else is left alone.
+import { ignoringMissing } from "../../runtime/xenstore-client.js";
 import type { Hypervisor } from "../xen/hypervisor.js";
 import type { LocalClient } from "./xenstored/client.js";
-import { ignoringMissing } from "./xenstored/errors.js";
 
 /** XenbusState values (io/xenbus.h) the toolstack writes or waits for. */
 export const XenbusState = { Initialising: 1, Closing: 5, Closed: 6 } as const;
@@ -123,10 +123,17 @@ export class DeviceManager {
    */
   add(device: DeviceSpec): DevicePaths {
     const paths = devicePaths(device);
-    this.tools.inTransaction((tx) => {
+    this.tools.transaction((tx) => {
       for (const path of [paths.frontend, paths.backend]) ignoringMissing(() => this.tools.rm(path, tx));
       this.tools.mkdir(paths.frontend, tx);
-      this.tools.setPerms(paths.frontend, [`n${device.frontend}`, `r${device.backend}`], tx);
+      this.tools.setPerms(
+        paths.frontend,
+        [
+          { domid: device.frontend, access: "none" },
+          { domid: device.backend, access: "read" },
+        ],
+        tx,
+      );
       // The nodes below inherit their dir's perms (dom0 creates them as privileged).
       const frontendNodes = {
         backend: paths.backend,
@@ -156,20 +163,27 @@ export class DeviceManager {
     const devices = [...this.added.values()].filter((device) => device.frontend === domid);
     for (const device of devices) {
       const paths = devicePaths(device);
-      this.tools.inTransaction((tx) => {
+      this.tools.transaction((tx) => {
         this.removeWithEmptyParents(paths.backend, tx);
         this.tools.write(`${paths.frontend}/state`, String(XenbusState.Initialising), tx);
       });
     }
     this.hv.runUntilIdle();
-    for (const device of devices) this.tools.inTransaction((tx) => this.writeBackend(device, devicePaths(device), tx));
+    for (const device of devices) this.tools.transaction((tx) => this.writeBackend(device, devicePaths(device), tx));
     return devices;
   }
 
   /** The backend dir as a new device's, in state Initialising. */
   private writeBackend(device: DeviceSpec, paths: DevicePaths, tx: number): void {
     this.tools.mkdir(paths.backend, tx);
-    this.tools.setPerms(paths.backend, [`n${device.backend}`, `r${device.frontend}`], tx);
+    this.tools.setPerms(
+      paths.backend,
+      [
+        { domid: device.backend, access: "none" },
+        { domid: device.frontend, access: "read" },
+      ],
+      tx,
+    );
     const backendNodes = {
       frontend: paths.frontend,
       "frontend-id": String(device.frontend),
@@ -213,7 +227,7 @@ export class DeviceManager {
    */
   askToClose(device: DeviceId): void {
     const paths = devicePaths(device);
-    this.tools.inTransaction((tx) => {
+    this.tools.transaction((tx) => {
       this.tools.write(`${paths.backend}/online`, "0", tx);
       this.tools.write(`${paths.backend}/state`, String(XenbusState.Closing), tx);
     });
@@ -256,7 +270,7 @@ export class DeviceManager {
     for (const [frontend, device] of this.added) {
       if (frontend === paths.frontend || devicePaths(device).backend === paths.backend) this.added.delete(frontend);
     }
-    this.tools.inTransaction((tx) => {
+    this.tools.transaction((tx) => {
       for (const path of [paths.frontend, paths.backend]) if (path !== "") this.removeWithEmptyParents(path, tx);
     });
   }

@@ -112,7 +112,10 @@ export class XenstoreService {
     this.allocateStorePort(domain);
     const home = `/local/domain/${domid}`;
     this.tools.mkdir(home);
-    this.tools.setPerms(home, ["n0", `r${domid}`]);
+    this.tools.setPerms(home, [
+      { domid: 0, access: "none" },
+      { domid, access: "read" },
+    ]);
     this.tools.write(`${home}/name`, domain.name);
     this.tools.write(`${home}/domid`, String(domid));
     this.tools.mkdir(`${home}/control`);
@@ -120,7 +123,7 @@ export class XenstoreService {
     // report (xenbus dev_error), control/shutdown where it takes shutdown requests.
     for (const own of ["data", "device", "error", "control/shutdown"]) {
       this.tools.mkdir(`${home}/${own}`);
-      this.tools.setPerms(`${home}/${own}`, [`n${domid}`]);
+      this.tools.setPerms(`${home}/${own}`, [{ domid, access: "none" }]);
     }
     this.introduceStore(domain);
     if (domain.params.has(HVM_PARAM.CONSOLE_PFN) && !this.consoles.has(domid)) {

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { openXenstoreComponent } from "../../runtime/component.js";
 import { connectXenstored } from "../../runtime/socket-stream.js";
 import { openXenstoreComponentInWasmtime } from "../../runtime/wasmtime-component.js";
-import { XenStoreError } from "../../runtime/xenstore.js";
+import { XenStoreError } from "../../runtime/xenstore-client.js";
 import type { Operation } from "./xenstore-drivers.js";
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("latin1");
@@ -23,7 +23,7 @@ const xs = inWasmtime ? openXenstoreComponentInWasmtime(stream) : openXenstoreCo
 function run(operation: Operation): unknown {
   switch (operation.op) {
     case "read":
-      return latin1(xs.read(operation.path, operation.tx));
+      return latin1(xs.readBytes(operation.path, operation.tx));
     case "write":
       xs.write(operation.path, new Uint8Array(Buffer.from(operation.value, "latin1")), operation.tx);
       return null;

@@ -8,7 +8,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import type { Permission } from "../../runtime/component.js";
+import type { Permission } from "../../runtime/xenstore-client.js";
 import { compileC, debianPackage } from "../../tools/debian.js";
 
 /** One client operation, named and with parameters as in wit/xenstore.wit's `client`. */

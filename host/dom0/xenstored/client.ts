@@ -1,18 +1,38 @@
 // An in-process client of XenStored for native services (and tests): the same
-// bytes a ring or socket would carry, without a transport.
-import { XsError } from "./errors.js";
+// bytes a ring or socket would carry, without a transport. Besides the
+// XenstoreClient operations it sends any request, raw bytes included.
+import {
+  formatPermission,
+  type Permission,
+  parsePermission,
+  runTransaction,
+  type TransactionId,
+  type WatchEvent,
+  XenStoreError,
+  type XenstoreClient,
+} from "../../../runtime/xenstore-client.js";
 import type { Connection, XenStored } from "./server.js";
-import { bytesToText, MessageDecoder, strings, textToBytes, type XsErrorName, type XsMessage, XsType } from "./wire.js";
+import { bytesToText, errnoOfName, MessageDecoder, type XsMessage, XsType } from "./wire.js";
 
-export interface WatchEvent {
-  path: string;
-  token: string;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** NUL-terminated UTF-8 strings, then `value` (the payload of WRITE). */
+function payloadOf(parts: string[], value: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const head = encoder.encode(parts.map((part) => `${part}\0`).join(""));
+  const payload = new Uint8Array(head.length + value.length);
+  payload.set(head);
+  payload.set(value, head.length);
+  return payload;
 }
 
-/** Times inTransaction tries before passing on EAGAIN: conflicts that keep coming mean contention, not bad luck. */
-const TRANSACTION_ATTEMPTS = 8;
+/** A payload of NUL-terminated UTF-8 strings, split (a trailing NUL ends the last). */
+function namesOf(payload: Uint8Array): string[] {
+  const text = decoder.decode(payload);
+  return text === "" ? [] : text.replace(/\0$/, "").split("\0");
+}
 
-export class LocalClient {
+export class LocalClient implements XenstoreClient {
   readonly connection: Connection;
   /** Everything the server sent, in order, not yet taken by a request. */
   readonly received: XsMessage[] = [];
@@ -63,105 +83,95 @@ export class LocalClient {
     return index < 0 ? undefined : this.received.splice(index, 1)[0];
   }
 
-  /** A request that must succeed: its reply payload, or the server's error thrown as XsError. */
-  call(type: number, payload: Uint8Array, txId = 0): Uint8Array {
+  /** A request that must succeed: its reply payload, or the server's error thrown as XenStoreError. */
+  call(type: number, payload: Uint8Array, txId = 0, operation = `request type ${type}`): Uint8Array {
     const reply = this.request(type, payload, txId);
-    if (!reply) throw new Error(`no reply to request type ${type}`);
-    if (reply.type === XsType.ERROR) throw new XsError(bytesToText(reply.payload).replace(/\0$/, "") as XsErrorName);
-    if (reply.type !== type) throw new Error(`reply type ${reply.type} to request type ${type}`);
+    if (!reply) throw new Error(`${operation}: no reply`);
+    if (reply.type === XsType.ERROR) {
+      throw new XenStoreError(errnoOfName(bytesToText(reply.payload).replace(/\0$/, "")), operation);
+    }
+    if (reply.type !== type) throw new Error(`${operation}: reply type ${reply.type}`);
     return reply.payload;
+  }
+
+  nextEvent(): WatchEvent | undefined {
+    const index = this.received.findIndex((message) => message.type === XsType.WATCH_EVENT);
+    if (index < 0) return undefined;
+    const [path = "", token = ""] = namesOf(this.received.splice(index, 1)[0]!.payload);
+    return { path, token };
   }
 
   /** Watch events received so far (taken out of `received`). */
   takeEvents(): WatchEvent[] {
     const events: WatchEvent[] = [];
-    for (let i = 0; i < this.received.length; ) {
-      const message = this.received[i]!;
-      if (message.type !== XsType.WATCH_EVENT) {
-        i++;
-        continue;
-      }
-      const [path = "", token = ""] = bytesToText(message.payload).split("\0");
-      events.push({ path, token });
-      this.received.splice(i, 1);
-    }
+    for (let event = this.nextEvent(); event; event = this.nextEvent()) events.push(event);
     return events;
   }
 
-  read(path: string, txId = 0): string {
-    return bytesToText(this.call(XsType.READ, strings(path), txId));
+  read(path: string, tx: TransactionId = 0): string {
+    return decoder.decode(this.readBytes(path, tx));
   }
 
-  write(path: string, value: string, txId = 0): void {
-    this.call(XsType.WRITE, textToBytes(`${path}\0${value}`), txId);
+  readBytes(path: string, tx: TransactionId = 0): Uint8Array {
+    return this.call(XsType.READ, payloadOf([path]), tx, `read ${path}`);
   }
 
-  mkdir(path: string, txId = 0): void {
-    this.call(XsType.MKDIR, strings(path), txId);
+  write(path: string, value: string | Uint8Array, tx: TransactionId = 0): void {
+    const bytes = typeof value === "string" ? encoder.encode(value) : value;
+    this.call(XsType.WRITE, payloadOf([path], bytes), tx, `write ${path}`);
   }
 
-  rm(path: string, txId = 0): void {
-    this.call(XsType.RM, strings(path), txId);
+  mkdir(path: string, tx: TransactionId = 0): void {
+    this.call(XsType.MKDIR, payloadOf([path]), tx, `mkdir ${path}`);
   }
 
-  directory(path: string, txId = 0): string[] {
-    return splitNames(this.call(XsType.DIRECTORY, strings(path), txId));
+  rm(path: string, tx: TransactionId = 0): void {
+    this.call(XsType.RM, payloadOf([path]), tx, `rm ${path}`);
   }
 
-  getPerms(path: string, txId = 0): string[] {
-    return splitNames(this.call(XsType.GET_PERMS, strings(path), txId));
+  directory(path: string, tx: TransactionId = 0): string[] {
+    return namesOf(this.call(XsType.DIRECTORY, payloadOf([path]), tx, `directory ${path}`));
   }
 
-  setPerms(path: string, perms: string[], txId = 0): void {
-    this.call(XsType.SET_PERMS, strings(path, ...perms), txId);
+  getPerms(path: string, tx: TransactionId = 0): Permission[] {
+    const operation = `get_perms ${path}`;
+    return namesOf(this.call(XsType.GET_PERMS, payloadOf([path]), tx, operation)).map((perm) =>
+      parsePermission(perm, operation),
+    );
   }
 
+  setPerms(path: string, perms: Permission[], tx: TransactionId = 0): void {
+    this.call(XsType.SET_PERMS, payloadOf([path, ...perms.map(formatPermission)]), tx, `set_perms ${path}`);
+  }
+
+  /** `depth`: XENSTORE_SERVER_FEATURE_WATCHDEPTH's limit on how far below `path` a change fires it. */
   watch(path: string, token: string, depth?: number): void {
-    this.call(XsType.WATCH, depth === undefined ? strings(path, token) : strings(path, token, String(depth)));
+    const parts = depth === undefined ? [path, token] : [path, token, String(depth)];
+    this.call(XsType.WATCH, payloadOf(parts), 0, `watch ${path}`);
   }
 
   unwatch(path: string, token: string): void {
-    this.call(XsType.UNWATCH, strings(path, token));
+    this.call(XsType.UNWATCH, payloadOf([path, token]), 0, `unwatch ${path}`);
   }
 
-  startTransaction(): number {
-    return Number(splitNames(this.call(XsType.TRANSACTION_START, strings("")))[0]);
+  transactionStart(): TransactionId {
+    return Number(namesOf(this.call(XsType.TRANSACTION_START, payloadOf([""]), 0, "transaction_start"))[0]);
   }
 
-  endTransaction(txId: number, commit: boolean): void {
-    this.call(XsType.TRANSACTION_END, strings(commit ? "T" : "F"), txId);
+  transactionEnd(tx: TransactionId, commit: boolean): void {
+    this.call(XsType.TRANSACTION_END, payloadOf([commit ? "T" : "F"]), tx, `transaction_end ${tx}`);
   }
 
-  /**
-   * Runs `body` in a transaction and commits it, starting over when a
-   * conflicting change wins (EAGAIN), at most TRANSACTION_ATTEMPTS times; a
-   * body that throws aborts the transaction.
-   */
-  inTransaction(body: (tx: number) => void): void {
-    for (let attempt = 1; ; attempt++) {
-      const tx = this.startTransaction();
-      try {
-        body(tx);
-      } catch (error) {
-        this.endTransaction(tx, false);
-        throw error;
-      }
-      try {
-        this.endTransaction(tx, true);
-        return;
-      } catch (error) {
-        if (!(error instanceof XsError && error.errorName === "EAGAIN") || attempt >= TRANSACTION_ATTEMPTS) throw error;
-      }
-    }
+  transaction<T>(body: (tx: TransactionId) => T, attempts?: number): T {
+    return runTransaction(this, body, attempts);
+  }
+
+  getDomainPath(domid: number): string {
+    return this.callString(XsType.GET_DOMAIN_PATH, String(domid));
   }
 
   /** A request whose reply is one string (GET_DOMAIN_PATH, IS_DOMAIN_INTRODUCED, GET_FEATURE, ...). */
   callString(type: number, ...parts: string[]): string {
-    return splitNames(this.call(type, strings(...parts)))[0] ?? "";
+    return namesOf(this.call(type, payloadOf(parts)))[0] ?? "";
   }
-}
-
-function splitNames(payload: Uint8Array): string[] {
-  const text = bytesToText(payload);
-  return text === "" ? [] : text.replace(/\0$/, "").split("\0");
 }

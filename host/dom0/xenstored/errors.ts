@@ -6,13 +6,3 @@ export class XsError extends Error {
     super(errorName);
   }
 }
-
-/** What `action` returns, or undefined when it fails with ENOENT (a node that is not there). */
-export function ignoringMissing<T>(action: () => T): T | undefined {
-  try {
-    return action();
-  } catch (error) {
-    if (error instanceof XsError && error.errorName === "ENOENT") return undefined;
-    throw error;
-  }
-}

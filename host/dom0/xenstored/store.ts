@@ -2,7 +2,7 @@
 // implicit parents, inherited permissions, EACCES/ENOENT as errno_from_parents
 // decides, quotas. Operations run on a NodeView, which is either the committed
 // tree or a transaction's view of it, so each is written once.
-import { ignoringMissing, XsError } from "./errors.js";
+import { XsError } from "./errors.js";
 import { baseName, childPath, parentOf } from "./paths.js";
 import { accessFor, type Caller, PERM_NONE, PERM_OWNER, PERM_READ, PERM_WRITE, type Perm } from "./perms.js";
 import type { Quotas } from "./quota.js";
@@ -277,7 +277,12 @@ export function mkdir(access: TreeAccess, path: string): void {
 
 /** The writable node at `path`, or undefined when it does not exist and may be created. */
 function existingForWrite(access: TreeAccess, path: string): XsNode | undefined {
-  return ignoringMissing(() => getNode(access, path, PERM_WRITE));
+  try {
+    return getNode(access, path, PERM_WRITE);
+  } catch (error) {
+    if (error instanceof XsError && error.errorName === "ENOENT") return undefined;
+    throw error;
+  }
 }
 
 /** Removes `path` and everything below; a missing node is fine if its parent exists. */
