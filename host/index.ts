@@ -2,6 +2,7 @@
 // toolstack, the backends it runs for guests, and Xen's ABI constants and
 // struct layouts.
 
+export { DomainExit } from "../runtime/hypervisor.js";
 export { ConsoleBackend, startConsoleBackend } from "./dom0/console-backend.js";
 export { DeviceStateMonitor, describeTransition, type StateTransition, stateName } from "./dom0/device-monitor.js";
 export {
@@ -23,4 +24,4 @@ export * as abi from "./xen/abi.js";
 export { Domain, WasmDomain } from "./xen/domain.js";
 export { Hypervisor, type HypervisorOptions, type SuspendOutcome } from "./xen/hypervisor.js";
 export { GrantError, NativeDomain, XenError } from "./xen/native.js";
-export { DomainExit, SimulationError } from "./xen/sched.js";
+export { SimulationError } from "./xen/sched.js";

@@ -1,17 +1,11 @@
 // Loads a guest module into a domain: links its `xen` imports to the
-// hypervisor, lets the toolstack give it its store and console pages, and
-// wraps every export so that a call into the guest is a run of its domain
-// (the scheduler knows who runs, for upcalls and page coherence) and so
-// that the guest's death (shutdown, crash, trap) ends the call instead of
-// escaping it.
-
-import { placeSpecialPages } from "../host/dom0/toolstack.js";
-import { SHUTDOWN } from "../host/xen/abi.js";
-import type { DomainExitInfo, WasmDomain } from "../host/xen/domain.js";
-import type { Hypervisor } from "../host/xen/hypervisor.js";
-import { GuestMemory } from "../host/xen/memory.js";
-import { DomainExit } from "../host/xen/sched.js";
+// hypervisor, which then starts the domain (its builder gives it its store
+// and console pages, and whoever listens hears of it), and wraps every
+// export so that a call into the guest is a run of its domain (the
+// scheduler knows who runs, for upcalls and page coherence) and so that the
+// guest's death (shutdown, crash, trap) ends the call instead of escaping it.
 import { type Engine, type EngineInstance, GuestTrap, type WasmValue } from "./engine.js";
+import { DomainExit, type DomainExitInfo, type GuestHypervisor, type HostedDomain } from "./hypervisor.js";
 import { v8Engine } from "./v8.js";
 
 export interface LoadOptions {
@@ -22,10 +16,11 @@ export interface LoadOptions {
 
 export type GuestExports = Record<string, (...args: WasmValue[]) => number>;
 
-export interface Guest<E = GuestExports> {
+/** A loaded guest; `D` is the kind of domain its hypervisor made for it. */
+export interface Guest<E = GuestExports, D extends HostedDomain = HostedDomain> {
   readonly domid: number;
   readonly name: string;
-  readonly domain: WasmDomain;
+  readonly domain: D;
   /**
    * The module's exports, each wrapped as a run of the domain. A call during
    * which the guest dies returns undefined; `exit` then says why.
@@ -44,11 +39,15 @@ export interface Guest<E = GuestExports> {
 const UPCALL = "xen_upcall";
 const NO_MEMORY = new Uint8Array(0);
 
-export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, options: LoadOptions = {}): Guest<E> {
+export function loadGuest<E = GuestExports, D extends HostedDomain = HostedDomain>(
+  hv: GuestHypervisor<D>,
+  wasm: Uint8Array,
+  options: LoadOptions = {},
+): Guest<E, D> {
   const engine = options.engine ?? v8Engine;
   let instance: EngineInstance | null = null;
   // Until instantiation returns there is no memory: a hypercall from a start function gets -EFAULT.
-  const memory = new GuestMemory(() => instance?.memoryBytes() ?? NO_MEMORY);
+  const memory = () => instance?.memoryBytes() ?? NO_MEMORY;
   const domain = hv.createWasmDomain(options.name ?? "guest", memory);
   try {
     instance = engine.instantiate(wasm, { xen: hv.hypercalls(domain) }, domain.name);
@@ -67,7 +66,7 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
     } catch (error) {
       if (error instanceof DomainExit && error.domid === domain.domid) return undefined;
       if (error instanceof GuestTrap) {
-        scheduler.kill(domain, { reason: "crash", code: SHUTDOWN.crash, message: `trap in ${name}: ${error.message}` });
+        hv.crashDomain(domain, `trap in ${name}: ${error.message}`);
         return undefined;
       }
       throw error;
@@ -76,11 +75,12 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
     }
   };
 
-  // A destroyed domain's engine instance goes at once; one never destroyed goes when collected with its hypervisor (see the engine).
-  domain.release = () => loaded.dispose();
   const names = loaded.exportNames();
-  if (names.includes(UPCALL)) domain.upcall = () => void call(UPCALL, []);
-  placeSpecialPages(hv, domain.domid);
+  hv.startDomain(domain, {
+    upcall: names.includes(UPCALL) ? () => void call(UPCALL, []) : null,
+    // A destroyed domain's engine instance goes at once; one never destroyed goes when collected with its hypervisor (see the engine).
+    release: () => loaded.dispose(),
+  });
   const exports = Object.fromEntries(names.map((name) => [name, (...args: WasmValue[]) => call(name, args)])) as E;
 
   return {
@@ -88,18 +88,22 @@ export function loadGuest<E = GuestExports>(hv: Hypervisor, wasm: Uint8Array, op
     name: domain.name,
     domain,
     exports,
-    memory: () => memory.bytes(),
+    memory,
     readString(pointer: number): string {
-      const view = memory.array(pointer - 4, 1, 4);
-      if (!view) throw new RangeError(`no string at ${pointer}`);
-      const length = view.getUint32(0, true);
-      const bytes = memory.array(pointer, 1, length);
-      if (!bytes) throw new RangeError(`string at ${pointer} runs past memory`);
-      return new TextDecoder("utf-16le").decode(bytes);
+      const bytes = memory();
+      if (!inside(bytes, pointer - 4, 4)) throw new RangeError(`no string at ${pointer}`);
+      const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(pointer - 4, true);
+      if (!inside(bytes, pointer, length)) throw new RangeError(`string at ${pointer} runs past memory`);
+      return new TextDecoder("utf-16le").decode(bytes.subarray(pointer, pointer + length));
     },
     console: () => domain.console.lines(),
     get exit() {
       return domain.exit;
     },
   };
+}
+
+/** Whether [address, address + length) lies inside `bytes` (non-negative integers only). */
+function inside(bytes: Uint8Array, address: number, length: number): boolean {
+  return Number.isSafeInteger(address) && address >= 0 && length >= 0 && address + length <= bytes.byteLength;
 }

@@ -17,6 +17,13 @@ export { type Console, ConsoleError, guestConsole } from "./console.js";
 export { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 export { errnoName, GuestCallError } from "./errors.js";
 export { type Guest, type GuestExports, type LoadOptions, loadGuest } from "./guest.js";
+export {
+  DomainExit,
+  type DomainExitInfo,
+  type GuestHypervisor,
+  type HostedDomain,
+  type LinkedGuest,
+} from "./hypervisor.js";
 export { connectXenstored, xenstoredPaths } from "./socket-stream.js";
 export { v8Engine } from "./v8.js";
 export { type WasmtimeEngine, wasmtimeEngine } from "./wasmtime.js";

@@ -3,17 +3,20 @@
 // Xen (README, "what a host must provide"): `main` runs the application and
 // returns a SHUTDOWN_* reason, which goes to SCHEDOP_shutdown; a negative
 // result is the -errno of a failed boot, and the domain crashes.
-
-import { SHUTDOWN, shutdownReasonName } from "../host/xen/abi.js";
-import type { Hypervisor } from "../host/xen/hypervisor.js";
 import type { Engine } from "./engine.js";
 import { type Guest, loadGuest } from "./guest.js";
+import type { GuestHypervisor, HostedDomain } from "./hypervisor.js";
 
-export type Unikernel = Guest<{ main(): number }>;
+export type Unikernel<D extends HostedDomain = HostedDomain> = Guest<{ main(): number }, D>;
 
 /** Loads the unikernel module `wasm` (build/unikernel.wasm, or one of your own) as a new domain, to be started with runMain. */
-export function loadUnikernel(hv: Hypervisor, name: string, wasm: Uint8Array, engine?: Engine): Unikernel {
-  return loadGuest<{ main(): number }>(hv, wasm, { name, engine });
+export function loadUnikernel<D extends HostedDomain>(
+  hv: GuestHypervisor<D>,
+  name: string,
+  wasm: Uint8Array,
+  engine?: Engine,
+): Unikernel<D> {
+  return loadGuest<{ main(): number }, D>(hv, wasm, { name, engine });
 }
 
 /**
@@ -21,13 +24,9 @@ export function loadUnikernel(hv: Hypervisor, name: string, wasm: Uint8Array, en
  * then shuts the domain down with the reason it returned. How the domain
  * ended is then in `unikernel.exit`.
  */
-export function runMain(hv: Hypervisor, unikernel: Unikernel): void {
+export function runMain<D extends HostedDomain>(hv: GuestHypervisor<D>, unikernel: Unikernel<D>): void {
   const result = unikernel.exports.main();
   if (result === undefined) return; // it died on its own (a panic, a trap)
-  const domain = unikernel.domain;
-  if (result < 0) {
-    hv.scheduler.kill(domain, { reason: "crash", code: SHUTDOWN.crash, message: `main failed: ${result}` });
-  } else {
-    hv.scheduler.kill(domain, { reason: shutdownReasonName(result), code: result, message: "" });
-  }
+  if (result < 0) hv.crashDomain(unikernel.domain, `main failed: ${result}`);
+  else hv.shutdownDomain(unikernel.domain, result);
 }

@@ -3,9 +3,10 @@
 // honestly): Linux's connection sequence, the negotiated ring, data through
 // granted pages, flush, errors, and a close followed by a reconnect.
 import { beforeEach, describe, expect, test } from "vitest";
-import { STORE_GFN, startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
+import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
 import { XsType } from "../host/dom0/xenstored/wire.js";
 import { XENBUS_STATE, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
+import { STORE_GFN } from "../host/xen/builder.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import { BlkFront } from "../runtime/blk.js";
 import { pattern } from "./support/blk.js";

@@ -3,6 +3,7 @@
 // number, and afterwards both guests can still open a channel and share a page.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import type { WasmDomain } from "../host/xen/domain.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import type { Engine } from "../runtime/engine.js";
 import { loadGuest } from "../runtime/index.js";
@@ -88,7 +89,7 @@ class World {
   readonly handles: number[][] = [[], []];
 
   constructor(engine: Engine) {
-    this.guests = ["a", "b"].map((name) => loadGuest<XenbusExports>(this.hv, xenbusWasm, { name, engine }));
+    this.guests = ["a", "b"].map((name) => loadGuest<XenbusExports, WasmDomain>(this.hv, xenbusWasm, { name, engine }));
     for (const guest of this.guests) expect(guest.exports.xen_boot()).toBe(0);
   }
 

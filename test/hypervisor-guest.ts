@@ -2,6 +2,7 @@
 // exported as-is (hc_*), and the upcall is scripted through memory so a test
 // decides what it does. Compiled once from WAT with binaryen.
 import binaryen from "binaryen";
+import type { WasmDomain } from "../host/xen/domain.js";
 import type { Hypervisor } from "../host/xen/hypervisor.js";
 import { type Engine, type Guest, loadGuest } from "../runtime/index.js";
 
@@ -95,11 +96,11 @@ export interface TestExports {
   trap(): void;
 }
 
-export type TestGuest = Guest<TestExports>;
+export type TestGuest = Guest<TestExports, WasmDomain>;
 
 /** Loads the test guest as a new domain, in V8 unless `engine` says otherwise. */
 export function loadTestGuest(hv: Hypervisor, name: string, engine?: Engine): TestGuest {
-  return loadGuest<TestExports>(hv, testGuestBinary(), { name, engine });
+  return loadGuest<TestExports, WasmDomain>(hv, testGuestBinary(), { name, engine });
 }
 
 /** Little-endian struct writing/reading in a guest's memory (a fresh view each call). */

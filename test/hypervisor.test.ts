@@ -1,7 +1,6 @@
 // Hypercalls from a Wasm guest: argument checks, Xen's error codes, event
 // channels and their 2-level delivery bits, HVM params, console, version, death.
 import { beforeEach, describe, expect, it } from "vitest";
-import { CONSOLE_GFN, STORE_GFN } from "../host/dom0/toolstack.js";
 import {
   CONSOLEIO,
   DOMID,
@@ -23,6 +22,7 @@ import {
   xen_add_to_physmap,
   xen_hvm_param,
 } from "../host/xen/abi.js";
+import { CONSOLE_GFN, STORE_GFN } from "../host/xen/builder.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import { GuestMemory } from "../host/xen/memory.js";
 import { loadTestGuest, SCRATCH, type TestGuest, view } from "./hypervisor-guest.js";
@@ -234,6 +234,25 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(hv.runUntilIdle()).toBe(1);
       expect(seen).toEqual([port]);
       expect(hv.runUntilIdle()).toBe(0);
+    });
+  });
+
+  describe("domains starting and exiting", () => {
+    it("announces each guest as it starts, its special pages already placed, to every onStart listener", () => {
+      const heard: string[] = [];
+      hv.onStart((domain) => heard.push(`a:${domain.domid}:${domain.params.get(HVM_PARAM.STORE_PFN)}`));
+      hv.onStart((domain) => heard.push(`b:${domain.domid}:${domain.specialPages.has(CONSOLE_GFN)}`));
+      const other = loadTestGuest(hv, "other", engine);
+      expect(heard).toEqual([`a:${other.domid}:${STORE_GFN}`, `b:${other.domid}:true`]);
+      expect(hv.domain(other.domid)!.name).toBe("other");
+    });
+
+    it("announces an exit to every onExit listener, a destroyed domain's too", () => {
+      const exits: string[] = [];
+      hv.onExit((domain) => exits.push(`${domain.domid}:${domain.exit!.reason}`));
+      const other = loadTestGuest(hv, "other", engine);
+      hv.destroyDomain(other.domid);
+      expect(exits).toEqual([`${other.domid}:destroyed`]);
     });
   });
 

@@ -23,6 +23,26 @@ describe.each(engines)("under $name", ({ engine }) => {
     return { hv, service, dom0: service.tools, guests, stores: guests.map((guest) => xenstore(guest)) };
   }
 
+  describe("domains it hears of", () => {
+    it("introduces each guest that starts once it runs, with a console; not one loaded before it started", () => {
+      const hv = new Hypervisor();
+      const before = bootXenbus(hv, "before", engine);
+      const service = startXenstore(hv);
+      const after = bootXenbus(hv, "after", engine);
+      expect(service.xenstored.isIntroduced(before.domid)).toBe(false);
+      expect(service.console(before.domid)).toBeUndefined();
+      expect(service.xenstored.isIntroduced(after.domid)).toBe(true);
+      expect(service.console(after.domid)).toBeDefined();
+      expect(service.tools.read(`/local/domain/${after.domid}/name`)).toBe("after");
+    });
+
+    it("runs once per hypervisor", () => {
+      const hv = new Hypervisor();
+      startXenstore(hv);
+      expect(() => startXenstore(hv)).toThrow("xenstored is already running");
+    });
+  });
+
   /** A disk in dom0 for the guest, as `xl block-attach` would describe it. */
   function disk(frontend: number): DeviceSpec {
     return {

@@ -7,9 +7,10 @@
 // Linux drivers/xen/xenbus/xenbus_client.c's xenbus_watch_path).
 import { describe, expect, test } from "vitest";
 import { heapHighWater } from "../bench/memory.js";
-import { STORE_GFN, startXenstore } from "../host/dom0/toolstack.js";
+import { startXenstore } from "../host/dom0/toolstack.js";
 import { encodeMessage, XsType } from "../host/dom0/xenstored/wire.js";
 import { XENBUS_STATE, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
+import { STORE_GFN } from "../host/xen/builder.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import { xenstore } from "../runtime/xenstore.js";
 import { engines } from "./support/engines.js";

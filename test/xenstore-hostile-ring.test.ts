@@ -17,9 +17,10 @@
 import { constants } from "node:os";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { CONSOLE_GFN, STORE_GFN, startXenstore } from "../host/dom0/toolstack.js";
+import { startXenstore } from "../host/dom0/toolstack.js";
 import { XsType } from "../host/dom0/xenstored/wire.js";
 import { HVM_PARAM, XENSTORE, xenstore_domain_interface } from "../host/xen/abi.js";
+import { CONSOLE_GFN, STORE_GFN } from "../host/xen/builder.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";
 import type { Engine } from "../runtime/engine.js";
 import { engines } from "./support/engines.js";

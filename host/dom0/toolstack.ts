@@ -1,8 +1,7 @@
-// The toolstack's part in building a domain (libxl's job before boot), the
-// dom0 xenstored that domains are introduced to, each domain's console
-// backend (xenconsoled's part), and what the toolstack does when a domain
-// suspends itself.
-
+// dom0's toolstack: the xenstored that starting domains are introduced to
+// (libxl's job once a domain is built), each domain's console backend
+// (xenconsoled's part), and what the toolstack does when a domain suspends
+// itself.
 import { HVM_PARAM, SHUTDOWN } from "../xen/abi.js";
 import type { Domain } from "../xen/domain.js";
 import type { Hypervisor, SuspendOutcome } from "../xen/hypervisor.js";
@@ -14,30 +13,6 @@ import { XsError } from "./xenstored/errors.js";
 import { RingConnection, restartRings } from "./xenstored/ring.js";
 import { XenStored, type XenStoredOptions } from "./xenstored/server.js";
 import { strings, XsType } from "./xenstored/wire.js";
-
-/**
- * Where libxenguest puts a PVH guest's store and console pages: special
- * pages at the top of the 4 GiB hole (0xfeff8000-0xfeffffff), outside RAM
- * and so outside any Wasm memory (Xen 4.17 gave a 512 MiB PVH guest these).
- */
-export const STORE_GFN = 0xfeffc;
-export const CONSOLE_GFN = 0xfefff;
-
-/**
- * Gives the guest its store and console pages and points its HVM params at
- * them, as a PVH builder does; with xenstored running (startXenstore) the
- * domain is then introduced to it, as libxl does right after building. The
- * guest moves the pages into its memory itself (XENMAPSPACE_gmfn).
- */
-export function placeSpecialPages(hv: Hypervisor, domid: number): void {
-  const domain = hv.domain(domid);
-  if (!domain) throw new Error(`no domain ${domid}`);
-  domain.populateSpecialPage(STORE_GFN);
-  domain.populateSpecialPage(CONSOLE_GFN);
-  domain.params.set(HVM_PARAM.STORE_PFN, BigInt(STORE_GFN));
-  domain.params.set(HVM_PARAM.CONSOLE_PFN, BigInt(CONSOLE_GFN));
-  services.get(hv)?.introduceDomain(domid);
-}
 
 export interface XenstoreOptions {
   /** A domain other than dom0 with dom0's rights in xenstored (its --priv-domid). */
@@ -241,20 +216,18 @@ export class XenstoreService {
   }
 }
 
-const services = new WeakMap<Hypervisor, XenstoreService>();
-
 /**
- * Starts xenstored in dom0: from now on every domain whose special pages are
- * placed is introduced to it (and gets a console backend), a domain that
- * exits is released (its console stopped, its ring closed, @releaseDomain
- * fired), and a domain that suspends itself is
- * handled by XenstoreService.suspend.
+ * Starts xenstored in dom0: from now on every guest domain that starts is
+ * introduced to it (and gets a console backend), a domain that exits is
+ * released (its console stopped, its ring closed, @releaseDomain fired),
+ * and a domain that suspends itself is handled by XenstoreService.suspend.
+ * The toolstack is the hypervisor's suspend handler; there is one.
  */
 export function startXenstore(hv: Hypervisor, options: XenstoreOptions = {}): XenstoreService {
-  if (services.has(hv)) throw new Error("xenstored is already running");
+  if (hv.suspendHandler) throw new Error("xenstored is already running");
   const service = new XenstoreService(hv, options);
-  services.set(hv, service);
   hv.suspendHandler = (domain) => service.suspend(domain);
+  hv.onStart((domain) => service.introduceDomain(domain.domid));
   hv.onExit((domain) => {
     if (domain.domid !== 0) service.domainExited(domain.domid);
   });

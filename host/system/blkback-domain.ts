@@ -6,6 +6,7 @@ import type { Xenbus } from "../../runtime/boot.js";
 import type { Engine } from "../../runtime/engine.js";
 import type { XenstoreService } from "../dom0/toolstack.js";
 import type { QuotaName } from "../dom0/xenstored/quota.js";
+import type { WasmDomain } from "../xen/domain.js";
 import { createGuestDomain } from "./guest-domain.js";
 
 export interface BlkbackDomainOptions {
@@ -27,7 +28,7 @@ export interface BlkbackDomainOptions {
 }
 
 export interface BlkbackDomain {
-  guest: Xenbus;
+  guest: Xenbus<WasmDomain>;
   back: BlkBack;
   disk: Disk;
   domid: number;

@@ -6,9 +6,10 @@ import { bootXenbus, type Xenbus } from "../../runtime/boot.js";
 import type { Engine } from "../../runtime/engine.js";
 import type { ConsoleBackend } from "../dom0/console-backend.js";
 import type { XenstoreService } from "../dom0/toolstack.js";
+import type { WasmDomain } from "../xen/domain.js";
 
 export interface GuestDomain {
-  guest: Xenbus;
+  guest: Xenbus<WasmDomain>;
   /** dom0's end of the guest's console: its log and its input. */
   console: ConsoleBackend;
 }

@@ -1,4 +1,5 @@
 // A domain: what the hypervisor keeps for each guest or native service.
+import type { DomainExitInfo, HostedDomain } from "../../runtime/hypervisor.js";
 
 import { shared_info, vcpu_info, vcpu_time_info } from "./abi.js";
 import { ConsoleLog } from "./console.js";
@@ -15,13 +16,6 @@ export interface DomainLimits {
   maxMappings: number;
 }
 
-/** How a domain ended: its SCHEDOP_shutdown reason (or "crash" when the hypervisor killed it), and why. */
-export interface DomainExitInfo {
-  reason: string;
-  code: number;
-  message: string;
-}
-
 /** Domain.pageAccounting. */
 export interface PageAccounting {
   /** Gfns of the memory with no page behind them. */
@@ -34,7 +28,7 @@ export interface DomainDirectory {
   domain(domid: number): Domain | undefined;
 }
 
-export abstract class Domain {
+export abstract class Domain implements HostedDomain {
   abstract readonly kind: "wasm" | "native";
   readonly sharedInfo = new XenPage();
   readonly ports: EventChannelTable;

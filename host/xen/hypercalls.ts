@@ -3,6 +3,7 @@
 // arguments, runs the operation and writes results back, as Xen's handlers do.
 // Guest pointers arrive as i32 and are linear-memory offsets (read unsigned).
 
+import { DomainExit } from "../../runtime/hypervisor.js";
 import {
   CONSOLEIO,
   ERRNO,
@@ -39,7 +40,6 @@ import { getParam, setParam } from "./hvm.js";
 import type { Hypervisor } from "./hypervisor.js";
 import { toAddress } from "./memory.js";
 import { addToPhysmap } from "./physmap.js";
-import { DomainExit } from "./sched.js";
 
 export type Hypercall = (...args: number[]) => number;
 export type XenImports = Record<string, Hypercall>;

@@ -1,9 +1,12 @@
 // The simulated Xen: domains, their hypercalls, and the scheduler that runs
 // them. dom0 is a privileged native domain created with the hypervisor; Wasm
-// guests come in through the runtime (runtime/guest.ts), native services
-// through createNativeDomain.
-
-import { DOMID, PAGE_SIZE, XEN_LIMITS } from "./abi.js";
+// guests come in through the runtime (runtime/guest.ts, which is linked
+// against GuestHypervisor), native services through createNativeDomain.
+// Whoever cares about domains (dom0's toolstack) hears of them through
+// onStart and onExit.
+import type { GuestHypervisor, LinkedGuest } from "../../runtime/hypervisor.js";
+import { DOMID, PAGE_SIZE, SHUTDOWN, shutdownReasonName, XEN_LIMITS } from "./abi.js";
+import { placeSpecialPages } from "./builder.js";
 import { PageCoherence } from "./coherence.js";
 import { type Domain, type DomainDirectory, type DomainLimits, WasmDomain } from "./domain.js";
 import { EventChannels } from "./evtchn.js";
@@ -40,7 +43,7 @@ export const DEFAULT_OPTIONS: Required<HypervisorOptions> = {
   nativePages: 16,
 };
 
-export class Hypervisor implements DomainDirectory {
+export class Hypervisor implements DomainDirectory, GuestHypervisor<WasmDomain> {
   readonly options: Required<HypervisorOptions>;
   readonly coherence = new PageCoherence();
   readonly scheduler: Scheduler;
@@ -49,6 +52,7 @@ export class Hypervisor implements DomainDirectory {
   readonly reservations: Reservations;
   readonly dom0: NativeDomain;
   private readonly byId = new Map<number, Domain>();
+  private readonly startListeners: ((domain: WasmDomain) => void)[] = [];
   private readonly exitListeners: ((domain: Domain) => void)[] = [];
   /**
    * Who handles SHUTDOWN_suspend (the toolstack; startXenstore installs one).
@@ -73,7 +77,7 @@ export class Hypervisor implements DomainDirectory {
     );
     this.evtchn = new EventChannels(this, () => this.scheduler.noteEvent());
     this.gnttab = new GrantTables(this, this.coherence);
-    this.reservations = new Reservations(this, this.coherence, (domain, message) => this.crash(domain, message));
+    this.reservations = new Reservations(this, this.coherence, (domain, message) => this.domainCrash(domain, message));
     this.dom0 = this.createNativeDomain("Domain-0", { privileged: true });
   }
 
@@ -91,9 +95,26 @@ export class Hypervisor implements DomainDirectory {
     return this.scheduler.now;
   }
 
-  /** A Wasm guest's domain over `memory`; the runtime then links createHypercalls and sets its upcall. */
-  createWasmDomain(name: string, memory: GuestMemory): WasmDomain {
-    return this.add(new WasmDomain(this.allocateDomid(), name, false, memory, this.options));
+  /** A Wasm guest's domain over `memory`; the runtime then links createHypercalls, sets its upcall and starts it. */
+  createWasmDomain(name: string, memory: () => Uint8Array): WasmDomain {
+    return this.add(new WasmDomain(this.allocateDomid(), name, false, new GuestMemory(memory), this.options));
+  }
+
+  /**
+   * The runtime linked the guest: the domain takes its upcall and release,
+   * gets its store and console pages as a PVH builder leaves them, and every
+   * onStart listener hears of it.
+   */
+  startDomain(domain: WasmDomain, guest: LinkedGuest): void {
+    domain.upcall = guest.upcall;
+    domain.release = guest.release;
+    placeSpecialPages(domain);
+    for (const listener of this.startListeners) listener(domain);
+  }
+
+  /** Hears each Wasm guest's domain as it starts (dom0's toolstack introduces it to xenstored). */
+  onStart(listener: (domain: WasmDomain) => void): void {
+    this.startListeners.push(listener);
   }
 
   createNativeDomain(name: string, options: { privileged?: boolean; pages?: number } = {}): NativeDomain {
@@ -136,6 +157,7 @@ export class Hypervisor implements DomainDirectory {
     return outcome === "cancelled" ? 1 : 0;
   }
 
+  /** Hears each domain as it exits: shut down, crashed or destroyed. */
   onExit(listener: (domain: Domain) => void): void {
     this.exitListeners.push(listener);
   }
@@ -156,8 +178,16 @@ export class Hypervisor implements DomainDirectory {
     if (domain instanceof WasmDomain) domain.release?.();
   }
 
+  crashDomain(domain: WasmDomain, message: string): void {
+    this.scheduler.kill(domain, { reason: "crash", code: SHUTDOWN.crash, message });
+  }
+
+  shutdownDomain(domain: WasmDomain, code: number): void {
+    this.scheduler.kill(domain, { reason: shutdownReasonName(code), code, message: "" });
+  }
+
   /** Xen's domain_crash: the domain dies; if it is the one running, it unwinds now. */
-  private crash(domain: Domain, message: string): void {
+  private domainCrash(domain: Domain, message: string): void {
     const info = { reason: "crash", code: -1, message };
     if (this.scheduler.current === domain) this.scheduler.exitRunning(domain, info);
     this.scheduler.kill(domain, info);

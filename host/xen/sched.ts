@@ -8,19 +8,9 @@
 // spinning guest (and a deadlocked one) is told apart from a waiting one.
 // The world outside the simulation (an operator typing `xl shutdown`) acts
 // only when nothing inside can run, one queued action at a time.
+import { DomainExit, type DomainExitInfo } from "../../runtime/hypervisor.js";
 import type { PageCoherence } from "./coherence.js";
-import type { Domain, DomainExitInfo } from "./domain.js";
-
-/** Thrown through a guest's stack when it shut down or was killed; the runtime catches it at the call boundary. */
-export class DomainExit extends Error {
-  constructor(
-    readonly domid: number,
-    readonly info: DomainExitInfo,
-  ) {
-    super(`dom${domid} exited (${info.reason})${info.message ? `: ${info.message}` : ""}`);
-    this.name = "DomainExit";
-  }
-}
+import type { Domain } from "./domain.js";
 
 /** The simulation itself cannot go on (a livelock among domains); not any one domain's fault. */
 export class SimulationError extends Error {

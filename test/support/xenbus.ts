@@ -1,24 +1,27 @@
 // The real guest module, booted in a domain of a simulated hypervisor (the helper is vitest-free so the bench shares it).
-export { bootXenbus, type Xenbus, xenbusWasm } from "../../runtime/boot.js";
+export { bootXenbus, xenbusWasm } from "../../runtime/boot.js";
 export type { HarnessExports } from "./harness-exports.js";
 
 import { readFileSync } from "node:fs";
 import { HARNESS_WASM } from "../../bench/harness.js";
+import type { WasmDomain } from "../../host/xen/domain.js";
 import type { Hypervisor } from "../../host/xen/hypervisor.js";
-import { bootModule } from "../../runtime/boot.js";
+import { bootModule, type Xenbus as XenbusOf } from "../../runtime/boot.js";
 import type { Engine } from "../../runtime/engine.js";
 import type { Guest } from "../../runtime/guest.js";
 import type { XenbusExports } from "../../runtime/xenbus.js";
 import { type XenStore, xenstore } from "../../runtime/xenstore.js";
 import type { HarnessExports } from "./harness-exports.js";
 
-export type Harness = Guest<XenbusExports & HarnessExports>;
+/** xenbus.wasm in a domain of the simulated hypervisor. */
+export type Xenbus = XenbusOf<WasmDomain>;
+export type Harness = Guest<XenbusExports & HarnessExports, WasmDomain>;
 
 export const harnessWasm: Uint8Array = readFileSync(HARNESS_WASM);
 
 /** Boots build/harness.wasm (xenbus.wasm plus the test-only drivers and hooks) as a new domain (in V8 unless `engine` says otherwise). */
 export function bootHarness(hv: Hypervisor, name: string, engine?: Engine): Harness {
-  return bootModule<XenbusExports & HarnessExports>(hv, harnessWasm, name, engine);
+  return bootModule<XenbusExports & HarnessExports, WasmDomain>(hv, harnessWasm, name, engine);
 }
 
 const decoder = new TextDecoder();
