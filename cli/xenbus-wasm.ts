@@ -4,7 +4,7 @@
 // xenstored on a Unix socket (host/dom0/xenstored/standalone.ts). Exit status: 0
 // done, 1 failed (as Xen's tools), 2 a mistake in the command line.
 import { createRequire } from "node:module";
-import { serveXenstored } from "../host/dom0/xenstored/standalone.js";
+import { serveXenstored } from "../host/dom0/xenstored/index.js";
 import { exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
 
 const COMMAND = "xenbus-wasm";

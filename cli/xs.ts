@@ -3,7 +3,7 @@
 // (runtime/socket-stream.ts), found as libxenstore finds it. Its commands do
 // what Xen's xenstore-read, -write, -ls, -watch and -rm do, with their exit
 // status for a failure: 1.
-import { childPath } from "../host/dom0/xenstored/paths.js";
+import { childPath } from "../host/dom0/xenstored/index.js";
 import { exitWithError, exitWithUsageError } from "../runtime/command-line.js";
 import { type ComponentXenstore, openXenstoreComponent, StreamError } from "../runtime/component.js";
 import { connectXenstored, xenstoredPaths } from "../runtime/socket-stream.js";

@@ -14,10 +14,14 @@ export {
   type UnplugOutcome,
 } from "./dom0/devices.js";
 export { startXenstore, type XenstoreOptions, XenstoreService } from "./dom0/toolstack.js";
-export { LocalClient } from "./dom0/xenstored/client.js";
-export { XenStored, type XenStoredOptions } from "./dom0/xenstored/server.js";
-export { listenUnix, type SocketListener } from "./dom0/xenstored/socket.js";
-export { xenstoredStream } from "./dom0/xenstored/stream.js";
+export {
+  LocalClient,
+  listenUnix,
+  type SocketListener,
+  XenStored,
+  type XenStoredOptions,
+  xenstoredStream,
+} from "./dom0/xenstored/index.js";
 export { type BlkbackDomain, type BlkbackDomainOptions, startBlkbackDomain } from "./system/blkback-domain.js";
 export { createGuestDomain, type GuestDomain } from "./system/guest-domain.js";
 export * as abi from "./xen/abi.js";
