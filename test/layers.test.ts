@@ -14,7 +14,7 @@ const repo = fileURLToPath(new URL("..", import.meta.url));
  * Which folders each folder may import from (a file belongs to the longest
  * folder that contains it). build/ is generated: the component's bindings.
  */
-export const LAYERS: Record<string, string[]> = {
+const LAYERS: Record<string, string[]> = {
   build: [],
   runtime: ["build"],
   "host/xen": ["runtime"],
