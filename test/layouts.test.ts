@@ -1,11 +1,14 @@
-// Layout conformance: the struct layouts and constants build/xenbus.wasm is
-// compiled from (the table build/harness.wasm exports) against the C compiler's view of
-// Xen's own public headers from Debian's libxen-dev.
+// Layout conformance: Xen's ABI as declared (assembly/xen/abi.json), as
+// build/xenbus.wasm is compiled from it (the table build/harness.wasm exports,
+// built from the same generated declarations) and as the simulated hypervisor
+// reads it, against the C compiler's view of Xen's own public headers from
+// Debian's libxen-dev (test/native/layouts.c, generated from the declaration).
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HOST_CONSTANTS, HOST_LAYOUTS } from "../host/xen/abi.js";
 import { type Constants, type Layouts, readModuleAbi } from "../tools/abi.js";
+import { declaredConstants, readDeclaration } from "../tools/abi-generate.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { peer } from "./support/peer.js";
 
@@ -49,26 +52,46 @@ function constantMismatches(truth: Constants, actual: Constants): string[] {
     .map(([name, value]) => `${name}: ${value}, Xen says ${truth[name] ?? "(not defined)"}`);
 }
 
+/** The declaration as the probe and the module's table show it. */
+function declaredAbi(): HeaderAbi {
+  const declaration = readDeclaration();
+  const layouts = Object.fromEntries(
+    Object.entries(declaration.structs).map(([name, { sizeof, fields }]) => [name, { sizeof, fields }]),
+  );
+  return { layouts, constants: declaredConstants(declaration) };
+}
+
 const xen = peer("Debian's libxen-dev headers", headerAbi);
 
 describe.skipIf(!xen)("the ABI of build/xenbus.wasm (harness.wasm's table) against Xen's C headers", () => {
   const truth = xen!;
   const module = readModuleAbi();
+  const declared = declaredAbi();
+
+  it("declares every struct, field and constant as Xen's x86_64 headers do", () => {
+    expect(Object.keys(truth.layouts)).toEqual(Object.keys(declared.layouts));
+    expect(layoutMismatches(truth.layouts, declared.layouts)).toEqual([]);
+    expect(Object.keys(truth.constants)).toEqual(Object.keys(declared.constants));
+    expect(constantMismatches(truth.constants, declared.constants)).toEqual([]);
+  });
+
+  it("compiles the module from exactly the declaration", () => {
+    expect(module).toEqual(declared);
+  });
 
   it("lays out every struct and field as Xen's x86_64 headers do", () => {
     expect(layoutMismatches(truth.layouts, module.layouts)).toEqual([]);
   });
 
   it("uses Xen's values for every constant it was built with", () => {
-    expect(Object.keys(module.constants).length).toBeGreaterThan(100);
+    expect(Object.keys(module.constants).length).toBeGreaterThan(150);
     expect(constantMismatches(truth.constants, module.constants)).toEqual([]);
   });
 
   it("gives the simulated hypervisor the same layouts and constants as Xen", () => {
-    // The hypervisor reads only the structs its hypercalls take; each must be Xen's.
-    const truthOfHost = Object.fromEntries(Object.entries(truth.layouts).filter(([name]) => name in HOST_LAYOUTS));
-    expect(layoutMismatches(truthOfHost, HOST_LAYOUTS)).toEqual([]);
+    expect(layoutMismatches(truth.layouts, HOST_LAYOUTS)).toEqual([]);
     expect(constantMismatches(truth.constants, HOST_CONSTANTS)).toEqual([]);
+    expect(Object.keys(HOST_CONSTANTS).sort()).toEqual(Object.keys(truth.constants).sort());
   });
 
   it("places evtchn_port right after the fields Debian's xs_wire.h has", () => {

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, uti
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
+import { DECLARATION, writeGeneratedAbi } from "./abi-generate.js";
 
 /** The repository: every path below is relative to it. */
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -182,6 +183,7 @@ function staleness(target: Target): string | null {
 
 /** Builds those of `names` that are stale, saying each on stderr with the time it took; the names built. */
 export async function buildStale(names: readonly TargetName[] = TARGET_NAMES): Promise<TargetName[]> {
+  for (const path of writeGeneratedAbi()) process.stderr.write(`generated ${path} from ${DECLARATION}\n`);
   const built: TargetName[] = [];
   for (const name of TARGET_NAMES.filter((name) => names.includes(name))) {
     const target = TARGETS[name];

@@ -1,9 +1,8 @@
-// Xen's x86_64 struct layouts: byte offsets of each field and the struct size.
-// One namespace per C struct, named as in Xen's public headers; nested union
-// members are flattened (evtchn_status.u.interdomain.port → interdomain_port).
-// test/layouts.test.ts checks every number here against the C compiler's view
-// of Debian's libxen-dev headers, through the table the built module exports.
+// Generated from assembly/xen/abi.json by tools/abi-generate.ts (npm run build): edit the declaration, not this file.
+// Xen's x86_64 struct layouts: the byte offset of each field and the struct's SIZE, one namespace per
+// C struct; a nested union's members are flattened (evtchn_status.u.interdomain.port → interdomain_port).
 
+/** xen.h: a vcpu's event flags and clock, inside shared_info. */
 export namespace vcpu_info {
   export const evtchn_upcall_pending: u32 = 0;
   export const evtchn_upcall_mask: u32 = 1;
@@ -23,6 +22,7 @@ export namespace vcpu_time_info {
   export const SIZE: u32 = 32;
 }
 
+/** xen.h: the page Xen shares with the domain (XENMAPSPACE_shared_info). */
 export namespace shared_info {
   export const vcpu_info: u32 = 0;
   export const evtchn_pending: u32 = 2048;
@@ -64,6 +64,7 @@ export namespace evtchn_unmask {
   export const SIZE: u32 = 4;
 }
 
+/** EVTCHNOP_status; `u` is a union: which member holds depends on `status`. */
 export namespace evtchn_status {
   export const dom: u32 = 0;
   export const port: u32 = 4;
@@ -118,6 +119,7 @@ export namespace gnttab_query_size {
   export const SIZE: u32 = 16;
 }
 
+/** GNTTABOP_copy: `source` and `dest` each name a grant reference or a gmfn (`u`). */
 export namespace gnttab_copy {
   export const source_ref: u32 = 0;
   export const source_gmfn: u32 = 0;
@@ -171,6 +173,10 @@ export namespace sched_shutdown {
   export const SIZE: u32 = 4;
 }
 
+/**
+ * The xenstore ring page (io/xs_wire.h). evtchn_port is Xen 4.21's newest field, after `error`; Debian's headers stop
+ * at `error`, so the probe lays it out after the installed struct.
+ */
 export namespace xenstore_domain_interface {
   export const req: u32 = 0;
   export const rsp: u32 = 1024;
@@ -185,6 +191,7 @@ export namespace xenstore_domain_interface {
   export const SIZE: u32 = 2080;
 }
 
+/** The header of every XenStore message (io/xs_wire.h). */
 export namespace xsd_sockmsg {
   export const type: u32 = 0;
   export const req_id: u32 = 4;
@@ -193,8 +200,9 @@ export namespace xsd_sockmsg {
   export const SIZE: u32 = 16;
 }
 
+/** The console ring page (io/console.h): `in` is backend → guest, `out` guest → backend. */
 export namespace xencons_interface {
-  export const in_: u32 = 0; // `in` in C, a reserved word here
+  export const in_: u32 = 0;
   export const out: u32 = 1024;
   export const in_cons: u32 = 3072;
   export const in_prod: u32 = 3076;
@@ -210,6 +218,7 @@ export namespace blkif_request_segment {
   export const SIZE: u32 = 8;
 }
 
+/** The block device ring (io/blkif.h): requests and responses share its 112-byte slots. */
 export namespace blkif_request {
   export const operation: u32 = 0;
   export const nr_segments: u32 = 1;
@@ -227,6 +236,10 @@ export namespace blkif_response {
   export const SIZE: u32 = 16;
 }
 
+/**
+ * io/ring.h's shared ring header for blkif (64 bytes) and its first slot; a ring of 2^order pages holds BLKIF_RING_SIZE
+ * << order slots.
+ */
 export namespace blkif_sring {
   export const req_prod: u32 = 0;
   export const req_event: u32 = 4;

@@ -9,8 +9,9 @@
 // starts in static data and grows at the end of linear memory when a driver
 // domain needs more.
 
-export const PAGE_SHIFT: u32 = 12;
-export const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
+import { PAGE_SHIFT, PAGE_SIZE } from "./abi";
+
+export { PAGE_SHIFT, PAGE_SIZE } from "./abi";
 
 export const STORE_PAGE: usize = memory.data(PAGE_SIZE, PAGE_SIZE);
 export const CONSOLE_PAGE: usize = memory.data(PAGE_SIZE, PAGE_SIZE);

@@ -27,7 +27,6 @@ import {
   SHUTDOWN,
   sched_poll,
   sched_shutdown,
-  shutdownReasonName,
   XEN_LIMITS,
   XENMEM,
   XENVER,
@@ -40,6 +39,7 @@ import { getParam, setParam } from "./hvm.js";
 import type { Hypervisor } from "./hypervisor.js";
 import { toAddress } from "./memory.js";
 import { addToPhysmap } from "./physmap.js";
+import { shutdownReasonName } from "./sched.js";
 
 export type Hypercall = (...args: number[]) => number;
 export type XenImports = Record<string, Hypercall>;

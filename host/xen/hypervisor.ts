@@ -5,7 +5,7 @@
 // Whoever cares about domains (dom0's toolstack) hears of them through
 // onStart and onExit.
 import type { GuestHypervisor, LinkedGuest } from "../../runtime/hypervisor.js";
-import { DOMID, PAGE_SIZE, SHUTDOWN, shutdownReasonName, XEN_LIMITS } from "./abi.js";
+import { DOMID, PAGE_SIZE, SHUTDOWN, XEN_LIMITS } from "./abi.js";
 import { placeSpecialPages } from "./builder.js";
 import { PageCoherence } from "./coherence.js";
 import { type Domain, type DomainDirectory, type DomainLimits, WasmDomain } from "./domain.js";
@@ -15,7 +15,7 @@ import { createHypercalls, type XenImports } from "./hypercalls.js";
 import { GuestMemory } from "./memory.js";
 import { NativeDomain } from "./native.js";
 import { Reservations } from "./reservation.js";
-import { Scheduler, type SchedulerOptions } from "./sched.js";
+import { Scheduler, type SchedulerOptions, shutdownReasonName } from "./sched.js";
 
 export interface HypervisorOptions extends Partial<SchedulerOptions>, Partial<DomainLimits> {
   /** Pages of memory each native domain gets (for pages it grants). */

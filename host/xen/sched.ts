@@ -9,8 +9,15 @@
 // The world outside the simulation (an operator typing `xl shutdown`) acts
 // only when nothing inside can run, one queued action at a time.
 import { DomainExit, type DomainExitInfo } from "../../runtime/hypervisor.js";
+import { SHUTDOWN } from "./abi.js";
 import type { PageCoherence } from "./coherence.js";
 import type { Domain } from "./domain.js";
+
+/** The name of a shutdown reason code (SHUTDOWN_*), or "unknown(<code>)". */
+export function shutdownReasonName(code: number): string {
+  const entry = Object.entries(SHUTDOWN).find(([, value]) => value === code);
+  return entry ? entry[0] : `unknown(${code})`;
+}
 
 /** The simulation itself cannot go on (a livelock among domains); not any one domain's fault. */
 export class SimulationError extends Error {

@@ -1,10 +1,13 @@
 /*
- * Prints the x86_64 layout of every Xen struct xenbus-wasm uses, and the
- * constants it relies on, as compiled from Xen's own public headers:
+ * Generated from assembly/xen/abi.json by tools/abi-generate.ts (npm run build): edit the declaration, not this file.
+ * Prints the x86_64 layout of every Xen struct xenbus-wasm declares, and its
+ * constants, as compiled from Xen's own public headers:
  *   {"layouts": {"<struct>": {"sizeof": n, "fields": {"<field>": offset}}},
  *    "constants": {"<NAME>": value}}
- * The layout test compares this with the table the compiled guest exports.
+ * test/layouts.test.ts compares this with the declaration and the built module.
  */
+/* The newest interface, as a guest built today uses (memory.h names mem_flags so since 0x00030209). */
+#define __XEN_INTERFACE_VERSION__ __XEN_LATEST_INTERFACE_VERSION__
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,22 +24,19 @@
 #include <xen/io/blkif.h>
 #include <xen/io/netif.h>
 #include <xen/io/xenbus.h>
-
-#define XEN_PAGE_SIZE 4096
+#include <xen/errno.h>
 
 static const char *sep = "";
+static int first = 1;
 
 #define BEGIN(name, type) \
     printf("%s\n\"%s\":{\"sizeof\":%zu,\"fields\":{", sep, name, sizeof(type)); sep = ",";
 #define FIELD(type, field) \
     printf("%s\"%s\":%zu", first ? "" : ",", #field, offsetof(type, field)); first = 0;
 #define END() printf("}}"); first = 1;
-#define CONST_AS(name, value) printf("%s\n\"%s\":%lld", sep, name, (long long)(value)); sep = ",";
-#define CONST(name) CONST_AS(#name, name)
+#define CONST(name, value) printf("%s\n\"%s\":%lld", sep, name, (long long)(value)); sep = ",";
 
-/* Xen 4.21 appended evtchn_port to the xenstore page; Debian's headers stop at
- * `error`. Laying the newest field after the installed struct lets the compiler
- * compute where it sits instead of us writing the number down. */
+/* Fields newer than the installed headers, laid out after them: the compiler says where they sit. */
 struct xenstore_domain_interface_newest {
     struct xenstore_domain_interface base;
     uint32_t evtchn_port;
@@ -44,9 +44,7 @@ struct xenstore_domain_interface_newest {
 
 int main(void)
 {
-    int first = 1;
     printf("{\"layouts\":{");
-
     BEGIN("vcpu_info", struct vcpu_info)
     FIELD(struct vcpu_info, evtchn_upcall_pending)
     FIELD(struct vcpu_info, evtchn_upcall_mask)
@@ -71,7 +69,6 @@ int main(void)
     FIELD(struct shared_info, wc_sec_hi)
     FIELD(struct shared_info, arch)
     END()
-
     BEGIN("evtchn_alloc_unbound", struct evtchn_alloc_unbound)
     FIELD(struct evtchn_alloc_unbound, dom)
     FIELD(struct evtchn_alloc_unbound, remote_dom)
@@ -101,7 +98,6 @@ int main(void)
     FIELD(struct evtchn_status, u.interdomain.port)
     FIELD(struct evtchn_status, u.virq)
     END()
-
     BEGIN("grant_entry_v1", struct grant_entry_v1)
     FIELD(struct grant_entry_v1, flags)
     FIELD(struct grant_entry_v1, domid)
@@ -147,21 +143,19 @@ int main(void)
     FIELD(struct gnttab_copy, flags)
     FIELD(struct gnttab_copy, status)
     END()
-
-    BEGIN("xen_memory_reservation", struct xen_memory_reservation)
-    FIELD(struct xen_memory_reservation, extent_start)
-    FIELD(struct xen_memory_reservation, nr_extents)
-    FIELD(struct xen_memory_reservation, extent_order)
-    /* mem_flags since interface 0x00030209; the probe's default interface calls the same field address_bits. */
-    printf(",\"mem_flags\":%zu", offsetof(struct xen_memory_reservation, address_bits));
-    FIELD(struct xen_memory_reservation, domid)
-    END()
     BEGIN("xen_add_to_physmap", struct xen_add_to_physmap)
     FIELD(struct xen_add_to_physmap, domid)
     FIELD(struct xen_add_to_physmap, size)
     FIELD(struct xen_add_to_physmap, space)
     FIELD(struct xen_add_to_physmap, idx)
     FIELD(struct xen_add_to_physmap, gpfn)
+    END()
+    BEGIN("xen_memory_reservation", struct xen_memory_reservation)
+    FIELD(struct xen_memory_reservation, extent_start)
+    FIELD(struct xen_memory_reservation, nr_extents)
+    FIELD(struct xen_memory_reservation, extent_order)
+    FIELD(struct xen_memory_reservation, mem_flags)
+    FIELD(struct xen_memory_reservation, domid)
     END()
     BEGIN("xen_hvm_param", struct xen_hvm_param)
     FIELD(struct xen_hvm_param, domid)
@@ -176,7 +170,6 @@ int main(void)
     BEGIN("sched_shutdown", struct sched_shutdown)
     FIELD(struct sched_shutdown, reason)
     END()
-
     BEGIN("xenstore_domain_interface", struct xenstore_domain_interface_newest)
     FIELD(struct xenstore_domain_interface, req)
     FIELD(struct xenstore_domain_interface, rsp)
@@ -203,7 +196,6 @@ int main(void)
     FIELD(struct xencons_interface, out_cons)
     FIELD(struct xencons_interface, out_prod)
     END()
-
     BEGIN("blkif_request_segment", struct blkif_request_segment)
     FIELD(struct blkif_request_segment, gref)
     FIELD(struct blkif_request_segment, first_sect)
@@ -229,7 +221,6 @@ int main(void)
     FIELD(struct blkif_sring, rsp_event)
     FIELD(struct blkif_sring, ring)
     END()
-
     BEGIN("netif_tx_request", struct netif_tx_request)
     FIELD(struct netif_tx_request, gref)
     FIELD(struct netif_tx_request, offset)
@@ -251,59 +242,169 @@ int main(void)
     FIELD(struct netif_rx_response, flags)
     FIELD(struct netif_rx_response, status)
     END()
-
     printf("},\"constants\":{");
     sep = "";
-    /* Hypercall sub-commands */
-    CONST(EVTCHNOP_bind_interdomain) CONST(EVTCHNOP_close) CONST(EVTCHNOP_send)
-    CONST(EVTCHNOP_status) CONST(EVTCHNOP_alloc_unbound) CONST(EVTCHNOP_unmask)
-    CONST(GNTTABOP_map_grant_ref) CONST(GNTTABOP_unmap_grant_ref) CONST(GNTTABOP_setup_table)
-    CONST(GNTTABOP_copy) CONST(GNTTABOP_query_size)
-    CONST(XENMEM_decrease_reservation) CONST(XENMEM_populate_physmap)
-    CONST(XENMEM_add_to_physmap) CONST(XENMAPSPACE_shared_info) CONST(XENMAPSPACE_grant_table) CONST(XENMAPSPACE_gmfn)
-    CONST(HVMOP_set_param) CONST(HVMOP_get_param)
-    CONST(HVM_PARAM_STORE_PFN) CONST(HVM_PARAM_STORE_EVTCHN)
-    CONST(HVM_PARAM_CONSOLE_PFN) CONST(HVM_PARAM_CONSOLE_EVTCHN)
-    CONST(SCHEDOP_yield) CONST(SCHEDOP_block) CONST(SCHEDOP_shutdown) CONST(SCHEDOP_poll)
-    CONST(SHUTDOWN_poweroff) CONST(SHUTDOWN_reboot) CONST(SHUTDOWN_suspend) CONST(SHUTDOWN_crash)
-    CONST(CONSOLEIO_write) CONST(CONSOLEIO_read)
-    CONST(XENVER_version) CONST(XENVER_extraversion)
-    CONST(DOMID_SELF) CONST(DOMID_FIRST_RESERVED)
-    CONST(XENMAPIDX_grant_table_status) CONST(HVM_PARAM_CALLBACK_IRQ) CONST(HVM_NR_PARAMS)
-    CONST(EVTCHN_2L_NR_CHANNELS) CONST(XEN_EXTRAVERSION_LEN)
-    /* Event channel states */
-    CONST(EVTCHNSTAT_closed) CONST(EVTCHNSTAT_unbound) CONST(EVTCHNSTAT_interdomain)
-    CONST(EVTCHNSTAT_pirq) CONST(EVTCHNSTAT_virq) CONST(EVTCHNSTAT_ipi)
-    /* Grant table v1 */
-    CONST(GTF_invalid) CONST(GTF_permit_access) CONST(GTF_accept_transfer) CONST(GTF_type_mask)
-    CONST(GTF_readonly) CONST(GTF_reading) CONST(GTF_writing) CONST(GTF_sub_page)
-    CONST(GNTMAP_device_map) CONST(GNTMAP_host_map) CONST(GNTMAP_readonly)
-    CONST(GNTMAP_application_map) CONST(GNTMAP_contains_pte)
-    CONST(GNTCOPY_source_gref) CONST(GNTCOPY_dest_gref)
-    CONST(GNTST_okay) CONST(GNTST_general_error) CONST(GNTST_bad_domain) CONST(GNTST_bad_gntref)
-    CONST(GNTST_bad_handle) CONST(GNTST_bad_virt_addr) CONST(GNTST_bad_dev_addr)
-    CONST(GNTST_no_device_space) CONST(GNTST_permission_denied) CONST(GNTST_bad_page)
-    CONST(GNTST_bad_copy_arg) CONST(GNTST_address_too_big) CONST(GNTST_eagain)
-    /* Rings */
-    CONST(XENSTORE_RING_SIZE) CONST(XENSTORE_PAYLOAD_MAX)
-    CONST(XENSTORE_ABS_PATH_MAX) CONST(XENSTORE_REL_PATH_MAX)
-    CONST(XENSTORE_SERVER_FEATURE_RECONNECTION) CONST(XENSTORE_SERVER_FEATURE_ERROR)
-    CONST(XENSTORE_CONNECTED) CONST(XENSTORE_RECONNECT)
-    CONST(XENSTORE_ERROR_NONE) CONST(XENSTORE_ERROR_COMM) CONST(XENSTORE_ERROR_RINGIDX) CONST(XENSTORE_ERROR_PROTO)
-    CONST(BLKIF_OP_READ) CONST(BLKIF_OP_WRITE) CONST(BLKIF_OP_FLUSH_DISKCACHE)
-    CONST(BLKIF_OP_WRITE_BARRIER) CONST(BLKIF_OP_DISCARD) CONST(BLKIF_OP_INDIRECT)
-    CONST(BLKIF_RSP_OKAY) CONST(BLKIF_RSP_ERROR) CONST(BLKIF_RSP_EOPNOTSUPP)
-    CONST(BLKIF_MAX_SEGMENTS_PER_REQUEST)
-    CONST_AS("BLKIF_RING_SIZE", __CONST_RING_SIZE(blkif, XEN_PAGE_SIZE))
-    CONST_AS("NETIF_TX_RING_SIZE", __CONST_RING_SIZE(netif_tx, XEN_PAGE_SIZE))
-    CONST_AS("NETIF_RX_RING_SIZE", __CONST_RING_SIZE(netif_rx, XEN_PAGE_SIZE))
-    /* XenBus device states */
-    CONST(XenbusStateUnknown) CONST(XenbusStateInitialising) CONST(XenbusStateInitWait)
-    CONST(XenbusStateInitialised) CONST(XenbusStateConnected) CONST(XenbusStateClosing)
-    CONST(XenbusStateClosed) CONST(XenbusStateReconfiguring) CONST(XenbusStateReconfigured)
-    /* Xen's errno values, as hypercalls return them (negated) */
-#define XEN_ERRNO(name, value) CONST_AS(#name, value)
-#include <xen/errno.h>
+    CONST("PAGE_SHIFT", XEN_PAGE_SHIFT)
+    CONST("PAGE_SIZE", (1 << XEN_PAGE_SHIFT))
+    CONST("EVTCHNOP_bind_interdomain", EVTCHNOP_bind_interdomain)
+    CONST("EVTCHNOP_close", EVTCHNOP_close)
+    CONST("EVTCHNOP_send", EVTCHNOP_send)
+    CONST("EVTCHNOP_status", EVTCHNOP_status)
+    CONST("EVTCHNOP_alloc_unbound", EVTCHNOP_alloc_unbound)
+    CONST("EVTCHNOP_unmask", EVTCHNOP_unmask)
+    CONST("GNTTABOP_map_grant_ref", GNTTABOP_map_grant_ref)
+    CONST("GNTTABOP_unmap_grant_ref", GNTTABOP_unmap_grant_ref)
+    CONST("GNTTABOP_setup_table", GNTTABOP_setup_table)
+    CONST("GNTTABOP_copy", GNTTABOP_copy)
+    CONST("GNTTABOP_query_size", GNTTABOP_query_size)
+    CONST("XENMEM_decrease_reservation", XENMEM_decrease_reservation)
+    CONST("XENMEM_populate_physmap", XENMEM_populate_physmap)
+    CONST("XENMEM_add_to_physmap", XENMEM_add_to_physmap)
+    CONST("XENMAPSPACE_shared_info", XENMAPSPACE_shared_info)
+    CONST("XENMAPSPACE_grant_table", XENMAPSPACE_grant_table)
+    CONST("XENMAPSPACE_gmfn", XENMAPSPACE_gmfn)
+    CONST("XENMAPIDX_grant_table_status", XENMAPIDX_grant_table_status)
+    CONST("HVMOP_set_param", HVMOP_set_param)
+    CONST("HVMOP_get_param", HVMOP_get_param)
+    CONST("HVM_PARAM_CALLBACK_IRQ", HVM_PARAM_CALLBACK_IRQ)
+    CONST("HVM_PARAM_STORE_PFN", HVM_PARAM_STORE_PFN)
+    CONST("HVM_PARAM_STORE_EVTCHN", HVM_PARAM_STORE_EVTCHN)
+    CONST("HVM_PARAM_CONSOLE_PFN", HVM_PARAM_CONSOLE_PFN)
+    CONST("HVM_PARAM_CONSOLE_EVTCHN", HVM_PARAM_CONSOLE_EVTCHN)
+    CONST("SCHEDOP_yield", SCHEDOP_yield)
+    CONST("SCHEDOP_block", SCHEDOP_block)
+    CONST("SCHEDOP_shutdown", SCHEDOP_shutdown)
+    CONST("SCHEDOP_poll", SCHEDOP_poll)
+    CONST("SHUTDOWN_poweroff", SHUTDOWN_poweroff)
+    CONST("SHUTDOWN_reboot", SHUTDOWN_reboot)
+    CONST("SHUTDOWN_suspend", SHUTDOWN_suspend)
+    CONST("SHUTDOWN_crash", SHUTDOWN_crash)
+    CONST("CONSOLEIO_write", CONSOLEIO_write)
+    CONST("CONSOLEIO_read", CONSOLEIO_read)
+    CONST("XENVER_version", XENVER_version)
+    CONST("XENVER_extraversion", XENVER_extraversion)
+    CONST("DOMID_FIRST_RESERVED", DOMID_FIRST_RESERVED)
+    CONST("DOMID_SELF", DOMID_SELF)
+    CONST("EVTCHNSTAT_closed", EVTCHNSTAT_closed)
+    CONST("EVTCHNSTAT_unbound", EVTCHNSTAT_unbound)
+    CONST("EVTCHNSTAT_interdomain", EVTCHNSTAT_interdomain)
+    CONST("EVTCHNSTAT_pirq", EVTCHNSTAT_pirq)
+    CONST("EVTCHNSTAT_virq", EVTCHNSTAT_virq)
+    CONST("EVTCHNSTAT_ipi", EVTCHNSTAT_ipi)
+    CONST("GTF_invalid", GTF_invalid)
+    CONST("GTF_permit_access", GTF_permit_access)
+    CONST("GTF_accept_transfer", GTF_accept_transfer)
+    CONST("GTF_type_mask", GTF_type_mask)
+    CONST("GTF_readonly", GTF_readonly)
+    CONST("GTF_reading", GTF_reading)
+    CONST("GTF_writing", GTF_writing)
+    CONST("GTF_sub_page", GTF_sub_page)
+    CONST("GNTMAP_device_map", GNTMAP_device_map)
+    CONST("GNTMAP_host_map", GNTMAP_host_map)
+    CONST("GNTMAP_readonly", GNTMAP_readonly)
+    CONST("GNTMAP_application_map", GNTMAP_application_map)
+    CONST("GNTMAP_contains_pte", GNTMAP_contains_pte)
+    CONST("GNTCOPY_source_gref", GNTCOPY_source_gref)
+    CONST("GNTCOPY_dest_gref", GNTCOPY_dest_gref)
+    CONST("GNTST_okay", GNTST_okay)
+    CONST("GNTST_general_error", GNTST_general_error)
+    CONST("GNTST_bad_domain", GNTST_bad_domain)
+    CONST("GNTST_bad_gntref", GNTST_bad_gntref)
+    CONST("GNTST_bad_handle", GNTST_bad_handle)
+    CONST("GNTST_bad_virt_addr", GNTST_bad_virt_addr)
+    CONST("GNTST_bad_dev_addr", GNTST_bad_dev_addr)
+    CONST("GNTST_no_device_space", GNTST_no_device_space)
+    CONST("GNTST_permission_denied", GNTST_permission_denied)
+    CONST("GNTST_bad_page", GNTST_bad_page)
+    CONST("GNTST_bad_copy_arg", GNTST_bad_copy_arg)
+    CONST("GNTST_address_too_big", GNTST_address_too_big)
+    CONST("GNTST_eagain", GNTST_eagain)
+    CONST("XENSTORE_RING_SIZE", XENSTORE_RING_SIZE)
+    CONST("XENSTORE_CONNECTED", XENSTORE_CONNECTED)
+    CONST("XENSTORE_RECONNECT", XENSTORE_RECONNECT)
+    CONST("XENSTORE_PAYLOAD_MAX", XENSTORE_PAYLOAD_MAX)
+    CONST("XENSTORE_ABS_PATH_MAX", XENSTORE_ABS_PATH_MAX)
+    CONST("XENSTORE_REL_PATH_MAX", XENSTORE_REL_PATH_MAX)
+    CONST("XENSTORE_SERVER_FEATURE_RECONNECTION", XENSTORE_SERVER_FEATURE_RECONNECTION)
+    CONST("XENSTORE_SERVER_FEATURE_ERROR", XENSTORE_SERVER_FEATURE_ERROR)
+    CONST("XENSTORE_ERROR_NONE", XENSTORE_ERROR_NONE)
+    CONST("XENSTORE_ERROR_COMM", XENSTORE_ERROR_COMM)
+    CONST("XENSTORE_ERROR_RINGIDX", XENSTORE_ERROR_RINGIDX)
+    CONST("XENSTORE_ERROR_PROTO", XENSTORE_ERROR_PROTO)
+    CONST("XenbusStateUnknown", XenbusStateUnknown)
+    CONST("XenbusStateInitialising", XenbusStateInitialising)
+    CONST("XenbusStateInitWait", XenbusStateInitWait)
+    CONST("XenbusStateInitialised", XenbusStateInitialised)
+    CONST("XenbusStateConnected", XenbusStateConnected)
+    CONST("XenbusStateClosing", XenbusStateClosing)
+    CONST("XenbusStateClosed", XenbusStateClosed)
+    CONST("XenbusStateReconfiguring", XenbusStateReconfiguring)
+    CONST("XenbusStateReconfigured", XenbusStateReconfigured)
+    CONST("BLKIF_OP_READ", BLKIF_OP_READ)
+    CONST("BLKIF_OP_WRITE", BLKIF_OP_WRITE)
+    CONST("BLKIF_OP_WRITE_BARRIER", BLKIF_OP_WRITE_BARRIER)
+    CONST("BLKIF_OP_FLUSH_DISKCACHE", BLKIF_OP_FLUSH_DISKCACHE)
+    CONST("BLKIF_OP_DISCARD", BLKIF_OP_DISCARD)
+    CONST("BLKIF_OP_INDIRECT", BLKIF_OP_INDIRECT)
+    CONST("BLKIF_RSP_OKAY", BLKIF_RSP_OKAY)
+    CONST("BLKIF_RSP_ERROR", BLKIF_RSP_ERROR)
+    CONST("BLKIF_RSP_EOPNOTSUPP", BLKIF_RSP_EOPNOTSUPP)
+    CONST("BLKIF_MAX_SEGMENTS_PER_REQUEST", BLKIF_MAX_SEGMENTS_PER_REQUEST)
+    CONST("BLKIF_RING_SIZE", __CONST_RING_SIZE(blkif, 1 << XEN_PAGE_SHIFT))
+    CONST("NETIF_TX_RING_SIZE", __CONST_RING_SIZE(netif_tx, 1 << XEN_PAGE_SHIFT))
+    CONST("NETIF_RX_RING_SIZE", __CONST_RING_SIZE(netif_rx, 1 << XEN_PAGE_SHIFT))
+    CONST("HVM_NR_PARAMS", HVM_NR_PARAMS)
+    CONST("EVTCHN_2L_NR_CHANNELS", EVTCHN_2L_NR_CHANNELS)
+    CONST("XEN_EXTRAVERSION_LEN", XEN_EXTRAVERSION_LEN)
+    CONST("EPERM", XEN_EPERM)
+    CONST("ENOENT", XEN_ENOENT)
+    CONST("ESRCH", XEN_ESRCH)
+    CONST("EIO", XEN_EIO)
+    CONST("ENXIO", XEN_ENXIO)
+    CONST("E2BIG", XEN_E2BIG)
+    CONST("ENOEXEC", XEN_ENOEXEC)
+    CONST("EBADF", XEN_EBADF)
+    CONST("ECHILD", XEN_ECHILD)
+    CONST("EAGAIN", XEN_EAGAIN)
+    CONST("EWOULDBLOCK", XEN_EWOULDBLOCK)
+    CONST("ENOMEM", XEN_ENOMEM)
+    CONST("EACCES", XEN_EACCES)
+    CONST("EFAULT", XEN_EFAULT)
+    CONST("EBUSY", XEN_EBUSY)
+    CONST("EEXIST", XEN_EEXIST)
+    CONST("EXDEV", XEN_EXDEV)
+    CONST("ENODEV", XEN_ENODEV)
+    CONST("ENOTDIR", XEN_ENOTDIR)
+    CONST("EISDIR", XEN_EISDIR)
+    CONST("EINVAL", XEN_EINVAL)
+    CONST("ENFILE", XEN_ENFILE)
+    CONST("EMFILE", XEN_EMFILE)
+    CONST("ENOSPC", XEN_ENOSPC)
+    CONST("EROFS", XEN_EROFS)
+    CONST("EMLINK", XEN_EMLINK)
+    CONST("EDOM", XEN_EDOM)
+    CONST("ERANGE", XEN_ERANGE)
+    CONST("EDEADLK", XEN_EDEADLK)
+    CONST("EDEADLOCK", XEN_EDEADLOCK)
+    CONST("ENAMETOOLONG", XEN_ENAMETOOLONG)
+    CONST("ENOLCK", XEN_ENOLCK)
+    CONST("ENOSYS", XEN_ENOSYS)
+    CONST("ENOTEMPTY", XEN_ENOTEMPTY)
+    CONST("ENODATA", XEN_ENODATA)
+    CONST("ETIME", XEN_ETIME)
+    CONST("EBADMSG", XEN_EBADMSG)
+    CONST("EOVERFLOW", XEN_EOVERFLOW)
+    CONST("EILSEQ", XEN_EILSEQ)
+    CONST("ENOTSOCK", XEN_ENOTSOCK)
+    CONST("EMSGSIZE", XEN_EMSGSIZE)
+    CONST("EOPNOTSUPP", XEN_EOPNOTSUPP)
+    CONST("EADDRINUSE", XEN_EADDRINUSE)
+    CONST("EADDRNOTAVAIL", XEN_EADDRNOTAVAIL)
+    CONST("ENOBUFS", XEN_ENOBUFS)
+    CONST("EISCONN", XEN_EISCONN)
+    CONST("ENOTCONN", XEN_ENOTCONN)
+    CONST("ETIMEDOUT", XEN_ETIMEDOUT)
+    CONST("ECONNREFUSED", XEN_ECONNREFUSED)
     printf("}}\n");
     return 0;
 }
