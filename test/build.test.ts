@@ -2,7 +2,7 @@
 // builds. Run on a copy of the build's inputs and of build/ (timestamps
 // kept), so that the build/ the other test files load is never rewritten
 // under them.
-import { cpSync, mkdtempSync, rmSync, symlinkSync, utimesSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,6 +15,9 @@ const INPUTS = [
   "asconfig.json",
   "package.json",
   "tools/build.ts",
+  "tools/abi-generate.ts",
+  "host/xen/abi.ts",
+  "test/native/layouts.c",
   "runtime/command-line.ts",
   "build",
 ];
@@ -51,6 +54,19 @@ describe("npm run build", () => {
     // The component's WIT is its input alone.
     touch("wit/xenstore.wit");
     expect(built(await build("xenbus", "xenbus.debug", "harness.debug"))).toEqual([]);
+  }, 600_000);
+
+  it("writes again the files generated from Xen's ABI declaration when it changes, then rebuilds", async () => {
+    const declaration = join(root, "assembly/xen/abi.json");
+    const abi = JSON.parse(readFileSync(declaration, "utf8"));
+    abi.structs.evtchn_send.doc = "EVTCHNOP_send: notifies the other end of `port`.";
+    writeFileSync(declaration, JSON.stringify(abi));
+    const outcome = await build("xenbus.debug");
+    expect(built(outcome)).toEqual(["xenbus.debug (assembly/xen/layout.ts changed)"]);
+    expect(outcome.stderr).toContain("generated assembly/xen/layout.ts from assembly/xen/abi.json\n");
+    expect(outcome.stderr).toContain("generated host/xen/abi.ts from assembly/xen/abi.json\n");
+    expect(readFileSync(join(root, "assembly/xen/layout.ts"), "utf8")).toContain(abi.structs.evtchn_send.doc);
+    expect(built(await build("xenbus.debug"))).toEqual([]);
   }, 600_000);
 
   it("builds a target whose output is missing", async () => {
