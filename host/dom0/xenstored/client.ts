@@ -52,7 +52,7 @@ export class LocalClient implements XenstoreClient {
     this.connection = server.connect(domid, (bytes) => {
       const messages = this.decoder.push(bytes);
       if (messages === "protocol-error") throw new Error("xenstored sent an oversized message");
-      this.received.push(...messages);
+      for (const message of messages) this.received.push(message);
       if (messages.some((message) => message.type === XsType.WATCH_EVENT)) this.onWatchEvent?.();
     });
   }

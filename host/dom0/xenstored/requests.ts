@@ -132,6 +132,11 @@ function joinNames(names: readonly string[]): Uint8Array {
   return textToBytes(names.map((name) => `${name}\0`).join(""));
 }
 
+/** Appends one by one: a spread into push() overflows the stack on a large batch (an RM of 125,000 nodes). */
+function append<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
+}
+
 // Tree operations ---------------------------------------------------------------
 
 function nodeName(request: Request, name: string): string {
@@ -145,8 +150,8 @@ function treeOperation<T>(request: Request, operation: (access: TreeAccess) => T
   const view = transaction ?? state.tree;
   const checkMemoryGrowth = (domid: number, bytes: number) => state.checkMemoryGrowth(caller, view, domid, bytes);
   const result = operation({ view, caller, quotas: state.quotas, changes, checkMemoryGrowth });
-  if (transaction) transaction.changes.push(...changes);
-  else request.fired.push(...state.watchEvents(changes));
+  if (transaction) append(transaction.changes, changes);
+  else append(request.fired, state.watchEvents(changes));
   return result;
 }
 
@@ -172,7 +177,7 @@ function endTransaction(request: Request): Reply {
   request.session.transactions.delete(request.message.txId);
   if (commit === "T") {
     transaction.commit();
-    request.fired.push(...request.state.watchEvents(transaction.changes));
+    append(request.fired, request.state.watchEvents(transaction.changes));
   }
   return "OK";
 }
@@ -197,7 +202,7 @@ function addWatch(request: Request): Reply {
   state.checkMemoryGrowth(caller, state.tree, session.domid, watchMemory(watch));
   session.watches.push(watch);
   // Every new watch fires once, after its ack.
-  request.after.push(...watchEvent(session, watch, watch.path));
+  append(request.after, watchEvent(session, watch, watch.path));
   return "OK";
 }
 
@@ -355,7 +360,7 @@ const HANDLERS = new Map<number, Handler>([
       privileged: true,
       run(request) {
         const [domidText, gfnText, portText] = args(request.message.payload, 3);
-        request.fired.push(...request.state.introduceDomain(atoi(domidText!), atoi(gfnText!), atoi(portText!)));
+        append(request.fired, request.state.introduceDomain(atoi(domidText!), atoi(gfnText!), atoi(portText!)));
         return "OK";
       },
     },
@@ -367,7 +372,7 @@ const HANDLERS = new Map<number, Handler>([
       run(request) {
         const domid = domidArg(request.message.payload);
         if (domid === 0) throw new XsError("EINVAL");
-        request.fired.push(...request.state.releaseDomain(domid));
+        append(request.fired, request.state.releaseDomain(domid));
         return "OK";
       },
     },

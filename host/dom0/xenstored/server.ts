@@ -79,7 +79,7 @@ export class XenStored {
       this.disconnect(conn);
       return;
     }
-    conn.inbox.push(...messages);
+    for (const message of messages) conn.inbox.push(message);
     this.processInbox(conn);
   }
 

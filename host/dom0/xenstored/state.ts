@@ -255,7 +255,7 @@ export class XenStoreState {
         // Matching first: it is cheaper than the permission check, and most sessions watch elsewhere.
         const matching = session.watches.filter((watch) => watchMatches(watch, change));
         if (matching.length === 0 || !changeVisibleTo(this.callerOf(session), change)) continue;
-        for (const watch of matching) batch.push(...watchEvent(session, watch, change.path));
+        for (const watch of matching) for (const event of watchEvent(session, watch, change.path)) batch.push(event);
       }
       return batch;
     });

@@ -297,19 +297,33 @@ export function rm(access: TreeAccess, path: string): void {
   // A transaction can see a node whose parent it first saw missing; C's _rm answers EINVAL then.
   const parent = access.view.get(parentPath);
   if (!parent) throw new XsError("EINVAL");
-  removeTree(access, path, node, path);
+  removeTree(access, path, node);
   access.view.put(parentPath, { ...parent, children: parent.children.filter((child) => child !== baseName(path)) });
 }
 
-/** Post-order, as C xenstored: each removed node is announced while its perms can still be seen. */
-function removeTree(access: TreeAccess, path: string, node: XsNode, root: string): void {
-  for (const child of node.children) {
-    const childName = childPath(path, child);
-    const childNode = access.view.get(childName);
-    if (childNode) removeTree(access, childName, childNode, root);
+/**
+ * Post-order, as C xenstored: each removed node is announced while its perms
+ * can still be seen. An explicit stack, not recursion, walks the subtree.
+ */
+function removeTree(access: TreeAccess, root: string, rootNode: XsNode): void {
+  const stack: { path: string; node: XsNode; expanded: boolean }[] = [{ path: root, node: rootNode, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (!top.expanded) {
+      top.expanded = true;
+      // Pushed in reverse so the children are removed in their listed order.
+      const names = [...top.node.children];
+      for (let index = names.length - 1; index >= 0; index--) {
+        const path = childPath(top.path, names[index]!);
+        const node = access.view.get(path);
+        if (node) stack.push({ path, node, expanded: false });
+      }
+      continue;
+    }
+    stack.pop();
+    access.view.remove(top.path);
+    access.changes.push({ path: top.path, exact: top.path !== root, visibleUnder: [top.node.perms] });
   }
-  access.view.remove(path);
-  access.changes.push({ path, exact: path !== root, visibleUnder: [node.perms] });
 }
 
 export function directory(access: TreeAccess, path: string): XsNode {
