@@ -1,8 +1,10 @@
 // Reads the ABI table a built guest module carries (assembly/xen/describe.ts):
-// build/harness.wasm's, compiled from the declarations (assembly/xen/layout.ts,
-// abi.ts) xenbus.wasm is compiled from; the release module leaves the table out.
-// No hypervisor is needed: every `xen` import answers -ENOSYS.
+// build/harness.wasm's, compiled from the files generated from Xen's ABI
+// declaration (assembly/xen/abi.json) that xenbus.wasm is compiled from; the
+// release module leaves the table out. No hypervisor is needed: every `xen`
+// import answers -ENOSYS.
 import { readFileSync } from "node:fs";
+import { ERRNO } from "../host/xen/abi.js";
 
 export interface StructLayout {
   sizeof: number;
@@ -11,8 +13,8 @@ export interface StructLayout {
 export type Layouts = Record<string, StructLayout>;
 export type Constants = Record<string, number>;
 
-const ENOSYS = 38;
-const HYPERCALLS = [
+/** The `xen` imports a host provides (runtime/pvh/imports.c natively, host/xen/hypercalls.ts simulated). */
+export const HYPERCALLS = [
   "event_channel_op",
   "grant_table_op",
   "memory_op",
@@ -26,7 +28,7 @@ export type Hypercall = (...args: number[]) => number;
 
 /** `xen` imports for running a module without a hypervisor: each answers -ENOSYS unless overridden. */
 export function noHypervisor(overrides: Record<string, Hypercall> = {}): Record<string, Hypercall> {
-  return { ...Object.fromEntries(HYPERCALLS.map((name) => [name, () => -ENOSYS])), ...overrides };
+  return { ...Object.fromEntries(HYPERCALLS.map((name) => [name, () => -ERRNO.ENOSYS])), ...overrides };
 }
 
 /** The module that carries the table. */

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { basename, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { exitWithError, exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
+import { HYPERCALLS } from "./abi.js";
 import { buildStale, isTargetName } from "./build.js";
 import { cachePath, upToDate } from "./cache.js";
 import { debianPackage, PeerUnavailable } from "./debian.js";
@@ -16,16 +17,6 @@ import { wasm2c } from "./wasm2c.js";
 
 const HOST = resolve("runtime/pvh");
 const TOOLS = ["tools/pvh.ts", "tools/wasm2c.ts"].map((path) => resolve(path));
-/** What the host provides: the `xen` imports (runtime/pvh/imports.c) and the entry it calls. */
-const HOST_IMPORTS = [
-  "event_channel_op",
-  "grant_table_op",
-  "memory_op",
-  "hvm_op",
-  "sched_op",
-  "console_io",
-  "xen_version",
-];
 
 /** The module cannot run in the host (its exports or imports say so). */
 export class NotAUnikernel extends Error {}
@@ -74,7 +65,7 @@ function checkModule(wasm: string): void {
   if (exports.get("main") !== "function") throw new NotAUnikernel(`${file} exports no main() for the PVH host to call`);
   if (exports.get("memory") !== "memory") throw new NotAUnikernel(`${file} exports no memory`);
   for (const entry of WebAssembly.Module.imports(module)) {
-    if (entry.module !== "xen" || !HOST_IMPORTS.includes(entry.name)) {
+    if (entry.module !== "xen" || !HYPERCALLS.includes(entry.name)) {
       throw new NotAUnikernel(`${file} imports ${entry.module}.${entry.name}, which the PVH host does not provide`);
     }
   }

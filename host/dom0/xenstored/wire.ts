@@ -1,5 +1,6 @@
 // The XenStore wire protocol (xs_wire.h): message types, the 16-byte header,
 // error names, and a streaming decoder. Pure: no I/O, no store.
+import { XENSTORE, xsd_sockmsg } from "../../xen/abi.js";
 
 /** Message types, numbered as in the newest xs_wire.h (20 was XS_RESTRICT, removed). */
 export const XsType = {
@@ -33,13 +34,18 @@ export const XsType = {
   INVALID: 0xffff,
 } as const;
 
-export const HEADER_SIZE = 16;
-export const XENSTORE_PAYLOAD_MAX = 4096;
-export const XENSTORE_ABS_PATH_MAX = 3072;
-export const XENSTORE_REL_PATH_MAX = 2048;
+export const HEADER_SIZE = xsd_sockmsg.sizeof;
+export const XENSTORE_PAYLOAD_MAX = XENSTORE.PAYLOAD_MAX;
+export const XENSTORE_ABS_PATH_MAX = XENSTORE.ABS_PATH_MAX;
+export const XENSTORE_REL_PATH_MAX = XENSTORE.REL_PATH_MAX;
 
-/** Server feature bits (xenstore_domain_interface.server_features). */
-export const XENSTORE_SERVER_FEATURE = { RECONNECTION: 1, ERROR: 2, WATCHDEPTH: 4, DOMID_ANY: 8 } as const;
+/** Server feature bits (xenstore_domain_interface.server_features); Debian's headers predate the last two. */
+export const XENSTORE_SERVER_FEATURE = {
+  RECONNECTION: XENSTORE.SERVER_FEATURE_RECONNECTION,
+  ERROR: XENSTORE.SERVER_FEATURE_ERROR,
+  WATCHDEPTH: 4,
+  DOMID_ANY: 8,
+} as const;
 
 /** xsd_errors: the error names sent in ERROR replies and their Linux errno values. */
 export const XSD_ERRORS = {
