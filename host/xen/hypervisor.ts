@@ -75,7 +75,7 @@ export class Hypervisor implements DomainDirectory, GuestHypervisor<WasmDomain> 
         for (const listener of this.exitListeners) listener(domain);
       },
     );
-    this.evtchn = new EventChannels(this, () => this.scheduler.noteEvent());
+    this.evtchn = new EventChannels(this, (domain) => this.scheduler.noteEvent(domain));
     this.gnttab = new GrantTables(this, this.coherence);
     this.reservations = new Reservations(this, this.coherence, (domain, message) => this.domainCrash(domain, message));
     this.dom0 = this.createNativeDomain("Domain-0", { privileged: true });

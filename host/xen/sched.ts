@@ -6,6 +6,10 @@
 // Nothing runs unless an event made it runnable, so a domain that waits while
 // no event arrives anywhere can never see anything change: that is how a
 // spinning guest (and a deadlocked one) is told apart from a waiting one.
+// Only domains that may have become runnable are looked at: those an event
+// was raised for, and those a call just left (a guest changes its own flags
+// only while it runs); runUntilIdle, entered from the host, looks at all.
+//
 // The world outside the simulation (an operator typing `xl shutdown`) acts
 // only when nothing inside can run, one queued action at a time.
 import { DomainExit, type DomainExitInfo } from "../../runtime/hypervisor.js";
@@ -40,6 +44,8 @@ interface StallCounter {
 export class Scheduler {
   private readonly stack: Domain[] = [];
   private lastRun = -1;
+  /** Domains that may be runnable; step() drops those that turn out not to be. */
+  private readonly candidates = new Set<Domain>();
   /** Ports newly pending anywhere, plus clock advances. */
   private events = 0;
   /** Domain runs. Waiting is progress when either changed. */
@@ -93,6 +99,7 @@ export class Scheduler {
   leave(domain: Domain): void {
     this.stack.pop();
     domain.depth--;
+    this.candidates.add(domain);
     const next = this.current;
     if (next === domain) return;
     this.coherence.flush(domain);
@@ -100,8 +107,10 @@ export class Scheduler {
     else this.coherence.updateAll(); // back on the host: everything as eager copying would have left it
   }
 
-  noteEvent(): void {
+  /** A port of `domain` newly became pending. */
+  noteEvent(domain: Domain): void {
     this.events++;
+    this.candidates.add(domain);
   }
 
   /**
@@ -117,6 +126,8 @@ export class Scheduler {
 
   /** Runs pending work until there is none; returns the number of domain runs. */
   runUntilIdle(): number {
+    // The host may have changed any domain's memory since the last run.
+    for (const domain of this.domains()) this.candidates.add(domain);
     let steps = 0;
     while (this.step()) {
       if (++steps >= this.options.maxSteps) {
@@ -225,11 +236,14 @@ export class Scheduler {
 
   /** Runs one runnable domain's work, round-robin by domid; false when nothing is runnable. */
   private step(): boolean {
-    const domains = this.domains();
+    const domains = [...this.candidates].sort((a, b) => a.domid - b.domid);
     const start = domains.findIndex((domain) => domain.domid > this.lastRun);
     for (let i = 0; i < domains.length; i++) {
       const domain = domains[(Math.max(start, 0) + i) % domains.length]!;
-      if (!this.isRunnable(domain)) continue;
+      if (!this.isRunnable(domain)) {
+        this.candidates.delete(domain);
+        continue;
+      }
       this.lastRun = domain.domid;
       this.runs++;
       if (domain.kind === "wasm" && this.isStalled(this.upcallStalls, domain, this.events)) {
