@@ -129,6 +129,37 @@ export const XENSTORE_ERROR_COMM: i32 = 1;
 export const XENSTORE_ERROR_RINGIDX: i32 = 2;
 export const XENSTORE_ERROR_PROTO: i32 = 3;
 
+// XenStore message types (io/xs_wire.h's enum xsd_sockmsg_type, newest; 20 was XS_RESTRICT, removed). Debian's headers
+// end at XS_DIRECTORY_PART: the newer types continue the enum after it, and the probe counts on from there.
+export const XS_CONTROL: u32 = 0;
+export const XS_DIRECTORY: u32 = 1;
+export const XS_READ: u32 = 2;
+export const XS_GET_PERMS: u32 = 3;
+export const XS_WATCH: u32 = 4;
+export const XS_UNWATCH: u32 = 5;
+export const XS_TRANSACTION_START: u32 = 6;
+export const XS_TRANSACTION_END: u32 = 7;
+export const XS_INTRODUCE: u32 = 8;
+export const XS_RELEASE: u32 = 9;
+export const XS_GET_DOMAIN_PATH: u32 = 10;
+export const XS_WRITE: u32 = 11;
+export const XS_MKDIR: u32 = 12;
+export const XS_RM: u32 = 13;
+export const XS_SET_PERMS: u32 = 14;
+export const XS_WATCH_EVENT: u32 = 15;
+export const XS_ERROR: u32 = 16;
+export const XS_IS_DOMAIN_INTRODUCED: u32 = 17;
+export const XS_RESUME: u32 = 18;
+export const XS_SET_TARGET: u32 = 19;
+export const XS_RESET_WATCHES: u32 = 21;
+export const XS_DIRECTORY_PART: u32 = 22;
+export const XS_GET_FEATURE: u32 = 23;
+export const XS_SET_FEATURE: u32 = 24;
+export const XS_GET_QUOTA: u32 = 25;
+export const XS_SET_QUOTA: u32 = 26;
+export const XS_TYPE_COUNT: u32 = 27;
+export const XS_INVALID: u32 = 65535;
+
 // XenBus device states (io/xenbus.h): the value of each end's `state` node.
 export const XenbusStateUnknown: i32 = 0;
 export const XenbusStateInitialising: i32 = 1;

@@ -27,35 +27,37 @@ import {
 } from "../xen/abi";
 import { xsd_sockmsg } from "../xen/layout";
 
-// enum xsd_sockmsg_type of the newest xs_wire.h (20 was XS_RESTRICT, removed).
-export const XS_CONTROL: u32 = 0;
-export const XS_DIRECTORY: u32 = 1;
-export const XS_READ: u32 = 2;
-export const XS_GET_PERMS: u32 = 3;
-export const XS_WATCH: u32 = 4;
-export const XS_UNWATCH: u32 = 5;
-export const XS_TRANSACTION_START: u32 = 6;
-export const XS_TRANSACTION_END: u32 = 7;
-export const XS_INTRODUCE: u32 = 8;
-export const XS_RELEASE: u32 = 9;
-export const XS_GET_DOMAIN_PATH: u32 = 10;
-export const XS_WRITE: u32 = 11;
-export const XS_MKDIR: u32 = 12;
-export const XS_RM: u32 = 13;
-export const XS_SET_PERMS: u32 = 14;
-export const XS_WATCH_EVENT: u32 = 15;
-export const XS_ERROR: u32 = 16;
-export const XS_IS_DOMAIN_INTRODUCED: u32 = 17;
-export const XS_RESUME: u32 = 18;
-export const XS_SET_TARGET: u32 = 19;
-export const XS_RESET_WATCHES: u32 = 21;
-export const XS_DIRECTORY_PART: u32 = 22;
-export const XS_GET_FEATURE: u32 = 23;
-export const XS_SET_FEATURE: u32 = 24;
-export const XS_GET_QUOTA: u32 = 25;
-export const XS_SET_QUOTA: u32 = 26;
-export const XS_TYPE_COUNT: u32 = 27;
-export const XS_INVALID: u32 = 0xffff;
+// The message types (enum xsd_sockmsg_type), declared with the rest of Xen's ABI.
+export {
+  XS_CONTROL,
+  XS_DIRECTORY,
+  XS_DIRECTORY_PART,
+  XS_ERROR,
+  XS_GET_DOMAIN_PATH,
+  XS_GET_FEATURE,
+  XS_GET_PERMS,
+  XS_GET_QUOTA,
+  XS_INTRODUCE,
+  XS_INVALID,
+  XS_IS_DOMAIN_INTRODUCED,
+  XS_MKDIR,
+  XS_READ,
+  XS_RELEASE,
+  XS_RESET_WATCHES,
+  XS_RESUME,
+  XS_RM,
+  XS_SET_FEATURE,
+  XS_SET_PERMS,
+  XS_SET_QUOTA,
+  XS_SET_TARGET,
+  XS_TRANSACTION_END,
+  XS_TRANSACTION_START,
+  XS_TYPE_COUNT,
+  XS_UNWATCH,
+  XS_WATCH,
+  XS_WATCH_EVENT,
+  XS_WRITE,
+} from "../xen/abi";
 
 /** Bytes of an xsd_sockmsg header. */
 export const XS_HEADER_SIZE: u32 = xsd_sockmsg.SIZE;

@@ -175,6 +175,41 @@ export const XENSTORE_ERROR = {
   PROTO: 3,
 } as const;
 
+/**
+ * XenStore message types (io/xs_wire.h's enum xsd_sockmsg_type, newest; 20 was XS_RESTRICT, removed). Debian's headers
+ * end at XS_DIRECTORY_PART: the newer types continue the enum after it, and the probe counts on from there.
+ */
+export const XS = {
+  CONTROL: 0,
+  DIRECTORY: 1,
+  READ: 2,
+  GET_PERMS: 3,
+  WATCH: 4,
+  UNWATCH: 5,
+  TRANSACTION_START: 6,
+  TRANSACTION_END: 7,
+  INTRODUCE: 8,
+  RELEASE: 9,
+  GET_DOMAIN_PATH: 10,
+  WRITE: 11,
+  MKDIR: 12,
+  RM: 13,
+  SET_PERMS: 14,
+  WATCH_EVENT: 15,
+  ERROR: 16,
+  IS_DOMAIN_INTRODUCED: 17,
+  RESUME: 18,
+  SET_TARGET: 19,
+  RESET_WATCHES: 21,
+  DIRECTORY_PART: 22,
+  GET_FEATURE: 23,
+  SET_FEATURE: 24,
+  GET_QUOTA: 25,
+  SET_QUOTA: 26,
+  TYPE_COUNT: 27,
+  INVALID: 65535,
+} as const;
+
 /** XenBus device states (io/xenbus.h): the value of each end's `state` node. */
 export const XENBUS_STATE = {
   Unknown: 0,
@@ -670,6 +705,7 @@ const CONSTANT_GROUPS: [string, Record<string, number>][] = [
   ["GNTST_", GNTST],
   ["XENSTORE_", XENSTORE],
   ["XENSTORE_ERROR_", XENSTORE_ERROR],
+  ["XS_", XS],
   ["XenbusState", XENBUS_STATE],
   ["BLKIF_OP_", BLKIF_OP],
   ["BLKIF_RSP_", BLKIF_RSP],

@@ -2,37 +2,8 @@
 // error names, and a streaming decoder. Pure: no I/O, no store.
 import { XENSTORE, xsd_sockmsg } from "../../xen/abi.js";
 
-/** Message types, numbered as in the newest xs_wire.h (20 was XS_RESTRICT, removed). */
-export const XsType = {
-  CONTROL: 0,
-  DIRECTORY: 1,
-  READ: 2,
-  GET_PERMS: 3,
-  WATCH: 4,
-  UNWATCH: 5,
-  TRANSACTION_START: 6,
-  TRANSACTION_END: 7,
-  INTRODUCE: 8,
-  RELEASE: 9,
-  GET_DOMAIN_PATH: 10,
-  WRITE: 11,
-  MKDIR: 12,
-  RM: 13,
-  SET_PERMS: 14,
-  WATCH_EVENT: 15,
-  ERROR: 16,
-  IS_DOMAIN_INTRODUCED: 17,
-  RESUME: 18,
-  SET_TARGET: 19,
-  RESET_WATCHES: 21,
-  DIRECTORY_PART: 22,
-  GET_FEATURE: 23,
-  SET_FEATURE: 24,
-  GET_QUOTA: 25,
-  SET_QUOTA: 26,
-  TYPE_COUNT: 27,
-  INVALID: 0xffff,
-} as const;
+/** Message types (enum xsd_sockmsg_type of the newest xs_wire.h), declared with the rest of Xen's ABI. */
+export { XS as XsType } from "../../xen/abi.js";
 
 export const HEADER_SIZE = xsd_sockmsg.sizeof;
 export const XENSTORE_PAYLOAD_MAX = XENSTORE.PAYLOAD_MAX;
