@@ -170,6 +170,18 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(front.info(DEVID).state).toBe(Connected);
     });
 
+    test("a transfer that runs past the end of the disk is refused before any request goes out: nothing is written", () => {
+      const { disk } = connect(4096);
+      const before = front.info(DEVID).requests;
+      // 128 sectors at 3996 would go as two requests (88 + 40 sectors, 11 segments each at most): the first fits.
+      expect(() => front.write(DEVID, 3996, pattern(128 * 512, 3))).toThrow(expect.objectContaining({ code: "EIO" }));
+      expect(() => front.read(DEVID, 3996, 128)).toThrow(expect.objectContaining({ code: "EIO" }));
+      expect(front.info(DEVID).requests).toBe(before);
+      expect(disk.image().every((byte) => byte === 0)).toBe(true);
+      front.write(DEVID, 3968, pattern(128 * 512, 4));
+      expect(front.read(DEVID, 3968, 128)).toEqual(pattern(128 * 512, 4));
+    });
+
     test("a read-only disk refuses writes at the frontend; reads go on", () => {
       const { disk } = connect(64, { info: 4 });
       disk.image().fill(0x5a);

@@ -445,14 +445,18 @@ function submit(dev: BlkfrontDevice, op: i32, segments: u32, sector: u64): i32 {
  * the sectors need), in requests of up to MAX_SEGMENTS pages. 0, or -errno:
  * -ENODEV when not connected, -EINVAL for a count of 0 or a transfer not
  * aligned to the logical sector, -EROFS for a write to a read-only disk,
- * -EIO when the backend failed it (a range beyond the disk included), or
- * submit's errors. Sectors before a failing request are done.
+ * -EIO for a range that does not lie within the disk (refused before any
+ * request goes out, as Linux's block layer ends such a bio) or when the
+ * backend failed a request, or submit's errors. A transfer that fails part
+ * of the way leaves the sectors before the failing request done and the
+ * rest of the range unspecified, as a failed write does under Linux.
  */
 export function transfer(dev: BlkfrontDevice, op: i32, sector: u64, count: u32, buffer: usize): i32 {
   if (!dev.isConnected()) return dev.broken.length != 0 ? -EIO : -ENODEV;
   const align = u64(dev.sectorSize >> SECTOR_SHIFT) - 1;
   if (count == 0 || (sector & align) != 0 || (u64(count) & align) != 0) return -EINVAL;
   if (op == BLKIF_OP_WRITE && (dev.info & VDISK_READONLY) != 0) return -EROFS;
+  if (sector > dev.sectors || u64(count) > dev.sectors - sector) return -EIO;
   let done: u32 = 0;
   while (done < count) {
     const chunk = min(count - done, MAX_SEGMENTS * SECTORS_PER_PAGE);
