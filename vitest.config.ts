@@ -14,11 +14,14 @@ export default defineConfig({
         test: {
           name: "simulated",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/real-xen.test.ts"],
+          exclude: ["test/real-xen/**"],
           sequence: { groupOrder: 0 },
         },
       },
-      { extends: true, test: { name: "real-xen", include: ["test/real-xen.test.ts"], sequence: { groupOrder: 1 } } },
+      {
+        extends: true,
+        test: { name: "real-xen", include: ["test/real-xen/**/*.test.ts"], sequence: { groupOrder: 1 } },
+      },
     ],
   },
 });

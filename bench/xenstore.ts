@@ -1,7 +1,7 @@
 // The guest's XenStore client (build/xenbus.wasm, its xs_* exports) through
 // the store ring against the simulated xenstored, guest and server in one
 // process: the XenStore workloads of `npm run bench`, and the load that
-// test/xenstore-memory.test.ts puts on the guest. No test framework here.
+// test/guest/xenstore-memory.test.ts puts on the guest. No test framework here.
 
 import { startXenstore, type XenstoreService } from "../host/dom0/toolstack.js";
 import { Hypervisor } from "../host/xen/hypervisor.js";

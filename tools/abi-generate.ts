@@ -4,7 +4,7 @@
 //   assembly/xen/describe.ts   the table build/harness.wasm exports, read from the two above as compiled
 //   host/xen/abi.ts            the simulated hypervisor's tables
 //   test/native/layouts.c      the probe that prints the same from Xen's own C headers
-// `npm run build` writes the files whose text differs (tools/build.ts); test/abi-generated.test.ts
+// `npm run build` writes the files whose text differs (tools/build.ts); test/tools/abi-generated.test.ts
 // fails when a committed file is not what the declaration gives.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -137,7 +137,7 @@ function assemblyDescription(abi: AbiDeclaration): string {
     `// ${HEADER}`,
     "// The module describes its own ABI: every struct layout and constant it was compiled with, read from",
     "// layout.ts and abi.ts as compiled, as JSON, so a build can be checked against Xen's C headers",
-    "// (test/layouts.test.ts) and users can see what they ship (`npm run layouts`). build/harness.wasm carries it.",
+    "// (test/tools/layouts.test.ts) and users can see what they ship (`npm run layouts`). build/harness.wasm carries it.",
     'import * as abi from "./abi";',
     'import * as layout from "./layout";',
     "",
@@ -252,7 +252,7 @@ function probe(abi: AbiDeclaration): string {
     " * constants, as compiled from Xen's own public headers:",
     ' *   {"layouts": {"<struct>": {"sizeof": n, "fields": {"<field>": offset}}},',
     ' *    "constants": {"<NAME>": value}}',
-    " * test/layouts.test.ts compares this with the declaration and the built module.",
+    " * test/tools/layouts.test.ts compares this with the declaration and the built module.",
     " */",
     "/* The newest interface, as a guest built today uses (memory.h names mem_flags so since 0x00030209). */",
     "#define __XEN_INTERFACE_VERSION__ __XEN_LATEST_INTERFACE_VERSION__",

@@ -3,7 +3,7 @@
 // dist/, beside the release xenbus.wasm and the component's bindings
 // (build/component/) at dist/build/, where dist/runtime finds them as
 // runtime/ finds build/. Run by `npm run dist`
-// (prepack runs it after the build) and by test/package.test.ts before it
+// (prepack runs it after the build) and by test/clients/package.test.ts before it
 // packs; nothing else reads dist/, so the everyday build skips it.
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync } from "node:fs";

@@ -1,7 +1,7 @@
 // Generated from assembly/xen/abi.json by tools/abi-generate.ts (npm run build): edit the declaration, not this file.
 // The module describes its own ABI: every struct layout and constant it was compiled with, read from
 // layout.ts and abi.ts as compiled, as JSON, so a build can be checked against Xen's C headers
-// (test/layouts.test.ts) and users can see what they ship (`npm run layouts`). build/harness.wasm carries it.
+// (test/tools/layouts.test.ts) and users can see what they ship (`npm run layouts`). build/harness.wasm carries it.
 import * as abi from "./abi";
 import * as layout from "./layout";
 

@@ -4,7 +4,7 @@
  * constants, as compiled from Xen's own public headers:
  *   {"layouts": {"<struct>": {"sizeof": n, "fields": {"<field>": offset}}},
  *    "constants": {"<NAME>": value}}
- * test/layouts.test.ts compares this with the declaration and the built module.
+ * test/tools/layouts.test.ts compares this with the declaration and the built module.
  */
 /* The newest interface, as a guest built today uses (memory.h names mem_flags so since 0x00030209). */
 #define __XEN_INTERFACE_VERSION__ __XEN_LATEST_INTERFACE_VERSION__

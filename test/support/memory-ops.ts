@@ -1,5 +1,5 @@
 // Raw memory_op and grant hypercalls of the hypervisor tests' guest
-// (test/hypervisor-guest.ts), for the reservation and p2m tests: structs are
+// (test/support/hypervisor-guest.ts), for the reservation and p2m tests: structs are
 // built at SCRATCH, extent lists after them.
 import { expect } from "vitest";
 import {
@@ -19,7 +19,7 @@ import {
 import type { Hypervisor } from "../../host/xen/hypervisor.js";
 import { GuestMemory } from "../../host/xen/memory.js";
 import type { Engine } from "../../runtime/engine.js";
-import { loadTestGuest, SCRATCH, type TestGuest, view, WASM_PAGES } from "../hypervisor-guest.js";
+import { loadTestGuest, SCRATCH, type TestGuest, view, WASM_PAGES } from "./hypervisor-guest.js";
 
 export const PAGE = 4096;
 export const TABLE_GFN = 17;

@@ -1,6 +1,6 @@
 // The rig from end to end: get the packages, build the images (or reuse
 // them), boot Xen in QEMU once, and read the scenario's results off the
-// serial line. `npm run xen` (tools/xen/main.ts) and test/real-xen.test.ts run it.
+// serial line. `npm run xen` (tools/xen/main.ts) and test/real-xen/real-xen.test.ts run it.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { buildPvhElf } from "../pvh.js";

@@ -1,6 +1,6 @@
 // The rig's scenario (tools/xen/dom0/) on the simulated Xen, recording what
 // the rig records on real Xen under the same figure names, so the two can be
-// compared (test/real-xen.test.ts): each disk's XenBus states at both ends,
+// compared (test/real-xen/real-xen.test.ts): each disk's XenBus states at both ends,
 // in the order xenstored served the writes (its trace, as the rig reads C
 // xenstored's), the nodes each end of xvda holds once Connected, and the
 // self-checking unikernel's console lines.
