@@ -1,7 +1,8 @@
 // The folders are layers, and a folder imports only from the layers below it
 // (README, "Architecture"). Every relative import of every TypeScript file in
 // the layered folders is checked against the table, so a new import that
-// reaches up (or sideways into a folder not listed) fails here.
+// reaches up (or sideways into a folder not listed) fails here; so does a
+// test file outside the test folders that mirror the layers.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,6 +77,15 @@ describe("the folders are layers", () => {
         .map((target) => `${file} imports ${target}`),
     );
     expect(reaches).toEqual([]);
+  });
+
+  it("test/ mirrors them: each test file is in a layer's folder, and every helper is in test/support/", () => {
+    const folders = ["pure", "hypervisor", "dom0", "guest", "system", "clients", "tools", "real-xen"];
+    const misplaced = typescriptFiles("test").filter((file) => {
+      const [, folder] = file.split("/");
+      return folder !== "support" && !(folders.includes(folder!) && file.endsWith(".test.ts"));
+    });
+    expect(misplaced).toEqual([]);
   });
 
   it("the table has no cycle: every layer can be placed above all it imports", () => {
