@@ -4,14 +4,18 @@
 // every copy equal to the granter's page whenever control changes hands is
 // exactly what shared memory looks like under a sequential interleaving.
 //
-// Done lazily, but never observably so: when a domain stops running, each
-// page it may have written records where its newest content now is (a
-// version number, no copying); a domain about to run gets the newest content
-// of every page it can see, and whenever control returns to the host (no
-// domain running) every page is brought up to date, so host code sees what
-// eager copying would have shown. A driver domain mapping many guests' rings
-// then copies only the pages of the guest it talks to, not all of them at
-// every switch.
+// Done lazily, but never observably so, and at a cost that does not grow with
+// the number of pages a domain shares (a driver domain maps one ring per
+// guest). Every place a page lives (the granter's page, each copy) records
+// when it was last made equal to the newest content; a domain that stops
+// running only records that it ran (an epoch in a run log), so the places it
+// can write are as new as that run. The newest content of a page is therefore
+// in the place whose writer ran last. A domain about to run updates only the
+// pages it shares with domains that ran since it last did (found through
+// whichever is shorter: its sharing partners, or the run log since then), and
+// whenever control returns to the host (no domain running) the pages of every
+// domain that ran since the last return are brought up to date, so host code
+// sees what eager copying would have shown.
 
 import { PAGE_SIZE } from "./abi.js";
 import type { Domain } from "./domain.js";
@@ -28,173 +32,336 @@ export interface GrantMapping {
   readonly hostAddr: number | null;
 }
 
-function granterPage(mapping: GrantMapping): Uint8Array {
+/** How much work keeping pages coherent took, for tests that check it does not grow with the number of pages. */
+export interface CoherenceWork {
+  /** Shared pages looked at. */
+  visits: number;
+  /** Pages copied. */
+  copies: number;
+}
+
+function granterPage(page: SharedPage): Uint8Array {
   // The frame was checked at map time, and memories never shrink.
-  return mapping.granter.memory.page(mapping.frame)!;
+  return page.granter.memory.page(page.frame)!;
 }
 
 function copyPage(mapping: GrantMapping): Uint8Array | null {
   return mapping.hostAddr === null ? null : mapping.mapper.memory.page(mapping.hostAddr / PAGE_SIZE);
 }
 
-/** One granted page that has mappings, and where its newest content is. */
+/** One granted page that has mappings. */
 interface SharedPage {
   readonly granter: Domain;
   readonly frame: number;
-  /** Every mapping of the page, with the version its copy holds (live views: unused). */
+  /** Every mapping of the page, with the epoch its copy was last made current (live views: unused). */
   readonly mappings: Map<GrantMapping, number>;
-  /** Bumped whenever a domain may have written the page. */
-  version: number;
-  /** The granter's page holds this version. */
-  granterVersion: number;
-  /** The copy holding the newest version when the granter's page does not. */
-  holder: GrantMapping | null;
+  /** The epoch the granter's page was last made current. */
+  granterAt: number;
+  /** The domains with a place on the page (the granter, the mappers), with how many places each has. */
+  readonly present: Map<Domain, number>;
 }
 
-/** Indexed by mapper and by granted page, so a switch visits only the pages of the domains involved. */
+/** What coherence knows of one domain. */
+interface DomainRecord {
+  /** The epoch its last run ended (-1: never ran). */
+  ranAt: number;
+  /** The epoch every page it can see was last made current. */
+  updatedAt: number;
+  /** Mappings it holds, each with its page. */
+  readonly held: Map<GrantMapping, SharedPage>;
+  /** Its own pages that have mappings, by frame. */
+  readonly granted: Map<number, SharedPage>;
+  /** Mappings it holds with a copy, by host page address: how many (a hole may be mapped more than once). */
+  readonly copiesAt: Map<number, number>;
+  /** Domains it shares pages with, and those pages. */
+  readonly partners: Map<Domain, Set<SharedPage>>;
+  /** Marks the record as already visited in one pass (the pass's number). */
+  pass: number;
+}
+
+/** The run log keeps at most this many runs; a domain that last ran before them is updated through its partners. */
+const RUN_LOG_LIMIT = 4096;
+
 export class PageCoherence {
-  /** Mappings by the domain holding them, each with its page. */
-  private readonly held = new Map<Domain, Map<GrantMapping, SharedPage>>();
-  /** Granted pages that have mappings, by granter, then by frame. */
-  private readonly granted = new Map<Domain, Map<number, SharedPage>>();
-  /** Pages whose granter's page is behind a copy. */
-  private readonly behind = new Set<SharedPage>();
-  /** Pages some copy of which is behind. */
-  private readonly stale = new Set<SharedPage>();
+  private readonly records = new Map<Domain, DomainRecord>();
+  /** Bumped at the end of every run. */
+  private epoch = 0;
+  /** runLog[i] ended its run at epoch logStart + i + 1. */
+  private runLog: Domain[] = [];
+  private logStart = 0;
+  /** The epoch control last returned to the host. */
+  private allAt = 0;
+  private passes = 0;
+  readonly work: CoherenceWork = { visits: 0, copies: 0 };
+
+  private record(domain: Domain): DomainRecord {
+    let record = this.records.get(domain);
+    if (!record) {
+      record = {
+        ranAt: -1,
+        updatedAt: this.epoch,
+        held: new Map(),
+        granted: new Map(),
+        copiesAt: new Map(),
+        partners: new Map(),
+        pass: 0,
+      };
+      this.records.set(domain, record);
+    }
+    return record;
+  }
 
   /** A new mapping starts as the granter's page. */
   add(mapping: GrantMapping): void {
-    let pages = this.granted.get(mapping.granter);
-    if (!pages) this.granted.set(mapping.granter, (pages = new Map()));
-    let page = pages.get(mapping.frame);
+    const granter = this.record(mapping.granter);
+    const mapper = this.record(mapping.mapper);
+    let page = granter.granted.get(mapping.frame);
     if (!page) {
       page = {
         granter: mapping.granter,
         frame: mapping.frame,
         mappings: new Map(),
-        version: 0,
-        granterVersion: 0,
-        holder: null,
+        granterAt: this.epoch,
+        present: new Map(),
       };
-      pages.set(mapping.frame, page);
+      granter.granted.set(mapping.frame, page);
+      this.join(page, mapping.granter);
     }
-    let held = this.held.get(mapping.mapper);
-    if (!held) this.held.set(mapping.mapper, (held = new Map()));
-    held.set(mapping, page);
     this.updateGranter(page);
-    page.mappings.set(mapping, page.version);
-    copyPage(mapping)?.set(granterPage(mapping));
+    mapper.held.set(mapping, page);
+    if (mapping.hostAddr !== null)
+      mapper.copiesAt.set(mapping.hostAddr, (mapper.copiesAt.get(mapping.hostAddr) ?? 0) + 1);
+    page.mappings.set(mapping, this.epoch);
+    this.join(page, mapping.mapper);
+    const copy = copyPage(mapping);
+    if (copy) {
+      copy.set(granterPage(page));
+      this.work.copies++;
+    }
   }
 
   /** Unmapping: the mapper's last writes reach the granter (and its other mappers), and its copy is zeroed. */
   remove(mapping: GrantMapping): void {
-    const held = this.held.get(mapping.mapper)!;
-    const page = held.get(mapping)!;
-    const copy = copyPage(mapping);
+    const mapper = this.record(mapping.mapper);
+    const page = mapper.held.get(mapping)!;
     if (mapping.writable) {
-      // A copy that is behind (its mapper has not run since another wrote the page) has nothing newer to give.
-      if (copy && page.mappings.get(mapping) === page.version) {
-        granterPage(mapping).set(copy);
-        page.granterVersion = page.version;
-        this.behind.delete(page);
-      }
-      this.updateGranter(page);
+      // The mapper may be running: a copy that is not behind holds writes no flush has recorded yet.
+      this.updateGranter(page, mapping);
       this.propagate(mapping.granter, mapping.frame);
     }
-    copy?.fill(0);
+    copyPage(mapping)?.fill(0);
 
-    held.delete(mapping);
-    if (held.size === 0) this.held.delete(mapping.mapper);
-    this.updateGranter(page);
+    mapper.held.delete(mapping);
+    if (mapping.hostAddr !== null) {
+      const count = mapper.copiesAt.get(mapping.hostAddr)! - 1;
+      if (count === 0) mapper.copiesAt.delete(mapping.hostAddr);
+      else mapper.copiesAt.set(mapping.hostAddr, count);
+    }
     page.mappings.delete(mapping);
+    this.leave(page, mapping.mapper);
     if (page.mappings.size === 0) {
-      const pages = this.granted.get(mapping.granter)!;
-      pages.delete(mapping.frame);
-      if (pages.size === 0) this.granted.delete(mapping.granter);
-      this.behind.delete(page);
-      this.stale.delete(page);
+      this.record(mapping.granter).granted.delete(mapping.frame);
+      this.leave(page, mapping.granter);
     }
   }
 
   /** Every mapping `domain` holds. */
   heldBy(domain: Domain): GrantMapping[] {
-    return [...(this.held.get(domain)?.keys() ?? [])];
+    return [...(this.records.get(domain)?.held.keys() ?? [])];
   }
 
   /** Whether `domain` holds a mapping at `hostAddr` of its memory. */
   holdsAt(domain: Domain, hostAddr: number): boolean {
-    for (const mapping of this.held.get(domain)?.keys() ?? []) if (mapping.hostAddr === hostAddr) return true;
-    return false;
+    return this.records.get(domain)?.copiesAt.has(hostAddr) ?? false;
   }
 
   /**
    * `domain` stops running (or the hypervisor is about to read what it wrote):
    * every page it may have written, through a writable copy, a live view or as
    * the granter itself, now has its newest content where `domain` sees it.
+   * Only recorded: the places are as new as this run.
    */
   flush(domain: Domain): void {
-    for (const [mapping, page] of this.held.get(domain) ?? []) {
-      if (mapping.writable) this.wrote(page, mapping.hostAddr === null ? null : mapping);
+    const record = this.records.get(domain);
+    if (!record) return;
+    record.ranAt = ++this.epoch;
+    this.runLog.push(domain);
+    if (this.runLog.length > RUN_LOG_LIMIT) {
+      const dropped = this.runLog.length - RUN_LOG_LIMIT / 2;
+      this.runLog = this.runLog.slice(dropped);
+      this.logStart += dropped;
     }
-    for (const page of this.granted.get(domain)?.values() ?? []) this.wrote(page, null);
   }
 
   /** `domain` is about to run: every page it can see (its copies, its live views, its own granted pages) gets the newest content. */
   update(domain: Domain): void {
-    for (const [mapping, page] of this.held.get(domain) ?? []) this.updateMapping(page, mapping);
-    for (const page of this.granted.get(domain)?.values() ?? []) this.updateGranter(page);
+    const record = this.records.get(domain);
+    if (!record) return;
+    this.forEachRanSince(record.updatedAt, record.partners.keys(), record.partners.size, (other) => {
+      const pages = record.partners.get(other);
+      if (pages) for (const page of pages) this.updatePlaces(page, domain);
+    });
+    record.updatedAt = this.epoch;
   }
 
   /** No domain runs: every page and copy gets the newest content, as eager copying would have left them. */
   updateAll(): void {
-    for (const page of this.behind) this.updateGranter(page);
-    for (const page of this.stale) {
-      for (const mapping of page.mappings.keys()) this.updateMapping(page, mapping);
-    }
-    this.stale.clear();
+    this.forEachRanSince(this.allAt, this.records.keys(), Number.POSITIVE_INFINITY, (domain) => {
+      const record = this.records.get(domain)!;
+      for (const page of record.granted.values()) this.updatePage(page);
+      for (const page of record.held.values()) this.updatePage(page);
+    });
+    this.allAt = this.epoch;
   }
 
   /** The hypervisor is about to read or write `granter`'s page `frame`: it gets the newest content. */
   prepare(granter: Domain, frame: number): void {
-    const page = this.granted.get(granter)?.get(frame);
+    const page = this.records.get(granter)?.granted.get(frame);
     if (page) this.updateGranter(page);
   }
 
   /** The hypervisor wrote `granter`'s page `frame` (GNTTABOP_copy, after prepare): refresh every copy of it. */
   propagate(granter: Domain, frame: number): void {
-    const page = this.granted.get(granter)?.get(frame);
+    const page = this.records.get(granter)?.granted.get(frame);
     if (!page) return;
-    this.wrote(page, null);
+    // The granter's page is now the newest; stamped after every run so far.
+    page.granterAt = this.epoch;
+    for (const mapping of page.mappings.keys()) this.copyToMapping(page, mapping);
+  }
+
+  /**
+   * Calls `visit` once for every domain of `domains` (`count` of them) whose
+   * last run ended after `since`: through the run log when it reaches back
+   * that far and is shorter than `count`, else through `domains`.
+   */
+  private forEachRanSince(
+    since: number,
+    domains: Iterable<Domain>,
+    count: number,
+    visit: (domain: Domain) => void,
+  ): void {
+    const pass = ++this.passes;
+    const runs = this.epoch - since;
+    if (since >= this.logStart && runs <= count) {
+      for (let i = since - this.logStart; i < this.runLog.length; i++) {
+        const domain = this.runLog[i]!;
+        const record = this.records.get(domain);
+        if (!record || record.pass === pass) continue;
+        record.pass = pass;
+        visit(domain);
+      }
+      return;
+    }
+    for (const domain of domains) if ((this.records.get(domain)?.ranAt ?? -1) > since) visit(domain);
+  }
+
+  /** `domain` gains a place on `page`: it now shares the page with everyone present. */
+  private join(page: SharedPage, domain: Domain): void {
+    const count = page.present.get(domain) ?? 0;
+    page.present.set(domain, count + 1);
+    if (count > 0) return;
+    const record = this.record(domain);
+    for (const other of page.present.keys()) {
+      if (other === domain) continue;
+      this.share(record, other, page);
+      this.share(this.record(other), domain, page);
+    }
+  }
+
+  /** `domain` loses a place on `page`. */
+  private leave(page: SharedPage, domain: Domain): void {
+    const count = page.present.get(domain)! - 1;
+    if (count > 0) {
+      page.present.set(domain, count);
+      return;
+    }
+    page.present.delete(domain);
+    const record = this.record(domain);
+    for (const other of page.present.keys()) {
+      this.unshare(record, other, page);
+      this.unshare(this.record(other), domain, page);
+    }
+    if (record.held.size === 0 && record.granted.size === 0) this.records.delete(domain);
+  }
+
+  private share(record: DomainRecord, other: Domain, page: SharedPage): void {
+    let pages = record.partners.get(other);
+    if (!pages) record.partners.set(other, (pages = new Set()));
+    pages.add(page);
+  }
+
+  private unshare(record: DomainRecord, other: Domain, page: SharedPage): void {
+    const pages = record.partners.get(other)!;
+    pages.delete(page);
+    if (pages.size === 0) record.partners.delete(other);
+  }
+
+  /** When a place written by `writer` (null: none) and made current at `at` last held the newest content. */
+  private newness(at: number, writer: Domain | null): number {
+    const ranAt = writer ? (this.records.get(writer)?.ranAt ?? -1) : -1;
+    return Math.max(at, ranAt);
+  }
+
+  /** The granter's page: written by the granter and by writable live views. */
+  private granterNewness(page: SharedPage): number {
+    let newest = this.newness(page.granterAt, page.granter);
+    for (const mapping of page.mappings.keys()) {
+      if (mapping.hostAddr === null && mapping.writable) newest = Math.max(newest, this.newness(-1, mapping.mapper));
+    }
+    return newest;
+  }
+
+  private mappingNewness(page: SharedPage, mapping: GrantMapping): number {
+    return this.newness(page.mappings.get(mapping)!, mapping.writable ? mapping.mapper : null);
+  }
+
+  /**
+   * The granter's page gets the newest content: from the copy whose writer
+   * ran last, if that is newer, or from `preferred` if no place is newer.
+   */
+  private updateGranter(page: SharedPage, preferred: GrantMapping | null = null): void {
+    this.work.visits++;
+    let newest = this.granterNewness(page);
+    let holder: GrantMapping | null = null;
+    for (const mapping of page.mappings.keys()) {
+      if (mapping.hostAddr === null) continue;
+      const newness = this.mappingNewness(page, mapping);
+      if (newness > newest || (mapping === preferred && newness === newest)) {
+        newest = newness;
+        holder = mapping;
+      }
+    }
+    if (holder) {
+      granterPage(page).set(copyPage(holder)!);
+      this.work.copies++;
+    }
+    page.granterAt = newest;
+  }
+
+  /** Every place `domain` has on `page` gets the newest content. */
+  private updatePlaces(page: SharedPage, domain: Domain): void {
+    this.updateGranter(page);
+    for (const mapping of page.mappings.keys()) if (mapping.mapper === domain) this.updateMapping(page, mapping);
+  }
+
+  /** Every place of `page` gets the newest content. */
+  private updatePage(page: SharedPage): void {
+    this.updateGranter(page);
     for (const mapping of page.mappings.keys()) this.updateMapping(page, mapping);
   }
 
-  /** The page's newest content is now in `holder`'s copy, or in the granter's page (null). */
-  private wrote(page: SharedPage, holder: GrantMapping | null): void {
-    // Already the only newer place (nothing has been brought up to date from it since): nothing changes.
-    if (holder && page.holder === holder && page.granterVersion !== page.version) return;
-    page.version++;
-    page.holder = holder;
-    if (holder) {
-      page.mappings.set(holder, page.version);
-      this.behind.add(page);
-    } else {
-      page.granterVersion = page.version;
-      this.behind.delete(page);
-    }
-    this.stale.add(page);
-  }
-
-  private updateGranter(page: SharedPage): void {
-    if (page.granterVersion === page.version) return;
-    page.granter.memory.page(page.frame)!.set(copyPage(page.holder!)!);
-    page.granterVersion = page.version;
-    this.behind.delete(page);
-  }
-
+  /** A copy behind the granter's page (which is current) gets its content. */
   private updateMapping(page: SharedPage, mapping: GrantMapping): void {
-    if (page.mappings.get(mapping) === page.version) return;
-    this.updateGranter(page);
-    copyPage(mapping)?.set(granterPage(mapping));
-    page.mappings.set(mapping, page.version);
+    if (mapping.hostAddr !== null && this.mappingNewness(page, mapping) < page.granterAt)
+      this.copyToMapping(page, mapping);
+  }
+
+  private copyToMapping(page: SharedPage, mapping: GrantMapping): void {
+    const copy = copyPage(mapping);
+    if (copy) {
+      copy.set(granterPage(page));
+      this.work.copies++;
+    }
+    page.mappings.set(mapping, page.granterAt);
   }
 }
