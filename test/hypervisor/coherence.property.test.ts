@@ -1,0 +1,221 @@
+// Lazy page coherence is never observably lazy: through any interleaving of
+// maps, unmaps, calls into domains (nested, as the scheduler stacks them),
+// writes, returns to the host and hypervisor copies, every memory a domain
+// about to run sees, and every memory once control is back on the host, is
+// what eager copying (one shared page, every copy refreshed at once) leaves.
+// Writes go only where Xen lets a domain write: its own pages and its
+// writable copies (a live view writes the granter's page). A domain maps a
+// page at most once: two places of one page in one memory cannot be emulated.
+// Maps and unmaps are made by the mapper while it runs, or by the host.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { PAGE_SIZE } from "../../host/xen/abi.js";
+import type { GrantMapping } from "../../host/xen/coherence.js";
+import type { Domain } from "../../host/xen/domain.js";
+import { Hypervisor } from "../../host/xen/hypervisor.js";
+
+const DOMAINS = 4;
+/** Frames 0..GRANTABLE-1 of each domain are its own pages, granted; the rest are slots for copies. */
+const GRANTABLE = 3;
+const PAGES = 6;
+/** Bytes of each page the test writes and compares (the rest stays as both schemes leave it). */
+const SPAN = 8;
+
+/** Weighted so that most runs nest calls, write, and map several pages. */
+const op = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("map" as const),
+      mapper: fc.nat(DOMAINS - 1),
+      granter: fc.nat(DOMAINS - 1),
+      frame: fc.nat(GRANTABLE - 1),
+      slot: fc.option(fc.integer({ min: GRANTABLE, max: PAGES - 1 }), { freq: 4 }),
+      writable: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("unmap" as const), index: fc.nat() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("call" as const), domain: fc.nat(DOMAINS - 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("return" as const) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("write" as const),
+      page: fc.nat(PAGES - 1),
+      offset: fc.nat(SPAN - 1),
+      value: fc.nat(255),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("writeLive" as const),
+      index: fc.nat(),
+      offset: fc.nat(SPAN - 1),
+      value: fc.nat(255),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("copy" as const),
+      granter: fc.nat(DOMAINS - 1),
+      frame: fc.nat(GRANTABLE - 1),
+      value: fc.nat(255),
+    }),
+  },
+);
+
+/** Eager copying: every place of a granted page is rewritten the moment any of them is written. */
+class EagerModel {
+  readonly memories = Array.from({ length: DOMAINS }, () => new Uint8Array(PAGES * PAGE_SIZE));
+  readonly mappings: { mapper: number; granter: number; frame: number; slot: number | null; writable: boolean }[] = [];
+
+  write(domain: number, page: number, offset: number, value: number): void {
+    this.memories[domain]![page * PAGE_SIZE + offset] = value;
+    const mapping = this.mappings.find((m) => m.mapper === domain && m.slot === page);
+    if (mapping) this.writeGranted(mapping.granter, mapping.frame, offset, value);
+    else if (page < GRANTABLE) this.writeGranted(domain, page, offset, value);
+  }
+
+  writeGranted(granter: number, frame: number, offset: number, value: number): void {
+    this.memories[granter]![frame * PAGE_SIZE + offset] = value;
+    for (const m of this.mappings) {
+      if (m.granter === granter && m.frame === frame && m.slot !== null) {
+        this.memories[m.mapper]![m.slot * PAGE_SIZE + offset] = value;
+      }
+    }
+  }
+
+  /** A new copy shows the granted page. */
+  copyIn(mapper: number, slot: number, granter: number, frame: number): void {
+    const from = frame * PAGE_SIZE;
+    this.memories[mapper]!.set(this.memories[granter]!.subarray(from, from + SPAN), slot * PAGE_SIZE);
+  }
+}
+
+describe("page coherence", () => {
+  it("lazy copying shows each domain about to run, and the host, what eager copying would", () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 20, maxLength: 80 }), (ops) => {
+        const hv = new Hypervisor();
+        const memories = Array.from({ length: DOMAINS }, () => new Uint8Array(PAGES * PAGE_SIZE));
+        const domains: Domain[] = memories.map((bytes, i) => hv.createWasmDomain(`d${i}`, () => bytes));
+        const model = new EagerModel();
+        const mappings: GrantMapping[] = [];
+        const stack: number[] = [];
+        let handle = 0;
+
+        const span = (bytes: Uint8Array, page: number) => [
+          ...bytes.subarray(page * PAGE_SIZE, page * PAGE_SIZE + SPAN),
+        ];
+        const expectSeen = (domain: number) => {
+          for (let page = 0; page < PAGES; page++) {
+            expect(span(memories[domain]!, page), `d${domain} page ${page}`).toEqual(
+              span(model.memories[domain]!, page),
+            );
+          }
+        };
+        const expectAll = () => {
+          for (let d = 0; d < DOMAINS; d++) expectSeen(d);
+        };
+        const running = () => stack[stack.length - 1];
+
+        for (const step of ops) {
+          const current = running();
+          switch (step.kind) {
+            case "map": {
+              const { mapper, granter, frame, slot, writable } = step;
+              // One memory cannot hold a page twice (a copy cannot alias another place of its own domain).
+              // The mapper maps (a hypercall), or the host does between runs.
+              if (mapper === granter || (current !== undefined && current !== mapper)) break;
+              if (
+                mappings.some(
+                  (m) => m.mapper === domains[mapper] && m.granter === domains[granter] && m.frame === frame,
+                )
+              )
+                break;
+              if (
+                slot !== null &&
+                mappings.some((m) => m.mapper === domains[mapper] && m.hostAddr === slot * PAGE_SIZE)
+              )
+                break;
+              const mapping: GrantMapping = {
+                handle: handle++,
+                mapper: domains[mapper]!,
+                granter: domains[granter]!,
+                ref: 0,
+                frame,
+                writable,
+                hostAddr: slot === null ? null : slot * PAGE_SIZE,
+              };
+              hv.coherence.add(mapping);
+              mappings.push(mapping);
+              model.mappings.push({ mapper, granter, frame, slot, writable });
+              if (slot !== null) model.copyIn(mapper, slot, granter, frame);
+              break;
+            }
+            case "unmap": {
+              if (mappings.length === 0) break;
+              const index = step.index % mappings.length;
+              // The mapper unmaps, or the host does between runs (destroying a domain).
+              if (current !== undefined && mappings[index]!.mapper !== domains[current]) break;
+              const mapping = mappings.splice(index, 1)[0]!;
+              const { slot } = model.mappings.splice(index, 1)[0]!;
+              hv.coherence.remove(mapping);
+              if (slot !== null)
+                model.memories[domains.indexOf(mapping.mapper)]!.fill(0, slot * PAGE_SIZE, (slot + 1) * PAGE_SIZE);
+              break;
+            }
+            case "call":
+              if (stack.length >= 3 || stack.includes(step.domain)) break;
+              stack.push(step.domain);
+              hv.scheduler.enter(domains[step.domain]!);
+              expectSeen(step.domain);
+              break;
+            case "return":
+              if (current === undefined) break;
+              hv.scheduler.leave(domains[stack.pop()!]!);
+              if (stack.length > 0) expectSeen(running()!);
+              else expectAll();
+              break;
+            case "write": {
+              if (current === undefined) break;
+              const { page, offset, value } = step;
+              const mapping = mappings.find((m) => m.mapper === domains[current] && m.hostAddr === page * PAGE_SIZE);
+              // Xen would fault a write to a read-only mapping; a slot with no mapping is a hole.
+              if (page >= GRANTABLE && !mapping?.writable) break;
+              memories[current]![page * PAGE_SIZE + offset] = value;
+              model.write(current, page, offset, value);
+              break;
+            }
+            case "writeLive": {
+              const live = mappings.filter((m) => m.hostAddr === null && m.writable && m.mapper === domains[current!]);
+              if (live.length === 0) break;
+              const mapping = live[step.index % live.length]!;
+              const granter = domains.indexOf(mapping.granter);
+              memories[granter]![mapping.frame * PAGE_SIZE + step.offset] = step.value;
+              model.writeGranted(granter, mapping.frame, step.offset, step.value);
+              break;
+            }
+            case "copy": {
+              // GNTTABOP_copy into a granted page, as the running domain's hypercall does it.
+              if (current === undefined) break;
+              const caller = domains[current]!;
+              hv.coherence.flush(caller);
+              hv.coherence.prepare(domains[step.granter]!, step.frame);
+              memories[step.granter]![step.frame * PAGE_SIZE] = step.value;
+              hv.coherence.propagate(domains[step.granter]!, step.frame);
+              hv.coherence.flush(caller);
+              model.writeGranted(step.granter, step.frame, 0, step.value);
+              break;
+            }
+          }
+        }
+        while (stack.length > 0) hv.scheduler.leave(domains[stack.pop()!]!);
+        expectAll();
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
