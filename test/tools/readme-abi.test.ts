@@ -1,9 +1,9 @@
 // The README's "`xen` import ABI" section tells a native host's author Xen's
 // struct sizes, field offsets and constants: it must say what the declaration
-// (assembly/xen/abi.json) says, which test/layouts.test.ts checks against Xen.
+// (assembly/xen/abi.json) says, which test/tools/layouts.test.ts checks against Xen.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { declaredConstants, readDeclaration } from "../tools/abi-generate.js";
+import { declaredConstants, readDeclaration } from "../../tools/abi-generate.js";
 
 const abi = readDeclaration();
 const constants = declaredConstants(abi);
