@@ -8,8 +8,8 @@
 // in SCHEDOP_block, and whatever the event was (a watch firing, a disk
 // connecting) has run its handler by the time the wait returns.
 import "../xen/panic"; // the abort handler named in asconfig.json
-import "../drivers/blkfront"; // registers the vbd driver with the frontend bus
-import { BlkfrontDevice, close as closeDisk } from "../drivers/blkfront";
+import { BlkfrontDevice } from "../drivers/blkfront";
+import { close as closeDisk } from "../drivers/blkfront-xs"; // and registers the vbd driver with the frontend bus
 import { SECTOR_SHIFT } from "../drivers/blkif";
 import * as consoleFront from "../drivers/console";
 import { suspendDomain } from "../drivers/suspend";

@@ -9,7 +9,7 @@
 // what the disk then begins with, so that dom0 can check the data a frontend
 // wrote through it. `xl shutdown` stops it as it stops unikernel.wasm.
 import "../xen/panic"; // the abort handler named in asconfig.json
-import "../drivers/blkback"; // registers the vbd driver with the backend bus
+import "../drivers/blkback-xs"; // registers the vbd driver with the backend bus
 import { BlkbackDevice } from "../drivers/blkback";
 import { SECTOR_SHIFT } from "../drivers/blkif";
 import { createDisk, diskAt } from "../drivers/memdisk";

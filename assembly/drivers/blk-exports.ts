@@ -10,8 +10,9 @@ import { systemTime, waitUntilDeadline } from "../xen/time";
 import { areUserPages, isUserPage } from "../xen/userpages";
 import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus } from "../xenbus/bus";
 import * as xenstore from "../xenstore/ring";
-import { findBackend, setOfferedRingOrder } from "./blkback";
-import { BlkfrontDevice, close, flush, reopen, transfer } from "./blkfront";
+import { findBackend, setOfferedRingOrder } from "./blkback-xs";
+import { BlkfrontDevice, flush, transfer } from "./blkfront";
+import { close, reopen } from "./blkfront-xs";
 import { pagesFor } from "./blkif";
 import { createDisk, diskAt } from "./memdisk";
 

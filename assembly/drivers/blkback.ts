@@ -1,10 +1,8 @@
-// The block backend (io/blkif.h) of a driver domain: the `vbd` operations of
-// the backend lifecycle (assembly/xenbus/backend.ts), serving a MemDisk.
+// The block backend's device side (io/blkif.h), as Linux's xen-blkback
+// blkback.c is to its xenbus.c: the frontend's ring, mapped, and the requests
+// on it, served from a MemDisk. blkback-xs.ts negotiates through XenStore.
 //
-// init publishes the disk and what we offer (sectors, sector-size, info,
-// feature-flush-cache, max-ring-page-order); initialise maps the frontend's
-// ring and binds its event channel; each event serves the requests on the
-// ring. Every request is copied out of the ring and checked (blkif.ts's
+// Every request is copied out of the ring and checked (blkif.ts's
 // checkRequest) before any data moves; data moves with grant copies between
 // the frontend's granted pages and the image, so a bad grant ref fails that
 // request (BLKIF_RSP_ERROR) and nothing else. A frontend that writes
@@ -20,35 +18,20 @@ import {
   BLKIF_OP_READ,
   BLKIF_RSP_ERROR,
   BLKIF_RSP_OKAY,
-  EINVAL,
   EIO,
-  ENODEV,
-  ENOENT,
   ENOMEM,
   GNTST_okay,
 } from "../xen/abi";
 import { blkif_request } from "../xen/layout";
 import { PAGE_SIZE } from "../xen/pages";
-import { BackendDevice, BackendDriver, BackendOps, bindFrontendEvtchn, notifyFrontend } from "../xenbus/backend";
-import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
-import {
-  devFatal,
-  MAX_RING_PAGE_ORDER,
-  mapRingValloc,
-  RingMapping,
-  readRingRefs,
-  unmapRingVfree,
-} from "../xenbus/client";
-import { XsClient, XsTransactionBody } from "../xenstore/client";
-import { XS_NO_TRANSACTION } from "../xenstore/wire";
+import { BackendDevice, bindFrontendEvtchn, notifyFrontend } from "../xenbus/backend";
+import { devFatal, mapRingValloc, RingMapping, unmapRingVfree } from "../xenbus/client";
 import {
   BLKIF_ENTRY_SIZE,
-  BLKIF_PROTOCOL,
   checkRequest,
   copyRequest,
   DiskGeometry,
   encodeResponse,
-  parseDecimal64,
   requestId,
   requestOperation,
   requestSector,
@@ -57,12 +40,8 @@ import {
   segmentFirst,
   segmentGref,
   segmentLast,
-  VDISK_READONLY,
 } from "./blkif";
-import { diskAt, MAX_DISKS, MemDisk } from "./memdisk";
-
-/** The ring order offered as max-ring-page-order (blkback_start sets it, at most MAX_RING_PAGE_ORDER). */
-let offeredRingOrder: u32 = MAX_RING_PAGE_ORDER;
+import { MemDisk } from "./memdisk";
 
 /** A vbd as the backend serves it. */
 export class BlkbackDevice extends BackendDevice {
@@ -83,126 +62,29 @@ export class BlkbackDevice extends BackendDevice {
 /** A private copy of the request being served: the frontend may rewrite the slot meanwhile. */
 const request = memory.data(blkif_request.SIZE, 8);
 
-class PublishDisk extends XsTransactionBody {
-  constructor(readonly dev: BlkbackDevice) {
-    super();
+/**
+ * Maps the frontend's ring pages `refs` and binds its event channel: 0, or
+ * -errno with nothing kept.
+ */
+export function mapRing(blk: BlkbackDevice, refs: u32[]): i32 {
+  const rc = mapRingValloc(blk, refs, blk.mapping);
+  if (rc != GNTST_okay) {
+    // A grant that did not map was reported by mapRingValloc; running out of pages was not.
+    if (rc == -ENOMEM) devFatal(blk, rc, "allocating ring pages");
+    return -EIO;
   }
-
-  run(store: XsClient, tx: u32): i32 {
-    const node = this.dev.nodename;
-    const disk = this.dev.disk!;
-    let rc = store.writeInt(tx, `${node}/sectors`, i64(disk.geometry.sectors));
-    if (rc == 0) rc = store.writeInt(tx, `${node}/sector-size`, disk.geometry.sectorSize);
-    if (rc == 0)
-      rc = store.writeInt(tx, `${node}/info`, disk.info | (this.dev.geometry!.readOnly ? VDISK_READONLY : 0));
-    if (rc == 0) rc = store.writeInt(tx, `${node}/feature-flush-cache`, disk.geometry.flush ? 1 : 0);
-    if (rc == 0) rc = store.writeInt(tx, `${node}/max-ring-page-order`, offeredRingOrder);
-    return rc;
-  }
-}
-
-class BlkbackOps extends BackendOps {
-  newDevice(
-    bus: XenbusBus,
-    driver: XenbusDriver,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BackendDevice {
-    return new BlkbackDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);
-  }
-
-  /** Finds the disk named by `params` and publishes it with what we offer. */
-  init(dev: BackendDevice): i32 {
-    const blk = dev as BlkbackDevice;
-    const store = blk.store;
-    let rc = store.read(XS_NO_TRANSACTION, `${blk.nodename}/params`);
-    if (rc < 0) {
-      devFatal(blk, rc, "reading params");
-      return rc;
-    }
-    const index = parseDecimal64(store.replyPayload(), store.replyLength(), u64(MAX_DISKS));
-    blk.disk = index < 0 ? null : diskAt(u64(index));
-    if (blk.disk === null) {
-      devFatal(blk, -ENODEV, `no disk "${store.value}"`);
-      return -ENODEV;
-    }
-    // The access the toolstack grants (xl's access=ro writes "r"): without a
-    // 'w' the vbd is read-only, as in Linux's blkback; no mode is "w", as in QEMU's.
-    rc = store.read(XS_NO_TRANSACTION, `${blk.nodename}/mode`);
-    if (rc < 0 && rc != -ENOENT) {
-      devFatal(blk, rc, "reading mode");
-      return rc;
-    }
-    const disk = blk.disk!.geometry;
-    const readOnly = disk.readOnly || (rc == 0 && !store.value.includes("w"));
-    blk.geometry = new DiskGeometry(disk.sectors, disk.sectorSize, readOnly, disk.flush);
-    rc = store.runTransaction(new PublishDisk(blk));
-    if (rc < 0) devFatal(blk, rc, "publishing disk");
-    return rc < 0 ? rc : 0;
-  }
-
-  /** Maps the frontend's ring (one page or ring-page-order pages) and binds its event channel. */
-  initialise(dev: BackendDevice): i32 {
-    const blk = dev as BlkbackDevice;
-    const store = blk.store;
-    const refs = new Array<u32>();
-    let rc = readRingRefs(blk, XS_NO_TRANSACTION, offeredRingOrder, refs);
-    if (rc < 0) {
-      devFatal(blk, rc, "reading ring references");
-      return rc;
-    }
-    // No protocol node: the frontend speaks ours (blkif.h's default is the native ABI).
-    rc = store.read(XS_NO_TRANSACTION, `${blk.otherendPath}/protocol`);
-    if (rc == 0 && store.value != BLKIF_PROTOCOL) {
-      devFatal(blk, -EINVAL, `unsupported protocol "${store.value}"`);
-      return -EINVAL;
-    }
-    if (rc < 0 && rc != -ENOENT) {
-      devFatal(blk, rc, "reading protocol");
-      return rc;
-    }
-    rc = mapRingValloc(blk, refs, blk.mapping);
-    if (rc != GNTST_okay) {
-      // A grant that did not map was reported by mapRing; running out of pages was not.
-      if (rc == -ENOMEM) devFatal(blk, rc, "allocating ring pages");
-      return -EIO;
-    }
-    blk.ring = new BackRing(blk.mapping.address, u32(refs.length), BLKIF_ENTRY_SIZE);
-    blk.ringPages = u32(refs.length);
-    const port = bindFrontendEvtchn(blk);
-    if (port < 0) {
-      releaseRing(blk);
-      return port;
-    }
-    return 0;
-  }
-
-  /** Requests the frontend queued before we were bound. */
-  connected(dev: BackendDevice): void {
-    serve(dev as BlkbackDevice);
-  }
-
-  event(dev: BackendDevice): void {
-    serve(dev as BlkbackDevice);
-  }
-
-  /** Each change of the frontend's state: a moment to report what an event handler had to keep. */
-  frontendChanged(dev: BackendDevice, node: string): void {
-    reportKept(dev as BlkbackDevice);
-  }
-
-  /** The lifecycle has unbound the event channel already. */
-  disconnect(dev: BackendDevice): void {
-    const blk = dev as BlkbackDevice;
-    reportKept(blk);
+  blk.ring = new BackRing(blk.mapping.address, u32(refs.length), BLKIF_ENTRY_SIZE);
+  blk.ringPages = u32(refs.length);
+  const port = bindFrontendEvtchn(blk);
+  if (port < 0) {
     releaseRing(blk);
+    return port;
   }
+  return 0;
 }
 
-function releaseRing(blk: BlkbackDevice): void {
+/** Unmaps the ring (the lifecycle has unbound its event channel). */
+export function releaseRing(blk: BlkbackDevice): void {
   const ring = blk.ring;
   if (ring === null) return;
   blk.ring = null;
@@ -219,7 +101,7 @@ function failDevice(blk: BlkbackDevice, message: string): void {
 }
 
 /** Reports (dev_fatal) a failure failDevice kept. */
-function reportKept(blk: BlkbackDevice): void {
+export function reportKept(blk: BlkbackDevice): void {
   if (blk.unreported.length == 0) return;
   const message = blk.unreported;
   blk.unreported = "";
@@ -231,7 +113,7 @@ function reportKept(blk: BlkbackDevice): void {
  * frontend when it asked to be. Impossible indices stop the serving for
  * good (the ring's error is latched) with a device error.
  */
-function serve(blk: BlkbackDevice): void {
+export function serve(blk: BlkbackDevice): void {
   const ring = blk.ring;
   if (ring === null || ring.error != 0) return;
   while (true) {
@@ -290,18 +172,3 @@ function copySegment(blk: BlkbackDevice, gref: u32, offset: u32, at: usize, leng
   }
   return GNTST_okay;
 }
-
-/** The max-ring-page-order published by init from now on: 0, or -EINVAL beyond MAX_RING_PAGE_ORDER. */
-export function setOfferedRingOrder(order: u32): i32 {
-  if (order > MAX_RING_PAGE_ORDER) return -EINVAL;
-  offeredRingOrder = order;
-  return 0;
-}
-
-/** The device serving `frontend`'s vbd `devid`, or null. */
-export function findBackend(bus: XenbusBus, frontend: u32, devid: u32): BlkbackDevice | null {
-  const dev = bus.find("vbd", `${frontend}/${devid}`);
-  return dev === null ? null : (dev as BlkbackDevice);
-}
-
-registerBackendDriver(new BackendDriver("vbd", new BlkbackOps()));

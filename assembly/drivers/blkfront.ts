@@ -1,11 +1,7 @@
-// The block frontend (io/blkif.h), the `vbd` driver of the frontend bus, as
-// Linux's blkfront connects: when the backend reaches InitWait we allocate
-// the ring (as many pages as the backend offers in max-ring-page-order, up to
-// MAX_RING_PAGE_ORDER), grant it, allocate an event channel, publish ring
-// refs, event-channel and protocol in one transaction and switch to
-// Initialised; when the backend is Connected we read the disk (sectors,
-// sector-size, info, feature-flush-cache) and switch to Connected; when it
-// closes we tear down and close.
+// The block frontend's device side (io/blkif.h), as Unikraft's blkfront.c is
+// to its blkfront_xs.c: the ring and its event channel, and the requests on
+// it. blkfront-xs.ts negotiates with the backend through XenStore and calls
+// setUpRing and teardown.
 //
 // I/O is blocking, one request on the ring at a time: the caller's pages are
 // granted for the request (read-only for a write) and the grants ended after
@@ -26,46 +22,22 @@ import {
   EINVAL,
   EIO,
   ENODEV,
-  ENOENT,
   ENOMEM,
   EOPNOTSUPP,
   EROFS,
-  XenbusStateClosed,
-  XenbusStateClosing,
   XenbusStateConnected,
-  XenbusStateInitialised,
-  XenbusStateInitialising,
-  XenbusStateInitWait,
-  XenbusStateUnknown,
 } from "../xen/abi";
 import { allocPages, freePage, PAGE_SHIFT } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { BusDevice, registerFrontendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
-import {
-  allocEvtchn,
-  devError,
-  devFatal,
-  freeEvtchn,
-  frontendClosed,
-  grantRing,
-  MAX_RING_PAGE_ORDER,
-  writeRingRefs,
-} from "../xenbus/client";
-import { XsClient, XsTransactionBody } from "../xenstore/client";
-import { XS_NO_TRANSACTION } from "../xenstore/wire";
+import { BusDevice } from "../xenbus/bus";
+import { allocEvtchn, devError, devFatal, freeEvtchn, grantRing } from "../xenbus/client";
 import {
   BLKIF_ENTRY_SIZE,
-  BLKIF_PROTOCOL,
   checkResponse,
   encodeRequest,
   encodeSegment,
   MAX_SEGMENTS,
   pagesFor,
-  parseFlag,
-  parseInfo,
-  parseRingPageOrder,
-  parseSectorSize,
-  parseSectors,
   responseId,
   SECTOR_SHIFT,
   SECTORS_PER_PAGE,
@@ -118,174 +90,38 @@ function blkfrontEvent(port: u32): void {
   if (byPort.has(port)) takeResponses(byPort.get(port));
 }
 
-class PublishRing extends XsTransactionBody {
-  constructor(readonly dev: BlkfrontDevice) {
-    super();
-  }
-
-  run(store: XsClient, tx: u32): i32 {
-    const dev = this.dev;
-    let rc = writeRingRefs(dev, tx, dev.ringRefs);
-    if (rc == 0) rc = store.writeInt(tx, `${dev.nodename}/event-channel`, dev.port);
-    if (rc == 0) rc = store.write(tx, `${dev.nodename}/protocol`, BLKIF_PROTOCOL);
-    return rc;
-  }
-}
-
-class BlkfrontDriver extends XenbusDriver {
-  newDevice(
-    bus: XenbusBus,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BusDevice {
-    return new BlkfrontDevice(bus, this, type, id, nodename, otherendPath, otherendId);
-  }
-
-  attach(dev: BusDevice): i32 {
-    // The devid names the device in every request: it must be a number.
-    const id = I32.parseInt(dev.id);
-    if (id <= 0 || id.toString() != dev.id) return -EINVAL;
-    (dev as BlkfrontDevice).handle = u32(id) & 0xffff;
-    return 0;
-  }
-
-  otherendChanged(dev: BusDevice, state: i32): void {
-    const blk = dev as BlkfrontDevice;
-    reportBroken(blk);
-    // Any state change may follow the backend's unmapping of a dropped ring.
-    endDeferred();
-    if (state == XenbusStateInitWait) {
-      if (blk.state == XenbusStateInitialising) talkToBackend(blk);
-    } else if (state == XenbusStateConnected) {
-      if (blk.state == XenbusStateInitialised) connect(blk);
-    } else if (state == XenbusStateClosing) {
-      closeFrontend(blk);
-    } else if (state == XenbusStateClosed || state == XenbusStateUnknown) {
-      // The backend is gone (or never was): nothing to wait for.
-      if (blk.state != XenbusStateClosed && blk.state != XenbusStateInitialising) closeFrontend(blk);
-    }
-  }
-
-  detach(dev: BusDevice): void {
-    teardown(dev as BlkfrontDevice);
-  }
-
-  /**
-   * After a restore (the bus wrote Initialising; a cancelled suspend leaves
-   * the state and the connection as they were): the old ring belongs to the
-   * connection before the save and is dropped, and a fresh one is offered
-   * once the backend, set up anew by the toolstack, is in InitWait.
-   */
-  resume(dev: BusDevice): i32 {
-    const blk = dev as BlkfrontDevice;
-    if (blk.state != XenbusStateInitialising) return 0;
-    teardown(blk);
-    if (blk.otherendState == XenbusStateInitWait) talkToBackend(blk);
-    return 0;
-  }
-}
-
-/** Backend InitWait: ring, grants, event channel and the nodes that name them, then Initialised. */
-function talkToBackend(dev: BlkfrontDevice): void {
-  // A backend that went back to InitWait gets a fresh ring.
-  if (dev.ring !== null) teardown(dev);
-  const store = dev.store;
-  // The ring as large as offered, within our bound; no offer (or a bad one) is a one-page ring.
-  let order: u32 = 0;
-  if (store.read(XS_NO_TRANSACTION, `${dev.otherendPath}/max-ring-page-order`) == 0) {
-    const offered = parseRingPageOrder(store.replyPayload(), store.replyLength());
-    if (offered > 0) order = min(u32(offered), MAX_RING_PAGE_ORDER);
-  }
+/**
+ * A fresh ring of 2^`order` pages, granted to the backend, and an event
+ * channel for it: 0, or -errno with the failure reported and nothing kept.
+ */
+export function setUpRing(dev: BlkfrontDevice, order: u32): i32 {
   const count: u32 = 1 << order;
   const pages = allocPages(count);
   if (pages == 0) {
     devFatal(dev, -ENOMEM, "allocating ring");
-    return;
+    return -ENOMEM;
   }
   const ring = new FrontRing(pages, count, BLKIF_ENTRY_SIZE);
   ring.init();
   dev.ring = ring;
   dev.ringPages = pages;
   dev.ringPageCount = count;
-  if (grantRing(dev, pages, count, dev.ringRefs) < 0) {
+  const granted = grantRing(dev, pages, count, dev.ringRefs);
+  if (granted < 0) {
     teardown(dev);
-    return;
+    return granted;
   }
   const port = allocEvtchn(dev);
   if (port < 0) {
     teardown(dev);
-    return;
+    return port;
   }
   dev.port = port;
   byPort.set(u32(port), dev);
   evtchn.setHandler(u32(port), blkfrontEvent);
   dev.broken = "";
   dev.brokenReported = false;
-  const rc = store.runTransaction(new PublishRing(dev));
-  if (rc < 0) {
-    devFatal(dev, rc, "writing ring references");
-    teardown(dev);
-    return;
-  }
-  dev.bus.setState(dev, XenbusStateInitialised);
-}
-
-/** Backend Connected: the disk's geometry and features, then Connected. */
-function connect(dev: BlkfrontDevice): void {
-  const store = dev.store;
-  const backend = dev.otherendPath;
-  const sectors = readValue(store, `${backend}/sectors`, SECTORS);
-  const sectorSize = readValue(store, `${backend}/sector-size`, SECTOR_SIZE_VALUE);
-  const info = readValue(store, `${backend}/info`, INFO);
-  // Not offered is a backend without flush; an unreadable offer is an error.
-  let flush = readValue(store, `${backend}/feature-flush-cache`, FLAG);
-  if (flush == -ENOENT) flush = 0;
-  const failed =
-    sectors < 0
-      ? "sectors"
-      : sectorSize < 0
-        ? "sector-size"
-        : info < 0
-          ? "info"
-          : flush < 0
-            ? "feature-flush-cache"
-            : "";
-  if (failed.length != 0) {
-    const rc = sectors < 0 ? sectors : sectorSize < 0 ? sectorSize : info < 0 ? info : flush;
-    devFatal(dev, i32(rc), `reading ${backend}/${failed}`);
-    return;
-  }
-  dev.sectors = u64(sectors);
-  dev.sectorSize = u32(sectorSize);
-  dev.info = u32(info);
-  dev.flush = flush == 1;
-  dev.bus.setState(dev, XenbusStateConnected);
-}
-
-const SECTORS = 0;
-const SECTOR_SIZE_VALUE = 1;
-const INFO = 2;
-const FLAG = 3;
-
-/** The backend's value at `path` parsed as `kind`: the value, or the read's or the parser's -errno. */
-function readValue(store: XsClient, path: string, kind: i32): i64 {
-  const rc = store.read(XS_NO_TRANSACTION, path);
-  if (rc < 0) return rc;
-  const at = store.replyPayload();
-  const length = store.replyLength();
-  if (kind == SECTORS) return parseSectors(at, length);
-  if (kind == SECTOR_SIZE_VALUE) return parseSectorSize(at, length);
-  if (kind == INFO) return parseInfo(at, length);
-  return parseFlag(at, length);
-}
-
-/** Backend Closing, Closed or gone: release everything, then Closed. */
-function closeFrontend(dev: BlkfrontDevice): void {
-  teardown(dev);
-  if (dev.state != XenbusStateClosed) frontendClosed(dev);
+  return 0;
 }
 
 /**
@@ -295,7 +131,7 @@ function closeFrontend(dev: BlkfrontDevice): void {
  * the backend has unmapped it, and only then does the page go back to the
  * pool (never reused under the backend's eyes).
  */
-function teardown(dev: BlkfrontDevice): void {
+export function teardown(dev: BlkfrontDevice): void {
   if (dev.inFlight && !dev.answered) finish(dev, -EIO);
   if (dev.port >= 0) {
     // After a restore the port's number may already name another device's new channel.
@@ -337,7 +173,7 @@ function endRingGrant(dev: BlkfrontDevice, ref: u32, page: usize): void {
 }
 
 /** Retries the deferred ends (the backend may have unmapped since): each ended grant's page is freed. */
-function endDeferred(): void {
+export function endDeferred(): void {
   for (let i = deferredRefs.length - 1; i >= 0; i--) {
     const rc = gnttab.endAccess(deferredRefs[i]);
     if (rc == -EBUSY) continue;
@@ -364,7 +200,7 @@ function breakRing(dev: BlkfrontDevice, why: string): void {
 }
 
 /** dev_fatal for a broken ring, once, from where the store may be used. */
-function reportBroken(dev: BlkfrontDevice): void {
+export function reportBroken(dev: BlkfrontDevice): void {
   if (dev.broken.length == 0 || dev.brokenReported) return;
   dev.brokenReported = true;
   devFatal(dev, -EIO, dev.broken);
@@ -505,18 +341,3 @@ export function flush(dev: BlkfrontDevice): i32 {
   if (!dev.flush) return -EOPNOTSUPP;
   return submit(dev, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
 }
-
-/** Closes the device from our side: Closing, then the backend's close takes us to Closed. */
-export function close(dev: BlkfrontDevice): i32 {
-  if (dev.state == XenbusStateClosed) return 0;
-  return dev.bus.setState(dev, XenbusStateClosing);
-}
-
-/** Opens a closed device again: Initialising, which the backend answers by resetting for a new frontend. */
-export function reopen(dev: BlkfrontDevice): i32 {
-  if (dev.state != XenbusStateClosed) return dev.state == XenbusStateInitialising ? 0 : -EBUSY;
-  dev.down = false;
-  return dev.bus.setState(dev, XenbusStateInitialising);
-}
-
-registerFrontendDriver(new BlkfrontDriver("vbd"));
