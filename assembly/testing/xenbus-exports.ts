@@ -146,7 +146,10 @@ export function xenbus_switch_state(dev: i32, state: i32): i32 {
   return 0;
 }
 
-/** How the device's last switch went: 0 written, -ENOENT its node gone, else the -errno reported; -EINVAL: bad handle. */
+/**
+ * How the device's last switch went: 0 written, -ENOENT its node gone, else
+ * the -errno reported; -EINVAL: bad handle.
+ */
 export function xenbus_device_switch_error(dev: i32): i32 {
   return isDevice(dev) ? devices[dev].switchError : -EINVAL;
 }
