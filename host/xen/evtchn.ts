@@ -122,6 +122,9 @@ export class EventChannelTable {
   }
 }
 
+/** A fault tests inject on a port's events (EventChannels.injectFault). */
+export type EventFault = "drop" | "duplicate";
+
 export interface ChannelStatus {
   status: number;
   /** The remote domain of an unbound or interdomain port. */
@@ -136,6 +139,11 @@ export interface ChannelStatus {
  * success, -errno on failure, in the order Xen checks.
  */
 export class EventChannels {
+  /** Injected faults, by "domid:port" of the receiving end. */
+  private readonly faults = new Map<string, EventFault>();
+  /** Events of a "duplicate" port, delivered again with the next event raised anywhere. */
+  private echoes: [Domain, number][] = [];
+
   constructor(
     private readonly directory: DomainDirectory,
     /** Called whenever a port newly becomes pending anywhere (the scheduler's progress measure). */
@@ -220,8 +228,30 @@ export class EventChannels {
     }
   }
 
-  /** 2-level delivery: pending bit, then (unless masked) the selector bit and the vcpu's upcall flag. */
+  /**
+   * Fault injection for tests, on the events raised for `domain`'s `port`:
+   * "drop" loses them, as if never sent; "duplicate" raises each again with
+   * the next event raised anywhere, once its handler has likely run; null
+   * ends the fault.
+   */
+  injectFault(domain: Domain, port: number, fault: EventFault | null): void {
+    if (fault) this.faults.set(`${domain.domid}:${port}`, fault);
+    else this.faults.delete(`${domain.domid}:${port}`);
+  }
+
+  /** Raises `port` of `domain`, with the faults injected for it. */
   setPending(domain: Domain, port: number): void {
+    const echoes = this.echoes;
+    this.echoes = [];
+    for (const [echoed, echoedPort] of echoes) this.deliver(echoed, echoedPort);
+    const fault = this.faults.get(`${domain.domid}:${port}`);
+    if (fault === "drop") return;
+    if (fault === "duplicate") this.echoes.push([domain, port]);
+    this.deliver(domain, port);
+  }
+
+  /** 2-level delivery: pending bit, then (unless masked) the selector bit and the vcpu's upcall flag. */
+  private deliver(domain: Domain, port: number): void {
     const events = domain.ports.events;
     if (events.testAndSetPending(port)) return;
     this.onEvent(domain, port);

@@ -112,6 +112,9 @@ export interface CopyRequest {
 
 /** Grant operations with Xen's checks, in Xen's order; results are GNTST_* codes. */
 export class GrantTables {
+  /** Faults to inject, by caller domid: after `skip` more maps or copies, one answers `status` undone. */
+  private readonly faults = new Map<number, { skip: number; status: number }>();
+
   constructor(
     private readonly directory: DomainDirectory,
     private readonly coherence: PageCoherence,
@@ -122,7 +125,27 @@ export class GrantTables {
     return domid === DOMID.SELF ? caller : this.directory.domain(domid);
   }
 
+  /**
+   * Fault injection for tests: `domid`'s map or copy after the next `skip`
+   * ones fails with `status` (a GNTST_* code) and changes nothing, as when
+   * Xen refuses it half-way through a batch.
+   */
+  failGrantOp(domid: number, status: number, skip = 0): void {
+    this.faults.set(domid, { skip, status });
+  }
+
+  /** The injected status for this op of `caller`, or okay. */
+  private injectedFault(caller: Domain): number {
+    const fault = this.faults.get(caller.domid);
+    if (!fault) return GNTST.okay;
+    if (fault.skip-- > 0) return GNTST.okay;
+    this.faults.delete(caller.domid);
+    return fault.status;
+  }
+
   map(caller: Domain, request: MapRequest): { status: number; mapping?: GrantMapping } {
+    const injected = this.injectedFault(caller);
+    if (injected !== GNTST.okay) return { status: injected };
     const { flags } = request;
     if ((flags & (GNTMAP.device_map | GNTMAP.host_map)) === 0) return { status: GNTST.bad_gntref };
     // Every domain here is translated (HVM-like): no device or page-table mappings, as Xen refuses them.
@@ -187,6 +210,8 @@ export class GrantTables {
   }
 
   copy(caller: Domain, request: CopyRequest): number {
+    const injected = this.injectedFault(caller);
+    if (injected !== GNTST.okay) return injected;
     const { source, dest, len, flags } = request;
     if (source.offset + len > PAGE_SIZE || dest.offset + len > PAGE_SIZE) return GNTST.bad_copy_arg;
     // Copy by frame only works on the caller's own memory.
