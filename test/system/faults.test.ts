@@ -19,6 +19,7 @@ import { engines } from "../support/engines.js";
 const PAGE = 4096;
 const DEVID = 51712;
 const [EIO, ENODEV, ENOSPC] = [5, 19, 28];
+const CLOSED = 6; // XenbusStateClosed
 
 /** dom0 with xenstored, a block backend domain with a disk, and a guest whose vbd on it is open. */
 function connectedSystem(engine: Engine) {
@@ -203,6 +204,35 @@ describe.each(engines)("under $name", ({ engine }) => {
         expect(backend.guest.exit).toBeNull();
       },
     );
+    test("the backend's map of the ring failing with GNTST_bad_gntref: dev_error in XenStore, the device closes, no trap; plugged again, it connects", () => {
+      const hv = new Hypervisor();
+      const service = startXenstore(hv);
+      const backend = startBlkbackDomain(service, { engine });
+      const guest = createGuestDomain(service, "guest", engine).guest;
+      expect(guest.exports.xs_init()).toBe(0);
+      const blk = new BlkFront(guest, 16).start();
+      const device = { type: "vbd", devid: DEVID, frontend: guest.domid, backend: backend.domid };
+      hv.gnttab.failGrantOp(backend.domid, GNTST.bad_gntref);
+      service.devices.add({ ...device, backendParams: backend.disk.params });
+      const errno = errnoOf(() => blk.open(DEVID));
+      hv.runUntilIdle();
+      const backendError = `/local/domain/${backend.domid}/error/backend/vbd/${guest.domid}/${DEVID}/error`;
+      expect(errno).toBe(EIO);
+      // As Linux's xenbus_map_ring: the GNTST status is the reported error.
+      expect(service.tools.read(backendError)).toBe(
+        `${-GNTST.bad_gntref} mapping in shared page 8 from domain ${guest.domid}`,
+      );
+      expect(guest.exit).toBeNull();
+      expect(backend.guest.exit).toBeNull();
+
+      service.devices.unplug(device, { force: true });
+      hv.runUntilIdle();
+      service.devices.add({ ...device, backendParams: backend.disk.params });
+      blk.open(DEVID);
+      const data = pattern(2 * PAGE, 11);
+      blk.write(DEVID, 0, data);
+      expect(blk.read(DEVID, 0, 16)).toEqual(data);
+    });
   });
 
   describe("the block backend domain crashing in the middle of I/O", () => {
@@ -300,6 +330,42 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(() => xs.write("data/fill/more", "x")).toThrow(expect.objectContaining({ errno: ENOSPC }));
       expect(xs.ringError()).toBe(0);
       expect(guest.exit).toBeNull();
+    });
+
+    test("a vbd negotiation that hits the quota fails cleanly: dev_error with ENOSPC in XenStore, both ends Closed, no trap; freed, the disk connects", () => {
+      const hv = new Hypervisor();
+      const service = startXenstore(hv);
+      const backend = startBlkbackDomain(service, { engine });
+      const guest = createGuestDomain(service, "guest", engine).guest;
+      const xs = xenstore(guest);
+      const blk = new BlkFront(guest, 16).start();
+      // The error node exists already (as after an earlier error), so writing it needs no new node.
+      const errorNode = `error/device/vbd/${DEVID}/error`;
+      xs.write(errorNode, "");
+      service.xenstored.quotas.set("nodes", 40, guest.domid);
+      expect(fillToQuota(xs).errno).toBe(ENOSPC);
+      const device = { type: "vbd", devid: DEVID, frontend: guest.domid, backend: backend.domid };
+      service.devices.add({ ...device, backendParams: backend.disk.params });
+      expect(errnoOf(() => blk.open(DEVID))).toBe(EIO);
+      hv.runUntilIdle();
+      expect(xs.read(errorNode)).toMatch(/^28 /);
+      const home = `/local/domain/${guest.domid}`;
+      expect(service.tools.read(`${home}/device/vbd/${DEVID}/state`)).toBe(String(CLOSED));
+      expect(service.tools.read(`/local/domain/${backend.domid}/backend/vbd/${guest.domid}/${DEVID}/state`)).toBe(
+        String(CLOSED),
+      );
+      expect(guest.exit).toBeNull();
+      expect(backend.guest.exit).toBeNull();
+
+      // Room again: the toolstack plugs the disk afresh and it connects.
+      xs.rm("data/fill");
+      service.devices.unplug(device, { force: true });
+      hv.runUntilIdle();
+      service.devices.add({ ...device, backendParams: backend.disk.params });
+      blk.open(DEVID);
+      const data = pattern(2 * PAGE, 10);
+      blk.write(DEVID, 0, data);
+      expect(blk.read(DEVID, 0, 16)).toEqual(data);
     });
   });
 });
