@@ -23,8 +23,25 @@ const MAX_RING_PAGE_ORDER = 4;
 /** Xen time a guest waits for its disk before the workload gives up. */
 const OPEN_TIMEOUT_MS = 60_000;
 
-/** The backend domain serves every guest, so it gets quotas for 100 devices (see BlkbackDomainOptions.quotas). */
-const DRIVER_DOMAIN_QUOTAS = { watches: 1024, nodes: 16384 };
+/** The most guests a boot here plugs into the one backend domain; its XenStore quotas are sized for them. */
+export const MAX_GUESTS = 1000;
+
+/**
+ * XenStore quotas for a block-backend domain serving `devices` vbds. C
+ * xenstored's quotas are per domain, with defaults for all (128 watches,
+ * 1000 nodes, 2.5 MiB) that dom0 raises for one domain with `xenstore-control
+ * quota-set`; neither libxl nor xl sizes them for a driver domain, so the
+ * host that runs one does, by what a device costs the backend: two watches
+ * (the device's frontend state and the bus's own), a dozen nodes, and their
+ * bytes, each doubled for slack, over the defaults for the domain itself.
+ */
+export function driverDomainQuotas(devices: number): { watches: number; nodes: number; memory: number } {
+  return {
+    watches: 128 + 4 * devices,
+    nodes: 1000 + 24 * devices,
+    memory: 2.5 * 1024 * 1024 + 4096 * devices,
+  };
+}
 
 /** dom0's services and a block-backend domain serving one disk; its Wasm domains run in V8 unless `engine` says otherwise. */
 class BlockHost {
@@ -36,7 +53,7 @@ class BlockHost {
     this.backend = startBlkbackDomain(this.service, {
       sectors: DISK_SECTORS,
       maxRingPageOrder: MAX_RING_PAGE_ORDER,
-      quotas: DRIVER_DOMAIN_QUOTAS,
+      quotas: driverDomainQuotas(MAX_GUESTS),
       engine,
     });
   }
@@ -101,17 +118,41 @@ export class BlockGuest {
   }
 }
 
+/** What booting guests to Connected took. */
+export interface BootFigures {
+  /** Wall-clock ms from creating the first guest until every disk is Connected. */
+  ms: number;
+  /** CPU ms this process spent meanwhile (user + system: includes the garbage collector's threads). */
+  cpuMs: number;
+  /** Bytes of linear memory of all the guests together. */
+  guestMemory: number;
+  /** Bytes of the backend domain's linear memory (its disk image included). */
+  backendMemory: number;
+  /** The process's resident set size afterwards, bytes. */
+  rss: number;
+}
+
 /**
- * Wall-clock ms from creating `guests` guests (boot, XenStore, frontend bus,
- * the toolstack plugging a disk into each) until every one's disk is
- * Connected, with dom0 and the backend domain already running; its Wasm
- * domains run in V8 unless `engine` says otherwise.
+ * Creates `guests` guests (boot, XenStore, frontend bus, the toolstack
+ * plugging a disk into each) and waits until every one's disk is Connected,
+ * with dom0 and the backend domain already running; its Wasm domains run in
+ * V8 unless `engine` says otherwise.
  */
-export function bootToConnectedMs(guests: number, engine?: Engine): number {
+export function bootToConnected(guests: number, engine?: Engine): BootFigures {
+  if (guests > MAX_GUESTS) throw new Error(`at most ${MAX_GUESTS} guests share the backend domain`);
   const host = new BlockHost(engine);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const fronts: BlkFront[] = [];
   for (let i = 0; i < guests; i++) fronts.push(host.plugGuest(`guest${i}`));
   for (const blk of fronts) blk.open(DEVID, OPEN_TIMEOUT_MS);
-  return performance.now() - start;
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return {
+    ms,
+    cpuMs: (used.user + used.system) / 1000,
+    guestMemory: fronts.reduce((sum, blk) => sum + blk.guest.memory().byteLength, 0),
+    backendMemory: host.backend.guest.memory().byteLength,
+    rss: process.memoryUsage().rss,
+  };
 }

@@ -1,0 +1,56 @@
+// A driver domain serving many guests costs each switch between domains the
+// same, however many guests it serves: page coherence brings a domain about
+// to run up to date looking only at the pages it shares with domains that
+// ran since (host/xen/coherence.ts). Counted, not timed: the pages looked at
+// while one more guest connects, and while a guest reads, must not grow with
+// the number of guests already connected. (Each return to the host still
+// looks at every page of the domains that ran: the driver domain's.)
+import { describe, expect, it } from "vitest";
+import { startXenstore } from "../../host/dom0/toolstack.js";
+import { startBlkbackDomain } from "../../host/system/blkback-domain.js";
+import { createGuestDomain } from "../../host/system/guest-domain.js";
+import { Hypervisor } from "../../host/xen/hypervisor.js";
+import { BlkFront } from "../../runtime/blk.js";
+
+const DEVID = 51712;
+const OPEN_TIMEOUT_MS = 60_000;
+
+/** A backend domain with `guests` guests' disks Connected; then the coherence work of one more guest and of 20 reads. */
+function workWith(guests: number): { connect: number; reads: number } {
+  const hv = new Hypervisor();
+  const service = startXenstore(hv);
+  const backend = startBlkbackDomain(service, { sectors: 64, quotas: { watches: 0, nodes: 0, memory: 0 } });
+  const plug = (name: string): BlkFront => {
+    const guest = createGuestDomain(service, name).guest;
+    expect(guest.exports.xs_init()).toBe(0);
+    const blk = new BlkFront(guest, 1).start();
+    service.devices.add({
+      type: "vbd",
+      devid: DEVID,
+      frontend: guest.domid,
+      backend: backend.domid,
+      backendParams: backend.disk.params,
+    });
+    return blk;
+  };
+  const fronts = Array.from({ length: guests }, (_, i) => plug(`guest${i}`));
+  for (const blk of fronts) blk.open(DEVID, OPEN_TIMEOUT_MS);
+  const work = () => hv.coherence.work.switchVisits;
+  const before = work();
+  plug("last").open(DEVID, OPEN_TIMEOUT_MS);
+  const connect = work() - before;
+  const first = fronts[0]!;
+  const buffer = first.buffer;
+  const afterConnect = work();
+  for (let i = 0; i < 20; i++) expect(first.guest.exports.blk_read(DEVID, 0n, 8, buffer)).toBe(0);
+  return { connect, reads: work() - afterConnect };
+}
+
+describe("a block backend domain serving many guests", () => {
+  it("looks at as many pages switching domains per guest connecting and per read with 4 or 32 guests", () => {
+    const few = workWith(4);
+    const many = workWith(32);
+    expect(many.connect).toBeLessThanOrEqual(few.connect * 1.25);
+    expect(many.reads).toBeLessThanOrEqual(few.reads * 1.25);
+  });
+});
