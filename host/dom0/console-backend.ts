@@ -6,7 +6,7 @@
 // moves the page), and read as a live view that survives memory.grow.
 // The toolstack starts one for every domain it introduces to xenstored,
 // reconnects it when the domain is restored, and stops it when the domain
-// exits (host/toolstack.ts).
+// exits (host/dom0/toolstack.ts).
 //
 // The indices are in the guest's memory: an impossible pair is ignored (the
 // ring is left alone, as xenconsoled does) and counted in `badIndices`.
