@@ -4,10 +4,11 @@
 // GrantTables.failGrantOp), a block backend domain crashes in the middle of
 // I/O, and xenstored refuses for quota. Every guest is build/xenbus.wasm.
 import { describe, expect, test } from "vitest";
-import { startXenstore } from "../../host/dom0/toolstack.js";
+import { startXenstore, type XenstoreService } from "../../host/dom0/toolstack.js";
+import { encodeMessage, strings, XsType } from "../../host/dom0/xenstored/wire.js";
 import { type BlkbackDomain, startBlkbackDomain } from "../../host/system/blkback-domain.js";
 import { createGuestDomain } from "../../host/system/guest-domain.js";
-import { GNTST, HVM_PARAM } from "../../host/xen/abi.js";
+import { GNTST, HVM_PARAM, XENSTORE, xenstore_domain_interface } from "../../host/xen/abi.js";
 import type { Domain } from "../../host/xen/domain.js";
 import { Hypervisor } from "../../host/xen/hypervisor.js";
 import { BlkFront, SECTOR_SIZE } from "../../runtime/blk.js";
@@ -15,10 +16,12 @@ import type { Engine } from "../../runtime/engine.js";
 import { xenstore } from "../../runtime/xenstore.js";
 import { errnoOf, pattern } from "../support/blk.js";
 import { engines } from "../support/engines.js";
+import type { Xenbus } from "../support/xenbus.js";
 
 const PAGE = 4096;
 const DEVID = 51712;
-const [EIO, ENODEV, ENOSPC] = [5, 19, 28];
+const [EIO, EAGAIN, ENODEV, ENOSPC] = [5, 11, 19, 28];
+const XENSTORE_RING = xenstore_domain_interface.fields;
 const CLOSED = 6; // XenbusStateClosed
 
 /** dom0 with xenstored, a block backend domain with a disk, and a guest whose vbd on it is open. */
@@ -68,6 +71,85 @@ function channelEnds(a: Domain, b: Domain): [Domain, number][] {
 }
 
 describe.each(engines)("under $name", ({ engine }) => {
+  describe("xenstored restarting the guest's connection under it", () => {
+    /**
+     * xenstored restarts the guest's connection (it forgets the guest's
+     * watches, transactions and the request it is serving, then starts the
+     * rings afresh: the reconnection protocol's `connection` field) while it
+     * serves the guest's next change of `path`, before the reply goes out.
+     * The trigger is a dom0 watch on `path`; returns whether it ran.
+     */
+    function restartWhileServing(service: XenstoreService, guest: Xenbus, path: string): () => boolean {
+      let done = false;
+      let armed = false;
+      const conn = service.xenstored.connect(0, (bytes) => {
+        if (!armed || new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) !== XsType.WATCH_EVENT) return;
+        armed = false;
+        done = true;
+        const ring = service.ring(guest.domid)!;
+        new DataView(ring.frame.bytes().buffer, ring.frame.bytes().byteOffset).setUint32(
+          XENSTORE_RING.connection,
+          XENSTORE.RECONNECT,
+          true,
+        );
+        service.hv.evtchn.setPending(service.hv.dom0, ring.localPort);
+      });
+      service.xenstored.receive(
+        conn,
+        encodeMessage({ type: XsType.WATCH, reqId: 1, txId: 0, payload: strings(path, "restart") }),
+      );
+      armed = true; // past the event every new watch fires at once
+      return () => done;
+    }
+
+    /** The test's own watch's events (the frontend bus has its watches on the same connection). */
+    const ours = (events: { path: string; token: string }[]) => events.filter((event) => event.token === "tok");
+
+    test("with a request in flight: it is -EAGAIN and answered when retried, a transaction is started over, the watches fire again, the vbd serves", () => {
+      const { hv, service, guest, blk } = connectedSystem(engine);
+      const xs = xenstore(guest);
+      const home = `/local/domain/${guest.domid}`;
+      const ring = service.ring(guest.domid)!;
+      const page = () => new DataView(ring.frame.bytes().buffer, ring.frame.bytes().byteOffset);
+      expect(page().getUint32(XENSTORE_RING.server_features, true) & XENSTORE.SERVER_FEATURE_RECONNECTION).not.toBe(0);
+      xs.watch("data/w", "tok");
+      expect(ours(xs.takeEvents())).toEqual([{ path: "data/w", token: "tok" }]);
+
+      const restarted = restartWhileServing(service, guest, `${home}/data/x`);
+      expect(() => xs.write("data/x", "1")).toThrow(expect.objectContaining({ errno: EAGAIN }));
+      expect(restarted()).toBe(true);
+      expect(page().getUint32(XENSTORE_RING.connection, true)).toBe(XENSTORE.CONNECTED);
+      // The client registered its watch again (it fires once, as on registration).
+      expect(ours(xs.takeEvents())).toEqual([{ path: "data/w", token: "tok" }]);
+      xs.write("data/x", "1"); // the caller's retry, answered
+      expect(xs.read("data/x")).toBe("1");
+
+      // A transaction under which the connection restarts is started over, and commits once.
+      const again = restartWhileServing(service, guest, `${home}/data/y`);
+      let runs = 0;
+      xs.transaction((tx) => {
+        runs++;
+        xs.write("data/y", String(runs), tx);
+      });
+      expect(again()).toBe(true);
+      expect(runs).toBe(2);
+      expect(xs.read("data/y")).toBe("2");
+      xs.takeEvents();
+
+      service.tools.write(`${home}/data/w`, "changed after the restart");
+      hv.runUntilIdle();
+      expect(ours(xs.takeEvents())).toEqual([{ path: "data/w", token: "tok" }]);
+      // The block frontend's bus watches came back too: it closes and opens through XenStore.
+      blk.close(DEVID);
+      blk.open(DEVID);
+      const data = pattern(2 * PAGE, 12);
+      blk.write(DEVID, 0, data);
+      expect(blk.read(DEVID, 0, 16)).toEqual(data);
+      expect(xs.ringError()).toBe(0);
+      expect(guest.exit).toBeNull();
+    });
+  });
+
   describe("event-channel notifications lost, duplicated or spurious", () => {
     test("XenStore: a lost reply notification leaves the request waiting (no poll fallback, as Linux's xenbus); the next notification recovers it", () => {
       const { hv, guest } = connectedSystem(engine);
