@@ -36,6 +36,7 @@ import { harnessIn, loadHarness } from "./harness.js";
 import { harnessWasm2c } from "./harness-wasm2c.js";
 import { rigFigures, unikernelElfSize, XEN_ELF_SIZE, XEN_TIMES, xenTime } from "./xen.js";
 import type { XenstoreGuest } from "./xenstore.js";
+import { children60kMs, readLatencyUnderFloodMs, transactionWrites50kMs, watches60kMs } from "./xenstored.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
 const WORKLOADS: Record<string, string> = {
@@ -50,6 +51,14 @@ const COMPONENT_READ = "component_socket_read";
 const COMPONENT_READ_RATIO = "component_socket_read_ratio";
 /** The same, with the component in wasmtime (runtime/wasmtime-component.ts). */
 const COMPONENT_READ_RATIO_WASMTIME = "component_socket_read_wasmtime_ratio";
+
+/** xenstored's costs at scale (bench/xenstored.ts), each in ms. */
+const XENSTORED_SCALE: Record<string, () => number | Promise<number>> = {
+  xenstored_children_60k_ms: () => children60kMs(),
+  xenstored_watches_60k_ms: () => watches60kMs(),
+  xenstored_tx_writes_50k_ms: () => transactionWrites50kMs(),
+  xenstored_read_latency_under_flood_ms: () => readLatencyUnderFloodMs(),
+};
 
 /** Suffix of a workload run with its guest in wasmtime instead of V8. */
 const WASMTIME = "_wasmtime";
@@ -227,7 +236,7 @@ const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
   blkback: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
 };
 /** libxenstore's is native code alone. */
-const known = [...new Set([...Object.values(RUNS_MODULE).flat(), SOCKET_READ])];
+const known = [...new Set([...Object.values(RUNS_MODULE).flat(), SOCKET_READ, ...Object.keys(XENSTORED_SCALE)])];
 
 const HELP = `npm run bench [-- NAME...]
 
@@ -399,6 +408,10 @@ for (const { name, guests, inWasmtime } of boots.filter(({ name }) => wanted(nam
   emit(`${figure}_guest_memory`, best!.guestMemory, "bytes");
   emit(`${figure}_backend_memory`, best!.backendMemory, "bytes");
   emit(`${figure}_rss`, best!.rss, "bytes");
+}
+for (const [name, run] of Object.entries(XENSTORED_SCALE).filter(([name]) => wanted(name))) {
+  console.error(`${name}…`);
+  emit(name, Number((await run()).toFixed(1)), "ms");
 }
 if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");
 if ([XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)].some(wanted)) {

@@ -114,7 +114,7 @@ function recountMemory(dom0: LocalClient, domid: number, clients: LocalClient[],
   for (const child of children)
     bytes += recountMemory(dom0, domid, [], path === "/" ? `/${child}` : `${path}/${child}`);
   for (const client of clients)
-    for (const watch of client.connection.watches) bytes += watch.path.length + watch.token.length;
+    for (const watch of client.connection.watches.values()) bytes += watch.path.length + watch.token.length;
   return bytes;
 }
 
@@ -257,12 +257,12 @@ describe("xenstored's memory accounting", () => {
         let reqId = 1;
         for (const request of requests) {
           const before = dump(dom0);
-          const watchesBefore = hostile.connection.watches.length;
+          const watchesBefore = hostile.connection.watches.size;
           hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
           const reply = hostile.received.splice(0).find((message) => message.type !== XsType.WATCH_EVENT);
           if (reply && bytesToText(reply.payload) === "ENOMEM\0") {
             expect(dump(dom0)).toEqual(before);
-            expect(hostile.connection.watches.length).toBe(watchesBefore);
+            expect(hostile.connection.watches.size).toBe(watchesBefore);
           }
           for (const [domid, clients] of [
             [5, [hostile]],

@@ -79,7 +79,10 @@ export class LocalClient implements XenstoreClient {
     bytes.set(new Uint8Array(header.buffer));
     bytes.set(payload, 16);
     this.sendBytes(bytes);
-    const index = this.received.findIndex((message) => message.type !== XsType.WATCH_EVENT && message.reqId === reqId);
+    // From the end: the reply is among the last messages, after the events its request fired.
+    let index = this.received.length - 1;
+    while (index >= 0 && (this.received[index]!.type === XsType.WATCH_EVENT || this.received[index]!.reqId !== reqId))
+      index--;
     return index < 0 ? undefined : this.received.splice(index, 1)[0];
   }
 
@@ -101,10 +104,19 @@ export class LocalClient implements XenstoreClient {
     return { path, token };
   }
 
-  /** Watch events received so far (taken out of `received`). */
+  /** Watch events received so far (taken out of `received`, in one pass however many there are). */
   takeEvents(): WatchEvent[] {
     const events: WatchEvent[] = [];
-    for (let event = this.nextEvent(); event; event = this.nextEvent()) events.push(event);
+    const others: XsMessage[] = [];
+    for (const message of this.received) {
+      if (message.type !== XsType.WATCH_EVENT) others.push(message);
+      else {
+        const [path = "", token = ""] = namesOf(message.payload);
+        events.push({ path, token });
+      }
+    }
+    this.received.length = 0;
+    for (const message of others) this.received.push(message);
     return events;
   }
 

@@ -12,6 +12,7 @@ import {
   type Session,
   type Watch,
   watchEvent,
+  watchKey,
   watchMemory,
   type XenStoreState,
 } from "./state.js";
@@ -128,8 +129,8 @@ function domidArg(payload: Uint8Array): number {
   return atoi(oneArg(payload));
 }
 
-function joinNames(names: readonly string[]): Uint8Array {
-  return textToBytes(names.map((name) => `${name}\0`).join(""));
+function joinNames(names: Iterable<string>): Uint8Array {
+  return textToBytes(Array.from(names, (name) => `${name}\0`).join(""));
 }
 
 /** Appends one by one: a spread into push() overflows the stack on a large batch (an RM of 125,000 nodes). */
@@ -197,10 +198,10 @@ function addWatch(request: Request): Reply {
     watch.relative = !name.startsWith("/");
     watch.path = state.nodeName(caller, name, true);
   }
-  if (session.watches.some((other) => other.path === watch.path && other.token === token)) throw new XsError("EEXIST");
-  if (!caller.privileged) state.quotas.check("watches", session.domid, session.watches.length + 1, "E2BIG");
+  if (session.watches.has(watchKey(watch.path, token))) throw new XsError("EEXIST");
+  if (!caller.privileged) state.quotas.check("watches", session.domid, session.watches.size + 1, "E2BIG");
   state.checkMemoryGrowth(caller, state.tree, session.domid, watchMemory(watch));
-  session.watches.push(watch);
+  state.addWatch(session, watch);
   // Every new watch fires once, after its ack.
   append(request.after, watchEvent(session, watch, watch.path));
   return "OK";
@@ -210,9 +211,7 @@ function removeWatch(request: Request): Reply {
   const { session } = request;
   const [name, token] = args(request.message.payload, 2);
   const path = name!.startsWith("@") ? name! : canonicalize(session.domid, name!);
-  const index = session.watches.findIndex((watch) => watch.path === path && watch.token === token);
-  if (index < 0) throw new XsError("ENOENT");
-  session.watches.splice(index, 1);
+  if (!request.state.removeWatch(session, path, token!)) throw new XsError("ENOENT");
   return "OK";
 }
 
@@ -226,9 +225,9 @@ const HANDLERS = new Map<number, Handler>([
     {
       run(request) {
         const path = nodeName(request, oneArg(request.message.payload));
-        const payload = joinNames(treeOperation(request, (access) => directory(access, path)).children);
-        if (payload.length > XENSTORE_PAYLOAD_MAX) throw new XsError("E2BIG");
-        return payload;
+        const { children } = treeOperation(request, (access) => directory(access, path));
+        if (children.bytes > XENSTORE_PAYLOAD_MAX) throw new XsError("E2BIG");
+        return joinNames(children);
       },
     },
   ],
@@ -341,7 +340,7 @@ const HANDLERS = new Map<number, Handler>([
     XsType.RESET_WATCHES,
     {
       run(request) {
-        request.session.clear();
+        request.state.clearSession(request.session);
         return "OK";
       },
     },

@@ -103,7 +103,7 @@ export class XenStored {
     conn.decoder.reset();
     conn.inbox.length = 0;
     conn.outbox.length = 0;
-    conn.clear();
+    this.state.clearSession(conn);
   }
 
   // Domains, as Xen reports them ------------------------------------------------

@@ -4,7 +4,7 @@
 // change it; nothing here does I/O. Watch events come out as deliveries for
 // the connection layer (server.ts) to queue.
 import { XsError } from "./errors.js";
-import { canonicalize, depthBelow, domainPath, isChild, isValidName } from "./paths.js";
+import { canonicalize, depthBelow, domainPath, isChild, isValidName, parentOf } from "./paths.js";
 import {
   accessFor,
   type Caller,
@@ -54,19 +54,34 @@ export function watchMemory(watch: Watch): number {
   return watch.path.length + watch.token.length;
 }
 
-/** What requests act on for one connection: its domain, its watches and its open transactions. */
+/** The key of a watch in its session: a session has at most one watch per path and token (EEXIST). */
+export function watchKey(path: string, token: string): string {
+  return `${path}\0${token}`;
+}
+
+/** Sessions in the order they were made, which is the order their watch events go out. */
+let sessionsMade = 0;
+
+/**
+ * What requests act on for one connection: its domain, its watches and its
+ * open transactions. Watches change only through XenStoreState, which
+ * indexes them by path.
+ */
 export class Session {
-  readonly watches: Watch[] = [];
+  /** By watchKey, in the order they were set. */
+  readonly watches = new Map<string, Watch>();
   readonly transactions = new Map<number, TransactionView>();
   nextTransactionId = 1;
+  readonly order = sessionsMade++;
 
   constructor(readonly domid: number) {}
+}
 
-  /** Forgets the watches and transactions (XS_RESET_WATCHES, and a transport's reconnection). */
-  clear(): void {
-    this.watches.length = 0;
-    this.transactions.clear();
-  }
+/** A watch with its session, as the path index holds it; `order` is the order watches were set in. */
+interface IndexedWatch {
+  session: Session;
+  watch: Watch;
+  order: number;
 }
 
 /** A watch event for one session. */
@@ -89,6 +104,12 @@ export class XenStoreState {
   /** Every connection's session: their watches hear changes and count against their domain's memory. */
   readonly sessions = new Set<Session>();
   private readonly domains = new Map<number, DomainRecord>();
+  /** Every session's watches by watched path, so a change looks only at its own path and its ancestors. */
+  private readonly watchesByPath = new Map<string, Set<IndexedWatch>>();
+  private readonly indexed = new Map<Watch, IndexedWatch>();
+  private watchesSet = 0;
+  /** Bytes of each domain's watches (their share of its memory quota). */
+  private readonly watchBytes = new Map<number, number>();
   private readonly specialPerms = new Map<string, readonly Perm[]>(
     SPECIAL_WATCHES.map((name) => [name, [{ domid: 0, access: PERM_NONE }]]),
   );
@@ -101,7 +122,11 @@ export class XenStoreState {
   constructor(
     private readonly hooks: DomainHooks = {},
     private readonly closeSessions = (domid: number): void => {
-      for (const session of [...this.sessions]) if (session.domid === domid) this.sessions.delete(session);
+      for (const session of [...this.sessions]) {
+        if (session.domid !== domid) continue;
+        this.clearSession(session);
+        this.sessions.delete(session);
+      }
     },
   ) {}
 
@@ -232,11 +257,7 @@ export class XenStoreState {
 
   /** Bytes domain `domid` holds: its nodes as `view` has them, and its sessions' watches. */
   memoryUsedBy(domid: number, view: NodeView = this.tree): number {
-    let watchBytes = 0;
-    for (const session of this.sessions) {
-      if (session.domid === domid) for (const watch of session.watches) watchBytes += watchMemory(watch);
-    }
-    return view.memoryOf(domid) + watchBytes;
+    return view.memoryOf(domid) + (this.watchBytes.get(domid) ?? 0);
   }
 
   /** The memory quota binds an unprivileged caller adding bytes to an unprivileged domain (ENOMEM). */
@@ -245,17 +266,71 @@ export class XenStoreState {
     this.quotas.checkMemory(domid, this.memoryUsedBy(domid, view) + bytes);
   }
 
+  // Watches -------------------------------------------------------------------
+
+  addWatch(session: Session, watch: Watch): void {
+    const entry = { session, watch, order: this.watchesSet++ };
+    session.watches.set(watchKey(watch.path, watch.token), watch);
+    this.indexed.set(watch, entry);
+    let atPath = this.watchesByPath.get(watch.path);
+    if (!atPath) this.watchesByPath.set(watch.path, (atPath = new Set()));
+    atPath.add(entry);
+    this.addWatchBytes(session.domid, watchMemory(watch));
+  }
+
+  /** Removes the session's watch on `path` with `token`; false if it has none. */
+  removeWatch(session: Session, path: string, token: string): boolean {
+    const key = watchKey(path, token);
+    const watch = session.watches.get(key);
+    if (!watch) return false;
+    session.watches.delete(key);
+    const entry = this.indexed.get(watch)!;
+    this.indexed.delete(watch);
+    const atPath = this.watchesByPath.get(path)!;
+    atPath.delete(entry);
+    if (atPath.size === 0) this.watchesByPath.delete(path);
+    this.addWatchBytes(session.domid, -watchMemory(watch));
+    return true;
+  }
+
+  /** Forgets the session's watches and transactions (XS_RESET_WATCHES, a reconnection, a closed connection). */
+  clearSession(session: Session): void {
+    for (const watch of [...session.watches.values()]) this.removeWatch(session, watch.path, watch.token);
+    session.transactions.clear();
+  }
+
+  private addWatchBytes(domid: number, bytes: number): void {
+    const total = (this.watchBytes.get(domid) ?? 0) + bytes;
+    if (total === 0) this.watchBytes.delete(domid);
+    else this.watchBytes.set(domid, total);
+  }
+
   // Watch events --------------------------------------------------------------
 
-  /** The events each change fires, one batch per change: every session's matching watches it may see. */
+  /**
+   * The events each change fires, one batch per change: every session's
+   * matching watches it may see, sessions in the order they were made and
+   * each one's watches in the order they were set. Only the watches on the
+   * changed path and its ancestors are looked at.
+   */
   watchEvents(changes: readonly Change[]): Delivery[][] {
     return changes.map((change) => {
+      const matching: IndexedWatch[] = [];
+      for (const path of watchedPaths(change)) {
+        for (const entry of this.watchesByPath.get(path) ?? []) {
+          if (this.sessions.has(entry.session) && watchMatches(entry.watch, change)) matching.push(entry);
+        }
+      }
+      matching.sort((a, b) => a.session.order - b.session.order || a.order - b.order);
       const batch: Delivery[] = [];
-      for (const session of this.sessions) {
-        // Matching first: it is cheaper than the permission check, and most sessions watch elsewhere.
-        const matching = session.watches.filter((watch) => watchMatches(watch, change));
-        if (matching.length === 0 || !changeVisibleTo(this.callerOf(session), change)) continue;
-        for (const watch of matching) for (const event of watchEvent(session, watch, change.path)) batch.push(event);
+      let session: Session | undefined;
+      let visible = false;
+      for (const { session: owner, watch } of matching) {
+        if (owner !== session) {
+          session = owner;
+          visible = changeVisibleTo(this.callerOf(owner), change);
+        }
+        if (visible) for (const event of watchEvent(owner, watch, change.path)) batch.push(event);
       }
       return batch;
     });
@@ -264,6 +339,16 @@ export class XenStoreState {
   /** @introduceDomain / @releaseDomain go to privileged sessions and those SET_PERMS allowed to read them. */
   private specialEvents(name: (typeof SPECIAL_WATCHES)[number]): Delivery[][] {
     return this.watchEvents([{ path: name, exact: false, visibleUnder: [this.specialPerms.get(name)!] }]);
+  }
+}
+
+/** The paths whose watches may match `change`: its own and, unless it is exact, every ancestor (/ for @names). */
+function* watchedPaths(change: Change): Generator<string> {
+  yield change.path;
+  if (change.exact) return;
+  for (let path = change.path; path !== "/"; ) {
+    path = path.startsWith("@") ? "/" : parentOf(path);
+    yield path;
   }
 }
 

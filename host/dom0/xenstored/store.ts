@@ -11,7 +11,7 @@ export interface XsNode {
   readonly value: Uint8Array;
   readonly perms: readonly Perm[];
   /** Child names in creation order, as DIRECTORY returns them. */
-  readonly children: readonly string[];
+  readonly children: ChildList;
   /** Bumped on every change of the node (value, perms or child list). */
   readonly generation: number;
 }
@@ -26,6 +26,44 @@ export interface NodeView {
   ownedBy(domid: number): number;
   /** Bytes of the nodes owned by `domid` (its share of the "memory" quota). */
   memoryOf(domid: number): number;
+}
+
+/**
+ * A node's child names in creation order. Adding a name shares the array
+ * with the list it was added to (O(1) amortised, not a copy), as long as
+ * nothing was added to that list before: so the committed tree and each
+ * transaction hold their own version of a parent without copying its
+ * children. Removing a name copies.
+ */
+export class ChildList implements Iterable<string> {
+  static readonly EMPTY = new ChildList([], 0, 0);
+
+  private constructor(
+    private readonly shared: string[],
+    readonly length: number,
+    /** The names' bytes with a nul after each, as DIRECTORY sends them and the node-size quota counts them. */
+    readonly bytes: number,
+  ) {}
+
+  static of(names: readonly string[]): ChildList {
+    return names.reduce((list, name) => list.with(name), ChildList.EMPTY);
+  }
+
+  with(name: string): ChildList {
+    const names =
+      this.length > 0 && this.shared.length === this.length ? this.shared : this.shared.slice(0, this.length);
+    names.push(name);
+    return new ChildList(names, this.length + 1, this.bytes + name.length + 1);
+  }
+
+  without(name: string): ChildList {
+    const names = this.shared.slice(0, this.length).filter((child) => child !== name);
+    return names.length === this.length ? this : new ChildList(names, names.length, this.bytes - name.length - 1);
+  }
+
+  *[Symbol.iterator](): Iterator<string> {
+    for (let index = 0; index < this.length; index++) yield this.shared[index]!;
+  }
 }
 
 /** What a domain's nodes take: how many, and their bytes as `nodeMemory` counts them. */
@@ -57,9 +95,9 @@ export class CommittedTree implements NodeView {
     // C xenstored's initial store: /, /tool, /tool/xenstored, owned by dom0, no access for others.
     const perms = [{ domid: 0, access: PERM_NONE }];
     const empty = new Uint8Array(0);
-    this.put("/", { value: empty, perms, children: ["tool"] });
-    this.put("/tool", { value: empty, perms, children: ["xenstored"] });
-    this.put("/tool/xenstored", { value: empty, perms, children: [] });
+    this.put("/", { value: empty, perms, children: ChildList.of(["tool"]) });
+    this.put("/tool", { value: empty, perms, children: ChildList.of(["xenstored"]) });
+    this.put("/tool/xenstored", { value: empty, perms, children: ChildList.EMPTY });
   }
 
   get(path: string): XsNode | undefined {
@@ -167,7 +205,7 @@ export interface TreeAccess {
 
 /** Bytes a node takes against the node-size quota: value, 8 per permission, child names with their nuls. */
 export function nodeSize(node: NodeContents): number {
-  return node.value.length + 8 * node.perms.length + node.children.reduce((sum, child) => sum + child.length + 1, 0);
+  return node.value.length + 8 * node.perms.length + node.children.bytes;
 }
 
 /**
@@ -247,11 +285,12 @@ function create(access: TreeAccess, path: string, value: Uint8Array): void {
     : [{ ...parent.perms[0]!, domid: caller.domid }, ...parent.perms.slice(1)];
   // Every node written is checked before any is, so a refused request changes nothing.
   const writes: [string, NodeContents][] = [
-    [parentPath, { ...parent, children: [...parent.children, baseName(missing[0]!)] }],
+    [parentPath, { ...parent, children: parent.children.with(baseName(missing[0]!)) }],
   ];
   missing.forEach((name, level) => {
     const child = missing[level + 1];
-    writes.push([name, { value: child ? new Uint8Array(0) : value, perms, children: child ? [baseName(child)] : [] }]);
+    const children = child ? ChildList.of([baseName(child)]) : ChildList.EMPTY;
+    writes.push([name, { value: child ? new Uint8Array(0) : value, perms, children }]);
   });
   for (const [, node] of writes) checkSize(access, node);
   checkMemory(access, writes);
@@ -298,7 +337,7 @@ export function rm(access: TreeAccess, path: string): void {
   const parent = access.view.get(parentPath);
   if (!parent) throw new XsError("EINVAL");
   removeTree(access, path, node);
-  access.view.put(parentPath, { ...parent, children: parent.children.filter((child) => child !== baseName(path)) });
+  access.view.put(parentPath, { ...parent, children: parent.children.without(baseName(path)) });
 }
 
 /**
