@@ -5,6 +5,9 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import type { XenStored } from "./server.js";
 import { HEADER_SIZE } from "./wire.js";
 
+/** Connections the socket accepts at once; more are refused. */
+export const MAX_SOCKET_CONNECTIONS = 1024;
+
 export interface SocketListener {
   server: Server;
   close(): Promise<void>;
@@ -36,16 +39,24 @@ export async function listenUnix(
     const connection = connections++;
     const { onRequest } = options;
     const record = onRequest ? messageSplitter((message) => onRequest(message, connection)) : undefined;
-    // Node buffers writes, so the connection never pushes back; tools are dom0 and unthrottled anyway.
+    // Flow control both ways: replies wait in xenstored (bounded) while the socket's buffer is full,
+    // and the socket is not read while requests wait, as C xenstored stops reading a busy connection.
     const conn = xenstored.connect(
       0,
-      (bytes) => void socket.write(bytes),
+      (bytes) => {
+        if (socket.writableNeedDrain) return false;
+        socket.write(bytes);
+        return true;
+      },
       () => socket.destroy(),
+      () => socket.resume(),
     );
+    socket.on("drain", () => xenstored.flush(conn));
     socket.on("data", (data) => {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
       record?.(bytes);
       xenstored.receive(conn, bytes);
+      if (conn.inbox.length > 0) socket.pause();
     });
     socket.on("close", () => {
       sockets.delete(socket);
@@ -53,6 +64,8 @@ export async function listenUnix(
     });
     socket.on("error", () => socket.destroy());
   });
+  // A fixed ceiling on connections makes xenstored's memory budget a fixed figure (README).
+  server.maxConnections = MAX_SOCKET_CONNECTIONS;
   try {
     await listen(server, path);
   } catch (error) {

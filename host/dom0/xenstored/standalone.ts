@@ -10,7 +10,7 @@ import { listenUnix, type SocketListener } from "./socket.js";
 export async function serveXenstored(path: string, command: string): Promise<void> {
   let listener: SocketListener;
   try {
-    listener = await listenUnix(new XenStored(), path);
+    listener = await listenUnix(new XenStored({ log: (line) => console.error(line) }), path);
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     exitWithError(command, code === "EADDRINUSE" ? message : `cannot listen on ${path}: ${code ?? message}`);
