@@ -12,6 +12,7 @@ import { GNTST, HVM_PARAM, XENSTORE, xenstore_domain_interface } from "../../hos
 import type { Domain } from "../../host/xen/domain.js";
 import { Hypervisor } from "../../host/xen/hypervisor.js";
 import { BlkFront, SECTOR_SIZE } from "../../runtime/blk.js";
+import { guestConsole } from "../../runtime/console.js";
 import type { Engine } from "../../runtime/engine.js";
 import { xenstore } from "../../runtime/xenstore.js";
 import { errnoOf, pattern } from "../support/blk.js";
@@ -253,6 +254,40 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(blk.info(DEVID).state).toBe(4);
       expect(guest.exit).toBeNull();
       expect(backend.guest.exit).toBeNull();
+    });
+
+    test("console: output whose notification is lost waits in the ring until the next one; duplicated and spurious ones repeat nothing", () => {
+      const hv = new Hypervisor();
+      const service = startXenstore(hv);
+      const { guest, console: backend } = createGuestDomain(service, "guest", engine);
+      const cons = guestConsole(guest);
+      hv.runUntilIdle(); // the connection's own notifications delivered
+      hv.evtchn.injectFault(hv.dom0, backend.localPort, "drop");
+      cons.write("lost\n");
+      hv.runUntilIdle();
+      expect(backend.log.lines()).toEqual([]);
+      hv.evtchn.injectFault(hv.dom0, backend.localPort, null);
+      cons.write("next\n");
+      hv.runUntilIdle();
+      expect(backend.log.lines()).toEqual(["lost", "next"]);
+
+      const guestPort = Number(guest.domain.params.get(HVM_PARAM.CONSOLE_EVTCHN));
+      hv.evtchn.injectFault(hv.dom0, backend.localPort, "duplicate");
+      hv.evtchn.injectFault(guest.domain, guestPort, "duplicate");
+      let input = "";
+      for (let i = 0; i < 5; i++) {
+        hv.evtchn.setPending(hv.dom0, backend.localPort); // spurious, both ways
+        hv.evtchn.setPending(guest.domain, guestPort);
+        hv.runUntilIdle();
+        cons.write(`out ${i}\n`);
+        backend.send(`in ${i}\n`);
+        hv.runUntilIdle();
+        input += cons.read();
+      }
+      expect(backend.log.lines()).toEqual(["lost", "next", ...[0, 1, 2, 3, 4].map((i) => `out ${i}`)]);
+      expect(input).toBe([0, 1, 2, 3, 4].map((i) => `in ${i}\n`).join(""));
+      expect(backend.badIndices).toBe(0);
+      expect(guest.exit).toBeNull();
     });
   });
 
