@@ -21,7 +21,7 @@ import type { Xenbus } from "../support/xenbus.js";
 
 const PAGE = 4096;
 const DEVID = 51712;
-const [EIO, EAGAIN, ENODEV, ENOSPC] = [5, 11, 19, 28];
+const [EIO, EAGAIN, ENODEV, ENOSPC, ETIMEDOUT] = [5, 11, 19, 28, 110];
 const XENSTORE_RING = xenstore_domain_interface.fields;
 const CLOSED = 6; // XenbusStateClosed
 
@@ -198,7 +198,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(guest.exit).toBeNull();
     });
 
-    test("block: a lost response notification leaves the request waiting until the next notification, which completes it", () => {
+    test("block: a lost response notification leaves the request waiting until the next notification (within the 30 s I/O timeout), which completes it", () => {
       const { hv, backend, guest, blk } = connectedSystem(engine);
       const data = pattern(4 * PAGE, 1);
       const ends = channelEnds(guest.domain, backend.guest.domain).filter(([domain]) => domain === guest.domain);
@@ -215,6 +215,20 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(recovered).toBe(true);
       expect(sectorsAt(backend, 8, 32)).toEqual(data);
       expect(blk.read(DEVID, 8, 32)).toEqual(data);
+    });
+
+    test("block: with every response notification lost and none to come, the request fails after the I/O timeout (30 s of Xen time) and the device is given up", () => {
+      const { hv, backend, guest, blk } = connectedSystem(engine);
+      for (const [domain, port] of channelEnds(guest.domain, backend.guest.domain)) {
+        if (domain === guest.domain) hv.evtchn.injectFault(domain, port, "drop");
+      }
+      const start = hv.scheduler.now;
+      expect(errnoOf(() => blk.write(DEVID, 8, pattern(PAGE, 13)))).toBe(ETIMEDOUT);
+      expect(hv.scheduler.now - start).toBeGreaterThanOrEqual(30_000_000_000);
+      // The request stays on the ring unanswered: the ring is not used again.
+      expect(errnoOf(() => blk.read(DEVID, 8, 8))).toBe(EIO);
+      expect(guest.exit).toBeNull();
+      expect(backend.guest.exit).toBeNull();
     });
 
     test("block: a lost request notification leaves the backend idle until the next notification, which serves it", () => {
