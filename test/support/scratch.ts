@@ -1,5 +1,7 @@
 // A scratch area in a module's linear memory filled with pseudo-random guard
 // bytes, so a test can prove that an operation wrote nowhere but where it may.
+const PAGE_SIZE = 4096;
+
 export class GuardedScratch {
   constructor(
     private readonly bytes: () => Uint8Array,
@@ -35,5 +37,24 @@ export class GuardedScratch {
         `byte at ${this.describe(address)} changed where nothing may be written (${before[i]} → ${now[address]})`,
       );
     }
+  }
+}
+
+/** Pages a guest allocated that nothing may write: each filled with its own guard bytes, then checked untouched. */
+export class SentinelPages {
+  private readonly pages: { scratch: GuardedScratch; guard: Uint8Array }[] = [];
+
+  constructor(private readonly guest: { memory(): Uint8Array; exports: { page_alloc(): number } }) {}
+
+  /** One more page_alloc page, filled. */
+  add(): void {
+    const scratch = new GuardedScratch(() => this.guest.memory(), this.guest.exports.page_alloc(), PAGE_SIZE);
+    scratch.fill(this.pages.length + 1);
+    this.pages.push({ scratch, guard: scratch.snapshot() });
+  }
+
+  /** Throws naming the first byte of any page that changed. */
+  expectUntouched(): void {
+    for (const { scratch, guard } of this.pages) scratch.expectOnlyChanged(guard, []);
   }
 }

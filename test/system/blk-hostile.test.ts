@@ -23,7 +23,7 @@ import { type BlkRequest, type BlkResponse, rw } from "../support/blkif-ring.js"
 import { engines } from "../support/engines.js";
 import { HostileBlkback, SECTOR_SIZE } from "../support/hostile-blkback.js";
 import { type ConnectLies, HostileBlkfront } from "../support/hostile-blkfront.js";
-import { GuardedScratch } from "../support/scratch.js";
+import { SentinelPages } from "../support/scratch.js";
 import type { Xenbus } from "../support/xenbus.js";
 
 const PAGE = 4096;
@@ -41,21 +41,17 @@ class HostileBackendRig {
   readonly guest: Xenbus;
   readonly blk: BlkFront;
   readonly back: HostileBlkback;
-  /** page_alloc pages next to the frontend's own that nothing may write, and their guard bytes. */
-  private readonly sentinels: { scratch: GuardedScratch; guard: Uint8Array }[] = [];
+  /** page_alloc pages next to the frontend's own that nothing may write. */
+  private readonly sentinels: SentinelPages;
   readonly errorNode: string;
 
   constructor(engine: Engine, options: { maxRingPageOrder?: number } = {}) {
     this.guest = createGuestDomain(this.service, "front", engine).guest;
     expect(this.guest.exports.xs_init()).toBe(0);
-    const sentinel = () => {
-      const scratch = new GuardedScratch(() => this.guest.memory(), this.guest.exports.page_alloc(), PAGE);
-      scratch.fill(this.sentinels.length + 1);
-      this.sentinels.push({ scratch, guard: scratch.snapshot() });
-    };
-    sentinel();
+    this.sentinels = new SentinelPages(this.guest);
+    this.sentinels.add();
     this.blk = new BlkFront(this.guest, 4);
-    sentinel();
+    this.sentinels.add();
     this.service.devices.add({ type: "vbd", devid: DEVID, frontend: this.guest.domid, backend: 0 });
     this.back = new HostileBlkback(this.hv, this.service, {
       frontend: this.guest.domid,
@@ -73,7 +69,7 @@ class HostileBackendRig {
    */
   expectIntact(): void {
     expect(this.guest.exit).toBeNull();
-    for (const { scratch, guard } of this.sentinels) scratch.expectOnlyChanged(guard, []);
+    this.sentinels.expectUntouched();
     const ring = new Set(this.ringRefs());
     for (const gref of new Set(this.back.requests.flatMap((request) => request.segments.map((seg) => seg.gref)))) {
       if (ring.has(gref)) continue;
@@ -331,19 +327,13 @@ class HostileFrontendRig {
   readonly backend: BlkbackDomain;
   readonly front: HostileBlkfront;
   readonly errorNode: string;
-  private readonly sentinels: { scratch: GuardedScratch; guard: Uint8Array }[] = [];
+  private readonly sentinels: SentinelPages;
 
   constructor(engine: Engine) {
     this.backend = startBlkbackDomain(this.service, { sectors: 256, maxRingPageOrder: 1, engine });
-    for (let i = 0; i < 2; i++) {
-      const scratch = new GuardedScratch(
-        () => this.backend.guest.memory(),
-        this.backend.guest.exports.page_alloc(),
-        PAGE,
-      );
-      scratch.fill(i + 1);
-      this.sentinels.push({ scratch, guard: scratch.snapshot() });
-    }
+    this.sentinels = new SentinelPages(this.backend.guest);
+    this.sentinels.add();
+    this.sentinels.add();
     this.front = new HostileBlkfront(this.hv, this.service, {
       backend: this.backend.domid,
       backendParams: this.backend.disk.params,
@@ -375,7 +365,7 @@ class HostileFrontendRig {
 
   expectIntact(): void {
     expect(this.backend.guest.exit).toBeNull();
-    for (const { scratch, guard } of this.sentinels) scratch.expectOnlyChanged(guard, []);
+    this.sentinels.expectUntouched();
   }
 
   /** The backend refused the device: its error node, and Closing. */
