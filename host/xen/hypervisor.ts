@@ -119,6 +119,8 @@ export class Hypervisor implements DomainDirectory, GuestHypervisor<WasmDomain> 
 
   createNativeDomain(name: string, options: { privileged?: boolean; pages?: number } = {}): NativeDomain {
     const bytes = new Uint8Array((options.pages ?? this.options.nativePages) * PAGE_SIZE);
+    // Xen builds dom0 with no max_evtchn_port of its own: every port the ABI has (two per guest it serves).
+    const limits = options.privileged ? { ...this.options, maxPorts: XEN_LIMITS.EVTCHN_2L_NR_CHANNELS } : this.options;
     const services = { evtchn: this.evtchn, gnttab: this.gnttab, scheduler: this.scheduler };
     return this.add(
       new NativeDomain(
@@ -127,7 +129,7 @@ export class Hypervisor implements DomainDirectory, GuestHypervisor<WasmDomain> 
         name,
         options.privileged ?? false,
         new GuestMemory(() => bytes),
-        this.options,
+        limits,
       ),
     );
   }

@@ -179,6 +179,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(bindInterdomain(guest, 0, hv.dom0.evtchn.bindUnboundPort(guest.domid))).toBe(-ERRNO.ENOSPC);
     });
 
+    it("gives dom0 every port of the 2-level ABI, two for each of 1000 guests, while a guest gets maxPorts", () => {
+      hv = new Hypervisor({ maxPorts: 8 });
+      guest = loadTestGuest(hv, "small", engine);
+      for (let i = 0; i < 2000; i++) expect(hv.dom0.evtchn.bindUnboundPort(guest.domid)).toBe(i + 1);
+      for (let port = 1; port < 8; port++) expect(allocUnbound(guest, DOMID.SELF, 0)).toBe(port);
+      expect(allocUnbound(guest, DOMID.SELF, 0)).toBe(-ERRNO.ENOSPC);
+    });
+
     it("delivers into shared_info with the 2-level bits: pending, selector, upcall; mask holds it back", () => {
       placeSharedInfo(guest);
       const ports: number[] = [];
