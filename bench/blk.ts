@@ -20,6 +20,12 @@ const REQUEST_SECTORS = 8;
 const DISK_SECTORS = 32768;
 /** Rings of up to 16 pages, as Linux's blkback offers. */
 const MAX_RING_PAGE_ORDER = 4;
+/**
+ * Rings of up to 4 pages for the boots: the backend domain's page pool
+ * (16384 pages, assembly/xen/pages.ts) holds 1000 guests' 4-page rings, not
+ * their 16-page ones (the 991st guest's failed with ENOMEM).
+ */
+const BOOT_RING_PAGE_ORDER = 2;
 /** Xen time a guest waits for its disk before the workload gives up. */
 const OPEN_TIMEOUT_MS = 60_000;
 
@@ -49,10 +55,13 @@ class BlockHost {
   readonly service: XenstoreService = startXenstore(this.hv);
   readonly backend: BlkbackDomain;
 
-  constructor(private readonly engine?: Engine) {
+  constructor(
+    private readonly engine?: Engine,
+    maxRingPageOrder = MAX_RING_PAGE_ORDER,
+  ) {
     this.backend = startBlkbackDomain(this.service, {
       sectors: DISK_SECTORS,
-      maxRingPageOrder: MAX_RING_PAGE_ORDER,
+      maxRingPageOrder,
       quotas: driverDomainQuotas(MAX_GUESTS),
       engine,
     });
@@ -140,7 +149,7 @@ export interface BootFigures {
  */
 export function bootToConnected(guests: number, engine?: Engine): BootFigures {
   if (guests > MAX_GUESTS) throw new Error(`at most ${MAX_GUESTS} guests share the backend domain`);
-  const host = new BlockHost(engine);
+  const host = new BlockHost(engine, BOOT_RING_PAGE_ORDER);
   const cpu = process.cpuUsage();
   const start = performance.now();
   const fronts: BlkFront[] = [];
