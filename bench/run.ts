@@ -103,8 +103,6 @@ const MEMORY_AFTER = "xenstore_guest_memory_after";
 const MEMORY_GROWTH = "xenstore_guest_memory_growth";
 const HEAP_GROWTH = "xenstore_guest_heap_high_water_growth";
 const MEMORY_RESULTS = [MEMORY_BEFORE, MEMORY_AFTER, MEMORY_GROWTH, HEAP_GROWTH];
-/** Enough for the garbage collector to have gone through full cycles, so the heap has reached its steady size. */
-const MEMORY_WARM_UP = 10_000;
 const MEMORY_OPERATIONS = 100_000;
 
 /** Each measurement runs at least this long; the best of RUNS is reported (as bench/native/rings.c does). */
@@ -352,11 +350,9 @@ for (const name of XENSTORE_ROUNDTRIPS_WASMTIME.filter((name) => wanted(name + W
 }
 if (MEMORY_RESULTS.some(wanted)) {
   const { XenstoreGuest } = await import("./xenstore.js");
-  console.error(
-    `xenstore_guest_memory: ${MEMORY_WARM_UP} mixed XenStore operations to warm up, then ${MEMORY_OPERATIONS}…`,
-  );
   const guest = new XenstoreGuest();
-  guest.mixed(MEMORY_WARM_UP);
+  const warmUp = guest.warmUp();
+  console.error(`xenstore_guest_memory: ${warmUp} mixed XenStore operations to warm up, then ${MEMORY_OPERATIONS}…`);
   const [before, heapBefore] = [guest.memoryBytes(), guest.heapHighWater()];
   guest.mixed(MEMORY_OPERATIONS);
   const [after, heapAfter] = [guest.memoryBytes(), guest.heapHighWater()];

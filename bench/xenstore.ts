@@ -78,6 +78,22 @@ export class XenstoreGuest {
   }
 
   /**
+   * Mixed operations, `round` at a time, until the heap's reach stays put for
+   * a whole round (at most `max`): when the garbage collector settles depends
+   * on where the heap starts (a few thousand operations, or some tens of
+   * thousands after a change elsewhere moved the module's static data), not
+   * on the client. Returns how many ran.
+   */
+  warmUp(round = 10_000, max = 100_000): number {
+    let done = 0;
+    for (let reach = -1; done < max && this.heapHighWater() !== reach; done += round) {
+      reach = this.heapHighWater();
+      this.mixed(round);
+    }
+    return done;
+  }
+
+  /**
    * `n` operations of a fixed mix, continuing where the last call stopped:
    * writes, reads, directory listings, watch events fired by dom0 and by the
    * guest, re-registered watches and committed transactions. Each result is
