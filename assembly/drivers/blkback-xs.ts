@@ -6,7 +6,7 @@
 // map the ring and bind its event channel; each event serves the ring.
 import { EINVAL, ENODEV, ENOENT } from "../xen/abi";
 import { BackendDevice, BackendDriver, BackendOps } from "../xenbus/backend";
-import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
+import { FoundDevice, registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
 import { devFatal, MAX_RING_PAGE_ORDER, readRingRefs } from "../xenbus/client";
 import { XsClient, XsTransactionBody } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
@@ -36,16 +36,8 @@ class PublishDisk extends XsTransactionBody {
 }
 
 class BlkbackOps extends BackendOps {
-  newDevice(
-    bus: XenbusBus,
-    driver: XenbusDriver,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BackendDevice {
-    return new BlkbackDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);
+  newDevice(found: FoundDevice, driver: XenbusDriver): BackendDevice {
+    return new BlkbackDevice(found, driver, this);
   }
 
   /** Finds the disk named by `params` and publishes it with what we offer. */

@@ -19,7 +19,7 @@ import {
   XenbusStateInitWait,
   XenbusStateUnknown,
 } from "../xen/abi";
-import { BusDevice, registerFrontendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
+import { BusDevice, FoundDevice, registerFrontendDriver, XenbusDriver } from "../xenbus/bus";
 import { devFatal, frontendClosed, MAX_RING_PAGE_ORDER, writeRingRefs } from "../xenbus/client";
 import { XsClient, XsTransactionBody } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
@@ -41,15 +41,8 @@ class PublishRing extends XsTransactionBody {
 }
 
 class BlkfrontDriver extends XenbusDriver {
-  newDevice(
-    bus: XenbusBus,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BusDevice {
-    return new BlkfrontDevice(bus, this, type, id, nodename, otherendPath, otherendId);
+  newDevice(found: FoundDevice): BusDevice {
+    return new BlkfrontDevice(found, this);
   }
 
   attach(dev: BusDevice): i32 {

@@ -5,7 +5,7 @@
 // of its ring page and answers with an event back.
 import { GNTST_okay } from "../xen/abi";
 import { BackendDevice, BackendDriver, BackendOps, bindFrontendEvtchn, notifyFrontend } from "../xenbus/backend";
-import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
+import { FoundDevice, registerBackendDriver, XenbusDriver } from "../xenbus/bus";
 import { mapRingValloc, RingMapping, readRingRefs, unmapRingVfree } from "../xenbus/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { record } from "./bus-drivers";
@@ -18,16 +18,8 @@ class RingDevice extends BackendDevice {
 }
 
 class RingOps extends BackendOps {
-  newDevice(
-    bus: XenbusBus,
-    driver: XenbusDriver,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BackendDevice {
-    return new RingDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);
+  newDevice(found: FoundDevice, driver: XenbusDriver): BackendDevice {
+    return new RingDevice(found, driver, this);
   }
 
   init(dev: BackendDevice): i32 {

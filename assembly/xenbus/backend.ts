@@ -44,7 +44,7 @@ import {
 } from "../xen/abi";
 import { XsWatchHandler } from "../xenstore/watches";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { BusDevice, pathBelow, XenbusBus, XenbusDriver } from "./bus";
+import { BusDevice, FoundDevice, pathBelow, XenbusDriver } from "./bus";
 import { bindEvtchn, devFatal, evtchnStale, freeEvtchn, log, strstate, watchPath } from "./client";
 
 /** Frontend node changes kept per device until told, and queued per device in the store client. */
@@ -71,17 +71,12 @@ export class BackendDevice extends BusDevice {
   frontendDropped: u32 = 0;
 
   constructor(
-    bus: XenbusBus,
+    found: FoundDevice,
     driver: XenbusDriver,
     /** What the device's type does. */
     readonly ops: BackendOps,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
   ) {
-    super(bus, driver, type, id, nodename, otherendPath, otherendId);
+    super(found, driver);
   }
 }
 
@@ -95,16 +90,8 @@ export abstract class BackendOps {
   ignoreState: bool = false;
 
   /** The object for a new device: subclass BackendDevice for per-device state. */
-  newDevice(
-    bus: XenbusBus,
-    driver: XenbusDriver,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BackendDevice {
-    return new BackendDevice(bus, driver, this, type, id, nodename, otherendPath, otherendId);
+  newDevice(found: FoundDevice, driver: XenbusDriver): BackendDevice {
+    return new BackendDevice(found, driver, this);
   }
 
   /** Before InitWait: read own nodes, publish features (max-ring-page-order, ...). 0 or -errno. */
@@ -156,15 +143,8 @@ export class BackendDriver extends XenbusDriver {
     super(type);
   }
 
-  newDevice(
-    bus: XenbusBus,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BusDevice {
-    return this.ops.newDevice(bus, this, type, id, nodename, otherendPath, otherendId);
+  newDevice(found: FoundDevice): BusDevice {
+    return this.ops.newDevice(found, this);
   }
 
   attach(dev: BusDevice): i32 {

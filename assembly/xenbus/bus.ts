@@ -35,6 +35,20 @@ import { XsWatchHandler } from "../xenstore/watches";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { log, readDriverState, strstate, switchState, watchPath, watchPathJoined, XenbusDevice } from "./client";
 
+/** Where the bus found a device: what its driver's newDevice makes the device object from. */
+export class FoundDevice {
+  constructor(
+    readonly bus: XenbusBus,
+    /** The device type: "vbd". */
+    readonly type: string,
+    /** "51712" on the frontend bus, "3/51712" (frontend domid / devid) on the backend bus. */
+    readonly id: string,
+    readonly nodename: string,
+    readonly otherendPath: string,
+    readonly otherendId: u32,
+  ) {}
+}
+
 /** A device on a bus: what the helpers need (XenbusDevice) plus what the bus knows. */
 export class BusDevice extends XenbusDevice {
   /** The other end's state as the bus last read it. */
@@ -45,18 +59,20 @@ export class BusDevice extends XenbusDevice {
   otherendWatch: OtherendWatch | null = null;
   localWatch: LocalWatch | null = null;
 
+  readonly bus: XenbusBus;
+  /** The device type: "vbd". */
+  readonly type: string;
+  /** "51712" on the frontend bus, "3/51712" (frontend domid / devid) on the backend bus. */
+  readonly id: string;
+
   constructor(
-    readonly bus: XenbusBus,
+    found: FoundDevice,
     readonly driver: XenbusDriver,
-    /** The device type: "vbd". */
-    readonly type: string,
-    /** "51712" on the frontend bus, "3/51712" (frontend domid / devid) on the backend bus. */
-    readonly id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
   ) {
-    super(bus.store, nodename, otherendPath, otherendId);
+    super(found.bus.store, found.nodename, found.otherendPath, found.otherendId);
+    this.bus = found.bus;
+    this.type = found.type;
+    this.id = found.id;
     // The bus takes devices on only in this state.
     this.state = XenbusStateInitialising;
   }
@@ -71,15 +87,8 @@ export abstract class XenbusDriver {
   constructor(readonly type: string) {}
 
   /** The object for a found device: drivers return a subclass of BusDevice carrying their own state. */
-  newDevice(
-    bus: XenbusBus,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BusDevice {
-    return new BusDevice(bus, this, type, id, nodename, otherendPath, otherendId);
+  newDevice(found: FoundDevice): BusDevice {
+    return new BusDevice(found, this);
   }
 
   /** Sets the new device up; 0, or -errno: the bus then writes Closed and forgets the device. */
@@ -360,7 +369,7 @@ export class XenbusBus {
       log(`${nodename}: no usable ${this.kind.otherendPathNode} / ${this.kind.otherendIdNode}, ignored`);
       return;
     }
-    const dev = driver.newDevice(this, type, id, nodename, otherend.path, otherend.id);
+    const dev = driver.newDevice(new FoundDevice(this, type, id, nodename, otherend.path, otherend.id));
     dev.otherendState = readDriverState(this.store, dev.otherendPath);
     this.devices.push(dev);
     const rc = driver.attach(dev);
