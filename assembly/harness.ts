@@ -26,3 +26,4 @@ export * from "./testing/blkif-exports";
 export * from "./testing/bench";
 export * from "./testing/xenstore-wire-exports";
 export * from "./testing/xenstore-client-exports";
+export * from "./testing/netif-exports";

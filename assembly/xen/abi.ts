@@ -192,6 +192,46 @@ export const BLKIF_RING_SIZE: i32 = 32;
 export const NETIF_TX_RING_SIZE: i32 = 256;
 export const NETIF_RX_RING_SIZE: i32 = 256;
 
+// Packet limits (io/netif.h): the slots a backend must take in one transmitted packet, and the largest transmitted
+// packet.
+export const XEN_NETIF_NR_SLOTS_MIN: i32 = 18;
+export const XEN_NETIF_MAX_TX_SIZE: i32 = 65535;
+
+// Transmit request flags (io/netif.h).
+export const NETTXF_csum_blank: i32 = 1;
+export const NETTXF_data_validated: i32 = 2;
+export const NETTXF_more_data: i32 = 4;
+export const NETTXF_extra_info: i32 = 8;
+
+// Receive response flags (io/netif.h).
+export const NETRXF_data_validated: i32 = 1;
+export const NETRXF_csum_blank: i32 = 2;
+export const NETRXF_more_data: i32 = 4;
+export const NETRXF_extra_info: i32 = 8;
+export const NETRXF_gso_prefix: i32 = 16;
+
+// Transmit and receive response statuses (io/netif.h): NULL answers an extra-info slot.
+export const NETIF_RSP_DROPPED: i32 = -2;
+export const NETIF_RSP_ERROR: i32 = -1;
+export const NETIF_RSP_OKAY: i32 = 0;
+export const NETIF_RSP_NULL: i32 = 1;
+
+// Extra-info segment types (io/netif.h): NONE is never valid, MAX is one past the last.
+export const XEN_NETIF_EXTRA_TYPE_NONE: i32 = 0;
+export const XEN_NETIF_EXTRA_TYPE_GSO: i32 = 1;
+export const XEN_NETIF_EXTRA_TYPE_MCAST_ADD: i32 = 2;
+export const XEN_NETIF_EXTRA_TYPE_MCAST_DEL: i32 = 3;
+export const XEN_NETIF_EXTRA_TYPE_HASH: i32 = 4;
+export const XEN_NETIF_EXTRA_TYPE_MAX: i32 = 5;
+
+// Extra-info segment flags (io/netif.h): MORE chains another segment.
+export const XEN_NETIF_EXTRA_FLAG_MORE: i32 = 1;
+
+// GSO types of a GSO extra-info segment (io/netif.h).
+export const XEN_NETIF_GSO_TYPE_NONE: i32 = 0;
+export const XEN_NETIF_GSO_TYPE_TCPV4: i32 = 1;
+export const XEN_NETIF_GSO_TYPE_TCPV6: i32 = 2;
+
 // Sizes fixed by the headers.
 export const HVM_NR_PARAMS: i32 = 39;
 export const EVTCHN_2L_NR_CHANNELS: i32 = 4096;

@@ -249,6 +249,10 @@ export namespace blkif_sring {
   export const SIZE: u32 = 176;
 }
 
+/**
+ * Guest transmit (io/netif.h): a packet's first slot carries its total size, NETTXF_* flags and its first fragment's
+ * page; NETTXF_more_data chains the next fragment, NETTXF_extra_info extra-info segments after the first.
+ */
 export namespace netif_tx_request {
   export const gref: u32 = 0;
   export const offset: u32 = 4;
@@ -258,22 +262,71 @@ export namespace netif_tx_request {
   export const SIZE: u32 = 12;
 }
 
+/** One per transmit slot: `id` echoed and a NETIF_RSP_* status; NETIF_RSP_NULL in an extra-info segment's slot. */
 export namespace netif_tx_response {
   export const id: u32 = 0;
   export const status: u32 = 2;
   export const SIZE: u32 = 4;
 }
 
+/**
+ * An extra-info segment (XEN_NETIF_EXTRA_TYPE_*) in a transmit request's or receive response's slot; `u` is a union:
+ * which member holds depends on `type`.
+ */
+export namespace netif_extra_info {
+  export const type: u32 = 0;
+  export const flags: u32 = 1;
+  export const gso_size: u32 = 2;
+  export const gso_type: u32 = 4;
+  export const gso_pad: u32 = 5;
+  export const gso_features: u32 = 6;
+  export const mcast_addr: u32 = 2;
+  export const hash_type: u32 = 2;
+  export const hash_algorithm: u32 = 3;
+  export const hash_value: u32 = 4;
+  export const pad: u32 = 2;
+  export const SIZE: u32 = 8;
+}
+
+/**
+ * Guest receive: a page the frontend grants for the backend to copy one fragment into; `id` is echoed in the response
+ * in the same slot.
+ */
 export namespace netif_rx_request {
   export const id: u32 = 0;
+  export const pad: u32 = 2;
   export const gref: u32 = 4;
   export const SIZE: u32 = 8;
 }
 
+/**
+ * `status` is the fragment's size in bytes, or a negative NETIF_RSP_*; NETRXF_more_data chains the next slot,
+ * NETRXF_extra_info extra-info segments after the first.
+ */
 export namespace netif_rx_response {
   export const id: u32 = 0;
   export const offset: u32 = 2;
   export const flags: u32 = 4;
   export const status: u32 = 6;
   export const SIZE: u32 = 8;
+}
+
+/** io/ring.h's shared ring header for netif transmit and its first 12-byte slot; one page holds NETIF_TX_RING_SIZE. */
+export namespace netif_tx_sring {
+  export const req_prod: u32 = 0;
+  export const req_event: u32 = 4;
+  export const rsp_prod: u32 = 8;
+  export const rsp_event: u32 = 12;
+  export const ring: u32 = 64;
+  export const SIZE: u32 = 76;
+}
+
+/** io/ring.h's shared ring header for netif receive and its first 8-byte slot; one page holds NETIF_RX_RING_SIZE. */
+export namespace netif_rx_sring {
+  export const req_prod: u32 = 0;
+  export const req_event: u32 = 4;
+  export const rsp_prod: u32 = 8;
+  export const rsp_event: u32 = 12;
+  export const ring: u32 = 64;
+  export const SIZE: u32 = 72;
 }

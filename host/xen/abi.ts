@@ -252,6 +252,62 @@ export const NETIF = {
   RX_RING_SIZE: 256,
 } as const;
 
+/**
+ * Packet limits (io/netif.h): the slots a backend must take in one transmitted packet, and the largest transmitted
+ * packet.
+ */
+export const XEN_NETIF = {
+  NR_SLOTS_MIN: 18,
+  MAX_TX_SIZE: 65535,
+} as const;
+
+/** Transmit request flags (io/netif.h). */
+export const NETTXF = {
+  csum_blank: 1,
+  data_validated: 2,
+  more_data: 4,
+  extra_info: 8,
+} as const;
+
+/** Receive response flags (io/netif.h). */
+export const NETRXF = {
+  data_validated: 1,
+  csum_blank: 2,
+  more_data: 4,
+  extra_info: 8,
+  gso_prefix: 16,
+} as const;
+
+/** Transmit and receive response statuses (io/netif.h): NULL answers an extra-info slot. */
+export const NETIF_RSP = {
+  DROPPED: -2,
+  ERROR: -1,
+  OKAY: 0,
+  NULL: 1,
+} as const;
+
+/** Extra-info segment types (io/netif.h): NONE is never valid, MAX is one past the last. */
+export const XEN_NETIF_EXTRA_TYPE = {
+  NONE: 0,
+  GSO: 1,
+  MCAST_ADD: 2,
+  MCAST_DEL: 3,
+  HASH: 4,
+  MAX: 5,
+} as const;
+
+/** Extra-info segment flags (io/netif.h): MORE chains another segment. */
+export const XEN_NETIF_EXTRA_FLAG = {
+  MORE: 1,
+} as const;
+
+/** GSO types of a GSO extra-info segment (io/netif.h). */
+export const XEN_NETIF_GSO_TYPE = {
+  NONE: 0,
+  TCPV4: 1,
+  TCPV6: 2,
+} as const;
+
 /** Sizes fixed by the headers. */
 export const XEN_LIMITS = {
   HVM_NR_PARAMS: 39,
@@ -613,6 +669,10 @@ export const blkif_sring = {
   },
 } satisfies StructLayout;
 
+/**
+ * Guest transmit (io/netif.h): a packet's first slot carries its total size, NETTXF_* flags and its first fragment's
+ * page; NETTXF_more_data chains the next fragment, NETTXF_extra_info extra-info segments after the first.
+ */
 export const netif_tx_request = {
   sizeof: 12,
   fields: {
@@ -624,6 +684,7 @@ export const netif_tx_request = {
   },
 } satisfies StructLayout;
 
+/** One per transmit slot: `id` echoed and a NETIF_RSP_* status; NETIF_RSP_NULL in an extra-info segment's slot. */
 export const netif_tx_response = {
   sizeof: 4,
   fields: {
@@ -632,14 +693,44 @@ export const netif_tx_response = {
   },
 } satisfies StructLayout;
 
+/**
+ * An extra-info segment (XEN_NETIF_EXTRA_TYPE_*) in a transmit request's or receive response's slot; `u` is a union:
+ * which member holds depends on `type`.
+ */
+export const netif_extra_info = {
+  sizeof: 8,
+  fields: {
+    type: 0,
+    flags: 1,
+    "u.gso.size": 2,
+    "u.gso.type": 4,
+    "u.gso.pad": 5,
+    "u.gso.features": 6,
+    "u.mcast.addr": 2,
+    "u.hash.type": 2,
+    "u.hash.algorithm": 3,
+    "u.hash.value": 4,
+    "u.pad": 2,
+  },
+} satisfies StructLayout;
+
+/**
+ * Guest receive: a page the frontend grants for the backend to copy one fragment into; `id` is echoed in the response
+ * in the same slot.
+ */
 export const netif_rx_request = {
   sizeof: 8,
   fields: {
     id: 0,
+    pad: 2,
     gref: 4,
   },
 } satisfies StructLayout;
 
+/**
+ * `status` is the fragment's size in bytes, or a negative NETIF_RSP_*; NETRXF_more_data chains the next slot,
+ * NETRXF_extra_info extra-info segments after the first.
+ */
 export const netif_rx_response = {
   sizeof: 8,
   fields: {
@@ -647,6 +738,30 @@ export const netif_rx_response = {
     offset: 2,
     flags: 4,
     status: 6,
+  },
+} satisfies StructLayout;
+
+/** io/ring.h's shared ring header for netif transmit and its first 12-byte slot; one page holds NETIF_TX_RING_SIZE. */
+export const netif_tx_sring = {
+  sizeof: 76,
+  fields: {
+    req_prod: 0,
+    req_event: 4,
+    rsp_prod: 8,
+    rsp_event: 12,
+    ring: 64,
+  },
+} satisfies StructLayout;
+
+/** io/ring.h's shared ring header for netif receive and its first 8-byte slot; one page holds NETIF_RX_RING_SIZE. */
+export const netif_rx_sring = {
+  sizeof: 72,
+  fields: {
+    req_prod: 0,
+    req_event: 4,
+    rsp_prod: 8,
+    rsp_event: 12,
+    ring: 64,
   },
 } satisfies StructLayout;
 
@@ -680,8 +795,11 @@ export const HOST_LAYOUTS: Record<string, StructLayout> = {
   blkif_sring,
   netif_tx_request,
   netif_tx_response,
+  netif_extra_info,
   netif_rx_request,
   netif_rx_response,
+  netif_tx_sring,
+  netif_rx_sring,
 };
 
 /** Each group's C prefix. */
@@ -711,6 +829,13 @@ const CONSTANT_GROUPS: [string, Record<string, number>][] = [
   ["BLKIF_RSP_", BLKIF_RSP],
   ["BLKIF_", BLKIF],
   ["NETIF_", NETIF],
+  ["XEN_NETIF_", XEN_NETIF],
+  ["NETTXF_", NETTXF],
+  ["NETRXF_", NETRXF],
+  ["NETIF_RSP_", NETIF_RSP],
+  ["XEN_NETIF_EXTRA_TYPE_", XEN_NETIF_EXTRA_TYPE],
+  ["XEN_NETIF_EXTRA_FLAG_", XEN_NETIF_EXTRA_FLAG],
+  ["XEN_NETIF_GSO_TYPE_", XEN_NETIF_GSO_TYPE],
   ["", XEN_LIMITS],
   ["", ERRNO],
 ];
