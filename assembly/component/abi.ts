@@ -7,27 +7,8 @@
 //   address the export returns. Lists and strings in it point to one heap block
 //   per result, which the export's cabi_post_ function frees once the host has
 //   copied the result out: memory does not grow from call to call.
-import {
-  E2BIG,
-  EACCES,
-  EAGAIN,
-  EBADMSG,
-  EBUSY,
-  EEXIST,
-  EINVAL,
-  EIO,
-  EISCONN,
-  EISDIR,
-  ENOENT,
-  ENOMEM,
-  ENOSPC,
-  ENOSYS,
-  ENOTEMPTY,
-  EPERM,
-  ERANGE,
-  EROFS,
-} from "../xen/abi";
-import { stringEnd } from "../xenstore/wire";
+import { EBADMSG, EIO, ERANGE } from "../xen/abi";
+import { ERROR_NUMBERS, stringEnd } from "../xenstore/wire";
 
 /** Largest alignment cabi_realloc promises: the allocator's block alignment (the canonical ABI asks at most 8). */
 const ALIGN_MAX: usize = 16;
@@ -51,31 +32,15 @@ const PAYLOAD: usize = 4;
 /** result<_, xs-error>: nothing to align, the error follows the discriminant. */
 const UNIT_ERROR: usize = 1;
 
-/** xs-error's cases, in the WIT's order: the enum's value is the errno's index. */
-const XS_ERRORS: StaticArray<i32> = [
-  EINVAL,
-  EACCES,
-  EEXIST,
-  EISDIR,
-  ENOENT,
-  ENOMEM,
-  ENOSPC,
-  EIO,
-  ENOTEMPTY,
-  ENOSYS,
-  EROFS,
-  EBUSY,
-  EAGAIN,
-  EISCONN,
-  E2BIG,
-  EPERM,
-  EBADMSG,
-  ERANGE,
-];
-
-/** The xs-error case of a positive errno; one the enum does not have is eio. */
+/**
+ * The xs-error case of a positive errno. The WIT's enum lists xs_wire.h's
+ * errors in their order, then ebadmsg and erange; any other errno is eio.
+ */
 function xsError(errno: i32): u8 {
-  for (let i = 0; i < XS_ERRORS.length; i++) if (XS_ERRORS[i] == errno) return u8(i);
+  const wire = ERROR_NUMBERS.indexOf(errno);
+  if (wire >= 0) return u8(wire);
+  if (errno == EBADMSG) return u8(ERROR_NUMBERS.length);
+  if (errno == ERANGE) return u8(ERROR_NUMBERS.length + 1);
   return xsError(EIO);
 }
 

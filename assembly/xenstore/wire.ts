@@ -117,7 +117,8 @@ const ERROR_NAMES: StaticArray<string> = [
   "E2BIG",
   "EPERM",
 ];
-const ERROR_NUMBERS: StaticArray<i32> = [
+/** The errnos of ERROR_NAMES, in the same order. */
+export const ERROR_NUMBERS: StaticArray<i32> = [
   EINVAL,
   EACCES,
   EEXIST,
