@@ -1,278 +1,37 @@
 // Properties of the simulated xenstored under hostile input: the decoder and
 // the server never throw, and a hostile domain never reaches another's data.
+// The properties live in test/support/properties/xenstored.ts, shared with
+// `npm run fuzz`; here they run CI's short counts.
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { LocalClient } from "../../host/dom0/xenstored/client.js";
-import { XenStored } from "../../host/dom0/xenstored/server.js";
-import {
-  bytesToText,
-  encodeMessage,
-  MessageDecoder,
-  strings,
-  textToBytes,
-  XsType,
-} from "../../host/dom0/xenstored/wire.js";
-import { formatPermission } from "../../runtime/xenstore-client.js";
-import { perms } from "../support/perms.js";
+import { describe, it } from "vitest";
+import { xenstoredTargets } from "../support/properties/xenstored.js";
 
-function decodeAll(chunks: Uint8Array[]) {
-  const decoder = new MessageDecoder();
-  const messages = [];
-  for (const chunk of chunks) {
-    const result = decoder.push(chunk);
-    if (result === "protocol-error") return "protocol-error";
-    messages.push(...result);
-  }
-  return messages;
+function target(name: string) {
+  return xenstoredTargets.find((candidate) => candidate.name === name)!.property();
 }
 
 describe("MessageDecoder", () => {
   it("never throws, and the messages do not depend on how bytes are chunked", () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(600), { maxLength: 8 }), (bytes, cuts) => {
-        const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-        const chunks = [0, ...points, bytes.length]
-          .slice(1)
-          .map((end, i, all) => bytes.subarray(i === 0 ? 0 : all[i - 1], end));
-        const whole = decodeAll([bytes]);
-        expect(decodeAll(chunks)).toEqual(whole);
-      }),
-    );
+    fc.assert(target("xenstored.decoder"));
   });
 
   it("round-trips any sequence of valid messages", () => {
-    const message = fc.record({
-      type: fc.nat(30),
-      reqId: fc.nat({ max: 0xffffffff }),
-      txId: fc.nat({ max: 0xffffffff }),
-      payload: fc.uint8Array({ maxLength: 4096 }),
-    });
-    fc.assert(
-      fc.property(fc.array(message, { maxLength: 5 }), (messages) => {
-        const bytes = messages.map(encodeMessage);
-        expect(decodeAll(bytes)).toEqual(messages);
-      }),
-      { numRuns: 50 },
-    );
+    fc.assert(target("xenstored.round-trip"), { numRuns: 50 });
   });
-});
-
-const SECRET = "SECRET-OF-6";
-
-/** dom0 with a private subtree for domain 6 and a watch of 6's, and a hostile domain 5. */
-function world() {
-  const server = new XenStored();
-  const dom0 = new LocalClient(server, 0);
-  for (const domid of [5, 6]) {
-    dom0.mkdir(`/local/domain/${domid}`);
-    dom0.setPerms(`/local/domain/${domid}`, perms("n0", `r${domid}`));
-    dom0.mkdir(`/local/domain/${domid}/data`);
-    dom0.setPerms(`/local/domain/${domid}/data`, perms(`n${domid}`));
-    dom0.call(XsType.INTRODUCE, strings(String(domid), "1", "1"));
-  }
-  dom0.write("/secret", SECRET);
-  // Small enough that the hostile domain's long paths and tokens run into it.
-  dom0.call(XsType.SET_QUOTA, strings("5", "memory", "2048"));
-  const victim = new LocalClient(server, 6);
-  victim.write("data/private", SECRET);
-  victim.setPerms("data/private", perms("n6"));
-  victim.watch("data", "mine");
-  victim.takeEvents();
-  // An open transaction, whose id a hostile domain may well guess.
-  const victimTx = victim.transactionStart();
-  victim.write("data/in-transaction", "pending", victimTx);
-  const hostile = new LocalClient(server, 5);
-  return { server, dom0, victim, victimTx, hostile };
-}
-
-/** Everything dom0 can see, as path → value and perms. */
-function dump(dom0: LocalClient, path = "/"): Record<string, string> {
-  const result: Record<string, string> = {
-    [path]: `${dom0.read(path)}|${dom0.getPerms(path).map(formatPermission).join(",")}`,
-  };
-  for (const child of dom0.directory(path))
-    Object.assign(result, dump(dom0, path === "/" ? `/${child}` : `${path}/${child}`));
-  return result;
-}
-
-/**
- * What domain `domid` holds against the memory quota, counted afresh: each
- * node it owns (path, value, 8 bytes per permission, child names with their
- * nuls), seen through dom0, and the watches of its clients (path and token).
- */
-function recountMemory(dom0: LocalClient, domid: number, clients: LocalClient[], path = "/"): number {
-  const perms = dom0.getPerms(path);
-  const children = dom0.directory(path);
-  // The first entry is the owner.
-  const owned = perms[0]!.domid === domid;
-  let bytes = owned
-    ? path.length +
-      dom0.readBytes(path).length +
-      8 * perms.length +
-      children.reduce((sum, child) => sum + child.length + 1, 0)
-    : 0;
-  for (const child of children)
-    bytes += recountMemory(dom0, domid, [], path === "/" ? `/${child}` : `${path}/${child}`);
-  for (const client of clients)
-    for (const watch of client.connection.watches.values()) bytes += watch.path.length + watch.token.length;
-  return bytes;
-}
-
-const PATHS = [
-  "/local/domain/6/data/private",
-  "/local/domain/6/data",
-  "/local/domain/6",
-  "/local/domain/6/data/new",
-  "/secret",
-  "/",
-  "/local",
-  "data/x",
-  "data",
-  "x",
-  "@releaseDomain",
-  "@introduceDomain",
-  "",
-  "/a//b",
-  `data/${"long".repeat(400)}`,
-];
-
-const hostileRequest = fc.record({
-  type: fc.oneof(fc.constantFrom(...Object.values(XsType)), fc.nat({ max: 0xffffffff })),
-  txId: fc.oneof(fc.constant(0), fc.nat(4), fc.nat({ max: 0xffffffff })),
-  payload: fc
-    .oneof(
-      fc
-        .tuple(
-          fc.constantFrom(...PATHS),
-          fc.array(
-            fc.constantFrom("T", "F", "b5", "r5", "n5", "6", "5", "0", "tok", "", "nodes", "1", "t".repeat(2500)),
-            { maxLength: 3 },
-          ),
-        )
-        .map(([path, rest]) => strings(path, ...rest)),
-      fc.constantFrom(...PATHS).map((path) => textToBytes(path)),
-      fc.uint8Array({ maxLength: 64 }),
-    )
-    .map((payload) => payload.subarray(0, 4096)),
 });
 
 describe("xenstored facing a hostile domain", () => {
   it("never throws, and never changes or reveals another domain's data", () => {
-    fc.assert(
-      fc.property(fc.array(hostileRequest, { maxLength: 40 }), (requests) => {
-        const { server, dom0, victim, victimTx, hostile } = world();
-        const before = dump(dom0);
-        let reqId = 1;
-        for (const request of requests) {
-          hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
-        }
-        for (const message of hostile.received) expect(bytesToText(message.payload)).not.toContain(SECRET);
-        const after = dump(dom0);
-        for (const [path, state] of Object.entries(before)) {
-          if (path.startsWith("/local/domain/5")) continue;
-          expect(after[path], path).toBe(state);
-        }
-        for (const path of Object.keys(after)) {
-          if (!(path in before)) expect(path.startsWith("/local/domain/5/data"), path).toBe(true);
-        }
-        expect(victim.takeEvents()).toEqual([]);
-        for (const [domid, clients] of [
-          [0, [dom0]],
-          [5, [hostile]],
-          [6, [victim]],
-        ] as const) {
-          expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
-        }
-        expect(victim.read("data/private")).toBe(SECRET);
-        victim.transactionEnd(victimTx, true);
-        expect(victim.read("data/in-transaction")).toBe("pending");
-      }),
-      { numRuns: 300 },
-    );
+    fc.assert(target("xenstored.hostile-domain"), { numRuns: 300 });
   });
 
   it("survives arbitrary byte streams; each connection's damage is its own", () => {
-    fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 10 }), (chunks) => {
-        const { dom0, victim, hostile } = world();
-        for (const chunk of chunks) hostile.sendBytes(chunk);
-        expect(victim.read("data/private")).toBe(SECRET);
-        expect(dom0.read("/secret")).toBe(SECRET);
-        victim.write("data/after", "ok");
-        expect(victim.read("data/after")).toBe("ok");
-      }),
-      { numRuns: 200 },
-    );
+    fc.assert(target("xenstored.byte-streams"), { numRuns: 200 });
   });
 });
 
-/** Requests that move a guest's memory up and down: writes of any size, watches with long tokens, transactions. */
-const memoryRequest = fc
-  .record({
-    type: fc.constantFrom(
-      XsType.WRITE,
-      XsType.MKDIR,
-      XsType.RM,
-      XsType.SET_PERMS,
-      XsType.WATCH,
-      XsType.UNWATCH,
-      XsType.TRANSACTION_START,
-      XsType.TRANSACTION_END,
-    ),
-    txId: fc.constantFrom(0, 0, 0, 1),
-    path: fc.constantFrom(
-      "data/a",
-      "data/b",
-      "data/a/deep",
-      "data/b/c/d",
-      "/local/domain/6/data/shared",
-      "/local/domain/6/data/shared/mine",
-    ),
-    size: fc.nat(1500),
-    perms: fc.subarray(["r6", "w6", "b0", "r5"]),
-    commit: fc.constantFrom("T", "F"),
-  })
-  .map(({ type, txId, path, size, perms, commit }) => {
-    const text = "v".repeat(size);
-    const payloads: Record<number, Uint8Array> = {
-      [XsType.WRITE]: textToBytes(`${path}\0${text}`),
-      [XsType.SET_PERMS]: strings(path, "n5", ...perms),
-      [XsType.WATCH]: strings(path, text),
-      [XsType.UNWATCH]: strings(path, text),
-      [XsType.TRANSACTION_START]: strings(""),
-      [XsType.TRANSACTION_END]: strings(commit),
-    };
-    return { type, txId, payload: payloads[type] ?? strings(path) };
-  });
-
 describe("xenstored's memory accounting", () => {
   it("matches a recount after every request, and a request refused with ENOMEM changes nothing", () => {
-    fc.assert(
-      fc.property(fc.array(memoryRequest, { minLength: 10, maxLength: 30 }), (requests) => {
-        const { server, dom0, victim, hostile } = world();
-        // A node of domain 6 that domain 5 may write: bytes domain 5 adds there are charged to 6.
-        victim.write("data/shared", "");
-        victim.setPerms("data/shared", perms("n6", "w5"));
-        dom0.call(XsType.SET_QUOTA, strings("6", "memory", "3000"));
-        let reqId = 1;
-        for (const request of requests) {
-          const before = dump(dom0);
-          const watchesBefore = hostile.connection.watches.size;
-          hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
-          const reply = hostile.received.splice(0).find((message) => message.type !== XsType.WATCH_EVENT);
-          if (reply && bytesToText(reply.payload) === "ENOMEM\0") {
-            expect(dump(dom0)).toEqual(before);
-            expect(hostile.connection.watches.size).toBe(watchesBefore);
-          }
-          for (const [domid, clients] of [
-            [5, [hostile]],
-            [6, [victim]],
-          ] as const) {
-            expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
-          }
-        }
-      }),
-      { numRuns: 150 },
-    );
+    fc.assert(target("xenstored.memory"), { numRuns: 150 });
   });
 });

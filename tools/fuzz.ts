@@ -1,0 +1,97 @@
+// `npm run fuzz [-- --cases N] [--seed S] [TARGET...]`: the property tests'
+// hostile-input properties (test/support/properties/) run for as many cases
+// as asked, in chunks of CHUNK cases, chunk i with seed S + i, so that any
+// failure replays from the seed and path printed beside it. Progress on
+// stderr after each chunk; a summary on stdout (cases, cases/s, failures per
+// target); exit status 1 if any property failed.
+import fc from "fast-check";
+import { exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
+import { FUZZ_TARGETS } from "../test/support/properties/index.js";
+import type { FuzzTarget } from "../test/support/properties/target.js";
+
+const COMMAND = "npm run fuzz";
+const CHUNK = 1000;
+/** A counterexample longer than this is cut in the report; the replay command prints it whole. */
+const SHOWN = 4000;
+
+const HELP = `Usage: ${COMMAND} [-- --cases N] [--seed S] [--path P] [TARGET...]
+
+Runs each chosen property (all by default) for N cases (default 10000), in
+chunks of ${CHUNK} cases; chunk i runs with seed S + i (default S: random).
+A failure prints its seed, path and shrunk counterexample and the command
+that replays it (--path goes straight to the counterexample). A TARGET is a
+property's name or its interface (the part before the dot).
+
+Targets:
+${FUZZ_TARGETS.map((target) => `  ${target.name}`).join("\n")}`;
+
+interface Outcome {
+  name: string;
+  cases: number;
+  seconds: number;
+  failed: boolean;
+}
+
+function integerOption(name: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min) exitWithUsageError(COMMAND, `--${name} wants an integer ≥ ${min}`);
+  return value;
+}
+
+function chosenTargets(names: string[]): FuzzTarget[] {
+  if (names.length === 0) return FUZZ_TARGETS;
+  const matches = (target: FuzzTarget, name: string) => target.name === name || target.name.startsWith(`${name}.`);
+  const unknown = names.filter((name) => !FUZZ_TARGETS.some((target) => matches(target, name)));
+  if (unknown.length > 0) exitWithUsageError(COMMAND, `unknown target ${unknown.join(", ")}`);
+  return FUZZ_TARGETS.filter((target) => names.some((name) => matches(target, name)));
+}
+
+function reportFailure(target: FuzzTarget, details: fc.RunDetails<unknown>, chunkCases: number): void {
+  const shown = fc.stringify(details.counterexample);
+  const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  console.log(`FAILED ${target.name}: seed ${details.seed}, path ${details.counterexamplePath}`);
+  console.log(`  error: ${error.split("\n")[0]}`);
+  console.log(
+    `  counterexample: ${shown.length > SHOWN ? `${shown.slice(0, SHOWN)}… (${shown.length} characters)` : shown}`,
+  );
+  console.log(
+    `  replay: ${COMMAND} -- --cases ${chunkCases} --seed ${details.seed} --path ${details.counterexamplePath} ${target.name}`,
+  );
+}
+
+/** Runs `target` for `cases` cases from seed `seed`, a chunk at a time; stops at its first failure. */
+function fuzz(target: FuzzTarget, cases: number, seed: number, path: string | undefined): Outcome {
+  const start = performance.now();
+  let done = 0;
+  for (let chunk = 0; done < cases; chunk++) {
+    const numRuns = Math.min(CHUNK, cases - done);
+    const details = fc.check(target.property(), { numRuns, seed: (seed + chunk) | 0, path });
+    done += details.numRuns;
+    const seconds = (performance.now() - start) / 1000;
+    console.error(`${target.name}: ${done}/${cases} cases, ${Math.round(done / seconds)} cases/s`);
+    if (details.failed) {
+      reportFailure(target, details, numRuns);
+      return { name: target.name, cases: done, seconds, failed: true };
+    }
+  }
+  return { name: target.name, cases: done, seconds: (performance.now() - start) / 1000, failed: false };
+}
+
+const { values, positionals } = parseCommandLine(COMMAND, HELP, {
+  allowPositionals: true,
+  options: { cases: { type: "string" }, seed: { type: "string" }, path: { type: "string" } },
+});
+const cases = integerOption("cases", values.cases, 10_000, 1);
+const seed = integerOption("seed", values.seed, Math.floor(Math.random() * 0x7fffffff), -0x80000000);
+const targets = chosenTargets(positionals);
+if (values.path !== undefined && targets.length !== 1)
+  exitWithUsageError(COMMAND, "--path replays one target: name it");
+
+console.error(`${COMMAND}: ${cases} cases per target, seed ${seed}`);
+const outcomes = targets.map((target) => fuzz(target, cases, seed, values.path));
+for (const { name, cases, seconds, failed } of outcomes)
+  console.log(`${name}: ${cases} cases, ${Math.round(cases / seconds)} cases/s, ${failed ? 1 : 0} failures`);
+const failures = outcomes.filter((outcome) => outcome.failed).length;
+console.log(`${failures === 0 ? "ok" : "FAILED"}: ${outcomes.length} targets, ${failures} failures, seed ${seed}`);
+process.exitCode = failures === 0 ? 0 : 1;
