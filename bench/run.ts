@@ -6,7 +6,8 @@
 // mixed load); block requests through blkfront, the hypervisor and a Wasm
 // blkback, and how long guests take from creation to a Connected disk (1,
 // 100 and 1000 guests on one backend domain, with the boot's CPU time, the
-// guests' and the backend's memory and the process's RSS); the
+// guests' and the backend's memory and the process's RSS); each fuzz
+// target's cases per CPU second (bench/fuzz.ts, what `npm run fuzz` runs); the
 // size of xenbus.wasm; and on real Xen in QEMU (bench/xen.ts), the
 // unikernel's PVH ELF size and how long guests take to greet and connect
 // their disks. The ring workloads, the XenStore round trips, 4 KiB
@@ -32,6 +33,7 @@ import { buildStale, type TargetName } from "../tools/build.js";
 import { compileC, debianPackage } from "../tools/debian.js";
 import { wasmtimeLibrary } from "../tools/wasmtime.js";
 import type { BlockGuest, BootFigures } from "./blk.js";
+import { FUZZ_LANES, FUZZ_MODULES, fuzzCasesPerSecond } from "./fuzz.js";
 import { harnessIn, loadHarness } from "./harness.js";
 import { harnessWasm2c } from "./harness-wasm2c.js";
 import { rigFigures, unikernelElfSize, XEN_ELF_SIZE, XEN_TIMES, xenTime } from "./xen.js";
@@ -233,8 +235,17 @@ const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
   checks: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
   blkback: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
 };
+// The fuzz targets' properties load these (test/support/properties/index.ts).
+for (const module of FUZZ_MODULES) RUNS_MODULE[module] = [...(RUNS_MODULE[module] ?? []), ...FUZZ_LANES.keys()];
 /** libxenstore's is native code alone. */
-const known = [...new Set([...Object.values(RUNS_MODULE).flat(), SOCKET_READ, ...Object.keys(XENSTORED_SCALE)])];
+const known = [
+  ...new Set([
+    ...Object.values(RUNS_MODULE).flat(),
+    SOCKET_READ,
+    ...Object.keys(XENSTORED_SCALE),
+    ...FUZZ_LANES.keys(),
+  ]),
+];
 
 const HELP = `npm run bench [-- NAME...]
 
@@ -408,6 +419,10 @@ for (const { name, guests, inWasmtime } of boots.filter(({ name }) => wanted(nam
 for (const [name, run] of Object.entries(XENSTORED_SCALE).filter(([name]) => wanted(name))) {
   console.error(`${name}…`);
   emit(name, Number((await run()).toFixed(1)), "ms");
+}
+for (const [name, target] of [...FUZZ_LANES].filter(([name]) => wanted(name))) {
+  console.error(`${name}: ${target.name}'s cases per CPU second…`);
+  emit(name, Math.round(await fuzzCasesPerSecond(target)), "cases/cpu-s");
 }
 if (wanted(SIZE)) emit(SIZE, statSync("build/xenbus.wasm").size, "bytes");
 if ([XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)].some(wanted)) {

@@ -1,13 +1,15 @@
-// `npm run fuzz [-- --cases N] [--seed S] [TARGET...]`: the property tests'
-// hostile-input properties (test/support/properties/) run for as many cases
-// as asked, in chunks of CHUNK cases, chunk i with seed S + i, so that any
-// failure replays from the seed and path printed beside it. Progress on
-// stderr after each chunk; a summary on stdout (cases, cases/s, failures per
-// target); exit status 1 if any property failed.
+// `npm run fuzz [-- --cases N] [--seed S] [--path P] [TARGET...]`: the
+// property tests' hostile-input properties (test/support/properties/) run
+// for as many cases as asked, in chunks of CHUNK cases, chunk i with seed
+// S + i, so that any failure replays from the seed and path printed beside
+// it. Progress on stderr after each chunk; a summary on stdout (cases, cases
+// per CPU second, wall time, failures per target); exit status 1 if any
+// property failed.
 import fc from "fast-check";
 import { exitWithUsageError, parseCommandLine } from "../runtime/command-line.js";
-import { FUZZ_TARGETS } from "../test/support/properties/index.js";
-import type { FuzzTarget } from "../test/support/properties/target.js";
+import { FUZZ_MODULES, FUZZ_TARGETS } from "../test/support/properties/index.js";
+import { checkProperty, type FuzzTarget } from "../test/support/properties/target.js";
+import { buildStale } from "./build.js";
 
 const COMMAND = "npm run fuzz";
 const CHUNK = 1000;
@@ -28,7 +30,8 @@ ${FUZZ_TARGETS.map((target) => `  ${target.name}`).join("\n")}`;
 interface Outcome {
   name: string;
   cases: number;
-  seconds: number;
+  cpuSeconds: number;
+  wallSeconds: number;
   failed: boolean;
 }
 
@@ -61,21 +64,27 @@ function reportFailure(target: FuzzTarget, details: fc.RunDetails<unknown>, chun
 }
 
 /** Runs `target` for `cases` cases from seed `seed`, a chunk at a time; stops at its first failure. */
-function fuzz(target: FuzzTarget, cases: number, seed: number, path: string | undefined): Outcome {
-  const start = performance.now();
-  let done = 0;
-  for (let chunk = 0; done < cases; chunk++) {
-    const numRuns = Math.min(CHUNK, cases - done);
-    const details = fc.check(target.property(), { numRuns, seed: (seed + chunk) | 0, path });
-    done += details.numRuns;
-    const seconds = (performance.now() - start) / 1000;
-    console.error(`${target.name}: ${done}/${cases} cases, ${Math.round(done / seconds)} cases/s`);
+async function fuzz(target: FuzzTarget, cases: number, seed: number, path: string | undefined): Promise<Outcome> {
+  const property = await target.load();
+  const outcome: Outcome = { name: target.name, cases: 0, cpuSeconds: 0, wallSeconds: 0, failed: false };
+  for (let chunk = 0; outcome.cases < cases && !outcome.failed; chunk++) {
+    const numRuns = Math.min(CHUNK, cases - outcome.cases);
+    const { details, cpuSeconds, wallSeconds } = checkProperty(property(), numRuns, (seed + chunk) | 0, path);
+    outcome.cases += details.numRuns;
+    outcome.cpuSeconds += cpuSeconds;
+    outcome.wallSeconds += wallSeconds;
+    console.error(`${target.name}: ${outcome.cases}/${cases} cases, ${rate(outcome)}`);
     if (details.failed) {
       reportFailure(target, details, numRuns);
-      return { name: target.name, cases: done, seconds, failed: true };
+      outcome.failed = true;
     }
   }
-  return { name: target.name, cases: done, seconds: (performance.now() - start) / 1000, failed: false };
+  return outcome;
+}
+
+/** Cases per CPU second (what one core does, whatever else shares the machine) and the wall-clock time. */
+function rate({ cases, cpuSeconds, wallSeconds }: Outcome): string {
+  return `${Math.round(cases / cpuSeconds)} cases/s of CPU time, ${wallSeconds.toFixed(1)} s wall`;
 }
 
 const { values, positionals } = parseCommandLine(COMMAND, HELP, {
@@ -89,9 +98,11 @@ if (values.path !== undefined && targets.length !== 1)
   exitWithUsageError(COMMAND, "--path replays one target: name it");
 
 console.error(`${COMMAND}: ${cases} cases per target, seed ${seed}`);
-const outcomes = targets.map((target) => fuzz(target, cases, seed, values.path));
-for (const { name, cases, seconds, failed } of outcomes)
-  console.log(`${name}: ${cases} cases, ${Math.round(cases / seconds)} cases/s, ${failed ? 1 : 0} failures`);
+await buildStale(FUZZ_MODULES);
+const outcomes: Outcome[] = [];
+for (const target of targets) outcomes.push(await fuzz(target, cases, seed, values.path));
+for (const outcome of outcomes)
+  console.log(`${outcome.name}: ${outcome.cases} cases, ${rate(outcome)}, ${outcome.failed ? 1 : 0} failures`);
 const failures = outcomes.filter((outcome) => outcome.failed).length;
 console.log(`${failures === 0 ? "ok" : "FAILED"}: ${outcomes.length} targets, ${failures} failures, seed ${seed}`);
 process.exitCode = failures === 0 ? 0 : 1;

@@ -4,34 +4,36 @@
 // `npm run fuzz`; here they run CI's short counts.
 import fc from "fast-check";
 import { describe, it } from "vitest";
-import { xenstoredTargets } from "../support/properties/xenstored.js";
-
-function target(name: string) {
-  return xenstoredTargets.find((candidate) => candidate.name === name)!.property();
-}
+import {
+  byteStreamsProperty,
+  decoderProperty,
+  hostileDomainProperty,
+  memoryAccountingProperty,
+  roundTripProperty,
+} from "../support/properties/xenstored.js";
 
 describe("MessageDecoder", () => {
   it("never throws, and the messages do not depend on how bytes are chunked", () => {
-    fc.assert(target("xenstored.decoder"));
+    fc.assert(decoderProperty());
   });
 
   it("round-trips any sequence of valid messages", () => {
-    fc.assert(target("xenstored.round-trip"), { numRuns: 50 });
+    fc.assert(roundTripProperty(), { numRuns: 50 });
   });
 });
 
 describe("xenstored facing a hostile domain", () => {
   it("never throws, and never changes or reveals another domain's data", () => {
-    fc.assert(target("xenstored.hostile-domain"), { numRuns: 300 });
+    fc.assert(hostileDomainProperty(), { numRuns: 300 });
   });
 
   it("survives arbitrary byte streams; each connection's damage is its own", () => {
-    fc.assert(target("xenstored.byte-streams"), { numRuns: 200 });
+    fc.assert(byteStreamsProperty(), { numRuns: 200 });
   });
 });
 
 describe("xenstored's memory accounting", () => {
   it("matches a recount after every request, and a request refused with ENOMEM changes nothing", () => {
-    fc.assert(target("xenstored.memory"), { numRuns: 150 });
+    fc.assert(memoryAccountingProperty(), { numRuns: 150 });
   });
 });

@@ -1,10 +1,35 @@
 // A property under test with a name: the vitest suites run it a few hundred
-// times in CI, `npm run fuzz` (tools/fuzz.ts) as many times as asked.
-import type fc from "fast-check";
+// times in CI, `npm run fuzz` (tools/fuzz.ts) as many times as asked, and
+// the bench's fuzz_cases_per_s_* lanes (bench/fuzz.ts) a fixed few.
+import fc from "fast-check";
 
 export interface FuzzTarget {
   /** "interface.property", as `npm run fuzz` names it. */
   name: string;
-  /** A fresh property (its arbitraries and its check) each call. */
-  property: () => fc.IProperty<unknown>;
+  /** Loads the property's module: then each call gives a fresh property (its arbitraries and its check). */
+  load(): Promise<() => fc.IProperty<unknown>>;
+}
+
+export interface CheckedRun {
+  details: fc.RunDetails<unknown>;
+  /** CPU time (user and system, all of the process's threads): what the cases cost on a shared machine. */
+  cpuSeconds: number;
+  wallSeconds: number;
+}
+
+/** Runs `property` for `numRuns` cases from `seed` (straight to `path`'s counterexample when given), timed. */
+export function checkProperty(
+  property: fc.IProperty<unknown>,
+  numRuns: number,
+  seed: number,
+  path?: string,
+): CheckedRun {
+  const [cpu, wall] = [process.cpuUsage(), performance.now()];
+  const details = fc.check(property, { numRuns, seed, path });
+  const used = process.cpuUsage(cpu);
+  return {
+    details,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    wallSeconds: (performance.now() - wall) / 1000,
+  };
 }

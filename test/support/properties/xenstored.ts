@@ -15,7 +15,6 @@ import {
 } from "../../../host/dom0/xenstored/wire.js";
 import { formatPermission } from "../../../runtime/xenstore-client.js";
 import { perms } from "../perms.js";
-import type { FuzzTarget } from "./target.js";
 
 function decodeAll(chunks: Uint8Array[]) {
   const decoder = new MessageDecoder();
@@ -173,102 +172,94 @@ const memoryRequest = fc
     return { type, txId, payload: payloads[type] ?? strings(path) };
   });
 
-export const xenstoredTargets: FuzzTarget[] = [
-  {
-    name: "xenstored.decoder",
-    // The decoder never throws, and the messages do not depend on how bytes are chunked.
-    property: () =>
-      fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(600), { maxLength: 8 }), (bytes, cuts) => {
-        const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-        const chunks = [0, ...points, bytes.length]
-          .slice(1)
-          .map((end, i, all) => bytes.subarray(i === 0 ? 0 : all[i - 1], end));
-        const whole = decodeAll([bytes]);
-        expect(decodeAll(chunks)).toEqual(whole);
-      }),
-  },
-  {
-    name: "xenstored.round-trip",
-    // Any sequence of valid messages round-trips through the encoder and decoder.
-    property: () =>
-      fc.property(fc.array(validMessage, { maxLength: 5 }), (messages) => {
-        const bytes = messages.map(encodeMessage);
-        expect(decodeAll(bytes)).toEqual(messages);
-      }),
-  },
-  {
-    name: "xenstored.hostile-domain",
-    // xenstored never throws, and never changes or reveals another domain's data.
-    property: () =>
-      fc.property(fc.array(hostileRequest, { maxLength: 40 }), (requests) => {
-        const { server, dom0, victim, victimTx, hostile } = world();
-        const before = dump(dom0);
-        let reqId = 1;
-        for (const request of requests) {
-          hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
-        }
-        for (const message of hostile.received) expect(bytesToText(message.payload)).not.toContain(SECRET);
-        const after = dump(dom0);
-        for (const [path, state] of Object.entries(before)) {
-          if (path.startsWith("/local/domain/5")) continue;
-          expect(after[path], path).toBe(state);
-        }
-        for (const path of Object.keys(after)) {
-          if (!(path in before)) expect(path.startsWith("/local/domain/5/data"), path).toBe(true);
-        }
-        expect(victim.takeEvents()).toEqual([]);
-        for (const [domid, clients] of [
-          [0, [dom0]],
-          [5, [hostile]],
-          [6, [victim]],
-        ] as const) {
-          expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
-        }
-        expect(victim.read("data/private")).toBe(SECRET);
-        victim.transactionEnd(victimTx, true);
-        expect(victim.read("data/in-transaction")).toBe("pending");
-      }),
-  },
-  {
-    name: "xenstored.byte-streams",
-    // xenstored survives arbitrary byte streams; each connection's damage is its own.
-    property: () =>
-      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 10 }), (chunks) => {
-        const { dom0, victim, hostile } = world();
-        for (const chunk of chunks) hostile.sendBytes(chunk);
-        expect(victim.read("data/private")).toBe(SECRET);
-        expect(dom0.read("/secret")).toBe(SECRET);
-        victim.write("data/after", "ok");
-        expect(victim.read("data/after")).toBe("ok");
-      }),
-  },
-  {
-    name: "xenstored.memory",
-    // The memory accounting matches a recount after every request; a request refused with ENOMEM changes nothing.
-    property: () =>
-      fc.property(fc.array(memoryRequest, { minLength: 10, maxLength: 30 }), (requests) => {
-        const { server, dom0, victim, hostile } = world();
-        // A node of domain 6 that domain 5 may write: bytes domain 5 adds there are charged to 6.
-        victim.write("data/shared", "");
-        victim.setPerms("data/shared", perms("n6", "w5"));
-        dom0.call(XsType.SET_QUOTA, strings("6", "memory", "3000"));
-        let reqId = 1;
-        for (const request of requests) {
-          const before = dump(dom0);
-          const watchesBefore = hostile.connection.watches.size;
-          hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
-          const reply = hostile.received.splice(0).find((message) => message.type !== XsType.WATCH_EVENT);
-          if (reply && bytesToText(reply.payload) === "ENOMEM\0") {
-            expect(dump(dom0)).toEqual(before);
-            expect(hostile.connection.watches.size).toBe(watchesBefore);
-          }
-          for (const [domid, clients] of [
-            [5, [hostile]],
-            [6, [victim]],
-          ] as const) {
-            expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
-          }
-        }
-      }),
-  },
-];
+/** The decoder never throws, and the messages do not depend on how bytes are chunked. */
+export function decoderProperty() {
+  return fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(600), { maxLength: 8 }), (bytes, cuts) => {
+    const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+    const chunks = [0, ...points, bytes.length]
+      .slice(1)
+      .map((end, i, all) => bytes.subarray(i === 0 ? 0 : all[i - 1], end));
+    const whole = decodeAll([bytes]);
+    expect(decodeAll(chunks)).toEqual(whole);
+  });
+}
+
+/** Any sequence of valid messages round-trips through the encoder and decoder. */
+export function roundTripProperty() {
+  return fc.property(fc.array(validMessage, { maxLength: 5 }), (messages) => {
+    const bytes = messages.map(encodeMessage);
+    expect(decodeAll(bytes)).toEqual(messages);
+  });
+}
+
+/** xenstored never throws, and never changes or reveals another domain's data. */
+export function hostileDomainProperty() {
+  return fc.property(fc.array(hostileRequest, { maxLength: 40 }), (requests) => {
+    const { server, dom0, victim, victimTx, hostile } = world();
+    const before = dump(dom0);
+    let reqId = 1;
+    for (const request of requests) {
+      hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
+    }
+    for (const message of hostile.received) expect(bytesToText(message.payload)).not.toContain(SECRET);
+    const after = dump(dom0);
+    for (const [path, state] of Object.entries(before)) {
+      if (path.startsWith("/local/domain/5")) continue;
+      expect(after[path], path).toBe(state);
+    }
+    for (const path of Object.keys(after)) {
+      if (!(path in before)) expect(path.startsWith("/local/domain/5/data"), path).toBe(true);
+    }
+    expect(victim.takeEvents()).toEqual([]);
+    for (const [domid, clients] of [
+      [0, [dom0]],
+      [5, [hostile]],
+      [6, [victim]],
+    ] as const) {
+      expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
+    }
+    expect(victim.read("data/private")).toBe(SECRET);
+    victim.transactionEnd(victimTx, true);
+    expect(victim.read("data/in-transaction")).toBe("pending");
+  });
+}
+
+/** xenstored survives arbitrary byte streams; each connection's damage is its own. */
+export function byteStreamsProperty() {
+  return fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 10 }), (chunks) => {
+    const { dom0, victim, hostile } = world();
+    for (const chunk of chunks) hostile.sendBytes(chunk);
+    expect(victim.read("data/private")).toBe(SECRET);
+    expect(dom0.read("/secret")).toBe(SECRET);
+    victim.write("data/after", "ok");
+    expect(victim.read("data/after")).toBe("ok");
+  });
+}
+
+/** The memory accounting matches a recount after every request; a request refused with ENOMEM changes nothing. */
+export function memoryAccountingProperty() {
+  return fc.property(fc.array(memoryRequest, { minLength: 10, maxLength: 30 }), (requests) => {
+    const { server, dom0, victim, hostile } = world();
+    // A node of domain 6 that domain 5 may write: bytes domain 5 adds there are charged to 6.
+    victim.write("data/shared", "");
+    victim.setPerms("data/shared", perms("n6", "w5"));
+    dom0.call(XsType.SET_QUOTA, strings("6", "memory", "3000"));
+    let reqId = 1;
+    for (const request of requests) {
+      const before = dump(dom0);
+      const watchesBefore = hostile.connection.watches.size;
+      hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
+      const reply = hostile.received.splice(0).find((message) => message.type !== XsType.WATCH_EVENT);
+      if (reply && bytesToText(reply.payload) === "ENOMEM\0") {
+        expect(dump(dom0)).toEqual(before);
+        expect(hostile.connection.watches.size).toBe(watchesBefore);
+      }
+      for (const [domid, clients] of [
+        [5, [hostile]],
+        [6, [victim]],
+      ] as const) {
+        expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
+      }
+    }
+  });
+}
