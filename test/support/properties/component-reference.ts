@@ -112,3 +112,6 @@ export function referenceProperty(domid: number) {
     expect(component).toEqual(reference);
   });
 }
+
+export const referenceDom0Property = () => referenceProperty(0);
+export const referenceGuestProperty = () => referenceProperty(GUEST);

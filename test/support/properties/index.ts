@@ -3,50 +3,52 @@
 // files as they load, so each is imported only when its target runs, after
 // FUZZ_MODULES are built.
 import type fc from "fast-check";
+import type { Engine } from "../../../runtime/engine.js";
 import type { TargetName } from "../../../tools/build.js";
 import type { FuzzTarget } from "./target.js";
 
 /** The build targets (tools/build.ts) the properties load. */
 export const FUZZ_MODULES: TargetName[] = ["xenbus", "harness", "blkback", "xenstore-client"];
 
-/** Guests run in V8 here; the vitest suites run the same properties under each engine. */
-const v8 = async () => (await import("../../../runtime/v8.js")).v8Engine;
+type Property = () => fc.IProperty<unknown>;
 
-const target = (name: string, load: () => Promise<() => fc.IProperty<unknown>>): FuzzTarget => ({ name, load });
+/** A target whose property is `key` of a module loaded on first use. */
+const target = <K extends string>(name: string, module: () => Promise<Record<K, Property>>, key: K): FuzzTarget => ({
+  name,
+  load: async () => (await module())[key],
+});
+
+/** A target whose property, `key` of its module, is one of guests: run in V8 here (the vitest suites run each engine). */
+const inV8 = <K extends string>(
+  name: string,
+  module: () => Promise<Record<K, (engine: Engine) => fc.IProperty<unknown>>>,
+  key: K,
+): FuzzTarget => ({
+  name,
+  load: async () => {
+    const [property, { v8Engine }] = await Promise.all([
+      module().then((loaded) => loaded[key]),
+      import("../../../runtime/v8.js"),
+    ]);
+    return () => property(v8Engine);
+  },
+});
+
+const xenstored = () => import("./xenstored.js");
+const blk = () => import("./blk.js");
 
 export const FUZZ_TARGETS: FuzzTarget[] = [
-  target("ring.hostile-xenstored", async () => {
-    const [{ hostileXenstoreRingProperty }, engine] = await Promise.all([import("./xenstore-ring.js"), v8()]);
-    return () => hostileXenstoreRingProperty(engine);
-  }),
-  target("hypervisor.hypercalls", async () => {
-    const [{ hypercallsProperty }, engine] = await Promise.all([import("./hypervisor.js"), v8()]);
-    return () => hypercallsProperty(engine);
-  }),
-  target("evtchn-gnttab.sequences", async () => {
-    const [{ evtchnGnttabProperty }, engine] = await Promise.all([import("./evtchn-gnttab.js"), v8()]);
-    return () => evtchnGnttabProperty(engine);
-  }),
-  target("xenstored.decoder", async () => (await import("./xenstored.js")).decoderProperty),
-  target("xenstored.round-trip", async () => (await import("./xenstored.js")).roundTripProperty),
-  target("xenstored.hostile-domain", async () => (await import("./xenstored.js")).hostileDomainProperty),
-  target("xenstored.byte-streams", async () => (await import("./xenstored.js")).byteStreamsProperty),
-  target("xenstored.memory", async () => (await import("./xenstored.js")).memoryAccountingProperty),
-  target("blkfront.garbage", async () => {
-    const [{ blkfrontGarbageProperty }, engine] = await Promise.all([import("./blk.js"), v8()]);
-    return () => blkfrontGarbageProperty(engine);
-  }),
-  target("blkback.garbage", async () => {
-    const [{ blkbackGarbageProperty }, engine] = await Promise.all([import("./blk.js"), v8()]);
-    return () => blkbackGarbageProperty(engine);
-  }),
-  target("component.hostile-xenstored", async () => (await import("./component-hostile.js")).hostileXenstoreProperty),
-  target("component.reference-dom0", async () => {
-    const { referenceProperty } = await import("./component-reference.js");
-    return () => referenceProperty(0);
-  }),
-  target("component.reference-guest", async () => {
-    const { GUEST, referenceProperty } = await import("./component-reference.js");
-    return () => referenceProperty(GUEST);
-  }),
+  inV8("ring.hostile-xenstored", () => import("./xenstore-ring.js"), "hostileXenstoreRingProperty"),
+  inV8("hypervisor.hypercalls", () => import("./hypervisor.js"), "hypercallsProperty"),
+  inV8("evtchn-gnttab.sequences", () => import("./evtchn-gnttab.js"), "evtchnGnttabProperty"),
+  target("xenstored.decoder", xenstored, "decoderProperty"),
+  target("xenstored.round-trip", xenstored, "roundTripProperty"),
+  target("xenstored.hostile-domain", xenstored, "hostileDomainProperty"),
+  target("xenstored.byte-streams", xenstored, "byteStreamsProperty"),
+  target("xenstored.memory", xenstored, "memoryAccountingProperty"),
+  inV8("blkfront.garbage", blk, "blkfrontGarbageProperty"),
+  inV8("blkback.garbage", blk, "blkbackGarbageProperty"),
+  target("component.hostile-xenstored", () => import("./component-hostile.js"), "hostileXenstoreProperty"),
+  target("component.reference-dom0", () => import("./component-reference.js"), "referenceDom0Property"),
+  target("component.reference-guest", () => import("./component-reference.js"), "referenceGuestProperty"),
 ];
