@@ -13,7 +13,7 @@ import {
   textToBytes,
   XsType,
 } from "../../../host/dom0/xenstored/wire.js";
-import { formatPermission } from "../../../runtime/xenstore-client.js";
+import { formatPermission, type Permission } from "../../../runtime/xenstore-client.js";
 import { perms } from "../perms.js";
 
 function decodeAll(chunks: Uint8Array[]) {
@@ -62,13 +62,26 @@ function world() {
   return { server, dom0, victim, victimTx, hostile };
 }
 
+/** One node as dom0 sees it. */
+interface SeenNode {
+  value: Uint8Array;
+  perms: Permission[];
+  children: string[];
+}
+
+/** The whole tree as dom0 sees it, path → node: one walk serves both the dump and the recount. */
+function walk(dom0: LocalClient, path = "/", tree = new Map<string, SeenNode>()): Map<string, SeenNode> {
+  const children = dom0.directory(path);
+  tree.set(path, { value: dom0.readBytes(path), perms: dom0.getPerms(path), children });
+  for (const child of children) walk(dom0, path === "/" ? `/${child}` : `${path}/${child}`, tree);
+  return tree;
+}
+
 /** Everything dom0 can see, as path → value and perms. */
-function dump(dom0: LocalClient, path = "/"): Record<string, string> {
-  const result: Record<string, string> = {
-    [path]: `${dom0.read(path)}|${dom0.getPerms(path).map(formatPermission).join(",")}`,
-  };
-  for (const child of dom0.directory(path))
-    Object.assign(result, dump(dom0, path === "/" ? `/${child}` : `${path}/${child}`));
+function dump(tree: Map<string, SeenNode>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [path, node] of tree)
+    result[path] = `${bytesToText(node.value)}|${node.perms.map(formatPermission).join(",")}`;
   return result;
 }
 
@@ -77,19 +90,13 @@ function dump(dom0: LocalClient, path = "/"): Record<string, string> {
  * node it owns (path, value, 8 bytes per permission, child names with their
  * nuls), seen through dom0, and the watches of its clients (path and token).
  */
-function recountMemory(dom0: LocalClient, domid: number, clients: LocalClient[], path = "/"): number {
-  const perms = dom0.getPerms(path);
-  const children = dom0.directory(path);
-  // The first entry is the owner.
-  const owned = perms[0]!.domid === domid;
-  let bytes = owned
-    ? path.length +
-      dom0.readBytes(path).length +
-      8 * perms.length +
-      children.reduce((sum, child) => sum + child.length + 1, 0)
-    : 0;
-  for (const child of children)
-    bytes += recountMemory(dom0, domid, [], path === "/" ? `/${child}` : `${path}/${child}`);
+function recountMemory(tree: Map<string, SeenNode>, domid: number, clients: LocalClient[]): number {
+  let bytes = 0;
+  for (const [path, { value, perms, children }] of tree) {
+    // The first entry is the owner.
+    if (perms[0]!.domid !== domid) continue;
+    bytes += path.length + value.length + 8 * perms.length + children.reduce((sum, child) => sum + child.length + 1, 0);
+  }
   for (const client of clients)
     for (const watch of client.connection.watches.values()) bytes += watch.path.length + watch.token.length;
   return bytes;
@@ -196,13 +203,14 @@ export function roundTripProperty() {
 export function hostileDomainProperty() {
   return fc.property(fc.array(hostileRequest, { maxLength: 40 }), (requests) => {
     const { server, dom0, victim, victimTx, hostile } = world();
-    const before = dump(dom0);
+    const before = dump(walk(dom0));
     let reqId = 1;
     for (const request of requests) {
       hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
     }
     for (const message of hostile.received) expect(bytesToText(message.payload)).not.toContain(SECRET);
-    const after = dump(dom0);
+    const tree = walk(dom0);
+    const after = dump(tree);
     for (const [path, state] of Object.entries(before)) {
       if (path.startsWith("/local/domain/5")) continue;
       expect(after[path], path).toBe(state);
@@ -216,7 +224,7 @@ export function hostileDomainProperty() {
       [5, [hostile]],
       [6, [victim]],
     ] as const) {
-      expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
+      expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(tree, domid, [...clients]));
     }
     expect(victim.read("data/private")).toBe(SECRET);
     victim.transactionEnd(victimTx, true);
@@ -245,20 +253,23 @@ export function memoryAccountingProperty() {
     victim.setPerms("data/shared", perms("n6", "w5"));
     dom0.call(XsType.SET_QUOTA, strings("6", "memory", "3000"));
     let reqId = 1;
+    // The tree after one request is the tree before the next: dom0's walk changes nothing.
+    let tree = walk(dom0);
     for (const request of requests) {
-      const before = dump(dom0);
+      const before = tree;
       const watchesBefore = hostile.connection.watches.size;
       hostile.sendBytes(encodeMessage({ ...request, reqId: reqId++ }));
+      tree = walk(dom0);
       const reply = hostile.received.splice(0).find((message) => message.type !== XsType.WATCH_EVENT);
       if (reply && bytesToText(reply.payload) === "ENOMEM\0") {
-        expect(dump(dom0)).toEqual(before);
+        expect(dump(tree)).toEqual(dump(before));
         expect(hostile.connection.watches.size).toBe(watchesBefore);
       }
       for (const [domid, clients] of [
         [5, [hostile]],
         [6, [victim]],
       ] as const) {
-        expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(dom0, domid, [...clients]));
+        expect(server.memoryUsedBy(domid), `memory of ${domid}`).toBe(recountMemory(tree, domid, [...clients]));
       }
     }
   });
