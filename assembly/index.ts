@@ -9,6 +9,8 @@ export * from "./drivers/blk-exports";
 export * from "./drivers/console-exports";
 // Boot, the event upcall, suspend.
 export * from "./drivers/domain-exports";
+// The network frontend.
+export * from "./drivers/net-exports";
 // Event channels.
 export * from "./evtchn/evtchn-exports";
 // Grants, and the pages to grant or map grants at.

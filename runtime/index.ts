@@ -24,6 +24,14 @@ export {
   type HostedDomain,
   type LinkedGuest,
 } from "./hypervisor.js";
+export {
+  NetError,
+  NetFront,
+  type NetInfo,
+  type NetStartOptions,
+  type ReceivedFrame,
+  type SendOptions,
+} from "./net.js";
 export { connectXenstored, xenstoredPaths } from "./socket-stream.js";
 export { v8Engine } from "./v8.js";
 export { type WasmtimeEngine, wasmtimeEngine } from "./wasmtime.js";

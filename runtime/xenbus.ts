@@ -234,6 +234,45 @@ export interface XenbusExports {
   /** Flushes the backend's write cache: 0, or -ENODEV, -EOPNOTSUPP (not offered), -EIO. */
   blk_flush(devid: number): number;
 
+  // The network frontend (io/netif.h; typed wrapper: runtime/net.ts). A vif is
+  // named by its devid. Frames go out from anywhere in linear memory and come
+  // in to page_alloc pages, contiguous, room for net_frame_max bytes.
+  /**
+   * Attaches the frontend bus (after xs_init): vifs are taken on as they
+   * appear, asking from their next connection on for frames with blank
+   * checksums (`checksum_offload`), GSO frames (`gso`), and at most
+   * `max_queues` queues (1…4). 0, or -EINVAL, -ENODEV (before xs_init).
+   */
+  net_start(checksum_offload: boolean, gso: boolean, max_queues: number): number;
+  /** Blocks until vif `devid` is Connected at both ends: 0, or -ENODEV, -EIO (closed or broke instead), -ETIMEDOUT. */
+  net_open(devid: number, timeout_ms: number): number;
+  /** Closes vif `devid` and blocks until it is Closed or gone: 0, or -ENODEV, -ETIMEDOUT. */
+  net_close(devid: number, timeout_ms: number): number;
+  /** The largest frame vif `devid` sends or receives (MTU and header, 65535 with GSO), or -ENODEV. */
+  net_frame_max(devid: number): number;
+  /**
+   * Sends the Ethernet frame at [frame, frame + len) with NETTXF_csum_blank (1) /
+   * NETTXF_data_validated (2) `flags`, as GSO segments of `gso_size` when `gso_type` is 1
+   * (TCPv4; 0: none). Waits while every transmit buffer is in flight. 0, or -errno:
+   * -ENODEV, -EFAULT, -EINVAL, -EMSGSIZE, -EIO (broke), -ETIMEDOUT.
+   */
+  net_send(devid: number, frame: number, len: number, flags: number, gso_size: number, gso_type: number): number;
+  /**
+   * Waits at most `timeout_ms` of Xen's time for a frame and copies it to `out` (page_alloc
+   * pages, room for net_frame_max): its length, or -ENODEV, -EINVAL, -EIO, -ETIMEDOUT.
+   */
+  net_recv(devid: number, out: number, timeout_ms: number): number;
+  /** The last frame received: NETRXF checksum bits | GSO type << 8 | GSO size << 16 (read it unsigned), or -ENODEV. */
+  net_rx_meta(devid: number): number;
+  /**
+   * Vif `devid` into `out` (a page_alloc page), little-endian: mac (6 bytes), 2 zero bytes, mtu
+   * u32, features u32 (bits: sg, gso-tcpv4, split channels offered; checksum offload, GSO asked
+   * for), state u32, backend state u32, queues u32, backend's max queues u32, backend domid
+   * u32, 4 zero bytes, u64 counters: sent, bytes sent, transmit errors, received, bytes
+   * received, receive errors, malformed dropped. Its size (96), or -ENODEV / -EINVAL.
+   */
+  net_info(devid: number, out: number): number;
+
   // The block backend, a driver domain serving disks in its own memory.
   /**
    * Starts serving vbds (after xs_init): init offers `max_ring_page_order`

@@ -20,10 +20,10 @@ import {
   XenbusStateUnknown,
 } from "../xen/abi";
 import { BusDevice, FoundDevice, registerFrontendDriver, XenbusDriver } from "../xenbus/bus";
-import { devFatal, frontendClosed, MAX_RING_PAGE_ORDER, writeRingRefs } from "../xenbus/client";
+import { devFatal, endDeferredGrants, frontendClosed, MAX_RING_PAGE_ORDER, writeRingRefs } from "../xenbus/client";
 import { XsClient, XsTransactionBody } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
-import { BlkfrontDevice, endDeferred, reportBroken, setUpRing, teardown } from "./blkfront";
+import { BlkfrontDevice, reportBroken, setUpRing, teardown } from "./blkfront";
 import { BLKIF_PROTOCOL, parseFlag, parseInfo, parseRingPageOrder, parseSectorSize, parseSectors } from "./blkif";
 
 class PublishRing extends XsTransactionBody {
@@ -57,7 +57,7 @@ class BlkfrontDriver extends XenbusDriver {
     const blk = dev as BlkfrontDevice;
     reportBroken(blk);
     // Any state change may follow the backend's unmapping of a dropped ring.
-    endDeferred();
+    endDeferredGrants();
     if (state == XenbusStateInitWait) {
       if (blk.state == XenbusStateInitialising) talkToBackend(blk);
     } else if (state == XenbusStateConnected) {

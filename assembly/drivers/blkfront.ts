@@ -18,7 +18,6 @@ import {
   BLKIF_OP_WRITE,
   BLKIF_RSP_EOPNOTSUPP,
   BLKIF_RSP_OKAY,
-  EBUSY,
   EINVAL,
   EIO,
   ENODEV,
@@ -30,7 +29,15 @@ import {
 import { allocPages, freePage, PAGE_SHIFT } from "../xen/pages";
 import { systemTime, waitUntilDeadline } from "../xen/time";
 import { BusDevice } from "../xenbus/bus";
-import { allocEvtchn, devError, devFatal, freeEvtchn, grantRing } from "../xenbus/client";
+import {
+  allocEvtchn,
+  devError,
+  devFatal,
+  endDeferredGrants,
+  endGrantFreePage,
+  freeEvtchn,
+  grantRing,
+} from "../xenbus/client";
 import {
   BLKIF_ENTRY_SIZE,
   checkResponse,
@@ -139,9 +146,9 @@ export function teardown(dev: BlkfrontDevice): void {
     freeEvtchn(dev, u32(dev.port));
     dev.port = -1;
   }
-  endDeferred();
+  endDeferredGrants();
   const refs = dev.ringRefs;
-  for (let i = 0; i < refs.length; i++) endRingGrant(dev, refs[i], dev.ringPages + (usize(i) << PAGE_SHIFT));
+  for (let i = 0; i < refs.length; i++) endGrantFreePage(dev, refs[i], dev.ringPages + (usize(i) << PAGE_SHIFT));
   const granted = u32(refs.length);
   refs.length = 0;
   if (dev.ring !== null) {
@@ -151,38 +158,6 @@ export function teardown(dev: BlkfrontDevice): void {
     for (let i = granted; i < dev.ringPageCount; i++) freePage(dev.ringPages + (usize(i) << PAGE_SHIFT));
     dev.ringPages = 0;
     dev.ringPageCount = 0;
-  }
-}
-
-/** Ring grants the backend still mapped when the ring was dropped, with their pages: ended and freed by endDeferred. */
-const deferredRefs: u32[] = [];
-const deferredPages: usize[] = [];
-
-/** Ends the grant of ring page `page` and frees the page, or defers both while the backend maps it. */
-function endRingGrant(dev: BlkfrontDevice, ref: u32, page: usize): void {
-  const rc = gnttab.endAccess(ref);
-  if (rc == 0) {
-    freePage(page);
-  } else if (rc == -EBUSY) {
-    deferredRefs.push(ref);
-    deferredPages.push(page);
-  } else {
-    // Not a grant of ours any more: the page's fate is unknown, so it stays out of the pool.
-    devError(dev, rc, `revoking ring page grant ${ref}`);
-  }
-}
-
-/** Retries the deferred ends (the backend may have unmapped since): each ended grant's page is freed. */
-export function endDeferred(): void {
-  for (let i = deferredRefs.length - 1; i >= 0; i--) {
-    const rc = gnttab.endAccess(deferredRefs[i]);
-    if (rc == -EBUSY) continue;
-    if (rc == 0) freePage(deferredPages[i]);
-    const last = deferredRefs.length - 1;
-    deferredRefs[i] = deferredRefs[last];
-    deferredPages[i] = deferredPages[last];
-    deferredRefs.length = last;
-    deferredPages.length = last;
   }
 }
 

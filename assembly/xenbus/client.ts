@@ -14,6 +14,7 @@ import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
 import {
   EAGAIN,
+  EBUSY,
   EINVAL,
   ENOENT,
   ENOMEM,
@@ -233,6 +234,44 @@ export function readRingRefs(dev: XenbusDevice, tx: u32, maxOrder: u32, refs: u3
     refs.push(u32(store.number));
   }
   return 0;
+}
+
+/** Grants the other end still mapped when a frontend let them go, with their pages: ended and freed by endDeferredGrants. */
+const deferredRefs: u32[] = [];
+const deferredPages: usize[] = [];
+
+/**
+ * Ends our grant `ref` of `page` and gives the page back to the pool. A
+ * page the other end still maps cannot be revoked yet: as Linux's
+ * gnttab_end_foreign_access does, its grant is ended later, once the other
+ * end has unmapped it, and only then does the page go back (never reused
+ * under the other end's eyes).
+ */
+export function endGrantFreePage(dev: XenbusDevice, ref: u32, page: usize): void {
+  const rc = gnttab.endAccess(ref);
+  if (rc == 0) {
+    freePage(page);
+  } else if (rc == -EBUSY) {
+    deferredRefs.push(ref);
+    deferredPages.push(page);
+  } else {
+    // Not a grant of ours any more: the page's fate is unknown, so it stays out of the pool.
+    devError(dev, rc, `revoking grant ${ref}`);
+  }
+}
+
+/** Retries the deferred ends (the other end may have unmapped since): each ended grant's page is freed. */
+export function endDeferredGrants(): void {
+  for (let i = deferredRefs.length - 1; i >= 0; i--) {
+    const rc = gnttab.endAccess(deferredRefs[i]);
+    if (rc == -EBUSY) continue;
+    if (rc == 0) freePage(deferredPages[i]);
+    const last = deferredRefs.length - 1;
+    deferredRefs[i] = deferredRefs[last];
+    deferredPages[i] = deferredPages[last];
+    deferredRefs.length = last;
+    deferredPages.length = last;
+  }
 }
 
 /**
