@@ -27,3 +27,4 @@ export * from "./testing/bench";
 export * from "./testing/xenstore-wire-exports";
 export * from "./testing/xenstore-client-exports";
 export * from "./testing/netif-exports";
+export * from "./testing/ping-exports";
