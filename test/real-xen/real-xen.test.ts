@@ -10,16 +10,23 @@ import { peer } from "../support/peer.js";
 
 const prepared = peer("QEMU and Debian's Xen packages", () => prepareRig(() => {}));
 
-/** Checks the Linux test guest runs: they prove the rig (dom0, xenstored, xenconsoled, both backends). */
+/**
+ * Checks the Linux test guest runs: they prove the rig (dom0, xenstored,
+ * xenconsoled, both block backends, Linux's netback and dom0's bridge).
+ */
 const RIG_CHECKS = [
   "xen.info",
   "dom0.store",
+  "dom0.bridge",
   "linux.create",
   "linux.boot",
   "linux.blkback",
   "linux.qdisk",
   "linux.xvda.bytes",
   "linux.xvdb.bytes",
+  "linux.vif",
+  "linux.ping",
+  "linux.pinged",
   "linux.shutdown",
   "linux.gone",
 ];

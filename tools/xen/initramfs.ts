@@ -35,8 +35,27 @@ const XEN_BINARIES = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "libxl-
 const HOST_BINARIES = ["/bin/bash", "/usr/bin/flock", "/usr/bin/cksum"];
 /** glibc dlopens it for pthread_cancel; ldd cannot see that, and without it `xl create` aborts. */
 const DLOPENED = ["/lib/x86_64-linux-gnu/libgcc_s.so.1"];
-/** dom0's kernel modules, in the order they must be loaded. */
-export const DOM0_MODULES = ["xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc", "xen-blkback", "loop"];
+/**
+ * dom0's kernel modules, in the order they must be loaded (dom0's /init loads
+ * them in the order of /rig/modules/order): Xen's devices, the block and
+ * network backends, loop for file-backed disks, and the bridge the guests'
+ * vifs join (llc and stp first: the bridge needs them).
+ */
+const DOM0_MODULES = [
+  "xen-evtchn",
+  "xen-privcmd",
+  "xenfs",
+  "xen-gntdev",
+  "xen-gntalloc",
+  "xen-blkback",
+  "xen-netback",
+  "loop",
+  "llc",
+  "stp",
+  "bridge",
+];
+/** The Linux test guest's frontends. */
+const GUEST_MODULES = ["xen-blkfront", "xen-netfront"];
 const QEMU_XEN = "usr/libexec/xen-qemu-system-i386";
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
@@ -158,16 +177,16 @@ function moduleFile(packages: Dom0Packages, name: string): string {
   return found.split("\n")[0];
 }
 
-/** The Linux test guest's initramfs: busybox, xen-blkfront and its /init. */
+/** The Linux test guest's initramfs: busybox, its frontends' modules and its /init. */
 export function linuxGuestInitramfs(packages: Dom0Packages): { path: string; rebuilt: boolean } {
   const path = join(RIG_CACHE, "linux-guest.cpio");
   const init = join(HERE, "linux-guest/init.sh");
-  const blkfront = moduleFile(packages, "xen-blkfront");
-  const rebuilt = cached(path, [{ file: init }, { file: blkfront }, { file: "/bin/busybox" }], () => {
+  const modules = GUEST_MODULES.map((name) => moduleFile(packages, name));
+  const rebuilt = cached(path, [{ file: init }, ...modules.map((file) => ({ file })), { file: "/bin/busybox" }], () => {
     const tree = new Tree(join(RIG_CACHE, "linux-guest-root"));
     tree.file("/bin/busybox", "/bin/busybox", 0o755);
     tree.file(init, "/init", 0o755);
-    tree.file(blkfront, "/xen-blkfront.ko");
+    for (const module of modules) tree.file(module, `/${basename(module)}`);
     // Linux runs /sbin/poweroff when dom0 asks the guest to shut down; busybox's
     // own would signal an init that is not busybox's.
     tree.text("/sbin/poweroff", "#!/bin/busybox sh\nexec /bin/busybox poweroff -f\n");
@@ -218,6 +237,7 @@ export function dom0Initramfs(packages: Dom0Packages, guests: GuestFiles[]): { p
     for (const library of DLOPENED) tree.file(library, library);
     tree.dir(find("etc/xen"), "/etc/xen");
     for (const name of DOM0_MODULES) tree.file(moduleFile(packages, name), `/rig/modules/${name}.ko`);
+    tree.text("/rig/modules/order", `${DOM0_MODULES.join("\n")}\n`, 0o644);
     for (const script of scripts) tree.file(script, `/rig/${basename(script)}`, 0o755);
     tree.file(join(HERE, "dom0/init.sh"), "/init", 0o755);
     for (const guest of guests)

@@ -57,4 +57,4 @@ fi
 domid=$bd
 shutdown_guest $backend "xl shutdown reaches the driver domain and it exits" "/local/domain/$bd/backend"
 check $backend.goodbye "it took the request before exiting (its console says so)" console_has $backend "Goodbye."
-[ -n "$not_run" ] || { show_console $frontend; show_console $backend; }
+[ -n "$not_run" ] || { show_linux_console $frontend; show_console $backend; }

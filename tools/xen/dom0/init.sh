@@ -17,9 +17,9 @@ ln -sf fd/1 /dev/stdout
 ln -sf fd/2 /dev/stderr
 stage "dom0 is up (Linux $(uname -r))"
 
-for module in xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc xen-blkback loop; do
-  insmod "/rig/modules/$module.ko" || fail dom0.modules "dom0 loads Xen's backend modules" "insmod $module failed"
-done
+while read -r module; do
+  insmod "/rig/modules/$module.ko" || fail dom0.modules "dom0 loads Xen's backend modules and the bridge" "insmod $module failed"
+done </rig/modules/order
 mount -t xenfs xenfs /proc/xen
 
 # The trace records every request in order: the scenario reads state sequences from it.
@@ -43,6 +43,7 @@ if [ -f /tmp/rig-failed ]; then
     log_lines "${log##*/}" <"$log"
   done
 fi
-# Let the console drain before the machine goes: poweroff -f does not wait for it.
-sleep 2
+# Let the console drain before the machine goes: poweroff -f does not wait for
+# it (on a loaded host 2 s once lost the last lines, "end" among them).
+sleep 5
 poweroff -f

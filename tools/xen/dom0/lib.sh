@@ -135,6 +135,11 @@ show_console() {
   [ -f "/var/log/xen/console/guest-$1.log" ] && log_lines "$1" <"/var/log/xen/console/guest-$1.log"
 }
 
+# show_linux_console NAME: a Linux guest's console (its whole boot log) only
+# once a check has failed: under TCG the serial line drains slowly, and a
+# long log written just before dom0 powers off was cut, with the end line.
+show_linux_console() { [ ! -f /tmp/rig-failed ] || show_console "$1"; }
+
 # --- Guests. Each has two disks (8 MiB unless said): xvda served by Linux's
 # xen-blkback (file: over a loop device), xvdb by QEMU's qdisk. Devids: xvda
 # 51712, xvdb 51728.
@@ -166,29 +171,51 @@ $3
 CFG
 }
 
-# linux_config NAME DISKS RIG_DISKS: the xl config of a Linux PVH guest (the
-# rig's kernel and /init) with the xl disk list DISKS, whose /init uses the
-# disks RIG_DISKS (comma-separated).
+# linux_config NAME DISKS RIG_DISKS [IP]: the xl config of a Linux PVH guest
+# (the rig's kernel and /init) with the xl disk list DISKS, whose /init uses
+# the disks RIG_DISKS (comma-separated); given IP (10.0.0.N), a vif on dom0's
+# bridge with the mac 00:16:3e:00:00:N, which the guest brings up at IP.
 linux_config() {
   # A distribution kernel probes for hardware a PVH guest does not have, slowly
   # under TCG: skip TSC calibration against a PIT (the frequency comes from Xen),
   # PCI, serial ports and the crypto self-tests.
   tsc_khz=$(awk '/^cpu_mhz/ { printf "%d", $3 * 1000 }' /var/log/xen/xl-info.txt)
   fast_boot="tsc_early_khz=$tsc_khz pci=off 8250.nr_uarts=0 cryptomgr.notests mitigations=off"
+  vif=
+  [ -z "$4" ] || vif="'bridge=$BRIDGE,mac=$(guest_mac "$4")'"
   cat >"$images/$1.cfg" <<CFG
 name = "$1"
 type = "pvh"
 kernel = "/rig/guests/linux/vmlinux"
 ramdisk = "/rig/guests/linux/linux-guest.cpio"
-extra = "console=hvc0 $fast_boot rig_disks=$3"
+extra = "console=hvc0 $fast_boot rig_disks=$3${4:+ rig_ip=$4}"
 memory = 256
 vcpus = 1
 disk = $2
+vif = [ $vif ]
 on_poweroff = "destroy"
 on_crash = "preserve"
 on_reboot = "preserve"
 CFG
 }
+
+# --- The network: dom0's bridge, which every guest's vif joins (xl's
+# vif-bridge hotplug script adds it), at 10.0.0.1/24.
+BRIDGE=xenbr0
+DOM0_IP=10.0.0.1
+
+# make_bridge: dom0's bridge, up, at DOM0_IP (busybox's brctl and ip). A new
+# bridge runs no STP; with no forwarding delay a port forwards as it joins.
+make_bridge() {
+  brctl addbr $BRIDGE && echo 0 >/sys/class/net/$BRIDGE/bridge/forward_delay &&
+    ip addr add $DOM0_IP/24 dev $BRIDGE && ip link set $BRIDGE up
+}
+
+# guest_mac IP: the mac of the guest at IP (10.0.0.N): Xen's OUI, then N.
+guest_mac() { printf "00:16:3e:00:00:%02x" "${1##*.}"; }
+
+# pings IP: dom0 pings IP three times through the bridge and has every reply.
+pings() { ping -c 3 -W 10 "$1" | grep -q "3 packets received"; }
 
 # xl_create NAME: xl -vvv create, its output kept in /var/log/xen/xl-create-NAME.log.
 xl_create() {
@@ -222,6 +249,8 @@ time_figures() {
 
 # connected DEVID BACKEND: both ends of the guest's disk DEVID are Connected (XenbusStateConnected = 4).
 connected() { xs_is "/local/domain/$domid/device/vbd/$1/state" 4 && xs_is "/local/domain/0/backend/$2/$domid/$1/state" 4; }
+# vif_connected: both ends of the guest's vif 0 are Connected.
+vif_connected() { xs_is "/local/domain/$domid/device/vif/0/state" 4 && xs_is "/local/domain/0/backend/vif/$domid/0/state" 4; }
 
 # disk_checks NAME: both disks Connected, and the times they took, from xl create.
 disk_checks() {

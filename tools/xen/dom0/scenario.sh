@@ -17,6 +17,7 @@ stage "scenario starts"
 start_event_log
 check xen.info "xl info answers: Xen 4.17 with HAP" xen_info
 check dom0.store "xen-init-dom0 wrote dom0's name into XenStore" xs_is /local/domain/0/name Domain-0
+check dom0.bridge "dom0's bridge $BRIDGE is up at $DOM0_IP/24 for the guests' vifs" make_bridge
 sh /rig/guest-linux.sh
 sh /rig/guest-unikernel.sh
 sh /rig/guest-checks.sh

@@ -2,8 +2,10 @@
 # /init of the Linux test guest: finds its disks (xvda and xvdb, or those
 # its xl config lists in the kernel parameter rig_disks=xvda,...), writes a
 # pattern over the first 4 KiB of each and reads it back, says so and what
-# the disk's last sector begins with on its console, then waits for dom0's
-# shutdown request (Linux runs /sbin/poweroff for it).
+# the disk's last sector begins with on its console; given rig_ip=ADDRESS,
+# brings its vif (eth0) up at ADDRESS/24 and pings dom0 (the .1 of that
+# network); then waits for dom0's shutdown request (Linux runs /sbin/poweroff
+# for it).
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
@@ -12,6 +14,7 @@ mount -t devtmpfs devtmpfs /dev
 say() { read -r up _ </proc/uptime; echo "rig-guest: [$up] $*"; }
 say up
 insmod /xen-blkfront.ko
+insmod /xen-netfront.ko
 
 # Linux hands init the kernel parameters it does not know as environment variables.
 for disk in $(echo "${rig_disks:-xvda,xvdb}" | tr , ' '); do
@@ -29,5 +32,17 @@ for disk in $(echo "${rig_disks:-xvda,xvdb}" | tr , ' '); do
     say "$disk read back differs"
   fi
 done
+if [ -n "$rig_ip" ]; then
+  tries=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $tries -lt 150 ]; do sleep 0.2; tries=$((tries + 1)); done
+  if ip addr add "$rig_ip/24" dev eth0 && ip link set eth0 up; then
+    say "eth0 up at $rig_ip, mac $(cat /sys/class/net/eth0/address)"
+    dom0=${rig_ip%.*}.1
+    replies=$(ping -c 3 -W 10 "$dom0" | grep -c "bytes from")
+    say "eth0 pinged $dom0: $replies of 3 replies"
+  else
+    say "eth0 missing"
+  fi
+fi
 say ready
 while :; do sleep 3600; done
