@@ -47,8 +47,9 @@ export function loadGuest<E = GuestExports, D extends HostedDomain = HostedDomai
   const engine = options.engine ?? v8Engine;
   let instance: EngineInstance | null = null;
   // Until instantiation returns there is no memory: a hypercall from a start function gets -EFAULT.
-  const memory = () => instance?.memoryBytes() ?? NO_MEMORY;
-  const domain = hv.createWasmDomain(options.name ?? "guest", memory);
+  const domain = hv.createWasmDomain(options.name ?? "guest", () => instance?.memoryBytes() ?? NO_MEMORY);
+  /** The memory as the host looks at it: shared pages up to date. */
+  const memory = () => hv.memoryOf(domain);
   try {
     instance = engine.instantiate(wasm, { xen: hv.hypercalls(domain) }, domain.name);
   } catch (error) {

@@ -49,6 +49,14 @@ export interface GuestHypervisor<D extends HostedDomain = HostedDomain> {
   /** The `xen` import object the guest's module is linked against. */
   hypercalls(domain: NoInfer<D>): Record<string, HostFunction>;
   /**
+   * The domain's memory for the host to look at (a fresh view, valid until
+   * the guest next runs): pages it shares with other domains show what
+   * they wrote, as if the pages were shared. The memory `createWasmDomain`
+   * was given may lag behind that: a hypervisor may bring shared pages up to
+   * date only when someone is about to look.
+   */
+  memoryOf(domain: NoInfer<D>): Uint8Array;
+  /**
    * The guest is linked: the domain takes its upcall, the builder gives it
    * its special pages, and the hypervisor announces it to whoever listens
    * (dom0's toolstack introduces it to xenstored).

@@ -12,10 +12,12 @@
 // can write are as new as that run. The newest content of a page is therefore
 // in the place whose writer ran last. A domain about to run updates only the
 // pages it shares with domains that ran since it last did (found through
-// whichever is shorter: its sharing partners, or the run log since then), and
-// whenever control returns to the host (no domain running) the pages of every
-// domain that ran since the last return are brought up to date, so host code
-// sees what eager copying would have shown.
+// whichever is shorter: its sharing partners, or the run log since then).
+// Control returning to the host costs nothing: host code that looks at a
+// domain's memory brings that domain up to date the same way first
+// (Hypervisor.memoryOf; a native service's live view brings its one page), so
+// it sees what eager copying would have shown, at the cost of what changed
+// since it last looked rather than of every page the domains that ran share.
 
 import { PAGE_SIZE } from "./abi.js";
 import type { Domain } from "./domain.js";
@@ -36,7 +38,7 @@ export interface GrantMapping {
 export interface CoherenceWork {
   /** Shared pages looked at bringing a domain about to run up to date. */
   switchVisits: number;
-  /** Shared pages looked at bringing every page up to date when control returned to the host. */
+  /** Shared pages looked at bringing a domain up to date for host code about to look at its memory. */
   hostVisits: number;
 }
 
@@ -89,8 +91,6 @@ export class PageCoherence {
   /** runLog[i] ended its run at epoch logStart + i + 1. */
   private runLog: Domain[] = [];
   private logStart = 0;
-  /** The epoch control last returned to the host. */
-  private allAt = 0;
   private passes = 0;
   readonly work: CoherenceWork = { switchVisits: 0, hostVisits: 0 };
   private visits = 0;
@@ -192,27 +192,12 @@ export class PageCoherence {
 
   /** `domain` is about to run: every page it can see (its copies, its live views, its own granted pages) gets the newest content. */
   update(domain: Domain): void {
-    const record = this.records.get(domain);
-    if (!record) return;
-    const visits = this.visits;
-    this.forEachRanSince(record.updatedAt, record.partners.keys(), record.partners.size, (other) => {
-      const pages = record.partners.get(other);
-      if (pages) for (const page of pages) this.updatePlaces(page, domain);
-    });
-    record.updatedAt = this.epoch;
-    this.work.switchVisits += this.visits - visits;
+    this.work.switchVisits += this.bringUpToDate(domain);
   }
 
-  /** No domain runs: every page and copy gets the newest content, as eager copying would have left them. */
-  updateAll(): void {
-    const visits = this.visits;
-    this.forEachRanSince(this.allAt, this.records.keys(), Number.POSITIVE_INFINITY, (domain) => {
-      const record = this.records.get(domain)!;
-      for (const page of record.granted.values()) this.updatePage(page);
-      for (const page of record.held.values()) this.updatePage(page);
-    });
-    this.allAt = this.epoch;
-    this.work.hostVisits += this.visits - visits;
+  /** Host code is about to look at `domain`'s memory: every page of it gets the newest content, as for a run. */
+  updateForHost(domain: Domain): void {
+    this.work.hostVisits += this.bringUpToDate(domain);
   }
 
   /** The hypervisor is about to read or write `granter`'s page `frame`: it gets the newest content. */
@@ -228,6 +213,19 @@ export class PageCoherence {
     // The granter's page is now the newest; stamped after every run so far.
     page.granterAt = this.epoch;
     for (const mapping of page.mappings.keys()) this.copyToMapping(page, mapping);
+  }
+
+  /** Brings every place `domain` has up to date with the domains that ran since it last was; the pages looked at. */
+  private bringUpToDate(domain: Domain): number {
+    const record = this.records.get(domain);
+    if (!record) return 0;
+    const visits = this.visits;
+    this.forEachRanSince(record.updatedAt, record.partners.keys(), record.partners.size, (other) => {
+      const pages = record.partners.get(other);
+      if (pages) for (const page of pages) this.updatePlaces(page, domain);
+    });
+    record.updatedAt = this.epoch;
+    return this.visits - visits;
   }
 
   /**
@@ -340,12 +338,6 @@ export class PageCoherence {
   private updatePlaces(page: SharedPage, domain: Domain): void {
     this.updateGranter(page);
     for (const mapping of page.mappings.keys()) if (mapping.mapper === domain) this.updateMapping(page, mapping);
-  }
-
-  /** Every place of `page` gets the newest content. */
-  private updatePage(page: SharedPage): void {
-    this.updateGranter(page);
-    for (const mapping of page.mappings.keys()) this.updateMapping(page, mapping);
   }
 
   /** A copy behind the granter's page (which is current) gets its content. */

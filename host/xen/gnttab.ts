@@ -187,6 +187,12 @@ export class GrantTables {
     return { status: GNTST.okay, mapping };
   }
 
+  /** The granter's page a live view (`hostAddr` null) shows, brought up to date first: the view may be read outside the mapper's runs. */
+  livePage(mapping: GrantMapping): Uint8Array {
+    this.coherence.prepare(mapping.granter, mapping.frame);
+    return mapping.granter.memory.page(mapping.frame)!;
+  }
+
   /** `devBusAddr` (if not 0) and `hostAddr` must name the mapping, as Xen checks them. */
   unmap(caller: Domain, handle: number, hostAddr: number | null, devBusAddr: bigint): number {
     const mapping = caller.grantTable.mapping(handle);

@@ -139,6 +139,17 @@ export class Hypervisor implements DomainDirectory, GuestHypervisor<WasmDomain> 
     return createHypercalls(this, domain);
   }
 
+  /**
+   * `domain`'s memory as host code (tests, the runtime's wrappers, a native
+   * service outside its handlers) may look at it now: the pages it shares
+   * brought up to date with what the domains that ran since it was last
+   * looked at or ran wrote (coherence is lazy). Valid until a domain next runs.
+   */
+  memoryOf(domain: Domain): Uint8Array {
+    this.coherence.updateForHost(domain);
+    return domain.memory.bytes();
+  }
+
   /** Runs every domain's pending work (upcalls, native handlers) until nothing is pending; returns the number of runs. */
   runUntilIdle(): number {
     return this.scheduler.runUntilIdle();

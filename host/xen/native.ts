@@ -132,7 +132,7 @@ export class NativeGnttab {
       domid,
       ref,
       writable,
-      bytes: () => mapping.granter.memory.page(mapping.frame)!,
+      bytes: () => ops.livePage(mapping),
       unmap(): void {
         const result = ops.unmap(domain, mapping.handle, null, 0n);
         if (result !== GNTST.okay) throw new GrantError(result, `unmap_grant_ref dom${domid} ref ${ref}`);

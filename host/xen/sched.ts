@@ -103,8 +103,8 @@ export class Scheduler {
     const next = this.current;
     if (next === domain) return;
     this.coherence.flush(domain);
+    // Back on the host, nothing is brought up to date until host code looks (Hypervisor.memoryOf).
     if (next) this.coherence.update(next);
-    else this.coherence.updateAll(); // back on the host: everything as eager copying would have left it
   }
 
   /** A port of `domain` newly became pending. */

@@ -1,8 +1,9 @@
 // Lazy page coherence is never observably lazy: through any interleaving of
 // maps, unmaps, calls into domains (nested, as the scheduler stacks them),
-// writes, returns to the host and hypervisor copies, every memory a domain
-// about to run sees, and every memory once control is back on the host, is
-// what eager copying (one shared page, every copy refreshed at once) leaves.
+// writes, returns to the host, the host looking at memories and hypervisor
+// copies, every memory a domain about to run sees, and every memory the host
+// looks at (Hypervisor.memoryOf) while control is back with it, is what
+// eager copying (one shared page, every copy refreshed at once) leaves.
 // Writes go only where Xen lets a domain write: its own pages and its
 // writable copies (a live view writes the granter's page). A domain maps a
 // page at most once: two places of one page in one memory cannot be emulated.
@@ -37,6 +38,7 @@ const op = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("unmap" as const), index: fc.nat() }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("call" as const), domain: fc.nat(DOMAINS - 1) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("return" as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("look" as const), domain: fc.nat(DOMAINS - 1) }) },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -109,16 +111,13 @@ describe("page coherence", () => {
         const span = (bytes: Uint8Array, page: number) => [
           ...bytes.subarray(page * PAGE_SIZE, page * PAGE_SIZE + SPAN),
         ];
-        const expectSeen = (domain: number) => {
+        const expectSeen = (domain: number, bytes: Uint8Array = memories[domain]!) => {
           for (let page = 0; page < PAGES; page++) {
-            expect(span(memories[domain]!, page), `d${domain} page ${page}`).toEqual(
-              span(model.memories[domain]!, page),
-            );
+            expect(span(bytes, page), `d${domain} page ${page}`).toEqual(span(model.memories[domain]!, page));
           }
         };
-        const expectAll = () => {
-          for (let d = 0; d < DOMAINS; d++) expectSeen(d);
-        };
+        /** The host looks at `domain`'s memory. */
+        const expectLooked = (domain: number) => expectSeen(domain, hv.memoryOf(domains[domain]!));
         const running = () => stack[stack.length - 1];
 
         for (const step of ops) {
@@ -177,7 +176,9 @@ describe("page coherence", () => {
               if (current === undefined) break;
               hv.scheduler.leave(domains[stack.pop()!]!);
               if (stack.length > 0) expectSeen(running()!);
-              else expectAll();
+              break;
+            case "look":
+              if (current === undefined) expectLooked(step.domain);
               break;
             case "write": {
               if (current === undefined) break;
@@ -213,7 +214,7 @@ describe("page coherence", () => {
           }
         }
         while (stack.length > 0) hv.scheduler.leave(domains[stack.pop()!]!);
-        expectAll();
+        for (let d = 0; d < DOMAINS; d++) expectLooked(d);
       }),
       { numRuns: 500 },
     );

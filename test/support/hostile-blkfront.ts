@@ -92,8 +92,9 @@ export class HostileBlkfront {
     return this.nextPage++;
   }
 
+  /** Our page `gfn`, with what the backend wrote to its mapped copy. */
   page(gfn: number): Uint8Array {
-    return this.domain.memory.page(gfn)!;
+    return this.hv.memoryOf(this.domain).subarray(gfn * PAGE_SIZE, (gfn + 1) * PAGE_SIZE);
   }
 
   /** Grants `domid` access to our page `gfn`: the ref. */
