@@ -6,9 +6,8 @@
 // backend `params` node.
 
 import { BLKIF_OP_READ, BLKIF_OP_WRITE, EINVAL, EIO, ENODEV, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
-import { systemTime, waitUntilDeadline } from "../xen/time";
 import { areUserPages, isUserPage } from "../xen/userpages";
-import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus } from "../xenbus/bus";
+import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus, waitOnBus } from "../xenbus/bus";
 import * as xenstore from "../xenstore/ring";
 import { findBackend, setOfferedRingOrder } from "./blkback-xs";
 import { BlkfrontDevice, flush, transfer } from "./blkfront";
@@ -47,18 +46,11 @@ function reached(): bool {
   return dev.state == XenbusStateClosed && (backend == XenbusStateClosed || backend == XenbusStateUnknown);
 }
 
-/**
- * Waits for `reached` at most `timeoutMs` of Xen's system time. Watch
- * events already queued (a new watch's first firing among them) run first:
- * they are what moves a device along.
- */
+/** Waits for `reached` at most `timeoutMs` of Xen's system time (waitOnBus). */
 function waitFor(devid: u32, connected: bool, timeoutMs: u32): i32 {
-  const store = xenstore.currentClient()!;
-  store.pollEvents();
-  store.dispatchWatchEvents();
   waitDevid = devid;
   waitForConnected = connected;
-  return waitUntilDeadline(reached, systemTime() + u64(timeoutMs) * 1_000_000);
+  return waitOnBus(currentFrontendBus()!, reached, timeoutMs);
 }
 
 /**

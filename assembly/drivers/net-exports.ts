@@ -4,9 +4,8 @@
 // frame needs: net_frame_max).
 
 import { EFAULT, EINVAL, EIO, ENODEV, NETTXF_csum_blank, NETTXF_data_validated, XenbusStateClosed } from "../xen/abi";
-import { systemTime, waitUntilDeadline } from "../xen/time";
 import { areUserPages, inMemory, isUserPage } from "../xen/userpages";
-import { attachFrontendBus, currentFrontendBus } from "../xenbus/bus";
+import { attachFrontendBus, currentFrontendBus, waitOnBus } from "../xenbus/bus";
 import * as xenstore from "../xenstore/ring";
 import { NetfrontDevice, recv, send } from "./netfront";
 import { close, setOptions } from "./netfront-xs";
@@ -44,12 +43,9 @@ function settled(): bool {
 }
 
 function waitFor(devid: u32, connected: bool, timeoutMs: u32): i32 {
-  const store = xenstore.currentClient()!;
-  store.pollEvents();
-  store.dispatchWatchEvents();
   waitDevid = devid;
   waitConnected = connected;
-  return waitUntilDeadline(settled, systemTime() + u64(timeoutMs) * 1_000_000);
+  return waitOnBus(currentFrontendBus()!, settled, timeoutMs);
 }
 
 /**

@@ -531,6 +531,18 @@ export function currentFrontendBus(): XenbusBus | null {
   return frontendBus;
 }
 
+/**
+ * Waits at most `timeoutMs` of Xen's system time for `done` (a device
+ * reaching a state). Watch events already queued on `bus`'s store (a new
+ * watch's first firing among them) run first: they are what moves a device
+ * along. 0, or -ETIMEDOUT or the -errno with which Xen refused to wait.
+ */
+export function waitOnBus(bus: XenbusBus, done: () => bool, timeoutMs: u32): i32 {
+  bus.store.pollEvents();
+  bus.store.dispatchWatchEvents();
+  return waitUntilDeadline(done, systemTime() + u64(timeoutMs) * 1_000_000);
+}
+
 export function currentBackendBus(): XenbusBus | null {
   return backendBus;
 }

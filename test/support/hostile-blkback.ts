@@ -10,16 +10,15 @@
 // `state` at any time. Nothing here knows the guest driver's internals.
 //
 // Reactions run from dom0's event handlers, as a real backend's would: ring
-// events on the bound port, and store watch events through an event dom0
-// sends itself (LocalClient.onWatchEvent), so the frontend may block in a
-// hypercall while this backend does its part.
-import { type DevicePaths, devicePaths } from "../../host/dom0/devices.js";
+// events on the bound port, and store watch events as NativeBackend
+// delivers them, so the frontend may block in a hypercall while this
+// backend does its part.
 import type { XenstoreService } from "../../host/dom0/toolstack.js";
-import { LocalClient } from "../../host/dom0/xenstored/client.js";
 import { BLKIF, BLKIF_OP, BLKIF_RSP, XENBUS_STATE } from "../../host/xen/abi.js";
 import type { Hypervisor } from "../../host/xen/hypervisor.js";
-import type { NativeDomain, NativeGrantMapping } from "../../host/xen/native.js";
+import type { NativeGrantMapping } from "../../host/xen/native.js";
 import { BackRing, BlkifSharedRing, type BlkRequest, type BlkResponse } from "./blkif-ring.js";
+import { NativeBackend } from "./native-backend.js";
 import { readDecimal, readOrNull } from "./store-read.js";
 
 export const SECTOR_SIZE = 512;
@@ -39,10 +38,8 @@ export interface HostileBlkbackOptions {
 /** What the backend saw go wrong with the frontend's side (a real one would dev_fatal). */
 export type BlkbackFault = string;
 
-export class HostileBlkback {
-  readonly paths: DevicePaths;
+export class HostileBlkback extends NativeBackend {
   readonly disk: Uint8Array;
-  readonly store: LocalClient;
   /** Every request taken off the ring, in order. */
   readonly requests: BlkRequest[] = [];
   /** What the frontend did wrong, in order. */
@@ -60,28 +57,14 @@ export class HostileBlkback {
   /** dom0's end of the frontend's event channel while connected. */
   port: number | null = null;
   private ringMappings: NativeGrantMapping[] = [];
-  private readonly dom0: NativeDomain;
-  private readonly kickPort: number;
-  private readonly token: string;
-
-  readonly devid: number;
 
   constructor(
     hv: Hypervisor,
     service: XenstoreService,
     readonly options: HostileBlkbackOptions,
   ) {
-    this.dom0 = hv.dom0;
-    this.devid = options.devid ?? 51712;
-    this.paths = devicePaths({ type: "vbd", devid: this.devid, frontend: options.frontend, backend: 0 });
+    super(hv, service, "vbd", options.devid ?? 51712, options.frontend);
     this.disk = new Uint8Array((options.sectors ?? 2048) * SECTOR_SIZE);
-    this.store = new LocalClient(service.xenstored, 0);
-    this.token = `hostile-blkback:${this.paths.backend}`;
-    // An event dom0 sends itself, so watch events are handled from the scheduler, not inside xenstored.
-    const kicked = this.dom0.evtchn.bindUnboundPort(this.dom0.domid);
-    this.kickPort = this.dom0.evtchn.bindInterdomain(this.dom0.domid, kicked);
-    this.dom0.evtchn.on(kicked, () => this.storeEvents());
-    this.store.onWatchEvent = () => this.dom0.evtchn.notify(this.kickPort);
   }
 
   /**
@@ -93,23 +76,8 @@ export class HostileBlkback {
     this.store.write(`${backend}/feature-flush-cache`, "1");
     if (this.options.maxRingPageOrder !== undefined)
       this.store.write(`${backend}/max-ring-page-order`, String(this.options.maxRingPageOrder));
-    this.store.write(`${backend}/hotplug-status`, "connected");
-    this.writeState(InitWait);
-    this.store.watch(`${this.paths.frontend}/state`, this.token);
+    this.publish();
     return this;
-  }
-
-  /** Writes this end's `state`: a XenbusState, or anything at all. */
-  writeState(state: number | string): void {
-    this.store.write(`${this.paths.backend}/state`, String(state));
-  }
-
-  get state(): number {
-    return readDecimal(this.store, `${this.paths.backend}/state`) ?? -1;
-  }
-
-  get frontendState(): number | null {
-    return readDecimal(this.store, `${this.paths.frontend}/state`);
   }
 
   /** Queues a response (pushed after the current batch, or by `push`). */
@@ -164,10 +132,10 @@ export class HostileBlkback {
   /** Removes the backend's watch and lets go of the ring and channel (the service stops). */
   stop(): void {
     this.disconnect();
-    this.store.unwatch(`${this.paths.frontend}/state`, this.token);
+    this.unwatch();
   }
 
-  private storeEvents(): void {
+  protected storeEvents(): void {
     if (this.store.takeEvents().length === 0 || !this.followFrontend) return;
     const front = this.frontendState;
     const own = this.state;

@@ -9,9 +9,7 @@
 // into the frontend's posted receive buffers with `deliver`, and a test can
 // write any receive response (`respond`) or index (`setRxRspProd`) instead.
 // Nothing here knows the guest driver's internals.
-import { type DevicePaths, devicePaths } from "../../host/dom0/devices.js";
 import type { XenstoreService } from "../../host/dom0/toolstack.js";
-import { LocalClient } from "../../host/dom0/xenstored/client.js";
 import {
   NETIF_RSP,
   NETRXF,
@@ -24,7 +22,8 @@ import {
   XENBUS_STATE,
 } from "../../host/xen/abi.js";
 import type { Hypervisor } from "../../host/xen/hypervisor.js";
-import type { NativeDomain, NativeGrantMapping } from "../../host/xen/native.js";
+import type { NativeGrantMapping } from "../../host/xen/native.js";
+import { NativeBackend } from "./native-backend.js";
 import { readDecimal, readOrNull } from "./store-read.js";
 
 const { InitWait, Connected, Closing, Closed, Initialising } = XENBUS_STATE;
@@ -114,10 +113,7 @@ class Queue {
   ) {}
 }
 
-export class HostileNetback {
-  readonly paths: DevicePaths;
-  readonly store: LocalClient;
-  readonly devid: number;
+export class HostileNetback extends NativeBackend {
   /** What the frontend did wrong, in order. */
   readonly faults: string[] = [];
   /** Every packet taken off a transmit ring, in order. */
@@ -126,9 +122,6 @@ export class HostileNetback {
   onTransmit: (packet: TxPacket, backend: HostileNetback) => void = (packet, backend) => backend.answer(packet);
   queues: Queue[] = [];
   private mappings: NativeGrantMapping[] = [];
-  private readonly dom0: NativeDomain;
-  private readonly kickPort: number;
-  private readonly token: string;
   private answering: Queue | null = null;
 
   constructor(
@@ -136,15 +129,7 @@ export class HostileNetback {
     service: XenstoreService,
     readonly options: HostileNetbackOptions,
   ) {
-    this.dom0 = hv.dom0;
-    this.devid = options.devid ?? 0;
-    this.paths = devicePaths({ type: "vif", devid: this.devid, frontend: options.frontend, backend: 0 });
-    this.store = new LocalClient(service.xenstored, 0);
-    this.token = `hostile-netback:${this.paths.backend}`;
-    const kicked = this.dom0.evtchn.bindUnboundPort(this.dom0.domid);
-    this.kickPort = this.dom0.evtchn.bindInterdomain(this.dom0.domid, kicked);
-    this.dom0.evtchn.on(kicked, () => this.storeEvents());
-    this.store.onWatchEvent = () => this.dom0.evtchn.notify(this.kickPort);
+    super(hv, service, "vif", options.devid ?? 0, options.frontend);
   }
 
   /** Publishes the offers and InitWait, and watches the frontend's state. */
@@ -157,18 +142,8 @@ export class HostileNetback {
     flag("feature-gso-tcpv4", gso);
     flag("feature-split-event-channels", split);
     if (maxQueues !== undefined) this.store.write(`${backend}/multi-queue-max-queues`, String(maxQueues));
-    this.store.write(`${backend}/hotplug-status`, "connected");
-    this.writeState(InitWait);
-    this.store.watch(`${this.paths.frontend}/state`, this.token);
+    this.publish();
     return this;
-  }
-
-  writeState(state: number | string): void {
-    this.store.write(`${this.paths.backend}/state`, String(state));
-  }
-
-  get state(): number {
-    return readDecimal(this.store, `${this.paths.backend}/state`) ?? -1;
   }
 
   /** The frontend's node `name`, or null. */
@@ -261,9 +236,9 @@ export class HostileNetback {
     rsp.setInt16(2, status, true);
   }
 
-  private storeEvents(): void {
+  protected storeEvents(): void {
     if (this.store.takeEvents().length === 0) return;
-    const front = readDecimal(this.store, `${this.paths.frontend}/state`);
+    const front = this.frontendState;
     const own = this.state;
     if (front === null) this.disconnect();
     else if (front === Connected && own === InitWait) this.connect();
