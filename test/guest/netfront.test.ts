@@ -5,6 +5,7 @@
 // and GSO details passed through, and a backend that lies: malformed receive
 // packets and transmit responses are dropped and counted, an impossible
 // index breaks the device, and nothing traps.
+import fc from "fast-check";
 import { beforeEach, describe, expect, test } from "vitest";
 import type { DevicePaths } from "../../host/dom0/devices.js";
 import { startXenstore, type XenstoreService } from "../../host/dom0/toolstack.js";
@@ -226,6 +227,40 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(net.info(0)).toMatchObject({ rxPackets: 1n, malformed: 7n, rxErrors: 1n, state: Connected });
       // Every buffer was posted again.
       expect(back.rxAvailable()).toBe(64);
+    });
+
+    test("any bytes in receive responses: no trap, every buffer posted again, and the ring stays in step", () => {
+      const { back, net } = plug({}, {}, { mac: MAC, mtu: "9000" });
+      // Mostly plausible responses (the slot's id, sizes near a page, the chain flags), every field sometimes anything.
+      const slot = fc.oneof(
+        fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        fc
+          .record({
+            flags: fc.oneof(
+              fc.constantFrom(0, NETRXF.more_data, NETRXF.extra_info),
+              fc.integer({ min: 0, max: 0xffff }),
+            ),
+            status: fc.oneof(fc.integer({ min: -2, max: 4096 }), fc.integer({ min: -32768, max: 32767 })),
+            offset: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })),
+          })
+          .map((r) => ({ ...r, data: new Uint8Array(0) })),
+      );
+      let round = 0;
+      fc.assert(
+        fc.property(fc.array(slot, { minLength: 1, maxLength: 24 }), (slots) => {
+          back.respond(slots.map((s) => (s instanceof Uint8Array ? { extra: s } : s)));
+          let frames = 0;
+          while (net.receive(0) !== null) frames++;
+          expect(frames).toBeLessThanOrEqual(slots.length);
+          expect(back.rxAvailable()).toBe(64);
+          const good = frame(100 + (round % 900), round++, MAC);
+          expect(back.deliver(good)).toBe(true);
+          expect(net.receive(0)?.data).toEqual(good);
+          expect(net.info(0)).toMatchObject({ state: Connected, backendState: Connected });
+        }),
+        { numRuns: 150 },
+      );
+      expect(net.info(0).malformed).toBeGreaterThan(0n);
     });
 
     test("a receive packet cut short at rsp_prod is dropped; the next one comes", () => {
