@@ -56,8 +56,14 @@ export const NETIF_RX_ENTRY_SIZE: u32 = netif_rx_sring.SIZE - netif_rx_sring.rin
 export const ETH_HLEN: u32 = 14;
 /** The MTU when the toolstack wrote none (io/netif.h). */
 export const DEFAULT_MTU: u32 = 1500;
-/** Data slots in one packet: XEN_NETIF_NR_SLOTS_MIN, what every backend takes (Linux's drop threshold too). */
-export const MAX_DATA_SLOTS: u32 = XEN_NETIF_NR_SLOTS_MIN;
+/**
+ * Data slots in a transmit packet: its first and XEN_NETIF_NR_SLOTS_MIN more,
+ * as Linux's netback counts them (xenvif_count_requests drops a packet whose
+ * slots after the first reach XEN_NETBK_LEGACY_SLOTS_MAX, 18).
+ */
+export const MAX_TX_DATA_SLOTS: u32 = 1 + XEN_NETIF_NR_SLOTS_MIN;
+/** Data slots in a receive packet: Linux's netfront takes MAX_SKB_FRAGS + 1 (18 with 4 KiB pages). */
+export const MAX_RX_DATA_SLOTS: u32 = XEN_NETIF_NR_SLOTS_MIN;
 /** Extra-info segments in one packet: one of each type. */
 export const MAX_EXTRAS: u32 = XEN_NETIF_EXTRA_TYPE_MAX - 1;
 
@@ -245,10 +251,10 @@ function walkExtras(slots: usize, mask: u32, entry: u32, cons: u32, ready: u32, 
 }
 
 /** The size limit and the Ethernet header minimum, once the packet's size is known. */
-function checkSize(p: NetPacket, maxSize: u32): void {
+function checkSize(p: NetPacket, maxSize: u32, maxSlots: u32): void {
   const limit = p.gsoType != 0 ? u32(XEN_NETIF_MAX_TX_SIZE) : maxSize;
   if (p.size < ETH_HLEN || p.size > limit) p.fail(-EMSGSIZE);
-  if (p.fragments > MAX_DATA_SLOTS) p.fail(-E2BIG);
+  if (p.fragments > maxSlots) p.fail(-E2BIG);
 }
 
 /**
@@ -293,7 +299,7 @@ export function walkTxPacket(slots: usize, mask: u32, cons: u32, ready: u32, max
   p.slots = u32(i);
   p.firstSize = rest;
   if (offset + rest > PAGE_SIZE) p.fail(-EINVAL);
-  checkSize(p, maxSize);
+  checkSize(p, maxSize, MAX_TX_DATA_SLOTS);
   return i;
 }
 
@@ -338,7 +344,7 @@ export function walkRxPacket(slots: usize, mask: u32, cons: u32, ready: u32, max
     }
   }
   p.slots = u32(i);
-  checkSize(p, maxSize);
+  checkSize(p, maxSize, MAX_RX_DATA_SLOTS);
   return i;
 }
 

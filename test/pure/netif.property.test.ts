@@ -36,7 +36,7 @@ const [EXTRA_GSO, EXTRA_MCAST_ADD, EXTRA_MCAST_DEL, EXTRA_HASH, EXTRA_MAX] = [1,
 const EXTRA_MORE = 1;
 const [GSO_TCPV4, GSO_TCPV6] = [1, 2];
 const ETH_HLEN = 14;
-const MAX_DATA_SLOTS = 18;
+const MAX_DATA_SLOTS = { tx: 19, rx: 18 }; // Linux's netback: the first slot and 18 more; its netfront: 18
 const MAX_EXTRAS = 4;
 const MAX_TX_SIZE = 65535;
 
@@ -224,7 +224,7 @@ function model(tx: boolean, p: Packet, total: number, ready: number, maxSize: nu
   }
   const limit = gsoType !== 0 ? MAX_TX_SIZE : maxSize;
   if (size < ETH_HLEN || size > limit) fail(EMSGSIZE);
-  if (p.fragments.length > MAX_DATA_SLOTS) fail(E2BIG);
+  if (p.fragments.length > MAX_DATA_SLOTS[tx ? "tx" : "rx"]) fail(E2BIG);
   return {
     result: slots,
     slots,
@@ -405,15 +405,29 @@ describe("examples", () => {
     expect(walk(false, 5, 2, 9018)).toMatchObject({ result: 2, error: ENODATA });
   });
 
-  it("nineteen data slots are one too many; twenty-one extra segments too", () => {
+  it("a transmit packet takes its first slot and 18 more, a receive packet 18 in all; five extra segments are one too many", () => {
     const entries = 32;
+    const chain = (slots: number, entry: number): void => {
+      for (let i = 0; i < slots; i++) {
+        if (entry === 12)
+          h.netif_encode_tx_request(RING + i * 12, i, 0, i < slots - 1 ? MORE_DATA : 0, i, i === 0 ? slots * 60 : 60);
+        else h.netif_encode_rx_response(RING + i * 8, i, 0, i < slots - 1 ? MORE_DATA : 0, 60);
+      }
+    };
+    chain(19, 12);
+    expect(walk(true, 0, entries, 9018)).toMatchObject({ result: 19, fragments: 19, error: 0 });
+    chain(20, 12);
+    expect(walk(true, 0, entries, 9018)).toMatchObject({ result: 20, fragments: 20, error: E2BIG });
+    chain(18, 8);
+    expect(walk(false, 0, entries, 9018)).toMatchObject({ result: 18, fragments: 18, error: 0 });
+    chain(19, 8);
+    expect(walk(false, 0, entries, 9018)).toMatchObject({ result: 19, fragments: 19, error: E2BIG });
     const at = (i: number): number => RING + i * 12;
-    for (let i = 0; i < 19; i++)
-      h.netif_encode_tx_request(at(i), i, 0, i < 18 ? MORE_DATA : 0, i, i === 0 ? 19 * 60 : 60);
-    expect(walk(true, 0, entries, 1514)).toMatchObject({ result: 19, fragments: 19, error: E2BIG });
     h.netif_encode_tx_request(at(0), 0, 0, EXTRA_INFO, 0, 60);
-    for (let i = 1; i <= 21; i++) h.netif_encode_gso_extra(at(i), i < 21 ? EXTRA_MORE : 0, 1448, GSO_TCPV4);
-    expect(walk(true, 0, entries, 1514)).toMatchObject({ result: 22, fragments: 1, error: E2BIG });
+    for (let i = 1; i <= 4; i++) h.netif_encode_gso_extra(at(i), i < 4 ? EXTRA_MORE : 0, 1448, GSO_TCPV4);
+    expect(walk(true, 0, entries, 1514)).toMatchObject({ result: 5, fragments: 1, error: 0 });
+    for (let i = 1; i <= 5; i++) h.netif_encode_gso_extra(at(i), i < 5 ? EXTRA_MORE : 0, 1448, GSO_TCPV4);
+    expect(walk(true, 0, entries, 1514)).toMatchObject({ result: 6, fragments: 1, error: E2BIG });
   });
 });
 
