@@ -1,7 +1,8 @@
 // What the unikernels here share: start() boots, says hello on the PV
-// console and starts taking disks and shutdown requests; serve() stays up,
-// saying when disks connect and go, until the toolstack asks the domain to
-// stop (`xl shutdown` / `xl reboot`), then closes the disks. A suspend
+// console and starts taking devices and shutdown requests; serve() stays up,
+// saying when disks (and, with network.ts, vifs) connect and go, until the
+// toolstack asks the domain to stop (`xl shutdown` / `xl reboot`), then
+// closes the devices. A suspend
 // (`xl save`) is taken on the way, and the domain goes on after the restore.
 //
 // Like a kernel, it is written in a blocking style: between events it waits
@@ -17,7 +18,7 @@ import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
 import { ENOENT, SHUTDOWN_poweroff, SHUTDOWN_reboot, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { attachFrontendBus, currentFrontendBus, XenbusBus } from "../xenbus/bus";
+import { attachFrontendBus, BusDevice, currentFrontendBus, XenbusBus } from "../xenbus/bus";
 import { XsClient, XsTransactionBody } from "../xenstore/client";
 import * as xenstore from "../xenstore/ring";
 import { XsWatchHandler } from "../xenstore/watches";
@@ -67,8 +68,8 @@ export function serve(): i32 {
     for (let i = 0; i < reporters.length; i++) reporters[i].report();
   }
 
-  say(`Shutdown requested (${request}): closing my disks.`);
-  closeDisks();
+  say(`Shutdown requested (${request}): closing my ${closingWhat()}.`);
+  closeDevices();
   say("Goodbye.");
   // What we said should reach the console's log before the domain goes.
   waitUntilDeadline(consoleFront.outputTaken, systemTime() + CLOSE_TIMEOUT_NS);
@@ -129,7 +130,8 @@ class ShutdownWatch extends XsWatchHandler {
   }
 }
 
-// What serve() speaks of: each reporter says what changed since it last spoke.
+// What serve() speaks of: each reporter says what changed since it last
+// spoke, and at shutdown closes the devices it speaks of.
 
 /** Something the application tells its console about as it changes (a disk connecting, say). */
 export abstract class Reporter {
@@ -137,6 +139,16 @@ export abstract class Reporter {
   abstract changed(): bool;
   /** Says what changed. */
   abstract report(): void;
+  /** What close() closes, in the shutdown line ("disks"); "" for nothing. */
+  devices(): string {
+    return "";
+  }
+  /** Asks each device to close. */
+  close(): void {}
+  /** Whether every device has closed at both ends. */
+  closed(): bool {
+    return true;
+  }
 }
 
 /** Our disks (frontends); an application adds its own reporters with addReporter. */
@@ -174,6 +186,19 @@ export function devicesOf<T>(bus: XenbusBus | null, type: string): T[] {
 
 /** Says when one of our disks connects (with its size) or goes. */
 class OurDisks extends Reporter {
+  devices(): string {
+    return "disks";
+  }
+
+  close(): void {
+    const current = disks();
+    for (let i = 0; i < current.length; i++) closeDisk(current[i]);
+  }
+
+  closed(): bool {
+    return devicesClosed(disks());
+  }
+
   /** Devids of the disks we said are connected. */
   announced: Set<string> = new Set<string>();
 
@@ -215,17 +240,28 @@ export function diskName(id: string): string {
   return `xvd${String.fromCharCode(0x61 + ((devid & 0xff) >> 4))} (vbd ${id})`;
 }
 
-/** Asks every disk to close, then waits (a while at most) until both ends of each are Closed. */
-function closeDisks(): void {
-  const current = disks();
-  for (let i = 0; i < current.length; i++) closeDisk(current[i]);
-  if (waitUntilDeadline(allClosed, systemTime() + CLOSE_TIMEOUT_NS) < 0) say("Some disks did not close in time.");
+/** What the reporters close at shutdown: "disks", "disks and vifs". */
+function closingWhat(): string {
+  const names: string[] = [];
+  for (let i = 0; i < reporters.length; i++) if (reporters[i].devices().length != 0) names.push(reporters[i].devices());
+  return names.join(" and ");
+}
+
+/** Asks every device to close, then waits (a while at most) until both ends of each are Closed. */
+function closeDevices(): void {
+  for (let i = 0; i < reporters.length; i++) reporters[i].close();
+  if (waitUntilDeadline(allClosed, systemTime() + CLOSE_TIMEOUT_NS) < 0) say("Some devices did not close in time.");
 }
 
 function allClosed(): bool {
-  const current = disks();
-  for (let i = 0; i < current.length; i++) {
-    const dev = current[i];
+  for (let i = 0; i < reporters.length; i++) if (!reporters[i].closed()) return false;
+  return true;
+}
+
+/** Whether both ends of each of `devices` are Closed (or the backend gone). */
+export function devicesClosed<T extends BusDevice>(devices: T[]): bool {
+  for (let i = 0; i < devices.length; i++) {
+    const dev = devices[i];
     const backend = dev.otherendState;
     if (dev.state != XenbusStateClosed || (backend != XenbusStateClosed && backend != XenbusStateUnknown)) return false;
   }

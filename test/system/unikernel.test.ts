@@ -67,7 +67,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       "Disk xvda (vbd 51712) connected: 1 MiB (1048576 bytes, 512-byte sectors).",
     ]);
     expect(unikernel.exit).toMatchObject({ reason: "poweroff", code: 0 });
-    expect(lines().slice(2)).toEqual(["Shutdown requested (poweroff): closing my disks.", "Goodbye."]);
+    expect(lines().slice(2)).toEqual(["Shutdown requested (poweroff): closing my disks and vifs.", "Goodbye."]);
     expect(service.tools.read(`${paths.frontend}/state`)).toBe(CLOSED);
     expect(service.tools.read(`${paths.backend}/state`)).toBe(CLOSED);
     // The request was taken: the node is empty again.
@@ -91,7 +91,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       'Ignoring shutdown request "dance".',
       "Disk xvda (vbd 51712) disconnected.",
       "Disk xvda (vbd 51712) connected: 4 MiB (4194304 bytes, 512-byte sectors).",
-      "Shutdown requested (reboot): closing my disks.",
+      "Shutdown requested (reboot): closing my disks and vifs.",
       "Goodbye.",
     ]);
     expect(unplugged).toBe("closed");
@@ -123,7 +123,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       "Disk xvda (vbd 51712) connected: 1 MiB (1048576 bytes, 512-byte sectors).",
       "Suspending.",
       "Resumed.",
-      "Shutdown requested (poweroff): closing my disks.",
+      "Shutdown requested (poweroff): closing my disks and vifs.",
       "Goodbye.",
     ]);
     expect(unikernel.exit).toMatchObject({ reason: "poweroff", code: 0 });
@@ -258,7 +258,7 @@ describe.each(engines)("under $name", ({ engine }) => {
     runMain(hv, unikernel);
     expect(lines()).toEqual([
       `Hello from a Wasm unikernel on Xen: I am domain ${unikernel.domid}.`,
-      "Shutdown requested (halt): closing my disks.",
+      "Shutdown requested (halt): closing my disks and vifs.",
       "Goodbye.",
     ]);
     expect(unikernel.exit).toMatchObject({ reason: "poweroff", code: 0 });

@@ -1,9 +1,12 @@
 # Our unikernel (build/unikernel.pvh.elf: the Wasm driver stack and its
 # application in the native PVH host), started with a plain xl config like
-# any guest, and checked from dom0's side.
+# any guest, with two disks and a vif on dom0's bridge (Linux's netback),
+# and checked from dom0's side: its disks, and dom0 pings it.
 . /rig/lib.sh
 name=unikernel
-unikernel_config $name
+ip=10.0.0.3
+mac=$(guest_mac $ip)
+unikernel_config $name "" "vif = [ 'bridge=$BRIDGE,mac=$mac,ip=$ip' ]"
 
 # Its XenStore nodes: what a blkfront publishes for blkback to map its ring
 # (one page at ring-ref, or 2^ring-page-order pages at ring-ref0...).
@@ -27,10 +30,11 @@ attach_xvda() {
 }
 said_connected_twice() { [ "$(grep -c 'Disk xvda (vbd 51712) connected' /var/log/xen/console/guest-$name.log)" -ge 2 ]; }
 # It took the shutdown request and closed its disks before returning from main.
-said_goodbye() { console_has $name "Shutdown requested (poweroff): closing my disks." && console_has $name "Goodbye."; }
-# Every state each end went through ends in Closed (6): the guest closed its devices before exiting.
+said_goodbye() { console_has $name "Shutdown requested (poweroff): closing my disks and vifs." && console_has $name "Goodbye."; }
+# Every state each end of xvda and the vif went through ends in Closed (6): the guest closed its devices before exiting.
 closed_at_both_ends() {
-  for path in "/local/domain/$domid/device/vbd/51712/state" "/local/domain/0/backend/vbd/$domid/51712/state"; do
+  for path in "/local/domain/$domid/device/vbd/51712/state" "/local/domain/0/backend/vbd/$domid/51712/state" \
+    "/local/domain/$domid/device/vif/0/state" "/local/domain/0/backend/vif/$domid/0/state"; do
     case " $(states_of "$path")" in *" 5 6") ;; *) echo "$path went $(states_of "$path")"; return 1 ;; esac
   done
 }
@@ -46,9 +50,21 @@ figure ${name}_xvda_frontend_nodes "$(nodes_of /local/domain/$domid/device/vbd/5
 figure ${name}_xvda_backend_nodes "$(nodes_of /local/domain/0/backend/vbd/$domid/51712)" "(XenStore nodes)"
 check $name.xvda.said "it says xvda connected, 8 MiB" wait_for 30 console_has $name "Disk xvda (vbd 51712) connected: 8 MiB"
 check $name.xvdb.said "it says xvdb connected, 8 MiB" wait_for 30 console_has $name "Disk xvdb (vbd 51728) connected: 8 MiB"
+check $name.vif "its vif is Connected at both ends (our netfront, Linux's netback)" wait_for 60 vif_connected
+check $name.vif.said "it says the vif connected, with its mac and address" \
+  wait_for 30 console_has $name "Network vif 0 connected: mac $mac, answering pings at $ip."
+check $name.pinged "dom0 pings it at $ip through the bridge: 3 of 3 replies" pings $ip
+figure ${name}_vif_frontend_nodes "$(nodes_of /local/domain/$domid/device/vif/0)" "(XenStore nodes)"
+figure ${name}_vif_backend_nodes "$(nodes_of /local/domain/0/backend/vif/$domid/0)" "(XenStore nodes)"
 check $name.detach "xl block-detach xvda: it lets the disk go and says so, and the backend is removed" detach_xvda
 check $name.attach "xl block-attach xvda again: it connects the disk again and says so" attach_xvda
 shutdown_guest $name "xl shutdown reaches the unikernel and it exits"
-check $name.closed "both ends of xvda went Closing then Closed" closed_at_both_ends
-check $name.goodbye "it took the request and closed its disks before exiting (its console says so)" said_goodbye
-[ -n "$not_run" ] || { time_figures $name "$greeted"; state_figures $name; show_console $name; }
+check $name.closed "both ends of xvda and of the vif went Closing then Closed" closed_at_both_ends
+check $name.goodbye "it took the request and closed its disks and vif before exiting (its console says so)" said_goodbye
+if [ -z "$not_run" ]; then
+  time_figures $name "$greeted"
+  state_figures $name
+  figure ${name}_vif_frontend_states "$(states_of "/local/domain/$domid/device/vif/0/state")" "(XenBus states, in order)"
+  figure ${name}_vif_backend_states "$(states_of "/local/domain/0/backend/vif/$domid/0/state")" "(XenBus states, in order)"
+  show_console $name
+fi

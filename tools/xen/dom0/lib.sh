@@ -30,6 +30,10 @@ exec 3>&1
 # the dead guest until the run is cut off.
 panic_check() {
   line=$(grep -m 1 "Kernel panic" /var/log/xen/console/guest-*.log 2>/dev/null) || return 0
+  # The oops before the panic, for the serial log: the host stops the run at the problem line.
+  log=${line%%:*}
+  name=${log#/var/log/xen/console/guest-}
+  tail -n 80 "$log" | log_lines "${name%.log}" >&3
   rig problem "a guest's kernel panicked: ${line#/var/log/xen/console/}" >&3
 }
 
