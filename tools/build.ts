@@ -4,7 +4,7 @@
 // component, this file, and the installed compilers' package.json, which an
 // install rewrites). Each target built is said on stderr, with its time.
 //   xenbus, unikernel, checks,   asc (release) → wasm-opt -Oz → build/<name>.wasm
-//   blkback, harness
+//   blkback, netback, harness
 //   <name>.debug                 asc (debug) → build/<name>.debug.wasm and its source map
 //   xenstore-client              the XenStore client component (assembly/component,
 //                                wit/xenstore.wit): build/xenstore-client.wasm, and
@@ -127,6 +127,7 @@ const TARGETS = {
   ...guestTargets("unikernel", "assembly/apps/unikernel.ts"),
   ...guestTargets("checks", "assembly/apps/checks.ts"),
   ...guestTargets("blkback", "assembly/apps/blkback.ts"),
+  ...guestTargets("netback", "assembly/apps/netback.ts"),
   ...guestTargets("harness", "assembly/harness.ts"),
   "xenstore-client": component,
 };
@@ -262,6 +263,8 @@ Targets (default: all):
   checks.debug      build/checks.debug.wasm, with a source map
   blkback           build/blkback.wasm, a block-backend driver domain (assembly/apps)
   blkback.debug     build/blkback.debug.wasm, with a source map
+  netback           build/netback.wasm, a network driver domain (assembly/apps)
+  netback.debug     build/netback.debug.wasm, with a source map
   harness           build/harness.wasm, ring math and bench loops for the tests
   harness.debug     build/harness.debug.wasm, with a source map
   xenstore-client   build/xenstore-client.wasm, the XenStore client component,

@@ -91,6 +91,38 @@ function libxlDiskBackendNodes(devid: number): Record<string, string> {
   };
 }
 
+/** The MAC a vif gets unless its spec names one: Xen's OUI (00:16:3e, which xl draws the rest for at random) and the frontend's domid and devid, so that runs repeat. */
+export function vifMac(device: DeviceId): string {
+  const bytes = [0x00, 0x16, 0x3e, (device.frontend >> 8) & 0x7f, device.frontend & 0xff, device.devid & 0xff];
+  return bytes.map((byte) => byte.toString(16).padStart(2, "0")).join(":");
+}
+
+/**
+ * What libxl (4.17, libxl__set_xenstore_nic) writes in a vif's frontend
+ * dir: its handle (the devid) and its MAC, the one in the backend dir.
+ */
+function libxlNicFrontendNodes(device: DeviceSpec): Record<string, string> {
+  return { handle: String(device.devid), mac: device.backendParams?.mac ?? vifMac(device) };
+}
+
+/**
+ * What libxl (4.17) writes in a vif's backend dir: the hotplug script
+ * (vif-bridge, which adds the backend's interface to the bridge), the
+ * frontend's MAC, the bridge, its handle, the vif type (not a QEMU-emulated
+ * ioemu NIC) and the MTU (which MirageOS's netfront reads). The device's
+ * backendParams may replace any of them (a `mac` goes to both dirs).
+ */
+function libxlNicBackendNodes(device: DeviceSpec): Record<string, string> {
+  return {
+    script: "/etc/xen/scripts/vif-bridge",
+    mac: vifMac(device),
+    bridge: "xenbr0",
+    handle: String(device.devid),
+    type: "vif",
+    mtu: "1500",
+  };
+}
+
 /** xl's name for a disk's devid (xen-vbd-interface.txt): 51712 (major 202, minor 0) is xvda, 16 minors each. */
 function diskName(devid: number): string {
   return devid >> 8 === 202 && (devid & 0xff) < 16 * 26
@@ -140,6 +172,7 @@ export class DeviceManager {
         "backend-id": String(device.backend),
         state: String(XenbusState.Initialising),
         ...(device.type === "vbd" ? libxlDiskFrontendNodes(device.devid) : {}),
+        ...(device.type === "vif" ? libxlNicFrontendNodes(device) : {}),
       };
       for (const [name, value] of Object.entries(frontendNodes))
         this.tools.write(`${paths.frontend}/${name}`, value, tx);
@@ -190,6 +223,7 @@ export class DeviceManager {
       online: "1",
       state: String(XenbusState.Initialising),
       ...(device.type === "vbd" ? libxlDiskBackendNodes(device.devid) : {}),
+      ...(device.type === "vif" ? libxlNicBackendNodes(device) : {}),
       ...device.backendParams,
     };
     for (const [name, value] of Object.entries(backendNodes)) this.tools.write(`${paths.backend}/${name}`, value, tx);
