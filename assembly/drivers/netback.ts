@@ -13,7 +13,8 @@
 // packet, this does too:
 //   dropped, answered NETIF_RSP_ERROR and counted (txErrors): a first slot
 //     smaller than an Ethernet header, a fragment larger than what the
-//     first slot's size leaves, more than XEN_NETIF_NR_SLOTS_MIN slots, a
+//     first slot's size leaves, more than XEN_NETIF_NR_SLOTS_MIN fragments
+//     after the first slot, a
 //     grant that does not copy (a bogus ref, a page not granted to us);
 //   fatal (xenvif_fatal_tx_err): the vif is disabled, as Linux's carrier
 //     goes off: nothing more is taken off its rings or delivered to it, it
@@ -21,7 +22,8 @@
 //     until the frontend reconnects. Linux writes nothing to XenStore for
 //     these and neither do we (the frontend stays Connected). They are:
 //     impossible ring indices (either ring), a packet that claims more
-//     slots than the ring holds or FATAL_SLOTS or more, a fragment that
+//     slots than the ring holds or more than FATAL_FRAGMENTS fragments, a
+//     fragment that
 //     crosses its page, a missing or unknown extra-info segment, and a GSO
 //     segment of size 0 or of a type we did not offer.
 //
@@ -52,6 +54,8 @@ import {
   XEN_NETIF_EXTRA_FLAG_MORE,
   XEN_NETIF_EXTRA_TYPE_GSO,
   XEN_NETIF_EXTRA_TYPE_MAX,
+  XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+  XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_MAX_TX_SIZE,
   XEN_NETIF_NR_SLOTS_MIN,
@@ -71,8 +75,8 @@ import { FDB_UNKNOWN, ForwardingTable, isGroupMac, macAt } from "./netback-bridg
 
 /** Packets taken off one queue's transmit ring per event (Linux's NAPI weight). */
 export const TX_BUDGET: i32 = 64;
-/** A packet of this many slots or more is an attack (Linux's fatal_skb_slots default). */
-export const FATAL_SLOTS: u32 = 20;
+/** A packet with more fragments than this after its first slot is an attack (Linux's fatal_skb_slots default). */
+export const FATAL_FRAGMENTS: u32 = 20;
 /** Bytes of an Ethernet header: a first slot holding less is dropped. */
 const ETH_HLEN: u32 = 14;
 /** A tx ring slot: the larger of a request (12 bytes) and a response (4). */
@@ -139,7 +143,7 @@ export class NetbackVif extends BackendDevice {
 // The frame being switched: the driver domain handles one packet at a time.
 let frame: usize = 0;
 /** A private copy of the data slots of the packet being taken (the frontend may rewrite them). */
-const slots = memory.data(<i32>(TX_SLOT * FATAL_SLOTS), 8);
+const slots = memory.data(<i32>(TX_SLOT * (1 + FATAL_FRAGMENTS)), 8);
 /** A private copy of an extra-info segment. */
 const extra = memory.data(<i32>netif_extra_info.SIZE, 8);
 /** A private copy of a receive request. */
@@ -323,7 +327,7 @@ function takePacket(q: NetbackQueue, ring: BackRing, ready: u32): void {
   // Extra-info segments come right after the first slot.
   let extras: u32 = 0;
   let gsoSize: u32 = 0;
-  let gsoType: u32 = 0;
+  let multicast = false;
   if ((firstFlags & NETTXF_extra_info) != 0) {
     while (true) {
       if (1 + extras >= ready) return disable(vif, "missing extra info");
@@ -333,42 +337,53 @@ function takePacket(q: NetbackQueue, ring: BackRing, ready: u32): void {
       if (type == 0 || type >= u32(XEN_NETIF_EXTRA_TYPE_MAX)) return disable(vif, `invalid extra type ${type}`);
       if (type == u32(XEN_NETIF_EXTRA_TYPE_GSO)) {
         gsoSize = load<u16>(extra + netif_extra_info.gso_size);
-        gsoType = load<u8>(extra + netif_extra_info.gso_type);
+        const gsoType = load<u8>(extra + netif_extra_info.gso_type);
         if (gsoSize == 0) return disable(vif, "GSO size must not be zero");
         if (gsoType != u32(XEN_NETIF_GSO_TYPE_TCPV4)) return disable(vif, `bad GSO type ${gsoType}`);
       }
-      // Multicast and hash segments are not offered; like Linux we take and ignore them.
+      if (type == u32(XEN_NETIF_EXTRA_TYPE_MCAST_ADD) || type == u32(XEN_NETIF_EXTRA_TYPE_MCAST_DEL)) multicast = true;
+      // A hash segment (not offered) is taken and ignored, as Linux's netback does.
       if ((u32(load<u8>(extra + netif_extra_info.flags)) & XEN_NETIF_EXTRA_FLAG_MORE) == 0) break;
     }
+  }
+  if (multicast) {
+    // A multicast filter request is the whole packet, answered OKAY, as in Linux: the bridge floods
+    // multicast to every port anyway, so there is no filter to keep.
+    ring.reqCons = cons;
+    respond(ring, load<u16>(slots + netif_tx_request.id), NETIF_RSP_OKAY, extras);
+    return;
   }
   // The fragments (xenvif_count_requests): each takes its size from what the first slot's leaves.
   const total = u32(load<u16>(slots + netif_tx_request.size));
   let firstSize = total;
-  let count: u32 = 1;
-  let drop = "";
+  let fragments: u32 = 0;
+  let drop = false;
   let flags = firstFlags;
   while ((flags & NETTXF_more_data) != 0) {
-    // Slots taken so far: the first, the extras, count - 1 fragments; the next must be on the ring.
-    if (extras + count >= ready) return disable(vif, `a packet asks for more than the ${ready} slots on the ring`);
-    if (count >= FATAL_SLOTS) return disable(vif, `a packet of ${count + 1} slots or more`);
-    const at = slots + usize(count) * TX_SLOT;
+    // Taken so far: the first slot, the extras and the fragments; the next must be on the ring.
+    if (1 + extras + fragments >= ready)
+      return disable(vif, `a packet asks for more than the ${ready} slots on the ring`);
+    if (fragments >= FATAL_FRAGMENTS) return disable(vif, `a packet of more than ${FATAL_FRAGMENTS} fragments`);
+    // Beyond XEN_NETIF_NR_SLOTS_MIN fragments a packet is dropped (Linux's XEN_NETBK_LEGACY_SLOTS_MAX).
+    if (fragments >= u32(XEN_NETIF_NR_SLOTS_MIN)) drop = true;
+    const at = slots + usize(1 + fragments) * TX_SLOT;
     memory.copy(at, ring.slot(cons++), TX_SLOT);
     const size = u32(load<u16>(at + netif_tx_request.size));
-    if (drop.length == 0 && count >= u32(XEN_NETIF_NR_SLOTS_MIN)) drop = "too many slots";
-    if (drop.length == 0 && size > firstSize) drop = "a fragment larger than the packet";
+    if (size > firstSize) drop = true;
     firstSize -= size;
+    fragments++;
     if (u32(load<u16>(at + netif_tx_request.offset)) + size > PAGE_SIZE)
       return disable(vif, "a fragment crosses its page");
     flags = u32(load<u16>(at + netif_tx_request.flags));
-    count++;
   }
-  if (drop.length == 0 && firstSize < ETH_HLEN) drop = "a first slot smaller than an Ethernet header";
-  if (u32(load<u16>(slots + netif_tx_request.offset)) + firstSize > PAGE_SIZE && drop.length == 0)
+  const count: u32 = fragments + 1;
+  if (!drop && firstSize < ETH_HLEN) drop = true;
+  if (!drop && u32(load<u16>(slots + netif_tx_request.offset)) + firstSize > PAGE_SIZE)
     return disable(vif, "the first slot crosses its page");
   // The slots are taken: every one is answered, whatever happens to the packet.
   ring.reqCons = cons;
   let status = NETIF_RSP_OKAY;
-  if (drop.length == 0) {
+  if (!drop) {
     let at: u32 = 0;
     for (let i: u32 = 0; i < count && status == NETIF_RSP_OKAY; i++) {
       const slot = slots + usize(i) * TX_SLOT;

@@ -108,6 +108,7 @@ export class NetfrontPeer {
   private readonly rxPages: { gfn: number; ref: number }[] = [];
   private readonly freeRx: number[] = [];
   private nextRxId = 0;
+  private txHandler: (() => void) | null = null;
 
   constructor(
     private readonly hv: Hypervisor,
@@ -285,6 +286,36 @@ export class NetfrontPeer {
     if (push) this.setTxProd(q.txProd, queue);
   }
 
+  /** Receive requests exactly as given (ids and refs of the test's choosing), published. */
+  submitRx(requests: { id: number; gref: number }[], queue = 0): void {
+    const q = this.queues[queue]!;
+    for (const request of requests) {
+      const slot = this.slot(q.rxRing, q.rxProd++, RX_SLOT);
+      slot.setUint16(netif_rx_request.fields.id, request.id, true);
+      slot.setUint32(netif_rx_request.fields.gref, request.gref, true);
+    }
+    this.setRxProd(q.rxProd, queue);
+  }
+
+  /** Transmit slots not yet answered. */
+  txInFlight(queue = 0): number {
+    const q = this.queues[queue]!;
+    return q.txProd - q.txCons;
+  }
+
+  /** Publishes what submit(…, false) put on the transmit ring and notifies, without running the hypervisor. */
+  pushTx(queue = 0): void {
+    const q = this.queues[queue]!;
+    this.view(q.txRing).setUint32(REQ_PROD, q.txProd, true);
+    this.flush();
+    this.domain.evtchn.notify(q.txPort);
+  }
+
+  /** `handler` runs each time transmit responses were taken (from our event handler, as a driver's would). */
+  onTxResponses(handler: () => void): void {
+    this.txHandler = handler;
+  }
+
   /** Writes req_prod of the transmit ring as given (any value), notifies, runs. */
   setTxProd(value: number, queue = 0): void {
     const q = this.queues[queue]!;
@@ -315,6 +346,8 @@ export class NetfrontPeer {
     this.run();
     this.switchState(XENBUS_STATE.Closed);
     for (const q of this.queues) {
+      // Buffers still posted come back for the next connection (the backend let go of them).
+      this.freeRx.push(...q.posted.values());
       this.domain.evtchn.unbind(q.txPort);
       if (q.rxPort !== q.txPort) this.domain.evtchn.unbind(q.rxPort);
     }
@@ -334,6 +367,7 @@ export class NetfrontPeer {
         });
       }
       tx.setUint32(RSP_EVENT, q.txCons + 1, true);
+      if (this.txHandler) this.txHandler();
       const rx = this.view(q.rxRing);
       let extraNext = false;
       for (const prod = rx.getUint32(RSP_PROD, true); q.rxCons !== prod; q.rxCons++) {
