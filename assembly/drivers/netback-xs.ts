@@ -16,11 +16,13 @@
 // failure is fatal (dev_fatal, Closing), as in Linux.
 import { EINVAL, ENOENT, EOPNOTSUPP, ERANGE } from "../xen/abi";
 import { BackendDevice, BackendDriver, BackendOps } from "../xenbus/backend";
-import { registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
+import { FoundDevice, registerBackendDriver, XenbusBus, XenbusDriver } from "../xenbus/bus";
 import { devFatal } from "../xenbus/client";
 import { XsClient, XsTransactionBody } from "../xenstore/client";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { connectQueue, kickVif, NetbackQueue, NetbackVif, netbackInit, startVif, stopVif } from "./netback";
+import { macAt } from "./netback-bridge";
+import { parseMac } from "./netif";
 
 /** Queues a frontend may ask for (multi-queue-max-queues). */
 export const MAX_QUEUES: u32 = 4;
@@ -42,27 +44,8 @@ class PublishFeatures extends XsTransactionBody {
   }
 }
 
-/** "aa:bb:cc:dd:ee:ff" (hex digits, either case) as the 48-bit MAC macAt reads from a frame, or -1. */
-export function parseMac(text: string): i64 {
-  if (text.length != 17) return -1;
-  let mac: u64 = 0;
-  for (let i = 0; i < 6; i++) {
-    if (i > 0 && text.charCodeAt(i * 3 - 1) != 0x3a) return -1;
-    const high = hexDigit(text.charCodeAt(i * 3));
-    const low = hexDigit(text.charCodeAt(i * 3 + 1));
-    if (high < 0 || low < 0) return -1;
-    // The first byte is the lowest, as a little-endian load of the frame's bytes gives it.
-    mac |= u64((high << 4) | low) << (u64(i) * 8);
-  }
-  return i64(mac);
-}
-
-function hexDigit(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
-}
+/** The toolstack's MAC, parsed (netif.ts's parseMac writes its six bytes here). */
+const mac = memory.data(8, 8);
 
 /** The frontend's flag `name` (absent: false); -errno for a value that is not a number. */
 function readFlag(vif: NetbackVif, name: string): i32 {
@@ -73,16 +56,8 @@ function readFlag(vif: NetbackVif, name: string): i32 {
 }
 
 class NetbackOps extends BackendOps {
-  newDevice(
-    bus: XenbusBus,
-    driver: XenbusDriver,
-    type: string,
-    id: string,
-    nodename: string,
-    otherendPath: string,
-    otherendId: u32,
-  ): BackendDevice {
-    return new NetbackVif(bus, driver, this, type, id, nodename, otherendPath, otherendId);
+  newDevice(found: FoundDevice, driver: XenbusDriver): BackendDevice {
+    return new NetbackVif(found, driver, this);
   }
 
   /** Reads the toolstack's `mac` and publishes what we offer. */
@@ -94,13 +69,12 @@ class NetbackOps extends BackendOps {
       return rc;
     }
     rc = vif.store.read(XS_NO_TRANSACTION, `${vif.nodename}/mac`);
-    const mac = rc < 0 ? -1 : parseMac(vif.store.value);
-    if (mac < 0) {
-      rc = rc < 0 ? rc : -EINVAL;
+    if (rc == 0) rc = parseMac(vif.store.replyPayload(), vif.store.replyLength(), mac);
+    if (rc < 0) {
       devFatal(vif, rc, `parsing ${vif.nodename}/mac`);
       return rc;
     }
-    vif.mac = u64(mac);
+    vif.mac = macAt(mac);
     rc = vif.store.runTransaction(new PublishFeatures(vif));
     if (rc < 0) devFatal(vif, rc, "writing features");
     return rc < 0 ? rc : 0;

@@ -6,26 +6,26 @@
 // the bridge hands a vif, copied into the receive buffers its frontend posted.
 // netback-xs.ts negotiates through XenStore.
 //
-// Every request is copied out of the ring before it is looked at (the
-// frontend may rewrite the slot meanwhile), and data moves only by grant
-// copies bounded to one page on each side, so nothing outside a page the
-// frontend granted is read or written. What Linux's netback does with a bad
-// packet, this does too:
-//   dropped, answered NETIF_RSP_ERROR and counted (txErrors): a first slot
-//     smaller than an Ethernet header, a fragment larger than what the
-//     first slot's size leaves, more than XEN_NETIF_NR_SLOTS_MIN fragments
-//     after the first slot, a
-//     grant that does not copy (a bogus ref, a page not granted to us);
-//   fatal (xenvif_fatal_tx_err): the vif is disabled, as Linux's carrier
-//     goes off: nothing more is taken off its rings or delivered to it, it
-//     leaves the bridge, and the reason is logged and kept (netback_info)
-//     until the frontend reconnects. Linux writes nothing to XenStore for
-//     these and neither do we (the frontend stays Connected). They are:
-//     impossible ring indices (either ring), a packet that claims more
-//     slots than the ring holds or more than FATAL_FRAGMENTS fragments, a
-//     fragment that
-//     crosses its page, a missing or unknown extra-info segment, and a GSO
-//     segment of size 0 or of a type we did not offer.
+// Every packet's slots are copied out of the ring before they are looked at
+// (the frontend may rewrite them meanwhile) and walked by netif.ts's
+// walkTxPacket, and data moves only by grant copies bounded to one page on
+// each side, so nothing outside a page the frontend granted is read or
+// written. What the walk refuses is dropped, answered NETIF_RSP_ERROR (its
+// extra segments NETIF_RSP_NULL) and counted (txErrors), as Linux's netback
+// drops a first slot shorter than an Ethernet header, a fragment larger than
+// what the first slot's size leaves or more than XEN_NETIF_NR_SLOTS_MIN data
+// slots (Linux takes one more); so is a packet whose grant does not copy (a bogus ref, a page
+// not granted to us). Fatal (Linux's xenvif_fatal_tx_err): the vif is
+// disabled, as Linux's carrier goes off: nothing more is taken off its rings
+// or delivered to it, it leaves the bridge, and the reason is logged and
+// kept (netback_info) until the frontend reconnects; Linux writes nothing to
+// XenStore for these and neither do we (the frontend stays Connected). They
+// are impossible ring indices (either ring), a packet whose slots run past
+// what the frontend published, and one of more than FATAL_FRAGMENTS
+// fragments after its first slot. Linux also disables the vif for a fragment
+// that crosses its page, an extra segment of unknown type and a GSO segment
+// of size 0 or unknown type, which the walk drops like any malformed packet
+// (a deviation: the frontend hears NETIF_RSP_ERROR and may go on).
 //
 // Work is bounded per turn: at most TX_BUDGET packets per queue per event
 // (Linux's NAPI weight); what is left raises the queue's own event again,
@@ -49,40 +49,41 @@ import {
   NETRXF_more_data,
   NETTXF_csum_blank,
   NETTXF_data_validated,
-  NETTXF_extra_info,
-  NETTXF_more_data,
-  XEN_NETIF_EXTRA_FLAG_MORE,
-  XEN_NETIF_EXTRA_TYPE_GSO,
-  XEN_NETIF_EXTRA_TYPE_MAX,
   XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
   XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_MAX_TX_SIZE,
-  XEN_NETIF_NR_SLOTS_MIN,
 } from "../xen/abi";
-import {
-  netif_extra_info,
-  netif_rx_request,
-  netif_rx_response,
-  netif_tx_request,
-  netif_tx_response,
-} from "../xen/layout";
+import { netif_extra_info } from "../xen/layout";
 import { logLine } from "../xen/log";
 import { allocPages, PAGE_SHIFT, PAGE_SIZE } from "../xen/pages";
 import { BackendDevice } from "../xenbus/backend";
 import { bindEvtchn, devFatal, freeEvtchn, mapRingValloc, RingMapping, unmapRingVfree } from "../xenbus/client";
 import { FDB_UNKNOWN, ForwardingTable, isGroupMac, macAt } from "./netback-bridge";
+import {
+  encodeGsoExtra,
+  encodeRxResponse,
+  encodeTxResponse,
+  MAX_EXTRAS,
+  NETIF_RX_ENTRY_SIZE,
+  NETIF_TX_ENTRY_SIZE,
+  NetPacket,
+  rxRequestGref,
+  rxRequestId,
+  slotsFor,
+  txRequestGref,
+  txRequestId,
+  txRequestOffset,
+  txRequestSize,
+  walkTxPacket,
+} from "./netif";
 
 /** Packets taken off one queue's transmit ring per event (Linux's NAPI weight). */
 export const TX_BUDGET: i32 = 64;
 /** A packet with more fragments than this after its first slot is an attack (Linux's fatal_skb_slots default). */
 export const FATAL_FRAGMENTS: u32 = 20;
-/** Bytes of an Ethernet header: a first slot holding less is dropped. */
-const ETH_HLEN: u32 = 14;
-/** A tx ring slot: the larger of a request (12 bytes) and a response (4). */
-const TX_SLOT: u32 = netif_tx_request.SIZE;
-/** An rx ring slot: request and response are both 8 bytes. */
-const RX_SLOT: u32 = netif_rx_response.SIZE;
+/** Slots of one packet copied out of the ring to be walked: its first, its extras and FATAL_FRAGMENTS more fit. */
+const PACKET_SLOTS: u32 = 32;
 /** Pages of the frame buffer: the largest packet (64 KiB - 1). */
 const FRAME_PAGES: u32 = (u32(XEN_NETIF_MAX_TX_SIZE) + PAGE_SIZE - 1) >> PAGE_SHIFT;
 
@@ -142,12 +143,10 @@ export class NetbackVif extends BackendDevice {
 
 // The frame being switched: the driver domain handles one packet at a time.
 let frame: usize = 0;
-/** A private copy of the data slots of the packet being taken (the frontend may rewrite them). */
-const slots = memory.data(<i32>(TX_SLOT * (1 + FATAL_FRAGMENTS)), 8);
-/** A private copy of an extra-info segment. */
-const extra = memory.data(<i32>netif_extra_info.SIZE, 8);
-/** A private copy of a receive request. */
-const rxRequest = memory.data(<i32>netif_rx_request.SIZE, 8);
+/** A private copy of the slots of the packet being taken (the frontend may rewrite the ring meanwhile). */
+const slots = memory.data(<i32>(NETIF_TX_ENTRY_SIZE * PACKET_SLOTS), 8);
+/** What the walk found in them. */
+const packet = new NetPacket();
 
 /** The frame buffer, once: 0, or -ENOMEM. */
 export function netbackInit(): i32 {
@@ -202,7 +201,7 @@ export function connectQueue(q: NetbackQueue, txRef: u32, rxRef: u32, txEvtchn: 
   refs[0] = txRef;
   let rc = mapRingValloc(vif, refs, q.txMapping);
   if (rc == GNTST_okay) {
-    q.tx = new BackRing(q.txMapping.address, 1, TX_SLOT);
+    q.tx = new BackRing(q.txMapping.address, 1, NETIF_TX_ENTRY_SIZE);
     refs[0] = rxRef;
     rc = mapRingValloc(vif, refs, q.rxMapping);
   }
@@ -211,7 +210,7 @@ export function connectQueue(q: NetbackQueue, txRef: u32, rxRef: u32, txEvtchn: 
     if (rc == -ENOMEM) devFatal(vif, rc, "allocating ring pages");
     return -EIO;
   }
-  q.rx = new BackRing(q.rxMapping.address, 1, RX_SLOT);
+  q.rx = new BackRing(q.rxMapping.address, 1, NETIF_RX_ENTRY_SIZE);
   rc = bindEvtchn(vif, txEvtchn);
   if (rc < 0) return rc;
   q.txPort = rc;
@@ -315,109 +314,77 @@ export function serveTx(q: NetbackQueue): void {
 }
 
 /**
- * One packet from `ring.reqCons` (`ready` slots are there): its first slot,
- * its extra-info segments, its fragments; checked, copied into `frame`,
- * answered, and switched. Leaves the vif disabled on a fatal error.
+ * One packet from `ring.reqCons` (`ready` slots are there): its slots copied
+ * out and walked, its data copied into `frame`, every slot answered, and the
+ * frame switched. Leaves the vif disabled on a fatal error.
  */
 function takePacket(q: NetbackQueue, ring: BackRing, ready: u32): void {
   const vif = q.vif;
-  let cons = ring.reqCons;
-  memory.copy(slots, ring.slot(cons++), TX_SLOT);
-  const firstFlags = u32(load<u16>(slots + netif_tx_request.flags));
-  // Extra-info segments come right after the first slot.
-  let extras: u32 = 0;
-  let gsoSize: u32 = 0;
-  let multicast = false;
-  if ((firstFlags & NETTXF_extra_info) != 0) {
-    while (true) {
-      if (1 + extras >= ready) return disable(vif, "missing extra info");
-      memory.copy(extra, ring.slot(cons++), netif_extra_info.SIZE);
-      extras++;
-      const type = u32(load<u8>(extra + netif_extra_info.type));
-      if (type == 0 || type >= u32(XEN_NETIF_EXTRA_TYPE_MAX)) return disable(vif, `invalid extra type ${type}`);
-      if (type == u32(XEN_NETIF_EXTRA_TYPE_GSO)) {
-        gsoSize = load<u16>(extra + netif_extra_info.gso_size);
-        const gsoType = load<u8>(extra + netif_extra_info.gso_type);
-        if (gsoSize == 0) return disable(vif, "GSO size must not be zero");
-        if (gsoType != u32(XEN_NETIF_GSO_TYPE_TCPV4)) return disable(vif, `bad GSO type ${gsoType}`);
-      }
-      if (type == u32(XEN_NETIF_EXTRA_TYPE_MCAST_ADD) || type == u32(XEN_NETIF_EXTRA_TYPE_MCAST_DEL)) multicast = true;
-      // A hash segment (not offered) is taken and ignored, as Linux's netback does.
-      if ((u32(load<u8>(extra + netif_extra_info.flags)) & XEN_NETIF_EXTRA_FLAG_MORE) == 0) break;
-    }
+  const cons = ring.reqCons;
+  const taken = min(ready, PACKET_SLOTS);
+  const first = cons & ring.mask;
+  const before = min(taken, ring.entries - first);
+  memory.copy(slots, ring.slot(cons), before * NETIF_TX_ENTRY_SIZE);
+  if (before < taken)
+    memory.copy(slots + before * NETIF_TX_ENTRY_SIZE, ring.slot(0), (taken - before) * NETIF_TX_ENTRY_SIZE);
+  const p = packet;
+  const count = walkTxPacket(slots, PACKET_SLOTS - 1, 0, taken, u32(XEN_NETIF_MAX_TX_SIZE), p);
+  if (count < 0) {
+    // Its chain runs past what we copied: past what the frontend published, or into more than 20 fragments.
+    return disable(
+      vif,
+      taken < ready
+        ? `a packet of more than ${FATAL_FRAGMENTS} fragments`
+        : `a packet runs past the ${ready} requests published`,
+    );
   }
-  if (multicast) {
-    // A multicast filter request is the whole packet, answered OKAY, as in Linux: the bridge floods
-    // multicast to every port anyway, so there is no filter to keep.
-    ring.reqCons = cons;
-    respond(ring, load<u16>(slots + netif_tx_request.id), NETIF_RSP_OKAY, extras);
+  if (p.fragments > FATAL_FRAGMENTS + 1) return disable(vif, `a packet of more than ${FATAL_FRAGMENTS} fragments`);
+  ring.reqCons = cons + u32(count);
+  const extras = p.extras;
+  if (p.error == 0 && isMulticastControl(extras)) {
+    // A multicast filter request (Linux answers it and forwards nothing): the bridge floods multicast to every
+    // port anyway, so there is no filter to keep.
+    respond(ring, txRequestId(slots), NETIF_RSP_OKAY, extras);
     return;
   }
-  // The fragments (xenvif_count_requests): each takes its size from what the first slot's leaves.
-  const total = u32(load<u16>(slots + netif_tx_request.size));
-  let firstSize = total;
-  let fragments: u32 = 0;
-  let drop = false;
-  let flags = firstFlags;
-  while ((flags & NETTXF_more_data) != 0) {
-    // Taken so far: the first slot, the extras and the fragments; the next must be on the ring.
-    if (1 + extras + fragments >= ready)
-      return disable(vif, `a packet asks for more than the ${ready} slots on the ring`);
-    if (fragments >= FATAL_FRAGMENTS) return disable(vif, `a packet of more than ${FATAL_FRAGMENTS} fragments`);
-    // Beyond XEN_NETIF_NR_SLOTS_MIN fragments a packet is dropped (Linux's XEN_NETBK_LEGACY_SLOTS_MAX).
-    if (fragments >= u32(XEN_NETIF_NR_SLOTS_MIN)) drop = true;
-    const at = slots + usize(1 + fragments) * TX_SLOT;
-    memory.copy(at, ring.slot(cons++), TX_SLOT);
-    const size = u32(load<u16>(at + netif_tx_request.size));
-    if (size > firstSize) drop = true;
-    firstSize -= size;
-    fragments++;
-    if (u32(load<u16>(at + netif_tx_request.offset)) + size > PAGE_SIZE)
-      return disable(vif, "a fragment crosses its page");
-    flags = u32(load<u16>(at + netif_tx_request.flags));
+  let status = p.error == 0 ? NETIF_RSP_OKAY : NETIF_RSP_ERROR;
+  let at: u32 = 0;
+  for (let i: u32 = 0; i < p.fragments && status == NETIF_RSP_OKAY; i++) {
+    const slot = fragmentSlot(i, extras);
+    const size = i == 0 ? p.firstSize : txRequestSize(slot);
+    if (copyIn(vif.otherendId, txRequestGref(slot), txRequestOffset(slot), at, size) != GNTST_okay)
+      status = NETIF_RSP_ERROR;
+    at += size;
   }
-  const count: u32 = fragments + 1;
-  if (!drop && firstSize < ETH_HLEN) drop = true;
-  if (!drop && u32(load<u16>(slots + netif_tx_request.offset)) + firstSize > PAGE_SIZE)
-    return disable(vif, "the first slot crosses its page");
-  // The slots are taken: every one is answered, whatever happens to the packet.
-  ring.reqCons = cons;
-  let status = NETIF_RSP_OKAY;
-  if (!drop) {
-    let at: u32 = 0;
-    for (let i: u32 = 0; i < count && status == NETIF_RSP_OKAY; i++) {
-      const slot = slots + usize(i) * TX_SLOT;
-      const size = i == 0 ? firstSize : u32(load<u16>(slot + netif_tx_request.size));
-      const rc = copyIn(
-        vif.otherendId,
-        load<u32>(slot + netif_tx_request.gref),
-        u32(load<u16>(slot + netif_tx_request.offset)),
-        at,
-        size,
-      );
-      if (rc != GNTST_okay) status = NETIF_RSP_ERROR;
-      at += size;
-    }
-  } else status = NETIF_RSP_ERROR;
-  respond(ring, load<u16>(slots + netif_tx_request.id), status, extras);
-  for (let i: u32 = 1; i < count; i++)
-    respond(ring, load<u16>(slots + usize(i) * TX_SLOT + netif_tx_request.id), status, 0);
+  respond(ring, txRequestId(slots), status, extras);
+  for (let i: u32 = 1; i < p.fragments; i++) respond(ring, txRequestId(fragmentSlot(i, extras)), status, 0);
   if (status != NETIF_RSP_OKAY) {
     vif.txErrors++;
     return;
   }
   vif.txPackets++;
-  vif.txBytes += total;
-  forward(vif, total, firstFlags, gsoSize);
+  vif.txBytes += p.size;
+  forward(vif, p.size, p.flags, p.gsoType == XEN_NETIF_GSO_TYPE_TCPV4 ? p.gsoSize : 0, p.gsoType);
+}
+
+/** The private copy of data slot `i` of the packet (slot 0, then after its `extras` extra segments). */
+function fragmentSlot(i: u32, extras: u32): usize {
+  return slots + usize(i == 0 ? 0 : i + extras) * NETIF_TX_ENTRY_SIZE;
+}
+
+/** Whether one of the packet's extra segments asks to add or remove a multicast address. */
+function isMulticastControl(extras: u32): bool {
+  for (let i: u32 = 1; i <= min(extras, MAX_EXTRAS); i++) {
+    const type = u32(load<u8>(slots + usize(i) * NETIF_TX_ENTRY_SIZE + netif_extra_info.type));
+    if (type == u32(XEN_NETIF_EXTRA_TYPE_MCAST_ADD) || type == u32(XEN_NETIF_EXTRA_TYPE_MCAST_DEL)) return true;
+  }
+  return false;
 }
 
 /** A transmit response for slot id `id`, then NETIF_RSP_NULL for each of `extras` extra-info slots after it. */
-function respond(ring: BackRing, id: u16, status: i32, extras: u32): void {
-  const slot = ring.slot(ring.rspProdPvt++);
-  store<u16>(slot + netif_tx_response.id, id);
-  store<i16>(slot + netif_tx_response.status, i16(status));
-  for (let i: u32 = 0; i < extras; i++)
-    store<i16>(ring.slot(ring.rspProdPvt++) + netif_tx_response.status, i16(NETIF_RSP_NULL));
+function respond(ring: BackRing, id: u32, status: i32, extras: u32): void {
+  encodeTxResponse(ring.slot(ring.rspProdPvt++), id, status);
+  for (let i: u32 = 0; i < extras; i++) encodeTxResponse(ring.slot(ring.rspProdPvt++), 0, NETIF_RSP_NULL);
 }
 
 /** `size` bytes at `offset` of the frontend's grant `gref` into the frame at `at` (split where the frame crosses a page). */
@@ -435,7 +402,7 @@ function copyIn(domid: u32, gref: u32, offset: u32, at: u32, size: u32): i32 {
 
 // The bridge: a frame that came in on `from` goes out on the port its destination was learned on, or on every other.
 
-function forward(from: NetbackVif, length: u32, txFlags: u32, gsoSize: u32): void {
+function forward(from: NetbackVif, length: u32, txFlags: u32, gsoSize: u32, gsoType: u32): void {
   if (from.port < 0) return;
   const source = macAt(frame + 6);
   const destination = macAt(frame);
@@ -445,14 +412,14 @@ function forward(from: NetbackVif, length: u32, txFlags: u32, gsoSize: u32): voi
     // A frame back to the port it came from goes nowhere (a bridge never hairpins).
     if (port != from.port && ports[port] !== null) {
       forwarded++;
-      deliver(ports[port]!, length, txFlags, gsoSize, source);
+      deliver(ports[port]!, length, txFlags, gsoSize, gsoType, source);
     }
     return;
   }
   flooded++;
   for (let i = 0; i < ports.length; i++) {
     const to = ports[i];
-    if (to !== null && to !== from) deliver(to, length, txFlags, gsoSize, source);
+    if (to !== null && to !== from) deliver(to, length, txFlags, gsoSize, gsoType, source);
   }
 }
 
@@ -461,20 +428,21 @@ function forward(from: NetbackVif, length: u32, txFlags: u32, gsoSize: u32): voi
 /**
  * The frame (`length` bytes) into the receive buffers of one of `vif`'s
  * queues, a page per slot, with an extra-info slot after the first for a
- * GSO frame; dropped and counted when the frontend cannot take it (too few
- * buffers posted, a size or GSO it did not negotiate).
+ * TCPv4 GSO frame; dropped and counted when the frontend cannot take it (too
+ * few buffers posted, a size or GSO it did not negotiate, a blank checksum
+ * it wants filled in).
  */
-function deliver(vif: NetbackVif, length: u32, txFlags: u32, gsoSize: u32, source: u64): void {
+function deliver(vif: NetbackVif, length: u32, txFlags: u32, gsoSize: u32, gsoType: u32, source: u64): void {
   if (vif.disabled || vif.queues.length == 0) return;
   const q = vif.queues[i32(u32(source ^ (source >> 24)) % u32(vif.queues.length))];
   const ring = q.rx;
   if (ring === null) return;
   const features = vif.features;
-  const dataSlots = (length + PAGE_SIZE - 1) >> PAGE_SHIFT;
+  const dataSlots = slotsFor(length);
   const gso = gsoSize != 0;
   if (
     (dataSlots > 1 && !features.sg) ||
-    (gso && !features.gsoTcpv4) ||
+    (gsoType != 0 && (!gso || !features.gsoTcpv4)) ||
     ((txFlags & NETTXF_csum_blank) != 0 && features.noCsumOffload)
   ) {
     vif.rxDropped++;
@@ -493,27 +461,22 @@ function deliver(vif: NetbackVif, length: u32, txFlags: u32, gsoSize: u32, sourc
   let failed = false;
   let at: u32 = 0;
   for (let i: u32 = 0; i < dataSlots; i++) {
-    memory.copy(rxRequest, ring.slot(ring.reqCons++), RX_SLOT);
+    // The request's id and ref, read once: the response goes in its slot.
+    const slot = ring.slot(ring.reqCons++);
+    const id = rxRequestId(slot);
+    const gref = rxRequestGref(slot);
     const size = min(PAGE_SIZE, length - at);
-    const rc = copyToGrant(vif.otherendId, load<u32>(rxRequest + netif_rx_request.gref), 0, frame + at, size);
+    const rc = copyToGrant(vif.otherendId, gref, 0, frame + at, size);
     let flags = i == 0 ? rxFlags : 0;
     if (i + 1 < dataSlots) flags |= NETRXF_more_data;
     if (i == 0 && gso) flags |= NETRXF_extra_info;
-    const slot = ring.slot(ring.rspProdPvt++);
-    store<u16>(slot + netif_rx_response.id, load<u16>(rxRequest + netif_rx_request.id));
-    store<u16>(slot + netif_rx_response.offset, 0);
-    store<u16>(slot + netif_rx_response.flags, u16(flags));
-    store<i16>(slot + netif_rx_response.status, rc == GNTST_okay ? i16(size) : i16(NETIF_RSP_ERROR));
+    encodeRxResponse(ring.slot(ring.rspProdPvt++), id, 0, flags, rc == GNTST_okay ? i32(size) : NETIF_RSP_ERROR);
     if (rc != GNTST_okay) failed = true;
     at += size;
     if (i == 0 && gso) {
       // The GSO segment takes the next slot: a buffer of the frontend's, answered with the segment.
       ring.reqCons++;
-      const info = ring.slot(ring.rspProdPvt++);
-      memory.fill(info, 0, RX_SLOT);
-      store<u8>(info + netif_extra_info.type, u8(XEN_NETIF_EXTRA_TYPE_GSO));
-      store<u16>(info + netif_extra_info.gso_size, u16(gsoSize));
-      store<u8>(info + netif_extra_info.gso_type, u8(XEN_NETIF_GSO_TYPE_TCPV4));
+      encodeGsoExtra(ring.slot(ring.rspProdPvt++), 0, gsoSize, XEN_NETIF_GSO_TYPE_TCPV4);
     }
   }
   if (failed) vif.rxErrors++;
