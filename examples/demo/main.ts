@@ -1,26 +1,34 @@
 // `npm start`: boots a simulated Xen with dom0's services (xenstored, the
 // toolstack, a console backend per domain), a Wasm block-backend driver
-// domain holding one disk image per guest, and Wasm guests, all built from
-// this repository (build/xenbus.wasm). Each guest greets dom0 through its PV
-// console, gets a disk plugged in by the toolstack, writes a pattern over the
-// whole disk through blkfront and reads it back; then the disk is hot-unplugged
-// and plugged in again, and its data read back once more. Every device's
-// XenBus state transitions are printed as they happen, then a summary.
+// domain holding one disk image per guest, Wasm guests, and a Wasm network
+// driver domain, all built from this repository (build/xenbus.wasm,
+// build/netback.wasm). Each guest greets dom0 through its PV console, gets a
+// disk plugged in by the toolstack, writes a pattern over the whole disk
+// through blkfront and reads it back; then the disk is hot-unplugged and
+// plugged in again, and its data read back once more. Then each guest gets a
+// vif on the network driver domain's bridge, and the first guest pings the
+// others (ARP, then ICMP echo: ping.ts, the guests' tiny IPv4 application).
+// Every device's XenBus state transitions are printed as they happen, then a
+// summary.
 
 import { DeviceStateMonitor, describeTransition, stateName } from "../../host/dom0/device-monitor.js";
 import { type DeviceId, devicePaths, type UnplugOutcome } from "../../host/dom0/devices.js";
 import { startXenstore } from "../../host/dom0/toolstack.js";
 import type { GuestDomain } from "../../host/system/guest-domain.js";
+import type { NetbackExports } from "../../host/system/netback-domain.js";
 import { Hypervisor } from "../../host/xen/hypervisor.js";
 import { BlkBack, BlkFront, type Disk } from "../../runtime/blk.js";
 import { exitWithError, exitWithUsageError, parseCommandLine } from "../../runtime/command-line.js";
 import { guestConsole } from "../../runtime/console.js";
 import type { Engine } from "../../runtime/engine.js";
+import { NetFront } from "../../runtime/net.js";
 import { v8Engine } from "../../runtime/v8.js";
 import { wasmtimeEngine } from "../../runtime/wasmtime.js";
+import type { XenbusExports } from "../../runtime/xenbus.js";
 import { xenstore } from "../../runtime/xenstore.js";
 import { buildStale } from "../../tools/build.js";
 import { wasmtimeLibrary } from "../../tools/wasmtime.js";
+import { answer, arpReplyFrom, arpRequest, echoReplyFrom, echoRequest, type Host } from "./ping.js";
 
 const COMMAND = "npm start";
 const TRACE_LEVELS = ["summary", "steps", "states"] as const;
@@ -38,6 +46,10 @@ const MAX_DISK = 256 * MiB;
 const MAX_TOTAL_DISK = 1024 * MiB;
 /** What one read or write through blkfront moves: its buffer of 16 pages. */
 const CHUNK = 64 * KiB;
+/** Echo requests the first guest sends each other guest, as `ping -c 4`. */
+const PINGS = 4;
+/** How long (Xen's time) a guest waits for a frame before it calls it lost. */
+const FRAME_TIMEOUT_MS = 1000;
 
 const HELP = `npm start [-- options]
 
@@ -54,13 +66,17 @@ WebAssembly (build/xenbus.wasm), at work:
             pattern over its whole disk through its block frontend and
             reads it back; the disk is hot-unplugged, plugged in again and
             read back once more
+  netback   a Wasm network driver domain: the network backend, and the
+            Ethernet bridge between the guests' vifs; guest1 pings the
+            other guests through it (ARP, then ICMP echo)
 
 Each device's XenBus states (Initialising → InitWait → Connected → ...)
 are printed as they change, then a summary: devices, states, bytes moved,
 throughput and time.
 
 Options:
-  --guests N        number of guest domains, 1 to ${MAX_GUESTS} (default 1)
+  --guests N        number of guest domains, 1 to ${MAX_GUESTS} (default 2; with 1
+                    there is nobody to ping)
   --disk-size SIZE  each guest's disk, e.g. 512K, 4M, 64M: a multiple of 4K
                     up to 256M (default 4M)
   --trace LEVEL     what is printed as it happens (default states):
@@ -74,7 +90,8 @@ Options:
                                 (.cache/venv, made on first use)
   -h, --help        this text
 
-Before it starts, it builds build/xenbus.wasm if a source is newer (and says so).`;
+Before it starts, it builds build/xenbus.wasm and build/netback.wasm if a
+source is newer (and says so).`;
 
 interface Options {
   guests: number;
@@ -86,7 +103,7 @@ interface Options {
 function parseOptions(): Options {
   const { values } = parseCommandLine(COMMAND, HELP, {
     options: {
-      guests: { type: "string", default: "1" },
+      guests: { type: "string", default: "2" },
       "disk-size": { type: "string", default: "4M" },
       trace: { type: "string", default: "states" },
       engine: { type: "string", default: "v8" },
@@ -157,9 +174,10 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 const options = parseOptions();
-await buildStale(["xenbus"]);
+await buildStale(["xenbus", "netback"]);
 // Imported once built: loading it reads build/xenbus.wasm.
 const { createGuestDomain } = await import("../../host/system/guest-domain.js");
+const { NetBack, netbackModule } = await import("../../host/system/netback-domain.js");
 const started = performance.now();
 const elapsed = (): number => performance.now() - started;
 const show = (level: TraceLevel, who: string, what: string): void => {
@@ -183,8 +201,12 @@ step(
 );
 
 /** A domain the toolstack made, connected to xenstored, its console lines shown as they arrive. */
-function createDomain(name: string, role: string): GuestDomain {
-  const domain = createGuestDomain(toolstack, name, options.engine);
+function createDomain<E extends XenbusExports = XenbusExports>(
+  name: string,
+  role: string,
+  wasm?: Uint8Array,
+): GuestDomain<E> {
+  const domain = createGuestDomain<E>(toolstack, name, options.engine, wasm);
   const { guest, console } = domain;
   const who = `dom${guest.domid}`;
   console.log.listener = (line) => show("states", who, `console: ${line}`);
@@ -322,6 +344,81 @@ function unplugAndReplug(machine: Machine): void {
   machine.requests += machine.front.info(XVDA).requests;
 }
 
+// The network: a driver domain whose netback serves a vif per guest and switches frames between them.
+
+/** A guest's vif and what its pings found. */
+interface Vif {
+  machine: Machine;
+  front: NetFront;
+  host: Host;
+  connected: boolean;
+  /** Round-trip times of the echo requests answered (the first guest pings each other guest). */
+  rtts: number[];
+}
+
+const VIF = 0;
+let netbackDomain = null as GuestDomain<NetbackExports> | null;
+const vifs: Vif[] = [];
+
+function plugVifs(): void {
+  netbackDomain = createDomain<NetbackExports>("netback", "network backend and bridge", netbackModule());
+  const netId = netbackDomain.guest.domid;
+  new NetBack(netbackDomain.guest).start();
+  step(`dom${netId}`, "serving vifs and bridging the frames between them");
+  machines.forEach((machine, i) => {
+    const who = `dom${machine.vbd.frontend}`;
+    step("dom0", `plugs vif ${VIF} of dom${netId} into ${who}`);
+    const paths = toolstack.devices.add({ type: "vif", devid: VIF, frontend: machine.vbd.frontend, backend: netId });
+    const front = new NetFront(machine.domain.guest).start();
+    front.open(VIF);
+    const info = front.info(VIF);
+    const host = { mac: info.mac, ip: `10.0.0.${i + 2}` };
+    vifs.push({ machine, front, host, connected: false, rtts: [] });
+    step(
+      who,
+      `vif ${VIF} Connected: MAC ${info.mac} (the toolstack's, in ${paths.frontend}/mac), MTU ${info.mtu}; ` +
+        `this guest is ${host.ip}`,
+    );
+  });
+}
+
+/** `from` sends `frame`; `to` takes what comes and its responder answers; `from` gets the answer (or null). */
+function exchange(from: Vif, to: Vif, frame: Uint8Array): Uint8Array | null {
+  from.front.send(VIF, frame);
+  const request = to.front.receive(VIF, FRAME_TIMEOUT_MS);
+  const reply = request && answer(to.host, request.data);
+  if (!reply) return null;
+  to.front.send(VIF, reply);
+  return from.front.receive(VIF, FRAME_TIMEOUT_MS)?.data ?? null;
+}
+
+/** The first guest pings `to`: ARP for its MAC, then PINGS echo requests, each timed from send to reply. */
+function ping(from: Vif, to: Vif): void {
+  const who = `dom${from.machine.vbd.frontend}`;
+  const arp = exchange(from, to, arpRequest(from.host, to.host.ip));
+  const mac = arp && arpReplyFrom(arp, to.host.ip);
+  if (!mac) throw new Error(`${from.host.ip} got no ARP reply from ${to.host.ip}`);
+  step(who, `ARP: ${to.host.ip} is at ${mac}`);
+  const peer = { mac, ip: to.host.ip };
+  show("steps", who, `PING ${to.host.ip}: 56 data bytes`);
+  for (let seq = 1; seq <= PINGS; seq++) {
+    const start = performance.now();
+    const reply = exchange(from, to, echoRequest(from.host, peer, from.machine.vbd.frontend, seq));
+    const rtt = performance.now() - start;
+    const echo = reply && echoReplyFrom(reply, peer, from.machine.vbd.frontend, seq);
+    if (!echo) {
+      step(who, `icmp_seq=${seq}: no reply`);
+      continue;
+    }
+    from.rtts.push(rtt);
+    show(
+      "steps",
+      who,
+      `${echo.bytes} bytes from ${to.host.ip}: icmp_seq=${seq} ttl=${echo.ttl} time=${rtt.toFixed(2)} ms`,
+    );
+  }
+}
+
 let failure: Error | null = null;
 try {
   for (let index = 1; index <= options.guests; index++) machines.push(createMachine(index));
@@ -329,6 +426,8 @@ try {
   for (const machine of machines) plug(machine);
   for (const machine of machines) writeAndVerify(machine);
   for (const machine of machines) unplugAndReplug(machine);
+  plugVifs();
+  for (const to of vifs.slice(1)) ping(vifs[0]!, to);
 } catch (error) {
   failure = error instanceof Error ? error : new Error(String(error));
   show("summary", "demo", `stopped: ${failure.message}`);
@@ -344,7 +443,11 @@ function history(domid: number, device: string): string {
   return states.join(" → ");
 }
 
-const domains = [backendDomain, ...machines.map((machine) => machine.domain)];
+const domains = [
+  backendDomain,
+  ...machines.map((machine) => machine.domain),
+  ...(netbackDomain ? [netbackDomain] : []),
+];
 const greeted = domains.filter(({ guest, console }) =>
   console.log.lines().some((line) => line.startsWith(`hello dom0, this is ${guest.name} `)),
 );
@@ -358,12 +461,29 @@ const connected = (machine: Machine): boolean => {
   return stateName(front) === "Connected" && stateName(back) === "Connected";
 };
 const allVerified = machines.every((m) => m.verified.written && m.verified.image && m.verified.replugged);
+const netId = netbackDomain?.guest.domid;
+const vifConnected = (vif: Vif): boolean => {
+  const { frontend, backend } = devicePaths({
+    type: "vif",
+    devid: VIF,
+    frontend: vif.machine.vbd.frontend,
+    backend: netId!,
+  });
+  return (
+    stateName(monitor.state(`${frontend}/state`)) === "Connected" &&
+    stateName(monitor.state(`${backend}/state`)) === "Connected"
+  );
+};
+const pinged = vifs.slice(1);
+const replies = vifs[0]?.rtts ?? [];
+const pingOk = vifs.length === machines.length && vifs.every(vifConnected) && replies.length === pinged.length * PINGS;
 const ok =
   failure === null &&
   greeted.length === domains.length &&
   answered.length === domains.length &&
   machines.every(connected) &&
   allVerified &&
+  pingOk &&
   domains.every(({ guest }) => guest.exit === null);
 const rate = (bytes: number, ms: number): string =>
   ms > 0 ? `${(bytes / MiB / (ms / 1000)).toFixed(1)} MiB/s` : "n/a";
@@ -376,7 +496,8 @@ const summary = [
   `  domains        dom0 (native: xenstored, toolstack, console backends), dom${backendId} "blkback" (Wasm block backend), ` +
     (machines.length === 1
       ? `dom${machines[0]!.vbd.frontend} "guest1" (Wasm)`
-      : `${machines.length} Wasm guests dom${machines[0]?.vbd.frontend}–dom${machines.at(-1)?.vbd.frontend}`),
+      : `${machines.length} Wasm guests dom${machines[0]?.vbd.frontend}–dom${machines.at(-1)?.vbd.frontend}`) +
+    (netId === undefined ? "" : `, dom${netId} "netback" (Wasm network backend and bridge)`),
   `  engine         the Wasm domains ran in ${options.engine.name}`,
   `  consoles       ${greeted.length} of ${domains.length} greetings reached dom0's console backends; ${answered.length} of ${domains.length} domains read dom0's reply and echoed it`,
   ...machines.flatMap((m) => [
@@ -391,6 +512,17 @@ const summary = [
   `  pattern        ${machines.filter((m) => m.verified.written && m.verified.image).length} of ${machines.length} disks written and read back verified, ` +
     `${machines.filter((m) => m.verified.replugged).length} of ${machines.length} verified again after the re-plug`,
   `  bytes moved    ${size(io.written)} written, ${size(io.read)} read, in ${requests} blkif requests`,
+  `  network        ${netId === undefined ? "not reached" : `dom${netId} "netback" (Wasm network backend and bridge): ${vifs.filter(vifConnected).length} of ${machines.length} vifs Connected at both ends`}`,
+  `  ping           ${
+    pinged.length === 0
+      ? "nobody to ping with one guest"
+      : `${vifs[0]!.host.ip} → ${pinged.map((vif) => vif.host.ip).join(", ")}: ${replies.length} of ${pinged.length * PINGS} echo requests answered` +
+        (
+          replies.length > 0
+            ? `, rtt min/avg/max ${Math.min(...replies).toFixed(2)}/${(replies.reduce((a, b) => a + b, 0) / replies.length).toFixed(2)}/${Math.max(...replies).toFixed(2)} ms`
+            : ""
+        )
+  }`,
   `  throughput     write ${rate(io.written, io.writeMs)}, read ${rate(io.read, io.readMs)} (through blkfront, the rings and blkback)`,
   `  time           ${elapsed().toFixed(1)} ms in all`,
   `  result         ${ok ? "everything checked out" : `MISMATCH: ${failure?.message ?? "see above"}`}`,

@@ -9,13 +9,14 @@ const demo = (...args: string[]): string =>
   execFileSync("node_modules/.bin/tsx", ["examples/demo/main.ts", ...args], { encoding: "utf8", stdio: "pipe" });
 
 describe.each(engines)("under $name", ({ name: engine }) => {
-  test("the demo connects each guest's disk, verifies a pattern through it, unplugs and re-plugs it, and says so", () => {
+  test("the demo connects each guest's disk, verifies a pattern through it, unplugs and re-plugs it, pings between the guests through the Wasm netback, and says so", () => {
     const output = demo("--engine", engine, "--guests", "2", "--disk-size", "256K");
-    // dom1 is the block backend, dom2 and dom3 the guests; each greets dom0 on its PV console.
+    // dom1 is the block backend, dom2 and dom3 the guests, dom4 the network backend; each greets dom0 on its PV console.
     for (const [domid, name] of [
       [1, "blkback"],
       [2, "guest1"],
       [3, "guest2"],
+      [4, "netback"],
     ]) {
       expect(output).toContain(`dom${domid}    console: hello dom0, this is ${name} (dom${domid})`);
     }
@@ -28,7 +29,7 @@ describe.each(engines)("under $name", ({ name: engine }) => {
     expect(output).toContain("dom3    console: dom0 said: welcome, guest2");
     expect(summary).toMatch(new RegExp(`engine +the Wasm domains ran in ${engine}\n`));
     expect(summary).toMatch(
-      /consoles +3 of 3 greetings reached dom0's console backends; 3 of 3 domains read dom0's reply and echoed it/,
+      /consoles +4 of 4 greetings reached dom0's console backends; 4 of 4 domains read dom0's reply and echoed it/,
     );
     for (const [guest, disk] of [
       [2, 0],
@@ -53,6 +54,19 @@ describe.each(engines)("under $name", ({ name: engine }) => {
     // Per guest: 4 writes of 64 KiB (11 + 5 segments each), a flush, and two whole-disk reads.
     expect(summary).toMatch(/bytes moved +512 KiB written, 1 MiB read, in 50 blkif requests/);
     expect(summary).toMatch(/throughput +write \d+\.\d MiB\/s, read \d+\.\d MiB\/s/);
+    // The network: both vifs on the Wasm netback, ARP and four echo requests each answered, timed.
+    expect(output).toContain("xenbus  dom4 vif/3/0 backend: InitWait → Connected");
+    expect(output).toContain("dom2    ARP: 10.0.0.3 is at 00:16:3e:00:03:00");
+    for (let seq = 1; seq <= 4; seq++)
+      expect(output).toMatch(
+        new RegExp(`dom2    64 bytes from 10\\.0\\.0\\.3: icmp_seq=${seq} ttl=64 time=[\\d.]+ ms`),
+      );
+    expect(summary).toMatch(
+      /network +dom4 "netback" \(Wasm network backend and bridge\): 2 of 2 vifs Connected at both ends/,
+    );
+    expect(summary).toMatch(
+      /ping +10\.0\.0\.2 → 10\.0\.0\.3: 4 of 4 echo requests answered, rtt min\/avg\/max [\d.]+\/[\d.]+\/[\d.]+ ms/,
+    );
     expect(summary).toMatch(/result +everything checked out/);
   });
 
