@@ -81,6 +81,19 @@ const BLOCK_REQUESTS: Record<string, (guest: BlockGuest, n: number) => number> =
 };
 /** The block requests also measured under wasmtime (both domains in it). */
 const BLOCK_REQUESTS_WASMTIME = ["blk_read_4k"];
+/**
+ * Frames between two Wasm guests through the Wasm netback (bench/net.ts),
+ * each lane with the frame size and what it times: the sender's net_send
+ * calls with the netback's work they wait for (tx), the receiver's net_recv
+ * calls (rx), or both (the throughput, in Mbit/s of Ethernet frames).
+ */
+const NET_LANES: Record<string, { length: number; timed: "send" | "receive" | "both" }> = {
+  net_tx_pps_64: { length: 64, timed: "send" },
+  net_tx_pps_1500: { length: 1500, timed: "send" },
+  net_rx_pps_64: { length: 64, timed: "receive" },
+  net_rx_pps_1500: { length: 1500, timed: "receive" },
+  net_throughput_mbps: { length: 1514, timed: "both" },
+};
 /** Guests created at once → the workload timing them from creation until every disk is Connected. */
 const BOOT_TO_CONNECTED: Record<string, number> = {
   boot_to_connected_ms: 1,
@@ -119,11 +132,13 @@ function emit(name: string, value: number, unit: string): void {
  * Ops/s of `run(n)`, which does `n` operations and returns how many it did (0
  * when its self-check failed). Calibration starts at `n = 2^14`.
  */
-function opsPerSecond(run: (n: number) => number, name: string): number {
+function opsPerSecond(run: (n: number) => number | { ops: number; seconds: number }, name: string): number {
   const timed = (n: number): { ops: number; seconds: number } => {
     const start = performance.now();
-    const ops = run(n) >>> 0;
-    const seconds = (performance.now() - start) / 1000;
+    const result = run(n);
+    // A run that times only part of its work says how long that part took.
+    const ops = typeof result === "number" ? result >>> 0 : result.ops;
+    const seconds = typeof result === "number" ? (performance.now() - start) / 1000 : result.seconds;
     if (ops === 0) throw new Error(`${name}: the workload's self-check failed`);
     return { ops, seconds };
   };
@@ -229,7 +244,10 @@ const RUNS_MODULE: Partial<Record<TargetName, string[]>> = {
     ...Object.keys(BOOT_TO_CONNECTED),
     ...BOOT_TO_CONNECTED_WASMTIME.map((name) => name + WASMTIME),
     SIZE,
+    ...Object.keys(NET_LANES).flatMap((name) => [name, name + WASMTIME]),
   ],
+  // The network lanes run both: the guests' netfront and the driver domain's netback.
+  netback: Object.keys(NET_LANES).flatMap((name) => [name, name + WASMTIME]),
   // The rig boots every unikernel (tools/xen/rig.ts).
   unikernel: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
   checks: [XEN_ELF_SIZE, ...Object.keys(XEN_TIMES)],
@@ -392,6 +410,22 @@ for (const name of BLOCK_REQUESTS_WASMTIME.filter((name) => wanted(name + WASMTI
     Math.round(opsPerSecond((n) => BLOCK_REQUESTS[name]!(guest, n), name + WASMTIME)),
     "requests/s",
   );
+}
+for (const [name, lane] of Object.entries(NET_LANES)) {
+  for (const inWasmtime of [false, true]) {
+    const result = name + (inWasmtime ? WASMTIME : "");
+    if (!wanted(result)) continue;
+    const engine = inWasmtime ? wasmtimeOrSkip() : undefined;
+    if (inWasmtime && !engine) continue;
+    const { NetPair } = await import("./net.js");
+    console.error(
+      `${result}: ${lane.length}-byte frames, netfront → Wasm netback and bridge → netfront, timing ${lane.timed}…`,
+    );
+    const pair = new NetPair(engine);
+    const fps = opsPerSecond((n) => pair.frames(Math.min(n, 1 << 16), lane.length, lane.timed), result);
+    if (lane.timed === "both") emit(result, Number(((fps * lane.length * 8) / 1e6).toFixed(1)), "Mbit/s");
+    else emit(result, Math.round(fps), "frames/s");
+  }
 }
 const boots = Object.entries(BOOT_TO_CONNECTED).flatMap(([name, guests]) => [
   { name, guests, inWasmtime: false },
