@@ -13,8 +13,8 @@
 // written. What the walk refuses is dropped, answered NETIF_RSP_ERROR (its
 // extra segments NETIF_RSP_NULL) and counted (txErrors), as Linux's netback
 // drops a first slot shorter than an Ethernet header, a fragment larger than
-// what the first slot's size leaves or more than XEN_NETIF_NR_SLOTS_MIN data
-// slots (Linux takes one more); so is a packet whose grant does not copy (a bogus ref, a page
+// what the first slot's size leaves or more than XEN_NETIF_NR_SLOTS_MIN
+// fragments after the first slot; so is a packet whose grant does not copy (a bogus ref, a page
 // not granted to us). Fatal (Linux's xenvif_fatal_tx_err): the vif is
 // disabled, as Linux's carrier goes off: nothing more is taken off its rings
 // or delivered to it, it leaves the bridge, and the reason is logged and

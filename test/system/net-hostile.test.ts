@@ -61,9 +61,9 @@ describe.each(engines)("under $name", ({ engine }) => {
         [ERROR, ERROR],
       ],
       [
-        "more than XEN_NETIF_NR_SLOTS_MIN (18) data slots",
-        (a) => Array.from({ length: 19 }, (_, i) => data(a, i, i === 0 ? 19 * 20 : 20, i < 18 ? more : 0)),
-        Array(19).fill(ERROR),
+        "more than XEN_NETIF_NR_SLOTS_MIN (18) fragments after the first slot",
+        (a) => Array.from({ length: 20 }, (_, i) => data(a, i, i === 0 ? 20 * 20 : 20, i < 19 ? more : 0)),
+        Array(20).fill(ERROR),
       ],
       [
         "a fragment that crosses its page (fatal in Linux)",
@@ -113,14 +113,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       othersStillServed();
     });
 
-    test("a packet of 18 slots is taken; a multicast filter request is answered and goes nowhere", () => {
+    test("a packet of 19 slots (18 fragments after the first) is taken; a multicast filter request is answered and goes nowhere", () => {
       const { net, a, b } = rig();
-      a.submit(Array.from({ length: 18 }, (_, i) => data(a, i, i === 0 ? 18 * 20 : 20, i < 17 ? more : 0)));
-      expect(a.txResponses.map((r) => r.status)).toEqual(Array(18).fill(OKAY));
-      expect(b.received.at(-1)!.data.length).toBe(360);
+      a.submit(Array.from({ length: 19 }, (_, i) => data(a, i, i === 0 ? 19 * 20 : 20, i < 18 ? more : 0)));
+      expect(a.txResponses.map((r) => r.status)).toEqual(Array(19).fill(OKAY));
+      expect(b.received.at(-1)!.data.length).toBe(380);
       const before = b.received.length;
       a.submit([data(a, 0, 60, NETTXF.extra_info), { extra: 2, flags: 0 }]);
-      expect(a.txResponses.slice(18).map((r) => r.status)).toEqual([OKAY, NULL]);
+      expect(a.txResponses.slice(19).map((r) => r.status)).toEqual([OKAY, NULL]);
       expect(b.received.length).toBe(before);
       expect(net.back.info(a.domid, 0)).toMatchObject({ txPackets: 1n, txErrors: 0n, fatal: "" });
     });
