@@ -100,6 +100,32 @@ const COMPARED: Record<string, string> = {
   unikernel_xvdb_backend_states: "unikernel_xvdb_backend_states",
 };
 
+/**
+ * Our Wasm netback as a network driver domain: Linux's netfront pings our
+ * unikernel's netfront through it (and its bridge), on a network dom0 is not on.
+ */
+const NET_DRIVER_DOMAIN_CHECKS = [
+  "netback.create",
+  "netback.serving",
+  "unikernel-dd.create",
+  "unikernel-dd.vif",
+  "unikernel-dd.said",
+  "linux-net.create",
+  "linux-net.boot",
+  "linux-net.vif",
+  "linux-net.ping",
+  "netback.said",
+  "linux-net.shutdown",
+  "linux-net.gone",
+  "unikernel-dd.shutdown",
+  "unikernel-dd.gone",
+  "linux-net.closed",
+  "unikernel-dd.closed",
+  "netback.shutdown",
+  "netback.gone",
+  "netback.goodbye",
+];
+
 /** Where the simulated run differs from the real one; each is explained in the README ("How the simulation behaves"). */
 const KNOWN_DIFFERENCES: { what: string; real: string; simulated: string }[] = [
   {
@@ -149,6 +175,11 @@ describe.skipIf(!prepared)("real Xen in QEMU", () => {
     const states = Object.fromEntries(report.figures.map((figure) => [figure.name, figure.value]));
     expect(states["linux-dd_xvda_frontend_states"]).toBe("1 3 4 5 6");
     expect(states["linux-dd_xvda_backend_states"]).toBe("1 2 4 5 6");
+  });
+
+  it("lets a Linux guest ping our unikernel through our Wasm netback in a driver domain", () => {
+    if (!(prepared as Prepared).guests.includes("netback")) return;
+    for (const id of NET_DRIVER_DOMAIN_CHECKS) expect(report.outcomeOf(id), id).toBe("pass");
   });
 
   it("and the same scenario on the simulated Xen differ only where the README says why", () => {

@@ -10,7 +10,7 @@ import { bootXen } from "./qemu.js";
 import { type RigEvent, RigReport } from "./report.js";
 
 /** The unikernels the rig boots (each made from its module when that has been built: npm run build). */
-export const UNIKERNELS = ["unikernel", "checks", "blkback"];
+export const UNIKERNELS = ["unikernel", "checks", "blkback", "netback"];
 /** A whole run (every guest, every check) fits well inside this under TCG on a busy 2-core machine. */
 const RUN_TIMEOUT_MS = 9 * 60_000;
 /** The last run's checks and figures, as JSON. */

@@ -175,10 +175,12 @@ $3
 CFG
 }
 
-# linux_config NAME DISKS RIG_DISKS [IP]: the xl config of a Linux PVH guest
-# (the rig's kernel and /init) with the xl disk list DISKS, whose /init uses
-# the disks RIG_DISKS (comma-separated); given IP (10.0.0.N), a vif on dom0's
-# bridge with the mac 00:16:3e:00:00:N, which the guest brings up at IP.
+# linux_config NAME DISKS RIG_DISKS [IP [PEER [BACKEND]]]: the xl config of a
+# Linux PVH guest (the rig's kernel and /init) with the xl disk list DISKS,
+# whose /init uses the disks RIG_DISKS (comma-separated); given IP (10.0.x.N),
+# a vif with the mac 00:16:3e:00:00:N, on dom0's bridge or served by the
+# driver domain BACKEND, which the guest brings up at IP to ping PEER (dom0,
+# 10.0.x.1, by default).
 linux_config() {
   # A distribution kernel probes for hardware a PVH guest does not have, slowly
   # under TCG: skip TSC calibration against a PIT (the frequency comes from Xen),
@@ -186,13 +188,13 @@ linux_config() {
   tsc_khz=$(awk '/^cpu_mhz/ { printf "%d", $3 * 1000 }' /var/log/xen/xl-info.txt)
   fast_boot="tsc_early_khz=$tsc_khz pci=off 8250.nr_uarts=0 cryptomgr.notests mitigations=off"
   vif=
-  [ -z "$4" ] || vif="'bridge=$BRIDGE,mac=$(guest_mac "$4")'"
+  if [ -n "$6" ]; then vif="'backend=$6,mac=$(guest_mac "$4")'"; elif [ -n "$4" ]; then vif="'bridge=$BRIDGE,mac=$(guest_mac "$4")'"; fi
   cat >"$images/$1.cfg" <<CFG
 name = "$1"
 type = "pvh"
 kernel = "/rig/guests/linux/vmlinux"
 ramdisk = "/rig/guests/linux/linux-guest.cpio"
-extra = "console=hvc0 $fast_boot rig_disks=$3${4:+ rig_ip=$4}"
+extra = "console=hvc0 $fast_boot rig_disks=$3${4:+ rig_ip=$4}${5:+ rig_ping=$5}"
 memory = 256
 vcpus = 1
 disk = $2

@@ -1,7 +1,7 @@
 # The rig's scenario, run by dom0's /init once Xen's daemons are up: checks
 # on dom0 itself, then each guest, one after the other: the Linux guest first
-# (it proves the rig), then our unikernel, its self-checking variant and our
-# block backend as a driver domain. (guest-save-restore.sh, xl save and xl
+# (it proves the rig), then our unikernel, its self-checking variant, our
+# block backend as a driver domain and our network backend as one. (guest-save-restore.sh, xl save and xl
 # restore of the unikernel, is not in it yet: after a restore, the unikernel
 # once hung closing its disk at xl shutdown; see its header.)
 . /rig/lib.sh
@@ -22,3 +22,4 @@ sh /rig/guest-linux.sh
 sh /rig/guest-unikernel.sh
 sh /rig/guest-checks.sh
 sh /rig/guest-driver-domain.sh
+sh /rig/guest-net-driver-domain.sh

@@ -1,11 +1,12 @@
 #!/bin/busybox sh
 # /init of the Linux test guest: finds its disks (xvda and xvdb, or those
-# its xl config lists in the kernel parameter rig_disks=xvda,...), writes a
+# its xl config lists in the kernel parameter rig_disks=xvda,..., none for
+# an empty rig_disks=), writes a
 # pattern over the first 4 KiB of each and reads it back, says so and what
 # the disk's last sector begins with on its console; given rig_ip=ADDRESS,
-# brings its vif (eth0) up at ADDRESS/24 and pings dom0 (the .1 of that
-# network); then waits for dom0's shutdown request (Linux runs /sbin/poweroff
-# for it).
+# brings its vif (eth0) up at ADDRESS/24 and pings rig_ping (default: the
+# .1 of that network, dom0); then waits for dom0's shutdown request (Linux
+# runs /sbin/poweroff for it).
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
@@ -17,7 +18,7 @@ insmod /xen-blkfront.ko
 insmod /xen-netfront.ko
 
 # Linux hands init the kernel parameters it does not know as environment variables.
-for disk in $(echo "${rig_disks:-xvda,xvdb}" | tr , ' '); do
+for disk in $(echo "${rig_disks-xvda,xvdb}" | tr , ' '); do
   tries=0
   while [ ! -b "/dev/$disk" ] && [ $tries -lt 150 ]; do sleep 0.2; tries=$((tries + 1)); done
   if [ ! -b "/dev/$disk" ]; then say "$disk missing"; continue; fi
@@ -37,9 +38,9 @@ if [ -n "$rig_ip" ]; then
   while [ ! -e /sys/class/net/eth0 ] && [ $tries -lt 150 ]; do sleep 0.2; tries=$((tries + 1)); done
   if ip addr add "$rig_ip/24" dev eth0 && ip link set eth0 up; then
     say "eth0 up at $rig_ip, mac $(cat /sys/class/net/eth0/address)"
-    dom0=${rig_ip%.*}.1
-    replies=$(ping -c 3 -W 10 "$dom0" | grep -c "bytes from")
-    say "eth0 pinged $dom0: $replies of 3 replies"
+    peer=${rig_ping:-${rig_ip%.*}.1}
+    replies=$(ping -c 3 -W 10 "$peer" | grep -c "bytes from")
+    say "eth0 pinged $peer: $replies of 3 replies"
   else
     say "eth0 missing"
   fi
