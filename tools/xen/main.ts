@@ -5,7 +5,7 @@ import { exitWithError, parseCommandLine } from "../../runtime/command-line.js";
 import { buildStale } from "../build.js";
 import { PeerUnavailable } from "../debian.js";
 import type { CheckResult } from "./report.js";
-import { type Progress, prepareRig, runRig } from "./rig.js";
+import { type Progress, prepareRig, runRig, UNIKERNELS } from "./rig.js";
 
 const USAGE = `usage: npm run xen
 
@@ -13,9 +13,10 @@ Fetches Debian's Xen, kernel and QEMU packages into .cache/ (installing
 qemu-system-x86, busybox-static and cpio with apt-get where missing), builds
 dom0's initramfs, boots Xen in QEMU and runs the scenario: a Linux PVH guest,
 build/unikernel.pvh.elf, build/checks.pvh.elf (its self-checking variant),
-and build/blkback.pvh.elf as a driver domain serving a second Linux guest's
-disk (the unikernels built first if stale), each started with xl and checked
-from dom0. Serial logs are kept in .cache/xen/logs/.`;
+build/blkback.pvh.elf as a driver domain serving a second Linux guest's disk,
+and build/netback.pvh.elf as one serving a third Linux guest's and a
+unikernel's vifs (the unikernels built first if stale), each started with xl
+and checked from dom0. Serial logs are kept in .cache/xen/logs/.`;
 
 const MARK: Record<CheckResult["outcome"], string> = { pass: "ok  ", fail: "FAIL", skip: "--  " };
 
@@ -50,7 +51,7 @@ const COMMAND = "npm run xen";
 async function main(): Promise<number> {
   parseCommandLine(COMMAND, USAGE, {});
   const preparing = Date.now();
-  await buildStale(["unikernel", "checks", "blkback"]);
+  await buildStale(UNIKERNELS);
   console.log("preparing the rig");
   const prepared = prepareRig((text) => show({ kind: "host", text }));
   console.log(`  ready in ${((Date.now() - preparing) / 1000).toFixed(1)} s; booting Xen in QEMU (TCG)`);

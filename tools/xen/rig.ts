@@ -3,6 +3,7 @@
 // serial line. `npm run xen` (tools/xen/main.ts) and test/real-xen/real-xen.test.ts run it.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { TargetName } from "../build.js";
 import { buildPvhElf } from "../pvh.js";
 import { dom0Initramfs, type GuestFiles, kernelElf, linuxGuestInitramfs, RIG_CACHE, xenImage } from "./initramfs.js";
 import { dom0Packages, ensureHostTools } from "./packages.js";
@@ -10,7 +11,7 @@ import { bootXen } from "./qemu.js";
 import { type RigEvent, RigReport } from "./report.js";
 
 /** The unikernels the rig boots (each made from its module when that has been built: npm run build). */
-export const UNIKERNELS = ["unikernel", "checks", "blkback", "netback"];
+export const UNIKERNELS: TargetName[] = ["unikernel", "checks", "blkback", "netback"];
 /** A whole run (every guest, every check) fits well inside this under TCG on a busy 2-core machine. */
 const RUN_TIMEOUT_MS = 9 * 60_000;
 /** The last run's checks and figures, as JSON. */
