@@ -19,12 +19,6 @@ same_cksum() {
 }
 # Linux's blkfront turns flushes off, saying so, when the backend fails one.
 no_failed_flush() { ! console_has $frontend "op failed" || { grep -F "op failed" "/var/log/xen/console/guest-$frontend.log"; return 1; }; }
-# Every state each end of xvda went through ends in Closing, Closed.
-dd_closed() {
-  for path in "/local/domain/$fe/device/vbd/51712/state" "$backend_node/state"; do
-    case " $(states_of "$path")" in *" 5 6") ;; *) echo "$path went $(states_of "$path")"; return 1 ;; esac
-  done
-}
 
 create_guest $backend "xl create starts our block-backend driver domain (build/blkback.pvh.elf, driver_domain=1)" || exit 0
 bd=$domid
@@ -49,7 +43,7 @@ figure ${frontend}_xvda_backend_nodes "$(nodes_of $backend_node)" "(XenStore nod
   "s after the domain's XenStore home appeared (dom0 clock, under TCG)"
 shutdown_guest $frontend "xl shutdown ends the Linux guest" "$backend_node"
 check $backend.data "dom0's cksum of the pattern is what the driver domain says its disk now begins with" same_cksum
-check $frontend.closed "both ends of xvda went Closing then Closed" dd_closed
+check $frontend.closed "both ends of xvda went Closing then Closed" ends_closed "/local/domain/$fe/device/vbd/51712/state" "$backend_node/state"
 if [ -z "$not_run" ]; then
   figure ${frontend}_xvda_frontend_states "$(states_of "/local/domain/$fe/device/vbd/51712/state")" "(XenBus states, in order)"
   figure ${frontend}_xvda_backend_states "$(states_of "$backend_node/state")" "(XenBus states, in order)"

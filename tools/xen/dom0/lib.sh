@@ -106,6 +106,14 @@ states_of() {
     }' /var/log/xen/xenstored-trace.log | sed 's/ $//'
 }
 
+# ends_closed PATH...: every state each XenStore state node PATH went
+# through (from xenstored's trace) ends in Closing, Closed (5 6).
+ends_closed() {
+  for path in "$@"; do
+    case " $(states_of "$path")" in *" 5 6") ;; *) echo "$path went $(states_of "$path")"; return 1 ;; esac
+  done
+}
+
 # nodes_of PATH: the names of PATH's children, sorted, on one line.
 nodes_of() { xenstore-list "$1" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'; }
 
