@@ -4,6 +4,12 @@
 // export so that a call into the guest is a run of its domain (the
 // scheduler knows who runs, for upcalls and page coherence) and so that the
 // guest's death (shutdown, crash, trap) ends the call instead of escaping it.
+//
+// A module built with AssemblyScript's minimal runtime (build/xenbus.wasm,
+// tools/build.ts) never collects garbage by itself: it may only collect once
+// no managed reference lives on its stack, when the outermost call into it
+// has returned. Such a module says so (its `xen_host_collects` global is
+// 1), and after each such call the wrapper runs its `__collect` export.
 import { type Engine, type EngineInstance, GuestTrap, type WasmValue } from "./engine.js";
 import { DomainExit, type DomainExitInfo, type GuestHypervisor, type HostedDomain } from "./hypervisor.js";
 import { v8Engine } from "./v8.js";
@@ -37,6 +43,10 @@ export interface Guest<E = GuestExports, D extends HostedDomain = HostedDomain> 
 }
 
 const UPCALL = "xen_upcall";
+/** The global a module that leaves collection to its host sets to 1 (assembly/drivers/domain-exports.ts). */
+const HOST_COLLECTS = "xen_host_collects";
+/** The runtime's exports (`__new`, `__pin`, `__collect`, ...): a call to one is no run of the guest and needs no collection. */
+const RUNTIME_EXPORT = /^__/;
 const NO_MEMORY = new Uint8Array(0);
 
 export function loadGuest<E = GuestExports, D extends HostedDomain = HostedDomain>(
@@ -58,12 +68,19 @@ export function loadGuest<E = GuestExports, D extends HostedDomain = HostedDomai
   }
   const loaded = instance;
   const scheduler = hv.scheduler;
+  const names = loaded.exportNames();
+  const collects = names.includes(HOST_COLLECTS) && loaded.global(HOST_COLLECTS) === 1;
+  /** Calls into the guest on the host stack now (a hypercall's handler may call in again). */
+  let depth = 0;
 
   const call = (name: string, args: WasmValue[]): number | undefined => {
     if (!domain.alive) throw new Error(`${domain} has exited (${domain.exit!.reason}); cannot call ${name}`);
     scheduler.enter(domain);
+    depth++;
     try {
-      return loaded.call(name, args);
+      const result = loaded.call(name, args);
+      if (depth === 1 && collects && !RUNTIME_EXPORT.test(name)) loaded.call("__collect", []);
+      return result;
     } catch (error) {
       if (error instanceof DomainExit && error.domid === domain.domid) return undefined;
       if (error instanceof GuestTrap) {
@@ -72,11 +89,11 @@ export function loadGuest<E = GuestExports, D extends HostedDomain = HostedDomai
       }
       throw error;
     } finally {
+      depth--;
       scheduler.leave(domain);
     }
   };
 
-  const names = loaded.exportNames();
   hv.startDomain(domain, {
     upcall: names.includes(UPCALL) ? () => void call(UPCALL, []) : null,
     // A destroyed domain's engine instance goes at once; one never destroyed goes when collected with its hypervisor (see the engine).

@@ -4,6 +4,17 @@ import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
 import { suspendDomain } from "./suspend";
 
+/** ASC_RUNTIME's value for the minimal runtime (the compiler's Runtime.Minimal, which programs cannot name). */
+const MINIMAL_RUNTIME: i32 = 1;
+
+/**
+ * 1 when this module never collects its garbage by itself (built with
+ * AssemblyScript's minimal runtime, as xenbus.wasm is: tools/build.ts): its
+ * host must call `__collect` each time the outermost call into it returns
+ * (runtime/guest.ts does). 0 when it collects as it allocates.
+ */
+export const xen_host_collects: i32 = ASC_RUNTIME == MINIMAL_RUNTIME ? 1 : 0;
+
 /**
  * Maps shared_info and sets up the grant table. 0, or the -errno / GNTST_*
  * of the step that failed. Idempotent: what is already up is kept, so a
