@@ -13,8 +13,11 @@ import { PAGE_SHIFT, PAGE_SIZE } from "./abi";
 
 export { PAGE_SHIFT, PAGE_SIZE } from "./abi";
 
-export const STORE_PAGE: usize = memory.data(PAGE_SIZE, PAGE_SIZE);
+// The console page first: the page after it is the store page, never static
+// data the garbage collector writes to (its bookkeeping in the headers of
+// static objects), so a write after the console ring is always a stray one.
 export const CONSOLE_PAGE: usize = memory.data(PAGE_SIZE, PAGE_SIZE);
+export const STORE_PAGE: usize = memory.data(PAGE_SIZE, PAGE_SIZE);
 
 /** The pool's first region, in the module's static data: enough for a guest's own rings and grants. */
 const STATIC_POOL_PAGES: u32 = 512;
