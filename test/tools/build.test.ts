@@ -74,3 +74,9 @@ describe("npm run build", () => {
     expect(built(await build("xenbus.debug"))).toEqual(["xenbus.debug (not built yet)"]);
   }, 600_000);
 });
+
+describe("build/xenbus.wasm, the release module", () => {
+  it("is at most 64 KiB (issue 14: what a unikernel uses, nothing more)", () => {
+    expect(readFileSync("build/xenbus.wasm").byteLength).toBeLessThanOrEqual(64 * 1024);
+  });
+});
