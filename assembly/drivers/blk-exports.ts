@@ -7,11 +7,19 @@
 
 import { BLKIF_OP_READ, BLKIF_OP_WRITE, EINVAL, EIO, ENODEV, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { areUserPages, isUserPage } from "../xen/userpages";
-import { attachBackendBus, attachFrontendBus, currentBackendBus, currentFrontendBus, waitOnBus } from "../xenbus/bus";
+import {
+  attachBackendBus,
+  attachFrontendBus,
+  closeDevice,
+  currentBackendBus,
+  currentFrontendBus,
+  reopenDevice,
+  waitOnBus,
+} from "../xenbus/bus";
 import * as xenstore from "../xenstore/ring";
 import { findBackend, setOfferedRingOrder } from "./blkback-xs";
 import { BlkfrontDevice, flush, transfer } from "./blkfront";
-import { close, reopen } from "./blkfront-xs";
+import "./blkfront-xs"; // registers the vbd driver of the frontend bus
 import { pagesFor } from "./blkif";
 import { createDisk, diskAt } from "./memdisk";
 
@@ -63,7 +71,7 @@ export function blk_open(devid: u32, timeout_ms: u32): i32 {
   if (currentFrontendBus() === null) return -ENODEV;
   const dev = frontend(devid);
   if (dev !== null && dev.state == XenbusStateClosed) {
-    const rc = reopen(dev);
+    const rc = reopenDevice(dev);
     if (rc < 0) return rc;
   }
   const rc = waitFor(devid, true, timeout_ms);
@@ -79,7 +87,7 @@ export function blk_open(devid: u32, timeout_ms: u32): i32 {
 export function blk_close(devid: u32, timeout_ms: u32): i32 {
   const dev = frontend(devid);
   if (dev === null) return -ENODEV;
-  const rc = close(dev);
+  const rc = closeDevice(dev);
   if (rc < 0) return rc;
   return waitFor(devid, false, timeout_ms);
 }

@@ -8,7 +8,6 @@
 // feature-flush-cache) and switch to Connected; when it closes we tear down
 // and close. The ring and the requests on it are blkfront.ts's.
 import {
-  EBUSY,
   EINVAL,
   ENOENT,
   XenbusStateClosed,
@@ -163,19 +162,6 @@ function readValue(store: XsClient, path: string, kind: i32): i64 {
 function closeFrontend(dev: BlkfrontDevice): void {
   teardown(dev);
   if (dev.state != XenbusStateClosed) frontendClosed(dev);
-}
-
-/** Closes the device from our side: Closing, then the backend's close takes us to Closed. */
-export function close(dev: BlkfrontDevice): i32 {
-  if (dev.state == XenbusStateClosed) return 0;
-  return dev.bus.setState(dev, XenbusStateClosing);
-}
-
-/** Opens a closed device again: Initialising, which the backend answers by resetting for a new frontend. */
-export function reopen(dev: BlkfrontDevice): i32 {
-  if (dev.state != XenbusStateClosed) return dev.state == XenbusStateInitialising ? 0 : -EBUSY;
-  dev.down = false;
-  return dev.bus.setState(dev, XenbusStateInitialising);
 }
 
 registerFrontendDriver(new BlkfrontDriver("vbd"));

@@ -5,10 +5,10 @@
 
 import { EFAULT, EINVAL, EIO, ENODEV, NETTXF_csum_blank, NETTXF_data_validated, XenbusStateClosed } from "../xen/abi";
 import { areUserPages, inMemory, isUserPage } from "../xen/userpages";
-import { attachFrontendBus, currentFrontendBus, waitOnBus } from "../xenbus/bus";
+import { attachFrontendBus, closeDevice, currentFrontendBus, reopenDevice, waitOnBus } from "../xenbus/bus";
 import * as xenstore from "../xenstore/ring";
 import { NetfrontDevice, recv, send } from "./netfront";
-import { close, setOptions } from "./netfront-xs";
+import { setOptions } from "./netfront-xs";
 import { slotsFor } from "./netif";
 
 function vif(devid: u32): NetfrontDevice | null {
@@ -49,12 +49,18 @@ function waitFor(devid: u32, connected: bool, timeoutMs: u32): i32 {
 }
 
 /**
- * Blocks until vif `devid` is Connected at both ends. 0, or -errno: -ENODEV
+ * Blocks until vif `devid` is Connected at both ends, reopening it first if
+ * it was closed (the backend then resets for it). 0, or -errno: -ENODEV
  * before net_start, -EIO when it closed or broke instead, -ETIMEDOUT after
  * `timeout_ms` of Xen's system time.
  */
 export function net_open(devid: u32, timeout_ms: u32): i32 {
   if (currentFrontendBus() === null) return -ENODEV;
+  const dev = vif(devid);
+  if (dev !== null && dev.state == XenbusStateClosed) {
+    const rc = reopenDevice(dev);
+    if (rc < 0) return rc;
+  }
   const rc = waitFor(devid, true, timeout_ms);
   if (rc < 0) return rc;
   return vif(devid)!.isConnected() ? 0 : -EIO;
@@ -64,7 +70,7 @@ export function net_open(devid: u32, timeout_ms: u32): i32 {
 export function net_close(devid: u32, timeout_ms: u32): i32 {
   const dev = vif(devid);
   if (dev === null) return -ENODEV;
-  const rc = close(dev);
+  const rc = closeDevice(dev);
   return rc < 0 ? rc : waitFor(devid, false, timeout_ms);
 }
 

@@ -170,12 +170,6 @@ function closeFrontend(dev: NetfrontDevice): void {
   if (dev.state != XenbusStateClosed) frontendClosed(dev);
 }
 
-/** Closes the device from our side: Closing, then the backend's close takes us to Closed. */
-export function close(dev: NetfrontDevice): i32 {
-  if (dev.state == XenbusStateClosed) return 0;
-  return dev.bus.setState(dev, XenbusStateClosing);
-}
-
 /** Sets what devices ask for from their next connection on: 0, or -EINVAL for a queue count out of 1..MAX_QUEUES. */
 export function setOptions(checksumOffload: bool, gso: bool, maxQueues: u32): i32 {
   if (maxQueues == 0 || maxQueues > MAX_QUEUES) return -EINVAL;

@@ -21,10 +21,12 @@
 // the upcall (watch events) or from the bus's own calls, never nested.
 import {
   EACCES,
+  EBUSY,
   EINVAL,
   ENOENT,
   ETIMEDOUT,
   XenbusStateClosed,
+  XenbusStateClosing,
   XenbusStateConnected,
   XenbusStateInitialising,
   XenbusStateUnknown,
@@ -541,6 +543,19 @@ export function waitOnBus(bus: XenbusBus, done: () => bool, timeoutMs: u32): i32
   bus.store.pollEvents();
   bus.store.dispatchWatchEvents();
   return waitUntilDeadline(done, systemTime() + u64(timeoutMs) * 1_000_000);
+}
+
+/** Closes a frontend device from our side: Closing, then the backend's close takes it to Closed. */
+export function closeDevice(dev: BusDevice): i32 {
+  if (dev.state == XenbusStateClosed) return 0;
+  return dev.bus.setState(dev, XenbusStateClosing);
+}
+
+/** Opens a closed frontend device again: Initialising, which the backend answers by resetting for a new frontend. */
+export function reopenDevice(dev: BusDevice): i32 {
+  if (dev.state != XenbusStateClosed) return dev.state == XenbusStateInitialising ? 0 : -EBUSY;
+  dev.down = false;
+  return dev.bus.setState(dev, XenbusStateInitialising);
 }
 
 export function currentBackendBus(): XenbusBus | null {

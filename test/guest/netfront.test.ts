@@ -317,7 +317,7 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(back.rxAvailable()).toBe(64);
     });
 
-    test("closing ends every grant and channel: the frontend's grant refs are all free again", () => {
+    test("closing ends every grant and channel (the frontend's grant refs all free again); opening again reconnects", () => {
       const before = guest.exports.gnttab_free_refs();
       const { back, net } = plug({ split: true });
       expect(guest.exports.gnttab_free_refs()).toBe(before - 2 - 32 - 64);
@@ -326,6 +326,14 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect([back.front("state"), back.state]).toEqual([String(Closed), Closed]);
       expect(guest.exports.gnttab_free_refs()).toBe(before);
       expect(() => net.send(0, frame(60))).toThrow(expect.objectContaining({ code: "ENODEV" }));
+      // Opened again, it connects anew (the backend resets for it) and frames flow.
+      net.open(0);
+      expect(net.info(0)).toMatchObject({ state: Connected, backendState: Connected, txPackets: 0n });
+      net.send(0, frame(60, 12));
+      hv.runUntilIdle();
+      expect(back.transmitted.at(-1)?.data).toEqual(frame(60, 12));
+      back.deliver(frame(61, 13, MAC));
+      expect(net.receive(0)?.data).toEqual(frame(61, 13, MAC));
     });
   });
 });
