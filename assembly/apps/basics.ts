@@ -10,7 +10,7 @@
 // connecting) has run its handler by the time the wait returns.
 import "../xen/panic"; // the abort handler named in asconfig.json
 import { BlkfrontDevice } from "../drivers/blkfront";
-import { close as closeDisk } from "../drivers/blkfront-xs"; // and registers the vbd driver with the frontend bus
+import "../drivers/blkfront-xs"; // registers the vbd driver with the frontend bus
 import { SECTOR_SHIFT } from "../drivers/blkif";
 import * as consoleFront from "../drivers/console";
 import { suspendDomain } from "../drivers/suspend";
@@ -18,7 +18,7 @@ import * as evtchn from "../evtchn/evtchn";
 import * as gnttab from "../gnttab/gnttab";
 import { ENOENT, SHUTDOWN_poweroff, SHUTDOWN_reboot, XenbusStateClosed, XenbusStateUnknown } from "../xen/abi";
 import { systemTime, waitUntilDeadline } from "../xen/time";
-import { attachFrontendBus, BusDevice, currentFrontendBus, XenbusBus } from "../xenbus/bus";
+import { attachFrontendBus, BusDevice, closeDevice, currentFrontendBus, XenbusBus } from "../xenbus/bus";
 import { XsClient, XsTransactionBody } from "../xenstore/client";
 import * as xenstore from "../xenstore/ring";
 import { XsWatchHandler } from "../xenstore/watches";
@@ -192,7 +192,7 @@ class OurDisks extends Reporter {
 
   close(): void {
     const current = disks();
-    for (let i = 0; i < current.length; i++) closeDisk(current[i]);
+    for (let i = 0; i < current.length; i++) closeDevice(current[i]);
   }
 
   closed(): bool {

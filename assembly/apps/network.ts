@@ -4,9 +4,9 @@
 // which libxl writes from the xl config's `vif = [ 'ip=...' ]` and Mini-OS's
 // netfront reads as well; a vif without one is announced and not answered on.
 import { NetfrontDevice, recv, send } from "../drivers/netfront";
-import { close as closeVif } from "../drivers/netfront-xs"; // and registers the vif driver with the frontend bus
+import "../drivers/netfront-xs"; // registers the vif driver with the frontend bus
 import { XEN_NETIF_GSO_TYPE_NONE } from "../xen/abi";
-import { currentFrontendBus } from "../xenbus/bus";
+import { closeDevice, currentFrontendBus } from "../xenbus/bus";
 import { XS_NO_TRANSACTION } from "../xenstore/wire";
 import { addReporter, devicesClosed, devicesOf, Reporter, say } from "./basics";
 import { PingHost } from "./ping-responder";
@@ -61,7 +61,7 @@ class OurVifs extends Reporter {
 
   close(): void {
     const current = vifs();
-    for (let i = 0; i < current.length; i++) closeVif(current[i]);
+    for (let i = 0; i < current.length; i++) closeDevice(current[i]);
   }
 
   closed(): bool {
