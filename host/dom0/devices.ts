@@ -99,18 +99,23 @@ export function vifMac(device: DeviceId): string {
 
 /**
  * What libxl (4.17, libxl__set_xenstore_nic) writes in a vif's frontend
- * dir: its handle (the devid) and its MAC, the one in the backend dir.
+ * dir: its handle (the devid), its MAC (the one in the backend dir) and
+ * the MTU (which MirageOS's and our netfront read there).
  */
 function libxlNicFrontendNodes(device: DeviceSpec): Record<string, string> {
-  return { handle: String(device.devid), mac: device.backendParams?.mac ?? vifMac(device) };
+  return {
+    handle: String(device.devid),
+    mac: device.backendParams?.mac ?? vifMac(device),
+    mtu: device.backendParams?.mtu ?? "1500",
+  };
 }
 
 /**
  * What libxl (4.17) writes in a vif's backend dir: the hotplug script
  * (vif-bridge, which adds the backend's interface to the bridge), the
  * frontend's MAC, the bridge, its handle, the vif type (not a QEMU-emulated
- * ioemu NIC) and the MTU (which MirageOS's netfront reads). The device's
- * backendParams may replace any of them (a `mac` goes to both dirs).
+ * ioemu NIC) and the MTU. The device's backendParams may replace any of
+ * them (a `mac` or `mtu` goes to both dirs).
  */
 function libxlNicBackendNodes(device: DeviceSpec): Record<string, string> {
   return {
