@@ -3,6 +3,7 @@
 // at shutdown. A vif's address is the `ip` node of its backend directory,
 // which libxl writes from the xl config's `vif = [ 'ip=...' ]` and Mini-OS's
 // netfront reads as well; a vif without one is announced and not answered on.
+import { parseDecimal64 } from "../drivers/blkif";
 import { NetfrontDevice, recv, send } from "../drivers/netfront";
 import "../drivers/netfront-xs"; // registers the vif driver with the frontend bus
 import { XEN_NETIF_GSO_TYPE_NONE } from "../xen/abi";
@@ -74,7 +75,10 @@ addReporter(new OurVifs());
 function announce(dev: NetfrontDevice): PingHost | null {
   const mac = macText(dev.mac);
   const store = dev.store;
-  const address = store.read(XS_NO_TRANSACTION, `${dev.otherendPath}/ip`) < 0 ? 0 : parseIpv4(store.value);
+  const address =
+    store.read(XS_NO_TRANSACTION, `${dev.otherendPath}/ip`) < 0
+      ? 0
+      : parseIpv4(store.replyPayload(), store.replyLength());
   if (address == 0) {
     say(`Network vif ${dev.id} connected: mac ${mac}, no address (no ip in ${dev.otherendPath}).`);
     return null;
@@ -106,22 +110,23 @@ function macText(mac: StaticArray<u8>): string {
   return parts.join(":");
 }
 
-/** "10.0.0.3" as the number 0x0a000003; 0 for anything that is not four decimal bytes. */
-function parseIpv4(text: string): u32 {
-  const parts = text.split(".");
-  if (parts.length != 4) return 0;
+/**
+ * The IPv4 address in [at, at + length) ("10.0.0.3") as the number
+ * 0x0a000003; 0 for anything but four dot-separated decimal bytes of at most
+ * three digits each (each parsed as strictly as every negotiated value).
+ */
+function parseIpv4(at: usize, length: u32): u32 {
   let address: u32 = 0;
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i];
-    if (part.length == 0 || part.length > 3) return 0;
-    let value: u32 = 0;
-    for (let j = 0; j < part.length; j++) {
-      const digit = u32(part.charCodeAt(j)) - 0x30;
-      if (digit > 9) return 0;
-      value = value * 10 + digit;
-    }
-    if (value > 255) return 0;
-    address = (address << 8) | value;
+  let start: u32 = 0;
+  for (let part = 0; part < 4; part++) {
+    let end = start;
+    while (end < length && load<u8>(at + end) != 0x2e) end++;
+    // The last part ends the value, each other at a dot.
+    if ((part == 3) != (end == length) || end - start > 3) return 0;
+    const value = parseDecimal64(at + start, end - start, 255);
+    if (value < 0) return 0;
+    address = (address << 8) | u32(value);
+    start = end + 1;
   }
   return address;
 }
