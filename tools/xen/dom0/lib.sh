@@ -29,7 +29,7 @@ exec 3>&1
 # runs, "stack guard page was hit"); without this the checks would wait on
 # the dead guest until the run is cut off.
 panic_check() {
-  line=$(grep -m 1 "Kernel panic" /var/log/xen/console/guest-*.log 2>/dev/null) || return 0
+  line=$(grep -H -m 1 "Kernel panic" /var/log/xen/console/guest-*.log 2>/dev/null) || return 0
   # The oops before the panic, for the serial log: the host stops the run at the problem line.
   log=${line%%:*}
   name=${log#/var/log/xen/console/guest-}
