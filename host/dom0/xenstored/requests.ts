@@ -50,11 +50,6 @@ export interface Outcome {
 /** Serves `request` on `session`: a reply always, an ERROR reply for what xenstored refuses. */
 export function reply(state: XenStoreState, session: Session, request: XsMessage): Outcome {
   const context: Request = { state, session, caller: state.callerOf(session), message: request, fired: [], after: [] };
-  const answer = (type: number, payload: Uint8Array): Outcome => ({
-    fired: context.fired,
-    reply: { type, reqId: request.reqId, txId: request.txId, payload },
-    after: context.after,
-  });
   try {
     const handler = HANDLERS.get(request.type);
     if (!handler) throw new XsError("ENOSYS");
@@ -64,11 +59,16 @@ export function reply(state: XenStoreState, session: Session, request: XsMessage
       if (!context.transaction) throw new XsError("ENOENT");
     }
     const result = handler.run(context);
-    return answer(request.type, result === "OK" ? strings("OK") : result);
+    return answer(context, request.type, result === "OK" ? strings("OK") : result);
   } catch (error) {
     if (!(error instanceof XsError)) throw error;
-    return answer(XsType.ERROR, strings(error.errorName));
+    return answer(context, XsType.ERROR, strings(error.errorName));
   }
+}
+
+/** The outcome of the request in `context`: its reply, and the events it fired. */
+function answer({ message, fired, after }: Request, type: number, payload: Uint8Array): Outcome {
+  return { fired, reply: { type, reqId: message.reqId, txId: message.txId, payload }, after };
 }
 
 interface Request {
@@ -149,8 +149,15 @@ function treeOperation<T>(request: Request, operation: (access: TreeAccess) => T
   const { state, caller, transaction } = request;
   const changes: Change[] = [];
   const view = transaction ?? state.tree;
-  const checkMemoryGrowth = (domid: number, bytes: number) => state.checkMemoryGrowth(caller, view, domid, bytes);
-  const result = operation({ view, caller, quotas: state.quotas, changes, checkMemoryGrowth });
+  const result = operation({
+    view,
+    caller,
+    quotas: state.quotas,
+    changes,
+    checkMemoryGrowth(domid, bytes) {
+      state.checkMemoryGrowth(caller, view, domid, bytes);
+    },
+  });
   if (transaction) append(transaction.changes, changes);
   else append(request.fired, state.watchEvents(changes));
   return result;

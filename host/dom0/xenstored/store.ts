@@ -6,6 +6,7 @@ import { XsError } from "./errors.js";
 import { baseName, childPath, parentOf } from "./paths.js";
 import { accessFor, type Caller, PERM_NONE, PERM_OWNER, PERM_READ, PERM_WRITE, type Perm } from "./perms.js";
 import type { Quotas } from "./quota.js";
+import type { XsErrorName } from "./wire.js";
 
 export interface XsNode {
   readonly value: Uint8Array;
@@ -232,7 +233,7 @@ function permits(access: TreeAccess, node: XsNode, wanted: number): boolean {
  * may not learn what exists there). So creating a node needs write access to
  * its closest existing ancestor.
  */
-export function getNode(access: TreeAccess, path: string, wanted: number): XsNode {
+function lookup(access: TreeAccess, path: string, wanted: number): XsNode | XsErrorName {
   const node = access.view.get(path);
   if (node && permits(access, node, wanted)) return node;
   const error = node ? "EACCES" : "ENOENT";
@@ -242,21 +243,31 @@ export function getNode(access: TreeAccess, path: string, wanted: number): XsNod
     ancestor = access.view.get(name);
   }
   const ancestorGrants = ancestor !== undefined && (accessFor(access.caller, ancestor.perms) & wanted) !== 0;
-  throw new XsError(ancestorGrants ? error : "EACCES");
+  return ancestorGrants ? error : "EACCES";
+}
+
+/** The node at `path` if the caller has `wanted` access; otherwise throws `lookup`'s error. */
+export function getNode(access: TreeAccess, path: string, wanted: number): XsNode {
+  const found = lookup(access, path, wanted);
+  if (typeof found === "string") throw new XsError(found);
+  return found;
 }
 
 function checkSize(access: TreeAccess, node: NodeContents): void {
   if (!access.caller.privileged) access.quotas.check("node-size", access.caller.domid, nodeSize(node), "ENOSPC");
 }
 
+function addTo(totals: Map<number, number>, domid: number, bytes: number): void {
+  totals.set(domid, (totals.get(domid) ?? 0) + bytes);
+}
+
 /** Refuses writes that would grow a node owner's bytes past its memory quota; shrinking is always allowed. */
 function checkMemory(access: TreeAccess, writes: readonly (readonly [string, NodeContents])[]): void {
   const growth = new Map<number, number>();
-  const grow = (domid: number, bytes: number) => growth.set(domid, (growth.get(domid) ?? 0) + bytes);
   for (const [path, node] of writes) {
     const previous = access.view.get(path);
-    if (previous) grow(ownerOf(previous), -nodeMemory(path, previous));
-    grow(ownerOf(node), nodeMemory(path, node));
+    if (previous) addTo(growth, ownerOf(previous), -nodeMemory(path, previous));
+    addTo(growth, ownerOf(node), nodeMemory(path, node));
   }
   for (const [domid, bytes] of growth) if (bytes > 0) access.checkMemoryGrowth(domid, bytes);
 }
@@ -316,12 +327,10 @@ export function mkdir(access: TreeAccess, path: string): void {
 
 /** The writable node at `path`, or undefined when it does not exist and may be created. */
 function existingForWrite(access: TreeAccess, path: string): XsNode | undefined {
-  try {
-    return getNode(access, path, PERM_WRITE);
-  } catch (error) {
-    if (error instanceof XsError && error.errorName === "ENOENT") return undefined;
-    throw error;
-  }
+  const found = lookup(access, path, PERM_WRITE);
+  if (found === "ENOENT") return undefined;
+  if (typeof found === "string") throw new XsError(found);
+  return found;
 }
 
 /** Removes `path` and everything below; a missing node is fine if its parent exists. */
