@@ -129,10 +129,6 @@ function domidArg(payload: Uint8Array): number {
   return atoi(oneArg(payload));
 }
 
-function joinNames(names: Iterable<string>): Uint8Array {
-  return textToBytes(Array.from(names, (name) => `${name}\0`).join(""));
-}
-
 /** Appends one by one: a spread into push() overflows the stack on a large batch (an RM of 125,000 nodes). */
 function append<T>(target: T[], items: readonly T[]): void {
   for (const item of items) target.push(item);
@@ -234,7 +230,7 @@ const HANDLERS = new Map<number, Handler>([
         const path = nodeName(request, oneArg(request.message.payload));
         const { children } = treeOperation(request, (access) => directory(access, path));
         if (children.bytes > XENSTORE_PAYLOAD_MAX) throw new XsError("E2BIG");
-        return joinNames(children);
+        return textToBytes(children.listing());
       },
     },
   ],
@@ -246,17 +242,19 @@ const HANDLERS = new Map<number, Handler>([
         const path = nodeName(request, name!);
         const node = treeOperation(request, (access) => directory(access, path));
         const generation = `${node.generation}\0`;
-        const all = bytesToText(joinNames(node.children));
+        // The listing is made once per version of the child list, so each part costs its own bytes.
+        const all = node.children.listing();
         const offset = Math.max(0, atoi(offsetText!));
         if (offset >= all.length) return textToBytes(`${generation}\0`);
-        // Whole names from the offset while they fit, leaving room for the closing nul.
-        let part = "";
-        for (const child of all.slice(offset).split("\0").slice(0, -1)) {
-          if (generation.length + part.length + child.length + 2 > XENSTORE_PAYLOAD_MAX) break;
-          part += `${child}\0`;
+        // Whole names from the offset (a name cut by it counts from there) while they fit, leaving room for the closing nul.
+        let end = offset;
+        while (end < all.length) {
+          const next = all.indexOf("\0", end) + 1;
+          if (generation.length + (next - offset) + 1 > XENSTORE_PAYLOAD_MAX) break;
+          end = next;
         }
-        const complete = offset + part.length === all.length;
-        return textToBytes(`${generation}${part}${complete ? "\0" : ""}`);
+        const complete = end === all.length;
+        return textToBytes(`${generation}${all.slice(offset, end)}${complete ? "\0" : ""}`);
       },
     },
   ],

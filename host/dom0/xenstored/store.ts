@@ -30,41 +30,130 @@ export interface NodeView {
 }
 
 /**
- * A node's child names in creation order. Adding a name shares the array
- * with the list it was added to (O(1) amortised, not a copy), as long as
- * nothing was added to that list before: so the committed tree and each
- * transaction hold their own version of a parent without copying its
- * children. Removing a name copies.
+ * The slots a line of ChildList versions shares: each made from the newest
+ * by adding (a slot appended) or removing (its slots stamped with the
+ * version that removed them). Older versions keep seeing what they saw: a
+ * slot below their end not removed by them or before.
+ */
+class Lineage {
+  readonly names: string[] = [];
+  /** The stamp of the version that removed each slot (Infinity while none did). */
+  readonly removedBy: number[] = [];
+  /**
+   * The slots of each name in the newest version (more than one only in a
+   * transaction's inconsistent view), made at the first removal: most lists
+   * only ever grow.
+   */
+  slotsOf: Map<string, number[]> | undefined;
+  /** The newest version's stamp. */
+  newest = 0;
+  /** Slots removed so far: once they outnumber the names left, the next version starts a lineage of its own. */
+  removed = 0;
+}
+
+/**
+ * A node's child names in creation order, persistent: every version stays as
+ * it was, so the committed tree and each transaction hold their own version
+ * of a parent. Adding or removing a name in the newest version of its
+ * lineage costs O(1) amortised (no copy); doing it to an older one (a
+ * transaction's, after the committed tree moved on) copies the names into a
+ * lineage of its own. The listing DIRECTORY and DIRECTORY_PART send is made
+ * once per version.
  */
 export class ChildList implements Iterable<string> {
-  static readonly EMPTY = new ChildList([], 0, 0);
+  static readonly EMPTY = new ChildList(new Lineage(), 0, 0, 0, 0);
+  /** Names read from slots so far, by every list: the cost tests bound it (test/dom0/xenstored-children.test.ts). */
+  static namesVisited = 0;
+  private listingText: string | undefined;
 
   private constructor(
-    private readonly shared: string[],
+    private readonly lineage: Lineage,
+    private readonly stamp: number,
+    /** The slots below this are this version's, unless removed by it or before. */
+    private readonly end: number,
     readonly length: number,
     /** The names' bytes with a nul after each, as DIRECTORY sends them and the node-size quota counts them. */
     readonly bytes: number,
   ) {}
 
   static of(names: readonly string[]): ChildList {
-    return names.reduce((list, name) => list.with(name), ChildList.EMPTY);
+    const lineage = new Lineage();
+    let bytes = 0;
+    for (const name of names) {
+      addSlot(lineage, name);
+      bytes += name.length + 1;
+    }
+    return new ChildList(lineage, 0, names.length, names.length, bytes);
   }
 
   with(name: string): ChildList {
-    const names =
-      this.length > 0 && this.shared.length === this.length ? this.shared : this.shared.slice(0, this.length);
-    names.push(name);
-    return new ChildList(names, this.length + 1, this.bytes + name.length + 1);
+    if (!this.isNewest()) return ChildList.of([...this, name]);
+    const { lineage } = this;
+    addSlot(lineage, name);
+    return new ChildList(
+      lineage,
+      ++lineage.newest,
+      lineage.names.length,
+      this.length + 1,
+      this.bytes + name.length + 1,
+    );
   }
 
+  /** Without every occurrence of `name`; this same list if it has none. */
   without(name: string): ChildList {
-    const names = this.shared.slice(0, this.length).filter((child) => child !== name);
-    return names.length === this.length ? this : new ChildList(names, names.length, this.bytes - name.length - 1);
+    if (!this.isNewest()) {
+      const names = [...this].filter((child) => child !== name);
+      return names.length === this.length ? this : ChildList.of(names);
+    }
+    const { lineage } = this;
+    if (!lineage.slotsOf) {
+      lineage.slotsOf = new Map();
+      ChildList.namesVisited += this.end;
+      for (let slot = 0; slot < this.end; slot++) if (lineage.removedBy[slot]! > this.stamp) indexSlot(lineage, slot);
+    }
+    const slots = lineage.slotsOf.get(name);
+    if (!slots) return this;
+    const stamp = ++lineage.newest;
+    for (const slot of slots) lineage.removedBy[slot] = stamp;
+    lineage.slotsOf.delete(name);
+    lineage.removed += slots.length;
+    const length = this.length - slots.length;
+    const bytes = this.bytes - slots.length * (name.length + 1);
+    const list = new ChildList(lineage, stamp, this.end, length, bytes);
+    // Dropping the removed slots costs the names left, no more than the removals since the last time.
+    return lineage.removed > length ? ChildList.of([...list]) : list;
+  }
+
+  /** The names with a nul after each, one char per byte (DIRECTORY's payload as text); made once per version. */
+  listing(): string {
+    this.listingText ??= Array.from(this, (name) => `${name}\0`).join("");
+    return this.listingText;
   }
 
   *[Symbol.iterator](): Iterator<string> {
-    for (let index = 0; index < this.length; index++) yield this.shared[index]!;
+    const { names, removedBy } = this.lineage;
+    ChildList.namesVisited += this.end;
+    for (let slot = 0; slot < this.end; slot++) if (removedBy[slot]! > this.stamp) yield names[slot]!;
   }
+
+  /** Whether this is the newest version of its lineage (the empty list never is: each list grown from it starts one). */
+  private isNewest(): boolean {
+    return this.length > 0 && this.stamp === this.lineage.newest;
+  }
+}
+
+function addSlot(lineage: Lineage, name: string): void {
+  lineage.names.push(name);
+  lineage.removedBy.push(Number.POSITIVE_INFINITY);
+  if (lineage.slotsOf) indexSlot(lineage, lineage.names.length - 1);
+}
+
+/** Records `slot` in slotsOf (which the caller made). */
+function indexSlot(lineage: Lineage, slot: number): void {
+  const name = lineage.names[slot]!;
+  const slots = lineage.slotsOf!.get(name);
+  if (slots) slots.push(slot);
+  else lineage.slotsOf!.set(name, [slot]);
 }
 
 /** What a domain's nodes take: how many, and their bytes as `nodeMemory` counts them. */
