@@ -1,7 +1,8 @@
 // The V8 engine adapter, through the WebAssembly JS API.
 import { type Engine, type EngineInstance, GuestTrap, type HostFunction, type WasmValue } from "./engine.js";
 
-class V8Instance implements EngineInstance {
+/** An instance's exports behind the Engine interface. */
+export class V8Instance implements EngineInstance {
   private disposed = false;
   private view = new Uint8Array(0);
 
@@ -51,10 +52,22 @@ class V8Instance implements EngineInstance {
   }
 }
 
+/** Compiled modules by their bytes: every guest of one module shares one compilation (the bytes are never changed). */
+const compiled = new WeakMap<Uint8Array, WebAssembly.Module>();
+
+/** `wasm` compiled, once per bytes object. */
+export function compileModule(wasm: Uint8Array): WebAssembly.Module {
+  let module = compiled.get(wasm);
+  if (!module) {
+    module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
+    compiled.set(wasm, module);
+  }
+  return module;
+}
+
 export const v8Engine: Engine = {
   name: "v8",
   instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }, name = "guest"): EngineInstance {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), imports);
-    return new V8Instance(instance.exports, name);
+    return new V8Instance(new WebAssembly.Instance(compileModule(wasm), imports).exports, name);
   },
 };
