@@ -83,15 +83,13 @@ export class SharedInfoEvents {
 
 /** One domain's ports. `limit` bounds the port numbers (Xen's max_evtchn_port + 1). */
 export class EventChannelTable {
-  private readonly channels: (Channel | undefined)[];
+  /** Only the ports in use: a table costs what its domain uses, not its limit (dom0's is 4096 ports). */
+  private readonly channels = new Map<number, Channel>([[0, { state: "reserved" }]]); // as Xen: port 0 is never handed out
 
   constructor(
     readonly limit: number,
     readonly events: SharedInfoEvents,
-  ) {
-    this.channels = new Array<Channel | undefined>(limit);
-    this.channels[0] = { state: "reserved" }; // as Xen: port 0 is never handed out
-  }
+  ) {}
 
   /** Xen's port_is_valid: a port number this domain may name at all. */
   isValid(port: number): boolean {
@@ -99,26 +97,23 @@ export class EventChannelTable {
   }
 
   get(port: number): Channel | undefined {
-    return this.isValid(port) ? this.channels[port] : undefined;
+    return this.isValid(port) ? this.channels.get(port) : undefined;
   }
 
   /** The lowest free port, or null when the table is full. */
   freePort(): number | null {
-    for (let port = 1; port < this.limit; port++) if (this.channels[port] === undefined) return port;
+    for (let port = 1; port < this.limit; port++) if (!this.channels.has(port)) return port;
     return null;
   }
 
   set(port: number, channel: Channel | undefined): void {
-    this.channels[port] = channel;
+    if (channel) this.channels.set(port, channel);
+    else this.channels.delete(port);
   }
 
   /** Ports in use (not port 0), in order. */
   bound(): [number, Channel][] {
-    const bound: [number, Channel][] = [];
-    this.channels.forEach((channel, port) => {
-      if (channel && channel.state !== "reserved") bound.push([port, channel]);
-    });
-    return bound;
+    return [...this.channels].filter(([, channel]) => channel.state !== "reserved").sort(([a], [b]) => a - b);
   }
 }
 
