@@ -128,7 +128,7 @@ export class Hypervisor implements DomainDirectory, GuestHypervisor<WasmDomain> 
         this.allocateDomid(),
         name,
         options.privileged ?? false,
-        new GuestMemory(() => bytes),
+        new GuestMemory(bytes),
         limits,
       ),
     );

@@ -10,11 +10,12 @@ export class GuestMemory {
   /** Views of single pages of `view`, by frame, made on first use. */
   private pages: (Uint8Array | undefined)[] = [];
 
-  constructor(private readonly source: () => Uint8Array) {}
+  /** `source`: a native domain's own bytes, or how to get a Wasm guest's current view of its linear memory. */
+  constructor(private readonly source: Uint8Array | (() => Uint8Array)) {}
 
   /** The whole memory, as a view valid until the guest next runs. */
   bytes(): Uint8Array {
-    const view = this.source();
+    const view = typeof this.source === "function" ? this.source() : this.source;
     if (view !== this.view) {
       this.view = view;
       this.pages = [];

@@ -50,8 +50,9 @@ export class Scheduler {
   private events = 0;
   /** Domain runs. Waiting is progress when either changed. */
   private runs = 0;
-  private readonly waitStalls = new WeakMap<Domain, StallCounter>();
-  private readonly upcallStalls = new WeakMap<Domain, StallCounter>();
+  /** Per live domain (dropped when it dies): plain maps, so that a test's world snapshot sees them (test/support/world-snapshot.ts). */
+  private readonly waitStalls = new Map<Domain, StallCounter>();
+  private readonly upcallStalls = new Map<Domain, StallCounter>();
   /** Virtual time in ns (SCHEDOP_poll timeouts); it moves only when nothing else can run. */
   private clock = 0;
   /** What the outside world does next, once nothing inside can run (whenIdle). */
@@ -180,6 +181,8 @@ export class Scheduler {
   kill(domain: Domain, info: DomainExitInfo): void {
     if (!domain.alive) return;
     domain.exit = info;
+    this.waitStalls.delete(domain);
+    this.upcallStalls.delete(domain);
     this.onExit(domain);
   }
 
@@ -275,7 +278,7 @@ export class Scheduler {
   }
 
   /** Counts a wait by `domain`; true once it has waited spinLimit times in a row without `progress` changing. */
-  private isStalled(counters: WeakMap<Domain, StallCounter>, domain: Domain, progress: number): boolean {
+  private isStalled(counters: Map<Domain, StallCounter>, domain: Domain, progress: number): boolean {
     const counter = counters.get(domain);
     if (!counter || counter.seen !== progress) {
       counters.set(domain, { seen: progress, count: 0 });

@@ -50,7 +50,7 @@ describe("no input crashes xenstored", () => {
     const state = new XenStoreState();
     const dom0 = new Session(0);
     const watcher = new Session(0);
-    state.sessions.add(dom0).add(watcher);
+    state.addSession(dom0).addSession(watcher);
     bigTree(state, dom0);
     reply(state, watcher, request(XsType.WATCH, 0, "/big", "t"));
     const tx = Number(text(reply(state, dom0, request(XsType.TRANSACTION_START, 0, "")).reply));

@@ -14,7 +14,7 @@ function setup() {
   const state = new XenStoreState();
   const dom0 = new Session(0);
   const watcher = new Session(0);
-  state.sessions.add(dom0).add(watcher);
+  state.addSession(dom0).addSession(watcher);
   return { state, dom0, watcher };
 }
 
@@ -47,7 +47,7 @@ describe("reply", () => {
   it("refuses with an ERROR reply and changes nothing: an unprivileged INTRODUCE, an unknown transaction", () => {
     const { state } = setup();
     const guest = new Session(3);
-    state.sessions.add(guest);
+    state.addSession(guest);
     const refused = reply(state, guest, request(XsType.INTRODUCE, "4", "1", "2"));
     expect(refused.reply.type).toBe(XsType.ERROR);
     expect(text(refused.reply)).toEqual(["EACCES", ""]);

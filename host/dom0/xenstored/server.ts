@@ -126,7 +126,7 @@ export class XenStored {
   ): Connection {
     const conn = new Connection(domid, send, onClose, onDrained);
     this.connections.add(conn);
-    this.state.sessions.add(conn);
+    this.state.addSession(conn);
     return conn;
   }
 

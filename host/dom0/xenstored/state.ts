@@ -59,9 +59,6 @@ export function watchKey(path: string, token: string): string {
   return `${path}\0${token}`;
 }
 
-/** Sessions in the order they were made, which is the order their watch events go out. */
-let sessionsMade = 0;
-
 /**
  * What requests act on for one connection: its domain, its watches and its
  * open transactions. Watches change only through XenStoreState, which
@@ -72,7 +69,8 @@ export class Session {
   readonly watches = new Map<string, Watch>();
   readonly transactions = new Map<number, TransactionView>();
   nextTransactionId = 1;
-  readonly order = sessionsMade++;
+  /** When it joined its state (XenStoreState.addSession), which is the order its watch events go out in. */
+  order = 0;
 
   constructor(readonly domid: number) {}
 }
@@ -101,8 +99,9 @@ interface DomainRecord {
 export class XenStoreState {
   readonly tree = new CommittedTree();
   readonly quotas = new Quotas();
-  /** Every connection's session: their watches hear changes and count against their domain's memory. */
+  /** Every connection's session (addSession): their watches hear changes and count against their domain's memory. */
   readonly sessions = new Set<Session>();
+  private sessionsAdded = 0;
   private readonly domains = new Map<number, DomainRecord>();
   /** Every session's watches by watched path, so a change looks only at its own path and its ancestors. */
   private readonly watchesByPath = new Map<string, Set<IndexedWatch>>();
@@ -129,6 +128,13 @@ export class XenStoreState {
       }
     },
   ) {}
+
+  /** A connection's session joins: its watches fire after those of every session that joined before it. */
+  addSession(session: Session): this {
+    session.order = this.sessionsAdded++;
+    this.sessions.add(session);
+    return this;
+  }
 
   isPrivileged(domid: number): boolean {
     return domid === 0 || domid === this.hooks.privilegedDomid;
