@@ -40,7 +40,9 @@ export function blkPair(engine: Engine): BlkPair {
 
 /** `length` bytes of a pattern unique to `seed`. */
 export function pattern(length: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length }, (_, i) => (i * 131 + seed * 17 + (i >> 9)) & 0xff);
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 131 + seed * 17 + (i >> 9)) & 0xff;
+  return bytes;
 }
 
 /** The errno a blk call failed with, or 0 when it succeeded. */

@@ -18,6 +18,7 @@ import { type BlkRequest, type BlkResponse, rw } from "../blkif-ring.js";
 import { HostileBlkback, SECTOR_SIZE } from "../hostile-blkback.js";
 import { HostileBlkfront } from "../hostile-blkfront.js";
 import { SentinelPages } from "../scratch.js";
+import { worldFactory } from "../world-snapshot.js";
 import type { Xenbus } from "../xenbus.js";
 
 const PAGE = 4096;
@@ -223,8 +224,9 @@ export function blkfrontGarbageProperty(engine: Engine) {
     fc.record({ kind: fc.constant("serve" as const) }),
   );
   const operation = fc.constantFrom("read", "write", "flush");
+  const world = worldFactory(engine, (engine) => new HostileBackendRig(engine, { maxRingPageOrder: 1 }));
   return fc.property(fc.array(fc.tuple(operation, step), { minLength: 1, maxLength: 6 }), (plan) => {
-    const rig = new HostileBackendRig(engine, { maxRingPageOrder: 1 });
+    const rig = world();
     rig.back.followFrontend = true;
     for (const [op, action] of plan) {
       rig.back.onRequest = (r, b) => {
@@ -278,8 +280,9 @@ export function blkbackGarbageProperty(engine: Engine) {
     requests: fc.array(request, { minLength: 1, maxLength: 40 }),
     skew: fc.oneof(fc.constant(0), fc.integer({ min: -50, max: 2000 })),
   });
+  const world = worldFactory(engine, (engine) => new HostileFrontendRig(engine));
   return fc.property(fc.array(batch, { minLength: 1, maxLength: 3 }), fc.boolean(), (batches, twoPages) => {
-    const rig = new HostileFrontendRig(engine);
+    const rig = world();
     rig.front.connect({ ringPages: twoPages ? 2 : 1 });
     const granted = [rig.dataPage(), rig.dataPage(true)].map((page) => page.gref);
     let id = 0n;

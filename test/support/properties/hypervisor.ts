@@ -22,6 +22,7 @@ import type { Domain } from "../../../host/xen/domain.js";
 import { Hypervisor } from "../../../host/xen/hypervisor.js";
 import type { Engine } from "../../../runtime/engine.js";
 import { loadTestGuest, SCRATCH, type TestExports, type TestGuest, view } from "../hypervisor-guest.js";
+import { worldFactory } from "../world-snapshot.js";
 
 type Hypercall = keyof TestExports;
 
@@ -133,22 +134,31 @@ function expectUnchanged(domain: Domain, before: ReturnType<typeof snapshot>): v
 
 /** Whatever a guest passes to its hypercalls, the hypervisor answers without throwing, and no other domain changes. */
 export function hypercallsProperty(engine: Engine) {
+  const booted = worldFactory(engine, (engine) => {
+    const hv = new Hypervisor({ spinLimit: 20, maxSteps: 1000 });
+    const victim = loadTestGuest(hv, "victim", engine);
+    place(victim, XENMAPSPACE.shared_info, 16);
+    place(victim, XENMAPSPACE.grant_table, 17);
+    // The victim grants a page to dom0 and has ports open to dom0; nothing is offered to the attacker.
+    view(victim).setUint32(17 * 4096 + 8 * 8 + 4, 20, true);
+    view(victim).setUint16(17 * 4096 + 8 * 8, GTF.permit_access, true);
+    victim.memory().fill(0x3c, 20 * 4096, 21 * 4096);
+    hv.dom0.evtchn.bindUnboundPort(victim.domid);
+    hv.dom0.evtchn.allocUnbound(victim.domid, 0);
+    const attacker = loadTestGuest(hv, "attacker", engine);
+    // Held by a closure, out of the world's snapshot: what the victims were at boot, which no case changes.
+    const before = [snapshot(victim.domain), snapshot(hv.dom0)] as const;
+    const expectVictimsUnchanged = () => {
+      expectUnchanged(victim.domain, before[0]);
+      expectUnchanged(hv.dom0, before[1]);
+    };
+    // hv and victim too: a world is restored only as far as its roots reach.
+    return { hv, victim, attacker, expectVictimsUnchanged };
+  });
   return fc.property(
     fc.array(fc.oneof({ weight: 3, arbitrary: STRUCTURED }, { weight: 1, arbitrary: RAW }), { maxLength: 30 }),
     (calls) => {
-      const hv = new Hypervisor({ spinLimit: 20, maxSteps: 1000 });
-      const victim = loadTestGuest(hv, "victim", engine);
-      place(victim, XENMAPSPACE.shared_info, 16);
-      place(victim, XENMAPSPACE.grant_table, 17);
-      // The victim grants a page to dom0 and has ports open to dom0; nothing is offered to the attacker.
-      view(victim).setUint32(17 * 4096 + 8 * 8 + 4, 20, true);
-      view(victim).setUint16(17 * 4096 + 8 * 8, GTF.permit_access, true);
-      victim.memory().fill(0x3c, 20 * 4096, 21 * 4096);
-      hv.dom0.evtchn.bindUnboundPort(victim.domid);
-      hv.dom0.evtchn.allocUnbound(victim.domid, 0);
-      const attacker = loadTestGuest(hv, "attacker", engine);
-      const before = [snapshot(victim.domain), snapshot(hv.dom0)] as const;
-
+      const { attacker, expectVictimsUnchanged } = booted();
       for (const call of calls) {
         if (attacker.exit) break;
         let result: number | undefined;
@@ -165,8 +175,7 @@ export function hypercallsProperty(engine: Engine) {
         }
         if (!attacker.exit) expect(Number.isInteger(result)).toBe(true);
       }
-      expectUnchanged(victim.domain, before[0]);
-      expectUnchanged(hv.dom0, before[1]);
+      expectVictimsUnchanged();
     },
   );
 }

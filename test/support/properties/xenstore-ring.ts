@@ -24,6 +24,7 @@ import { CONSOLE_GFN, STORE_GFN } from "../../../host/xen/builder.js";
 import { Hypervisor } from "../../../host/xen/hypervisor.js";
 import type { Engine } from "../../../runtime/engine.js";
 import { GuardedScratch } from "../scratch.js";
+import { worldFactory } from "../world-snapshot.js";
 import { bootXenbus, type Xenbus } from "../xenbus.js";
 
 const PAGE = 4096;
@@ -408,6 +409,8 @@ const step = fc.record({
 /** A guest connected through the real xenstored, which then hands its ring to a hostile peer. */
 class HostileWorld {
   readonly hv = new Hypervisor();
+  /** Held here, not only by the hypervisor's listeners: a restored world is what its fields reach (test/support/world-snapshot.ts). */
+  readonly service = startXenstore(this.hv);
   readonly guest: Xenbus;
   readonly peer: HostilePeer;
   private readonly pathPage: number;
@@ -422,7 +425,6 @@ class HostileWorld {
   private calls = 0;
 
   constructor(engine: Engine) {
-    const service = startXenstore(this.hv);
     this.guest = bootXenbus(this.hv, "victim", engine);
     expect(this.guest.exports.xs_init()).toBe(0);
     expect(this.guest.exports.console_init()).toBe(0);
@@ -444,7 +446,7 @@ class HostileWorld {
     const store = special.get(STORE_GFN)!.gfn! * PAGE;
     this.consolePage = special.get(CONSOLE_GFN)!.gfn! * PAGE;
     // What the toolstack does to stop xenstored serving a domain; the guest's port is left unbound for dom0 to bind again.
-    service.xenstored.releaseDomain(this.guest.domid);
+    this.service.xenstored.releaseDomain(this.guest.domid);
     const storePage = () => this.guest.memory().subarray(store, store + PAGE);
     this.storeWatch = new StorePageWatch(storePage);
     this.peer = new HostilePeer(this.hv, this.guest, storePage, this.storeWatch);
@@ -584,8 +586,9 @@ class HostileWorld {
 
 /** A hostile xenstored on the store ring gets errors or well-formed results from every export, never a trap or a stray write. */
 export function hostileXenstoreRingProperty(engine: Engine) {
+  const booted = worldFactory(engine, (engine) => new HostileWorld(engine));
   return fc.property(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => {
-    const world = new HostileWorld(engine);
+    const world = booted();
     for (const { call, script } of steps) if (!world.perform(call, script)) break;
   });
 }
