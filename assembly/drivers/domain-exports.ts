@@ -10,8 +10,9 @@ const MINIMAL_RUNTIME: i32 = 1;
 /**
  * 1 when this module never collects its garbage by itself (built with
  * AssemblyScript's minimal runtime, as xenbus.wasm is: tools/build.ts): its
- * host must call `__collect` each time the outermost call into it returns
- * (runtime/guest.ts does). 0 when it collects as it allocates.
+ * host must call `__collect` often enough, and only once the outermost call
+ * into it has returned (runtime/guest.ts collects every 64 such calls, and
+ * when the memory grew). 0 when it collects as it allocates.
  */
 export const xen_host_collects: i32 = ASC_RUNTIME == MINIMAL_RUNTIME ? 1 : 0;
 
