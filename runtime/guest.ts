@@ -44,6 +44,20 @@ export interface Guest<E = GuestExports, D extends HostedDomain = HostedDomain> 
   console(): string[];
   /** How the guest ended, or null while it is alive. */
   readonly exit: DomainExitInfo | null;
+  /**
+   * Where the wrapper stands in collecting a module that leaves that to its
+   * host (an object, not variables of the wrapper's closure, so that a
+   * snapshot of the guest, test/support/world-snapshot.ts, restores it too).
+   */
+  readonly collection: HostCollection;
+}
+
+/** See Guest.collection. */
+export interface HostCollection {
+  /** Outermost calls returned since the last collection. */
+  uncollected: number;
+  /** The module's memory's bytes after the last collection, -1 before the first. */
+  memoryBytes: number;
 }
 
 const UPCALL = "xen_upcall";
@@ -89,14 +103,12 @@ export function loadGuest<E = GuestExports, D extends HostedDomain = HostedDomai
   const collects = names.includes(HOST_COLLECTS) && loaded.global(HOST_COLLECTS) === 1;
   /** Calls into the guest on the host stack now (a hypercall's handler may call in again). */
   let depth = 0;
-  /** Outermost calls returned since the last collection, and the memory's bytes after it (none yet). */
-  let uncollected = 0;
-  let collectedBytes = -1;
+  const collection: HostCollection = { uncollected: 0, memoryBytes: -1 };
   const collectAfterCall = () => {
-    if (++uncollected < COLLECT_EVERY && loaded.memoryBytes().byteLength === collectedBytes) return;
+    if (++collection.uncollected < COLLECT_EVERY && loaded.memoryBytes().byteLength === collection.memoryBytes) return;
     loaded.call("__collect", []);
-    uncollected = 0;
-    collectedBytes = loaded.memoryBytes().byteLength;
+    collection.uncollected = 0;
+    collection.memoryBytes = loaded.memoryBytes().byteLength;
   };
 
   const call = (name: string, args: WasmValue[]): number | undefined => {
@@ -141,6 +153,7 @@ export function loadGuest<E = GuestExports, D extends HostedDomain = HostedDomai
       return new TextDecoder("utf-16le").decode(bytes.subarray(pointer, pointer + length));
     },
     console: () => domain.console.lines(),
+    collection,
     get exit() {
       return domain.exit;
     },
