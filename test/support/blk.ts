@@ -38,11 +38,19 @@ export function blkPair(engine: Engine): BlkPair {
   };
 }
 
-/** `length` bytes of a pattern unique to `seed`. */
+/** Patterns made so far, by length and seed: the fuzz targets write the same few thousands of times. */
+const patterns = new Map<string, Uint8Array>();
+
+/** `length` bytes of a pattern unique to `seed` (a copy the caller may change). */
 export function pattern(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 131 + seed * 17 + (i >> 9)) & 0xff;
-  return bytes;
+  const key = `${length}:${seed}`;
+  let bytes = patterns.get(key);
+  if (!bytes) {
+    bytes = new Uint8Array(length);
+    for (let i = 0; i < length; i++) bytes[i] = (i * 131 + seed * 17 + (i >> 9)) & 0xff;
+    if (patterns.size < 256) patterns.set(key, bytes);
+  }
+  return bytes.slice();
 }
 
 /** The errno a blk call failed with, or 0 when it succeeded. */

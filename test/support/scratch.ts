@@ -30,6 +30,7 @@ export class GuardedScratch {
   /** Throws naming the first byte outside `allowed` ([start, end) absolute addresses) that differs from `before`. */
   expectOnlyChanged(before: Uint8Array, allowed: Array<[number, number]>): void {
     const now = this.bytes();
+    if (Buffer.compare(now.subarray(this.base, this.base + before.length), before) === 0) return;
     for (let i = 0; i < before.length; i++) {
       const address = this.base + i;
       if (now[address] === before[i] || allowed.some(([start, end]) => address >= start && address < end)) continue;

@@ -223,25 +223,25 @@ function restoreObject(target: Record<string, unknown>, keys: string[], values: 
  * and every instance it makes kept in `instances`, so that a WorldSnapshot
  * that has this engine among its roots restores the guests' whole state:
  * linear memory, the runtime's heap pointers, the module's own variables.
- * Rewritten modules are compiled once per module bytes.
  */
 export class SnapshotEngine implements Engine {
   readonly name = "v8";
   /** Every instance made, with its exports (memory, globals) and whether it was disposed. */
   readonly instances: V8Instance[] = [];
-  private readonly rewritten = new Map<Uint8Array, Uint8Array>();
-
   instantiate(wasm: Uint8Array, imports: { xen: Record<string, HostFunction> }, name = "guest"): EngineInstance {
-    let rewritten = this.rewritten.get(wasm);
+    let rewritten = globalsExported.get(wasm);
     if (!rewritten) {
       rewritten = exportMutableGlobals(wasm);
-      this.rewritten.set(wasm, rewritten);
+      globalsExported.set(wasm, rewritten);
     }
     const instance = new V8Instance(new WebAssembly.Instance(compileModule(rewritten), imports).exports, name);
     this.instances.push(instance);
     return instance;
   }
 }
+
+/** Each module rewritten once per process (by its bytes object), and so compiled once: a rewrite costs a few hundred ms. */
+const globalsExported = new WeakMap<Uint8Array, Uint8Array>();
 
 function exportMutableGlobals(wasm: Uint8Array): Uint8Array {
   const module = binaryen.readBinary(wasm);

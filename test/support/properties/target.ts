@@ -2,6 +2,7 @@
 // times in CI, `npm run fuzz` (tools/fuzz.ts) as many times as asked, and
 // the bench's fuzz_cases_per_s_* lanes (bench/fuzz.ts) a fixed few.
 import fc from "fast-check";
+import { expect } from "vitest";
 
 export interface FuzzTarget {
   /** "interface.property", as `npm run fuzz` names it. */
@@ -32,4 +33,13 @@ export function checkProperty(
     cpuSeconds: (used.user + used.system) / 1e6,
     wallSeconds: (performance.now() - wall) / 1000,
   };
+}
+
+/**
+ * expect(actual).toBe(expected), with expect() called only when it fails:
+ * outside a vitest test each expect() call costs more than a step of most
+ * cases, so the properties' per-step checks go through this.
+ */
+export function expectIs(actual: unknown, expected: unknown, message?: string): void {
+  if (!Object.is(actual, expected)) expect(actual, message).toBe(expected);
 }
