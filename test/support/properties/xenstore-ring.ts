@@ -26,6 +26,7 @@ import type { Engine } from "../../../runtime/engine.js";
 import { GuardedScratch } from "../scratch.js";
 import { worldFactory } from "../world-snapshot.js";
 import { bootXenbus, type Xenbus } from "../xenbus.js";
+import { expectIs } from "./target.js";
 
 const PAGE = 4096;
 const RING = XENSTORE.RING_SIZE;
@@ -476,7 +477,7 @@ class HostileWorld {
     this.storeWatch.snapshot();
     this.untouchable().forEach(([name, bytes], i) => {
       // Buffer.compare, not toEqual: a deep comparison of typed arrays costs more than the call.
-      expect(Buffer.compare(bytes, untouchable[i]![1]), `${what} wrote into ${name}`).toBe(0);
+      expectIs(Buffer.compare(bytes, untouchable[i]![1]), 0, `${what} wrote into ${name}`);
     });
     if (rc === undefined) {
       // Only the scheduler's report of a guest waiting on a peer that fell silent may end it.
@@ -484,9 +485,9 @@ class HostileWorld {
       this.out.expectOnlyChanged(outBefore, []);
       return false;
     }
-    expect(this.guest.exit, what).toBeNull();
-    expect(Number.isInteger(rc), what).toBe(true);
-    if (rc < 0) expect(errnos.has(-rc), `${what}: ${rc} is no errno`).toBe(true);
+    expectIs(this.guest.exit, null, what);
+    expectIs(Number.isInteger(rc), true, what);
+    if (rc < 0) expectIs(errnos.has(-rc), true, `${what}: ${rc} is no errno`);
     const result = this.guest.memory().slice(this.out.base, this.out.base + Math.max(rc, 0));
     this.out.expectOnlyChanged(outBefore, rc > 0 ? [[this.out.base, this.out.base + rc]] : []);
     if (rc >= 0) this.expectWellFormed(call, rc, result, what);
@@ -546,7 +547,7 @@ class HostileWorld {
     if (call.kind === "unwatch") this.watched.delete(call.token);
     if (call.kind === "transaction_start" && rc === 0) {
       this.lastTransaction = this.guest.exports.xs_transaction_id() >>> 0;
-      expect(this.lastTransaction, `${what}: id 0 would make later requests non-transactional`).toBeGreaterThan(0);
+      expectIs(this.lastTransaction > 0, true, `${what}: id 0 would make later requests non-transactional`);
     }
   }
 
@@ -555,22 +556,22 @@ class HostileWorld {
     const text = () => new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(result);
     switch (call.kind) {
       case "read":
-        expect(rc, what).toBeLessThanOrEqual(PAYLOAD_MAX);
+        expectIs(rc <= PAYLOAD_MAX, true, `${what}: ${rc} bytes`);
         return;
       case "directory":
-        expect(rc, what).toBeLessThanOrEqual(PAGE);
+        expectIs(rc <= PAGE, true, `${what}: ${rc} bytes`);
         // Names, each NUL-terminated, in valid UTF-8.
-        if (rc > 0) expect(result[rc - 1], what).toBe(0);
+        if (rc > 0) expectIs(result[rc - 1], 0, what);
         text();
         return;
       case "next_event": {
         if (rc === 0) return;
         const fields = text().split("\0");
-        expect(fields.length, `${what}: ${JSON.stringify(fields)}`).toBe(3);
-        expect(fields[0], what).not.toBe("");
-        expect(fields[2], what).toBe("");
+        expectIs(fields.length, 3, `${what}: ${JSON.stringify(fields)}`);
+        expectIs(fields[0] !== "", true, `${what}: an empty path`);
+        expectIs(fields[2], "", what);
         // Only events of a watch the guest has.
-        expect(this.watched.has(fields[1]!), `${what}: token ${fields[1]}`).toBe(true);
+        expectIs(this.watched.has(fields[1]!), true, `${what}: token ${fields[1]}`);
         return;
       }
       case "watch":
@@ -578,7 +579,7 @@ class HostileWorld {
       case "transaction_start":
       case "write":
       case "transaction_end":
-        expect(rc, what).toBeLessThanOrEqual(0);
+        expectIs(rc <= 0, true, `${what}: ${rc}`);
         return;
     }
   }
