@@ -65,11 +65,12 @@ function reportFailure(target: FuzzTarget, details: fc.RunDetails<unknown>, chun
 
 /** Runs `target` for `cases` cases from seed `seed`, a chunk at a time; stops at its first failure. */
 async function fuzz(target: FuzzTarget, cases: number, seed: number, path: string | undefined): Promise<Outcome> {
-  const property = await target.load();
+  // One property for every chunk: its world is booted by the first case and restored for each later one.
+  const property = (await target.load())();
   const outcome: Outcome = { name: target.name, cases: 0, cpuSeconds: 0, wallSeconds: 0, failed: false };
   for (let chunk = 0; outcome.cases < cases && !outcome.failed; chunk++) {
     const numRuns = Math.min(CHUNK, cases - outcome.cases);
-    const { details, cpuSeconds, wallSeconds } = checkProperty(property(), numRuns, (seed + chunk) | 0, path);
+    const { details, cpuSeconds, wallSeconds } = checkProperty(property, numRuns, (seed + chunk) | 0, path);
     outcome.cases += details.numRuns;
     outcome.cpuSeconds += cpuSeconds;
     outcome.wallSeconds += wallSeconds;

@@ -7,7 +7,11 @@ import { expect } from "vitest";
 export interface FuzzTarget {
   /** "interface.property", as `npm run fuzz` names it. */
   name: string;
-  /** Loads the property's module: then each call gives a fresh property (its arbitraries and its check). */
+  /**
+   * Loads the property's module: then each call gives a fresh property (its
+   * arbitraries and its check), which may be checked again and again: under
+   * V8 its world is booted by its first case and restored for every later one.
+   */
   load(): Promise<() => fc.IProperty<unknown>>;
 }
 
