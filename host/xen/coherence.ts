@@ -42,9 +42,10 @@ export interface CoherenceWork {
   hostVisits: number;
 }
 
+/** Where the page itself lives: the granter's frame, or its own bytes once detached. */
 function granterPage(page: SharedPage): Uint8Array {
   // The frame was checked at map time, and memories never shrink.
-  return page.granter.memory.page(page.frame)!;
+  return page.detached ?? page.granter.memory.page(page.frame)!;
 }
 
 function copyPage(mapping: GrantMapping): Uint8Array | null {
@@ -55,6 +56,13 @@ function copyPage(mapping: GrantMapping): Uint8Array | null {
 interface SharedPage {
   readonly granter: Domain;
   readonly frame: number;
+  /**
+   * Null while the page is the granter's frame. Once the granter gives the
+   * frame up while it is mapped (decrease_reservation, or RAM replaced in its
+   * p2m), Xen keeps the page alive for its mappers until the last unmaps; here
+   * its content moves into these bytes, which only the mappers reach.
+   */
+  detached: Uint8Array | null;
   /** Every mapping of the page, with the epoch its copy was last made current (live views: unused). */
   readonly mappings: Map<GrantMapping, number>;
   /** The epoch the granter's page was last made current. */
@@ -73,6 +81,8 @@ interface DomainRecord {
   readonly held: Map<GrantMapping, SharedPage>;
   /** Its own pages that have mappings, by frame. */
   readonly granted: Map<number, SharedPage>;
+  /** Its pages detached while mapped, by the grant refs whose mappings pin them (while any does). */
+  readonly detached: Map<number, SharedPage>;
   /** Mappings it holds with a copy, by host page address: how many (a hole may be mapped more than once). */
   readonly copiesAt: Map<number, number>;
   /** Domains it shares pages with, and those pages. */
@@ -103,6 +113,7 @@ export class PageCoherence {
         updatedAt: this.epoch,
         held: new Map(),
         granted: new Map(),
+        detached: new Map(),
         copiesAt: new Map(),
         partners: new Map(),
         pass: 0,
@@ -116,11 +127,13 @@ export class PageCoherence {
   add(mapping: GrantMapping): void {
     const granter = this.record(mapping.granter);
     const mapper = this.record(mapping.mapper);
-    let page = granter.granted.get(mapping.frame);
+    // A ref already mapped pins its page, which may be detached by now (Xen maps the active entry's frame).
+    let page = granter.detached.get(mapping.ref) ?? granter.granted.get(mapping.frame);
     if (!page) {
       page = {
         granter: mapping.granter,
         frame: mapping.frame,
+        detached: null,
         mappings: new Map(),
         granterAt: this.epoch,
         present: new Map(),
@@ -144,7 +157,7 @@ export class PageCoherence {
     if (mapping.writable) {
       // The mapper may be running: a copy that is not behind holds writes no flush has recorded yet.
       this.updateGranter(page, mapping);
-      this.propagate(mapping.granter, mapping.frame);
+      this.propagatePage(page);
     }
     copyPage(mapping)?.fill(0);
 
@@ -156,10 +169,42 @@ export class PageCoherence {
     }
     page.mappings.delete(mapping);
     this.leave(page, mapping.mapper);
-    if (page.mappings.size === 0) {
-      this.record(mapping.granter).granted.delete(mapping.frame);
+    const granter = this.record(mapping.granter);
+    if (page.detached) {
+      // The last mapping through this ref unpins the page from it; the page goes with its last mapping.
+      for (const other of page.mappings.keys()) if (other.ref === mapping.ref) return;
+      granter.detached.delete(mapping.ref);
+      this.forgetIfIdle(mapping.granter, granter);
+    } else if (page.mappings.size === 0) {
+      granter.granted.delete(mapping.frame);
       this.leave(page, mapping.granter);
     }
+  }
+
+  /** Whether some peer maps `granter`'s frame `frame`. */
+  isMapped(granter: Domain, frame: number): boolean {
+    return this.records.get(granter)?.granted.has(frame) ?? false;
+  }
+
+  /**
+   * `granter` gives up its frame `frame` while peers map it (done by
+   * `caller`, who may be writing the page right now): the page keeps its
+   * newest content and its mappings, no longer at the granter's gfn.
+   */
+  detach(caller: Domain, granter: Domain, frame: number): void {
+    const record = this.records.get(granter);
+    const page = record?.granted.get(frame);
+    if (!record || !page) return;
+    this.flush(caller);
+    this.updateGranter(page);
+    page.detached = granterPage(page).slice();
+    record.granted.delete(frame);
+    for (const mapping of page.mappings.keys()) {
+      record.detached.set(mapping.ref, page);
+      // Copies behind the granter's writes were to catch up when the granter next ran; it no longer writes here.
+      this.updateMapping(page, mapping);
+    }
+    this.leave(page, granter);
   }
 
   /** Every mapping `domain` holds. */
@@ -200,16 +245,30 @@ export class PageCoherence {
     this.work.hostVisits += this.bringUpToDate(domain);
   }
 
-  /** The hypervisor is about to read or write `granter`'s page `frame`: it gets the newest content. */
-  prepare(granter: Domain, frame: number): void {
-    const page = this.records.get(granter)?.granted.get(frame);
-    if (page) this.updateGranter(page);
+  /**
+   * The hypervisor is about to read or write `granter`'s page `frame`, named
+   * through grant `ref` if one: the page it is (a detached one if `ref` pins
+   * one), with the newest content.
+   */
+  prepare(granter: Domain, frame: number, ref: number | null = null): Uint8Array {
+    const page = this.pageOf(granter, frame, ref);
+    if (!page) return granter.memory.page(frame)!;
+    this.updateGranter(page);
+    return granterPage(page);
   }
 
-  /** The hypervisor wrote `granter`'s page `frame` (GNTTABOP_copy, after prepare): refresh every copy of it. */
-  propagate(granter: Domain, frame: number): void {
-    const page = this.records.get(granter)?.granted.get(frame);
-    if (!page) return;
+  /** The hypervisor wrote the page prepare gave it (GNTTABOP_copy): refresh every copy of it. */
+  propagate(granter: Domain, frame: number, ref: number | null = null): void {
+    const page = this.pageOf(granter, frame, ref);
+    if (page) this.propagatePage(page);
+  }
+
+  private pageOf(granter: Domain, frame: number, ref: number | null): SharedPage | undefined {
+    const record = this.records.get(granter);
+    return (ref === null ? undefined : record?.detached.get(ref)) ?? record?.granted.get(frame);
+  }
+
+  private propagatePage(page: SharedPage): void {
     // The granter's page is now the newest; stamped after every run so far.
     page.granterAt = this.epoch;
     for (const mapping of page.mappings.keys()) this.copyToMapping(page, mapping);
@@ -280,7 +339,11 @@ export class PageCoherence {
       this.unshare(record, other, page);
       this.unshare(this.record(other), domain, page);
     }
-    if (record.held.size === 0 && record.granted.size === 0) this.records.delete(domain);
+    this.forgetIfIdle(domain, record);
+  }
+
+  private forgetIfIdle(domain: Domain, record: DomainRecord): void {
+    if (record.held.size === 0 && record.granted.size === 0 && record.detached.size === 0) this.records.delete(domain);
   }
 
   private share(record: DomainRecord, other: Domain, page: SharedPage): void {
@@ -301,9 +364,9 @@ export class PageCoherence {
     return Math.max(at, ranAt);
   }
 
-  /** The granter's page: written by the granter and by writable live views. */
+  /** The granter's page: written by the granter (until detached) and by writable live views. */
   private granterNewness(page: SharedPage): number {
-    let newest = this.newness(page.granterAt, page.granter);
+    let newest = this.newness(page.granterAt, page.detached ? null : page.granter);
     for (const mapping of page.mappings.keys()) {
       if (mapping.hostAddr === null && mapping.writable) newest = Math.max(newest, this.newness(-1, mapping.mapper));
     }

@@ -73,12 +73,6 @@ export class GrantTable {
     return Number.isInteger(handle) && handle >= 0 ? this.maptrack[handle] : undefined;
   }
 
-  /** Whether some peer maps our frame `gfn` through a grant. */
-  isFrameMapped(gfn: number): boolean {
-    for (const active of this.active.values()) if (active.frame === gfn) return true;
-    return false;
-  }
-
   track(mapping: GrantMapping): void {
     this.maptrack[mapping.handle] = mapping;
   }
@@ -189,8 +183,7 @@ export class GrantTables {
 
   /** The granter's page a live view (`hostAddr` null) shows, brought up to date first: the view may be read outside the mapper's runs. */
   livePage(mapping: GrantMapping): Uint8Array {
-    this.coherence.prepare(mapping.granter, mapping.frame);
-    return mapping.granter.memory.page(mapping.frame)!;
+    return this.coherence.prepare(mapping.granter, mapping.frame, mapping.ref);
   }
 
   /** `devBusAddr` (if not 0) and `hostAddr` must name the mapping, as Xen checks them. */
@@ -229,11 +222,10 @@ export class GrantTables {
     if (typeof to === "number") return to;
 
     this.coherence.flush(caller); // the caller's own mapped copies may be newer than the pages
-    this.coherence.prepare(from.domain, from.frame);
-    this.coherence.prepare(to.domain, to.frame);
-    const bytes = from.domain.memory.page(from.frame)!.slice(source.offset, source.offset + len);
-    to.domain.memory.page(to.frame)!.set(bytes, dest.offset);
-    this.coherence.propagate(to.domain, to.frame);
+    const fromBytes = this.coherence.prepare(from.domain, from.frame, from.ref);
+    const toBytes = this.coherence.prepare(to.domain, to.frame, to.ref);
+    toBytes.set(fromBytes.slice(source.offset, source.offset + len), dest.offset);
+    this.coherence.propagate(to.domain, to.frame, to.ref);
     this.coherence.flush(caller); // in case the destination was one of the caller's copies
     return GNTST.okay;
   }
@@ -262,7 +254,8 @@ export class GrantTables {
    * Checks that `caller` may use `granter`'s entry `ref` (for writing if
    * `write`) and returns the granted frame, or a GNTST_* failure. As Xen: an
    * entry already pinned is checked against its active record, not re-read,
-   * unless a first writer comes along.
+   * unless a first writer comes along, and its frame is the page it pinned
+   * (which the granter may have given up since) without looking the gfn up.
    */
   private pin(caller: Domain, granter: Domain, ref: number, write: boolean): { frame: number } | number {
     const table = granter.grantTable;
@@ -276,7 +269,8 @@ export class GrantTables {
       if (!active && (type !== GTF.permit_access || entry.u16("domid") !== caller.domid)) return GNTST.general_error;
       if (write && flags & GTF.readonly) return GNTST.general_error;
     }
-    const frame = active?.frame ?? entry.u32("frame");
+    if (active) return { frame: active.frame };
+    const frame = entry.u32("frame");
     if (!granter.memory.page(frame) || granter.isHole(frame)) return GNTST.bad_page;
     return { frame };
   }
@@ -286,15 +280,15 @@ export class GrantTables {
     side: CopySide,
     byRef: boolean,
     write: boolean,
-  ): { domain: Domain; frame: number } | number {
+  ): { domain: Domain; frame: number; ref: number | null } | number {
     const domain = this.anyDomain(caller, side.domid);
     if (!domain) return GNTST.bad_domain;
     if (!byRef) {
       const frame = side.refOrFrame;
-      return caller.memory.page(frame) && !caller.isHole(frame) ? { domain: caller, frame } : GNTST.bad_page;
+      return caller.memory.page(frame) && !caller.isHole(frame) ? { domain: caller, frame, ref: null } : GNTST.bad_page;
     }
     const pinned = this.pin(caller, domain, side.refOrFrame, write);
-    return typeof pinned === "number" ? pinned : { domain, frame: pinned.frame };
+    return typeof pinned === "number" ? pinned : { domain, frame: pinned.frame, ref: side.refOrFrame };
   }
 
   /** A page of the caller's memory that can take a mapping (a hole or RAM): aligned, inside, and not already a mapping or Xen page. */

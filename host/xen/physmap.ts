@@ -58,6 +58,8 @@ export function addToPhysmap(
   if (!Number.isSafeInteger(request.gpfn) || request.gpfn < 0 || request.gpfn >= MAX_GFN) return -ERRNO.EINVAL;
   // A frame holding a grant mapping is taken; replacing it would tear the mapping apart.
   if (coherence.holdsAt(domain, request.gpfn * PAGE_SIZE)) return -ERRNO.EBUSY;
+  // Xen frees RAM at the gfn, but a peer mapping it keeps the page.
+  coherence.detach(caller, domain, request.gpfn);
   const left = page.gfn;
   domain.placeXenPage(page, request.gpfn);
   domain.fillHole(request.gpfn);

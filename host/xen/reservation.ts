@@ -69,7 +69,9 @@ export class Reservations {
       if (first > BigInt(Number.MAX_SAFE_INTEGER)) return i;
       const gfn = Number(first);
       const done =
-        op === XENMEM.decrease_reservation ? this.decrease(domain, gfn, pages) : this.populate(domain, gfn, pages);
+        op === XENMEM.decrease_reservation
+          ? this.decrease(caller, domain, gfn, pages)
+          : this.populate(caller, domain, gfn, pages);
       if (!done) return i;
     }
     return nrExtents;
@@ -91,7 +93,7 @@ export class Reservations {
    * guest_remove_page for each page of the extent, stopping at the first it
    * cannot remove (the pages before it stay removed, as in Xen).
    */
-  private decrease(domain: Domain, gfn: number, pages: number): boolean {
+  private decrease(caller: Domain, domain: Domain, gfn: number, pages: number): boolean {
     for (let page = gfn; page < gfn + pages; page++) {
       // A grant mapped there is the granter's page: Xen cannot take a reference for this domain (-ENXIO).
       if (this.coherence.holdsAt(domain, page * PAGE_SIZE)) return false;
@@ -104,20 +106,18 @@ export class Reservations {
       }
       // Nothing there: p2m_invalid is -ENOENT.
       if (!domain.memory.page(page) || domain.isHole(page)) return false;
-      // A page a peer maps stays allocated in Xen until the peer unmaps it, but a Wasm page cannot outlive its place.
-      if (domain.grantTable.isFrameMapped(page)) return false;
+      // A page a peer maps stays allocated in Xen until the peer unmaps it.
+      this.coherence.detach(caller, domain, page);
       domain.punchHole(page);
     }
     return true;
   }
 
   /** Fresh zeroed RAM at each page of the extent (alloc_domheap_pages, then guest_physmap_add_page). */
-  private populate(domain: Domain, gfn: number, pages: number): boolean {
+  private populate(caller: Domain, domain: Domain, gfn: number, pages: number): boolean {
     for (let page = gfn; page < gfn + pages; page++) {
       // Xen would allocate a page beyond the memory too; a Wasm memory has none there (it grows with memory.grow).
       if (!domain.memory.page(page)) return false;
-      // Xen would leave a peer mapping the old page; here the peer sees whatever is at the gfn.
-      if (domain.grantTable.isFrameMapped(page)) return false;
       if (this.coherence.holdsAt(domain, page * PAGE_SIZE)) {
         // p2m_add_page over a grant mapping: "not permitted", and Xen crashes the domain.
         this.crash(domain, `${domain}: populate_physmap over the grant mapped at gfn ${page}`);
@@ -131,6 +131,8 @@ export class Reservations {
         xenPage.unplace();
         domain.fillHole(page);
       } else {
+        // RAM there leaves the p2m (orphaned); a peer mapping it keeps the old page.
+        this.coherence.detach(caller, domain, page);
         domain.addPage(page);
       }
       domain.memory.page(page)!.fill(0);

@@ -7,7 +7,9 @@
 // Writes go only where Xen lets a domain write: its own pages and its
 // writable copies (a live view writes the granter's page). A domain maps a
 // page at most once: two places of one page in one memory cannot be emulated.
-// Maps and unmaps are made by the mapper while it runs, or by the host.
+// Maps and unmaps are made by the mapper while it runs, or by the host. A
+// granter may give a mapped frame up (detach): its mappings keep the page,
+// and the frame is another page from then on. Grant ref n names frame n.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PAGE_SIZE } from "../../host/xen/abi.js";
@@ -63,36 +65,85 @@ const op = fc.oneof(
       kind: fc.constant("copy" as const),
       granter: fc.nat(DOMAINS - 1),
       frame: fc.nat(GRANTABLE - 1),
+      byRef: fc.boolean(),
       value: fc.nat(255),
     }),
   },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("detach" as const), frame: fc.nat(GRANTABLE - 1) }) },
 );
+
+interface ModelMapping {
+  mapper: number;
+  granter: number;
+  frame: number;
+  slot: number | null;
+  writable: boolean;
+  /** The page it maps: the granter's frame's page when mapped, which the frame may have left since. */
+  page: number;
+}
 
 /** Eager copying: every place of a granted page is rewritten the moment any of them is written. */
 class EagerModel {
   readonly memories = Array.from({ length: DOMAINS }, () => new Uint8Array(PAGES * PAGE_SIZE));
-  readonly mappings: { mapper: number; granter: number; frame: number; slot: number | null; writable: boolean }[] = [];
+  readonly mappings: ModelMapping[] = [];
+  /** The page at each domain's frame (pages are numbered; a detached one gets no frame again). */
+  private readonly framePages = Array.from({ length: DOMAINS }, (_, d) =>
+    Array.from({ length: GRANTABLE }, (_, f) => d * GRANTABLE + f),
+  );
+  private nextPage = DOMAINS * GRANTABLE;
+  /** The content of pages no frame holds, each kept while mapped. */
+  private readonly detached = new Map<number, Uint8Array>();
+
+  /** The page at `granter`'s frame, or (`byRef`) the one grant ref `frame` names: one a mapping through it pins, else the frame's. */
+  pageOf(granter: number, frame: number, byRef: boolean): number {
+    const pinned = byRef
+      ? this.mappings.find((m) => m.granter === granter && m.frame === frame && this.detached.has(m.page))
+      : undefined;
+    return pinned?.page ?? this.framePages[granter]![frame]!;
+  }
+
+  isDetached(page: number): boolean {
+    return this.detached.has(page);
+  }
 
   write(domain: number, page: number, offset: number, value: number): void {
     this.memories[domain]![page * PAGE_SIZE + offset] = value;
     const mapping = this.mappings.find((m) => m.mapper === domain && m.slot === page);
-    if (mapping) this.writeGranted(mapping.granter, mapping.frame, offset, value);
-    else if (page < GRANTABLE) this.writeGranted(domain, page, offset, value);
+    if (mapping) this.writePage(mapping.page, offset, value);
+    else if (page < GRANTABLE) this.writePage(this.framePages[domain]![page]!, offset, value);
   }
 
-  writeGranted(granter: number, frame: number, offset: number, value: number): void {
-    this.memories[granter]![frame * PAGE_SIZE + offset] = value;
+  writePage(page: number, offset: number, value: number): void {
+    const content = this.content(page);
+    content[offset] = value;
     for (const m of this.mappings) {
-      if (m.granter === granter && m.frame === frame && m.slot !== null) {
-        this.memories[m.mapper]![m.slot * PAGE_SIZE + offset] = value;
-      }
+      if (m.page === page && m.slot !== null) this.memories[m.mapper]![m.slot * PAGE_SIZE + offset] = value;
     }
   }
 
-  /** A new copy shows the granted page. */
-  copyIn(mapper: number, slot: number, granter: number, frame: number): void {
-    const from = frame * PAGE_SIZE;
-    this.memories[mapper]!.set(this.memories[granter]!.subarray(from, from + SPAN), slot * PAGE_SIZE);
+  /** A new copy shows the page. */
+  copyIn(mapper: number, slot: number, page: number): void {
+    this.memories[mapper]!.set(this.content(page).subarray(0, SPAN), slot * PAGE_SIZE);
+  }
+
+  /** `granter`'s frame becomes another page (with the same bytes); the mappings keep the one it was. */
+  detach(granter: number, frame: number): void {
+    const page = this.framePages[granter]![frame]!;
+    if (!this.mappings.some((m) => m.page === page)) return;
+    this.detached.set(page, this.content(page).slice());
+    this.framePages[granter]![frame] = this.nextPage++;
+  }
+
+  unmapped(mapping: ModelMapping): void {
+    if (!this.mappings.some((m) => m.page === mapping.page)) this.detached.delete(mapping.page);
+  }
+
+  private content(page: number): Uint8Array {
+    const detached = this.detached.get(page);
+    if (detached) return detached;
+    const granter = this.framePages.findIndex((pages) => pages.includes(page));
+    const frame = this.framePages[granter]!.indexOf(page);
+    return this.memories[granter]!.subarray(frame * PAGE_SIZE, frame * PAGE_SIZE + SPAN);
   }
 }
 
@@ -143,15 +194,16 @@ describe("page coherence", () => {
                 handle: handle++,
                 mapper: domains[mapper]!,
                 granter: domains[granter]!,
-                ref: 0,
+                ref: frame,
                 frame,
                 writable,
                 hostAddr: slot === null ? null : slot * PAGE_SIZE,
               };
               hv.coherence.add(mapping);
               mappings.push(mapping);
-              model.mappings.push({ mapper, granter, frame, slot, writable });
-              if (slot !== null) model.copyIn(mapper, slot, granter, frame);
+              const page = model.pageOf(granter, frame, true);
+              model.mappings.push({ mapper, granter, frame, slot, writable, page });
+              if (slot !== null) model.copyIn(mapper, slot, page);
               break;
             }
             case "unmap": {
@@ -160,8 +212,10 @@ describe("page coherence", () => {
               // The mapper unmaps, or the host does between runs (destroying a domain).
               if (current !== undefined && mappings[index]!.mapper !== domains[current]) break;
               const mapping = mappings.splice(index, 1)[0]!;
-              const { slot } = model.mappings.splice(index, 1)[0]!;
+              const modelMapping = model.mappings.splice(index, 1)[0]!;
+              const { slot } = modelMapping;
               hv.coherence.remove(mapping);
+              model.unmapped(modelMapping);
               if (slot !== null)
                 model.memories[domains.indexOf(mapping.mapper)]!.fill(0, slot * PAGE_SIZE, (slot + 1) * PAGE_SIZE);
               break;
@@ -194,21 +248,33 @@ describe("page coherence", () => {
               const live = mappings.filter((m) => m.hostAddr === null && m.writable && m.mapper === domains[current!]);
               if (live.length === 0) break;
               const mapping = live[step.index % live.length]!;
+              const { page } = model.mappings[mappings.indexOf(mapping)]!;
               const granter = domains.indexOf(mapping.granter);
-              memories[granter]![mapping.frame * PAGE_SIZE + step.offset] = step.value;
-              model.writeGranted(granter, mapping.frame, step.offset, step.value);
+              // A live view writes the page itself: the granter's frame, or a detached page's bytes (as native.ts reaches them).
+              if (model.isDetached(page))
+                hv.coherence.prepare(mapping.granter, mapping.frame, mapping.ref)[step.offset] = step.value;
+              else memories[granter]![mapping.frame * PAGE_SIZE + step.offset] = step.value;
+              model.writePage(page, step.offset, step.value);
               break;
             }
             case "copy": {
               // GNTTABOP_copy into a granted page, as the running domain's hypercall does it.
               if (current === undefined) break;
               const caller = domains[current]!;
+              const granter = domains[step.granter]!;
+              const ref = step.byRef ? step.frame : null;
               hv.coherence.flush(caller);
-              hv.coherence.prepare(domains[step.granter]!, step.frame);
-              memories[step.granter]![step.frame * PAGE_SIZE] = step.value;
-              hv.coherence.propagate(domains[step.granter]!, step.frame);
+              hv.coherence.prepare(granter, step.frame, ref)[0] = step.value;
+              hv.coherence.propagate(granter, step.frame, ref);
               hv.coherence.flush(caller);
-              model.writeGranted(step.granter, step.frame, 0, step.value);
+              model.writePage(model.pageOf(step.granter, step.frame, step.byRef), 0, step.value);
+              break;
+            }
+            case "detach": {
+              // The running domain gives its frame back (decrease_reservation); the frame keeps its bytes here.
+              if (current === undefined) break;
+              hv.coherence.detach(domains[current]!, domains[current]!, step.frame);
+              model.detach(current, step.frame);
               break;
             }
           }
@@ -218,5 +284,28 @@ describe("page coherence", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("a detached page's newest content is its mappers': the granter running since writes elsewhere", () => {
+    const hv = new Hypervisor();
+    const memories = Array.from({ length: 3 }, () => new Uint8Array(PAGES * PAGE_SIZE));
+    const [granter, writer, reader] = memories.map((bytes, i) => hv.createWasmDomain(`d${i}`, () => bytes));
+    if (!granter || !writer || !reader) throw new Error("three domains");
+    const slot = GRANTABLE * PAGE_SIZE;
+    for (const [handle, mapper] of [writer, reader].entries())
+      hv.coherence.add({ handle, mapper, granter, ref: 0, frame: 0, writable: true, hostAddr: slot });
+    const run = (domain: Domain, body: () => void = () => {}) => {
+      hv.scheduler.enter(domain);
+      body();
+      hv.scheduler.leave(domain);
+    };
+    run(granter, () => hv.coherence.detach(granter, granter, 0));
+    run(writer, () => {
+      memories[1]![slot] = 9;
+    });
+    run(granter, () => {
+      memories[0]![0] = 7;
+    });
+    run(reader, () => expect(memories[2]![slot]).toBe(9));
   });
 });

@@ -4,12 +4,13 @@
 // hvm/grant_table.c with mm/p2m.c (a grant mapped over RAM orphans that page,
 // an unmap leaves a hole), and grant copy and add_to_physmap around holes.
 import { beforeEach, describe, expect, it } from "vitest";
-import { DOMID, GNTCOPY, GNTST, GNTTABOP, gnttab_copy, XENMAPSPACE, XENMEM } from "../../host/xen/abi.js";
+import { GNTST, GTF, XENMAPSPACE, XENMEM } from "../../host/xen/abi.js";
 import { Hypervisor } from "../../host/xen/hypervisor.js";
 import { engines } from "../support/engines.js";
-import { SCRATCH, type TestGuest } from "../support/hypervisor-guest.js";
+import { SCRATCH, type TestGuest, view } from "../support/hypervisor-guest.js";
 import {
   copyFrames,
+  copyFromGrant,
   decrease,
   GFNS,
   GRANTED_GFN,
@@ -19,7 +20,7 @@ import {
   place,
   populate,
   REF,
-  struct,
+  TABLE_GFN,
   unmap,
 } from "../support/memory-ops.js";
 
@@ -126,28 +127,48 @@ describe.each(engines)("under $name", ({ engine }) => {
       expect(peer.exit).toBeNull();
     });
 
-    it("a page a peer has mapped stays: neither given back nor populated over", () => {
+    it("a page a peer maps can be given back: the mappings keep it, as Xen keeps the page for its mappers", () => {
       const mapped = map(guest, peer, 40);
-      expect(decrease(peer, [GRANTED_GFN])).toBe(0);
-      expect(populate(peer, [GRANTED_GFN])).toBe(0);
-      expect(guest.memory()[40 * PAGE]).toBe(0x5a);
-      expect(unmap(guest, 40, mapped.handle)).toBe(GNTST.okay);
+      fill(peer, GRANTED_GFN, 0x66); // written in the peer's next run, the one that gives the page back
       expect(decrease(peer, [GRANTED_GFN])).toBe(1);
+      expect(accounting(peer).holes).toEqual([GRANTED_GFN]);
+      expect(pageBytes(peer, GRANTED_GFN)).toEqual(new Set([0]));
+      // The ref stays pinned to the page it maps: copies and new mappings through it reach that page.
+      expect(copyFromGrant(guest, peer, 42)).toBe(GNTST.okay);
+      expect(guest.memory()[42 * PAGE]).toBe(0x66);
+      const again = map(guest, peer, 41);
+      expect(again.status).toBe(GNTST.okay);
+      expect(pageBytes(guest, 41)).toEqual(new Set([0x66]));
+      // The gfn's new RAM is another page.
+      expect(populate(peer, [GRANTED_GFN])).toBe(1);
+      fill(peer, GRANTED_GFN, 0x33);
+      expect(copyFromGrant(guest, peer, 42)).toBe(GNTST.okay);
+      expect(guest.memory()[42 * PAGE]).toBe(0x66);
+      expect(unmap(guest, 40, mapped.handle)).toBe(GNTST.okay);
+      expect(unmap(guest, 41, again.handle)).toBe(GNTST.okay);
+      expect(view(peer).getUint16(TABLE_GFN * PAGE + REF * 8, true)).toBe(GTF.permit_access);
+      // Unpinned, the entry is read again: it names the gfn, and the gfn has the new page.
+      expect(map(guest, peer, 44).status).toBe(GNTST.okay);
+      expect(pageBytes(guest, 44)).toEqual(new Set([0x33]));
+    });
+
+    it("RAM a peer maps replaced by populate or add_to_physmap: the peer keeps the old page", () => {
+      const mapped = map(guest, peer, 40);
+      expect(populate(peer, [GRANTED_GFN])).toBe(1);
+      expect(accounting(peer)).toEqual({ holes: [], orphanedPages: 1 });
+      expect(pageBytes(peer, GRANTED_GFN)).toEqual(new Set([0]));
+      expect(place(peer, XENMAPSPACE.shared_info, 0, GRANTED_GFN)).toBe(0);
+      expect(copyFromGrant(guest, peer, 42)).toBe(GNTST.okay);
+      expect(guest.memory()[42 * PAGE]).toBe(0x5a);
+      expect(pageBytes(guest, 40)).toEqual(new Set([0x5a]));
+      expect(unmap(guest, 40, mapped.handle)).toBe(GNTST.okay);
     });
 
     it("a granted hole cannot be mapped or copied (GNTST_bad_page)", () => {
       expect(decrease(peer, [GRANTED_GFN])).toBe(1);
       expect(map(guest, peer, 40).status).toBe(GNTST.bad_page);
       expect(accounting(guest)).toEqual({ holes: [], orphanedPages: 0 });
-      const op = struct(guest, gnttab_copy);
-      op.setU32("source.u.ref", REF);
-      op.setU16("source.domid", peer.domid);
-      op.setU64("dest.u.gmfn", 41n);
-      op.setU16("dest.domid", DOMID.SELF);
-      op.setU16("len", 8);
-      op.setU16("flags", GNTCOPY.source_gref);
-      expect(guest.exports.hc_gnttab(GNTTABOP.copy, SCRATCH, 1)).toBe(0);
-      expect(op.i16("status")).toBe(GNTST.bad_page);
+      expect(copyFromGrant(guest, peer, 41)).toBe(GNTST.bad_page);
     });
   });
 

@@ -4,6 +4,7 @@
 import { expect } from "vitest";
 import {
   DOMID,
+  GNTCOPY,
   GNTMAP,
   GNTTABOP,
   GTF,
@@ -100,6 +101,19 @@ export function copyFrames(guest: TestGuest, from: number, to: number): number {
   op.setU16("dest.domid", DOMID.SELF);
   op.setU16("len", 8);
   expect(guest.exports.hc_gnttab(GNTTABOP.copy, SCRATCH, 1)).toBe(0);
+  return op.i16("status");
+}
+
+/** A grant copy of 8 bytes from `granter`'s grant REF to the mapper's own frame `to`. */
+export function copyFromGrant(mapper: TestGuest, granter: TestGuest, to: number): number {
+  const op = struct(mapper, gnttab_copy);
+  op.setU32("source.u.ref", REF);
+  op.setU16("source.domid", granter.domid);
+  op.setU64("dest.u.gmfn", BigInt(to));
+  op.setU16("dest.domid", DOMID.SELF);
+  op.setU16("len", 8);
+  op.setU16("flags", GNTCOPY.source_gref);
+  expect(mapper.exports.hc_gnttab(GNTTABOP.copy, SCRATCH, 1)).toBe(0);
   return op.i16("status");
 }
 

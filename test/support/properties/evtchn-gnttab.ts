@@ -76,7 +76,7 @@ const op = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("run" as const) }) },
 );
 
-type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+export type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 type Address = { page: number; offset: number } | { raw: number };
 
 class World {
