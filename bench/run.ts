@@ -23,6 +23,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { XenStored } from "../host/dom0/xenstored/server.js";
 import { listenUnix } from "../host/dom0/xenstored/socket.js";
@@ -427,6 +428,31 @@ for (const [name, lane] of Object.entries(NET_LANES)) {
     else emit(result, Math.round(fps), "frames/s");
   }
 }
+/** The main thread's garbage-collection pauses during some work, and how many were full (mark-compact) collections. */
+interface GcPauses {
+  gcMs: number;
+  majorGcs: number;
+}
+
+/** Runs `work` and adds the collections it caused (perf_hooks delivers their entries after it returns). */
+async function withGcPauses<T extends object>(work: () => T): Promise<T & GcPauses> {
+  const pauses: GcPauses = { gcMs: 0, majorGcs: 0 };
+  const count = (entries: PerformanceEntry[]) => {
+    for (const entry of entries) {
+      pauses.gcMs += entry.duration;
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+        pauses.majorGcs++;
+    }
+  };
+  const observer = new PerformanceObserver((list) => count(list.getEntries()));
+  observer.observe({ entryTypes: ["gc"] });
+  const result = work();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  count(observer.takeRecords());
+  observer.disconnect();
+  return { ...result, ...pauses };
+}
+
 const boots = Object.entries(BOOT_TO_CONNECTED).flatMap(([name, guests]) => [
   { name, guests, inWasmtime: false },
   ...(BOOT_TO_CONNECTED_WASMTIME.includes(name) ? [{ name: name + WASMTIME, guests, inWasmtime: true }] : []),
@@ -437,9 +463,9 @@ for (const { name, guests, inWasmtime } of boots.filter(({ name }) => wanted(nam
   const { bootToConnected } = await import("./blk.js");
   const runs = BOOT_TO_CONNECTED_ONCE.includes(name) ? 1 : BOOT_RUNS;
   console.error(`${name}: ${guests} guest(s) from creation to a Connected disk, best of ${runs}…`);
-  let best: BootFigures | undefined;
+  let best: (BootFigures & GcPauses) | undefined;
   for (let run = 0; run < runs; run++) {
-    const figures = bootToConnected(guests, engine);
+    const figures = await withGcPauses(() => bootToConnected(guests, engine));
     if (!best || figures.ms < best.ms) best = figures;
   }
   emit(name, Number(best!.ms.toFixed(1)), "ms");
@@ -449,6 +475,8 @@ for (const { name, guests, inWasmtime } of boots.filter(({ name }) => wanted(nam
   emit(`${figure}_guest_memory`, best!.guestMemory, "bytes");
   emit(`${figure}_backend_memory`, best!.backendMemory, "bytes");
   emit(`${figure}_rss`, best!.rss, "bytes");
+  emit(`${figure}_gc_ms`, Math.round(best!.gcMs), "ms");
+  emit(`${figure}_major_gcs`, best!.majorGcs, "count");
 }
 for (const [name, run] of Object.entries(XENSTORED_SCALE).filter(([name]) => wanted(name))) {
   console.error(`${name}…`);
