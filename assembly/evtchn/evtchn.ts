@@ -229,25 +229,31 @@ export function eventCount(port: u32): u32 {
   return port < NR_PORTS ? delivered[port] : 0;
 }
 
-/** Runs the handlers of every pending, unmasked port until none is left. */
+/**
+ * Runs the handlers of every port pending and unmasked now, once each.
+ * Events raised meanwhile set the upcall flag again and wait for the next
+ * call: the hypervisor calls the upcall again while the flag is set, and the
+ * waits below loop. A handler that keeps raising events (a watch storm) so
+ * returns to the host between passes, which xenbus.wasm's host needs to
+ * collect garbage (tools/build.ts).
+ */
 export function dispatch(): void {
   if (sharedInfo == 0) return;
   const vcpu = vcpu0();
-  while (atomic.load<u8>(vcpu + vcpu_info.evtchn_upcall_pending) != 0) {
-    atomic.store<u8>(vcpu + vcpu_info.evtchn_upcall_pending, 0);
-    let selector = atomic.xchg<u64>(vcpu + vcpu_info.evtchn_pending_sel, 0);
-    while (selector != 0) {
-      const word = u32(ctz(selector));
-      selector &= selector - 1;
-      let ready = atomic.load<u64>(pendingWord(word)) & ~atomic.load<u64>(maskWord(word));
-      while (ready != 0) {
-        const bit = u32(ctz(ready));
-        ready &= ready - 1;
-        // Clear before running the handler: an event raised while it runs sets
-        // the bit again and is seen on the next pass instead of being lost.
-        atomic.and<u64>(pendingWord(word), ~((<u64>1) << bit));
-        deliver((word << 6) | bit);
-      }
+  if (atomic.load<u8>(vcpu + vcpu_info.evtchn_upcall_pending) == 0) return;
+  atomic.store<u8>(vcpu + vcpu_info.evtchn_upcall_pending, 0);
+  let selector = atomic.xchg<u64>(vcpu + vcpu_info.evtchn_pending_sel, 0);
+  while (selector != 0) {
+    const word = u32(ctz(selector));
+    selector &= selector - 1;
+    let ready = atomic.load<u64>(pendingWord(word)) & ~atomic.load<u64>(maskWord(word));
+    while (ready != 0) {
+      const bit = u32(ctz(ready));
+      ready &= ready - 1;
+      // Clear before running the handler: an event raised while it runs sets
+      // the bit again and is seen on the next pass instead of being lost.
+      atomic.and<u64>(pendingWord(word), ~((<u64>1) << bit));
+      deliver((word << 6) | bit);
     }
   }
 }

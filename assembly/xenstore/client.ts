@@ -69,6 +69,15 @@ export const XS_NO_DOMID: i32 = -1;
 export const DIRECTORY_LIST_MAX: u32 = 65536;
 export const DIRECTORY_RESTARTS: i32 = 8;
 
+/**
+ * Handlers one dispatchWatchEvents runs at most; it leaves the rest to the
+ * next call, which the transport raises. A backend that keeps a watch firing
+ * (each handler's own read bringing the next event) cannot then hold the
+ * guest in one call into the module, where xenbus.wasm's host cannot
+ * collect the handlers' garbage (tools/build.ts).
+ */
+export const HANDLERS_PER_DISPATCH: i32 = 64;
+
 /** Restarts connectionReset rides out while registering the watches again, so a peer that keeps restarting cannot keep it looping. */
 export const RESET_ATTEMPTS: i32 = 8;
 
@@ -466,23 +475,27 @@ export class XsClient extends XsExchange {
   /**
    * The upcall's work: takes in what xenstored has sent, then runs the
    * handlers of queued events, oldest first, until none is left (events that
-   * handlers' own requests queue included). A call made while a handler runs
-   * returns 0 at once: handlers never nest, and the running loop picks up
-   * whatever the inner call would have run. The count of events dispatched.
+   * handlers' own requests queue included) or HANDLERS_PER_DISPATCH have run;
+   * then the transport raises the next call for the rest. A call made while a
+   * handler runs returns 0 at once: handlers never nest, and the running loop
+   * picks up whatever the inner call would have run. The count of events
+   * dispatched.
    */
   dispatchWatchEvents(): i32 {
     if (this.dispatching) return 0;
     this.dispatching = true;
     this.pollEvents();
     let dispatched = 0;
-    while (true) {
+    while (dispatched < HANDLERS_PER_DISPATCH) {
       const event = this.watches.nextWithHandler();
       if (event === null) break;
       this.watches.watchOf(event.token)!.handler!.onEvent(event.path, event.token);
       dispatched++;
     }
-    this.watches.undispatched = false;
+    const more = dispatched == HANDLERS_PER_DISPATCH;
+    this.watches.undispatched = more;
     this.dispatching = false;
+    if (more) this.transport.requestDone(true);
     return dispatched;
   }
 

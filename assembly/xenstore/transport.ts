@@ -19,9 +19,10 @@ export abstract class XsTransport {
   abstract wait(): i32;
 
   /**
-   * The client's request made outside dispatch has its answer. Whatever
-   * else xenstored sent meanwhile (events with handlers the client queued,
-   * when `eventsQueued`, or messages still unread) must reach the client's
+   * The client's request made outside dispatch has its answer, or its
+   * dispatchWatchEvents stopped with events left. Whatever else xenstored
+   * sent meanwhile (events with handlers the client queued, when
+   * `eventsQueued`, or messages still unread) must reach the client's
    * dispatchWatchEvents without another event from xenstored: the request's
    * wait took the one that came. A transport whose caller dispatches by
    * hand has nothing to do.
