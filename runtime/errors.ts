@@ -4,9 +4,13 @@ import { constants } from "node:os";
 import type { Guest } from "./guest.js";
 import type { XenbusExports } from "./xenbus.js";
 
+/** Each errno's first name in the host's table (EAGAIN before its alias EWOULDBLOCK). */
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+
 /** The name of a positive errno (EACCES, ...), or "errno <n>" for one the host does not know. */
 export function errnoName(errno: number): string {
-  return Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
 }
 
 /** An export failed; `errno` is the positive errno, `code` its name (EACCES, EIO, ...). Each wrapper names its own subclass. */
