@@ -39,7 +39,13 @@ import { harnessIn, loadHarness } from "./harness.js";
 import { harnessWasm2c } from "./harness-wasm2c.js";
 import { rigFigures, unikernelElfSize, XEN_ELF_SIZE, XEN_TIMES, xenTime } from "./xen.js";
 import type { XenstoreGuest } from "./xenstore.js";
-import { children60kMs, readLatencyUnderFloodMs, transactionWrites50kMs, watches60kMs } from "./xenstored.js";
+import {
+  children60kMs,
+  readLatencyUnderFloodMs,
+  removeChildren60kMs,
+  transactionWrites50kMs,
+  watches60kMs,
+} from "./xenstored.js";
 
 /** Workload name → the harness export that runs it `n` times and returns the ops done (0 on a failed self-check). */
 const WORKLOADS: Record<string, string> = {
@@ -58,6 +64,7 @@ const COMPONENT_READ_RATIO_WASMTIME = "component_socket_read_wasmtime_ratio";
 /** xenstored's costs at scale (bench/xenstored.ts), each in ms. */
 const XENSTORED_SCALE: Record<string, () => number | Promise<number>> = {
   xenstored_children_60k_ms: () => children60kMs(),
+  xenstored_rm_children_60k_ms: () => removeChildren60kMs(),
   xenstored_watches_60k_ms: () => watches60kMs(),
   xenstored_tx_writes_50k_ms: () => transactionWrites50kMs(),
   xenstored_read_latency_under_flood_ms: () => readLatencyUnderFloodMs(),
