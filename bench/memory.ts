@@ -14,3 +14,27 @@ export function heapHighWater(memory: Uint8Array): number {
   while (end > 0 && memory[end - 1] === 0) end--;
   return end;
 }
+
+/** A linear memory's size and how far up its heap has reached (heapHighWater), in bytes. */
+export interface Footprint {
+  memory: number;
+  heap: number;
+}
+
+export function footprint(memory: Uint8Array): Footprint {
+  return { memory: memory.byteLength, heap: heapHighWater(memory) };
+}
+
+/**
+ * Runs `work` until one run leaves the heap's reach where it found it (at
+ * most `runs` times): the heap then holds all the work ever needs at once.
+ * The footprint before that last run, for comparing with one after more work.
+ */
+export function warmedUp(measure: () => Footprint, work: () => void, runs: number): Footprint {
+  let before: Footprint = { memory: -1, heap: -1 };
+  for (let run = 0; run < runs && measure().heap !== before.heap; run++) {
+    before = measure();
+    work();
+  }
+  return before;
+}

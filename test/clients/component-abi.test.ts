@@ -5,7 +5,7 @@
 // the cabi_post_ frees that keep its memory from growing.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { heapHighWater } from "../../bench/memory.js";
+import { footprint, warmedUp } from "../../bench/memory.js";
 import { instantiate } from "../../build/component/xenstore-client.js";
 import { XenStored } from "../../host/dom0/xenstored/server.js";
 import { xenstoredStream } from "../../host/dom0/xenstored/stream.js";
@@ -194,18 +194,17 @@ describe("the component's core module", () => {
       core.unwatch(path, `token-${i}`);
       if (i % 10 === 0) core.rm(0, path);
     };
-    const footprint = () => ({
-      memoryBytes: core.memory.buffer.byteLength,
-      heapHighWater: heapHighWater(core.bytes()),
-    });
+    const measure = () => footprint(core.bytes());
     // Warm-up rounds, 2000 at a time, until the heap's high water stays put for a whole batch (at most 5).
-    let before = { memoryBytes: -1, heapHighWater: -1 };
-    for (let batch = 0; batch < 5 && footprint().heapHighWater !== before.heapHighWater; batch++) {
-      before = footprint();
-      for (let i = 0; i < 2000; i++) round(i);
-    }
+    const before = warmedUp(
+      measure,
+      () => {
+        for (let i = 0; i < 2000; i++) round(i);
+      },
+      5,
+    );
     for (let i = 0; i < 4000; i++) round(i);
-    expect(footprint()).toEqual(before);
+    expect(measure()).toEqual(before);
     for (const name of POSTED) expect(core.posted.get(name)).toBeGreaterThan(0);
   });
 
@@ -232,12 +231,9 @@ describe("the component's core module", () => {
       client.getDomainPath(5);
     };
     for (let i = 0; i < 2000; i++) round();
-    const state = () => ({
-      memoryBytes: memory!.buffer.byteLength,
-      heapHighWater: heapHighWater(new Uint8Array(memory!.buffer)),
-    });
-    const before = state();
+    const measure = () => footprint(new Uint8Array(memory!.buffer));
+    const before = measure();
     for (let i = 0; i < 4000; i++) round();
-    expect(state()).toEqual(before);
+    expect(measure()).toEqual(before);
   });
 });

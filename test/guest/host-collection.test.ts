@@ -7,7 +7,7 @@
 // they were. Were nothing collected, or only once the memory had grown (the
 // allocator doubles it each time), the memory would grow.
 import { describe, expect, test } from "vitest";
-import { heapHighWater } from "../../bench/memory.js";
+import { footprint, warmedUp } from "../../bench/memory.js";
 import { startXenstore } from "../../host/dom0/toolstack.js";
 import { Hypervisor } from "../../host/xen/hypervisor.js";
 import { bootXenbus } from "../../runtime/boot.js";
@@ -29,14 +29,10 @@ describe.each(engines)("under $name", ({ engine }) => {
     const reads = (n: number) => {
       for (let i = 0; i < n; i++) expect(xs.read("data/large")).toBe(VALUE);
     };
-    const footprint = () => ({ memory: guest.memory().byteLength, heap: heapHighWater(guest.memory()) });
-    let before = { memory: -1, heap: -1 };
-    for (let round = 0; round < READS.warmUps && footprint().heap !== before.heap; round++) {
-      before = footprint();
-      reads(READS.round);
-    }
+    const measure = () => footprint(guest.memory());
+    const before = warmedUp(measure, () => reads(READS.round), READS.warmUps);
     reads(READS.measured);
-    expect(footprint()).toEqual(before);
+    expect(measure()).toEqual(before);
     expect(guest.exit).toBeNull();
   });
 });

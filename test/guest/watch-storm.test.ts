@@ -8,7 +8,7 @@
 // per upcall and leaves the rest to the next one, so once warm a storm
 // sixteen times longer leaves the guest's memory and heap where they were.
 import { describe, expect, test } from "vitest";
-import { heapHighWater } from "../../bench/memory.js";
+import { footprint, warmedUp } from "../../bench/memory.js";
 import { startXenstore } from "../../host/dom0/toolstack.js";
 import { XENBUS_STATE } from "../../host/xen/abi.js";
 import { Hypervisor } from "../../host/xen/hypervisor.js";
@@ -61,14 +61,10 @@ describe.each(engines)("under $name", ({ engine }) => {
       // Each event's handler read the state once: the storm ran to its end.
       expect({ rewrites, requests }).toEqual({ rewrites: 0, requests: events + 1 });
     };
-    const footprint = () => ({ memory: guest.memory().byteLength, heap: heapHighWater(guest.memory()) });
-    let before = { memory: -1, heap: -1 };
-    for (let warmUps = 0; warmUps < STORM.warmUps && footprint().heap !== before.heap; warmUps++) {
-      before = footprint();
-      storm(STORM.events);
-    }
+    const measure = () => footprint(guest.memory());
+    const before = warmedUp(measure, () => storm(STORM.events), STORM.warmUps);
     storm(STORM.measured);
-    expect(footprint()).toEqual(before);
+    expect(measure()).toEqual(before);
     expect(service.tools.read(`${paths.frontend}/state`)).toBe(String(Initialised));
     expect(guest.exit).toBeNull();
   });
