@@ -181,11 +181,6 @@ export class PageCoherence {
     }
   }
 
-  /** Whether some peer maps `granter`'s frame `frame`. */
-  isMapped(granter: Domain, frame: number): boolean {
-    return this.records.get(granter)?.granted.has(frame) ?? false;
-  }
-
   /**
    * `granter` gives up its frame `frame` while peers map it (done by
    * `caller`, who may be writing the page right now): the page keeps its
