@@ -1,6 +1,7 @@
 // xenstored's costs at scale, in milliseconds: 60,000 children of one node
-// added, and removed one by one, a write among 60,000 watches, 50,000 writes in one transaction, and how
-// long a client's READ over the socket waits while another connection floods.
+// added, and removed one by one, a write among 60,000 watches, 50,000 writes
+// in one transaction, and how long a client's READ over the socket waits
+// while another connection floods.
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";

@@ -6,7 +6,7 @@
 // each handler left would pile up until the storm ended (64,000 events grew
 // the memory from 4 to 34 MB). The client runs a bounded number of handlers
 // per upcall and leaves the rest to the next one, so once warm a storm
-// sixteen times longer leaves the guest's memory and heap where they were.
+// four times longer leaves the guest's memory and heap where they were.
 import { describe, expect, test } from "vitest";
 import { footprint, warmedUp } from "../../bench/memory.js";
 import { startXenstore } from "../../host/dom0/toolstack.js";
